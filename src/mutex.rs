@@ -1,0 +1,745 @@
+//! An async mutex: [`Mutex`], its guards and its futures.
+
+use alloc::sync::Arc;
+use core::cell::UnsafeCell;
+use core::fmt;
+use core::future::Future;
+use core::marker::PhantomData;
+use core::ops::{Deref, DerefMut};
+use core::pin::Pin;
+use core::ptr::NonNull;
+use core::task::{Context, Poll};
+
+use crate::raw::mutex::{LockWaiter, RawMutex};
+use crate::raw::wait::{Async, Strategy, Wait};
+use crate::sync::const_fn;
+
+/// An async mutual-exclusion lock that works on any executor and from plain threads.
+///
+/// Tasks lock it with [`lock`](Mutex::lock)`.await`; threads with
+/// [`lock_blocking`](Mutex::lock_blocking). Both wait on the same queue, so a task and a thread
+/// can share one mutex. The guard unlocks on drop and can be held across `.await` points.
+///
+/// # Fairness
+///
+/// The lock is *barging* while nobody starves: an unlock wakes the oldest waiter, but a task
+/// that is already running may take the lock first, which keeps contended throughput high. A
+/// waiter that is woken and loses the lock this way switches the mutex to FIFO hand-off until it
+/// is served: new lockers (`try_lock` included) then queue behind the waiters. So a waiter is
+/// overtaken at most once after it is first woken, and then waits only for the waiters that were
+/// queued ahead of it.
+///
+/// # Panics and poisoning
+///
+/// The mutex is not poisoned when a guard is dropped during a panic: the lock is released and
+/// the next locker sees the value as the panicking code left it. If your invariants can be
+/// broken half-way, restore them before anything can panic, or record the breakage in `T`.
+///
+/// # When to use `std::sync::Mutex` instead
+///
+/// If the lock is never held across an `.await` and critical sections are short, a blocking
+/// mutex (`std::sync::Mutex`, `parking_lot::Mutex`) is cheaper. Use this one when a guard must
+/// live across `.await`, or when tasks and threads must wait on the same lock.
+///
+/// # Size
+///
+/// `Mutex<()>` is 16 bytes on 64-bit targets: a state word and an event pointer. The event's
+/// waiter list is allocated the first time a waiter has to park, never on the uncontended path.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use unisync::Mutex;
+///
+/// # futures::executor::block_on(async {
+/// let counter = Arc::new(Mutex::new(0));
+/// let mut tasks = Vec::new();
+/// for _ in 0..4 {
+///     let counter = counter.clone();
+///     tasks.push(async move { *counter.lock().await += 1 });
+/// }
+/// futures::future::join_all(tasks).await;
+/// assert_eq!(*counter.lock().await, 4);
+/// # });
+/// ```
+pub struct Mutex<T: ?Sized> {
+    raw: RawMutex,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the mutex hands out `&mut T` to one holder at a time, possibly on another thread, so it
+// can be shared when `T` can be sent; moving the mutex moves `T`.
+unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
+// SAFETY: as above; `&Mutex<T>` never gives out `&T` to two threads without exclusion.
+unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
+
+impl<T> Mutex<T> {
+    const_fn! {
+        /// Creates an unlocked mutex holding `value`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use unisync::Mutex;
+        ///
+        /// static COUNT: Mutex<u32> = Mutex::new(0);
+        /// assert_eq!(*COUNT.try_lock().unwrap(), 0);
+        /// ```
+        pub const fn new(value: T) -> Mutex<T> {
+            Mutex { raw: RawMutex::new(), value: UnsafeCell::new(value) }
+        }
+    }
+
+    /// Consumes the mutex and returns the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mutex = unisync::Mutex::new(5);
+    /// assert_eq!(mutex.into_inner(), 5);
+    /// ```
+    pub fn into_inner(self) -> T {
+        self.value.into_inner()
+    }
+}
+
+impl<T: ?Sized> Mutex<T> {
+    /// Locks the mutex, waiting until it is free.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe. Dropping the returned future before it completes leaves the mutex as if
+    /// `lock` had never been called: it is not locked on the caller's behalf, and if the future
+    /// had been woken to take the lock, that wake-up goes to the next waiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::Mutex;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let mutex = Mutex::new(1);
+    /// let mut guard = mutex.lock().await;
+    /// *guard += 1;
+    /// drop(guard);
+    /// assert_eq!(*mutex.lock().await, 2);
+    /// # });
+    /// ```
+    #[inline]
+    pub fn lock(&self) -> Lock<'_, T> {
+        Lock {
+            mutex: self,
+            waiter: LockWaiter::new(),
+            done: false,
+        }
+    }
+
+    /// Locks the mutex if it is free right now.
+    ///
+    /// Fails while another guard exists, and also while the mutex is handing the lock to
+    /// waiters in FIFO order (see [Fairness](Mutex#fairness)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mutex = unisync::Mutex::new(1);
+    /// let guard = mutex.try_lock().unwrap();
+    /// assert!(mutex.try_lock().is_none());
+    /// drop(guard);
+    /// assert!(mutex.try_lock().is_some());
+    /// ```
+    #[inline]
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        if self.raw.try_lock() {
+            Some(MutexGuard { mutex: self })
+        } else {
+            None
+        }
+    }
+
+    /// Locks the mutex, parking the current thread until it is free.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread. Never call it from inside an async task: it would stall the executor's
+    /// worker and may deadlock it if the holder needs that worker to run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{sync::Arc, thread};
+    /// use unisync::Mutex;
+    ///
+    /// let mutex = Arc::new(Mutex::new(0));
+    /// let handles: Vec<_> = (0..4)
+    ///     .map(|_| {
+    ///         let mutex = mutex.clone();
+    ///         thread::spawn(move || *mutex.lock_blocking() += 1)
+    ///     })
+    ///     .collect();
+    /// for h in handles {
+    ///     h.join().unwrap();
+    /// }
+    /// assert_eq!(*mutex.lock_blocking(), 4);
+    /// ```
+    #[cfg(feature = "std")]
+    #[doc(alias = "blocking_lock")]
+    pub fn lock_blocking(&self) -> MutexGuard<'_, T> {
+        crate::raw::wait::block_on(self.lock(), None).expect("a wait without deadline completes")
+    }
+
+    /// Locks the mutex, parking the current thread for at most `timeout`.
+    ///
+    /// Returns `None` if the lock could not be taken in time; the mutex is then as if this call
+    /// had never been made.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; never call it from inside an async task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use unisync::Mutex;
+    ///
+    /// let mutex = Mutex::new(());
+    /// let guard = mutex.lock_blocking();
+    /// assert!(mutex.lock_blocking_timeout(Duration::from_millis(10)).is_none());
+    /// drop(guard);
+    /// assert!(mutex.lock_blocking_timeout(Duration::from_millis(10)).is_some());
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn lock_blocking_timeout(
+        &self,
+        timeout: core::time::Duration,
+    ) -> Option<MutexGuard<'_, T>> {
+        crate::raw::wait::block_on(self.lock(), crate::raw::wait::deadline(timeout))
+    }
+
+    /// Locks the mutex behind an `Arc`, yielding a guard that owns a reference to it.
+    ///
+    /// The guard is `'static` when `T` is, so it can move into a spawned task.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, like [`lock`](Mutex::lock).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::Mutex;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let mutex = Arc::new(Mutex::new(String::new()));
+    /// let mut guard = mutex.lock_owned().await;
+    /// guard.push_str("hello");
+    /// drop(guard);
+    /// assert_eq!(*mutex.lock().await, "hello");
+    /// # });
+    /// ```
+    pub fn lock_owned(self: &Arc<Self>) -> LockOwned<T> {
+        LockOwned {
+            mutex: Some(self.clone()),
+            waiter: LockWaiter::new(),
+        }
+    }
+
+    /// Locks the mutex behind an `Arc` if it is free right now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::Mutex;
+    ///
+    /// let mutex = Arc::new(Mutex::new(1));
+    /// let guard = mutex.try_lock_owned().unwrap();
+    /// assert!(mutex.try_lock_owned().is_none());
+    /// drop(guard);
+    /// ```
+    pub fn try_lock_owned(self: &Arc<Self>) -> Option<OwnedMutexGuard<T>> {
+        if self.raw.try_lock() {
+            Some(OwnedMutexGuard {
+                mutex: self.clone(),
+            })
+        } else {
+            None
+        }
+    }
+
+    /// Returns whether the mutex is locked right now (a hint: it may change at once).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mutex = unisync::Mutex::new(());
+    /// let guard = mutex.try_lock().unwrap();
+    /// assert!(mutex.is_locked());
+    /// drop(guard);
+    /// assert!(!mutex.is_locked());
+    /// ```
+    pub fn is_locked(&self) -> bool {
+        self.raw.is_locked()
+    }
+
+    /// Returns a mutable reference to the value; no locking is needed with `&mut self`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut mutex = unisync::Mutex::new(1);
+    /// *mutex.get_mut() = 2;
+    /// assert_eq!(mutex.into_inner(), 2);
+    /// ```
+    pub fn get_mut(&mut self) -> &mut T {
+        self.value.get_mut()
+    }
+
+    /// Makes a guard for a lock the caller already holds: the one unchecked way in.
+    ///
+    /// # Safety
+    ///
+    /// The caller must hold the lock and hand its ownership to the new guard.
+    pub(crate) unsafe fn make_guard_unchecked(&self) -> MutexGuard<'_, T> {
+        MutexGuard { mutex: self }
+    }
+
+    pub(crate) fn raw(&self) -> &RawMutex {
+        &self.raw
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Mutex");
+        match self.try_lock() {
+            Some(guard) => d.field("value", &&*guard),
+            None => d.field("value", &format_args!("<locked>")),
+        };
+        d.finish_non_exhaustive()
+    }
+}
+
+impl<T: Default> Default for Mutex<T> {
+    fn default() -> Self {
+        Mutex::new(T::default())
+    }
+}
+
+impl<T> From<T> for Mutex<T> {
+    fn from(value: T) -> Self {
+        Mutex::new(value)
+    }
+}
+
+/// The future returned by [`Mutex::lock`]; resolves to a [`MutexGuard`].
+///
+/// # Examples
+///
+/// ```
+/// use unisync::{futures::Lock, Mutex};
+///
+/// # futures::executor::block_on(async {
+/// let mutex = Mutex::new(0);
+/// let lock: Lock<'_, i32> = mutex.lock();
+/// assert_eq!(*lock.await, 0);
+/// # });
+/// ```
+#[must_use = "futures do nothing unless awaited or polled"]
+pub struct Lock<'a, T: ?Sized> {
+    mutex: &'a Mutex<T>,
+    waiter: LockWaiter,
+    done: bool,
+}
+
+impl<'a, T: ?Sized> Wait for Lock<'a, T> {
+    type Output = MutexGuard<'a, T>;
+
+    fn poll_wait<S: Strategy>(&mut self, strategy: &mut S) -> Poll<MutexGuard<'a, T>> {
+        assert!(!self.done, "`Lock` polled after completion");
+        let mutex = self.mutex;
+        match self.waiter.poll_lock(&mutex.raw, strategy) {
+            Poll::Ready(()) => {
+                self.done = true;
+                Poll::Ready(MutexGuard { mutex })
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<'a, T: ?Sized> Future for Lock<'a, T> {
+    type Output = MutexGuard<'a, T>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get_mut().poll_wait(&mut Async(cx))
+    }
+}
+
+impl<T: ?Sized> Drop for Lock<'_, T> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.waiter.cancel(&self.mutex.raw);
+        }
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for Lock<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lock").finish_non_exhaustive()
+    }
+}
+
+/// The future returned by [`Mutex::lock_owned`]; resolves to an [`OwnedMutexGuard`].
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use unisync::{futures::LockOwned, Mutex};
+///
+/// # futures::executor::block_on(async {
+/// let mutex = Arc::new(Mutex::new(0));
+/// let lock: LockOwned<i32> = mutex.lock_owned();
+/// assert_eq!(*lock.await, 0);
+/// # });
+/// ```
+#[must_use = "futures do nothing unless awaited or polled"]
+pub struct LockOwned<T: ?Sized> {
+    mutex: Option<Arc<Mutex<T>>>,
+    waiter: LockWaiter,
+}
+
+impl<T: ?Sized> Wait for LockOwned<T> {
+    type Output = OwnedMutexGuard<T>;
+
+    fn poll_wait<S: Strategy>(&mut self, strategy: &mut S) -> Poll<OwnedMutexGuard<T>> {
+        let mutex = self
+            .mutex
+            .as_ref()
+            .expect("`LockOwned` polled after completion");
+        match self.waiter.poll_lock(&mutex.raw, strategy) {
+            Poll::Ready(()) => Poll::Ready(OwnedMutexGuard {
+                mutex: self.mutex.take().expect("checked above"),
+            }),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: ?Sized> Future for LockOwned<T> {
+    type Output = OwnedMutexGuard<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get_mut().poll_wait(&mut Async(cx))
+    }
+}
+
+impl<T: ?Sized> Drop for LockOwned<T> {
+    fn drop(&mut self) {
+        if let Some(mutex) = &self.mutex {
+            self.waiter.cancel(&mutex.raw);
+        }
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for LockOwned<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LockOwned").finish_non_exhaustive()
+    }
+}
+
+/// A guard that releases the [`Mutex`] when dropped.
+///
+/// Guard helpers are associated functions (`MutexGuard::map(guard, ..)`), so they never shadow
+/// methods of `T`.
+///
+/// # Examples
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// let mutex = unisync::Mutex::new(vec![1]);
+/// let mut guard = mutex.lock().await;
+/// guard.push(2);
+/// assert_eq!(*guard, [1, 2]);
+/// # });
+/// ```
+#[must_use = "if unused the Mutex will immediately unlock"]
+#[clippy::has_significant_drop]
+pub struct MutexGuard<'a, T: ?Sized> {
+    mutex: &'a Mutex<T>,
+}
+
+// SAFETY: the guard gives `&T` to whoever holds `&MutexGuard`, so sharing it needs `T: Sync`.
+unsafe impl<T: ?Sized + Sync> Sync for MutexGuard<'_, T> {}
+
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    /// Returns the mutex this guard locks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::{Mutex, MutexGuard};
+    ///
+    /// let mutex = Mutex::new(0);
+    /// let guard = mutex.try_lock().unwrap();
+    /// assert!(std::ptr::eq(MutexGuard::source(&guard), &mutex));
+    /// ```
+    pub fn source(guard: &Self) -> &'a Mutex<T> {
+        guard.mutex
+    }
+
+    /// Narrows the guard to a part of the value; the lock stays held by the new guard.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::{Mutex, MutexGuard};
+    ///
+    /// let mutex = Mutex::new((1, String::from("a")));
+    /// let mut name = MutexGuard::map(mutex.try_lock().unwrap(), |v| &mut v.1);
+    /// name.push('b');
+    /// drop(name);
+    /// assert_eq!(mutex.try_lock().unwrap().1, "ab");
+    /// ```
+    pub fn map<U: ?Sized, F>(guard: Self, f: F) -> MappedMutexGuard<'a, U>
+    where
+        F: FnOnce(&mut T) -> &mut U,
+    {
+        let mutex = guard.mutex;
+        core::mem::forget(guard);
+        // SAFETY: we held the lock through `guard`, whose drop we skipped, so `&mut T` is ours
+        // until the mapped guard unlocks.
+        let value = NonNull::from(f(unsafe { &mut *mutex.value.get() }));
+        MappedMutexGuard {
+            raw: &mutex.raw,
+            value,
+            _marker: PhantomData,
+        }
+    }
+
+    /// Splits the guard into the mutex it locks, leaving the mutex locked.
+    pub(crate) fn into_locked(guard: Self) -> &'a Mutex<T> {
+        let mutex = guard.mutex;
+        core::mem::forget(guard);
+        mutex
+    }
+}
+
+impl<T: ?Sized> Drop for MutexGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: a guard exists only while its lock is held.
+        unsafe { self.mutex.raw.unlock() }
+    }
+}
+
+impl<T: ?Sized> Deref for MutexGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the lock, so no one else touches the value.
+        unsafe { &*self.mutex.value.get() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds the lock and `&mut self` makes this borrow unique.
+        unsafe { &mut *self.mutex.value.get() }
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+/// A guard for a mutex behind an `Arc`; it keeps the mutex alive and is `'static` when `T` is.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// # futures::executor::block_on(async {
+/// let mutex = Arc::new(unisync::Mutex::new(1));
+/// let guard = mutex.lock_owned().await;
+/// let handle = std::thread::spawn(move || *guard + 1);
+/// assert_eq!(handle.join().unwrap(), 2);
+/// # });
+/// ```
+#[must_use = "if unused the Mutex will immediately unlock"]
+#[clippy::has_significant_drop]
+pub struct OwnedMutexGuard<T: ?Sized> {
+    mutex: Arc<Mutex<T>>,
+}
+
+// SAFETY: sharing the guard shares `&T`.
+unsafe impl<T: ?Sized + Sync> Sync for OwnedMutexGuard<T> {}
+
+impl<T: ?Sized> OwnedMutexGuard<T> {
+    /// Returns the mutex this guard locks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::{Mutex, OwnedMutexGuard};
+    ///
+    /// let mutex = Arc::new(Mutex::new(0));
+    /// let guard = mutex.try_lock_owned().unwrap();
+    /// assert!(Arc::ptr_eq(OwnedMutexGuard::source(&guard), &mutex));
+    /// ```
+    pub fn source(guard: &Self) -> &Arc<Mutex<T>> {
+        &guard.mutex
+    }
+
+    /// Splits the guard into the mutex it locks, leaving the mutex locked.
+    pub(crate) fn into_locked(guard: Self) -> Arc<Mutex<T>> {
+        let guard = core::mem::ManuallyDrop::new(guard);
+        // SAFETY: `guard` is never used or dropped again, so the `Arc` is moved out once.
+        unsafe { core::ptr::read(&guard.mutex) }
+    }
+
+    /// Makes an owned guard for a lock the caller already holds.
+    ///
+    /// # Safety
+    ///
+    /// The caller must hold the lock and hand its ownership to the new guard.
+    pub(crate) unsafe fn from_locked(mutex: Arc<Mutex<T>>) -> Self {
+        OwnedMutexGuard { mutex }
+    }
+}
+
+impl<T: ?Sized> Drop for OwnedMutexGuard<T> {
+    fn drop(&mut self) {
+        // SAFETY: a guard exists only while its lock is held.
+        unsafe { self.mutex.raw.unlock() }
+    }
+}
+
+impl<T: ?Sized> Deref for OwnedMutexGuard<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the lock.
+        unsafe { &*self.mutex.value.get() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for OwnedMutexGuard<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds the lock and `&mut self` makes this borrow unique.
+        unsafe { &mut *self.mutex.value.get() }
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for OwnedMutexGuard<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for OwnedMutexGuard<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+/// A guard for part of a locked value, made by [`MutexGuard::map`].
+///
+/// # Examples
+///
+/// ```
+/// use unisync::{MappedMutexGuard, Mutex, MutexGuard};
+///
+/// let mutex = Mutex::new([1, 2, 3]);
+/// let mut first: MappedMutexGuard<'_, i32> =
+///     MutexGuard::map(mutex.try_lock().unwrap(), |a| &mut a[0]);
+/// *first = 10;
+/// drop(first);
+/// assert_eq!(*mutex.try_lock().unwrap(), [10, 2, 3]);
+/// ```
+#[must_use = "if unused the Mutex will immediately unlock"]
+#[clippy::has_significant_drop]
+pub struct MappedMutexGuard<'a, T: ?Sized> {
+    raw: &'a RawMutex,
+    value: NonNull<T>,
+    _marker: PhantomData<&'a mut T>,
+}
+
+// SAFETY: the guard is a locked `&mut T`; sending it sends that exclusive access.
+unsafe impl<T: ?Sized + Send> Send for MappedMutexGuard<'_, T> {}
+// SAFETY: sharing the guard shares `&T`.
+unsafe impl<T: ?Sized + Sync> Sync for MappedMutexGuard<'_, T> {}
+
+impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
+    /// Narrows the guard further.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::{MappedMutexGuard, Mutex, MutexGuard};
+    ///
+    /// let mutex = Mutex::new(((1, 2), 3));
+    /// let inner = MutexGuard::map(mutex.try_lock().unwrap(), |v| &mut v.0);
+    /// let second = MappedMutexGuard::map(inner, |v| &mut v.1);
+    /// assert_eq!(*second, 2);
+    /// ```
+    pub fn map<U: ?Sized, F>(guard: Self, f: F) -> MappedMutexGuard<'a, U>
+    where
+        F: FnOnce(&mut T) -> &mut U,
+    {
+        let raw = guard.raw;
+        let mut value = guard.value;
+        core::mem::forget(guard);
+        // SAFETY: the lock is held and passes to the new guard, so the borrow is exclusive.
+        let value = NonNull::from(f(unsafe { value.as_mut() }));
+        MappedMutexGuard {
+            raw,
+            value,
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<T: ?Sized> Drop for MappedMutexGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: a mapped guard exists only while its lock is held.
+        unsafe { self.raw.unlock() }
+    }
+}
+
+impl<T: ?Sized> Deref for MappedMutexGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: the lock is held and the pointer came from a live `&mut T`.
+        unsafe { self.value.as_ref() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for MappedMutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as above, and `&mut self` makes this borrow unique.
+        unsafe { self.value.as_mut() }
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for MappedMutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}

@@ -1,0 +1,8 @@
+//! The waiting core and the state machines of each primitive, without any user data.
+//!
+//! Layers only point down: the typed primitives use this module, this module uses
+//! [`crate::sync`]. Nothing above touches atomics or listeners directly.
+
+pub(crate) mod mutex;
+pub(crate) mod semaphore;
+pub(crate) mod wait;

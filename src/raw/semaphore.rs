@@ -1,0 +1,351 @@
+//! The permit-counting state machine under [`Semaphore`](crate::Semaphore).
+//!
+//! # State word
+//!
+//! | bits  | name        | meaning                                                       |
+//! |-------|-------------|---------------------------------------------------------------|
+//! | 0     | `CLOSED`    | the semaphore is closed; every wait fails                     |
+//! | 1     | `CONTENDED` | some waiter has registered a listener; releases must notify   |
+//! | 2     | `HEAD`      | one waiter is collecting permits; nobody else may take any    |
+//! | 3..   | permits     | available permits, at most [`MAX_PERMITS`]                    |
+//!
+//! # Fairness
+//!
+//! Waiters take permits all at once while nobody is starving, in whatever order they reach the
+//! state word. A waiter that was woken and still could not get all it asked for becomes the
+//! *head*: it takes every available permit, sets `HEAD`, and from then on every released permit
+//! is reserved for it until it has all it needs. It parks on an event of its own, so a release
+//! wakes it directly instead of waking the queue. A large `acquire_many(n)` therefore cannot be
+//! starved by a stream of small acquires: once it is head, the small ones wait for it.
+//!
+//! Only one waiter is head at a time, which is what makes collecting permits safe: two waiters
+//! each holding part of what they need could otherwise deadlock.
+
+use core::task::Poll;
+
+use event_listener::{Event, EventListener, Listener as _};
+
+use crate::raw::wait::{poll_loop, Attempt, Strategy};
+use crate::sync::{const_fn, AtomicUsize, Ordering};
+
+const CLOSED: usize = 1;
+const CONTENDED: usize = 1 << 1;
+const HEAD: usize = 1 << 2;
+const SHIFT: u32 = 3;
+
+/// The largest number of permits a semaphore can hold.
+pub(crate) const MAX_PERMITS: usize = usize::MAX >> SHIFT;
+
+#[inline]
+const fn permits(state: usize) -> usize {
+    state >> SHIFT
+}
+
+/// Why a `try_acquire` failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TryFail {
+    Closed,
+    NoPermits,
+}
+
+/// A semaphore without guards.
+pub(crate) struct RawSemaphore {
+    state: AtomicUsize,
+    event: Event,
+    head: Event,
+}
+
+impl RawSemaphore {
+    const_fn! {
+        pub(crate) const fn new(permits: usize) -> RawSemaphore {
+            assert!(
+                permits <= MAX_PERMITS,
+                "a semaphore holds at most `Semaphore::MAX_PERMITS` (usize::MAX >> 3) permits"
+            );
+            RawSemaphore {
+                state: AtomicUsize::new(permits << SHIFT),
+                event: Event::new(),
+                head: Event::new(),
+            }
+        }
+    }
+
+    pub(crate) fn available(&self) -> usize {
+        permits(self.state.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.load(Ordering::Acquire) & CLOSED != 0
+    }
+
+    /// Takes `n` permits at once if nobody is ahead of us.
+    #[inline]
+    pub(crate) fn try_acquire(&self, n: usize) -> Result<(), TryFail> {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s & CLOSED != 0 {
+                return Err(TryFail::Closed);
+            }
+            if s & HEAD != 0 || permits(s) < n {
+                return Err(TryFail::NoPermits);
+            }
+            match self.state.compare_exchange_weak(
+                s,
+                s - (n << SHIFT),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// Returns `n` permits and wakes whoever may use them.
+    #[inline]
+    pub(crate) fn release(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let mut s = self.state.load(Ordering::Relaxed);
+        let prev = loop {
+            let next = match permits(s).checked_add(n) {
+                Some(p) if p <= MAX_PERMITS => (s & ((1 << SHIFT) - 1)) | (p << SHIFT),
+                _ => panic!(
+                    "adding {n} permits would exceed `Semaphore::MAX_PERMITS` ({MAX_PERMITS})"
+                ),
+            };
+            match self
+                .state
+                .compare_exchange_weak(s, next, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(prev) => break prev,
+                Err(actual) => s = actual,
+            }
+        };
+        if prev & HEAD != 0 {
+            self.head.notify(1);
+        } else if prev & CONTENDED != 0 {
+            self.event.notify(n);
+        }
+    }
+
+    /// Closes the semaphore and wakes every waiter. Returns whether it was open.
+    pub(crate) fn close(&self) -> bool {
+        let prev = self.state.fetch_or(CLOSED, Ordering::AcqRel);
+        if prev & CLOSED != 0 {
+            return false;
+        }
+        if prev & CONTENDED != 0 {
+            self.event.notify(usize::MAX);
+            self.head.notify(usize::MAX);
+        }
+        true
+    }
+
+    fn mark_contended(&self) {
+        if self.state.load(Ordering::Relaxed) & CONTENDED == 0 {
+            self.state.fetch_or(CONTENDED, Ordering::Relaxed);
+        }
+    }
+
+    /// Tries to become head, taking every available permit. Returns the permits taken, or
+    /// `None` when another waiter is head (or the semaphore closed).
+    fn become_head(&self, need: usize) -> Option<usize> {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s & (HEAD | CLOSED) != 0 {
+                return None;
+            }
+            let take = permits(s).min(need);
+            let next = (s - (take << SHIFT)) | if take < need { HEAD } else { 0 };
+            match self
+                .state
+                .compare_exchange_weak(s, next, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return Some(take),
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// As head: takes up to `need` permits; clears `HEAD` when that completes the wait.
+    /// Returns the permits taken and the permits left over after completing.
+    fn collect(&self, need: usize) -> (usize, usize) {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            debug_assert!(s & HEAD != 0);
+            let take = permits(s).min(need);
+            let mut next = s - (take << SHIFT);
+            if take == need {
+                next &= !HEAD;
+            }
+            match self
+                .state
+                .compare_exchange_weak(s, next, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return (take, permits(next)),
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// Gives up the head position, returning `held` permits, and wakes the queue it held back.
+    fn resign_head(&self, held: usize) {
+        let mut s = self.state.load(Ordering::Relaxed);
+        let next = loop {
+            let next = (s + (held << SHIFT)) & !HEAD;
+            match self
+                .state
+                .compare_exchange_weak(s, next, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => break next,
+                Err(actual) => s = actual,
+            }
+        };
+        if next & CONTENDED != 0 && permits(next) > 0 {
+            self.event.notify(permits(next));
+        }
+    }
+}
+
+/// Where an acquire stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Queued with everybody else, taking all permits at once or none.
+    Queued,
+    /// Head of the line, collecting permits; `held` are already ours.
+    Head { held: usize },
+    /// Finished: the permits belong to the caller (or the wait failed).
+    Done,
+}
+
+/// The part of an acquire future that waits.
+#[derive(Debug)]
+pub(crate) struct AcquireWaiter {
+    need: usize,
+    phase: Phase,
+    listener: Option<EventListener>,
+}
+
+/// The semaphore was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Closed;
+
+impl AcquireWaiter {
+    pub(crate) fn new(need: usize) -> Self {
+        assert!(
+            need <= MAX_PERMITS,
+            "cannot acquire {need} permits: a semaphore holds at most `Semaphore::MAX_PERMITS` \
+             ({MAX_PERMITS})"
+        );
+        AcquireWaiter {
+            need,
+            phase: Phase::Queued,
+            listener: None,
+        }
+    }
+
+    pub(crate) fn need(&self) -> usize {
+        self.need
+    }
+
+    /// Advances the wait; `Ready(Ok(()))` means the caller now owns `need` permits.
+    pub(crate) fn poll_acquire<S: Strategy>(
+        &mut self,
+        raw: &RawSemaphore,
+        strategy: &mut S,
+    ) -> Poll<Result<(), Closed>> {
+        let need = self.need;
+        if self.phase == Phase::Queued {
+            let mut head_taken = None;
+            let res = poll_loop(strategy, &raw.event, &mut self.listener, |attempt| {
+                match raw.try_acquire(need) {
+                    Ok(()) => return Some(Ok(())),
+                    Err(TryFail::Closed) => return Some(Err(Closed)),
+                    Err(TryFail::NoPermits) => {}
+                }
+                if need == 0 {
+                    return Some(Ok(()));
+                }
+                if attempt == Attempt::Woken {
+                    if let Some(taken) = raw.become_head(need) {
+                        head_taken = Some(taken);
+                        return Some(Ok(()));
+                    }
+                }
+                if attempt != Attempt::Registered {
+                    raw.mark_contended();
+                }
+                None
+            });
+            match (res, head_taken) {
+                (Poll::Pending, _) => return Poll::Pending,
+                (Poll::Ready(r), None) => {
+                    self.phase = Phase::Done;
+                    return Poll::Ready(r);
+                }
+                (Poll::Ready(_), Some(taken)) if taken == need => {
+                    self.phase = Phase::Done;
+                    return Poll::Ready(Ok(()));
+                }
+                (Poll::Ready(_), Some(taken)) => {
+                    // We gave up our place in the queue: pass on a wake-up we may hold.
+                    self.drop_listener(raw);
+                    self.phase = Phase::Head { held: taken };
+                }
+            }
+        }
+        if let Phase::Head { held } = &mut self.phase {
+            let held = &mut *held;
+            let res = poll_loop(strategy, &raw.head, &mut self.listener, |_| {
+                if raw.is_closed() {
+                    return Some(Err(Closed));
+                }
+                let (taken, left) = raw.collect(need - *held);
+                *held += taken;
+                (*held == need).then_some(Ok(left))
+            });
+            return match res {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Err(Closed)) => {
+                    let held = *held;
+                    self.phase = Phase::Done;
+                    raw.resign_head(held);
+                    Poll::Ready(Err(Closed))
+                }
+                Poll::Ready(Ok(left)) => {
+                    self.phase = Phase::Done;
+                    if left > 0 {
+                        raw.event.notify(left);
+                    }
+                    Poll::Ready(Ok(()))
+                }
+            };
+        }
+        unreachable!("acquire polled after completion")
+    }
+
+    fn drop_listener(&mut self, raw: &RawSemaphore) {
+        if let Some(listener) = self.listener.take() {
+            if listener.discard() {
+                raw.event.notify(1);
+            }
+        }
+    }
+
+    /// Withdraws an unfinished wait: returns collected permits and passes on a notification.
+    pub(crate) fn cancel(&mut self, raw: &RawSemaphore) {
+        match core::mem::replace(&mut self.phase, Phase::Done) {
+            Phase::Queued => self.drop_listener(raw),
+            Phase::Head { held } => {
+                // Only the head listens on `head`: there is nobody to pass its wake-up to.
+                if let Some(listener) = self.listener.take() {
+                    listener.discard();
+                }
+                raw.resign_head(held);
+            }
+            Phase::Done => {}
+        }
+    }
+}

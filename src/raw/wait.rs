@@ -1,0 +1,196 @@
+//! The waiting core: one state machine per wait, driven by a task or by a thread.
+//!
+//! # Implementation notes
+//!
+//! Every primitive is an atomic state word plus one [`Event`] on which waiters park. A wait is
+//! written once, as a type implementing [`Wait`]: its `poll_wait` is handed a [`Strategy`] that
+//! either registers the task's `Waker` ([`Async`]) or parks the thread ([`Blocking`], with an
+//! optional deadline). Async futures and `_blocking` methods therefore run the same code; a
+//! blocking wait whose deadline passes returns `Pending`, and the wait is dropped, which runs the
+//! same cancellation path as dropping a future.
+//!
+//! Every slow path has the same shape:
+//!
+//! 1. try the state word;
+//! 2. register a listener on the event;
+//! 3. try again (a release between 1 and 2 would otherwise be missed);
+//! 4. park until notified, then go to 1.
+//!
+//! Registering a listener issues a `SeqCst` fence, and so does every notification, so either the
+//! releaser sees the listener or the waiter's step 3 sees the release: no wake-up is lost.
+//!
+//! # Allocation
+//!
+//! Uncontended paths never allocate: they are a single atomic read-modify-write. A wait that has
+//! to park allocates one listener with [`Event::listen`], which boxes it. We chose the boxed
+//! listener over `event-listener`'s stack-pinned `listener!` macro because the macro only works
+//! inside an `async fn` body, and our futures are named types (`Lock`, `Acquire`, …) that users
+//! can store in structs; a boxed listener also keeps those futures `Unpin`. A listener is spent
+//! when it fires, so a waiter that is woken and then beaten to the state by another thread
+//! registers again (one more box); the fairness rules in each primitive bound how often that
+//! happens. The event's own list is allocated once, by the first waiter a primitive ever has.
+//!
+//! # Passing notifications on
+//!
+//! A listener that fires hands its waiter a notification that was meant for one waiter. If the
+//! waiter is dropped before it acts on it, the notification must reach someone else. Dropping an
+//! `EventListener` that was notified but not yet polled passes the notification to the next
+//! listener by itself; a waiter that was polled to completion owns what it acquired and its
+//! primitive's drop logic releases it. Each primitive states how in its own drop code.
+
+use core::task::{Context, Poll};
+
+use event_listener::{Event, EventListener};
+
+#[cfg(feature = "std")]
+use std::time::Instant;
+
+/// How a [`Wait`] parks: by registering a waker, or by blocking the thread.
+pub(crate) trait Strategy {
+    /// Waits for `listener` to fire.
+    ///
+    /// Returns `Ready` once it has fired (the slot is then `None`: a fired listener is spent).
+    /// Returns `Pending` when the waiter should give up for now: an async strategy has
+    /// registered the waker, a blocking one has reached its deadline. The slot still holds the
+    /// listener then, unless the blocking strategy removed it at the deadline.
+    fn park(&mut self, listener: &mut Option<EventListener>) -> Poll<()>;
+
+    /// Whether this strategy parks the thread (used to fail loudly on misuse).
+    #[allow(dead_code)]
+    fn is_blocking(&self) -> bool;
+}
+
+/// Drives a wait from a task's `Context`.
+pub(crate) struct Async<'a, 'b>(pub(crate) &'a mut Context<'b>);
+
+impl Strategy for Async<'_, '_> {
+    #[inline]
+    fn park(&mut self, slot: &mut Option<EventListener>) -> Poll<()> {
+        let listener = slot.as_mut().expect("parked without a listener");
+        match core::pin::Pin::new(listener).poll(self.0) {
+            Poll::Ready(()) => {
+                *slot = None;
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_blocking(&self) -> bool {
+        false
+    }
+}
+
+use core::future::Future as _;
+
+/// Drives a wait by parking the current thread, until an optional deadline.
+#[cfg(feature = "std")]
+pub(crate) struct Blocking {
+    pub(crate) deadline: Option<Instant>,
+}
+
+#[cfg(feature = "std")]
+impl Strategy for Blocking {
+    fn park(&mut self, slot: &mut Option<EventListener>) -> Poll<()> {
+        use event_listener::Listener as _;
+        let listener = slot.take().expect("parked without a listener");
+        let fired = match self.deadline {
+            None => {
+                listener.wait();
+                true
+            }
+            // At the deadline the listener removes itself; it reports a notification that raced
+            // with the deadline as fired, so none is lost.
+            Some(deadline) => listener.wait_deadline(deadline).is_some(),
+        };
+        if fired {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    fn is_blocking(&self) -> bool {
+        true
+    }
+}
+
+/// One wait's state machine, written once for tasks and threads.
+pub(crate) trait Wait {
+    /// What the wait yields.
+    type Output;
+
+    /// Advances the wait. `Pending` means: parked (async) or out of time (blocking).
+    fn poll_wait<S: Strategy>(&mut self, strategy: &mut S) -> Poll<Self::Output>;
+}
+
+/// Runs `wait` on the current thread until it completes or `deadline` passes.
+///
+/// On timeout the wait is dropped, which runs its cancellation path: whatever it held is
+/// released and any notification it consumed is passed on.
+#[cfg(feature = "std")]
+pub(crate) fn block_on<W: Wait>(mut wait: W, deadline: Option<Instant>) -> Option<W::Output> {
+    match wait.poll_wait(&mut Blocking { deadline }) {
+        Poll::Ready(out) => Some(out),
+        Poll::Pending => None,
+    }
+}
+
+/// Turns a timeout into a deadline; a timeout too large to represent never expires.
+#[cfg(feature = "std")]
+pub(crate) fn deadline(timeout: core::time::Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
+/// The listen/re-check/park loop every slow path shares.
+///
+/// `attempt(woken)` tries the state word; `woken` is true when this waiter was just notified
+/// (so it may take state reserved for notified waiters). It returns `Some` when the wait is
+/// done. `on_listen` runs right after a listener is registered and before the re-check.
+///
+/// When an attempt succeeds while a listener is still registered, the listener is dropped,
+/// which passes on any notification it received in the meantime.
+#[inline]
+pub(crate) fn poll_loop<S, T>(
+    strategy: &mut S,
+    event: &Event,
+    listener: &mut Option<EventListener>,
+    mut attempt: impl FnMut(Attempt) -> Option<T>,
+) -> Poll<T>
+where
+    S: Strategy,
+{
+    let mut woken = false;
+    loop {
+        if listener.is_none() {
+            let kind = if woken {
+                Attempt::Woken
+            } else {
+                Attempt::Fresh
+            };
+            if let Some(out) = attempt(kind) {
+                return Poll::Ready(out);
+            }
+            *listener = Some(event.listen());
+            if let Some(out) = attempt(Attempt::Registered) {
+                *listener = None;
+                return Poll::Ready(out);
+            }
+        }
+        match strategy.park(listener) {
+            Poll::Ready(()) => woken = true,
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+}
+
+/// Which step of the protocol an attempt is made from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Attempt {
+    /// Before any listener: the first try, or a retry after an earlier poll.
+    Fresh,
+    /// Just after registering a listener, before parking.
+    Registered,
+    /// Just after a notification fired for this waiter.
+    Woken,
+}
