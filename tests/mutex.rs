@@ -1,0 +1,457 @@
+//! Poll-level tests of `Mutex`: the wait protocol, guards, `?Sized` values, panics, fairness.
+
+mod common;
+
+use std::fmt::Debug;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use common::{assert_pending, assert_ready, pending_until_released, poll_once, Counter};
+use unisync::{MappedMutexGuard, Mutex, MutexGuard, OwnedMutexGuard};
+
+#[test]
+fn lock_when_free_is_ready_on_first_poll() {
+    let m = Mutex::new(1);
+    let mut fut = m.lock();
+    let mut guard = assert_ready!(fut);
+    *guard += 1;
+    drop(guard);
+    drop(fut);
+    assert_eq!(*m.try_lock().unwrap(), 2);
+}
+
+#[test]
+fn contended_lock_is_pending_then_woken_by_unlock() {
+    let m = Mutex::new(0);
+    let holder = m.try_lock().unwrap();
+    assert!(m.is_locked());
+    let mut guard = pending_until_released(m.lock(), move || drop(holder));
+    *guard = 7;
+    drop(guard);
+    assert!(!m.is_locked());
+    assert_eq!(*m.try_lock().unwrap(), 7);
+}
+
+#[test]
+fn lock_owned_is_pending_then_woken_by_unlock() {
+    let m = Arc::new(Mutex::new(0));
+    let holder = m.try_lock_owned().unwrap();
+    let guard = pending_until_released(m.lock_owned(), move || drop(holder));
+    assert!(Arc::ptr_eq(OwnedMutexGuard::source(&guard), &m));
+}
+
+#[test]
+fn waiters_are_served_one_per_unlock_in_order() {
+    let m = Mutex::new(Vec::new());
+    let holder = m.try_lock().unwrap();
+    let (ca, cb) = (Counter::new(), Counter::new());
+    let mut a = m.lock();
+    let mut b = m.lock();
+    assert_pending!(ca, a);
+    assert_pending!(cb, b);
+    drop(holder);
+    assert_eq!(ca.count(), 1, "the oldest waiter is woken");
+    assert_eq!(cb.count(), 0, "one unlock wakes one waiter");
+    let mut ga = assert_ready!(ca, a);
+    ga.push('a');
+    assert_pending!(cb, b);
+    drop(ga);
+    assert_eq!(cb.count(), 1);
+    assert_ready!(cb, b).push('b');
+    assert_eq!(*m.try_lock().unwrap(), ['a', 'b']);
+}
+
+#[test]
+fn try_lock_fails_while_held_and_succeeds_after() {
+    let m = Mutex::new(());
+    let g = m.try_lock().unwrap();
+    assert!(m.try_lock().is_none());
+    let mut fut = m.lock();
+    assert_pending!(fut);
+    drop(fut);
+    drop(g);
+    assert!(m.try_lock().is_some());
+}
+
+#[test]
+fn try_lock_owned_fails_while_held() {
+    let m = Arc::new(Mutex::new(1));
+    let g = m.try_lock_owned().unwrap();
+    assert!(m.try_lock_owned().is_none());
+    assert!(m.try_lock().is_none());
+    drop(g);
+    assert_eq!(*m.try_lock_owned().unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owned_guard_moves_into_spawned_task() {
+    let m = Arc::new(Mutex::new(0u32));
+    let guard = m.clone().lock_owned().await;
+    let handle = tokio::spawn(async move {
+        let mut guard = guard;
+        *guard += 1;
+        tokio::task::yield_now().await;
+        *guard += 1;
+    });
+    // The lock is held by the spawned task until it finishes.
+    let waited = m.lock().await;
+    assert_eq!(*waited, 2);
+    drop(waited);
+    handle.await.unwrap();
+
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let m = m.clone();
+            tokio::spawn(async move {
+                for _ in 0..100 {
+                    let mut g = m.lock_owned().await;
+                    *g += 1;
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(*m.lock().await, 802);
+}
+
+#[test]
+fn lock_blocking_from_threads_counts_every_increment() {
+    let m = Arc::new(Mutex::new(0usize));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let m = m.clone();
+            thread::spawn(move || {
+                for _ in 0..1000 {
+                    *m.lock_blocking() += 1;
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(*m.lock_blocking(), 4000);
+    assert!(!m.is_locked());
+}
+
+#[test]
+fn lock_blocking_waits_for_a_task_holder() {
+    let m = Arc::new(Mutex::new(0));
+    let guard = m.try_lock().unwrap();
+    let started = Arc::new(AtomicBool::new(false));
+    let t = {
+        let (m, started) = (m.clone(), started.clone());
+        thread::spawn(move || {
+            started.store(true, Ordering::SeqCst);
+            let mut g = m.lock_blocking();
+            *g += 1;
+        })
+    };
+    while !started.load(Ordering::SeqCst) {
+        thread::yield_now();
+    }
+    drop(guard);
+    t.join().unwrap();
+    assert_eq!(*m.try_lock().unwrap(), 1);
+}
+
+#[test]
+fn lock_blocking_timeout_is_none_while_held_some_after_release() {
+    let m = Mutex::new(5);
+    let g = m.try_lock().unwrap();
+    assert!(m.lock_blocking_timeout(Duration::from_millis(20)).is_none());
+    // The timed-out wait left nothing behind: the holder still owns the lock.
+    assert!(m.is_locked());
+    drop(g);
+    assert!(!m.is_locked());
+    assert_eq!(*m.lock_blocking_timeout(Duration::from_millis(20)).unwrap(), 5);
+    assert!(m.try_lock().is_some());
+}
+
+#[test]
+fn lock_blocking_timeout_gets_a_lock_released_by_another_thread() {
+    let m = Arc::new(Mutex::new(0));
+    let g = m.clone().try_lock_owned().unwrap();
+    let t = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(20));
+        drop(g);
+    });
+    let got = m.lock_blocking_timeout(Duration::from_secs(60));
+    assert!(got.is_some());
+    drop(got);
+    t.join().unwrap();
+}
+
+#[test]
+fn timed_out_blocking_waiter_does_not_swallow_a_wake_up() {
+    let m = Arc::new(Mutex::new(()));
+    let g = m.try_lock().unwrap();
+    let c = Counter::new();
+    let mut fut = m.lock();
+    assert_pending!(c, fut);
+    assert!(m.lock_blocking_timeout(Duration::from_millis(5)).is_none());
+    drop(g);
+    assert_eq!(c.count(), 1);
+    drop(assert_ready!(c, fut));
+}
+
+#[test]
+fn lock_blocking_timeout_huge_timeout_does_not_overflow() {
+    let m = Mutex::new(());
+    assert!(m.lock_blocking_timeout(Duration::MAX).is_some());
+}
+
+#[test]
+fn get_mut_into_inner_default_from() {
+    let mut m = Mutex::new(vec![1]);
+    m.get_mut().push(2);
+    assert_eq!(m.into_inner(), [1, 2]);
+    let d: Mutex<String> = Mutex::default();
+    assert_eq!(d.into_inner(), "");
+    let f = Mutex::from(3u8);
+    assert_eq!(*f.try_lock().unwrap(), 3);
+    static STATIC: Mutex<u32> = Mutex::new(4);
+    assert_eq!(*STATIC.try_lock().unwrap(), 4);
+}
+
+#[test]
+fn debug_shows_value_or_locked() {
+    let m = Mutex::new(5);
+    assert_eq!(format!("{m:?}"), "Mutex { value: 5, .. }");
+    let g = m.try_lock().unwrap();
+    assert_eq!(format!("{m:?}"), "Mutex { value: <locked>, .. }");
+    assert_eq!(format!("{g:?}"), "5");
+    assert_eq!(format!("{g}"), "5");
+    drop(g);
+    // Formatting does not leave the mutex locked.
+    assert!(!m.is_locked());
+    let fut = m.lock();
+    assert!(format!("{fut:?}").starts_with("Lock"));
+    drop(fut);
+    let m = Arc::new(m);
+    let fut = m.lock_owned();
+    assert!(format!("{fut:?}").starts_with("LockOwned"));
+    let g = m.try_lock_owned().unwrap();
+    assert_eq!(format!("{g:?} {g}"), "5 5");
+}
+
+#[test]
+fn guard_map_and_mapped_map() {
+    let m = Mutex::new(((1, String::from("a")), 3));
+    let g = m.try_lock().unwrap();
+    let inner = MutexGuard::map(g, |v| &mut v.0);
+    assert!(m.is_locked());
+    let mut name: MappedMutexGuard<'_, String> = MappedMutexGuard::map(inner, |v| &mut v.1);
+    name.push('b');
+    assert_eq!(format!("{name:?}"), "\"ab\"");
+    assert!(m.try_lock().is_none(), "the mapped guard keeps the lock");
+    drop(name);
+    assert!(!m.is_locked());
+    assert_eq!(m.try_lock().unwrap().0 .1, "ab");
+}
+
+#[test]
+fn mapped_guard_unlock_wakes_a_waiter() {
+    let m = Mutex::new([1, 2, 3]);
+    let mapped = MutexGuard::map(m.try_lock().unwrap(), |a| &mut a[1]);
+    let g = pending_until_released(m.lock(), move || drop(mapped));
+    assert_eq!(*g, [1, 2, 3]);
+}
+
+#[test]
+fn guard_source_points_at_its_mutex() {
+    let m = Mutex::new(0);
+    let g = m.try_lock().unwrap();
+    assert!(std::ptr::eq(MutexGuard::source(&g), &m));
+    let m = Arc::new(Mutex::new(0));
+    let g = m.try_lock_owned().unwrap();
+    assert!(Arc::ptr_eq(OwnedMutexGuard::source(&g), &m));
+}
+
+#[test]
+fn unsized_slice_in_arc_and_box() {
+    let m: Arc<Mutex<[u8]>> = Arc::new(Mutex::new([1, 2, 3]));
+    m.try_lock().unwrap()[0] = 9;
+    let mut fut = m.lock_owned();
+    let mut g = assert_ready!(fut);
+    g[2] = 7;
+    assert_eq!(&*g, &[9, 2, 7]);
+    drop(g);
+    let b: Box<Mutex<[u8]>> = Box::new(Mutex::new([0; 4]));
+    assert_eq!(b.try_lock().unwrap().len(), 4);
+    assert_eq!(format!("{b:?}"), "Mutex { value: [0, 0, 0, 0], .. }");
+}
+
+#[test]
+fn unsized_dyn_debug() {
+    let m: Box<Mutex<dyn Debug + Send>> = Box::new(Mutex::new(42u16));
+    assert_eq!(format!("{m:?}"), "Mutex { value: 42, .. }");
+    let g = futures::executor::block_on(m.lock());
+    assert_eq!(format!("{:?}", &*g), "42");
+    let mapped = MutexGuard::map(g, |v| v);
+    drop(mapped);
+    assert!(!m.is_locked());
+}
+
+#[test]
+fn panic_while_holding_releases_and_does_not_poison() {
+    let m = Mutex::new(0);
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        let mut g = m.lock_blocking();
+        *g = 1;
+        panic!("boom");
+    }));
+    assert!(r.is_err());
+    assert!(!m.is_locked());
+    // Not poisoned: the value is as the panicking code left it.
+    assert_eq!(*m.try_lock().unwrap(), 1);
+}
+
+#[test]
+fn panic_while_holding_wakes_the_next_waiter() {
+    let m = Mutex::new(0);
+    let c = Counter::new();
+    let mut waiter = m.lock();
+    let holder = m.try_lock().unwrap();
+    assert_pending!(c, waiter);
+    let r = catch_unwind(AssertUnwindSafe(move || {
+        let _holder = holder;
+        panic!("boom");
+    }));
+    assert!(r.is_err());
+    assert_eq!(c.count(), 1);
+    drop(assert_ready!(c, waiter));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panicking_task_releases_the_lock() {
+    let m = Arc::new(Mutex::new(0));
+    let task = {
+        let m = m.clone();
+        tokio::spawn(async move {
+            let mut g = m.lock().await;
+            *g += 1;
+            tokio::task::yield_now().await;
+            panic!("task panics while holding the guard");
+        })
+    };
+    let err = task.await.unwrap_err();
+    assert!(err.is_panic());
+    assert_eq!(*m.lock().await, 1);
+}
+
+/// The fairness contract step by step: a woken waiter is overtaken at most once, and then no
+/// newcomer (not even `try_lock`) may take the lock before it.
+#[test]
+fn woken_waiter_is_overtaken_at_most_once() {
+    let m = Mutex::new(0);
+    let holder = m.try_lock().unwrap();
+    let c = Counter::new();
+    let mut w = m.lock();
+    assert_pending!(c, w);
+
+    drop(holder);
+    assert_eq!(c.count(), 1, "the unlock woke W");
+    // A running task barges in before W is scheduled: allowed once.
+    let barger = m.try_lock().expect("barging is allowed while nobody starves");
+    assert_pending!(c, w); // W lost the race and is now starving.
+
+    drop(barger);
+    assert_eq!(c.count(), 2, "the barger's unlock woke W again");
+    assert!(m.try_lock().is_none(), "no barging while W starves");
+    let newcomer_c = Counter::new();
+    let mut newcomer = m.lock();
+    assert_pending!(newcomer_c, newcomer);
+    let mut g = assert_ready!(c, w);
+    *g += 1;
+    drop(g);
+    // The newcomer queued behind W and is served next.
+    assert_eq!(newcomer_c.count(), 1);
+    assert_eq!(*assert_ready!(newcomer_c, newcomer), 1);
+    // Starvation mode is over: barging works again.
+    assert!(m.try_lock().is_some());
+}
+
+/// A waiter among a stream of lockers that keep locking and unlocking (fresh futures and
+/// `try_lock` bargers) gets the lock within a small number of their acquisitions.
+#[test]
+fn waiter_is_not_starved_by_a_stream_of_lockers() {
+    const OTHERS: usize = 3;
+    let m = Mutex::new(());
+    let mut futs: Vec<Option<unisync::futures::Lock<'_, ()>>> = (0..OTHERS).map(|_| None).collect();
+    let mut guards: Vec<Option<MutexGuard<'_, ()>>> = (0..OTHERS).map(|_| None).collect();
+    guards[0] = Some(m.try_lock().unwrap());
+    let mut w = m.lock();
+    assert_pending!(w);
+    let mut others_acquired = 0;
+    let mut got = None;
+    for _round in 0..1000 {
+        for i in 0..OTHERS {
+            if guards[i].take().is_some() {
+                continue; // released; lock again next round
+            }
+            // A barger first, then a queued future.
+            if let Some(g) = m.try_lock() {
+                others_acquired += 1;
+                guards[i] = Some(g);
+                continue;
+            }
+            let fut = futs[i].get_or_insert_with(|| m.lock());
+            if let std::task::Poll::Ready(g) = poll_once(fut) {
+                futs[i] = None;
+                others_acquired += 1;
+                guards[i] = Some(g);
+            }
+        }
+        if let std::task::Poll::Ready(g) = poll_once(&mut w) {
+            got = Some(g);
+            break;
+        }
+    }
+    assert!(got.is_some(), "waiter never got the lock");
+    assert!(
+        others_acquired <= 2 * OTHERS + 2,
+        "waiter was overtaken {others_acquired} times"
+    );
+}
+
+/// A waiting task is not starved by threads that lock and unlock in a tight loop.
+#[test]
+fn waiter_is_not_starved_by_barging_threads() {
+    let m = Arc::new(Mutex::new(()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let acquired = Arc::new(AtomicUsize::new(0));
+    const CAP: usize = 2_000_000;
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let (m, stop, acquired) = (m.clone(), stop.clone(), acquired.clone());
+            thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) && acquired.load(Ordering::Relaxed) < CAP {
+                    let _g = m.lock_blocking();
+                    acquired.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    // Let the bargers get going.
+    while acquired.load(Ordering::Relaxed) < 1000 {
+        thread::yield_now();
+    }
+    let before = acquired.load(Ordering::Relaxed);
+    for _ in 0..20 {
+        let g = futures::executor::block_on(m.lock());
+        drop(g);
+    }
+    let overtaken = acquired.load(Ordering::Relaxed) - before;
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(overtaken < CAP / 2, "waiter starved: {overtaken} barging acquisitions");
+}
