@@ -98,6 +98,7 @@ macro_rules! assert_ready {
     }};
 }
 
+#[allow(unused_imports)]
 pub(crate) use {assert_pending, assert_ready};
 
 /// Checks the basic wait protocol: `fut` is `Pending` while the primitive is contended, is woken
