@@ -1,1 +1,245 @@
+//! Loom models of `Mutex` and `Semaphore`.
+//!
+//! Run with:
+//!
+//! ```text
+//! LOOM_MAX_PREEMPTIONS=2 RUSTFLAGS="--cfg loom" \
+//!     cargo test --release --target-dir /work/target-loom --test loom
+//! ```
+//!
+//! Every model below is explored with at most 2 preemptions (`LOOM_MAX_PREEMPTIONS=2`, also the
+//! default set by `model` here when the variable is unset); larger bounds take far longer.
+//! A lost wake-up shows up as loom reporting a deadlock.
 #![cfg(loom)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use loom::future::block_on;
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use loom::thread;
+use unisync::{Mutex, Semaphore};
+
+/// Runs `f` under loom with the preemption bound of the file (2 unless set in the env).
+fn model<F: Fn() + Sync + Send + 'static>(f: F) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    builder.check(f);
+}
+
+/// Polls a future once with a waker that does nothing.
+fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
+    let waker = futures::task::noop_waker();
+    Pin::new(fut).poll(&mut Context::from_waker(&waker))
+}
+
+/// Two threads and the main thread increment a counter in the mutex; a tracked flag checks
+/// that no two guards exist at once. Preemption bound: 2.
+#[test]
+fn mutex_exclusion() {
+    model(|| {
+        let m = Arc::new(Mutex::new(0usize));
+        let held = Arc::new(AtomicBool::new(false));
+        let critical = |m: &Mutex<usize>, held: &AtomicBool, blocking: bool| {
+            let mut g = if blocking {
+                m.lock_blocking()
+            } else {
+                block_on(m.lock())
+            };
+            assert!(!held.swap(true, Ordering::SeqCst), "two holders at once");
+            *g += 1;
+            held.store(false, Ordering::SeqCst);
+        };
+        let ts: Vec<_> = (0..2)
+            .map(|i| {
+                let (m, held) = (m.clone(), held.clone());
+                thread::spawn(move || critical(&m, &held, i == 0))
+            })
+            .collect();
+        critical(&m, &held, false);
+        for t in ts {
+            t.join().unwrap();
+        }
+        assert_eq!(*m.try_lock().unwrap(), 3);
+    });
+}
+
+/// A task waiting for the lock is woken by the release. Preemption bound: 2.
+#[test]
+fn mutex_async_waiter_is_woken() {
+    model(|| {
+        let m = Arc::new(Mutex::new(0));
+        let g = m.try_lock_owned().unwrap();
+        let t = {
+            let m = m.clone();
+            thread::spawn(move || *block_on(m.lock()) += 1)
+        };
+        drop(g);
+        t.join().unwrap();
+        assert_eq!(*m.try_lock().unwrap(), 1);
+    });
+}
+
+/// A thread in `lock_blocking` is woken by the release. Preemption bound: 2.
+#[test]
+fn mutex_blocking_waiter_is_woken() {
+    model(|| {
+        let m = Arc::new(Mutex::new(0));
+        let g = m.try_lock_owned().unwrap();
+        let t = {
+            let m = m.clone();
+            thread::spawn(move || *m.lock_blocking() += 1)
+        };
+        drop(g);
+        t.join().unwrap();
+        assert_eq!(*m.try_lock().unwrap(), 1);
+    });
+}
+
+/// A lock future registered first, then dropped while the holder releases concurrently, must
+/// not swallow the wake-up: the other waiter still gets the lock. Preemption bound: 2.
+#[test]
+fn mutex_dropped_lock_future_passes_the_wake_up_on() {
+    model(|| {
+        let m = Arc::new(Mutex::new(0));
+        let g = m.try_lock_owned().unwrap();
+        let mut first = m.lock();
+        assert!(poll_once(&mut first).is_pending());
+        let waiter = {
+            let m = m.clone();
+            thread::spawn(move || *block_on(m.lock()) += 1)
+        };
+        let releaser = thread::spawn(move || drop(g));
+        drop(first);
+        releaser.join().unwrap();
+        waiter.join().unwrap();
+        assert_eq!(*m.try_lock().unwrap(), 1);
+    });
+}
+
+/// Permits are conserved across acquire, acquire_many and drop, and never over-committed.
+/// Preemption bound: 2.
+#[test]
+fn semaphore_permits_conserved() {
+    model(|| {
+        let sem = Arc::new(Semaphore::new(2));
+        let in_use = Arc::new(AtomicUsize::new(0));
+        let work = |sem: &Semaphore, in_use: &AtomicUsize, n: usize, blocking: bool| {
+            let p = if blocking {
+                sem.acquire_many_blocking(n)
+            } else {
+                block_on(sem.acquire_many(n))
+            }
+            .unwrap();
+            let now = in_use.fetch_add(n, Ordering::SeqCst) + n;
+            assert!(now <= 2, "{now} permits in use");
+            in_use.fetch_sub(n, Ordering::SeqCst);
+            drop(p);
+        };
+        let t = {
+            let (sem, in_use) = (sem.clone(), in_use.clone());
+            thread::spawn(move || work(&sem, &in_use, 2, false))
+        };
+        work(&sem, &in_use, 1, true);
+        t.join().unwrap();
+        assert_eq!(sem.available_permits(), 2);
+    });
+}
+
+/// Closing races with an acquire_many and an acquire: each either gets its permits or fails,
+/// and all permits are back at the end. Preemption bound: 2.
+#[test]
+fn semaphore_close_conserves_permits() {
+    model(|| {
+        let sem = Arc::new(Semaphore::new(1));
+        let held = sem.clone().try_acquire_owned().unwrap();
+        let big = {
+            let sem = sem.clone();
+            thread::spawn(move || drop(block_on(sem.acquire_many(2))))
+        };
+        let small = {
+            let sem = sem.clone();
+            thread::spawn(move || drop(sem.acquire_blocking()))
+        };
+        sem.add_permits(1);
+        drop(held);
+        sem.close();
+        big.join().unwrap();
+        small.join().unwrap();
+        assert_eq!(sem.available_permits(), 2);
+    });
+}
+
+/// An acquire registered first, then dropped while a permit is released concurrently, passes
+/// the wake-up on to the other waiter. Preemption bound: 2.
+#[test]
+fn semaphore_dropped_acquire_passes_the_wake_up_on() {
+    model(|| {
+        let sem = Arc::new(Semaphore::new(1));
+        let p = sem.clone().try_acquire_owned().unwrap();
+        let mut first = sem.acquire();
+        assert!(poll_once(&mut first).is_pending());
+        let waiter = {
+            let sem = sem.clone();
+            thread::spawn(move || drop(block_on(sem.acquire()).unwrap()))
+        };
+        let releaser = thread::spawn(move || drop(p));
+        drop(first);
+        releaser.join().unwrap();
+        waiter.join().unwrap();
+        assert_eq!(sem.available_permits(), 1);
+    });
+}
+
+/// A waiter for two permits that may have become head is dropped while the two held permits
+/// are released one by one; the waiter for one permit still completes. Preemption bound: 2.
+#[test]
+fn semaphore_dropped_head_passes_permits_on() {
+    model(|| {
+        let sem = Arc::new(Semaphore::new(2));
+        let p1 = sem.clone().try_acquire_owned().unwrap();
+        let p2 = sem.clone().try_acquire_owned().unwrap();
+        let mut big = sem.acquire_many(2);
+        assert!(poll_once(&mut big).is_pending());
+        let waiter = {
+            let sem = sem.clone();
+            thread::spawn(move || drop(block_on(sem.acquire()).unwrap()))
+        };
+        drop(p1);
+        // Polled after the first release: it is woken, finds one permit and becomes head.
+        let _ = poll_once(&mut big);
+        let releaser = thread::spawn(move || drop(p2));
+        drop(big);
+        releaser.join().unwrap();
+        waiter.join().unwrap();
+        assert_eq!(sem.available_permits(), 2);
+    });
+}
+
+/// Two permits released back to back while two waiters wait: both waiters must complete.
+/// Preemption bound: 2.
+#[test]
+#[ignore = "bug: release uses non-additive Event::notify(n); a second release while the first woken waiter has not run yet wakes nobody"]
+fn semaphore_two_releases_wake_two_waiters() {
+    model(|| {
+        let sem = Arc::new(Semaphore::new(2));
+        let p1 = sem.clone().try_acquire_owned().unwrap();
+        let p2 = sem.clone().try_acquire_owned().unwrap();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let sem = sem.clone();
+                thread::spawn(move || drop(block_on(sem.acquire()).unwrap()))
+            })
+            .collect();
+        drop(p1);
+        drop(p2);
+        for w in waiters {
+            w.join().unwrap();
+        }
+        assert_eq!(sem.available_permits(), 2);
+    });
+}
