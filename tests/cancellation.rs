@@ -227,12 +227,10 @@ fn sem_releases(sem: &Arc<Semaphore>) -> Vec<Box<dyn FnOnce() + '_>> {
 }
 
 fn sem_whole(sem: &Arc<Semaphore>) -> Box<dyn Fn() -> bool + '_> {
-    Box::new(move || {
-        sem.available_permits() == INITIAL && sem.try_acquire_many(INITIAL).is_ok()
-    })
+    Box::new(move || sem.available_permits() == INITIAL && sem.try_acquire_many(INITIAL).is_ok())
 }
 
-fn sem_case<'a, F: Future + Unpin>(sem: &'a Arc<Semaphore>, k: usize, r: usize, fut: F) {
+fn sem_case<F: Future + Unpin>(sem: &Arc<Semaphore>, k: usize, r: usize, fut: F) {
     let releases = sem_releases(sem);
     let second = sem.acquire();
     drive(

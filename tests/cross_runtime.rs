@@ -159,9 +159,16 @@ fn tokio_async_std_smol_and_threads_share_one_mutex_and_semaphore() {
     }
 
     let expected = (4 * WORKERS_PER_GROUP * ITERS) as u64;
-    assert_eq!(*s.count.try_lock().unwrap(), expected, "every increment counted");
+    assert_eq!(
+        *s.count.try_lock().unwrap(),
+        expected,
+        "every increment counted"
+    );
     let max = s.max_in_use.load(Ordering::SeqCst);
-    assert!(max <= PERMITS, "at most {PERMITS} permits in use, saw {max}");
+    assert!(
+        max <= PERMITS,
+        "at most {PERMITS} permits in use, saw {max}"
+    );
     assert!(max >= 2, "the run never overlapped (max {max})");
     assert_eq!(s.in_use.load(Ordering::SeqCst), 0);
     assert_eq!(s.sem.available_permits(), PERMITS, "no permit lost");

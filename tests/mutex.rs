@@ -170,7 +170,10 @@ fn lock_blocking_timeout_is_none_while_held_some_after_release() {
     assert!(m.is_locked());
     drop(g);
     assert!(!m.is_locked());
-    assert_eq!(*m.lock_blocking_timeout(Duration::from_millis(20)).unwrap(), 5);
+    assert_eq!(
+        *m.lock_blocking_timeout(Duration::from_millis(20)).unwrap(),
+        5
+    );
     assert!(m.try_lock().is_some());
 }
 
@@ -359,7 +362,9 @@ fn woken_waiter_is_overtaken_at_most_once() {
     drop(holder);
     assert_eq!(c.count(), 1, "the unlock woke W");
     // A running task barges in before W is scheduled: allowed once.
-    let barger = m.try_lock().expect("barging is allowed while nobody starves");
+    let barger = m
+        .try_lock()
+        .expect("barging is allowed while nobody starves");
     assert_pending!(c, w); // W lost the race and is now starving.
 
     drop(barger);
@@ -453,5 +458,8 @@ fn waiter_is_not_starved_by_barging_threads() {
     for t in threads {
         t.join().unwrap();
     }
-    assert!(overtaken < CAP / 2, "waiter starved: {overtaken} barging acquisitions");
+    assert!(
+        overtaken < CAP / 2,
+        "waiter starved: {overtaken} barging acquisitions"
+    );
 }

@@ -67,19 +67,32 @@ fn try_acquire_errors() {
     let sem = Semaphore::new(1);
     let p = sem.try_acquire().unwrap();
     assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
-    assert_eq!(sem.try_acquire_many(2).unwrap_err(), TryAcquireError::NoPermits);
+    assert_eq!(
+        sem.try_acquire_many(2).unwrap_err(),
+        TryAcquireError::NoPermits
+    );
     drop(p);
-    assert_eq!(sem.try_acquire_many(2).unwrap_err(), TryAcquireError::NoPermits);
+    assert_eq!(
+        sem.try_acquire_many(2).unwrap_err(),
+        TryAcquireError::NoPermits
+    );
     // Asking for more than can ever exist is an error, not a panic, for `try_`.
     assert_eq!(
-        sem.try_acquire_many(Semaphore::MAX_PERMITS + 1).unwrap_err(),
+        sem.try_acquire_many(Semaphore::MAX_PERMITS + 1)
+            .unwrap_err(),
         TryAcquireError::NoPermits
     );
     sem.close();
     assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::Closed);
-    assert_eq!(sem.try_acquire_many(0).unwrap_err(), TryAcquireError::Closed);
+    assert_eq!(
+        sem.try_acquire_many(0).unwrap_err(),
+        TryAcquireError::Closed
+    );
     let sem = Arc::new(Semaphore::new(0));
-    assert_eq!(sem.clone().try_acquire_owned().unwrap_err(), TryAcquireError::NoPermits);
+    assert_eq!(
+        sem.clone().try_acquire_owned().unwrap_err(),
+        TryAcquireError::NoPermits
+    );
     sem.close();
     assert_eq!(
         sem.clone().try_acquire_many_owned(1).unwrap_err(),
@@ -93,9 +106,15 @@ fn error_messages_and_error_trait() {
         Box::new(e)
     }
     assert_eq!(TryAcquireError::Closed.to_string(), "semaphore closed");
-    assert_eq!(TryAcquireError::NoPermits.to_string(), "no permits available");
+    assert_eq!(
+        TryAcquireError::NoPermits.to_string(),
+        "no permits available"
+    );
     assert_eq!(AcquireTimeoutError::Closed.to_string(), "semaphore closed");
-    assert_eq!(AcquireTimeoutError::Timeout.to_string(), "timed out waiting for permits");
+    assert_eq!(
+        AcquireTimeoutError::Timeout.to_string(),
+        "timed out waiting for permits"
+    );
     let sem = Semaphore::new(0);
     sem.close();
     let err: AcquireError = futures::executor::block_on(sem.acquire()).unwrap_err();
@@ -115,7 +134,11 @@ fn close_wakes_every_async_waiter_including_the_head() {
     assert_pending!(ch, head);
     sem.add_permits(1);
     assert_pending!(ch, head);
-    assert_eq!(sem.available_permits(), 0, "the head holds the permit it collected");
+    assert_eq!(
+        sem.available_permits(),
+        0,
+        "the head holds the permit it collected"
+    );
     let mut a = sem.acquire();
     let mut b = sem.acquire_many(5);
     assert_pending!(ca, a);
@@ -127,7 +150,11 @@ fn close_wakes_every_async_waiter_including_the_head() {
     assert!(assert_ready!(ca, a).is_err());
     assert!(assert_ready!(cb, b).is_err());
     assert!(assert_ready!(ch, head).is_err());
-    assert_eq!(sem.available_permits(), 1, "the head returned what it had collected");
+    assert_eq!(
+        sem.available_permits(),
+        1,
+        "the head returned what it had collected"
+    );
     // Closing again changes nothing; later waits fail at once.
     sem.close();
     let mut c = sem.acquire();
@@ -221,7 +248,10 @@ fn acquire_many_zero_is_ready_at_once() {
     assert_eq!(sem.acquire_many_blocking(0).unwrap().num_permits(), 0);
     sem.close();
     let mut fut = sem.acquire_many(0);
-    assert!(assert_ready!(fut).is_err(), "a closed semaphore fails even for zero");
+    assert!(
+        assert_ready!(fut).is_err(),
+        "a closed semaphore fails even for zero"
+    );
 }
 
 #[test]
@@ -294,9 +324,12 @@ fn add_permits_overflow_leaves_the_count_unchanged() {
 #[test]
 fn acquire_blocking_timeout_distinguishes_timeout_from_closed() {
     let sem = Semaphore::new(1);
-    let p = sem.acquire_blocking_timeout(Duration::from_millis(5)).unwrap();
+    let p = sem
+        .acquire_blocking_timeout(Duration::from_millis(5))
+        .unwrap();
     assert_eq!(
-        sem.acquire_blocking_timeout(Duration::from_millis(10)).unwrap_err(),
+        sem.acquire_blocking_timeout(Duration::from_millis(10))
+            .unwrap_err(),
         AcquireTimeoutError::Timeout
     );
     assert_eq!(
@@ -308,7 +341,8 @@ fn acquire_blocking_timeout_distinguishes_timeout_from_closed() {
     assert_eq!(sem.available_permits(), 1, "timed-out waits took nothing");
     sem.close();
     assert_eq!(
-        sem.acquire_blocking_timeout(Duration::from_millis(10)).unwrap_err(),
+        sem.acquire_blocking_timeout(Duration::from_millis(10))
+            .unwrap_err(),
         AcquireTimeoutError::Closed
     );
     assert!(sem.acquire_blocking().is_err());
@@ -376,7 +410,10 @@ fn acquire_many_is_not_starved_by_single_acquires() {
     }
     let got = got.expect("acquire_many(3) was starved");
     assert_eq!(got.num_permits(), 3);
-    assert!(small_acquired <= 3, "{small_acquired} small acquires overtook");
+    assert!(
+        small_acquired <= 3,
+        "{small_acquired} small acquires overtook"
+    );
     drop(got);
     small.clear();
     assert_eq!(sem.available_permits(), 3);
@@ -396,7 +433,10 @@ fn two_releases_before_the_first_waiter_runs_wake_two_waiters() {
     sem.add_permits(1);
     let pa = assert_ready!(ca, a).unwrap();
     assert_eq!(sem.available_permits(), 1);
-    assert!(cb.count() > 0, "second waiter asleep while a permit is free");
+    assert!(
+        cb.count() > 0,
+        "second waiter asleep while a permit is free"
+    );
     let pb = assert_ready!(cb, b).unwrap();
     drop((pa, pb));
     assert_eq!(sem.available_permits(), 2);

@@ -113,7 +113,10 @@ fn sem_uncontended(sem: &Semaphore) {
     drop(sem.acquire_many(2).now_or_never().unwrap().unwrap());
     drop(sem.acquire_blocking().unwrap());
     drop(sem.acquire_many_blocking(2).unwrap());
-    drop(sem.acquire_blocking_timeout(Duration::from_secs(1)).unwrap());
+    drop(
+        sem.acquire_blocking_timeout(Duration::from_secs(1))
+            .unwrap(),
+    );
     drop(sem.acquire_many(0).now_or_never().unwrap().unwrap());
     sem.add_permits(1);
     sem.try_acquire().unwrap().forget();
@@ -126,12 +129,21 @@ fn uncontended_semaphore_never_allocates() {
         sem_uncontended(&sem);
         assert_eq!(sem.available_permits(), 2);
     });
-    assert_eq!(n, 0, "a brand-new semaphore allocated on the uncontended path");
+    assert_eq!(
+        n, 0,
+        "a brand-new semaphore allocated on the uncontended path"
+    );
 
     let sem = Arc::new(Semaphore::new(2));
     let (n, ()) = allocs(|| {
         drop(sem.clone().try_acquire_owned().unwrap());
-        drop(sem.clone().acquire_many_owned(2).now_or_never().unwrap().unwrap());
+        drop(
+            sem.clone()
+                .acquire_many_owned(2)
+                .now_or_never()
+                .unwrap()
+                .unwrap(),
+        );
     });
     // `sem.clone()` bumps a reference count; nothing is allocated.
     assert_eq!(n, 0);

@@ -109,7 +109,10 @@ where
     R: FnOnce(),
 {
     let counter = Counter::new();
-    assert!(counter.poll(&mut fut).is_pending(), "Pending while contended");
+    assert!(
+        counter.poll(&mut fut).is_pending(),
+        "Pending while contended"
+    );
     // A second poll without a release must still be pending and not lose registration.
     assert!(counter.poll(&mut fut).is_pending(), "still Pending");
     let before = counter.count();
