@@ -223,7 +223,6 @@ fn semaphore_dropped_head_passes_permits_on() {
 /// Two permits released back to back while two waiters wait: both waiters must complete.
 /// Preemption bound: 2.
 #[test]
-#[ignore = "bug: release uses non-additive Event::notify(n); a second release while the first woken waiter has not run yet wakes nobody"]
 fn semaphore_two_releases_wake_two_waiters() {
     model(|| {
         let sem = Arc::new(Semaphore::new(2));

@@ -421,7 +421,6 @@ fn acquire_many_is_not_starved_by_single_acquires() {
 
 /// Two releases that happen before the first woken waiter runs must wake two waiters.
 #[test]
-#[ignore = "bug: release/cancel use non-additive Event::notify(n), so a notification is lost while another waiter is notified but has not run"]
 fn two_releases_before_the_first_waiter_runs_wake_two_waiters() {
     let sem = Semaphore::new(0);
     let (ca, cb) = (Counter::new(), Counter::new());
@@ -445,7 +444,6 @@ fn two_releases_before_the_first_waiter_runs_wake_two_waiters() {
 /// The same lost wake-up through permit drops: two holders drop their permits back to back,
 /// both waiters must be woken.
 #[test]
-#[ignore = "bug: release/cancel use non-additive Event::notify(n), so a notification is lost while another waiter is notified but has not run"]
 fn two_permit_drops_in_a_row_wake_two_waiters() {
     let sem = Semaphore::new(2);
     let p1 = sem.try_acquire().unwrap();
@@ -464,7 +462,6 @@ fn two_permit_drops_in_a_row_wake_two_waiters() {
 /// A woken waiter that is dropped passes its wake-up on even when another waiter had already
 /// been woken too.
 #[test]
-#[ignore = "bug: release/cancel use non-additive Event::notify(n), so a notification is lost while another waiter is notified but has not run"]
 fn dropped_woken_waiter_passes_on_beside_another_woken_waiter() {
     let sem = Semaphore::new(0);
     let (ca, cb, cc) = (Counter::new(), Counter::new(), Counter::new());

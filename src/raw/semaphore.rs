@@ -18,12 +18,16 @@
 //! wakes it directly instead of waking the queue. A large `acquire_many(n)` therefore cannot be
 //! starved by a stream of small acquires: once it is head, the small ones wait for it.
 //!
+//! Every wake-up that hands out permits is an *additional* notification: `Event::notify(n)`
+//! only tops the number of notified listeners up to `n`, so a second release while the first
+//! woken waiter has not run yet would otherwise wake nobody and strand a permit.
+//!
 //! Only one waiter is head at a time, which is what makes collecting permits safe: two waiters
 //! each holding part of what they need could otherwise deadlock.
 
 use core::task::Poll;
 
-use event_listener::{Event, EventListener, Listener as _};
+use event_listener::{Event, EventListener, IntoNotification as _, Listener as _};
 
 use crate::raw::wait::{poll_loop, Attempt, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
@@ -126,7 +130,7 @@ impl RawSemaphore {
         if prev & HEAD != 0 {
             self.head.notify(1);
         } else if prev & CONTENDED != 0 {
-            self.event.notify(n);
+            self.event.notify(n.additional());
         }
     }
 
@@ -204,7 +208,7 @@ impl RawSemaphore {
             }
         };
         if next & CONTENDED != 0 && permits(next) > 0 {
-            self.event.notify(permits(next));
+            self.event.notify(permits(next).additional());
         }
     }
 }
@@ -317,7 +321,7 @@ impl AcquireWaiter {
                 Poll::Ready(Ok(left)) => {
                     self.phase = Phase::Done;
                     if left > 0 {
-                        raw.event.notify(left);
+                        raw.event.notify(left.additional());
                     }
                     Poll::Ready(Ok(()))
                 }
@@ -329,7 +333,7 @@ impl AcquireWaiter {
     fn drop_listener(&mut self, raw: &RawSemaphore) {
         if let Some(listener) = self.listener.take() {
             if listener.discard() {
-                raw.event.notify(1);
+                raw.event.notify(1.additional());
             }
         }
     }
