@@ -97,7 +97,10 @@ fn check(label: &str, per_consumer: Vec<Vec<u64>>, started: Instant) {
     let mut all: Vec<u64> = per_consumer.into_iter().flatten().collect();
     all.sort_unstable();
     let expected: Vec<u64> = (0..PRODUCERS * PER_PRODUCER).collect();
-    assert_eq!(all, expected, "{label}: an item was lost or delivered twice");
+    assert_eq!(
+        all, expected,
+        "{label}: an item was lost or delivered twice"
+    );
     println!(
         "{label}: {} items, each exactly once; per consumer {counts:?}; {:?}",
         all.len(),

@@ -22,7 +22,7 @@ use crate::sync::const_fn;
 /// [`MutexGuard`] and [`OwnedMutexGuard`] (see [`CondvarGuard`]).
 ///
 /// A condvar binds to the first mutex it is used with; waiting with a guard of another mutex
-/// panics (see [`wait`](Condvar::wait#panics)).
+/// panics (see [`wait`](Condvar::wait)).
 ///
 /// # Fairness
 ///
@@ -141,7 +141,7 @@ impl Condvar {
     /// # Panics
     ///
     /// Panics if the guard is of another mutex than the one this condvar is bound to (see
-    /// [`wait`](Condvar::wait#panics)). A panic inside `condition` drops the guard, which
+    /// [`wait`](Condvar::wait)). A panic inside `condition` drops the guard, which
     /// unlocks the mutex.
     ///
     /// # Cancel safety
@@ -254,7 +254,7 @@ impl Condvar {
     /// # Panics
     ///
     /// Panics if the guard is of another mutex than the one this condvar is bound to (see
-    /// [`wait`](Condvar::wait#panics)).
+    /// [`wait`](Condvar::wait)).
     ///
     /// # Examples
     ///
@@ -295,7 +295,7 @@ impl Condvar {
     /// # Panics
     ///
     /// Panics if the guard is of another mutex than the one this condvar is bound to (see
-    /// [`wait`](Condvar::wait#panics)).
+    /// [`wait`](Condvar::wait)).
     ///
     /// # Examples
     ///
@@ -343,7 +343,7 @@ impl Condvar {
     /// # Panics
     ///
     /// Panics if the guard is of another mutex than the one this condvar is bound to (see
-    /// [`wait`](Condvar::wait#panics)).
+    /// [`wait`](Condvar::wait)).
     ///
     /// # Examples
     ///
@@ -386,7 +386,7 @@ impl Condvar {
     /// # Panics
     ///
     /// Panics if the guard is of another mutex than the one this condvar is bound to (see
-    /// [`wait`](Condvar::wait#panics)).
+    /// [`wait`](Condvar::wait)).
     ///
     /// # Examples
     ///
@@ -610,7 +610,10 @@ impl<'a, G: CondvarGuard> WaitCore<'a, G> {
 
     /// Releases the mutex and waits for a notification (or for `withdraw`).
     fn poll_notified<S: Strategy>(&mut self, strategy: &mut S) -> Poll<()> {
-        let source = self.source.as_ref().expect("condvar wait polled after completion");
+        let source = self
+            .source
+            .as_ref()
+            .expect("condvar wait polled after completion");
         let mutex = G::source_mutex(source).raw();
         // SAFETY: `source` came from a guard and the lock has not been released since (the
         // waiter tracks that); the waiter releases it once.
@@ -629,7 +632,10 @@ impl<'a, G: CondvarGuard> WaitCore<'a, G> {
 
     /// Takes back the guard while the lock is held and the wait has not started.
     fn take_guard(&mut self) -> G {
-        let source = self.source.take().expect("`WaitWhile` polled after completion");
+        let source = self
+            .source
+            .take()
+            .expect("`WaitWhile` polled after completion");
         debug_assert!(self.waiter.holds_lock());
         // SAFETY: the waiter has not released the lock that `source`'s guard held.
         unsafe { G::from_source(source) }

@@ -210,7 +210,10 @@ fn dropped_waiter_while_relocking_passes_the_notification_on() {
 
     let holder = m.try_lock().unwrap();
     cv.notify_one();
-    assert!(a.poll().is_pending(), "a was notified but the mutex is held");
+    assert!(
+        a.poll().is_pending(),
+        "a was notified but the mutex is held"
+    );
     a.cancel();
     assert_eq!(b.woken(), 1, "the notification moved to b");
     assert!(m.is_locked(), "the holder still holds the mutex");
@@ -253,7 +256,7 @@ fn wrong_mutex_panics() {
     let (a, b, cv) = (Mutex::new(()), Mutex::new(()), Condvar::new());
     let mut w = Probe::new(cv.wait(a.try_lock().unwrap()));
     assert!(w.poll().is_pending());
-    let _ = cv.wait(b.try_lock().unwrap());
+    drop(cv.wait(b.try_lock().unwrap()));
 }
 
 #[test]
@@ -337,9 +340,8 @@ fn wait_while_blocking_timeout_notified_in_time() {
         cv.notify_one();
     });
     let (m, cv) = &*pair;
-    let (g, r) = cv.wait_while_blocking_timeout(m.lock_blocking(), Duration::from_secs(60), |v| {
-        !*v
-    });
+    let (g, r) =
+        cv.wait_while_blocking_timeout(m.lock_blocking(), Duration::from_secs(60), |v| !*v);
     assert!(!r.timed_out());
     assert!(*g);
     drop(g);
@@ -444,9 +446,8 @@ fn threads_and_tasks_share_one_condvar() {
             let pair = pair.clone();
             std::thread::spawn(move || loop {
                 let (m, cv) = &*pair;
-                let mut g = cv.wait_while_blocking(m.lock_blocking(), |n| {
-                    *n % 2 == 1 && *n < 2 * ROUNDS
-                });
+                let mut g =
+                    cv.wait_while_blocking(m.lock_blocking(), |n| *n % 2 == 1 && *n < 2 * ROUNDS);
                 if *g >= 2 * ROUNDS {
                     return;
                 }
