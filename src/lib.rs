@@ -63,11 +63,13 @@
 
 extern crate alloc;
 
+mod condvar;
 mod mutex;
 mod raw;
 mod semaphore;
 mod sync;
 
+pub use condvar::{Condvar, CondvarGuard, WaitTimeoutResult};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMutexGuard};
 pub use semaphore::{
     AcquireError, AcquireTimeoutError, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
@@ -87,6 +89,7 @@ pub use semaphore::{
 /// # futures::executor::block_on(async { assert_eq!(*lock_it(&Mutex::new(1)).await, 1) });
 /// ```
 pub mod futures {
+    pub use crate::condvar::{CondvarWait, WaitWhile};
     pub use crate::mutex::{Lock, LockOwned};
     pub use crate::semaphore::{Acquire, AcquireOwned};
 }
@@ -121,6 +124,13 @@ mod assert_traits {
         send_sync::<AcquireError>();
         send_sync::<TryAcquireError>();
         send_sync::<AcquireTimeoutError>();
+        send_sync::<Condvar>();
+        send_sync::<WaitTimeoutResult>();
+        send_sync::<CondvarWait<'_, MutexGuard<'_, u8>>>();
+        send_sync::<CondvarWait<'_, OwnedMutexGuard<u8>>>();
+        send_sync::<WaitWhile<'_, MutexGuard<'_, u8>, fn(&mut u8) -> bool>>();
+        send_sync::<WaitWhile<'_, OwnedMutexGuard<u8>, fn(&mut u8) -> bool>>();
+        send::<CondvarWait<'_, MutexGuard<'_, core::cell::Cell<u8>>>>();
     }
 }
 

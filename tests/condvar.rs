@@ -1,0 +1,493 @@
+//! Tests of `Condvar`: poll-level protocol tests, cancellation, blocking waits, and tasks and
+//! threads sharing one condvar.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use futures::task::ArcWake;
+use unisync::{Condvar, Mutex, MutexGuard};
+
+/// Counts allocations made by the current thread, so a test can check a path never allocates.
+struct CountingAlloc;
+
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards to the system allocator; the counter is a const-initialised thread-local
+// cell, which neither allocates nor re-enters the allocator.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+fn allocs() -> usize {
+    ALLOCS.with(|c| c.get())
+}
+
+/// A waker that counts how often it was woken.
+#[derive(Default)]
+struct CountWaker(AtomicUsize);
+
+impl ArcWake for CountWaker {
+    fn wake_by_ref(arc_self: &Arc<Self>) {
+        arc_self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A future under test with its own counting waker.
+struct Probe<F> {
+    fut: Option<Pin<Box<F>>>,
+    wakes: Arc<CountWaker>,
+    waker: Waker,
+}
+
+impl<F: Future> Probe<F> {
+    fn new(fut: F) -> Self {
+        let wakes = Arc::new(CountWaker::default());
+        let waker = futures::task::waker(wakes.clone());
+        Probe {
+            fut: Some(Box::pin(fut)),
+            wakes,
+            waker,
+        }
+    }
+
+    fn poll(&mut self) -> Poll<F::Output> {
+        let mut cx = Context::from_waker(&self.waker);
+        let out = self
+            .fut
+            .as_mut()
+            .expect("probe already finished")
+            .as_mut()
+            .poll(&mut cx);
+        if out.is_ready() {
+            self.fut = None;
+        }
+        out
+    }
+
+    fn woken(&self) -> usize {
+        self.wakes.0.load(Ordering::SeqCst)
+    }
+
+    fn cancel(&mut self) {
+        self.fut = None;
+    }
+}
+
+fn ready<T>(p: Poll<T>) -> T {
+    match p {
+        Poll::Ready(v) => v,
+        Poll::Pending => panic!("expected Ready, got Pending"),
+    }
+}
+
+#[test]
+fn notify_before_wait_does_not_wake_a_later_waiter() {
+    let (m, cv) = (Mutex::new(0), Condvar::new());
+    cv.notify_one();
+    cv.notify_all();
+    let mut w = Probe::new(cv.wait(m.try_lock().unwrap()));
+    assert!(w.poll().is_pending());
+    assert!(!m.is_locked(), "the waiter released the mutex");
+    assert!(w.poll().is_pending());
+    assert_eq!(w.woken(), 0);
+    cv.notify_one();
+    let g = ready(w.poll());
+    assert_eq!(*g, 0);
+}
+
+#[test]
+fn notify_one_after_release_wakes_the_waiter() {
+    let (m, cv) = (Mutex::new(1), Condvar::new());
+    let mut w = Probe::new(cv.wait(m.try_lock().unwrap()));
+    assert!(w.poll().is_pending());
+    // The waiter has released the mutex: a notifier can take it and change the state.
+    *m.try_lock().expect("mutex is free while waiting") = 2;
+    cv.notify_one();
+    assert_eq!(w.woken(), 1);
+    let g = ready(w.poll());
+    assert!(m.is_locked(), "the guard holds the mutex again");
+    assert_eq!(*g, 2);
+    drop(g);
+    assert!(!m.is_locked());
+}
+
+#[test]
+fn idle_notify_does_not_allocate() {
+    let cv = Condvar::new();
+    let before = allocs();
+    for _ in 0..10 {
+        cv.notify_one();
+        cv.notify_all();
+    }
+    assert_eq!(allocs(), before);
+}
+
+#[test]
+fn two_notify_one_wake_two_waiters() {
+    let (m, cv) = (Mutex::new(()), Condvar::new());
+    let mut a = Probe::new(cv.wait(m.try_lock().unwrap()));
+    assert!(a.poll().is_pending());
+    let mut b = Probe::new(cv.wait(m.try_lock().unwrap()));
+    assert!(b.poll().is_pending());
+    let mut c = Probe::new(cv.wait(m.try_lock().unwrap()));
+    assert!(c.poll().is_pending());
+
+    // Back to back, before the first woken waiter has run.
+    cv.notify_one();
+    cv.notify_one();
+    assert_eq!((a.woken(), b.woken(), c.woken()), (1, 1, 0));
+
+    let ga = ready(a.poll());
+    assert!(b.poll().is_pending(), "b waits for the mutex that a holds");
+    drop(ga);
+    drop(ready(b.poll()));
+    assert!(c.poll().is_pending());
+    assert_eq!(c.woken(), 0, "only two waiters were notified");
+}
+
+#[test]
+fn notify_all_wakes_every_waiter() {
+    let (m, cv) = (Mutex::new(0), Condvar::new());
+    let mut ws: Vec<_> = (0..4)
+        .map(|_| {
+            let mut w = Probe::new(cv.wait(m.try_lock().unwrap()));
+            assert!(w.poll().is_pending());
+            w
+        })
+        .collect();
+    cv.notify_all();
+    for w in &mut ws {
+        assert_eq!(w.woken(), 1);
+        let mut g = ready(w.poll());
+        *g += 1;
+    }
+    assert_eq!(*m.try_lock().unwrap(), 4);
+}
+
+#[test]
+fn dropped_notified_waiter_passes_the_notification_on() {
+    let (m, cv) = (Mutex::new(()), Condvar::new());
+    let mut a = Probe::new(cv.wait(m.try_lock().unwrap()));
+    assert!(a.poll().is_pending());
+    let mut b = Probe::new(cv.wait(m.try_lock().unwrap()));
+    assert!(b.poll().is_pending());
+
+    cv.notify_one();
+    assert_eq!((a.woken(), b.woken()), (1, 0));
+    a.cancel(); // notified but never polled again
+    assert_eq!(b.woken(), 1, "the notification moved to b");
+    drop(ready(b.poll()));
+    assert!(!m.is_locked());
+}
+
+#[test]
+fn dropped_waiter_while_relocking_passes_the_notification_on() {
+    let (m, cv) = (Mutex::new(()), Condvar::new());
+    let mut a = Probe::new(cv.wait(m.try_lock().unwrap()));
+    assert!(a.poll().is_pending());
+    let mut b = Probe::new(cv.wait(m.try_lock().unwrap()));
+    assert!(b.poll().is_pending());
+
+    let holder = m.try_lock().unwrap();
+    cv.notify_one();
+    assert!(
+        a.poll().is_pending(),
+        "a was notified but the mutex is held"
+    );
+    a.cancel();
+    assert_eq!(b.woken(), 1, "the notification moved to b");
+    assert!(m.is_locked(), "the holder still holds the mutex");
+    assert!(b.poll().is_pending());
+    drop(holder);
+    drop(ready(b.poll()));
+    assert!(!m.is_locked());
+}
+
+#[test]
+fn dropped_unpolled_wait_releases_the_guard_once() {
+    let (m, cv) = (Mutex::new(()), Condvar::new());
+    let w = cv.wait(m.try_lock().unwrap());
+    assert!(m.is_locked());
+    drop(w);
+    assert!(!m.is_locked());
+    // The mutex works as before (a double unlock would trip a debug assertion or corrupt it).
+    let g = m.try_lock().unwrap();
+    assert!(m.try_lock().is_none());
+    drop(g);
+}
+
+#[test]
+fn dropped_waiting_wait_does_not_relock() {
+    let (m, cv) = (Mutex::new(()), Condvar::new());
+    let mut w = Probe::new(cv.wait(m.try_lock().unwrap()));
+    assert!(w.poll().is_pending());
+    w.cancel();
+    assert!(!m.is_locked());
+    // The condvar forgot the waiter: a later waiter gets the next notification.
+    let mut x = Probe::new(cv.wait(m.try_lock().unwrap()));
+    assert!(x.poll().is_pending());
+    cv.notify_one();
+    drop(ready(x.poll()));
+}
+
+#[test]
+#[should_panic(expected = "Condvar used with a different Mutex")]
+fn wrong_mutex_panics() {
+    let (a, b, cv) = (Mutex::new(()), Mutex::new(()), Condvar::new());
+    let mut w = Probe::new(cv.wait(a.try_lock().unwrap()));
+    assert!(w.poll().is_pending());
+    drop(cv.wait(b.try_lock().unwrap()));
+}
+
+#[test]
+fn wrong_mutex_panic_unlocks_the_guard() {
+    let (a, b, cv) = (Mutex::new(()), Mutex::new(()), Condvar::new());
+    drop(cv.wait_blocking_timeout(a.try_lock().unwrap(), Duration::ZERO));
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = cv.wait_blocking(b.try_lock().unwrap());
+    }));
+    assert!(res.is_err());
+    assert!(!b.is_locked());
+    // Still bound to `a`.
+    let (g, r) = cv.wait_blocking_timeout(a.try_lock().unwrap(), Duration::ZERO);
+    assert!(r.timed_out());
+    drop(g);
+}
+
+#[test]
+fn wait_while_returns_at_once_when_condition_is_false() {
+    let (m, cv) = (Mutex::new(3), Condvar::new());
+    let mut calls = 0;
+    let g = futures::FutureExt::now_or_never(cv.wait_while(m.try_lock().unwrap(), |v| {
+        calls += 1;
+        *v != 3
+    }))
+    .expect("no wait needed");
+    assert_eq!(*g, 3);
+    assert!(m.is_locked());
+    drop(g);
+    assert_eq!(calls, 1);
+}
+
+#[test]
+fn wait_while_waits_again_while_condition_holds() {
+    let (m, cv) = (Mutex::new(0), Condvar::new());
+    let mut w = Probe::new(cv.wait_while(m.try_lock().unwrap(), |v| *v < 2));
+    assert!(w.poll().is_pending());
+
+    *m.try_lock().unwrap() = 1;
+    cv.notify_one();
+    assert!(w.poll().is_pending(), "condition still true: waits again");
+    assert!(!m.is_locked(), "and released the mutex again");
+
+    *m.try_lock().unwrap() = 2;
+    cv.notify_one();
+    assert_eq!(*ready(w.poll()), 2);
+}
+
+#[test]
+fn wait_blocking_timeout_times_out_and_relocks() {
+    let (m, cv) = (Mutex::new(5), Condvar::new());
+    let (g, r) = cv.wait_blocking_timeout(m.lock_blocking(), Duration::from_millis(20));
+    assert!(r.timed_out());
+    assert!(m.is_locked());
+    assert_eq!(*g, 5);
+    drop(g);
+    // The timed-out waiter left the condvar: a new waiter gets the next notification.
+    let mut w = Probe::new(cv.wait(m.try_lock().unwrap()));
+    assert!(w.poll().is_pending());
+    cv.notify_one();
+    assert_eq!(w.woken(), 1);
+}
+
+#[test]
+fn wait_while_blocking_timeout_times_out_and_reports_it() {
+    let (m, cv) = (Mutex::new(false), Condvar::new());
+    let (g, r) =
+        cv.wait_while_blocking_timeout(m.lock_blocking(), Duration::from_millis(20), |v| !*v);
+    assert!(r.timed_out());
+    assert!(!*g);
+    assert!(m.is_locked());
+}
+
+#[test]
+fn wait_while_blocking_timeout_notified_in_time() {
+    let pair = Arc::new((Mutex::new(false), Condvar::new()));
+    let pair2 = pair.clone();
+    let t = std::thread::spawn(move || {
+        let (m, cv) = &*pair2;
+        *m.lock_blocking() = true;
+        cv.notify_one();
+    });
+    let (m, cv) = &*pair;
+    let (g, r) =
+        cv.wait_while_blocking_timeout(m.lock_blocking(), Duration::from_secs(60), |v| !*v);
+    assert!(!r.timed_out());
+    assert!(*g);
+    drop(g);
+    t.join().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owned_guard_works_across_tokio_spawn() {
+    let m = Arc::new(Mutex::new(0u32));
+    let cv = Arc::new(Condvar::new());
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let (m, cv) = (m.clone(), cv.clone());
+            tokio::spawn(async move {
+                let mut g = cv.wait_while(m.lock_owned().await, |v| *v == 0).await;
+                *g += 1;
+                // The guard type is preserved: an `OwnedMutexGuard` is `'static`.
+                let g: unisync::OwnedMutexGuard<u32> = g;
+                drop(g);
+            })
+        })
+        .collect();
+    tokio::task::yield_now().await;
+    *m.lock().await = 1;
+    cv.notify_all();
+    // A waiter that registered after `notify_all` still sees the condition and returns.
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(*m.lock().await, 5);
+}
+
+/// Polls a victim wait `k` times along a fixed script (notified while the mutex is held, then
+/// released), drops it, and checks the mutex and the condvar are left as they should be.
+#[test]
+fn cancellation_sweep() {
+    for k in 0..=6 {
+        let (m, cv) = (Mutex::new(()), Condvar::new());
+        let mut victim = Probe::new(cv.wait(m.try_lock().unwrap()));
+        let mut witness: Option<Probe<_>> = None;
+        let mut holder: Option<MutexGuard<'_, ()>> = None;
+        let mut notified = false;
+        let mut victim_guard = None;
+
+        for i in 0..k {
+            match i {
+                1 => {
+                    // A second waiter queues behind the victim, then a notifier holds the
+                    // mutex and notifies: the victim is woken but cannot lock.
+                    let mut w = Probe::new(cv.wait(m.try_lock().unwrap()));
+                    assert!(w.poll().is_pending());
+                    witness = Some(w);
+                    holder = Some(m.try_lock().unwrap());
+                    cv.notify_one();
+                    notified = true;
+                }
+                3 => holder = None,
+                _ => {}
+            }
+            if victim_guard.is_none() {
+                if let Poll::Ready(g) = victim.poll() {
+                    victim_guard = Some(g);
+                }
+            }
+        }
+        let victim_done = victim_guard.is_some();
+        drop(victim_guard);
+        if !victim_done {
+            victim.cancel();
+        }
+        drop(holder);
+        assert!(!m.is_locked(), "k = {k}: mutex left locked");
+
+        if let Some(mut w) = witness {
+            if notified && !victim_done {
+                // The victim's notification must have moved to the witness.
+                assert_eq!(w.woken(), 1, "k = {k}: notification lost");
+            } else {
+                assert!(w.poll().is_pending(), "k = {k}");
+                cv.notify_one();
+            }
+            drop(ready(w.poll()));
+        }
+        // The condvar still works for a fresh waiter.
+        let mut x = Probe::new(cv.wait(m.try_lock().unwrap()));
+        assert!(x.poll().is_pending(), "k = {k}");
+        cv.notify_one();
+        drop(ready(x.poll()));
+        assert!(!m.is_locked(), "k = {k}");
+    }
+}
+
+/// Threads (blocking) and tokio tasks take turns on one counter: threads move it from even to
+/// odd, tasks from odd to even.
+#[test]
+fn threads_and_tasks_share_one_condvar() {
+    const ROUNDS: u32 = 200;
+    let pair = Arc::new((Mutex::new(0u32), Condvar::new()));
+
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let pair = pair.clone();
+            std::thread::spawn(move || loop {
+                let (m, cv) = &*pair;
+                let mut g =
+                    cv.wait_while_blocking(m.lock_blocking(), |n| *n % 2 == 1 && *n < 2 * ROUNDS);
+                if *g >= 2 * ROUNDS {
+                    return;
+                }
+                *g += 1;
+                drop(g);
+                cv.notify_all();
+            })
+        })
+        .collect();
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..2)
+            .map(|_| {
+                let pair = pair.clone();
+                tokio::spawn(async move {
+                    let (m, cv) = &*pair;
+                    loop {
+                        let mut g = cv
+                            .wait_while(m.lock().await, |n| *n % 2 == 0 && *n < 2 * ROUNDS)
+                            .await;
+                        if *g >= 2 * ROUNDS {
+                            return;
+                        }
+                        *g += 1;
+                        drop(g);
+                        cv.notify_all();
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(*pair.0.lock_blocking(), 2 * ROUNDS);
+}

@@ -1,0 +1,113 @@
+//! Loom models of `Condvar`.
+//!
+//! Run with
+//! `LOOM_MAX_PREEMPTIONS=2 RUSTFLAGS="--cfg loom" cargo test --release --target-dir /work/target-loom --test loom_condvar`.
+#![cfg(loom)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use loom::future::block_on;
+use loom::sync::Arc;
+use loom::thread;
+use unisync::{Condvar, Mutex};
+
+/// A notifier that sets the flag and notifies while a waiter releases the mutex to wait: the
+/// waiter always sees the flag or gets the notification (a lost wake-up is a loom deadlock).
+///
+/// Bound: 2 threads, explored with `LOOM_MAX_PREEMPTIONS=2`.
+#[test]
+fn notify_one_racing_a_wait_is_not_lost() {
+    loom::model(|| {
+        let pair = Arc::new((Mutex::new(false), Condvar::new()));
+        let notifier = {
+            let pair = pair.clone();
+            thread::spawn(move || {
+                let (flag, cv) = &*pair;
+                *block_on(flag.lock()) = true;
+                // Notify after unlocking: the harder case for the waiter's registration.
+                cv.notify_one();
+            })
+        };
+        let (flag, cv) = &*pair;
+        let mut guard = block_on(flag.lock());
+        while !*guard {
+            guard = block_on(cv.wait(guard));
+        }
+        drop(guard);
+        notifier.join().unwrap();
+    });
+}
+
+/// The same race with the notification sent while the mutex is held, through `wait_while`.
+///
+/// Bound: 2 threads, explored with `LOOM_MAX_PREEMPTIONS=2`.
+#[test]
+fn notify_one_under_the_lock_racing_wait_while_is_not_lost() {
+    loom::model(|| {
+        let pair = Arc::new((Mutex::new(false), Condvar::new()));
+        let notifier = {
+            let pair = pair.clone();
+            thread::spawn(move || {
+                let (flag, cv) = &*pair;
+                let mut guard = block_on(flag.lock());
+                *guard = true;
+                cv.notify_one();
+                drop(guard);
+            })
+        };
+        let (flag, cv) = &*pair;
+        let guard = block_on(cv.wait_while(block_on(flag.lock()), |f| !*f));
+        assert!(*guard);
+        drop(guard);
+        notifier.join().unwrap();
+    });
+}
+
+/// Waiter A is registered first, then dropped at any point relative to a `notify_one` that
+/// may reach it; waiter B must still finish (it gets the passed-on notification, or it saw the
+/// flag before waiting).
+///
+/// Bound: 3 threads (A's owner, B, the notifier), explored with `LOOM_MAX_PREEMPTIONS=2`.
+#[test]
+fn dropped_notified_wait_passes_the_notification_on() {
+    loom::model(|| {
+        let pair = Arc::new((Mutex::new(false), Condvar::new()));
+        let (flag, cv) = &*pair;
+
+        // A: registered and waiting, with the mutex released.
+        let mut a = cv.wait(block_on(flag.lock()));
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(Pin::new(&mut a).poll(&mut cx).is_pending());
+
+        let b = {
+            let pair = pair.clone();
+            thread::spawn(move || {
+                let (flag, cv) = &*pair;
+                drop(block_on(cv.wait_while(block_on(flag.lock()), |f| !*f)));
+            })
+        };
+        let notifier = {
+            let pair = pair.clone();
+            thread::spawn(move || {
+                let (flag, cv) = &*pair;
+                *block_on(flag.lock()) = true;
+                cv.notify_one();
+            })
+        };
+
+        // A may be notified or not yet, and may be locking again; it gives up here unless it
+        // already got the mutex back, in which case the notification was rightly its own and
+        // it hands the work on as a consumer that does nothing would.
+        let polled = Pin::new(&mut a).poll(&mut cx);
+        drop(a);
+        if let Poll::Ready(guard) = polled {
+            drop(guard);
+            cv.notify_one();
+        }
+        b.join().unwrap();
+        notifier.join().unwrap();
+    });
+}
