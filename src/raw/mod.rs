@@ -4,5 +4,6 @@
 //! [`crate::sync`]. Nothing above touches atomics or listeners directly.
 
 pub(crate) mod mutex;
+pub(crate) mod rwlock;
 pub(crate) mod semaphore;
 pub(crate) mod wait;
