@@ -1180,7 +1180,7 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     /// ```
     /// let lock = unisync::RwLock::new(0);
     /// let guard = lock.try_read().unwrap();
-    /// assert!(std::ptr::eq(&*unisync::RwLockReadGuard::source(&guard), &*lock));
+    /// assert!(std::ptr::eq(unisync::RwLockReadGuard::source(&guard), &lock));
     /// ```
     pub fn source(guard: &Self) -> &'a RwLock<T> {
         guard.lock
@@ -1265,7 +1265,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     /// ```
     /// let lock = unisync::RwLock::new(0);
     /// let guard = lock.try_write().unwrap();
-    /// assert!(std::ptr::eq(&*unisync::RwLockWriteGuard::source(&guard), &*lock));
+    /// assert!(std::ptr::eq(unisync::RwLockWriteGuard::source(&guard), &lock));
     /// ```
     pub fn source(guard: &Self) -> &'a RwLock<T> {
         guard.lock
@@ -1356,7 +1356,7 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     /// ```
     /// let lock = unisync::RwLock::new(0);
     /// let guard = lock.try_upgradable_read().unwrap();
-    /// assert!(std::ptr::eq(&*unisync::RwLockUpgradableReadGuard::source(&guard), &*lock));
+    /// assert!(std::ptr::eq(unisync::RwLockUpgradableReadGuard::source(&guard), &lock));
     /// ```
     pub fn source(guard: &Self) -> &'a RwLock<T> {
         guard.lock
@@ -1433,7 +1433,7 @@ impl<T: ?Sized> OwnedRwLockReadGuard<T> {
     /// ```
     /// let lock = std::sync::Arc::new(unisync::RwLock::new(0));
     /// let guard = lock.try_read_owned().unwrap();
-    /// assert!(std::ptr::eq(&*unisync::OwnedRwLockReadGuard::source(&guard), &*lock));
+    /// assert!(std::sync::Arc::ptr_eq(unisync::OwnedRwLockReadGuard::source(&guard), &lock));
     /// ```
     pub fn source(guard: &Self) -> &Arc<RwLock<T>> {
         &guard.lock
@@ -1517,7 +1517,7 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
     /// ```
     /// let lock = std::sync::Arc::new(unisync::RwLock::new(0));
     /// let guard = lock.try_write_owned().unwrap();
-    /// assert!(std::ptr::eq(&*unisync::OwnedRwLockWriteGuard::source(&guard), &*lock));
+    /// assert!(std::sync::Arc::ptr_eq(unisync::OwnedRwLockWriteGuard::source(&guard), &lock));
     /// ```
     pub fn source(guard: &Self) -> &Arc<RwLock<T>> {
         &guard.lock
@@ -1607,7 +1607,7 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
     /// ```
     /// let lock = std::sync::Arc::new(unisync::RwLock::new(0));
     /// let guard = lock.try_upgradable_read_owned().unwrap();
-    /// assert!(std::ptr::eq(&*unisync::OwnedRwLockUpgradableReadGuard::source(&guard), &*lock));
+    /// assert!(std::sync::Arc::ptr_eq(unisync::OwnedRwLockUpgradableReadGuard::source(&guard), &lock));
     /// ```
     pub fn source(guard: &Self) -> &Arc<RwLock<T>> {
         &guard.lock
