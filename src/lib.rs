@@ -66,11 +66,16 @@ extern crate alloc;
 mod condvar;
 mod mutex;
 mod raw;
+mod rwlock;
 mod semaphore;
 mod sync;
 
 pub use condvar::{Condvar, CondvarGuard, WaitTimeoutResult};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMutexGuard};
+pub use rwlock::{
+    OwnedRwLockReadGuard, OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard, RwLock,
+    RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
+};
 pub use semaphore::{
     AcquireError, AcquireTimeoutError, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
     TryAcquireError,
@@ -91,6 +96,10 @@ pub use semaphore::{
 pub mod futures {
     pub use crate::condvar::{CondvarWait, WaitWhile};
     pub use crate::mutex::{Lock, LockOwned};
+    pub use crate::rwlock::{
+        Read, ReadOwned, UpgradableRead, UpgradableReadOwned, Upgrade, UpgradeOwned, Write,
+        WriteOwned,
+    };
     pub use crate::semaphore::{Acquire, AcquireOwned};
 }
 
@@ -115,6 +124,25 @@ mod assert_traits {
         send_sync::<Mutex<core::cell::Cell<u8>>>();
         send::<MutexGuard<'_, core::cell::Cell<u8>>>();
         send::<Lock<'_, core::cell::Cell<u8>>>();
+        send_sync::<RwLock<u8>>();
+        send_sync::<RwLockReadGuard<'_, u8>>();
+        send_sync::<RwLockWriteGuard<'_, u8>>();
+        send_sync::<RwLockUpgradableReadGuard<'_, u8>>();
+        send_sync::<OwnedRwLockReadGuard<u8>>();
+        send_sync::<OwnedRwLockWriteGuard<u8>>();
+        send_sync::<OwnedRwLockUpgradableReadGuard<u8>>();
+        send_sync::<Read<'_, u8>>();
+        send_sync::<ReadOwned<u8>>();
+        send_sync::<Write<'_, u8>>();
+        send_sync::<WriteOwned<u8>>();
+        send_sync::<UpgradableRead<'_, u8>>();
+        send_sync::<UpgradableReadOwned<u8>>();
+        send_sync::<Upgrade<'_, u8>>();
+        send_sync::<UpgradeOwned<u8>>();
+        // A read guard only shares `&T`: `Sync` is enough to send it.
+        send_sync::<RwLockReadGuard<'_, std::sync::MutexGuard<'static, u8>>>();
+        // A `Send`-only value can still be moved into and out of a lock.
+        send::<RwLock<core::cell::Cell<u8>>>();
         sync::<Semaphore>();
         send_sync::<Semaphore>();
         send_sync::<SemaphorePermit<'_>>();
@@ -157,5 +185,21 @@ mod assert_traits {
 /// fn send<T: Send>() {}
 /// send::<unisync::OwnedMutexGuard<std::rc::Rc<u8>>>();
 /// ```
+/// A lock of a value that is `Send` but not `Sync` is not `Sync` (readers would share it):
+///
+/// ```compile_fail
+/// fn sync<T: Sync>() {}
+/// sync::<unisync::RwLock<std::cell::Cell<u8>>>();
+/// ```
+///
+/// A read guard of a value that is not `Sync` cannot be sent:
+///
+/// ```compile_fail
+/// fn send<T: Send>() {}
+/// send::<unisync::RwLockReadGuard<'static, std::cell::Cell<u8>>>();
+/// ```
+#[cfg(doctest)]
+pub struct RwLockCompileFailTests;
+
 #[cfg(doctest)]
 pub struct CompileFailTests;

@@ -5,5 +5,6 @@
 
 pub(crate) mod condvar;
 pub(crate) mod mutex;
+pub(crate) mod rwlock;
 pub(crate) mod semaphore;
 pub(crate) mod wait;

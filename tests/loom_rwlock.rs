@@ -1,0 +1,182 @@
+//! Loom models of `RwLock`. Run with
+//! `LOOM_MAX_PREEMPTIONS=2 RUSTFLAGS="--cfg loom" cargo test --release --test loom_rwlock`.
+#![cfg(loom)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use loom::sync::atomic::{AtomicIsize, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+use unisync::{RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard};
+
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    builder.check(f);
+}
+
+fn enter_read(s: &AtomicIsize) {
+    assert!(
+        s.fetch_add(1, Ordering::SeqCst) >= 0,
+        "reader inside with a writer"
+    );
+}
+fn leave_read(s: &AtomicIsize) {
+    s.fetch_sub(1, Ordering::SeqCst);
+}
+fn enter_write(s: &AtomicIsize) {
+    assert_eq!(
+        s.swap(-1, Ordering::SeqCst),
+        0,
+        "writer inside with someone else"
+    );
+}
+fn leave_write(s: &AtomicIsize) {
+    s.store(0, Ordering::SeqCst);
+}
+
+/// One async writer against a reader thread and a blocking writer thread (preemption bound 2).
+#[test]
+fn reader_writer_exclusion() {
+    model(|| {
+        let lock = Arc::new(RwLock::new(0));
+        let s = Arc::new(AtomicIsize::new(0));
+        let (l1, s1) = (lock.clone(), s.clone());
+        let reader = thread::spawn(move || {
+            loom::future::block_on(async {
+                let g = l1.read().await;
+                enter_read(&s1);
+                let v = *g;
+                leave_read(&s1);
+                v
+            })
+        });
+        let (l2, s2) = (lock.clone(), s.clone());
+        let writer = thread::spawn(move || {
+            let mut g = l2.write_blocking();
+            enter_write(&s2);
+            *g += 1;
+            leave_write(&s2);
+        });
+        loom::future::block_on(async {
+            let mut g = lock.write().await;
+            enter_write(&s);
+            *g += 10;
+            leave_write(&s);
+        });
+        let seen = reader.join().unwrap();
+        writer.join().unwrap();
+        assert!([0, 1, 10, 11].contains(&seen));
+        assert_eq!(*lock.try_read().unwrap(), 11);
+        assert!(lock.try_write().is_some());
+    });
+}
+
+/// An upgrader (with a reader it must wait out) against a writer thread (preemption bound 2).
+#[test]
+fn writer_and_upgrader() {
+    model(|| {
+        let lock = Arc::new(RwLock::new(0));
+        let s = Arc::new(AtomicIsize::new(0));
+        let (l1, s1) = (lock.clone(), s.clone());
+        let writer = thread::spawn(move || {
+            loom::future::block_on(async {
+                let mut g = l1.write().await;
+                enter_write(&s1);
+                *g += 1;
+                leave_write(&s1);
+            })
+        });
+        let (l2, s2) = (lock.clone(), s.clone());
+        let reader = thread::spawn(move || {
+            let _g = l2.read_blocking();
+            enter_read(&s2);
+            leave_read(&s2);
+        });
+        loom::future::block_on(async {
+            let u = lock.upgradable_read().await;
+            let mut g = RwLockUpgradableReadGuard::upgrade(u).await;
+            enter_write(&s);
+            *g += 10;
+            leave_write(&s);
+            let r = RwLockWriteGuard::downgrade(g);
+            enter_read(&s);
+            leave_read(&s);
+            drop(r);
+        });
+        writer.join().unwrap();
+        reader.join().unwrap();
+        assert_eq!(*lock.try_read().unwrap(), 11);
+        assert!(lock.try_write().is_some());
+    });
+}
+
+/// Polls `fut` once; returns it if still pending.
+struct PollOnce<'a, F>(&'a mut Pin<Box<F>>);
+impl<F: Future> Future for PollOnce<'_, F> {
+    type Output = Option<F::Output>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Poll::Ready(match self.0.as_mut().poll(cx) {
+            Poll::Ready(v) => Some(v),
+            Poll::Pending => None,
+        })
+    }
+}
+
+/// A write future that waits, may be woken, and is dropped without being polled again must
+/// pass its wake-up on: the other writer still gets the lock (preemption bound 2).
+#[test]
+fn dropped_write_future_passes_wake_up_on() {
+    model(|| {
+        let lock = Arc::new(RwLock::new(0));
+        let held = lock.try_write().unwrap();
+        let l1 = lock.clone();
+        let other = thread::spawn(move || {
+            *l1.write_blocking() += 1;
+        });
+        let l2 = lock.clone();
+        let canceller = thread::spawn(move || {
+            loom::future::block_on(async {
+                let mut fut = Box::pin(l2.write());
+                if let Some(g) = PollOnce(&mut fut).await {
+                    drop(g);
+                }
+                drop(fut);
+            })
+        });
+        drop(held);
+        canceller.join().unwrap();
+        other.join().unwrap();
+        assert_eq!(*lock.try_read().unwrap(), 1);
+    });
+}
+
+/// A queued reader dropped while a writer releases: the writer after it still gets in
+/// (preemption bound 2).
+#[test]
+fn dropped_read_future_releases_admitted_lock() {
+    model(|| {
+        let lock = Arc::new(RwLock::new(0));
+        let held = lock.try_write().unwrap();
+        let l1 = lock.clone();
+        let canceller = thread::spawn(move || {
+            loom::future::block_on(async {
+                let mut fut = Box::pin(l1.read());
+                let _ = PollOnce(&mut fut).await;
+            })
+        });
+        let l2 = lock.clone();
+        let writer = thread::spawn(move || {
+            *l2.write_blocking() += 1;
+        });
+        drop(held);
+        canceller.join().unwrap();
+        writer.join().unwrap();
+        assert_eq!(*lock.try_read().unwrap(), 1);
+        assert!(lock.try_write().is_some());
+    });
+}

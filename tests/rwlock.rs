@@ -1,0 +1,652 @@
+//! Tests for `RwLock`: exclusion, try/upgrade/downgrade semantics, timeouts, cancellation and
+//! fairness.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread;
+use std::time::Duration;
+
+use futures::future::LocalBoxFuture;
+use futures::FutureExt;
+use unisync::{
+    OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockUpgradableReadGuard,
+    RwLockWriteGuard,
+};
+
+/// A waker that counts its wake-ups.
+#[derive(Default)]
+struct Counter(AtomicUsize);
+
+impl Wake for Counter {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A future under test with its own counting waker.
+struct Probe<'a, T> {
+    fut: LocalBoxFuture<'a, T>,
+    counter: Arc<Counter>,
+    waker: Waker,
+    seen: usize,
+}
+
+impl<'a, T> Probe<'a, T> {
+    fn new(fut: impl Future<Output = T> + 'a) -> Self {
+        let counter = Arc::new(Counter::default());
+        Probe {
+            fut: fut.boxed_local(),
+            waker: Waker::from(counter.clone()),
+            counter,
+            seen: 0,
+        }
+    }
+
+    fn poll(&mut self) -> Poll<T> {
+        self.seen = self.wakes();
+        self.fut
+            .as_mut()
+            .poll(&mut Context::from_waker(&self.waker))
+    }
+
+    fn wakes(&self) -> usize {
+        self.counter.0.load(Ordering::SeqCst)
+    }
+
+    fn woken(&self) -> bool {
+        self.wakes() > self.seen
+    }
+
+    /// Polls while woken: `Some` once ready, `None` when it waits without a pending wake-up.
+    fn drive(&mut self) -> Option<T> {
+        loop {
+            if let Poll::Ready(out) = self.poll() {
+                return Some(out);
+            }
+            if !self.woken() {
+                return None;
+            }
+        }
+    }
+}
+
+fn assert_free<T>(lock: &RwLock<T>) {
+    assert!(
+        !lock.is_write_locked(),
+        "a write announcement was left behind"
+    );
+    assert_eq!(lock.reader_count(), 0, "a read lock was left behind");
+    assert!(lock.try_write().is_some(), "lock not free");
+    assert!(
+        lock.try_upgradable_read().is_some(),
+        "upgradable lock not free"
+    );
+}
+
+#[test]
+fn try_semantics() {
+    let lock = RwLock::new(0);
+    let r1 = lock.try_read().unwrap();
+    let r2 = lock.try_read().unwrap();
+    assert!(lock.try_write().is_none());
+    let u = lock.try_upgradable_read().unwrap();
+    assert!(lock.try_upgradable_read().is_none());
+    assert!(lock.try_read().is_some());
+    assert!(lock.try_write().is_none());
+    drop((r1, r2));
+    assert!(lock.try_write().is_none(), "upgradable excludes writers");
+    drop(u);
+    let mut w = lock.try_write().unwrap();
+    *w = 5;
+    assert!(lock.try_read().is_none());
+    assert!(lock.try_upgradable_read().is_none());
+    assert!(lock.try_write().is_none());
+    drop(w);
+    assert_eq!(*lock.try_read().unwrap(), 5);
+    assert_free(&lock);
+}
+
+#[test]
+fn owned_try_semantics() {
+    let lock = Arc::new(RwLock::new(1));
+    let r = lock.try_read_owned().unwrap();
+    assert!(lock.try_write_owned().is_none());
+    let u = lock.try_upgradable_read_owned().unwrap();
+    assert!(lock.try_upgradable_read_owned().is_none());
+    drop(r);
+    let w = OwnedRwLockUpgradableReadGuard::try_upgrade(u).unwrap();
+    assert!(lock.try_read_owned().is_none());
+    let u = OwnedRwLockWriteGuard::downgrade_to_upgradable(w);
+    assert!(lock.try_read_owned().is_some());
+    let r = OwnedRwLockUpgradableReadGuard::downgrade(u);
+    assert!(lock.try_upgradable_read_owned().is_some());
+    drop(r);
+    let w = lock.try_write_owned().unwrap();
+    let r = OwnedRwLockWriteGuard::downgrade(w);
+    assert_eq!(*r, 1);
+    drop(r);
+    assert_free(&lock);
+}
+
+#[test]
+fn upgrade_waits_for_readers_and_blocks_new_ones() {
+    let lock = RwLock::new(1);
+    let reader = lock.try_read().unwrap();
+    let up = lock.try_upgradable_read().unwrap();
+    let mut upgrade = Probe::new(RwLockUpgradableReadGuard::upgrade(up));
+    assert!(upgrade.poll().is_pending());
+    assert!(
+        lock.try_read().is_none(),
+        "a pending upgrade lets new readers in"
+    );
+    let mut late_reader = Probe::new(lock.read());
+    assert!(late_reader.poll().is_pending());
+    drop(reader);
+    assert!(upgrade.woken());
+    let mut w = match upgrade.poll() {
+        Poll::Ready(w) => w,
+        Poll::Pending => panic!("upgrade not granted after the last reader left"),
+    };
+    *w = 2;
+    assert!(!late_reader.woken());
+    let r = RwLockWriteGuard::downgrade(w);
+    assert!(late_reader.woken());
+    assert_eq!(*late_reader.drive().unwrap(), 2);
+    drop(r);
+    assert_free(&lock);
+}
+
+#[test]
+fn downgrade_lets_queued_readers_in_without_a_writer_between() {
+    let lock = RwLock::new(0);
+    let w = lock.try_write().unwrap();
+    let mut reader = Probe::new(lock.read());
+    let mut writer = Probe::new(lock.write());
+    assert!(reader.poll().is_pending());
+    assert!(writer.poll().is_pending());
+    let r = RwLockWriteGuard::downgrade(w);
+    assert!(reader.drive().is_some());
+    assert!(
+        writer.drive().is_none(),
+        "writer got in while readers hold the lock"
+    );
+    drop(r);
+    drop(reader);
+    assert!(writer.drive().is_some());
+    drop(writer);
+    assert_free(&lock);
+}
+
+#[test]
+fn blocking_twins_and_upgrade_blocking() {
+    let lock = Arc::new(RwLock::new(0));
+    let u = lock.upgradable_read_blocking();
+    let reader = lock.read_blocking();
+    let l2 = lock.clone();
+    let t = thread::spawn(move || {
+        let u = l2.upgradable_read_blocking();
+        *RwLockUpgradableReadGuard::upgrade_blocking(u) += 1;
+    });
+    let mut w = RwLockUpgradableReadGuard::upgrade_blocking({
+        drop(reader);
+        u
+    });
+    *w += 10;
+    drop(w);
+    t.join().unwrap();
+    assert_eq!(*lock.write_blocking(), 11);
+    assert_free(&lock);
+}
+
+#[test]
+fn timeouts_leave_nothing_behind() {
+    let lock = RwLock::new(());
+    let t = Duration::from_millis(20);
+    let w = lock.write_blocking();
+    assert!(lock.read_blocking_timeout(t).is_none());
+    assert!(lock.write_blocking_timeout(t).is_none());
+    assert!(lock.upgradable_read_blocking_timeout(t).is_none());
+    drop(w);
+    assert_free(&lock);
+
+    // A writer that times out waiting for readers must withdraw its announcement.
+    let r = lock.read_blocking();
+    assert!(lock.write_blocking_timeout(t).is_none());
+    assert!(
+        lock.try_read().is_some(),
+        "timed-out writer still holds readers off"
+    );
+    let u = lock.upgradable_read_blocking_timeout(t).unwrap();
+    drop((r, u));
+    assert_free(&lock);
+    assert!(lock.read_blocking_timeout(t).is_some());
+    assert!(lock.write_blocking_timeout(t).is_some());
+}
+
+#[test]
+fn timed_out_reader_wakes_nobody_wrongly_and_writer_proceeds() {
+    let lock = Arc::new(RwLock::new(0));
+    let w = lock.write_blocking();
+    let l2 = lock.clone();
+    let t = thread::spawn(move || {
+        l2.read_blocking_timeout(Duration::from_millis(30))
+            .is_none()
+    });
+    assert!(t.join().unwrap());
+    drop(w);
+    assert_free(&lock);
+}
+
+type Fut<'a> = LocalBoxFuture<'a, ()>;
+
+/// What holds the lock while the future under test waits.
+#[derive(Clone, Copy, Debug)]
+enum Blocker {
+    Reader,
+    Writer,
+}
+
+/// Builds the future under test; it may take guards it needs from the lock right away.
+type Make = for<'a> fn(&'a Arc<RwLock<u32>>) -> Fut<'a>;
+
+fn kinds() -> Vec<(&'static str, Make, Blocker)> {
+    vec![
+        (
+            "read",
+            |l| l.read().map(drop).boxed_local(),
+            Blocker::Writer,
+        ),
+        (
+            "read_owned",
+            |l| l.read_owned().map(drop).boxed_local(),
+            Blocker::Writer,
+        ),
+        (
+            "write/w",
+            |l| l.write().map(drop).boxed_local(),
+            Blocker::Writer,
+        ),
+        (
+            "write/r",
+            |l| l.write().map(drop).boxed_local(),
+            Blocker::Reader,
+        ),
+        (
+            "write_owned/w",
+            |l| l.write_owned().map(drop).boxed_local(),
+            Blocker::Writer,
+        ),
+        (
+            "write_owned/r",
+            |l| l.write_owned().map(drop).boxed_local(),
+            Blocker::Reader,
+        ),
+        (
+            "upgradable",
+            |l| l.upgradable_read().map(drop).boxed_local(),
+            Blocker::Writer,
+        ),
+        (
+            "upgradable_owned",
+            |l| l.upgradable_read_owned().map(drop).boxed_local(),
+            Blocker::Writer,
+        ),
+        (
+            "upgrade",
+            |l| {
+                let u = l.try_upgradable_read().unwrap();
+                RwLockUpgradableReadGuard::upgrade(u)
+                    .map(drop)
+                    .boxed_local()
+            },
+            Blocker::Reader,
+        ),
+        (
+            "upgrade_owned",
+            |l| {
+                let u = l.try_upgradable_read_owned().unwrap();
+                OwnedRwLockUpgradableReadGuard::upgrade(u)
+                    .map(drop)
+                    .boxed_local()
+            },
+            Blocker::Reader,
+        ),
+    ]
+}
+
+/// For every future kind: poll it `k` times while contended (optionally releasing the blocker
+/// first, so it holds an unconsumed wake-up or a granted lock), drop it, and check that the
+/// next waiters are woken and get the lock, and that the lock ends up fully free.
+#[test]
+fn cancellation_sweep() {
+    for (name, make, blocker) in kinds() {
+        for k in 0..=3 {
+            for release_first in [false, true] {
+                for next_is_reader in [false, true] {
+                    let ctx = format!(
+                        "{name} k={k} release_first={release_first} reader={next_is_reader}"
+                    );
+                    let lock = Arc::new(RwLock::new(0));
+                    let mut held_r = None;
+                    let mut held_w = None;
+                    match blocker {
+                        Blocker::Reader => held_r = Some(lock.try_read().unwrap()),
+                        Blocker::Writer => held_w = Some(lock.try_write().unwrap()),
+                    }
+                    let mut fut = Probe::new(make(&lock));
+                    let mut finished = false;
+                    for _ in 0..k {
+                        if fut.poll().is_ready() {
+                            finished = true;
+                            break;
+                        }
+                    }
+                    let mut next: Probe<'_, ()> = if next_is_reader {
+                        Probe::new(lock.read().map(drop))
+                    } else {
+                        Probe::new(lock.write().map(drop))
+                    };
+                    let mut next_done = next.drive().is_some();
+                    if release_first {
+                        drop(held_r.take());
+                        drop(held_w.take());
+                    }
+                    drop(fut);
+                    drop(held_r.take());
+                    drop(held_w.take());
+                    if !next_done {
+                        next_done = next.drive().is_some();
+                    }
+                    assert!(
+                        next_done,
+                        "{ctx}: next waiter not woken (finished={finished})"
+                    );
+                    drop(next);
+                    assert!(!lock.is_write_locked(), "{ctx}: announcement left");
+                    assert_eq!(lock.reader_count(), 0, "{ctx}: reader left");
+                    assert!(lock.try_write().is_some(), "{ctx}: lock not free");
+                    assert!(lock.try_upgradable_read().is_some(), "{ctx}");
+                }
+            }
+        }
+    }
+}
+
+/// Several queued readers and one is dropped after being admitted: the others still get in and
+/// a later writer is not blocked by the dropped one.
+#[test]
+fn admitted_reader_dropped_unpolled_releases_its_lock() {
+    let lock = RwLock::new(0);
+    let w = lock.try_write().unwrap();
+    let mut a = Probe::new(lock.read());
+    let mut b = Probe::new(lock.read());
+    assert!(a.poll().is_pending());
+    assert!(b.poll().is_pending());
+    drop(w);
+    assert_eq!(
+        lock.reader_count(),
+        2,
+        "queued readers are admitted together"
+    );
+    drop(a);
+    assert_eq!(lock.reader_count(), 1);
+    let guard = b.drive().unwrap();
+    assert!(lock.try_write().is_none());
+    drop(guard);
+    drop(b);
+    assert_free(&lock);
+}
+
+/// Fairness, writer side: once a writer waits, new readers queue behind it, so a stream of
+/// readers cannot hold it off.
+#[test]
+fn waiting_writer_is_not_starved_by_readers() {
+    let lock = RwLock::new(0);
+    let first = lock.try_read().unwrap();
+    let mut writer = Probe::new(lock.write());
+    assert!(writer.poll().is_pending());
+    let mut queued = Vec::new();
+    for _ in 0..100 {
+        assert!(
+            lock.try_read().is_none(),
+            "a reader overtook the waiting writer"
+        );
+        let mut r = Probe::new(lock.read());
+        assert!(r.poll().is_pending());
+        queued.push(r);
+    }
+    drop(first);
+    assert!(writer.woken());
+    let mut w = writer
+        .drive()
+        .expect("writer gets the lock after the readers inside");
+    *w += 1;
+    assert!(queued.iter().all(|r| !r.woken()));
+    drop(w);
+    for r in &mut queued {
+        assert_eq!(*r.drive().expect("queued reader admitted"), 1);
+    }
+}
+
+/// Same bound with threads: readers take and release the lock in a loop; once the writer has
+/// announced itself, at most the readers already inside finish before it.
+#[test]
+fn waiting_writer_gets_in_under_a_stream_of_reader_threads() {
+    let lock = Arc::new(RwLock::new(()));
+    let reads = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicUsize::new(0));
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let (lock, reads, stop) = (lock.clone(), reads.clone(), stop.clone());
+            thread::spawn(move || {
+                while stop.load(Ordering::Relaxed) == 0 {
+                    let _g = lock.read_blocking();
+                    reads.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    while reads.load(Ordering::Relaxed) < 100 {
+        thread::yield_now();
+    }
+    for _ in 0..20 {
+        let before = reads.load(Ordering::Relaxed);
+        let w = lock.write_blocking();
+        let during = reads.load(Ordering::Relaxed) - before;
+        // Generous: only readers that got in before the writer announced itself may count.
+        assert!(during < 10_000, "writer waited through {during} reads");
+        drop(w);
+    }
+    stop.store(1, Ordering::Relaxed);
+    for r in readers {
+        r.join().unwrap();
+    }
+}
+
+/// Fairness, reader side: readers queued behind a writer get in before a writer that arrives
+/// later, round after round under a stream of writers.
+#[test]
+fn queued_readers_go_before_the_next_writer() {
+    let lock = RwLock::new(0u32);
+    let mut current = Probe::new(lock.write());
+    let mut current_guard = current.drive().unwrap();
+    for round in 1..=20 {
+        *current_guard = round;
+        let mut readers: Vec<_> = (0..3).map(|_| Probe::new(lock.read())).collect();
+        for r in &mut readers {
+            assert!(r.poll().is_pending());
+        }
+        let mut next = Probe::new(lock.write());
+        assert!(next.poll().is_pending());
+        drop(current_guard);
+        // The next writer may run first, but it must not get the lock.
+        assert!(
+            next.drive().is_none(),
+            "round {round}: writer overtook queued readers"
+        );
+        let guards: Vec<_> = readers
+            .iter_mut()
+            .map(|r| r.drive().expect("queued reader admitted"))
+            .collect();
+        assert!(guards.iter().all(|g| **g == round));
+        drop(guards);
+        drop(readers);
+        current_guard = next.drive().expect("writer gets in after the readers");
+        current = next;
+    }
+    drop(current_guard);
+    drop(current);
+    assert_free(&lock);
+}
+
+/// Checks exclusion: `state` is the number of readers inside, or -1 with a writer.
+fn enter_read(state: &AtomicIsize) {
+    let prev = state.fetch_add(1, Ordering::SeqCst);
+    assert!(prev >= 0, "reader entered while a writer is inside");
+}
+fn leave_read(state: &AtomicIsize) {
+    state.fetch_sub(1, Ordering::SeqCst);
+}
+fn enter_write(state: &AtomicIsize) {
+    assert_eq!(
+        state.compare_exchange(0, -1, Ordering::SeqCst, Ordering::SeqCst),
+        Ok(0),
+        "writer entered while someone is inside"
+    );
+}
+fn leave_write(state: &AtomicIsize) {
+    assert_eq!(state.swap(0, Ordering::SeqCst), -1);
+}
+
+async fn mixed_task(lock: Arc<RwLock<u64>>, state: Arc<AtomicIsize>, id: usize, rounds: usize) {
+    for i in 0..rounds {
+        match (id + i) % 4 {
+            0 | 1 => {
+                let _g = lock.read().await;
+                enter_read(&state);
+                futures::pending!();
+                leave_read(&state);
+            }
+            2 => {
+                let mut g = lock.write().await;
+                enter_write(&state);
+                *g += 1;
+                futures::pending!();
+                leave_write(&state);
+            }
+            _ => {
+                let u = lock.upgradable_read().await;
+                enter_read(&state);
+                leave_read(&state);
+                let mut g = RwLockUpgradableReadGuard::upgrade(u).await;
+                enter_write(&state);
+                *g += 1;
+                leave_write(&state);
+                let _r = RwLockWriteGuard::downgrade(g);
+                enter_read(&state);
+                leave_read(&state);
+            }
+        }
+    }
+}
+
+fn thread_worker(lock: Arc<RwLock<u64>>, state: Arc<AtomicIsize>, id: usize, rounds: usize) {
+    for i in 0..rounds {
+        if (id + i) % 3 == 0 {
+            let mut g = lock.write_blocking();
+            enter_write(&state);
+            *g += 1;
+            leave_write(&state);
+        } else {
+            let _g = lock.read_blocking();
+            enter_read(&state);
+            thread::yield_now();
+            leave_read(&state);
+        }
+    }
+}
+
+#[test]
+fn exclusion_tokio_multi_thread_and_threads() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .build()
+        .unwrap();
+    let lock = Arc::new(RwLock::new(0u64));
+    let state = Arc::new(AtomicIsize::new(0));
+    let threads: Vec<_> = (0..3)
+        .map(|id| {
+            let (lock, state) = (lock.clone(), state.clone());
+            thread::spawn(move || thread_worker(lock, state, id, 300))
+        })
+        .collect();
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..16)
+            .map(|id| tokio::spawn(yielding(mixed_task(lock.clone(), state.clone(), id, 200))))
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(state.load(Ordering::SeqCst), 0);
+    assert_free(&lock);
+}
+
+#[test]
+fn smol_async_std_and_threads_share_one_lock() {
+    let lock = Arc::new(RwLock::new(0u64));
+    let state = Arc::new(AtomicIsize::new(0));
+    let threads: Vec<_> = (0..2)
+        .map(|id| {
+            let (lock, state) = (lock.clone(), state.clone());
+            thread::spawn(move || thread_worker(lock, state, id, 200))
+        })
+        .collect();
+    let async_std_tasks: Vec<_> = (0..4)
+        .map(|id| {
+            async_std::task::spawn(yielding(mixed_task(lock.clone(), state.clone(), id, 100)))
+        })
+        .collect();
+    smol::block_on(async {
+        let smol_tasks: Vec<_> = (0..4)
+            .map(|id| {
+                smol::spawn(yielding(mixed_task(
+                    lock.clone(),
+                    state.clone(),
+                    id + 1,
+                    100,
+                )))
+            })
+            .collect();
+        for t in smol_tasks {
+            t.await;
+        }
+        for t in async_std_tasks {
+            t.await;
+        }
+    });
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(state.load(Ordering::SeqCst), 0);
+    assert_free(&lock);
+}
+
+/// Runs `fut`, waking itself whenever it returns `Pending` without having registered a waker
+/// (as `futures::pending!` does), so it works as a yield point on any executor.
+fn yielding<F: Future>(fut: F) -> impl Future<Output = F::Output> {
+    let mut fut = Box::pin(fut);
+    std::future::poll_fn(move |cx| {
+        let res = Pin::new(&mut fut).poll(cx);
+        if res.is_pending() {
+            cx.waker().wake_by_ref();
+        }
+        res
+    })
+}
