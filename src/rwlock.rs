@@ -1833,6 +1833,31 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
         }
     }
 
+    /// Turns the guard into the write lock, parking the current thread until the readers
+    /// inside have left.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread. Never call it from inside an async task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::{OwnedRwLockUpgradableReadGuard, RwLock};
+    ///
+    /// let lock = Arc::new(RwLock::new(1));
+    /// let guard = lock.try_upgradable_read_owned().unwrap();
+    /// *OwnedRwLockUpgradableReadGuard::upgrade_blocking(guard) += 1;
+    /// assert_eq!(*lock.read_blocking(), 2);
+    /// ```
+    #[cfg(feature = "std")]
+    #[doc(alias = "blocking_upgrade")]
+    pub fn upgrade_blocking(guard: Self) -> OwnedRwLockWriteGuard<T> {
+        crate::raw::wait::block_on(Self::upgrade(guard), None)
+            .expect("a wait without deadline completes")
+    }
+
     /// Turns the guard into the write lock if no reader is inside; otherwise gives it back.
     ///
     /// # Errors
