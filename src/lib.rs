@@ -149,3 +149,8 @@ mod assert_traits {
 /// ```
 #[cfg(doctest)]
 pub struct CompileFailTests;
+
+/// The code blocks of `README.md`, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
