@@ -203,3 +203,8 @@ pub struct RwLockCompileFailTests;
 
 #[cfg(doctest)]
 pub struct CompileFailTests;
+
+/// The code blocks of `README.md`, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,141 @@
+//! Shared harness for the benchmarks: executors with a fixed number of worker threads, the
+//! worker counts to try, and the criterion settings.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use criterion::Criterion;
+
+/// Tasks spawned per iteration of a contended benchmark.
+pub const TASKS: usize = 64;
+/// Operations each task performs per iteration.
+pub const OPS: usize = 100;
+/// Worker-thread counts tried by the contended benchmarks.
+pub const WORKERS: [usize; 4] = [2, 4, 8, 16];
+
+/// Modest settings, so that a full run takes minutes rather than an hour.
+pub fn config() -> Criterion {
+    Criterion::default()
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500))
+        .sample_size(20)
+}
+
+/// The cores this machine offers.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The entries of `WORKERS` this machine can run; says which ones it skips, and why.
+pub fn worker_counts(group: &str) -> Vec<usize> {
+    let cores = cores();
+    WORKERS
+        .into_iter()
+        .filter(|&workers| {
+            let fits = workers <= cores;
+            if !fits {
+                println!("{group}: skipped {workers} workers (only {cores} cores available)");
+            }
+            fits
+        })
+        .collect()
+}
+
+/// An executor driven by a fixed number of worker threads.
+pub enum Exec {
+    /// A tokio multi-thread runtime.
+    Tokio(tokio::runtime::Runtime),
+    /// A smol executor, each worker thread running `Executor::run` until told to stop.
+    Smol {
+        ex: Arc<smol::Executor<'static>>,
+        stop: Option<smol::channel::Sender<()>>,
+        threads: Vec<JoinHandle<()>>,
+    },
+}
+
+impl Exec {
+    /// The executor named `kind` ("tokio" or "smol") with `workers` threads.
+    pub fn new(kind: &str, workers: usize) -> Exec {
+        match kind {
+            "tokio" => Exec::Tokio(
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(workers)
+                    .build()
+                    .unwrap(),
+            ),
+            "smol" => {
+                let ex = Arc::new(smol::Executor::new());
+                let (stop, stopped) = smol::channel::unbounded::<()>();
+                let threads = (0..workers)
+                    .map(|_| {
+                        let (ex, stopped) = (ex.clone(), stopped.clone());
+                        std::thread::spawn(move || {
+                            let _ = smol::block_on(ex.run(stopped.recv()));
+                        })
+                    })
+                    .collect();
+                Exec::Smol {
+                    ex,
+                    stop: Some(stop),
+                    threads,
+                }
+            }
+            _ => panic!("unknown executor {kind}"),
+        }
+    }
+
+    /// Spawns `TASKS` tasks made by `task` on the workers and waits for all of them.
+    pub fn run<S, F, Fut>(&self, shared: &Arc<S>, task: F)
+    where
+        S: Send + Sync + 'static,
+        F: Fn(usize, Arc<S>) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        match self {
+            Exec::Tokio(rt) => rt.block_on(async {
+                let handles: Vec<_> = (0..TASKS)
+                    .map(|i| tokio::spawn(task(i, shared.clone())))
+                    .collect();
+                for handle in handles {
+                    handle.await.unwrap();
+                }
+            }),
+            Exec::Smol { ex, .. } => smol::block_on(async {
+                let handles: Vec<_> = (0..TASKS)
+                    .map(|i| ex.spawn(task(i, shared.clone())))
+                    .collect();
+                for handle in handles {
+                    handle.await;
+                }
+            }),
+        }
+    }
+}
+
+impl Drop for Exec {
+    fn drop(&mut self) {
+        if let Exec::Smol { stop, threads, .. } = self {
+            drop(stop.take());
+            for thread in threads.drain(..) {
+                thread.join().unwrap();
+            }
+        }
+    }
+}
+
+/// Runs `threads` threads that each call `op` `OPS * 10` times, and waits for them.
+pub fn run_threads<S: Sync>(threads: usize, shared: &S, op: impl Fn(&S) + Sync) {
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                for _ in 0..OPS * 10 {
+                    op(shared);
+                }
+            });
+        }
+    });
+}

@@ -1,0 +1,138 @@
+//! Mutex benchmarks: unisync against its peers, side by side in each group.
+//!
+//! - `mutex/uncontended`: lock + unlock polled once, no runtime.
+//! - `mutex/contended-{tokio,smol}/<workers>`: 64 tasks each lock, increment and unlock 100
+//!   times on an executor with that many worker threads.
+//! - `mutex/blocking`: 2 × cores threads each lock, increment and unlock 1000 times from
+//!   plain threads, against blocking mutexes.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{config, cores, run_threads, worker_counts, Exec, OPS, TASKS};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use futures::FutureExt;
+
+fn uncontended(c: &mut Criterion) {
+    let mut group = c.benchmark_group("mutex/uncontended");
+
+    let m = unisync::Mutex::new(0u64);
+    group.bench_function("unisync", |b| {
+        b.iter(|| *m.lock().now_or_never().unwrap() += 1)
+    });
+    let m = tokio::sync::Mutex::new(0u64);
+    group.bench_function("tokio", |b| {
+        b.iter(|| *m.lock().now_or_never().unwrap() += 1)
+    });
+    let m = async_lock::Mutex::new(0u64);
+    group.bench_function("async-lock", |b| {
+        b.iter(|| *m.lock().now_or_never().unwrap() += 1)
+    });
+    let m = futures::lock::Mutex::new(0u64);
+    group.bench_function("futures", |b| {
+        b.iter(|| *m.lock().now_or_never().unwrap() += 1)
+    });
+    let m = futures_intrusive::sync::Mutex::new(0u64, false);
+    group.bench_function("futures-intrusive", |b| {
+        b.iter(|| *m.lock().now_or_never().unwrap() += 1)
+    });
+    group.finish();
+}
+
+fn contended_on(c: &mut Criterion, kind: &str) {
+    let name = format!("mutex/contended-{kind}");
+    let mut group = c.benchmark_group(&name);
+    group.throughput(Throughput::Elements((TASKS * OPS) as u64));
+    for workers in worker_counts(&name) {
+        let exec = Exec::new(kind, workers);
+
+        let m = Arc::new(unisync::Mutex::new(0u64));
+        group.bench_function(BenchmarkId::new("unisync", workers), |b| {
+            b.iter(|| {
+                exec.run(&m, |_, m| async move {
+                    for _ in 0..OPS {
+                        *m.lock().await += 1;
+                    }
+                })
+            })
+        });
+        let m = Arc::new(tokio::sync::Mutex::new(0u64));
+        group.bench_function(BenchmarkId::new("tokio", workers), |b| {
+            b.iter(|| {
+                exec.run(&m, |_, m| async move {
+                    for _ in 0..OPS {
+                        *m.lock().await += 1;
+                    }
+                })
+            })
+        });
+        let m = Arc::new(async_lock::Mutex::new(0u64));
+        group.bench_function(BenchmarkId::new("async-lock", workers), |b| {
+            b.iter(|| {
+                exec.run(&m, |_, m| async move {
+                    for _ in 0..OPS {
+                        *m.lock().await += 1;
+                    }
+                })
+            })
+        });
+        let m = Arc::new(futures::lock::Mutex::new(0u64));
+        group.bench_function(BenchmarkId::new("futures", workers), |b| {
+            b.iter(|| {
+                exec.run(&m, |_, m| async move {
+                    for _ in 0..OPS {
+                        *m.lock().await += 1;
+                    }
+                })
+            })
+        });
+        let m = Arc::new(futures_intrusive::sync::Mutex::new(0u64, false));
+        group.bench_function(BenchmarkId::new("futures-intrusive", workers), |b| {
+            b.iter(|| {
+                exec.run(&m, |_, m| async move {
+                    for _ in 0..OPS {
+                        *m.lock().await += 1;
+                    }
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+fn contended(c: &mut Criterion) {
+    contended_on(c, "tokio");
+    contended_on(c, "smol");
+}
+
+fn blocking(c: &mut Criterion) {
+    let threads = 2 * cores();
+    let mut group = c.benchmark_group("mutex/blocking");
+    group.throughput(Throughput::Elements((threads * OPS * 10) as u64));
+
+    let m = unisync::Mutex::new(0u64);
+    group.bench_function(BenchmarkId::new("unisync", threads), |b| {
+        b.iter(|| run_threads(threads, &m, |m| *m.lock_blocking() += 1))
+    });
+    let m = async_lock::Mutex::new(0u64);
+    group.bench_function(BenchmarkId::new("async-lock", threads), |b| {
+        b.iter(|| run_threads(threads, &m, |m| *m.lock_blocking() += 1))
+    });
+    let m = std::sync::Mutex::new(0u64);
+    group.bench_function(BenchmarkId::new("std", threads), |b| {
+        b.iter(|| run_threads(threads, &m, |m| *m.lock().unwrap() += 1))
+    });
+    let m = parking_lot::Mutex::new(0u64);
+    group.bench_function(BenchmarkId::new("parking_lot", threads), |b| {
+        b.iter(|| run_threads(threads, &m, |m| *m.lock() += 1))
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = uncontended, contended, blocking
+}
+criterion_main!(benches);

@@ -1,0 +1,190 @@
+//! Semaphore benchmarks: unisync against its peers, side by side in each group.
+//!
+//! - `semaphore/uncontended`: acquire + release of one permit polled once, no runtime.
+//! - `semaphore/contended-{tokio,smol}/<workers>`: as many permits as workers; 64 tasks each
+//!   acquire one permit, do a little work and release it, 100 times.
+//! - `semaphore/mixed-{tokio,smol}/<workers>`: the same, but every other task takes two permits
+//!   at once (`acquire_many(2)`), so whole-batch waiters compete with single ones.
+//! - `semaphore/blocking`: 2 × cores plain threads share `cores` permits, 1000 acquisitions each.
+
+mod common;
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use common::{config, cores, run_threads, worker_counts, Exec, OPS, TASKS};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use futures::FutureExt;
+
+/// What a task does while it holds its permits.
+fn tiny_work() {
+    for i in 0..16u32 {
+        black_box(i);
+    }
+}
+
+fn uncontended(c: &mut Criterion) {
+    let mut group = c.benchmark_group("semaphore/uncontended");
+
+    let s = unisync::Semaphore::new(1);
+    group.bench_function("unisync", |b| {
+        b.iter(|| drop(s.acquire().now_or_never().unwrap().unwrap()))
+    });
+    let s = tokio::sync::Semaphore::new(1);
+    group.bench_function("tokio", |b| {
+        b.iter(|| drop(s.acquire().now_or_never().unwrap().unwrap()))
+    });
+    let s = async_lock::Semaphore::new(1);
+    group.bench_function("async-lock", |b| {
+        b.iter(|| drop(s.acquire().now_or_never().unwrap()))
+    });
+    let s = futures_intrusive::sync::Semaphore::new(true, 1);
+    group.bench_function("futures-intrusive", |b| {
+        b.iter(|| drop(s.acquire(1).now_or_never().unwrap()))
+    });
+    group.finish();
+}
+
+fn contended_on(c: &mut Criterion, kind: &str) {
+    let name = format!("semaphore/contended-{kind}");
+    let mut group = c.benchmark_group(&name);
+    group.throughput(Throughput::Elements((TASKS * OPS) as u64));
+    for workers in worker_counts(&name) {
+        let exec = Exec::new(kind, workers);
+
+        let s = Arc::new(unisync::Semaphore::new(workers));
+        group.bench_function(BenchmarkId::new("unisync", workers), |b| {
+            b.iter(|| {
+                exec.run(&s, |_, s| async move {
+                    for _ in 0..OPS {
+                        let _permit = s.acquire().await.unwrap();
+                        tiny_work();
+                    }
+                })
+            })
+        });
+        let s = Arc::new(tokio::sync::Semaphore::new(workers));
+        group.bench_function(BenchmarkId::new("tokio", workers), |b| {
+            b.iter(|| {
+                exec.run(&s, |_, s| async move {
+                    for _ in 0..OPS {
+                        let _permit = s.acquire().await.unwrap();
+                        tiny_work();
+                    }
+                })
+            })
+        });
+        let s = Arc::new(async_lock::Semaphore::new(workers));
+        group.bench_function(BenchmarkId::new("async-lock", workers), |b| {
+            b.iter(|| {
+                exec.run(&s, |_, s| async move {
+                    for _ in 0..OPS {
+                        let _permit = s.acquire().await;
+                        tiny_work();
+                    }
+                })
+            })
+        });
+        let s = Arc::new(futures_intrusive::sync::Semaphore::new(true, workers));
+        group.bench_function(BenchmarkId::new("futures-intrusive", workers), |b| {
+            b.iter(|| {
+                exec.run(&s, |_, s| async move {
+                    for _ in 0..OPS {
+                        let _permit = s.acquire(1).await;
+                        tiny_work();
+                    }
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+/// Even-numbered tasks take two permits at a time, odd-numbered ones take one. async-lock's
+/// semaphore has no multi-permit acquire, so it is not in this group.
+fn mixed_on(c: &mut Criterion, kind: &str) {
+    let name = format!("semaphore/mixed-{kind}");
+    let mut group = c.benchmark_group(&name);
+    group.throughput(Throughput::Elements((TASKS * OPS) as u64));
+    for workers in worker_counts(&name) {
+        let exec = Exec::new(kind, workers);
+
+        let s = Arc::new(unisync::Semaphore::new(workers));
+        group.bench_function(BenchmarkId::new("unisync", workers), |b| {
+            b.iter(|| {
+                exec.run(&s, |i, s| async move {
+                    let n = 1 + (i + 1) % 2;
+                    for _ in 0..OPS {
+                        let _permits = s.acquire_many(n).await.unwrap();
+                        tiny_work();
+                    }
+                })
+            })
+        });
+        let s = Arc::new(tokio::sync::Semaphore::new(workers));
+        group.bench_function(BenchmarkId::new("tokio", workers), |b| {
+            b.iter(|| {
+                exec.run(&s, |i, s| async move {
+                    let n = 1 + (i as u32 + 1) % 2;
+                    for _ in 0..OPS {
+                        let _permits = s.acquire_many(n).await.unwrap();
+                        tiny_work();
+                    }
+                })
+            })
+        });
+        let s = Arc::new(futures_intrusive::sync::Semaphore::new(true, workers));
+        group.bench_function(BenchmarkId::new("futures-intrusive", workers), |b| {
+            b.iter(|| {
+                exec.run(&s, |i, s| async move {
+                    let n = 1 + (i + 1) % 2;
+                    for _ in 0..OPS {
+                        let _permits = s.acquire(n).await;
+                        tiny_work();
+                    }
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+fn contended(c: &mut Criterion) {
+    for kind in ["tokio", "smol"] {
+        contended_on(c, kind);
+        mixed_on(c, kind);
+    }
+}
+
+fn blocking(c: &mut Criterion) {
+    let (threads, permits) = (2 * cores(), cores());
+    let mut group = c.benchmark_group("semaphore/blocking");
+    group.throughput(Throughput::Elements((threads * OPS * 10) as u64));
+
+    let s = unisync::Semaphore::new(permits);
+    group.bench_function(BenchmarkId::new("unisync", threads), |b| {
+        b.iter(|| {
+            run_threads(threads, &s, |s| {
+                let _permit = s.acquire_blocking().unwrap();
+                tiny_work();
+            })
+        })
+    });
+    let s = async_lock::Semaphore::new(permits);
+    group.bench_function(BenchmarkId::new("async-lock", threads), |b| {
+        b.iter(|| {
+            run_threads(threads, &s, |s| {
+                let _permit = s.acquire_blocking();
+                tiny_work();
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = uncontended, contended, blocking
+}
+criterion_main!(benches);
