@@ -63,11 +63,15 @@
 
 extern crate alloc;
 
+mod barrier;
+mod event;
 mod mutex;
 mod raw;
 mod semaphore;
 mod sync;
 
+pub use barrier::{Barrier, BarrierError, BarrierTimeoutError, BarrierWaitResult};
+pub use event::Event;
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMutexGuard};
 pub use semaphore::{
     AcquireError, AcquireTimeoutError, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
@@ -87,6 +91,8 @@ pub use semaphore::{
 /// # futures::executor::block_on(async { assert_eq!(*lock_it(&Mutex::new(1)).await, 1) });
 /// ```
 pub mod futures {
+    pub use crate::barrier::BarrierWait;
+    pub use crate::event::EventWait;
     pub use crate::mutex::{Lock, LockOwned};
     pub use crate::semaphore::{Acquire, AcquireOwned};
 }
@@ -121,6 +127,13 @@ mod assert_traits {
         send_sync::<AcquireError>();
         send_sync::<TryAcquireError>();
         send_sync::<AcquireTimeoutError>();
+        send_sync::<Event>();
+        send_sync::<EventWait<'_>>();
+        send_sync::<Barrier>();
+        send_sync::<BarrierWait<'_>>();
+        send_sync::<BarrierWaitResult>();
+        send_sync::<BarrierError>();
+        send_sync::<BarrierTimeoutError>();
     }
 }
 
