@@ -25,7 +25,7 @@
 //!
 //! The next generation may fill while the tripped one is still collecting, but it trips only
 //! once `left` is zero. If it fills first, the party of the previous generation that collects
-//! last trips it. That rule is what makes one parity bit enough (a party can only ever see its
+//! last trips it, and newcomers wait outside (uncounted) until that trip. That rule is what makes one parity bit enough (a party can only ever see its
 //! own generation or the next one), and it lets one `handed` counter number the results: each
 //! party that collects takes `handed` as its index and bumps it, in the same step that lowers
 //! `left`. Index 0, the first result collected, is the leader. A future of a tripped generation
