@@ -63,14 +63,18 @@
 
 extern crate alloc;
 
+mod barrier;
 mod condvar;
+mod event;
 mod mutex;
 mod raw;
 mod rwlock;
 mod semaphore;
 mod sync;
 
+pub use barrier::{Barrier, BarrierError, BarrierTimeoutError, BarrierWaitResult};
 pub use condvar::{Condvar, CondvarGuard, WaitTimeoutResult};
+pub use event::Event;
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMutexGuard};
 pub use rwlock::{
     OwnedRwLockReadGuard, OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard, RwLock,
@@ -94,7 +98,9 @@ pub use semaphore::{
 /// # futures::executor::block_on(async { assert_eq!(*lock_it(&Mutex::new(1)).await, 1) });
 /// ```
 pub mod futures {
+    pub use crate::barrier::BarrierWait;
     pub use crate::condvar::{CondvarWait, WaitWhile};
+    pub use crate::event::EventWait;
     pub use crate::mutex::{Lock, LockOwned};
     pub use crate::rwlock::{
         Read, ReadOwned, UpgradableRead, UpgradableReadOwned, Upgrade, UpgradeOwned, Write,
@@ -159,6 +165,13 @@ mod assert_traits {
         send_sync::<WaitWhile<'_, MutexGuard<'_, u8>, fn(&mut u8) -> bool>>();
         send_sync::<WaitWhile<'_, OwnedMutexGuard<u8>, fn(&mut u8) -> bool>>();
         send::<CondvarWait<'_, MutexGuard<'_, core::cell::Cell<u8>>>>();
+        send_sync::<Event>();
+        send_sync::<EventWait<'_>>();
+        send_sync::<Barrier>();
+        send_sync::<BarrierWait<'_>>();
+        send_sync::<BarrierWaitResult>();
+        send_sync::<BarrierError>();
+        send_sync::<BarrierTimeoutError>();
     }
 }
 

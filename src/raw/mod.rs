@@ -3,7 +3,9 @@
 //! Layers only point down: the typed primitives use this module, this module uses
 //! [`crate::sync`]. Nothing above touches atomics or listeners directly.
 
+pub(crate) mod barrier;
 pub(crate) mod condvar;
+pub(crate) mod flag;
 pub(crate) mod mutex;
 pub(crate) mod rwlock;
 pub(crate) mod semaphore;

@@ -1,0 +1,263 @@
+//! A set/clear signal many tasks and threads can wait on: [`Event`] and its future.
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use crate::raw::flag::{FlagWaiter, RawFlag};
+use crate::raw::wait::{Async, Strategy, Wait};
+use crate::sync::const_fn;
+
+/// A flag that tasks and threads wait on until it is set: shutdown, readiness, "go".
+///
+/// [`set`](Event::set) wakes every waiter at once and makes later waits complete immediately
+/// until [`clear`](Event::clear) is called. Tasks wait with [`wait`](Event::wait)`.await`,
+/// threads with [`wait_blocking`](Event::wait_blocking); both can wait on the same event. It is
+/// the async counterpart of Python's `threading.Event`.
+///
+/// # No lost signals
+///
+/// Every wait that had started when `set` was called completes, even if `clear` runs right
+/// after `set`, before the waiter was scheduled. A wait that starts after the `clear` waits for
+/// the next `set`. A wait "starts" when its future is first polled.
+///
+/// # Fairness
+///
+/// There is no queue order to be fair about: `set` wakes all waiters together. Waking `n`
+/// waiters costs O(n) in all: one notification pass, then one atomic load per waiter.
+///
+/// # Size
+///
+/// `Event` is 16 bytes on 64-bit targets: a state word (the flag plus a generation counter) and
+/// an event pointer. The waiter list is allocated the first time a waiter has to park; an event
+/// nobody ever waits on never allocates.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use unisync::Event;
+///
+/// let ready = Arc::new(Event::new());
+/// let worker = {
+///     let ready = ready.clone();
+///     std::thread::spawn(move || ready.wait_blocking())
+/// };
+/// # futures::executor::block_on(async {
+/// ready.set();
+/// ready.wait().await; // already set: completes at once
+/// # });
+/// worker.join().unwrap();
+/// ```
+pub struct Event {
+    raw: RawFlag,
+}
+
+impl Event {
+    const_fn! {
+        /// Creates an event that is not set.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use unisync::Event;
+        ///
+        /// static SHUTDOWN: Event = Event::new();
+        /// assert!(!SHUTDOWN.is_set());
+        /// ```
+        pub const fn new() -> Event {
+            Event { raw: RawFlag::new() }
+        }
+    }
+
+    /// Sets the event and wakes every task and thread waiting on it.
+    ///
+    /// Setting an event that is already set does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = unisync::Event::new();
+    /// event.set();
+    /// assert!(event.is_set());
+    /// ```
+    pub fn set(&self) {
+        self.raw.set();
+    }
+
+    /// Clears the event, so later waits block until the next [`set`](Event::set).
+    ///
+    /// Waits that started before the last `set` still complete.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = unisync::Event::new();
+    /// event.set();
+    /// event.clear();
+    /// assert!(!event.is_set());
+    /// ```
+    pub fn clear(&self) {
+        self.raw.clear();
+    }
+
+    /// Returns whether the event is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = unisync::Event::new();
+    /// assert!(!event.is_set());
+    /// ```
+    pub fn is_set(&self) -> bool {
+        self.raw.is_set()
+    }
+
+    /// Waits until the event is set; completes at once if it is set already.
+    ///
+    /// The wait starts when the future is first polled: a `set` after that completes it even if
+    /// the event is cleared again before the future is polled once more.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe. Dropping the future at any point leaves the event unchanged, and there is
+    /// no wake-up to hand on: `set` wakes every waiter, not one of them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::FutureExt;
+    ///
+    /// let event = unisync::Event::new();
+    /// let mut wait = event.wait();
+    /// assert!((&mut wait).now_or_never().is_none());
+    /// event.set();
+    /// event.clear();
+    /// assert!(wait.now_or_never().is_some()); // the set was not lost to the clear
+    /// ```
+    pub fn wait(&self) -> EventWait<'_> {
+        EventWait {
+            event: self,
+            waiter: FlagWaiter::new(),
+            done: false,
+        }
+    }
+
+    /// Parks the current thread until the event is set.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; never call it from inside an async task (use [`wait`](Event::wait)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = unisync::Event::new();
+    /// event.set();
+    /// event.wait_blocking();
+    /// ```
+    #[cfg(feature = "std")]
+    #[doc(alias = "blocking_wait")]
+    pub fn wait_blocking(&self) {
+        crate::raw::wait::block_on(self.wait(), None);
+    }
+
+    /// Parks the current thread until the event is set or `timeout` passes.
+    ///
+    /// Returns `true` if the event was set (or was set and cleared again during the wait),
+    /// `false` on timeout.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; never call it from inside an async task (use [`wait`](Event::wait)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let event = unisync::Event::new();
+    /// assert!(!event.wait_blocking_timeout(Duration::from_millis(5)));
+    /// event.set();
+    /// assert!(event.wait_blocking_timeout(Duration::from_millis(5)));
+    /// ```
+    #[cfg(feature = "std")]
+    #[doc(alias = "blocking_wait_timeout")]
+    pub fn wait_blocking_timeout(&self, timeout: core::time::Duration) -> bool {
+        crate::raw::wait::block_on(self.wait(), crate::raw::wait::deadline(timeout)).is_some()
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("is_set", &self.is_set())
+            .finish()
+    }
+}
+
+impl Default for Event {
+    /// An event that is not set.
+    fn default() -> Self {
+        Event::new()
+    }
+}
+
+/// The future returned by [`Event::wait`].
+///
+/// # Examples
+///
+/// ```
+/// use unisync::{futures::EventWait, Event};
+///
+/// # futures::executor::block_on(async {
+/// let event = Event::new();
+/// event.set();
+/// let wait: EventWait<'_> = event.wait();
+/// wait.await;
+/// # });
+/// ```
+#[must_use = "futures do nothing unless awaited or polled"]
+pub struct EventWait<'a> {
+    event: &'a Event,
+    waiter: FlagWaiter,
+    done: bool,
+}
+
+impl Wait for EventWait<'_> {
+    type Output = ();
+
+    fn poll_wait<S: Strategy>(&mut self, strategy: &mut S) -> Poll<()> {
+        assert!(!self.done, "`EventWait` polled after completion");
+        let ready = self.waiter.poll_wait(&self.event.raw, strategy);
+        if ready.is_ready() {
+            self.done = true;
+        }
+        ready
+    }
+}
+
+impl Future for EventWait<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.get_mut().poll_wait(&mut Async(cx))
+    }
+}
+
+impl Drop for EventWait<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.waiter.cancel();
+        }
+    }
+}
+
+impl fmt::Debug for EventWait<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventWait")
+            .field("event", self.event)
+            .finish_non_exhaustive()
+    }
+}

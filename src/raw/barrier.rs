@@ -1,0 +1,361 @@
+//! The rendezvous state machine under [`Barrier`](crate::Barrier).
+//!
+//! # State word
+//!
+//! | bits          | name        | meaning                                                      |
+//! |---------------|-------------|--------------------------------------------------------------|
+//! | 0             | `BROKEN`    | `abort` was called; every wait fails until `reset`           |
+//! | 1             | `DRAINING`  | `reset` was called; arrived parties fail, newcomers wait     |
+//! | 2             | `CONTENDED` | some waiter has registered a listener; changes must notify   |
+//! | 3             | `GEN`       | parity of the generation now filling                         |
+//! | 4..4+F        | `count`     | parties arrived in the generation now filling                |
+//! | 4+F..4+2F     | `left`      | parties of the last tripped generation yet to collect        |
+//! | 4+2F..4+3F    | `handed`    | results (indices) handed out in the last tripped generation  |
+//!
+//! `F` is `(usize::BITS - 4) / 3`: 20 bits on 64-bit targets, 9 on 32-bit ones, which bounds
+//! the number of parties ([`MAX_PARTIES`]).
+//!
+//! # Generations
+//!
+//! The party that brings `count` to `parties` *trips* the barrier in one compare-and-swap: it
+//! flips `GEN`, sets `count` to zero and `left` to `parties`. A party remembers the parity it
+//! arrived under and learns that its generation tripped when the parity differs. A party that
+//! arrives after the trip counts toward the next generation, so a fast party cannot slip back
+//! into the one that just tripped.
+//!
+//! The next generation may fill while the tripped one is still collecting, but it trips only
+//! once `left` is zero. If it fills first, the party of the previous generation that collects
+//! last trips it, and newcomers wait outside (uncounted) until that trip. That rule is what makes one parity bit enough (a party can only ever see its
+//! own generation or the next one), and it lets one `handed` counter number the results: each
+//! party that collects takes `handed` as its index and bumps it, in the same step that lowers
+//! `left`. Index 0, the first result collected, is the leader. A future of a tripped generation
+//! dropped before collecting lowers `left` without taking an index, so the indices handed out
+//! stay dense and the leader is a party that actually returns.
+//!
+//! # Withdrawing, aborting, resetting
+//!
+//! A party that leaves before its generation trips (its future dropped, its blocking wait out
+//! of time, or the barrier broken) lowers `count` in one compare-and-swap. Arrival, withdrawal
+//! and trip all change the same word, so the last arrival racing a withdrawal either sees the
+//! lowered count (and does not trip) or trips first (and the withdrawal then finds its
+//! generation tripped and collects instead): exactly one trip either way.
+//!
+//! `abort` sets `BROKEN`: arrived parties withdraw with an error and newcomers fail at once.
+//! `reset` clears `BROKEN`; if parties are still arrived it sets `DRAINING`, which makes them
+//! withdraw with an error while newcomers wait; the last one to withdraw clears `DRAINING` and
+//! the barrier is empty and whole again. Parties of a generation that tripped before the abort
+//! or reset still collect their results.
+//!
+//! Every change that someone may wait for wakes all listeners with `notify(usize::MAX)`, so no
+//! waiter ever holds a wake-up meant for another and cancellation has nothing to pass on.
+
+use core::task::Poll;
+
+use event_listener::{Event, EventListener, Listener as _};
+
+use crate::raw::wait::{poll_loop, Attempt, Strategy};
+use crate::sync::{const_fn, AtomicUsize, Ordering};
+
+const BROKEN: usize = 1;
+const DRAINING: usize = 1 << 1;
+const CONTENDED: usize = 1 << 2;
+const GEN: usize = 1 << 3;
+const FIELD_BITS: u32 = (usize::BITS - 4) / 3;
+const MASK: usize = (1 << FIELD_BITS) - 1;
+const COUNT_SHIFT: u32 = 4;
+const LEFT_SHIFT: u32 = COUNT_SHIFT + FIELD_BITS;
+const HANDED_SHIFT: u32 = LEFT_SHIFT + FIELD_BITS;
+
+/// The most parties a barrier can have: `2^20 - 1` on 64-bit targets, `2^9 - 1` on 32-bit ones.
+pub(crate) const MAX_PARTIES: usize = MASK;
+
+#[inline]
+const fn count(s: usize) -> usize {
+    (s >> COUNT_SHIFT) & MASK
+}
+
+#[inline]
+const fn left(s: usize) -> usize {
+    (s >> LEFT_SHIFT) & MASK
+}
+
+#[inline]
+const fn handed(s: usize) -> usize {
+    (s >> HANDED_SHIFT) & MASK
+}
+
+#[inline]
+const fn with_count(s: usize, n: usize) -> usize {
+    (s & !(MASK << COUNT_SHIFT)) | (n << COUNT_SHIFT)
+}
+
+/// The generation now filling trips: flip the parity, empty it, expect `parties` to collect.
+#[inline]
+const fn trip(s: usize, parties: usize) -> usize {
+    let flags = (s & (BROKEN | DRAINING | CONTENDED)) | ((s & GEN) ^ GEN);
+    flags | (parties << LEFT_SHIFT)
+}
+
+/// A barrier without results: a state word, the party count and the event parties park on.
+pub(crate) struct RawBarrier {
+    state: AtomicUsize,
+    parties: usize,
+    event: Event,
+}
+
+/// Why a wait ended without a result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Broken;
+
+impl RawBarrier {
+    const_fn! {
+        pub(crate) const fn new(parties: usize) -> RawBarrier {
+            assert!(parties != 0, "a barrier needs at least one party (`Barrier::new(0)`)");
+            assert!(
+                parties <= MAX_PARTIES,
+                "too many parties for a barrier: at most `Barrier::MAX_PARTIES`"
+            );
+            RawBarrier { state: AtomicUsize::new(0), parties, event: Event::new() }
+        }
+    }
+
+    pub(crate) fn parties(&self) -> usize {
+        self.parties
+    }
+
+    /// Parties arrived in the generation now filling.
+    pub(crate) fn n_waiting(&self) -> usize {
+        count(self.state.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn is_broken(&self) -> bool {
+        self.state.load(Ordering::Acquire) & BROKEN != 0
+    }
+
+    /// Applies `f` to the state word until it sticks; returns the previous and new values.
+    #[inline]
+    fn update(&self, mut f: impl FnMut(usize) -> usize) -> (usize, usize) {
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            let next = f(s);
+            if next == s {
+                return (s, s);
+            }
+            match self
+                .state
+                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return (s, next),
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    fn wake_all(&self, prev: usize) {
+        if prev & CONTENDED != 0 {
+            self.event.notify(usize::MAX);
+        }
+    }
+
+    /// Breaks the barrier. Returns whether it was whole.
+    pub(crate) fn abort(&self) -> bool {
+        let (prev, _) = self.update(|s| s | BROKEN);
+        self.wake_all(prev);
+        prev & BROKEN == 0
+    }
+
+    /// Mends the barrier; parties still arrived fail, newcomers wait until they are gone.
+    pub(crate) fn reset(&self) {
+        let (prev, _) = self.update(|s| {
+            let s = s & !BROKEN;
+            if count(s) == 0 {
+                s & !DRAINING
+            } else {
+                s | DRAINING
+            }
+        });
+        self.wake_all(prev);
+    }
+
+    fn mark_contended(&self) {
+        if self.state.load(Ordering::Relaxed) & CONTENDED == 0 {
+            self.state.fetch_or(CONTENDED, Ordering::Relaxed);
+        }
+    }
+
+    /// Collects the result of a tripped generation; `keep` is false for a dropped future,
+    /// which takes no index. Trips the next generation if it filled while this one collected.
+    fn collect(&self, keep: bool) -> usize {
+        let parties = self.parties;
+        let (prev, next) = self.update(|s| {
+            let (l, h) = (left(s), handed(s));
+            debug_assert!(
+                l > 0,
+                "collected from a barrier generation with nobody left"
+            );
+            let h = h + usize::from(keep);
+            let base = s & !((MASK << LEFT_SHIFT) | (MASK << HANDED_SHIFT));
+            if l == 1 {
+                if count(s) == parties && s & (BROKEN | DRAINING) == 0 {
+                    trip(s, parties)
+                } else {
+                    base
+                }
+            } else {
+                base | ((l - 1) << LEFT_SHIFT) | (h << HANDED_SHIFT)
+            }
+        });
+        if (prev ^ next) & GEN != 0 {
+            self.wake_all(prev);
+        }
+        handed(prev)
+    }
+}
+
+/// Where a barrier wait stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Not counted yet.
+    Outside,
+    /// Counted in the generation with this parity.
+    Arrived { gen: usize },
+    /// Finished: the result was returned.
+    Done,
+}
+
+/// What a finished wait yields: the index, or the barrier was broken.
+pub(crate) type Outcome = Result<usize, Broken>;
+
+/// The part of a barrier future that waits.
+#[derive(Debug)]
+pub(crate) struct BarrierWaiter {
+    phase: Phase,
+    listener: Option<EventListener>,
+}
+
+impl BarrierWaiter {
+    pub(crate) const fn new() -> Self {
+        BarrierWaiter {
+            phase: Phase::Outside,
+            listener: None,
+        }
+    }
+
+    /// One look at the state word: arrive, collect, fail, or keep waiting.
+    fn step(phase: &mut Phase, raw: &RawBarrier) -> Option<Outcome> {
+        if *phase == Phase::Outside {
+            let parties = raw.parties;
+            let mut arrived = None;
+            let (prev, next) = raw.update(|s| {
+                arrived = None;
+                // Broken, draining, or full and waiting for the previous generation to collect.
+                if s & (BROKEN | DRAINING) != 0 || count(s) == parties {
+                    return s;
+                }
+                arrived = Some(s & GEN);
+                let n = count(s) + 1;
+                if n == parties && left(s) == 0 {
+                    trip(s, parties)
+                } else {
+                    with_count(s, n)
+                }
+            });
+            match arrived {
+                Some(gen) => {
+                    *phase = Phase::Arrived { gen };
+                    if (prev ^ next) & GEN != 0 {
+                        raw.wake_all(prev);
+                    }
+                }
+                None if prev & BROKEN != 0 => {
+                    *phase = Phase::Done;
+                    return Some(Err(Broken));
+                }
+                // A reset is draining the parties before us, or the generation is full: wait.
+                None => return None,
+            }
+        }
+        if let Phase::Arrived { gen } = *phase {
+            let s = raw.state.load(Ordering::Acquire);
+            if s & GEN != gen {
+                *phase = Phase::Done;
+                return Some(Ok(raw.collect(true)));
+            }
+            if s & (BROKEN | DRAINING) != 0 {
+                *phase = Phase::Done;
+                return Some(match Self::leave(gen, raw, true) {
+                    Some(index) => Ok(index),
+                    None => Err(Broken),
+                });
+            }
+            return None;
+        }
+        unreachable!("barrier wait polled after completion")
+    }
+
+    /// Leaves generation `gen`: withdraws if it has not tripped, else collects (returning the
+    /// index, or taking none unless `keep`). One compare-and-swap decides which, so a trip
+    /// racing the leave is never undone.
+    fn leave(gen: usize, raw: &RawBarrier, keep: bool) -> Option<usize> {
+        let mut tripped = false;
+        let (prev, next) = raw.update(|s| {
+            tripped = s & GEN != gen;
+            if tripped {
+                return s;
+            }
+            let s = with_count(s, count(s) - 1);
+            if count(s) == 0 {
+                s & !DRAINING
+            } else {
+                s
+            }
+        });
+        if tripped {
+            return Some(raw.collect(keep));
+        }
+        if (prev ^ next) & DRAINING != 0 {
+            raw.wake_all(prev);
+        }
+        None
+    }
+
+    /// Advances the wait; `Ready` with the index once the generation trips, or an error.
+    pub(crate) fn poll_wait<S: Strategy>(
+        &mut self,
+        raw: &RawBarrier,
+        strategy: &mut S,
+    ) -> Poll<Outcome> {
+        let phase = &mut self.phase;
+        poll_loop(strategy, &raw.event, &mut self.listener, |attempt| {
+            let out = Self::step(phase, raw);
+            if out.is_none() && attempt != Attempt::Registered {
+                raw.mark_contended();
+            }
+            out
+        })
+    }
+
+    /// Whether the wait has finished.
+    pub(crate) fn is_done(&self) -> bool {
+        self.phase == Phase::Done
+    }
+
+    /// Ends the wait now: collects the result if this party's generation has tripped (in the
+    /// same step that would otherwise withdraw it), else withdraws.
+    pub(crate) fn give_up(&mut self, raw: &RawBarrier) -> Option<usize> {
+        match core::mem::replace(&mut self.phase, Phase::Done) {
+            Phase::Arrived { gen } => Self::leave(gen, raw, true),
+            _ => None,
+        }
+    }
+
+    /// Withdraws an unfinished wait, or gives up the result of a generation that tripped.
+    pub(crate) fn cancel(&mut self, raw: &RawBarrier) {
+        if let Some(listener) = self.listener.take() {
+            listener.discard();
+        }
+        if let Phase::Arrived { gen } = core::mem::replace(&mut self.phase, Phase::Done) {
+            Self::leave(gen, raw, false);
+        }
+    }
+}

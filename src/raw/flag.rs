@@ -1,0 +1,137 @@
+//! The set/clear flag under [`Event`](crate::Event), with a generation so no signal is lost.
+//!
+//! # State word
+//!
+//! | bits | name         | meaning                                                        |
+//! |------|--------------|----------------------------------------------------------------|
+//! | 0    | `SET`        | the flag is set; waits complete at once                        |
+//! | 1    | `CONTENDED`  | some waiter has registered a listener; `set` must notify       |
+//! | 2..  | generation   | bumped (wrapping) each time `set` turns the flag on            |
+//!
+//! # Why a racing `clear` loses nothing
+//!
+//! A waiter remembers the generation it first saw while the flag was clear. It completes when it
+//! sees `SET`, *or* when the generation has moved on: a `set` happened after it started waiting,
+//! even if a `clear` has already undone it. Every waiter that started before a `set` therefore
+//! completes, however soon the `clear` follows. The generation wraps after 2^62 sets on 64-bit
+//! targets (2^30 on 32-bit ones); a waiter would have to sleep through exactly that many sets to
+//! miss one.
+//!
+//! # Cost of waking many waiters
+//!
+//! `set` calls `notify(usize::MAX)` once, and each woken waiter needs one load of the state word
+//! to finish. Waking `n` waiters costs O(n) in all, and no waiter is woken twice. Because `set`
+//! wakes everyone, a waiter that goes away never has a wake-up to pass on.
+//!
+//! `CONTENDED` is sticky, as in the mutex: a flag that never had a waiter never touches its
+//! event, so it never allocates.
+
+use core::task::Poll;
+
+use event_listener::{Event, EventListener, Listener as _};
+
+use crate::raw::wait::{poll_loop, Attempt, Strategy};
+use crate::sync::{const_fn, AtomicUsize, Ordering};
+
+const SET: usize = 1;
+const CONTENDED: usize = 1 << 1;
+const GEN_SHIFT: u32 = 2;
+const GEN_ONE: usize = 1 << GEN_SHIFT;
+
+/// A flag without data: a state word and the event its waiters park on.
+pub(crate) struct RawFlag {
+    state: AtomicUsize,
+    event: Event,
+}
+
+impl RawFlag {
+    const_fn! {
+        pub(crate) const fn new() -> RawFlag {
+            RawFlag { state: AtomicUsize::new(0), event: Event::new() }
+        }
+    }
+
+    /// Whether the flag is set right now.
+    #[inline]
+    pub(crate) fn is_set(&self) -> bool {
+        self.state.load(Ordering::Acquire) & SET != 0
+    }
+
+    /// Sets the flag and wakes every waiter. Returns whether it was clear.
+    pub(crate) fn set(&self) -> bool {
+        let mut s = self.state.load(Ordering::Relaxed);
+        let prev = loop {
+            if s & SET != 0 {
+                return false;
+            }
+            let next = (s | SET).wrapping_add(GEN_ONE);
+            match self
+                .state
+                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(prev) => break prev,
+                Err(actual) => s = actual,
+            }
+        };
+        if prev & CONTENDED != 0 {
+            self.event.notify(usize::MAX);
+        }
+        true
+    }
+
+    /// Clears the flag. Waiters that started before the last `set` still complete.
+    #[inline]
+    pub(crate) fn clear(&self) {
+        self.state.fetch_and(!SET, Ordering::AcqRel);
+    }
+
+    fn mark_contended(&self) {
+        if self.state.load(Ordering::Relaxed) & CONTENDED == 0 {
+            self.state.fetch_or(CONTENDED, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The part of a wait future that waits: the generation it started in and its listener.
+#[derive(Debug, Default)]
+pub(crate) struct FlagWaiter {
+    generation: Option<usize>,
+    listener: Option<EventListener>,
+}
+
+impl FlagWaiter {
+    pub(crate) const fn new() -> Self {
+        FlagWaiter {
+            generation: None,
+            listener: None,
+        }
+    }
+
+    /// Advances the wait; `Ready` once the flag is set or was set after the wait began.
+    pub(crate) fn poll_wait<S: Strategy>(&mut self, raw: &RawFlag, strategy: &mut S) -> Poll<()> {
+        let generation = &mut self.generation;
+        poll_loop(strategy, &raw.event, &mut self.listener, |attempt| {
+            let s = raw.state.load(Ordering::Acquire);
+            if s & SET != 0 {
+                return Some(());
+            }
+            let now = s >> GEN_SHIFT;
+            match *generation {
+                Some(g) if g != now => return Some(()),
+                Some(_) => {}
+                None => *generation = Some(now),
+            }
+            if attempt != Attempt::Registered {
+                raw.mark_contended();
+            }
+            None
+        })
+    }
+
+    /// Withdraws an unfinished wait. `set` wakes every waiter, so nothing is passed on.
+    pub(crate) fn cancel(&mut self) {
+        if let Some(listener) = self.listener.take() {
+            listener.discard();
+        }
+    }
+}

@@ -1,0 +1,512 @@
+//! Tests of `Barrier`: trips, leaders and indices, reuse, abort and reset, withdrawal,
+//! cancellation and mixed tasks and threads.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use futures::task::noop_waker;
+use futures::FutureExt;
+use unisync::{Barrier, BarrierError, BarrierTimeoutError, BarrierWaitResult};
+
+fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
+    Pin::new(fut).poll(&mut Context::from_waker(&noop_waker()))
+}
+
+fn poll_with<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
+    Pin::new(fut).poll(&mut Context::from_waker(waker))
+}
+
+/// Checks one generation's results: distinct indices in `0..parties`, exactly one leader.
+fn check_generation(results: &[BarrierWaitResult], parties: usize) {
+    let indices: HashSet<_> = results.iter().map(|r| r.index()).collect();
+    assert_eq!(
+        indices.len(),
+        results.len(),
+        "duplicate index in {results:?}"
+    );
+    assert!(indices.iter().all(|&i| i < parties), "index out of range");
+    assert_eq!(results.iter().filter(|r| r.is_leader()).count(), 1);
+}
+
+#[test]
+fn size_is_at_most_48_bytes() {
+    assert!(std::mem::size_of::<Barrier>() <= 48);
+}
+
+#[test]
+#[should_panic(expected = "at least one party")]
+fn zero_parties_panics() {
+    let _ = Barrier::new(0);
+}
+
+#[test]
+fn trips_with_one_leader_and_distinct_indices() {
+    let barrier = Barrier::new(3);
+    let mut a = barrier.wait();
+    let mut b = barrier.wait();
+    assert!(poll_once(&mut a).is_pending());
+    assert!(poll_once(&mut b).is_pending());
+    assert_eq!(barrier.n_waiting(), 2);
+    let c = barrier.wait().now_or_never().unwrap().unwrap();
+    assert!(c.is_leader(), "the party that trips collects first");
+    assert_eq!(barrier.n_waiting(), 0);
+    let a = poll_once(&mut a).map(Result::unwrap);
+    let b = poll_once(&mut b).map(Result::unwrap);
+    let (Poll::Ready(a), Poll::Ready(b)) = (a, b) else {
+        panic!("parties not released")
+    };
+    check_generation(&[a, b, c], 3);
+}
+
+#[test]
+fn trip_wakes_every_waiting_task() {
+    let barrier = Barrier::new(3);
+    let (waker, count) = futures_test_waker();
+    let mut a = barrier.wait();
+    let mut b = barrier.wait();
+    assert!(poll_with(&mut a, &waker).is_pending());
+    assert!(poll_with(&mut b, &waker).is_pending());
+    assert_eq!(count.load(Ordering::SeqCst), 0);
+    barrier.wait().now_or_never().unwrap().unwrap();
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn party_arriving_right_after_trip_counts_toward_next_generation() {
+    let barrier = Barrier::new(2);
+    let mut a = barrier.wait();
+    assert!(poll_once(&mut a).is_pending());
+    let b = barrier.wait().now_or_never().unwrap().unwrap();
+    // `a` has not collected yet; a fast party re-arrives at once.
+    let mut fast = barrier.wait();
+    assert!(poll_once(&mut fast).is_pending());
+    assert_eq!(barrier.n_waiting(), 1);
+    let a = poll_once(&mut a);
+    let Poll::Ready(Ok(a)) = a else {
+        panic!("not released")
+    };
+    check_generation(&[a, b], 2);
+    assert!(
+        poll_once(&mut fast).is_pending(),
+        "slipped into the old generation"
+    );
+}
+
+#[test]
+fn next_generation_waits_for_previous_to_collect() {
+    // More tasks than parties: generation 1 fills before generation 0 has collected.
+    let barrier = Barrier::new(2);
+    let mut a = barrier.wait();
+    assert!(poll_once(&mut a).is_pending());
+    let b = barrier.wait().now_or_never().unwrap().unwrap();
+    let mut c = barrier.wait();
+    let mut d = barrier.wait();
+    assert!(poll_once(&mut c).is_pending());
+    assert!(poll_once(&mut d).is_pending());
+    assert_eq!(barrier.n_waiting(), 2);
+    // `a` collects last; that trips generation 1.
+    let Poll::Ready(Ok(a)) = poll_once(&mut a) else {
+        panic!("not released")
+    };
+    check_generation(&[a, b], 2);
+    assert_eq!(barrier.n_waiting(), 0);
+    let (Poll::Ready(Ok(c)), Poll::Ready(Ok(d))) = (poll_once(&mut c), poll_once(&mut d)) else {
+        panic!("generation 1 did not trip")
+    };
+    check_generation(&[c, d], 2);
+}
+
+#[test]
+fn dropped_pending_wait_withdraws_and_replacement_trips() {
+    let barrier = Barrier::new(3);
+    let mut a = barrier.wait();
+    let mut b = barrier.wait();
+    assert!(poll_once(&mut a).is_pending());
+    assert!(poll_once(&mut b).is_pending());
+    assert_eq!(barrier.n_waiting(), 2);
+    drop(b);
+    assert_eq!(barrier.n_waiting(), 1);
+    let mut c = barrier.wait();
+    assert!(
+        poll_once(&mut c).is_pending(),
+        "tripped without the withdrawn party"
+    );
+    let d = barrier.wait().now_or_never().unwrap().unwrap();
+    let (Poll::Ready(Ok(a)), Poll::Ready(Ok(c))) = (poll_once(&mut a), poll_once(&mut c)) else {
+        panic!("not released")
+    };
+    check_generation(&[a, c, d], 3);
+}
+
+#[test]
+fn dropped_wait_after_trip_does_not_untrip() {
+    let barrier = Barrier::new(3);
+    let mut a = barrier.wait();
+    let mut b = barrier.wait();
+    assert!(poll_once(&mut a).is_pending());
+    assert!(poll_once(&mut b).is_pending());
+    let mut c = barrier.wait();
+    // `c` trips, but is dropped before it is polled again: the trip stands.
+    let c_result = poll_once(&mut c);
+    assert!(c_result.is_ready());
+    drop(c);
+    drop(a); // released but never collected: gives up its result only
+    let Poll::Ready(Ok(b)) = poll_once(&mut b) else {
+        panic!("not released")
+    };
+    assert!(b.index() < 3);
+    assert_eq!(barrier.n_waiting(), 0);
+    // The barrier is whole: the next generation trips normally.
+    let mut w: Vec<_> = (0..2).map(|_| barrier.wait()).collect();
+    for f in &mut w {
+        assert!(poll_once(f).is_pending());
+    }
+    let last = barrier.wait().now_or_never().unwrap().unwrap();
+    let mut results = vec![last];
+    for f in &mut w {
+        let Poll::Ready(Ok(r)) = poll_once(f) else {
+            panic!("next generation not released")
+        };
+        results.push(r);
+    }
+    check_generation(&results, 3);
+}
+
+#[test]
+fn tripping_party_collects_first_and_leads() {
+    let barrier = Barrier::new(2);
+    let mut a = barrier.wait();
+    assert!(poll_once(&mut a).is_pending());
+    let mut b = barrier.wait();
+    let Poll::Ready(Ok(b_res)) = poll_once(&mut b) else {
+        panic!("did not trip")
+    };
+    assert!(b_res.is_leader());
+    let Poll::Ready(Ok(a_res)) = poll_once(&mut a) else {
+        panic!("not released")
+    };
+    assert_eq!(a_res.index(), 1);
+}
+
+#[test]
+fn dropped_released_future_takes_no_index_so_a_returning_party_leads() {
+    // Generation 1 is tripped by a collecting party of generation 0, so nobody of
+    // generation 1 has collected yet when `c` is dropped.
+    let barrier = Barrier::new(2);
+    let mut a = barrier.wait();
+    assert!(poll_once(&mut a).is_pending());
+    barrier.wait().now_or_never().unwrap().unwrap();
+    let mut c = barrier.wait();
+    let mut d = barrier.wait();
+    assert!(poll_once(&mut c).is_pending());
+    assert!(poll_once(&mut d).is_pending());
+    assert!(poll_once(&mut a).is_ready()); // trips generation 1
+    drop(c);
+    let Poll::Ready(Ok(d)) = poll_once(&mut d) else {
+        panic!("generation 1 did not trip")
+    };
+    assert!(d.is_leader());
+    // Generation 1 has fully collected: generation 2 trips normally.
+    let mut e = barrier.wait();
+    assert!(poll_once(&mut e).is_pending());
+    assert!(barrier.wait().now_or_never().unwrap().unwrap().is_leader());
+    assert!(poll_once(&mut e).is_ready());
+}
+
+#[test]
+fn abort_wakes_waiters_with_errors_and_later_waits_fail_until_reset() {
+    let barrier = Barrier::new(3);
+    let (waker, count) = futures_test_waker();
+    let mut a = barrier.wait();
+    assert!(poll_with(&mut a, &waker).is_pending());
+    barrier.abort();
+    assert!(barrier.is_broken());
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    assert!(matches!(
+        poll_once(&mut a),
+        Poll::Ready(Err(BarrierError { .. }))
+    ));
+    assert!(barrier.wait().now_or_never().unwrap().is_err());
+    assert!(barrier.wait_blocking().is_err());
+    assert_eq!(
+        barrier.wait_blocking_timeout(Duration::from_millis(1)),
+        Err(BarrierTimeoutError::Broken)
+    );
+    barrier.reset();
+    assert!(!barrier.is_broken());
+    assert_eq!(barrier.n_waiting(), 0);
+    let mut w: Vec<_> = (0..2).map(|_| barrier.wait()).collect();
+    for f in &mut w {
+        assert!(poll_once(f).is_pending());
+    }
+    assert!(barrier.wait().now_or_never().unwrap().unwrap().is_leader());
+}
+
+#[test]
+fn reset_fails_current_waiters_and_newcomers_wait_for_them_to_leave() {
+    let barrier = Barrier::new(2);
+    let mut a = barrier.wait();
+    assert!(poll_once(&mut a).is_pending());
+    barrier.reset();
+    assert!(!barrier.is_broken());
+    // A newcomer must not pair up with `a`, which is being failed.
+    let mut b = barrier.wait();
+    assert!(poll_once(&mut b).is_pending());
+    assert!(matches!(poll_once(&mut a), Poll::Ready(Err(_))));
+    assert_eq!(barrier.n_waiting(), 0);
+    assert!(poll_once(&mut b).is_pending());
+    assert_eq!(barrier.n_waiting(), 1);
+    let c = barrier.wait().now_or_never().unwrap().unwrap();
+    let Poll::Ready(Ok(b)) = poll_once(&mut b) else {
+        panic!("fresh generation did not trip")
+    };
+    check_generation(&[b, c], 2);
+}
+
+#[test]
+fn reset_keeps_results_of_a_generation_that_tripped() {
+    let barrier = Barrier::new(2);
+    let mut a = barrier.wait();
+    assert!(poll_once(&mut a).is_pending());
+    let b = barrier.wait().now_or_never().unwrap().unwrap();
+    barrier.abort();
+    barrier.reset();
+    let Poll::Ready(Ok(a)) = poll_once(&mut a) else {
+        panic!("tripped result lost")
+    };
+    check_generation(&[a, b], 2);
+}
+
+#[test]
+fn blocking_timeout_withdraws_without_breaking() {
+    let barrier = Arc::new(Barrier::new(2));
+    assert_eq!(
+        barrier.wait_blocking_timeout(Duration::from_millis(10)),
+        Err(BarrierTimeoutError::Timeout)
+    );
+    assert_eq!(barrier.n_waiting(), 0);
+    assert!(!barrier.is_broken());
+    let other = {
+        let barrier = barrier.clone();
+        std::thread::spawn(move || barrier.wait_blocking_timeout(Duration::from_secs(60)))
+    };
+    let mine = barrier.wait_blocking().unwrap();
+    let theirs = other.join().unwrap().unwrap();
+    check_generation(&[mine, theirs], 2);
+}
+
+#[test]
+fn errors_have_messages() {
+    let barrier = Barrier::new(2);
+    barrier.abort();
+    let err: Box<dyn std::error::Error> = Box::new(barrier.wait_blocking().unwrap_err());
+    assert_eq!(err.to_string(), "barrier broken");
+    let err: Box<dyn std::error::Error> = Box::new(BarrierTimeoutError::Timeout);
+    assert!(err.to_string().contains("timed out"));
+}
+
+#[test]
+fn reused_over_many_generations_by_tasks_and_threads() {
+    const PARTIES: usize = 6;
+    const THREADS: usize = 2;
+    const GENERATIONS: usize = 100;
+    let barrier = Arc::new(Barrier::new(PARTIES));
+    // results[g] collects generation g's results.
+    let results = Arc::new(StdMutex::new(vec![Vec::new(); GENERATIONS]));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let tasks: Vec<_> = (0..PARTIES - THREADS)
+        .map(|_| {
+            let (barrier, results) = (barrier.clone(), results.clone());
+            rt.spawn(async move {
+                for g in 0..GENERATIONS {
+                    let r = barrier.wait().await.unwrap();
+                    results.lock().unwrap()[g].push(r);
+                }
+            })
+        })
+        .collect();
+    let threads: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (barrier, results) = (barrier.clone(), results.clone());
+            std::thread::spawn(move || {
+                for g in 0..GENERATIONS {
+                    let r = barrier.wait_blocking().unwrap();
+                    results.lock().unwrap()[g].push(r);
+                }
+            })
+        })
+        .collect();
+    rt.block_on(async {
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    for t in threads {
+        t.join().unwrap();
+    }
+    for generation in results.lock().unwrap().iter() {
+        assert_eq!(generation.len(), PARTIES);
+        check_generation(generation, PARTIES);
+    }
+    assert_eq!(barrier.n_waiting(), 0);
+}
+
+#[test]
+fn more_tasks_than_parties_trip_in_whole_generations() {
+    // 8 tasks share a barrier of 4. Each trip releases exactly 4 with one leader; the leader
+    // of the 100th generation aborts the barrier so that every task ends.
+    let barrier = Arc::new(Barrier::new(4));
+    let leaders = Arc::new(AtomicUsize::new(0));
+    let released = Arc::new(AtomicUsize::new(0));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (barrier, leaders, released) = (barrier.clone(), leaders.clone(), released.clone());
+            rt.spawn(async move {
+                while let Ok(r) = barrier.wait().await {
+                    assert!(r.index() < 4);
+                    released.fetch_add(1, Ordering::SeqCst);
+                    if r.is_leader() && leaders.fetch_add(1, Ordering::SeqCst) + 1 == 100 {
+                        barrier.abort();
+                    }
+                }
+            })
+        })
+        .collect();
+    rt.block_on(async {
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    let leaders = leaders.load(Ordering::SeqCst);
+    assert!(leaders >= 100);
+    assert_eq!(released.load(Ordering::SeqCst), 4 * leaders);
+}
+
+#[test]
+fn cancellation_sweep_leaves_barrier_whole() {
+    // Poll one party's wait k times while other parties come and go, drop it, then check a
+    // full set of fresh parties still trips exactly once with one leader.
+    const PARTIES: usize = 3;
+    for k in 0..=8 {
+        let barrier = Barrier::new(PARTIES);
+        let mut others = Vec::new();
+        let mut victim = barrier.wait();
+        let mut collected = Vec::new();
+        for i in 0..k {
+            match poll_once(&mut victim) {
+                Poll::Ready(r) => {
+                    collected.push(r.unwrap());
+                    break;
+                }
+                Poll::Pending => {}
+            }
+            // Contention: another party arrives; every third step one withdraws.
+            let mut w = barrier.wait();
+            if poll_once(&mut w).is_pending() {
+                others.push(w);
+            }
+            if i % 3 == 2 {
+                drop(others.remove(0));
+            }
+        }
+        drop(victim);
+        // Finish whatever generation is in flight, then run one clean generation.
+        let mut pending: Vec<_> = others;
+        while barrier.n_waiting() != 0 {
+            let mut w = barrier.wait();
+            if poll_once(&mut w).is_pending() {
+                pending.push(w);
+            }
+        }
+        for mut w in pending {
+            if let Poll::Ready(r) = poll_once(&mut w) {
+                collected.push(r.unwrap());
+            }
+        }
+        assert_eq!(barrier.n_waiting(), 0, "k = {k}");
+        let mut fresh: Vec<_> = (0..PARTIES - 1).map(|_| barrier.wait()).collect();
+        for f in &mut fresh {
+            assert!(poll_once(f).is_pending(), "k = {k}");
+        }
+        let mut results = vec![barrier.wait().now_or_never().unwrap().unwrap()];
+        for f in &mut fresh {
+            let Poll::Ready(Ok(r)) = poll_once(f) else {
+                panic!("k = {k}: fresh generation did not trip")
+            };
+            results.push(r);
+        }
+        check_generation(&results, PARTIES);
+    }
+}
+
+#[test]
+fn last_arrival_racing_withdrawal_trips_at_most_once() {
+    // Threads: two parties wait, one of them withdraws by timeout while a third arrives.
+    for _ in 0..200 {
+        let barrier = Arc::new(Barrier::new(2));
+        let a = {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || barrier.wait_blocking_timeout(Duration::from_micros(50)))
+        };
+        let b = barrier.wait_blocking_timeout(Duration::from_micros(50));
+        let a = a.join().unwrap();
+        match (a, b) {
+            (Ok(a), Ok(b)) => check_generation(&[a, b], 2),
+            (Err(BarrierTimeoutError::Timeout), Err(BarrierTimeoutError::Timeout)) => {}
+            other => panic!("half a trip: {other:?}"),
+        }
+        assert_eq!(barrier.n_waiting(), 0);
+    }
+}
+
+#[test]
+fn smol_async_std_tokio_and_threads_share_one_barrier() {
+    let barrier = Arc::new(Barrier::new(4));
+    let leaders = Arc::new(AtomicUsize::new(0));
+    let spawn = |kind: usize| {
+        let (barrier, leaders) = (barrier.clone(), leaders.clone());
+        std::thread::spawn(move || {
+            for _ in 0..20 {
+                let r = match kind {
+                    0 => barrier.wait_blocking(),
+                    1 => smol::block_on(barrier.wait()),
+                    2 => async_std::task::block_on(barrier.wait()),
+                    _ => tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .unwrap()
+                        .block_on(barrier.wait()),
+                }
+                .unwrap();
+                leaders.fetch_add(usize::from(r.is_leader()), Ordering::SeqCst);
+            }
+        })
+    };
+    let handles: Vec<_> = (0..4).map(spawn).collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(leaders.load(Ordering::SeqCst), 20);
+}
+
+fn futures_test_waker() -> (Waker, Arc<AtomicUsize>) {
+    struct Counter(Arc<AtomicUsize>);
+    impl std::task::Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let count = Arc::new(AtomicUsize::new(0));
+    (Waker::from(Arc::new(Counter(count.clone()))), count)
+}

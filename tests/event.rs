@@ -1,0 +1,235 @@
+//! Tests of `Event`: poll-level wake-ups, the set/clear race, timeouts, many waiters,
+//! cancellation and mixed executors.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use futures::task::noop_waker;
+use futures::FutureExt;
+use unisync::Event;
+
+/// A waker that counts how often it was woken.
+#[derive(Default)]
+struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn counting_waker() -> (Arc<CountingWaker>, Waker) {
+    let counter = Arc::new(CountingWaker::default());
+    (counter.clone(), Waker::from(counter))
+}
+
+fn poll_once<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
+    Pin::new(fut).poll(&mut Context::from_waker(waker))
+}
+
+#[test]
+fn size_is_at_most_16_bytes() {
+    assert!(std::mem::size_of::<Event>() <= 16);
+}
+
+#[test]
+fn wait_completes_when_set() {
+    let event = Event::new();
+    let (count, waker) = counting_waker();
+    let mut wait = event.wait();
+    assert!(poll_once(&mut wait, &waker).is_pending());
+    assert_eq!(count.0.load(Ordering::SeqCst), 0);
+    event.set();
+    assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    assert!(poll_once(&mut wait, &waker).is_ready());
+}
+
+#[test]
+fn wait_on_set_event_is_ready_at_once() {
+    let event = Event::default();
+    event.set();
+    assert!(event.is_set());
+    assert!(event.wait().now_or_never().is_some());
+    // Stays set for every later wait until cleared.
+    assert!(event.wait().now_or_never().is_some());
+}
+
+#[test]
+fn set_then_clear_still_completes_registered_waiters() {
+    let event = Event::new();
+    let (count, waker) = counting_waker();
+    let mut waits: Vec<_> = (0..3).map(|_| event.wait()).collect();
+    for w in &mut waits {
+        assert!(poll_once(w, &waker).is_pending());
+    }
+    event.set();
+    event.clear();
+    assert!(!event.is_set());
+    assert_eq!(count.0.load(Ordering::SeqCst), 3);
+    for w in &mut waits {
+        assert!(poll_once(w, &waker).is_ready());
+    }
+}
+
+#[test]
+fn set_then_clear_before_listener_fires_is_not_lost() {
+    // Polled once (so the wait has started), then set and cleared before it is polled again.
+    let event = Event::new();
+    let mut wait = event.wait();
+    assert!(poll_once(&mut wait, &noop_waker()).is_pending());
+    event.set();
+    event.clear();
+    event.set();
+    event.clear();
+    assert!(poll_once(&mut wait, &noop_waker()).is_ready());
+}
+
+#[test]
+fn waiter_registered_after_clear_waits() {
+    let event = Event::new();
+    event.set();
+    event.clear();
+    let (count, waker) = counting_waker();
+    let mut wait = event.wait();
+    assert!(poll_once(&mut wait, &waker).is_pending());
+    assert!(poll_once(&mut wait, &waker).is_pending());
+    event.clear();
+    assert_eq!(count.0.load(Ordering::SeqCst), 0);
+    assert!(poll_once(&mut wait, &waker).is_pending());
+    event.set();
+    assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    assert!(poll_once(&mut wait, &waker).is_ready());
+}
+
+#[test]
+fn unpolled_future_starts_waiting_at_first_poll() {
+    let event = Event::new();
+    let wait = event.wait();
+    event.set();
+    event.clear();
+    // Created before the set but never polled: it had not started waiting.
+    let mut wait = wait;
+    assert!(poll_once(&mut wait, &noop_waker()).is_pending());
+}
+
+#[test]
+fn blocking_timeout_returns_false_then_true() {
+    let event = Event::new();
+    assert!(!event.wait_blocking_timeout(Duration::from_millis(10)));
+    event.set();
+    assert!(event.wait_blocking_timeout(Duration::from_millis(10)));
+    event.wait_blocking();
+}
+
+#[test]
+fn blocking_timeout_returns_true_when_set_by_another_thread() {
+    let event = Arc::new(Event::new());
+    let waiter = {
+        let event = event.clone();
+        std::thread::spawn(move || event.wait_blocking_timeout(Duration::from_secs(60)))
+    };
+    event.set();
+    assert!(waiter.join().unwrap());
+}
+
+#[test]
+fn ten_thousand_waiters_complete_after_one_set() {
+    const N: usize = 10_000;
+    let event = Event::new();
+    let (count, waker) = counting_waker();
+    let mut waits: Vec<_> = (0..N).map(|_| event.wait()).collect();
+    for w in &mut waits {
+        assert!(poll_once(w, &waker).is_pending());
+    }
+    event.set();
+    assert_eq!(count.0.load(Ordering::SeqCst), N);
+    let done = waits
+        .iter_mut()
+        .map(|w| poll_once(w, &waker))
+        .filter(Poll::is_ready)
+        .count();
+    assert_eq!(done, N);
+}
+
+#[test]
+fn cancellation_sweep_leaves_event_whole() {
+    // Poll a wait k times while the event flips, drop it, then check a fresh waiter still works.
+    for k in 0..=6 {
+        let event = Event::new();
+        let mut wait = event.wait();
+        for i in 0..k {
+            if poll_once(&mut wait, &noop_waker()).is_ready() {
+                break;
+            }
+            if i % 2 == 1 {
+                event.set();
+                event.clear();
+            }
+        }
+        drop(wait);
+        let mut other = event.wait();
+        assert!(poll_once(&mut other, &noop_waker()).is_pending());
+        event.set();
+        assert!(poll_once(&mut other, &noop_waker()).is_ready());
+    }
+}
+
+#[test]
+fn dropped_waiter_does_not_keep_others_from_waking() {
+    let event = Event::new();
+    let (count, waker) = counting_waker();
+    let mut a = event.wait();
+    let mut b = event.wait();
+    assert!(poll_once(&mut a, &waker).is_pending());
+    assert!(poll_once(&mut b, &waker).is_pending());
+    event.set();
+    drop(a); // notified but never polled again
+    assert!(poll_once(&mut b, &waker).is_ready());
+    assert_eq!(count.0.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn threads_tokio_smol_and_async_std_share_one_event() {
+    let event = Arc::new(Event::new());
+    let gone = Arc::new(AtomicUsize::new(0));
+    let mut handles = Vec::new();
+    for i in 0..6 {
+        let (event, gone) = (event.clone(), gone.clone());
+        handles.push(std::thread::spawn(move || {
+            match i % 3 {
+                0 => event.wait_blocking(),
+                1 => smol::block_on(event.wait()),
+                _ => async_std::task::block_on(event.wait()),
+            }
+            gone.fetch_add(1, Ordering::SeqCst);
+        }));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let (event, gone) = (event.clone(), gone.clone());
+            rt.spawn(async move {
+                event.wait().await;
+                gone.fetch_add(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    // Not cleared: a waiter that has not started by now would rightly wait for the next set.
+    event.set();
+    for h in handles {
+        h.join().unwrap();
+    }
+    rt.block_on(async {
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    assert_eq!(gone.load(Ordering::SeqCst), 10);
+}
