@@ -463,3 +463,26 @@ fn waiter_is_not_starved_by_barging_threads() {
         "waiter starved: {overtaken} barging acquisitions"
     );
 }
+
+/// Regression: a lock future that was woken by an unlock and then dropped without being polled
+/// must hand that wake-up to the next waiter, even when no later unlock comes to cover for it.
+#[test]
+fn woken_lock_future_dropped_unpolled_wakes_the_next_waiter() {
+    let mutex = Mutex::new(0);
+    let holder = mutex.try_lock().unwrap();
+    let (c1, c2) = (Counter::new(), Counter::new());
+    let mut first = mutex.lock();
+    let mut second = mutex.lock();
+    assert!(c1.poll(&mut first).is_pending());
+    assert!(c2.poll(&mut second).is_pending());
+    drop(holder);
+    assert_eq!(c1.count(), 1, "the unlock wakes the oldest waiter");
+    assert_eq!(c2.count(), 0);
+    drop(first);
+    assert_eq!(
+        c2.count(),
+        1,
+        "the dropped future's wake-up was not passed on"
+    );
+    assert!(c2.poll(&mut second).is_ready());
+}

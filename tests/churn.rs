@@ -1,0 +1,362 @@
+//! Churn: tokio, smol and async-std tasks and plain threads share one `Mutex`, `Semaphore`,
+//! `RwLock` and `Event`, while a random fraction of waits is cancelled (dropped after a random
+//! number of polls, or by a runtime timeout) or times out in the blocking API.
+//!
+//! At the end every count matches, every permit is back, and the number of live heap
+//! allocations has not grown between two identical rounds (a leaked listener or a lost
+//! permit would show up as growth or a hang).
+//!
+//! `UNISYNC_CHURN_OPS` sets the operations per round (default 40,000; CI runs it in release
+//! mode; set it to 1000000 or more locally for a longer soak).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use unisync::{Event, Mutex, RwLock, Semaphore};
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: forwards to the system allocator and only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(1, SeqCst);
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(1, SeqCst);
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const PERMITS: usize = 3;
+
+struct Shared {
+    mutex: Mutex<u64>,
+    sem: Semaphore,
+    rw: RwLock<u64>,
+    event: Event,
+    /// Increments that completed, to compare with the mutex and the write lock.
+    mutex_done: AtomicUsize,
+    rw_done: AtomicUsize,
+    /// Holders of the semaphore right now; never above `PERMITS`.
+    holders: AtomicUsize,
+    over: AtomicBool,
+}
+
+/// A small xorshift generator: reproducible, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Polls `fut` at most `polls` times, yielding in between, then drops it if unfinished.
+struct PollLimit<F> {
+    fut: Pin<Box<F>>,
+    left: u32,
+}
+
+impl<F: Future> Future for PollLimit<F> {
+    type Output = Option<F::Output>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Poll::Ready(v) = self.fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        self.left -= 1;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+fn limit<F: Future>(fut: F, polls: u32) -> PollLimit<F> {
+    PollLimit {
+        fut: Box::pin(fut),
+        left: polls,
+    }
+}
+
+async fn async_op(s: &Shared, rng: &mut Rng) {
+    let cancel = rng.below(4) == 0;
+    let polls = rng.below(4) as u32;
+    match rng.below(4) {
+        0 => {
+            if cancel {
+                if let Some(mut g) = limit(s.mutex.lock(), polls).await {
+                    *g += 1;
+                    s.mutex_done.fetch_add(1, SeqCst);
+                }
+            } else {
+                *s.mutex.lock().await += 1;
+                s.mutex_done.fetch_add(1, SeqCst);
+            }
+        }
+        1 => {
+            let n = 1 + rng.below(PERMITS as u64) as usize;
+            let permit = if cancel {
+                limit(s.sem.acquire_many(n), polls).await
+            } else {
+                Some(s.sem.acquire_many(n).await)
+            };
+            if let Some(permit) = permit {
+                let permit = permit.expect("never closed");
+                if s.holders.fetch_add(n, SeqCst) + n > PERMITS {
+                    s.over.store(true, SeqCst);
+                }
+                s.holders.fetch_sub(n, SeqCst);
+                drop(permit);
+            }
+        }
+        2 => {
+            if rng.below(3) == 0 {
+                let g = if cancel {
+                    limit(s.rw.write(), polls).await
+                } else {
+                    Some(s.rw.write().await)
+                };
+                if let Some(mut g) = g {
+                    *g += 1;
+                    s.rw_done.fetch_add(1, SeqCst);
+                }
+            } else if let Some(g) = limit(s.rw.read(), polls + 2).await {
+                std::hint::black_box(*g);
+            }
+        }
+        _ => {
+            // The event is toggled by the driver; waits here are mostly cancelled.
+            let _ = limit(s.event.wait(), polls).await;
+        }
+    }
+}
+
+fn blocking_op(s: &Shared, rng: &mut Rng) {
+    let timeout = Duration::from_micros(rng.below(200));
+    match rng.below(3) {
+        0 => {
+            if let Some(mut g) = s.mutex.lock_blocking_timeout(timeout) {
+                *g += 1;
+                s.mutex_done.fetch_add(1, SeqCst);
+            }
+        }
+        1 => {
+            let n = 1 + rng.below(PERMITS as u64) as usize;
+            if let Ok(permit) = s.sem.acquire_many_blocking_timeout(n, timeout) {
+                if s.holders.fetch_add(n, SeqCst) + n > PERMITS {
+                    s.over.store(true, SeqCst);
+                }
+                s.holders.fetch_sub(n, SeqCst);
+                drop(permit);
+            }
+        }
+        _ => {
+            if rng.below(2) == 0 {
+                if let Some(mut g) = s.rw.write_blocking_timeout(timeout) {
+                    *g += 1;
+                    s.rw_done.fetch_add(1, SeqCst);
+                }
+            } else if let Some(g) = s.rw.read_blocking_timeout(timeout) {
+                std::hint::black_box(*g);
+            }
+        }
+    }
+}
+
+/// Runs one round of `ops` operations split over every runtime and some threads.
+fn round(shared: &Arc<Shared>, ops: usize, seed: u64, rt: &tokio::runtime::Runtime) {
+    let per = ops / 8;
+    let mut joins: Vec<std::thread::JoinHandle<()>> = Vec::new();
+    // Plain threads, blocking API with timeouts.
+    for t in 0..2u64 {
+        let s = shared.clone();
+        joins.push(std::thread::spawn(move || {
+            let mut rng = Rng(seed ^ (0x9E37 + t));
+            for _ in 0..per {
+                blocking_op(&s, &mut rng);
+            }
+        }));
+    }
+    // smol tasks on an executor driven by two threads.
+    {
+        let s = shared.clone();
+        joins.push(std::thread::spawn(move || {
+            let ex = Arc::new(smol::Executor::new());
+            let tasks: Vec<_> = (0..2u64)
+                .map(|t| {
+                    let s = s.clone();
+                    ex.spawn(async move {
+                        let mut rng = Rng(seed ^ (0x51 + t));
+                        for _ in 0..per {
+                            async_op(&s, &mut rng).await;
+                        }
+                    })
+                })
+                .collect();
+            let (done_tx, done_rx) = smol::channel::bounded::<()>(1);
+            let helper = {
+                let ex = ex.clone();
+                std::thread::spawn(move || smol::block_on(ex.run(done_rx.recv())))
+            };
+            smol::block_on(ex.run(async {
+                for t in tasks {
+                    t.await;
+                }
+            }));
+            drop(done_tx);
+            let _ = helper.join();
+        }));
+    }
+    // async-std tasks.
+    {
+        let s = shared.clone();
+        joins.push(std::thread::spawn(move || {
+            async_std::task::block_on(async {
+                let tasks: Vec<_> = (0..2u64)
+                    .map(|t| {
+                        let s = s.clone();
+                        async_std::task::spawn(async move {
+                            let mut rng = Rng(seed ^ (0xA5 + t));
+                            for _ in 0..per {
+                                async_op(&s, &mut rng).await;
+                            }
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await;
+                }
+            })
+        }));
+    }
+    // tokio tasks, some cancelled by the runtime's own timer.
+    rt.block_on(async {
+        let mut handles = Vec::new();
+        for t in 0..2u64 {
+            let s = shared.clone();
+            handles.push(tokio::spawn(async move {
+                let mut rng = Rng(seed ^ (0x70 + t));
+                for _ in 0..per {
+                    if rng.below(8) == 0 {
+                        let d = Duration::from_micros(rng.below(50));
+                        let _ = tokio::time::timeout(d, async_op(&s, &mut Rng(rng.next()))).await;
+                    } else {
+                        async_op(&s, &mut rng).await;
+                    }
+                }
+            }));
+        }
+        // Toggle the event while the others run.
+        let s = shared.clone();
+        handles.push(tokio::spawn(async move {
+            for i in 0..200 {
+                if i % 2 == 0 {
+                    s.event.set();
+                } else {
+                    s.event.clear();
+                }
+                tokio::time::sleep(Duration::from_micros(100)).await;
+            }
+        }));
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+    for j in joins {
+        j.join().unwrap();
+    }
+}
+
+#[test]
+fn churn_across_runtimes_and_threads() {
+    let ops: usize = std::env::var("UNISYNC_CHURN_OPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40_000);
+    // A lost wake-up shows up as a hang: fail loudly instead of stalling the suite.
+    let finished = Arc::new(AtomicBool::new(false));
+    let watchdog = {
+        let finished = finished.clone();
+        std::thread::spawn(move || {
+            let limit = Duration::from_secs(300);
+            let start = std::time::Instant::now();
+            while !finished.load(SeqCst) {
+                if start.elapsed() > limit {
+                    eprintln!("churn did not finish in {limit:?}: a waiter was never woken");
+                    std::process::abort();
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let shared = Arc::new(Shared {
+        mutex: Mutex::new(0),
+        sem: Semaphore::new(PERMITS),
+        rw: RwLock::new(0),
+        event: Event::new(),
+        mutex_done: AtomicUsize::new(0),
+        rw_done: AtomicUsize::new(0),
+        holders: AtomicUsize::new(0),
+        over: AtomicBool::new(false),
+    });
+
+    // Warm-up round: runtimes, thread pools and the events' lists allocate what they keep.
+    round(&shared, ops / 4, 1, &rt);
+    let before = LIVE.load(SeqCst);
+    round(&shared, ops, 2, &rt);
+    round(&shared, ops, 3, &rt);
+    let after = LIVE.load(SeqCst);
+    finished.store(true, SeqCst);
+    watchdog.join().unwrap();
+    println!(
+        "churn: {ops} operations per round, mutex {} / rwlock {} increments, live allocations {before} -> {after}",
+        shared.mutex_done.load(SeqCst),
+        shared.rw_done.load(SeqCst)
+    );
+
+    let s = &*shared;
+    assert!(!s.over.load(SeqCst), "more semaphore holders than permits");
+    assert_eq!(s.sem.available_permits(), PERMITS, "a permit was lost");
+    assert_eq!(
+        *s.mutex.try_lock().expect("mutex left locked"),
+        s.mutex_done.load(SeqCst) as u64
+    );
+    assert_eq!(
+        *s.rw.try_write().expect("rwlock left locked"),
+        s.rw_done.load(SeqCst) as u64
+    );
+    // The event is usable: setting it completes a wait at once.
+    s.event.set();
+    assert!(s.event.wait_blocking_timeout(Duration::from_secs(5)));
+    // Runtimes keep small caches; a leak per cancelled wait would be thousands.
+    let growth = after - before;
+    assert!(
+        growth < 256,
+        "live allocations grew by {growth} over two rounds of {ops} operations"
+    );
+}
