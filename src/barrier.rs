@@ -73,6 +73,15 @@ pub struct Barrier {
 impl Barrier {
     /// The most parties a barrier can have: `2^20 - 1` on 64-bit targets, `2^9 - 1` on 32-bit
     /// ones.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::Barrier;
+    ///
+    /// let barrier = Barrier::new(Barrier::MAX_PARTIES);
+    /// assert_eq!(barrier.parties(), Barrier::MAX_PARTIES);
+    /// ```
     pub const MAX_PARTIES: usize = MAX_PARTIES;
 
     const_fn! {

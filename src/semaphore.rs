@@ -56,6 +56,15 @@ pub struct Semaphore {
 
 impl Semaphore {
     /// The largest number of permits a semaphore can hold: `usize::MAX >> 3`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::Semaphore;
+    ///
+    /// let sem = Semaphore::new(Semaphore::MAX_PERMITS);
+    /// assert_eq!(sem.available_permits(), usize::MAX >> 3);
+    /// ```
     pub const MAX_PERMITS: usize = MAX_PERMITS;
 
     const_fn! {
