@@ -1,9 +1,10 @@
-//! A TCP echo server that caps concurrent connections with a `unisync::Semaphore` and keeps
-//! shared statistics in a `unisync::Mutex`.
+//! A TCP echo server that caps concurrent connections with a `unisync::Semaphore`, keeps
+//! shared statistics in a `unisync::Mutex` and shuts down gracefully on a `unisync::Event`.
 //!
 //! The program starts the server on an ephemeral port of 127.0.0.1, runs its own clients
-//! against it (async tasks and plain threads), shuts the server down, prints what happened and
-//! checks it:
+//! against it (async tasks and plain threads), then sets the shutdown event: the accept loop
+//! stops, every open connection (one client is left idle on purpose) is closed, and the server
+//! waits for all its connection tasks before it prints what happened and checks it:
 //!
 //! ```text
 //! cargo run --example server
@@ -16,9 +17,8 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 use tokio::task::JoinSet;
-use unisync::{Mutex, OwnedSemaphorePermit, Semaphore};
+use unisync::{Event, Mutex, OwnedSemaphorePermit, Semaphore};
 
 /// At most this many connections are served at once; later ones wait in the listen backlog.
 const MAX_CONNECTIONS: usize = 4;
@@ -46,34 +46,8 @@ struct Stats {
     bytes_verified: u64,
     /// Clients that ran on plain threads and finished.
     thread_clients_done: usize,
-}
-
-/// Tells the accept loop to stop.
-#[derive(Clone)]
-struct Shutdown {
-    tx: Arc<watch::Sender<bool>>,
-    rx: watch::Receiver<bool>,
-}
-
-impl Shutdown {
-    fn new() -> Shutdown {
-        let (tx, rx) = watch::channel(false);
-        Shutdown {
-            tx: Arc::new(tx),
-            rx,
-        }
-    }
-
-    /// Asks the accept loop to stop; connections already accepted are served to the end.
-    fn trigger(&self) {
-        self.tx.send_replace(true);
-    }
-
-    /// Completes once [`trigger`](Shutdown::trigger) has been called.
-    async fn triggered(&mut self) {
-        // An error means every sender is gone, which also means "stop".
-        let _ = self.rx.wait_for(|stop| *stop).await;
-    }
+    /// Connections that were still open when shutdown began, closed by the server.
+    closed_by_shutdown: usize,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]
@@ -91,6 +65,8 @@ struct Report {
     stats: Stats,
     bytes_sent: u64,
     permits_left: usize,
+    /// Connection tasks the server joined after shutdown.
+    connections_finished: usize,
 }
 
 async fn run() -> io::Result<Report> {
@@ -98,7 +74,7 @@ async fn run() -> io::Result<Report> {
     let addr = listener.local_addr()?;
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let stats = Arc::new(Mutex::new(Stats::default()));
-    let shutdown = Shutdown::new();
+    let shutdown = Arc::new(Event::new());
 
     let server = tokio::spawn(serve(
         listener,
@@ -106,6 +82,17 @@ async fn run() -> io::Result<Report> {
         stats.clone(),
         shutdown.clone(),
     ));
+
+    // One client that is answered once and then stays idle until the server closes it. Its
+    // echo proves the connection was accepted before the other clients start.
+    let mut idle = TcpStream::connect(addr).await?;
+    let hello = message(TASK_CLIENTS + THREAD_CLIENTS, 0);
+    idle.write_all(&hello).await?;
+    let mut back = vec![0; hello.len()];
+    idle.read_exact(&mut back).await?;
+    assert_eq!(back, hello, "the idle client got a wrong echo");
+    let mut bytes_sent = hello.len() as u64;
+    stats.lock().await.bytes_verified += bytes_sent;
 
     // Clients on plain threads: blocking sockets and `lock_blocking` on the same mutex.
     let threads: Vec<_> = (0..THREAD_CLIENTS)
@@ -121,7 +108,6 @@ async fn run() -> io::Result<Report> {
         clients.spawn(task_client(addr, id, stats.clone()));
     }
 
-    let mut bytes_sent = 0;
     while let Some(sent) = clients.join_next().await {
         bytes_sent += sent.expect("client task panicked")?;
     }
@@ -134,9 +120,12 @@ async fn run() -> io::Result<Report> {
         bytes_sent += sent;
     }
 
-    // Every client has been answered: stop accepting and let the connections finish.
-    shutdown.trigger();
-    server.await.expect("accept loop panicked")?;
+    // Every client but the idle one has been answered: one `set` stops the accept loop and
+    // every connection task, and wakes them all at once.
+    shutdown.set();
+    // The server closes the idle connection: the client reads end-of-stream.
+    assert_eq!(idle.read(&mut [0; 1]).await?, 0, "server sent extra bytes");
+    let connections_finished = server.await.expect("accept loop panicked")?;
 
     let stats = Arc::try_unwrap(stats)
         .expect("every connection task has finished")
@@ -146,71 +135,82 @@ async fn run() -> io::Result<Report> {
         stats,
         bytes_sent,
         permits_left: limit.available_permits(),
+        connections_finished,
     })
 }
 
-/// Accepts connections until shutdown, at most `MAX_CONNECTIONS` served at once, then waits
-/// for the connections already accepted.
+/// Accepts connections until `shutdown` is set, at most `MAX_CONNECTIONS` served at once, then
+/// waits for every connection task; returns how many there were.
 async fn serve(
     listener: TcpListener,
     limit: Arc<Semaphore>,
     stats: Arc<Mutex<Stats>>,
-    mut shutdown: Shutdown,
-) -> io::Result<()> {
+    shutdown: Arc<Event>,
+) -> io::Result<usize> {
     let mut connections = JoinSet::new();
     loop {
         // Take a permit before accepting, so that excess clients wait in the backlog. Dropping
         // the `acquire_owned` future when shutdown wins is fine: it is cancel-safe.
         let permit = tokio::select! {
             permit = limit.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
-            () = shutdown.triggered() => break,
+            () = shutdown.wait() => break,
         };
         let stream = tokio::select! {
             accepted = listener.accept() => accepted?.0,
-            () = shutdown.triggered() => break,
+            () = shutdown.wait() => break,
         };
         stats.lock().await.accepted += 1;
-        connections.spawn(connection(stream, permit, stats.clone()));
+        connections.spawn(connection(stream, permit, stats.clone(), shutdown.clone()));
     }
+    // The event stays set, so a connection task that has not polled its wait yet still sees it.
+    let mut finished = 0;
     while let Some(served) = connections.join_next().await {
         served.expect("connection task panicked")?;
+        finished += 1;
     }
-    Ok(())
+    Ok(finished)
 }
 
-/// Serves one connection; `permit` is held for as long as it is open.
+/// Serves one connection until the client closes it or `shutdown` is set; `permit` is held for
+/// as long as it is open.
 async fn connection(
     mut stream: TcpStream,
     permit: OwnedSemaphorePermit,
     stats: Arc<Mutex<Stats>>,
+    shutdown: Arc<Event>,
 ) -> io::Result<()> {
     {
         let mut stats = stats.lock().await;
         stats.active += 1;
         stats.max_active = stats.max_active.max(stats.active);
     }
-    let echoed = echo(&mut stream).await;
+    let mut echoed = 0;
+    // The count lives outside the echo future, so bytes echoed before shutdown are not lost.
+    let served = tokio::select! {
+        done = echo(&mut stream, &mut echoed) => done.map(|()| false),
+        () = shutdown.wait() => Ok(true),
+    };
     {
         let mut stats = stats.lock().await;
         stats.active -= 1;
-        stats.bytes_echoed += *echoed.as_ref().unwrap_or(&0);
+        stats.bytes_echoed += echoed;
+        stats.closed_by_shutdown += usize::from(*served.as_ref().unwrap_or(&false));
     }
     // Only now may another connection be accepted.
     drop(permit);
-    echoed.map(drop)
+    served.map(drop)
 }
 
-/// Writes back everything it reads until the client closes its side; returns the byte count.
-async fn echo(stream: &mut TcpStream) -> io::Result<u64> {
+/// Writes back everything it reads until the client closes its side, counting the bytes.
+async fn echo(stream: &mut TcpStream, echoed: &mut u64) -> io::Result<()> {
     let mut buf = [0; 1024];
-    let mut echoed = 0;
     loop {
         let n = stream.read(&mut buf).await?;
         if n == 0 {
-            return Ok(echoed);
+            return Ok(());
         }
         stream.write_all(&buf[..n]).await?;
-        echoed += n as u64;
+        *echoed += n as u64;
     }
 }
 
@@ -273,8 +273,8 @@ impl Report {
         let s = &self.stats;
         println!("echo server on {}", self.addr);
         println!(
-            "clients:            {} ({TASK_CLIENTS} tasks, {THREAD_CLIENTS} threads), {MESSAGES} messages each",
-            TASK_CLIENTS + THREAD_CLIENTS
+            "clients:            {} ({TASK_CLIENTS} tasks and {THREAD_CLIENTS} threads with {MESSAGES} messages each, 1 idle)",
+            TASK_CLIENTS + THREAD_CLIENTS + 1
         );
         println!("connections:        {} accepted", s.accepted);
         println!(
@@ -285,15 +285,25 @@ impl Report {
             "bytes echoed:       {} (clients sent {}, verified {})",
             s.bytes_echoed, self.bytes_sent, s.bytes_verified
         );
+        println!(
+            "shutdown:           {} connection tasks joined, {} closed by the event",
+            self.connections_finished, s.closed_by_shutdown
+        );
         println!("elapsed:            {elapsed:.2?}");
 
-        assert_eq!(s.accepted, TASK_CLIENTS + THREAD_CLIENTS);
+        assert_eq!(s.accepted, TASK_CLIENTS + THREAD_CLIENTS + 1);
         assert_eq!(s.thread_clients_done, THREAD_CLIENTS);
         assert!(s.max_active >= 1 && s.max_active <= MAX_CONNECTIONS);
         assert_eq!(s.active, 0);
         assert_eq!(s.bytes_echoed, self.bytes_sent);
         assert_eq!(s.bytes_verified, self.bytes_sent);
         assert_eq!(self.permits_left, MAX_CONNECTIONS);
-        println!("ok: every echo matched, never more than {MAX_CONNECTIONS} connections at once");
+        // Every connection task finished after shutdown; only the idle one needed the event.
+        assert_eq!(self.connections_finished, s.accepted);
+        assert_eq!(s.closed_by_shutdown, 1);
+        println!(
+            "ok: every echo matched, never more than {MAX_CONNECTIONS} connections at once, \
+             every connection task finished after shutdown"
+        );
     }
 }
