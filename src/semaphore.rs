@@ -701,7 +701,7 @@ impl<'a> SemaphorePermit<'a> {
 
 impl Drop for SemaphorePermit<'_> {
     fn drop(&mut self) {
-        self.sem.raw.release(self.permits);
+        self.sem.raw.release_held(self.permits);
     }
 }
 
@@ -805,7 +805,7 @@ impl OwnedSemaphorePermit {
 
 impl Drop for OwnedSemaphorePermit {
     fn drop(&mut self) {
-        self.sem.raw.release(self.permits);
+        self.sem.raw.release_held(self.permits);
     }
 }
 

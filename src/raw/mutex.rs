@@ -31,9 +31,9 @@
 
 use core::task::Poll;
 
-use event_listener::{Event, EventListener};
+use event_listener::Event;
 
-use crate::raw::wait::{poll_loop, Attempt, Strategy};
+use crate::raw::wait::{poll_loop, Attempt, Slot, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const LOCKED: usize = 1;
@@ -109,20 +109,31 @@ impl RawMutex {
 /// The part of a lock future that waits: its listener and whether it counts as starving.
 #[derive(Debug, Default)]
 pub(crate) struct LockWaiter {
-    listener: Option<EventListener>,
+    listener: Slot,
     starving: bool,
 }
 
 impl LockWaiter {
     pub(crate) const fn new() -> Self {
         LockWaiter {
-            listener: None,
+            listener: Slot::new(),
             starving: false,
         }
     }
 
     /// Advances the wait; `Ready` means the caller now holds the lock.
+    #[inline]
     pub(crate) fn poll_lock<S: Strategy>(&mut self, raw: &RawMutex, strategy: &mut S) -> Poll<()> {
+        // The uncontended case, inlined into the caller: the same first attempt `poll_loop`
+        // would make, without setting the loop up.
+        if self.listener.is_none() && !self.starving && raw.try_lock() {
+            return Poll::Ready(());
+        }
+        self.poll_lock_slow(raw, strategy)
+    }
+
+    #[inline(never)]
+    fn poll_lock_slow<S: Strategy>(&mut self, raw: &RawMutex, strategy: &mut S) -> Poll<()> {
         let starving = &mut self.starving;
         poll_loop(strategy, &raw.event, &mut self.listener, |attempt| {
             let won = match attempt {

@@ -27,9 +27,9 @@
 
 use core::task::Poll;
 
-use event_listener::{Event, EventListener, IntoNotification as _, Listener as _};
+use event_listener::{Event, IntoNotification as _, Listener as _};
 
-use crate::raw::wait::{poll_loop, Attempt, Strategy};
+use crate::raw::wait::{poll_loop, Attempt, Slot, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const CLOSED: usize = 1;
@@ -105,8 +105,34 @@ impl RawSemaphore {
         }
     }
 
-    /// Returns `n` permits and wakes whoever may use them.
+    /// Returns `n` permits that a permit guard held, and wakes whoever may use them.
+    ///
+    /// One atomic add: held permits came out of this semaphore, so they fit again unless
+    /// `add_permits` filled it up in the meantime, which is caught and undone below.
     #[inline]
+    pub(crate) fn release_held(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let prev = self.state.fetch_add(n << SHIFT, Ordering::Release);
+        if n > MAX_PERMITS - permits(prev) {
+            self.state.fetch_sub(n << SHIFT, Ordering::Relaxed);
+            panic!("returning {n} permits would exceed `Semaphore::MAX_PERMITS` ({MAX_PERMITS})");
+        }
+        self.wake_after_release(prev, n);
+    }
+
+    #[inline]
+    fn wake_after_release(&self, prev: usize, n: usize) {
+        if prev & HEAD != 0 {
+            self.head.notify(1);
+        } else if prev & CONTENDED != 0 {
+            self.event.notify(n.additional());
+        }
+    }
+
+    /// Adds `n` permits and wakes whoever may use them; panics (changing nothing) if the total
+    /// would exceed [`MAX_PERMITS`].
     pub(crate) fn release(&self, n: usize) {
         if n == 0 {
             return;
@@ -127,11 +153,7 @@ impl RawSemaphore {
                 Err(actual) => s = actual,
             }
         };
-        if prev & HEAD != 0 {
-            self.head.notify(1);
-        } else if prev & CONTENDED != 0 {
-            self.event.notify(n.additional());
-        }
+        self.wake_after_release(prev, n);
     }
 
     /// Closes the semaphore and wakes every waiter. Returns whether it was open.
@@ -229,7 +251,7 @@ enum Phase {
 pub(crate) struct AcquireWaiter {
     need: usize,
     phase: Phase,
-    listener: Option<EventListener>,
+    listener: Slot,
 }
 
 /// The semaphore was closed.
@@ -246,7 +268,7 @@ impl AcquireWaiter {
         AcquireWaiter {
             need,
             phase: Phase::Queued,
-            listener: None,
+            listener: Slot::new(),
         }
     }
 
@@ -255,7 +277,28 @@ impl AcquireWaiter {
     }
 
     /// Advances the wait; `Ready(Ok(()))` means the caller now owns `need` permits.
+    #[inline]
     pub(crate) fn poll_acquire<S: Strategy>(
+        &mut self,
+        raw: &RawSemaphore,
+        strategy: &mut S,
+    ) -> Poll<Result<(), Closed>> {
+        // The uncontended case, inlined into the caller: the same first attempt `poll_loop`
+        // would make, without setting the loop up.
+        if self.phase == Phase::Queued && self.listener.is_none() {
+            let done = match raw.try_acquire(self.need) {
+                Ok(()) => Ok(()),
+                Err(TryFail::Closed) => Err(Closed),
+                Err(TryFail::NoPermits) => return self.poll_acquire_slow(raw, strategy),
+            };
+            self.phase = Phase::Done;
+            return Poll::Ready(done);
+        }
+        self.poll_acquire_slow(raw, strategy)
+    }
+
+    #[inline(never)]
+    fn poll_acquire_slow<S: Strategy>(
         &mut self,
         raw: &RawSemaphore,
         strategy: &mut S,

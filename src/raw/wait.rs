@@ -38,6 +38,7 @@
 //! listener by itself; a waiter that was polled to completion owns what it acquired and its
 //! primitive's drop logic releases it. Each primitive states how in its own drop code.
 
+use core::mem::ManuallyDrop;
 use core::task::{Context, Poll};
 
 use event_listener::{Event, EventListener};
@@ -193,4 +194,48 @@ pub(crate) enum Attempt {
     Registered,
     /// Just after a notification fired for this waiter.
     Woken,
+}
+
+/// A waiter's listener slot, dropped without a call when it is empty.
+///
+/// Every finished wait has an empty slot, so the common drop is a single test; the compiler
+/// would otherwise emit an out-of-line drop call for `Option<EventListener>` on every lock.
+#[derive(Debug, Default)]
+pub(crate) struct Slot(ManuallyDrop<Option<EventListener>>);
+
+impl Slot {
+    pub(crate) const fn new() -> Self {
+        Slot(ManuallyDrop::new(None))
+    }
+}
+
+impl core::ops::Deref for Slot {
+    type Target = Option<EventListener>;
+
+    #[inline]
+    fn deref(&self) -> &Option<EventListener> {
+        &self.0
+    }
+}
+
+impl core::ops::DerefMut for Slot {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut Option<EventListener> {
+        &mut self.0
+    }
+}
+
+impl Drop for Slot {
+    #[inline]
+    fn drop(&mut self) {
+        if self.0.is_some() {
+            drop_listener(&mut self.0);
+        }
+    }
+}
+
+#[cold]
+fn drop_listener(slot: &mut Option<EventListener>) {
+    // Dropping a notified listener passes its notification on.
+    drop(slot.take());
 }
