@@ -90,7 +90,7 @@ fn panic_inside_a_task_holding_the_lock_releases_it() {
 
 #[cfg_attr(
     miri,
-    ignore = "tokio's runtime uses epoll, which miri does not support"
+    ignore = "starts a tokio runtime (I/O driver, worker threads), far too slow under miri"
 )]
 #[test]
 fn panicking_tokio_task_releases_the_rwlock() {
