@@ -310,6 +310,10 @@ fn errors_have_messages() {
     assert!(err.to_string().contains("timed out"));
 }
 
+#[cfg_attr(
+    miri,
+    ignore = "starts a tokio runtime (I/O driver, worker threads), far too slow under miri"
+)]
 #[test]
 fn reused_over_many_generations_by_tasks_and_threads() {
     const PARTIES: usize = 6;
@@ -359,6 +363,10 @@ fn reused_over_many_generations_by_tasks_and_threads() {
     assert_eq!(barrier.n_waiting(), 0);
 }
 
+#[cfg_attr(
+    miri,
+    ignore = "starts a tokio runtime (I/O driver, worker threads), far too slow under miri"
+)]
 #[test]
 fn more_tasks_than_parties_trip_in_whole_generations() {
     // 8 tasks share a barrier of 4. Each trip releases exactly 4 with one leader; the leader
@@ -451,6 +459,7 @@ fn cancellation_sweep_leaves_barrier_whole() {
     }
 }
 
+#[cfg_attr(miri, ignore = "200 rounds of racing threads take minutes under miri")]
 #[test]
 fn last_arrival_racing_withdrawal_trips_at_most_once() {
     // Threads: two parties wait, one of them withdraws by timeout while a third arrives.
@@ -471,6 +480,10 @@ fn last_arrival_racing_withdrawal_trips_at_most_once() {
     }
 }
 
+#[cfg_attr(
+    miri,
+    ignore = "starts tokio, smol and async-std runtimes (I/O drivers, worker threads), far too slow under miri"
+)]
 #[test]
 fn smol_async_std_tokio_and_threads_share_one_barrier() {
     let barrier = Arc::new(Barrier::new(4));

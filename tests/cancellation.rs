@@ -9,12 +9,17 @@ mod common;
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Poll;
 
 use common::Counter;
-use unisync::{Mutex, Semaphore};
+use futures::FutureExt;
+use unisync::{
+    Barrier, Condvar, Event, Mutex, OwnedRwLockUpgradableReadGuard, RwLock,
+    RwLockUpgradableReadGuard, Semaphore,
+};
 
 /// How many polls of the future under test the harness tries (0 means: dropped unpolled).
 const K: usize = 8;
@@ -25,9 +30,9 @@ struct Case {
     run: fn(k: usize, r: usize),
 }
 
-/// Every async wait the crate has. When a primitive gains a new async wait (`RwLock::read`,
-/// `RwLock::write`, `Event::listen`, `Condvar::wait`, `Barrier::wait`, ...), add a case here
-/// and its name to `every_async_wait_is_in_the_harness`.
+/// Every async wait the crate has (condvar waits once per guard kind). Adding an async wait
+/// method to the crate means adding a case here and its name to
+/// `every_async_wait_is_in_the_harness`.
 const CASES: &[Case] = &[
     Case {
         name: "Mutex::lock",
@@ -53,12 +58,68 @@ const CASES: &[Case] = &[
         name: "Semaphore::acquire_many_owned",
         run: sem_acquire_many_owned,
     },
+    Case {
+        name: "RwLock::read",
+        run: rwlock_read,
+    },
+    Case {
+        name: "RwLock::read_owned",
+        run: rwlock_read_owned,
+    },
+    Case {
+        name: "RwLock::write",
+        run: rwlock_write,
+    },
+    Case {
+        name: "RwLock::write_owned",
+        run: rwlock_write_owned,
+    },
+    Case {
+        name: "RwLock::upgradable_read",
+        run: rwlock_upgradable_read,
+    },
+    Case {
+        name: "RwLock::upgradable_read_owned",
+        run: rwlock_upgradable_read_owned,
+    },
+    Case {
+        name: "RwLockUpgradableReadGuard::upgrade",
+        run: rwlock_upgrade,
+    },
+    Case {
+        name: "OwnedRwLockUpgradableReadGuard::upgrade",
+        run: rwlock_upgrade_owned,
+    },
+    Case {
+        name: "Event::wait",
+        run: event_wait,
+    },
+    Case {
+        name: "Condvar::wait(MutexGuard)",
+        run: condvar_wait,
+    },
+    Case {
+        name: "Condvar::wait(OwnedMutexGuard)",
+        run: condvar_wait_owned,
+    },
+    Case {
+        name: "Condvar::wait_while(MutexGuard)",
+        run: condvar_wait_while,
+    },
+    Case {
+        name: "Condvar::wait_while(OwnedMutexGuard)",
+        run: condvar_wait_while_owned,
+    },
+    Case {
+        name: "Barrier::wait",
+        run: barrier_wait,
+    },
 ];
 
 #[test]
 fn every_async_wait_is_in_the_harness() {
-    // Add every new async wait to `CASES` and here; a wait missing from the harness has no
-    // cancel-safety coverage.
+    // The full list of async waits. Adding a wait method to the crate means adding a case to
+    // `CASES` and its name here: a wait missing from the harness has no cancel-safety coverage.
     let names: Vec<_> = CASES.iter().map(|c| c.name).collect();
     assert_eq!(
         names,
@@ -69,6 +130,20 @@ fn every_async_wait_is_in_the_harness() {
             "Semaphore::acquire_many",
             "Semaphore::acquire_owned",
             "Semaphore::acquire_many_owned",
+            "RwLock::read",
+            "RwLock::read_owned",
+            "RwLock::write",
+            "RwLock::write_owned",
+            "RwLock::upgradable_read",
+            "RwLock::upgradable_read_owned",
+            "RwLockUpgradableReadGuard::upgrade",
+            "OwnedRwLockUpgradableReadGuard::upgrade",
+            "Event::wait",
+            "Condvar::wait(MutexGuard)",
+            "Condvar::wait(OwnedMutexGuard)",
+            "Condvar::wait_while(MutexGuard)",
+            "Condvar::wait_while(OwnedMutexGuard)",
+            "Barrier::wait",
         ]
     );
 }
@@ -263,4 +338,347 @@ fn sem_acquire_owned(k: usize, r: usize) {
 fn sem_acquire_many_owned(k: usize, r: usize) {
     let sem = Arc::new(Semaphore::new(INITIAL));
     sem_case(&sem, k, r, sem.clone().acquire_many_owned(2));
+}
+
+/// Boxes a future so that every future under test is `Unpin`, whatever its own type.
+fn boxed<'a, F: Future + 'a>(fut: F) -> Pin<Box<dyn Future<Output = F::Output> + 'a>> {
+    Box::pin(fut)
+}
+
+fn rwlock_whole(lock: &Arc<RwLock<()>>) -> Box<dyn Fn() -> bool + '_> {
+    Box::new(move || {
+        !lock.is_write_locked() && lock.reader_count() == 0 && lock.try_write().is_some()
+    })
+}
+
+/// A releaser that drops `guard`, then lets a barger take the lock with `barge` once, then
+/// drops the barger: so a woken waiter may find the lock taken again.
+fn rwlock_releases<'a, G: 'a, B: 'a>(
+    guard: G,
+    barge: impl FnOnce() -> Option<B> + 'a,
+) -> Vec<Box<dyn FnOnce() + 'a>> {
+    let barger = Rc::new(RefCell::new(None));
+    let b2 = barger.clone();
+    vec![
+        Box::new(move || {
+            drop(guard);
+            *barger.borrow_mut() = barge();
+        }),
+        Box::new(move || drop(b2.borrow_mut().take())),
+    ]
+}
+
+fn rwlock_case<'a, F: Future + Unpin, W: Future + Unpin>(
+    lock: &'a Arc<RwLock<()>>,
+    k: usize,
+    r: usize,
+    releases: Vec<Box<dyn FnOnce() + 'a>>,
+    fut: F,
+    second: W,
+) {
+    drive(
+        k,
+        r,
+        Scenario {
+            fut,
+            second,
+            releases,
+            whole: rwlock_whole(lock),
+        },
+    );
+}
+
+/// A reader behind a writer, with a writer queued behind the reader.
+fn rwlock_read(k: usize, r: usize) {
+    let lock = Arc::new(RwLock::new(()));
+    let releases = rwlock_releases(lock.try_write_owned().unwrap(), || lock.try_read_owned());
+    rwlock_case(&lock, k, r, releases, lock.read(), lock.write_owned());
+}
+
+fn rwlock_read_owned(k: usize, r: usize) {
+    let lock = Arc::new(RwLock::new(()));
+    let releases = rwlock_releases(lock.try_write_owned().unwrap(), || lock.try_write_owned());
+    rwlock_case(&lock, k, r, releases, lock.read_owned(), lock.write());
+}
+
+/// A writer behind a reader, with a reader queued behind the writer (phase-fair: new readers
+/// wait for a queued writer).
+fn rwlock_write(k: usize, r: usize) {
+    let lock = Arc::new(RwLock::new(()));
+    let releases = rwlock_releases(lock.try_read_owned().unwrap(), || lock.try_write_owned());
+    rwlock_case(&lock, k, r, releases, lock.write(), lock.read_owned());
+}
+
+fn rwlock_write_owned(k: usize, r: usize) {
+    let lock = Arc::new(RwLock::new(()));
+    let releases = rwlock_releases(lock.try_write_owned().unwrap(), || lock.try_read_owned());
+    rwlock_case(&lock, k, r, releases, lock.write_owned(), lock.write());
+}
+
+fn rwlock_upgradable_read(k: usize, r: usize) {
+    let lock = Arc::new(RwLock::new(()));
+    let releases = rwlock_releases(lock.try_write_owned().unwrap(), || {
+        lock.try_upgradable_read_owned()
+    });
+    rwlock_case(
+        &lock,
+        k,
+        r,
+        releases,
+        lock.upgradable_read(),
+        lock.upgradable_read_owned(),
+    );
+}
+
+fn rwlock_upgradable_read_owned(k: usize, r: usize) {
+    let lock = Arc::new(RwLock::new(()));
+    let releases = rwlock_releases(lock.try_upgradable_read_owned().unwrap(), || {
+        lock.try_write_owned()
+    });
+    rwlock_case(
+        &lock,
+        k,
+        r,
+        releases,
+        lock.upgradable_read_owned(),
+        lock.write_owned(),
+    );
+}
+
+/// Two readers inside, released one per step; the upgrade waits for both. A reader queued
+/// behind the upgrade must get in when the upgrade is dropped (which releases the upgradable
+/// lock it owns).
+fn rwlock_upgrade(k: usize, r: usize) {
+    let lock = Arc::new(RwLock::new(()));
+    let readers = [
+        lock.try_read_owned().unwrap(),
+        lock.try_read_owned().unwrap(),
+    ];
+    let releases = readers
+        .into_iter()
+        .map(|g| Box::new(move || drop(g)) as Box<dyn FnOnce()>)
+        .collect();
+    let fut = RwLockUpgradableReadGuard::upgrade(lock.try_upgradable_read().unwrap());
+    rwlock_case(&lock, k, r, releases, boxed(fut), lock.read());
+}
+
+/// As `rwlock_upgrade`, with another upgradable reader queued behind the upgrade.
+fn rwlock_upgrade_owned(k: usize, r: usize) {
+    let lock = Arc::new(RwLock::new(()));
+    let readers = [
+        lock.try_read_owned().unwrap(),
+        lock.try_read_owned().unwrap(),
+    ];
+    let releases = readers
+        .into_iter()
+        .map(|g| Box::new(move || drop(g)) as Box<dyn FnOnce()>)
+        .collect();
+    let fut = OwnedRwLockUpgradableReadGuard::upgrade(lock.try_upgradable_read_owned().unwrap());
+    rwlock_case(&lock, k, r, releases, boxed(fut), lock.upgradable_read());
+}
+
+/// The event is set and cleared at once at a varying step, then set for good once the future
+/// under test is gone: the other waiter must still see that set.
+fn event_wait(k: usize, r: usize) {
+    let event = Event::new();
+    let releases: Vec<Box<dyn FnOnce()>> = vec![
+        Box::new(|| {
+            event.set();
+            event.clear();
+        }),
+        Box::new(|| event.set()),
+    ];
+    drive(
+        k,
+        r,
+        Scenario {
+            fut: event.wait(),
+            second: event.wait(),
+            releases,
+            whole: Box::new(|| event.is_set() && event.wait().now_or_never().is_some()),
+        },
+    );
+}
+
+/// Condvar scenario: the future under test waits first, a second waiter (always a plain
+/// `wait` with a `MutexGuard`) waits behind it, and one `notify_one` is sent at step `r` while
+/// a barger holds the mutex (so the notified future must lock again under contention). The
+/// notification goes to the future under test, being the longest waiter; if the future is
+/// dropped without completing, the notification must reach the second waiter.
+fn condvar_case<'a, G, F>(m: &'a Arc<Mutex<u32>>, cv: &'a Condvar, k: usize, r: usize, fut: F)
+where
+    F: Future<Output = G> + 'a,
+{
+    let mut fut = Some(boxed(fut));
+    let (cf, c2) = (Counter::new(), Counter::new());
+    let mut second = None;
+    let mut barger = None;
+    let mut notified = false;
+    for i in 0..k {
+        // Release the barger one step after it came in.
+        drop(barger.take());
+        if i >= r && second.is_some() && !notified {
+            barger = m.try_lock();
+            if let Some(b) = barger.as_mut() {
+                **b += 1;
+            }
+            cv.notify_one();
+            notified = true;
+        }
+        if let Poll::Ready(guard) = cf.poll(fut.as_mut().unwrap()) {
+            drop(guard);
+            fut = None;
+            break;
+        }
+        if second.is_none() {
+            // The future under test waits (it released the mutex): queue behind it.
+            let mut w = boxed(cv.wait(m.try_lock().expect("mutex released by the wait")));
+            assert!(c2.poll(&mut w).is_pending());
+            second = Some(w);
+        }
+    }
+    let completed = fut.is_none();
+    drop(fut);
+    drop(barger);
+    assert!(
+        !m.is_locked(),
+        "dropped wait left the mutex locked (k = {k}, r = {r})"
+    );
+    let mut second = match second {
+        Some(w) => w,
+        None => {
+            let mut w = boxed(cv.wait(m.try_lock().unwrap()));
+            assert!(c2.poll(&mut w).is_pending());
+            w
+        }
+    };
+    if notified && !completed {
+        assert!(
+            c2.count() > 0,
+            "the notification was not passed on (k = {k}, r = {r})"
+        );
+    } else {
+        assert_eq!(c2.count(), 0, "spurious wake-up (k = {k}, r = {r})");
+        cv.notify_one();
+        assert!(c2.count() > 0);
+    }
+    match c2.poll(&mut second) {
+        Poll::Ready(g) => drop(g),
+        Poll::Pending => panic!("notified second waiter did not complete (k = {k}, r = {r})"),
+    }
+    assert!(m.try_lock().is_some() && !m.is_locked());
+}
+
+fn condvar_wait(k: usize, r: usize) {
+    let (m, cv) = (Arc::new(Mutex::new(0)), Condvar::new());
+    let fut = cv.wait(m.try_lock().unwrap());
+    condvar_case(&m, &cv, k, r, fut);
+}
+
+fn condvar_wait_owned(k: usize, r: usize) {
+    let (m, cv) = (Arc::new(Mutex::new(0)), Condvar::new());
+    let fut = cv.wait(m.try_lock_owned().unwrap());
+    condvar_case(&m, &cv, k, r, fut);
+}
+
+fn condvar_wait_while(k: usize, r: usize) {
+    let (m, cv) = (Arc::new(Mutex::new(0)), Condvar::new());
+    let fut = cv.wait_while(m.try_lock().unwrap(), |n| *n == 0);
+    condvar_case(&m, &cv, k, r, fut);
+}
+
+fn condvar_wait_while_owned(k: usize, r: usize) {
+    let (m, cv) = (Arc::new(Mutex::new(0)), Condvar::new());
+    let fut = cv.wait_while(m.try_lock_owned().unwrap(), |n| *n == 0);
+    condvar_case(&m, &cv, k, r, fut);
+}
+
+/// Barrier of three: the future under test and a second party wait; a third party arrives at
+/// a varying step (tripping the barrier if the future under test is still in). After the drop
+/// the count must be that of the parties still in, and replacements must trip the barrier.
+fn barrier_wait(k: usize, r: usize) {
+    const PARTIES: usize = 3;
+    let barrier = Barrier::new(PARTIES);
+    let (cf, c2, c3) = (Counter::new(), Counter::new(), Counter::new());
+    let mut fut = Some(barrier.wait());
+    let mut second = barrier.wait();
+    let mut third = barrier.wait();
+    let (mut third_in, mut third_done) = (false, false);
+    let (mut second_in, mut second_done) = (false, false);
+    let mut tripped = false;
+    for i in 0..k {
+        if i >= r && !third_in {
+            third_in = true;
+            third_done = c3.poll(&mut third).is_ready();
+            tripped |= third_done;
+        }
+        if let Poll::Ready(res) = cf.poll(fut.as_mut().unwrap()) {
+            assert!(res.is_ok());
+            fut = None;
+            tripped = true;
+            break;
+        }
+        if !second_in {
+            second_in = true;
+            second_done = c2.poll(&mut second).is_ready();
+            tripped |= second_done;
+        }
+    }
+    if !second_in {
+        second_done = c2.poll(&mut second).is_ready();
+        tripped |= second_done;
+    }
+    drop(fut);
+    if !tripped {
+        let in_now = 1 + usize::from(third_in);
+        assert_eq!(
+            barrier.n_waiting(),
+            in_now,
+            "the dropped party did not withdraw (k = {k}, r = {r})"
+        );
+        assert_eq!(
+            c2.count(),
+            0,
+            "barrier tripped short of a party (k = {k}, r = {r})"
+        );
+        // Replacements: the barrier must trip exactly when the count reaches `PARTIES`.
+        let mut extra: Vec<_> = (in_now..PARTIES).map(|_| barrier.wait()).collect();
+        let ce = Counter::new();
+        let last = extra.len() - 1;
+        for (j, w) in extra.iter_mut().enumerate() {
+            assert_eq!(ce.poll(w).is_ready(), j == last);
+        }
+        extra.pop();
+        for mut w in extra {
+            assert!(ce.poll(&mut w).is_ready());
+        }
+    }
+    if !second_done {
+        assert!(c2.count() > 0, "second party not woken (k = {k}, r = {r})");
+        assert!(
+            c2.poll(&mut second).is_ready(),
+            "second party did not complete"
+        );
+    }
+    if third_in && !third_done {
+        assert!(c3.count() > 0, "third party not woken (k = {k}, r = {r})");
+        assert!(
+            c3.poll(&mut third).is_ready(),
+            "third party did not complete"
+        );
+    }
+    drop((second, third));
+    assert_eq!(barrier.n_waiting(), 0);
+    assert!(!barrier.is_broken());
+    // A whole fresh generation still trips.
+    let mut round: Vec<_> = (0..PARTIES).map(|_| barrier.wait()).collect();
+    let ce = Counter::new();
+    let last = round.pop().unwrap();
+    for w in round.iter_mut() {
+        assert!(ce.poll(w).is_pending());
+    }
+    assert!(ce.poll(&mut { last }).is_ready());
+    for mut w in round {
+        assert!(ce.poll(&mut w).is_ready());
+    }
 }

@@ -348,6 +348,10 @@ fn wait_while_blocking_timeout_notified_in_time() {
     t.join().unwrap();
 }
 
+#[cfg_attr(
+    miri,
+    ignore = "starts a tokio runtime (I/O driver, worker threads), far too slow under miri"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn owned_guard_works_across_tokio_spawn() {
     let m = Arc::new(Mutex::new(0u32));
@@ -436,6 +440,10 @@ fn cancellation_sweep() {
 
 /// Threads (blocking) and tokio tasks take turns on one counter: threads move it from even to
 /// odd, tasks from odd to even.
+#[cfg_attr(
+    miri,
+    ignore = "starts a tokio runtime (I/O driver, worker threads), far too slow under miri"
+)]
 #[test]
 fn threads_and_tasks_share_one_condvar() {
     const ROUNDS: u32 = 200;

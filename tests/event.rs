@@ -136,6 +136,7 @@ fn blocking_timeout_returns_true_when_set_by_another_thread() {
     assert!(waiter.join().unwrap());
 }
 
+#[cfg_attr(miri, ignore = "10,000 waiters take minutes under miri")]
 #[test]
 fn ten_thousand_waiters_complete_after_one_set() {
     const N: usize = 10_000;
@@ -192,6 +193,10 @@ fn dropped_waiter_does_not_keep_others_from_waking() {
     assert_eq!(count.0.load(Ordering::SeqCst), 2);
 }
 
+#[cfg_attr(
+    miri,
+    ignore = "starts tokio, smol and async-std runtimes (I/O drivers, worker threads), far too slow under miri"
+)]
 #[test]
 fn threads_tokio_smol_and_async_std_share_one_event() {
     let event = Arc::new(Event::new());

@@ -86,6 +86,10 @@ fn try_lock_owned_fails_while_held() {
     assert_eq!(*m.try_lock_owned().unwrap(), 1);
 }
 
+#[cfg_attr(
+    miri,
+    ignore = "starts a tokio runtime (I/O driver, worker threads), far too slow under miri"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn owned_guard_moves_into_spawned_task() {
     let m = Arc::new(Mutex::new(0u32));
@@ -120,6 +124,10 @@ async fn owned_guard_moves_into_spawned_task() {
     assert_eq!(*m.lock().await, 802);
 }
 
+#[cfg_attr(
+    miri,
+    ignore = "thousands of contended blocking locks across threads take minutes under miri"
+)]
 #[test]
 fn lock_blocking_from_threads_counts_every_increment() {
     let m = Arc::new(Mutex::new(0usize));
@@ -332,6 +340,10 @@ fn panic_while_holding_wakes_the_next_waiter() {
     drop(assert_ready!(c, waiter));
 }
 
+#[cfg_attr(
+    miri,
+    ignore = "starts a tokio runtime (I/O driver, worker threads), far too slow under miri"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn panicking_task_releases_the_lock() {
     let m = Arc::new(Mutex::new(0));
@@ -385,6 +397,7 @@ fn woken_waiter_is_overtaken_at_most_once() {
 
 /// A waiter among a stream of lockers that keep locking and unlocking (fresh futures and
 /// `try_lock` bargers) gets the lock within a small number of their acquisitions.
+#[cfg_attr(miri, ignore = "1,000 rounds take minutes under miri")]
 #[test]
 fn waiter_is_not_starved_by_a_stream_of_lockers() {
     const OTHERS: usize = 3;

@@ -569,6 +569,10 @@ fn thread_worker(lock: Arc<RwLock<u64>>, state: Arc<AtomicIsize>, id: usize, rou
     }
 }
 
+#[cfg_attr(
+    miri,
+    ignore = "starts a tokio runtime (I/O driver, worker threads), far too slow under miri"
+)]
 #[test]
 fn exclusion_tokio_multi_thread_and_threads() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -598,6 +602,10 @@ fn exclusion_tokio_multi_thread_and_threads() {
     assert_free(&lock);
 }
 
+#[cfg_attr(
+    miri,
+    ignore = "starts smol and async-std runtimes (I/O drivers, worker threads), far too slow under miri"
+)]
 #[test]
 fn smol_async_std_and_threads_share_one_lock() {
     let lock = Arc::new(RwLock::new(0u64));

@@ -1,0 +1,248 @@
+//! A panic while holding a guard releases it, and the primitive stays usable: no poisoning,
+//! the next holder sees the value as the panicking code left it, and a queued waiter is woken.
+
+mod common;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use common::Counter;
+use futures::executor::block_on;
+use futures::FutureExt;
+use unisync::{Condvar, Mutex, MutexGuard, RwLock, RwLockUpgradableReadGuard, Semaphore};
+
+/// Runs `f`, which must panic.
+fn panics(f: impl FnOnce()) {
+    assert!(catch_unwind(AssertUnwindSafe(f)).is_err());
+}
+
+/// Queues a lock waiter on `m`, runs `f` (which panics while holding the lock), and checks
+/// that the waiter was woken, gets the lock and sees the value `f` left.
+fn mutex_after_panic(m: &Mutex<u32>, f: impl FnOnce()) {
+    let c = Counter::new();
+    let mut waiter = m.lock();
+    assert!(c.poll(&mut waiter).is_pending());
+    panics(f);
+    assert!(c.count() > 0, "the queued waiter was not woken");
+    let guard = match c.poll(&mut waiter) {
+        std::task::Poll::Ready(g) => g,
+        std::task::Poll::Pending => panic!("the lock was not released by the panic"),
+    };
+    assert_eq!(*guard, 1);
+    drop(guard);
+    assert!(!m.is_locked());
+    assert_eq!(*m.try_lock().unwrap(), 1);
+}
+
+#[test]
+fn panic_holding_mutex_guard_releases_it() {
+    let m = Mutex::new(0);
+    let mut guard = m.try_lock().unwrap();
+    mutex_after_panic(&m, move || {
+        *guard += 1;
+        panic!("while holding a MutexGuard");
+    });
+}
+
+#[test]
+fn panic_holding_owned_mutex_guard_releases_it() {
+    let m = Arc::new(Mutex::new(0));
+    let mut guard = m.try_lock_owned().unwrap();
+    mutex_after_panic(&m, move || {
+        *guard += 1;
+        panic!("while holding an OwnedMutexGuard");
+    });
+}
+
+#[test]
+fn panic_holding_mapped_mutex_guard_releases_it() {
+    let m = Mutex::new((0, 0));
+    let c = Counter::new();
+    let mut waiter = m.lock();
+    let mut mapped = MutexGuard::map(m.try_lock().unwrap(), |pair| &mut pair.1);
+    assert!(c.poll(&mut waiter).is_pending());
+    panics(move || {
+        *mapped = 5;
+        panic!("while holding a MappedMutexGuard");
+    });
+    assert!(c.count() > 0);
+    match c.poll(&mut waiter) {
+        std::task::Poll::Ready(g) => assert_eq!(*g, (0, 5)),
+        std::task::Poll::Pending => panic!("the lock was not released by the panic"),
+    }
+    assert!(!m.is_locked());
+}
+
+#[test]
+fn panic_inside_a_task_holding_the_lock_releases_it() {
+    let m = Mutex::new(0);
+    let res = block_on(
+        AssertUnwindSafe(async {
+            let mut guard = m.lock().await;
+            *guard = 1;
+            panic!("inside a task");
+        })
+        .catch_unwind(),
+    );
+    assert!(res.is_err());
+    assert_eq!(*block_on(m.lock()), 1);
+}
+
+#[cfg_attr(
+    miri,
+    ignore = "starts a tokio runtime (I/O driver, worker threads), far too slow under miri"
+)]
+#[test]
+fn panicking_tokio_task_releases_the_rwlock() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let lock = Arc::new(RwLock::new(0));
+        let l2 = lock.clone();
+        let handle = tokio::spawn(async move {
+            let mut guard = l2.write().await;
+            *guard = 3;
+            panic!("inside a spawned task");
+        });
+        assert!(handle.await.unwrap_err().is_panic());
+        assert_eq!(*lock.write().await, 3);
+    });
+}
+
+#[test]
+fn panic_holding_rwlock_read_guard_releases_it() {
+    let lock = RwLock::new(2);
+    let guard = lock.try_read().unwrap();
+    let c = Counter::new();
+    let mut writer = lock.write();
+    assert!(c.poll(&mut writer).is_pending());
+    panics(move || {
+        assert_eq!(*guard, 2);
+        panic!("while holding a read guard");
+    });
+    assert!(c.count() > 0, "the queued writer was not woken");
+    assert!(c.poll(&mut writer).is_ready());
+    drop(writer);
+    assert_eq!(lock.reader_count(), 0);
+    assert!(!lock.is_write_locked());
+    assert!(lock.try_write().is_some());
+}
+
+#[test]
+fn panic_holding_rwlock_write_guard_releases_it() {
+    let lock = Arc::new(RwLock::new(0));
+    let mut guard = lock.try_write_owned().unwrap();
+    let c = Counter::new();
+    let mut reader = lock.read();
+    assert!(c.poll(&mut reader).is_pending());
+    panics(move || {
+        *guard = 7;
+        panic!("while holding a write guard");
+    });
+    assert!(c.count() > 0, "the queued reader was not woken");
+    match c.poll(&mut reader) {
+        std::task::Poll::Ready(g) => assert_eq!(*g, 7),
+        std::task::Poll::Pending => panic!("the write lock was not released"),
+    }
+    assert!(lock.try_write().is_some());
+}
+
+#[test]
+fn panic_holding_upgradable_guard_releases_it() {
+    let lock = RwLock::new(1);
+    let guard = lock.try_upgradable_read().unwrap();
+    let c = Counter::new();
+    let mut other = lock.upgradable_read();
+    assert!(c.poll(&mut other).is_pending());
+    panics(move || {
+        assert_eq!(*guard, 1);
+        panic!("while holding an upgradable guard");
+    });
+    assert!(c.count() > 0, "the queued upgradable reader was not woken");
+    let g = match c.poll(&mut other) {
+        std::task::Poll::Ready(g) => g,
+        std::task::Poll::Pending => panic!("the upgradable lock was not released"),
+    };
+    // The new upgradable guard can still upgrade: nothing was left behind.
+    let mut w = RwLockUpgradableReadGuard::upgrade(g)
+        .now_or_never()
+        .unwrap();
+    *w = 2;
+    drop(w);
+    assert_eq!(*lock.try_read().unwrap(), 2);
+}
+
+#[test]
+fn panic_holding_a_permit_returns_it() {
+    let sem = Arc::new(Semaphore::new(2));
+    let p1 = sem.try_acquire().unwrap();
+    let p2 = sem.clone().try_acquire_owned().unwrap();
+    let c = Counter::new();
+    let mut waiter = sem.acquire_many(2);
+    assert!(c.poll(&mut waiter).is_pending());
+    panics(move || {
+        let _held = (p1, p2);
+        panic!("while holding permits");
+    });
+    assert!(c.count() > 0, "the queued waiter was not woken");
+    assert!(c.poll(&mut waiter).is_ready());
+    assert_eq!(sem.available_permits(), 2);
+}
+
+#[test]
+fn panic_in_wait_while_condition_unlocks_the_mutex() {
+    let m = Mutex::new(0);
+    let cv = Condvar::new();
+    let mut guard = m.try_lock().unwrap();
+    *guard = 4;
+    let mut fut = Box::pin(cv.wait_while(guard, |n| {
+        assert_eq!(*n, 4);
+        panic!("in the condition");
+    }));
+    let c = Counter::new();
+    panics(|| {
+        let _ = c.poll(&mut fut);
+    });
+    drop(fut);
+    assert!(!m.is_locked());
+    assert_eq!(*m.try_lock().unwrap(), 4);
+    // The condvar still works with its mutex.
+    let mut w = Box::pin(cv.wait(m.try_lock().unwrap()));
+    assert!(c.poll(&mut w).is_pending());
+    cv.notify_one();
+    assert!(c.poll(&mut w).is_ready());
+}
+
+#[test]
+fn panic_in_wait_while_condition_after_a_wake_up_unlocks_the_mutex() {
+    let m = Mutex::new(0);
+    let cv = Condvar::new();
+    let mut fut = Box::pin(cv.wait_while(m.try_lock().unwrap(), |n| {
+        assert!(*n == 0, "condition sees {n}");
+        true
+    }));
+    let c = Counter::new();
+    assert!(c.poll(&mut fut).is_pending());
+    *m.try_lock().unwrap() = 1;
+    cv.notify_one();
+    panics(|| {
+        let _ = c.poll(&mut fut);
+    });
+    drop(fut);
+    assert!(!m.is_locked());
+    assert_eq!(*m.try_lock().unwrap(), 1);
+}
+
+#[test]
+fn panicking_thread_releases_a_blocking_lock() {
+    let m = Arc::new(Mutex::new(0));
+    let m2 = m.clone();
+    let t = std::thread::spawn(move || {
+        let mut guard = m2.lock_blocking();
+        *guard = 9;
+        panic!("in a thread");
+    });
+    assert!(t.join().is_err());
+    assert_eq!(*m.lock_blocking(), 9);
+}
