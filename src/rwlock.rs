@@ -28,8 +28,9 @@ use crate::sync::const_fn;
 ///
 /// - Once a writer is next in line (or an upgradable reader starts to upgrade), new readers
 ///   queue behind it, `try_read` included. The writer waits only for the readers already inside.
-/// - When a writer releases the lock, every reader that queued behind it gets in at once,
-///   before the next writer. That writer then waits for this batch of readers to leave.
+/// - When a writer releases the lock, every reader that queued behind it is let in, before
+///   the next writer: that writer waits until they have entered (each as soon as it runs) and
+///   then for them to leave.
 ///
 /// So under a steady stream of readers a writer waits for one batch of readers, and under a
 /// steady stream of writers a reader waits for at most the writer in front of it. Writers and

@@ -16,39 +16,42 @@
 //! | bits          | name      | meaning                                                      |
 //! |---------------|-----------|--------------------------------------------------------------|
 //! | 0             | `WRITE`   | the holder of `gate` wants or has exclusive access           |
-//! | 1             | `PHASE`   | flips each time the queued readers are let in together       |
+//! | 1             | `WANT`    | the holder of `gate` waits to announce `WRITE`               |
 //! | 2 .. 2+B      | readers   | read locks held (an upgradable reader is not counted)        |
-//! | 2+B .. 2+2B   | queued    | readers parked behind `WRITE`, waiting to be let in          |
+//! | 2+B .. 2+2B   | queued    | readers behind a writer: waiting while `WRITE` is set,       |
+//! |               |           | let in but not yet entered once it is cleared                |
 //!
 //! A writer owns the lock when it holds `gate`, `WRITE` is set and the reader count is zero.
 //! New readers never enter while `WRITE` is set, so once the count reaches zero it stays there.
-//! `queued` is non-zero only while `WRITE` is set: readers enqueue with a compare-exchange that
-//! requires `WRITE`, and clearing `WRITE` admits every queued reader in the same step.
+//!
+//! `WRITE` may only be set while `queued` is zero. So a reader counted in `queued` that finds
+//! `WRITE` clear knows it was let in by the write it queued behind, never confused with a
+//! later one, and it enters by moving itself from `queued` to `readers` in one step. Readers
+//! that give up leave `queued` the same way, whichever side of the release they are on.
 //!
 //! # Fairness (phase-fair)
 //!
-//! - *Writers are not starved by readers.* As soon as a writer holds `gate` it sets `WRITE`;
-//!   from then on new readers (and `try_read`) queue, and the writer waits only for the readers
-//!   already inside. A writer therefore waits for the writers and upgradable readers queued on
-//!   `gate` ahead of it (with the mutex's bounds) and for one batch of readers.
+//! - *Writers are not starved by readers.* As soon as a writer holds `gate` and the readers
+//!   let in by the previous write have entered, it sets `WRITE`; from then on new readers (and
+//!   `try_read`) queue, and the writer waits only for the readers already inside. A writer
+//!   therefore waits for the writers and upgradable readers queued on `gate` ahead of it (with
+//!   the mutex's bounds) and for one batch of readers.
 //! - *Readers are not starved by writers.* Whoever clears `WRITE` (a write guard dropped or
-//!   downgraded, a cancelled write or upgrade) turns every queued reader into a lock holder in
-//!   the same atomic step, before it releases `gate`. The next writer sets `WRITE` again but
-//!   must wait for that whole batch to leave. A reader that arrives while a writer is queued or
-//!   writing therefore gets in when that writer is done, before any writer that comes later.
+//!   downgraded, a cancelled write or upgrade) lets every queued reader in and wakes them. The
+//!   next writer cannot set `WRITE` until they have all entered (or given up), and then waits
+//!   for them to leave. A reader that arrives while a writer is queued or writing therefore
+//!   gets in when that writer is done, before any writer that comes later.
 //!
 //! # Why no wake-up is lost
 //!
 //! - Readers: a reader registers its listener *before* it enqueues (the enqueue happens in the
 //!   re-check step of [`poll_loop`]), and whoever clears `WRITE` sees `queued > 0` and calls
 //!   `notify(usize::MAX)` after its compare-exchange. So every queued reader's listener exists
-//!   when the notification is sent. A queued reader does not wait for a notification as such:
-//!   it checks whether `PHASE` has flipped since it enqueued, and after every wake-up and every
-//!   new registration it checks again. One bit of phase is enough: after a flip the reader
-//!   holds a read lock, which keeps every writer out, so no second flip can happen before it
-//!   has noticed the first.
+//!   when the notification is sent, and after every wake-up and every new registration the
+//!   reader checks `WRITE` again.
 //! - The drain: a reader whose release takes the count to zero while `WRITE` is set notifies
-//!   `drain`. The writer registers on `drain` and re-checks the count before parking.
+//!   `drain`; so does a reader that takes `queued` to zero while `WANT` is set. The holder of
+//!   `gate` sets `WANT` (or `WRITE`), registers on `drain`, and re-checks before parking.
 //! - `gate` follows the mutex's own protocol.
 //!
 //! # Allocation
@@ -67,7 +70,7 @@ use crate::raw::wait::{poll_loop, Attempt, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const WRITE: usize = 1;
-const PHASE: usize = 1 << 1;
+const WANT: usize = 1 << 1;
 const COUNT_BITS: u32 = (usize::BITS - 2) / 2;
 const READER: usize = 1 << 2;
 const QUEUED: usize = 1 << (2 + COUNT_BITS);
@@ -234,9 +237,10 @@ impl RawRwLock {
     /// on failure nothing changed.
     #[inline]
     pub(crate) unsafe fn try_upgrade(&self) -> bool {
-        // `WRITE` and `queued` are clear while we hold `gate` without having set `WRITE`.
+        // `WRITE` is clear while we hold `gate` without having set it; readers let in by the
+        // previous write (`queued`) must enter and leave first, like any other reader.
         let mut s = self.state.load(Ordering::Relaxed);
-        while readers(s) == 0 {
+        while readers(s) == 0 && queued(s) == 0 {
             match self.state.compare_exchange_weak(
                 s,
                 s | WRITE,
@@ -250,37 +254,32 @@ impl RawRwLock {
         false
     }
 
-    /// Clears `WRITE`, turning every queued reader (plus `extra` for the caller) into a lock
-    /// holder in the same step, and wakes the readers it let in.
+    /// Clears `WRITE`, letting every queued reader in (plus `extra` read locks for the caller,
+    /// taken in the same step), and wakes the readers it let in.
     fn clear_write(&self, extra: usize) {
         let mut s = self.state.load(Ordering::Relaxed);
-        let admitted = loop {
+        let released = loop {
             debug_assert!(s & WRITE != 0, "clearing a write that was not announced");
-            let admitted = queued(s);
-            let holders = readers(s) + admitted + extra;
-            if holders > MAX_COUNT {
+            if readers(s) + extra > MAX_COUNT {
                 too_many_readers();
             }
-            let mut next = (s & PHASE) | (holders << 2);
-            if admitted > 0 {
-                next ^= PHASE;
-            }
+            let next = (s & !WRITE) + extra * READER;
             match self
                 .state
                 .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Relaxed)
             {
-                Ok(_) => break admitted,
+                Ok(_) => break queued(s),
                 Err(actual) => s = actual,
             }
         };
-        if admitted > 0 {
+        if released > 0 {
             self.readers.notify(usize::MAX);
         }
     }
 
     /// A read attempt for a reader that is not queued; may enqueue it when `enqueue` is set.
-    /// Returns `Ok` when the read lock was taken, `Err(Some(phase))` when it enqueued.
-    fn read_or_enqueue(&self, enqueue: bool) -> Result<(), Option<usize>> {
+    /// Returns `Ok` when the read lock was taken, `Err(true)` when it enqueued.
+    fn read_or_enqueue(&self, enqueue: bool) -> Result<(), bool> {
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
             let next = if s & WRITE == 0 {
@@ -294,29 +293,85 @@ impl RawRwLock {
                 }
                 s + QUEUED
             } else {
-                return Err(None);
+                return Err(false);
             };
             match self
                 .state
                 .compare_exchange_weak(s, next, Ordering::Acquire, Ordering::Relaxed)
             {
                 Ok(_) if s & WRITE == 0 => return Ok(()),
-                Ok(_) => return Err(Some(s & PHASE)),
+                Ok(_) => return Err(true),
                 Err(actual) => s = actual,
             }
         }
     }
 
-    /// Whether readers queued in `phase` have been let in.
-    #[inline]
-    fn admitted(&self, phase: usize) -> bool {
-        self.state.load(Ordering::Acquire) & PHASE != phase
+    /// A queued reader enters once `WRITE` is clear (it was let in). Returns whether it did.
+    fn enter_queued(&self) -> bool {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s & WRITE != 0 {
+                return false;
+            }
+            if readers(s) == MAX_COUNT {
+                too_many_readers();
+            }
+            match self.state.compare_exchange_weak(
+                s,
+                s - QUEUED + READER,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    self.after_dequeue(s - QUEUED);
+                    return true;
+                }
+                Err(actual) => s = actual,
+            }
+        }
     }
 
-    /// Sets `WRITE` on behalf of the holder of `gate`.
-    fn announce_write(&self) {
-        let prev = self.state.fetch_or(WRITE, Ordering::Acquire);
-        debug_assert!(prev & WRITE == 0, "two writers announced");
+    /// A queued reader gives up, whether or not it was already let in.
+    fn leave_queue(&self) {
+        let prev = self.state.fetch_sub(QUEUED, Ordering::Relaxed);
+        debug_assert!(queued(prev) > 0, "left a queue it was not in");
+        self.after_dequeue(prev - QUEUED);
+    }
+
+    /// The last released reader to enter or leave wakes a holder of `gate` waiting to announce.
+    #[inline]
+    fn after_dequeue(&self, now: usize) {
+        if queued(now) == 0 && now & (WANT | WRITE) == WANT {
+            self.drain.notify(1);
+        }
+    }
+
+    /// Sets `WRITE` on behalf of the holder of `gate` once the readers let in by the previous
+    /// write have entered; until then sets `WANT` and returns false.
+    fn try_announce(&self) -> bool {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            debug_assert!(s & WRITE == 0, "two writers announced");
+            let next = if queued(s) == 0 {
+                (s | WRITE) & !WANT
+            } else if s & WANT == 0 {
+                s | WANT
+            } else {
+                return false;
+            };
+            match self
+                .state
+                .compare_exchange_weak(s, next, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return next & WRITE != 0,
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// Withdraws a `WANT` that did not lead to an announcement.
+    fn withdraw_want(&self) {
+        self.state.fetch_and(!WANT, Ordering::Relaxed);
     }
 
     /// Whether the readers inside have all left (for the holder of `gate` with `WRITE` set).
@@ -330,9 +385,11 @@ impl RawRwLock {
         self.state.load(Ordering::Relaxed) & WRITE != 0
     }
 
-    /// How many read locks are held (a hint; the upgradable lock is not counted).
+    /// How many read locks are held (a hint; the upgradable lock is not counted). Readers let
+    /// in by a write but not yet running count as holders.
     pub(crate) fn reader_count(&self) -> usize {
-        readers(self.state.load(Ordering::Relaxed))
+        let s = self.state.load(Ordering::Relaxed);
+        readers(s) + if s & WRITE == 0 { queued(s) } else { 0 }
     }
 }
 
@@ -340,66 +397,48 @@ impl RawRwLock {
 #[derive(Debug, Default)]
 pub(crate) struct ReadWaiter {
     listener: Option<EventListener>,
-    /// The phase this reader queued in, once it has queued.
-    queued: Option<usize>,
+    /// Whether this reader is counted in `queued`.
+    queued: bool,
 }
 
 impl ReadWaiter {
     pub(crate) const fn new() -> Self {
         ReadWaiter {
             listener: None,
-            queued: None,
+            queued: false,
         }
     }
 
     /// Advances the wait; `Ready` means the caller now holds a read lock.
     pub(crate) fn poll_read<S: Strategy>(&mut self, raw: &RawRwLock, strategy: &mut S) -> Poll<()> {
         let queued = &mut self.queued;
-        let res = poll_loop(strategy, &raw.readers, &mut self.listener, |attempt| {
-            if let Some(phase) = *queued {
-                return raw.admitted(phase).then_some(());
+        poll_loop(strategy, &raw.readers, &mut self.listener, |attempt| {
+            if *queued {
+                if raw.enter_queued() {
+                    *queued = false;
+                    return Some(());
+                }
+                return None;
             }
-            // Enqueue only with a listener in place, so the admitting notification finds it.
+            // Enqueue only with a listener in place, so the releasing notification finds it.
             match raw.read_or_enqueue(attempt == Attempt::Registered) {
                 Ok(()) => Some(()),
-                Err(phase) => {
-                    *queued = phase;
+                Err(enqueued) => {
+                    *queued = enqueued;
                     None
                 }
             }
-        });
-        if res.is_ready() {
-            self.queued = None;
-        }
-        res
+        })
     }
 
-    /// Withdraws an unfinished wait: leaves the queue, or releases a lock it was given.
+    /// Withdraws an unfinished wait: leaves the queue, on either side of its release.
     pub(crate) fn cancel(&mut self, raw: &RawRwLock) {
         // Readers are woken all at once, so a notification needs no passing on.
         if let Some(listener) = self.listener.take() {
             listener.discard();
         }
-        let Some(phase) = self.queued.take() else {
-            return;
-        };
-        let mut s = raw.state.load(Ordering::Relaxed);
-        loop {
-            if s & PHASE != phase {
-                // We were let in: give the read lock back.
-                // SAFETY: the phase flip made us a holder of a read lock.
-                unsafe { raw.read_unlock() };
-                return;
-            }
-            match raw.state.compare_exchange_weak(
-                s,
-                s - QUEUED,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return,
-                Err(actual) => s = actual,
-            }
+        if core::mem::take(&mut self.queued) {
+            raw.leave_queue();
         }
     }
 }
@@ -428,11 +467,14 @@ impl DrainWaiter {
         raw: &RawRwLock,
         strategy: &mut S,
     ) -> Poll<()> {
-        if !self.announced {
-            raw.announce_write();
-            self.announced = true;
-        }
+        let announced = &mut self.announced;
         let res = poll_loop(strategy, &raw.drain, &mut self.listener, |_| {
+            if !*announced {
+                if !raw.try_announce() {
+                    return None;
+                }
+                *announced = true;
+            }
             raw.drained().then_some(())
         });
         if res.is_ready() {
@@ -441,8 +483,8 @@ impl DrainWaiter {
         res
     }
 
-    /// Withdraws an unfinished drain: clears `WRITE` (admitting the readers that queued behind
-    /// it). The caller still holds `gate` afterwards.
+    /// Withdraws an unfinished drain: clears `WRITE` (letting in the readers that queued behind
+    /// it), or the `WANT` that preceded it. The caller still holds `gate` afterwards.
     pub(crate) fn cancel(&mut self, raw: &RawRwLock) {
         // Only the holder of `gate` listens on `drain`: there is nobody to pass a wake-up to.
         if let Some(listener) = self.listener.take() {
@@ -450,6 +492,8 @@ impl DrainWaiter {
         }
         if core::mem::take(&mut self.announced) {
             raw.clear_write(0);
+        } else {
+            raw.withdraw_want();
         }
     }
 }
