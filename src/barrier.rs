@@ -288,7 +288,7 @@ impl Barrier {
         timeout: core::time::Duration,
     ) -> Result<BarrierWaitResult, BarrierTimeoutError> {
         let mut wait = self.wait();
-        match crate::raw::wait::block_on(ByRef(&mut wait), crate::raw::wait::deadline(timeout)) {
+        match crate::raw::wait::block_on_mut(&mut wait, crate::raw::wait::deadline(timeout)) {
             Some(Ok(result)) => Ok(result),
             Some(Err(BarrierError(()))) => Err(BarrierTimeoutError::Broken),
             // Withdraw, unless the generation tripped at the deadline: then the trip stands.
@@ -410,19 +410,6 @@ impl fmt::Debug for BarrierWait<'_> {
         f.debug_struct("BarrierWait")
             .field("barrier", self.barrier)
             .finish_non_exhaustive()
-    }
-}
-
-/// Drives a wait the caller keeps, so it can look at it after a blocking timeout.
-#[cfg(feature = "std")]
-struct ByRef<'r, W>(&'r mut W);
-
-#[cfg(feature = "std")]
-impl<W: Wait> Wait for ByRef<'_, W> {
-    type Output = W::Output;
-
-    fn poll_wait<S: Strategy>(&mut self, strategy: &mut S) -> Poll<W::Output> {
-        self.0.poll_wait(strategy)
     }
 }
 

@@ -1733,6 +1733,56 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
             .expect("a wait without deadline completes")
     }
 
+    /// Turns the guard into the write lock, parking the current thread for at most `timeout`
+    /// while the readers inside leave.
+    ///
+    /// # Errors
+    ///
+    /// If the readers did not leave in time, gives the upgradable guard back: the caller keeps
+    /// its upgradable lock, and readers that queued behind the attempted upgrade are let in.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread. Never call it from inside an async task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use unisync::{RwLock, RwLockUpgradableReadGuard};
+    ///
+    /// let lock = RwLock::new(1);
+    /// let guard = lock.upgradable_read_blocking();
+    /// let reader = lock.read_blocking();
+    /// let guard = RwLockUpgradableReadGuard::upgrade_blocking_timeout(guard, Duration::from_millis(5))
+    ///     .unwrap_err(); // a reader is inside: still upgradable
+    /// drop(reader);
+    /// let mut write = RwLockUpgradableReadGuard::upgrade_blocking_timeout(guard, Duration::from_secs(1))
+    ///     .unwrap();
+    /// *write += 1;
+    /// ```
+    #[cfg(feature = "std")]
+    #[doc(alias = "try_upgrade_for")]
+    pub fn upgrade_blocking_timeout(
+        guard: Self,
+        timeout: core::time::Duration,
+    ) -> Result<RwLockWriteGuard<'a, T>, Self> {
+        let mut upgrade = Self::upgrade(guard);
+        match crate::raw::wait::block_on_mut(&mut upgrade, crate::raw::wait::deadline(timeout)) {
+            Some(write) => Ok(write),
+            None => {
+                let lock = upgrade
+                    .lock
+                    .take()
+                    .expect("an unfinished upgrade owns its lock");
+                upgrade.waiter.withdraw(&lock.raw);
+                // SAFETY: withdrawing the upgrade kept the upgradable lock; it passes to the
+                // new guard.
+                Err(unsafe { RwLockUpgradableReadGuard::new(lock) })
+            }
+        }
+    }
+
     /// Turns the guard into a read guard, letting writers and upgradable readers in again.
     ///
     /// # Examples
@@ -1857,6 +1907,50 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
     pub fn upgrade_blocking(guard: Self) -> OwnedRwLockWriteGuard<T> {
         crate::raw::wait::block_on(Self::upgrade(guard), None)
             .expect("a wait without deadline completes")
+    }
+
+    /// Turns the guard into the write lock, parking the current thread for at most `timeout`
+    /// while the readers inside leave.
+    ///
+    /// # Errors
+    ///
+    /// If the readers did not leave in time, gives the upgradable guard back.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread. Never call it from inside an async task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use unisync::{OwnedRwLockUpgradableReadGuard, RwLock};
+    ///
+    /// let lock = Arc::new(RwLock::new(1));
+    /// let guard = lock.try_upgradable_read_owned().unwrap();
+    /// let write =
+    ///     OwnedRwLockUpgradableReadGuard::upgrade_blocking_timeout(guard, Duration::from_secs(1));
+    /// assert_eq!(*write.unwrap(), 1);
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn upgrade_blocking_timeout(
+        guard: Self,
+        timeout: core::time::Duration,
+    ) -> Result<OwnedRwLockWriteGuard<T>, Self> {
+        let mut upgrade = Self::upgrade(guard);
+        match crate::raw::wait::block_on_mut(&mut upgrade, crate::raw::wait::deadline(timeout)) {
+            Some(write) => Ok(write),
+            None => {
+                let lock = upgrade
+                    .lock
+                    .take()
+                    .expect("an unfinished upgrade owns its lock");
+                upgrade.waiter.withdraw(&lock.raw);
+                // SAFETY: withdrawing the upgrade kept the upgradable lock; it passes to the
+                // new guard.
+                Err(unsafe { OwnedRwLockUpgradableReadGuard::new(lock) })
+            }
+        }
     }
 
     /// Turns the guard into the write lock if no reader is inside; otherwise gives it back.

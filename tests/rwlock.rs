@@ -720,3 +720,38 @@ fn let_in_reader_dropped_before_entering_wakes_the_waiting_writer() {
     drop(w);
     assert!(lock.try_write().is_some());
 }
+
+/// A timed-out upgrade keeps the upgradable lock, lets in the readers that queued behind it,
+/// and a later upgrade still works.
+#[test]
+fn upgrade_blocking_timeout_gives_the_upgradable_guard_back() {
+    let lock = Arc::new(RwLock::new(0));
+    let guard = lock.upgradable_read_blocking();
+    let reader = lock.read_blocking();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let queued = {
+        let lock = lock.clone();
+        thread::spawn(move || {
+            // Queues behind the announced upgrade, then gets in when it is withdrawn.
+            tx.send(()).unwrap();
+            *lock.read_blocking()
+        })
+    };
+    rx.recv().unwrap();
+    let guard =
+        RwLockUpgradableReadGuard::upgrade_blocking_timeout(guard, Duration::from_millis(50))
+            .expect_err("a reader is inside");
+    assert_eq!(queued.join().unwrap(), 0);
+    assert!(
+        lock.try_upgradable_read().is_none(),
+        "still held by `guard`"
+    );
+    drop(reader);
+    let mut write =
+        RwLockUpgradableReadGuard::upgrade_blocking_timeout(guard, Duration::from_secs(5))
+            .expect("no reader is inside");
+    *write += 1;
+    drop(write);
+    assert_eq!(*lock.read_blocking(), 1);
+    assert!(lock.try_write().is_some());
+}

@@ -596,6 +596,12 @@ impl UpgradeWaiter {
         self.drain.poll_drain(raw, strategy)
     }
 
+    /// Withdraws an unfinished upgrade but keeps the upgradable lock: the caller gets its
+    /// upgradable guard back.
+    pub(crate) fn withdraw(&mut self, raw: &RawRwLock) {
+        self.drain.cancel(raw);
+    }
+
     /// Withdraws an unfinished upgrade and releases the upgradable lock it owned.
     ///
     /// # Safety

@@ -137,6 +137,17 @@ pub(crate) fn block_on<W: Wait>(mut wait: W, deadline: Option<Instant>) -> Optio
     }
 }
 
+/// Runs `wait` on the current thread until it completes or `deadline` passes, leaving it with
+/// the caller on timeout: for waits whose timeout keeps part of what they hold (a barrier
+/// result that raced the deadline, the upgradable lock of a timed-out upgrade).
+#[cfg(feature = "std")]
+pub(crate) fn block_on_mut<W: Wait>(wait: &mut W, deadline: Option<Instant>) -> Option<W::Output> {
+    match wait.poll_wait(&mut Blocking { deadline }) {
+        Poll::Ready(out) => Some(out),
+        Poll::Pending => None,
+    }
+}
+
 /// Turns a timeout into a deadline; a timeout too large to represent never expires.
 #[cfg(feature = "std")]
 pub(crate) fn deadline(timeout: core::time::Duration) -> Option<Instant> {
