@@ -1,0 +1,95 @@
+//! Barrier benchmarks: unisync against its peers, side by side in each group.
+//!
+//! - `barrier/rounds-{tokio,smol}/<workers>`: as many parties as worker threads, one task per
+//!   party, each passing the barrier 1000 times.
+
+mod common;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use common::{config, worker_counts, Exec};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+/// Times each party passes the barrier per iteration.
+const ROUNDS: usize = 1000;
+
+/// Spawns one task per party on `exec` and waits for all of them.
+fn run_parties<S, F, Fut>(exec: &Exec, parties: usize, shared: &Arc<S>, task: F)
+where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    match exec {
+        Exec::Tokio(rt) => rt.block_on(async {
+            let handles: Vec<_> = (0..parties)
+                .map(|_| tokio::spawn(task(shared.clone())))
+                .collect();
+            for handle in handles {
+                handle.await.unwrap();
+            }
+        }),
+        Exec::Smol { ex, .. } => smol::block_on(async {
+            let handles: Vec<_> = (0..parties)
+                .map(|_| ex.spawn(task(shared.clone())))
+                .collect();
+            for handle in handles {
+                handle.await;
+            }
+        }),
+    }
+}
+
+fn rounds_on(c: &mut Criterion, kind: &str) {
+    let name = format!("barrier/rounds-{kind}");
+    let mut group = c.benchmark_group(&name);
+    group.throughput(Throughput::Elements(ROUNDS as u64));
+    for workers in worker_counts(&name) {
+        let exec = Exec::new(kind, workers);
+
+        let barrier = Arc::new(unisync::Barrier::new(workers));
+        group.bench_function(BenchmarkId::new("unisync", workers), |b| {
+            b.iter(|| {
+                run_parties(&exec, workers, &barrier, |barrier| async move {
+                    for _ in 0..ROUNDS {
+                        barrier.wait().await.unwrap();
+                    }
+                })
+            })
+        });
+        let barrier = Arc::new(tokio::sync::Barrier::new(workers));
+        group.bench_function(BenchmarkId::new("tokio", workers), |b| {
+            b.iter(|| {
+                run_parties(&exec, workers, &barrier, |barrier| async move {
+                    for _ in 0..ROUNDS {
+                        barrier.wait().await;
+                    }
+                })
+            })
+        });
+        let barrier = Arc::new(async_lock::Barrier::new(workers));
+        group.bench_function(BenchmarkId::new("async-lock", workers), |b| {
+            b.iter(|| {
+                run_parties(&exec, workers, &barrier, |barrier| async move {
+                    for _ in 0..ROUNDS {
+                        barrier.wait().await;
+                    }
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+fn rounds(c: &mut Criterion) {
+    rounds_on(c, "tokio");
+    rounds_on(c, "smol");
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = rounds
+}
+criterion_main!(benches);

@@ -1,0 +1,122 @@
+//! RwLock benchmarks: unisync against its async peers, side by side in each group.
+//!
+//! - `rwlock/uncontended-read`, `rwlock/uncontended-write`: read (write) lock + unlock polled
+//!   once, no runtime. The blocking `std` and `parking_lot` locks are not async and are left
+//!   out; futures-intrusive has no RwLock.
+//! - `rwlock/read-heavy-{tokio,smol}/<workers>`: 64 tasks each do 100 operations, one in 20 a
+//!   write (increment) and the rest reads, on an executor with that many worker threads.
+//!   Task `i` writes at operations `op` with `(i + op) % 20 == 0`, so the writes are spread
+//!   over the run instead of every task writing at the same step.
+//! - `rwlock/write-heavy-{tokio,smol}/<workers>`: the same with every second operation a write.
+
+mod common;
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use common::{config, worker_counts, Exec, OPS, TASKS};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use futures::FutureExt;
+
+fn uncontended_read(c: &mut Criterion) {
+    let mut group = c.benchmark_group("rwlock/uncontended-read");
+
+    let l = unisync::RwLock::new(0u64);
+    group.bench_function("unisync", |b| b.iter(|| *l.read().now_or_never().unwrap()));
+    let l = tokio::sync::RwLock::new(0u64);
+    group.bench_function("tokio", |b| b.iter(|| *l.read().now_or_never().unwrap()));
+    let l = async_lock::RwLock::new(0u64);
+    group.bench_function("async-lock", |b| {
+        b.iter(|| *l.read().now_or_never().unwrap())
+    });
+    group.finish();
+}
+
+fn uncontended_write(c: &mut Criterion) {
+    let mut group = c.benchmark_group("rwlock/uncontended-write");
+
+    let l = unisync::RwLock::new(0u64);
+    group.bench_function("unisync", |b| {
+        b.iter(|| *l.write().now_or_never().unwrap() += 1)
+    });
+    let l = tokio::sync::RwLock::new(0u64);
+    group.bench_function("tokio", |b| {
+        b.iter(|| *l.write().now_or_never().unwrap() += 1)
+    });
+    let l = async_lock::RwLock::new(0u64);
+    group.bench_function("async-lock", |b| {
+        b.iter(|| *l.write().now_or_never().unwrap() += 1)
+    });
+    group.finish();
+}
+
+/// Benchmarks one lock type in a mixed workload: every `$every`-th operation is a write.
+macro_rules! mixed {
+    ($group:expr, $exec:expr, $workers:expr, $name:literal, $lock:expr, $every:expr) => {{
+        let lock = Arc::new($lock);
+        $group.bench_function(BenchmarkId::new($name, $workers), |b| {
+            b.iter(|| {
+                $exec.run(&lock, |i, lock| async move {
+                    for op in 0..OPS {
+                        if (i + op) % $every == 0 {
+                            *lock.write().await += 1;
+                        } else {
+                            black_box(*lock.read().await);
+                        }
+                    }
+                })
+            })
+        });
+    }};
+}
+
+fn mixed_on(c: &mut Criterion, workload: &str, every: usize, kind: &str) {
+    let name = format!("rwlock/{workload}-{kind}");
+    let mut group = c.benchmark_group(&name);
+    group.throughput(Throughput::Elements((TASKS * OPS) as u64));
+    for workers in worker_counts(&name) {
+        let exec = Exec::new(kind, workers);
+        mixed!(
+            group,
+            exec,
+            workers,
+            "unisync",
+            unisync::RwLock::new(0u64),
+            every
+        );
+        mixed!(
+            group,
+            exec,
+            workers,
+            "tokio",
+            tokio::sync::RwLock::new(0u64),
+            every
+        );
+        mixed!(
+            group,
+            exec,
+            workers,
+            "async-lock",
+            async_lock::RwLock::new(0u64),
+            every
+        );
+    }
+    group.finish();
+}
+
+fn read_heavy(c: &mut Criterion) {
+    mixed_on(c, "read-heavy", 20, "tokio");
+    mixed_on(c, "read-heavy", 20, "smol");
+}
+
+fn write_heavy(c: &mut Criterion) {
+    mixed_on(c, "write-heavy", 2, "tokio");
+    mixed_on(c, "write-heavy", 2, "smol");
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = uncontended_read, uncontended_write, read_heavy, write_heavy
+}
+criterion_main!(benches);
