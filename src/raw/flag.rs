@@ -28,9 +28,9 @@
 
 use core::task::Poll;
 
-use event_listener::{Event, EventListener, Listener as _};
+use event_listener::{Event, Listener as _};
 
-use crate::raw::wait::{poll_loop, Attempt, Strategy};
+use crate::raw::wait::{poll_loop, Attempt, Slot, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const SET: usize = 1;
@@ -96,19 +96,29 @@ impl RawFlag {
 #[derive(Debug, Default)]
 pub(crate) struct FlagWaiter {
     generation: Option<usize>,
-    listener: Option<EventListener>,
+    listener: Slot,
 }
 
 impl FlagWaiter {
     pub(crate) const fn new() -> Self {
         FlagWaiter {
             generation: None,
-            listener: None,
+            listener: Slot::new(),
         }
     }
 
     /// Advances the wait; `Ready` once the flag is set or was set after the wait began.
+    #[inline]
     pub(crate) fn poll_wait<S: Strategy>(&mut self, raw: &RawFlag, strategy: &mut S) -> Poll<()> {
+        // A set event, inlined into the caller: the loop's first check, without the loop.
+        if self.listener.is_none() && raw.is_set() {
+            return Poll::Ready(());
+        }
+        self.poll_wait_slow(raw, strategy)
+    }
+
+    #[inline(never)]
+    fn poll_wait_slow<S: Strategy>(&mut self, raw: &RawFlag, strategy: &mut S) -> Poll<()> {
         let generation = &mut self.generation;
         poll_loop(strategy, &raw.event, &mut self.listener, |attempt| {
             let s = raw.state.load(Ordering::Acquire);
