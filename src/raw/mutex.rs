@@ -33,7 +33,7 @@ use core::task::Poll;
 
 use event_listener::Event;
 
-use crate::raw::wait::{poll_loop, Attempt, Slot, Strategy};
+use crate::raw::wait::{poll_loop, spin, Attempt, Slot, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const LOCKED: usize = 1;
@@ -134,6 +134,9 @@ impl LockWaiter {
 
     #[inline(never)]
     fn poll_lock_slow<S: Strategy>(&mut self, raw: &RawMutex, strategy: &mut S) -> Poll<()> {
+        if self.listener.is_none() && !self.starving && spin(strategy, || raw.try_lock()) {
+            return Poll::Ready(());
+        }
         let starving = &mut self.starving;
         poll_loop(strategy, &raw.event, &mut self.listener, |attempt| {
             let won = match attempt {

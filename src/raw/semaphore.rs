@@ -29,7 +29,7 @@ use core::task::Poll;
 
 use event_listener::{Event, IntoNotification as _, Listener as _};
 
-use crate::raw::wait::{poll_loop, Attempt, Slot, Strategy};
+use crate::raw::wait::{poll_loop, spin, Attempt, Slot, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const CLOSED: usize = 1;
@@ -304,6 +304,16 @@ impl AcquireWaiter {
         strategy: &mut S,
     ) -> Poll<Result<(), Closed>> {
         let need = self.need;
+        if self.phase == Phase::Queued && self.listener.is_none() {
+            let mut outcome = Err(TryFail::NoPermits);
+            if spin(strategy, || {
+                outcome = raw.try_acquire(need);
+                outcome != Err(TryFail::NoPermits)
+            }) {
+                self.phase = Phase::Done;
+                return Poll::Ready(outcome.map_err(|_| Closed));
+            }
+        }
         if self.phase == Phase::Queued {
             let mut head_taken = None;
             let res = poll_loop(strategy, &raw.event, &mut self.listener, |attempt| {

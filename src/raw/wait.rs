@@ -56,8 +56,9 @@ pub(crate) trait Strategy {
     /// listener then, unless the blocking strategy removed it at the deadline.
     fn park(&mut self, listener: &mut Option<EventListener>) -> Poll<()>;
 
-    /// Whether this strategy parks the thread (used to fail loudly on misuse).
-    #[allow(dead_code)]
+    /// Whether this strategy parks the thread. A thread may spin briefly before it parks, since
+    /// parking and waking a thread costs far more than a short critical section; a task never
+    /// spins (it would hold up its executor).
     fn is_blocking(&self) -> bool;
 }
 
@@ -148,6 +149,25 @@ pub(crate) fn block_on_mut<W: Wait>(wait: &mut W, deadline: Option<Instant>) -> 
     }
 }
 
+/// How many times a blocking waiter retries before it registers a listener and parks.
+pub(crate) const SPINS: u32 = if cfg!(loom) { 0 } else { 64 };
+
+/// Retries `attempt` up to [`SPINS`] times with a CPU hint in between, for blocking waiters
+/// only. Only for attempts without side effects (a `try_lock`, a `try_acquire`).
+#[inline]
+pub(crate) fn spin<S: Strategy>(strategy: &S, mut attempt: impl FnMut() -> bool) -> bool {
+    if !strategy.is_blocking() {
+        return false;
+    }
+    for _ in 0..SPINS {
+        core::hint::spin_loop();
+        if attempt() {
+            return true;
+        }
+    }
+    false
+}
+
 /// Turns a timeout into a deadline; a timeout too large to represent never expires.
 #[cfg(feature = "std")]
 pub(crate) fn deadline(timeout: core::time::Duration) -> Option<Instant> {
@@ -156,9 +176,9 @@ pub(crate) fn deadline(timeout: core::time::Duration) -> Option<Instant> {
 
 /// The listen/re-check/park loop every slow path shares.
 ///
-/// `attempt(woken)` tries the state word; `woken` is true when this waiter was just notified
-/// (so it may take state reserved for notified waiters). It returns `Some` when the wait is
-/// done. `on_listen` runs right after a listener is registered and before the re-check.
+/// `attempt(kind)` tries the state word; `kind` says which step it is made from (a waiter just
+/// notified may take state reserved for notified waiters). It returns `Some` when the wait is
+/// done.
 ///
 /// When an attempt succeeds while a listener is still registered, the listener is dropped,
 /// which passes on any notification it received in the meantime.
