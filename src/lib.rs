@@ -146,6 +146,7 @@ mod assert_traits {
         send_sync::<Upgrade<'_, u8>>();
         send_sync::<UpgradeOwned<u8>>();
         // A read guard only shares `&T`: `Sync` is enough to send it.
+        #[cfg(feature = "std")]
         send_sync::<RwLockReadGuard<'_, std::sync::MutexGuard<'static, u8>>>();
         // A `Send`-only value can still be moved into and out of a lock.
         send::<RwLock<core::cell::Cell<u8>>>();
