@@ -342,6 +342,7 @@ impl BarrierWaiter {
 
     /// Ends the wait now: collects the result if this party's generation has tripped (in the
     /// same step that would otherwise withdraw it), else withdraws.
+    #[cfg(feature = "std")]
     pub(crate) fn give_up(&mut self, raw: &RawBarrier) -> Option<usize> {
         match core::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Arrived { gen } => Self::leave(gen, raw, true),

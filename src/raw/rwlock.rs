@@ -598,6 +598,7 @@ impl UpgradeWaiter {
 
     /// Withdraws an unfinished upgrade but keeps the upgradable lock: the caller gets its
     /// upgradable guard back.
+    #[cfg(feature = "std")]
     pub(crate) fn withdraw(&mut self, raw: &RawRwLock) {
         self.drain.cancel(raw);
     }
