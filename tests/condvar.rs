@@ -499,3 +499,65 @@ fn threads_and_tasks_share_one_condvar() {
     }
     assert_eq!(*pair.0.lock_blocking(), 2 * ROUNDS);
 }
+
+/// One mutex and condvar shared by a smol task, an async-std task, a tokio task and a plain
+/// thread: each waits for its turn (`turn == id`) with `wait_while`, takes it, and passes the
+/// turn on with `notify_all`, for several rounds. Every turn is taken exactly once, in order.
+#[cfg_attr(
+    miri,
+    ignore = "starts tokio, smol and async-std executors, far too slow under miri"
+)]
+#[test]
+fn smol_async_std_tokio_and_a_thread_take_turns() {
+    const PARTIES: usize = 4;
+    const ROUNDS: usize = 50;
+    let shared = Arc::new((Mutex::new((0usize, Vec::new())), Condvar::new()));
+
+    async fn take_turns(shared: Arc<(Mutex<(usize, Vec<usize>)>, Condvar)>, id: usize) {
+        let (mutex, condvar) = &*shared;
+        for _ in 0..ROUNDS {
+            let mut guard = condvar
+                .wait_while(mutex.lock().await, |s| s.0 % PARTIES != id)
+                .await;
+            guard.1.push(id);
+            guard.0 += 1;
+            drop(guard);
+            condvar.notify_all();
+        }
+    }
+
+    let thread = {
+        let shared = shared.clone();
+        std::thread::spawn(move || {
+            let (mutex, condvar) = &*shared;
+            for _ in 0..ROUNDS {
+                let mut guard =
+                    condvar.wait_while_blocking(mutex.lock_blocking(), |s| s.0 % PARTIES != 3);
+                guard.1.push(3);
+                guard.0 += 1;
+                drop(guard);
+                condvar.notify_all();
+            }
+        })
+    };
+    let smol_task = {
+        let shared = shared.clone();
+        std::thread::spawn(move || smol::block_on(take_turns(shared, 0)))
+    };
+    let async_std_task = async_std::task::spawn(take_turns(shared.clone(), 1));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        tokio::spawn(take_turns(shared.clone(), 2)).await.unwrap();
+    });
+    async_std::task::block_on(async_std_task);
+    smol_task.join().unwrap();
+    thread.join().unwrap();
+
+    let guard = shared.0.lock_blocking();
+    assert_eq!(guard.0, PARTIES * ROUNDS);
+    let expected: Vec<usize> = (0..PARTIES * ROUNDS).map(|i| i % PARTIES).collect();
+    assert_eq!(guard.1, expected, "turns taken out of order or twice");
+}

@@ -6,6 +6,7 @@ use std::fmt::Debug;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::thread;
 use std::time::Duration;
 
@@ -498,4 +499,33 @@ fn woken_lock_future_dropped_unpolled_wakes_the_next_waiter() {
         "the dropped future's wake-up was not passed on"
     );
     assert!(c2.poll(&mut second).is_ready());
+}
+
+/// Regression for a lost wake-up when two lock futures are polled out of order (the case of
+/// async-lock#91): the future registered second is polled first after the unlock, and the one
+/// the unlock woke must still get the lock, then hand it to the other.
+#[test]
+fn two_lock_futures_polled_out_of_order_both_complete() {
+    let mutex = Mutex::new(0);
+    let holder = mutex.try_lock().unwrap();
+    let (ca, cb) = (Counter::new(), Counter::new());
+    let mut b = mutex.lock();
+    let mut a = mutex.lock();
+    assert!(cb.poll(&mut b).is_pending());
+    assert!(ca.poll(&mut a).is_pending());
+    drop(holder);
+    // `a` is polled first although the unlock woke `b`, the older waiter: it keeps waiting.
+    assert_eq!(cb.count(), 1);
+    assert!(ca.poll(&mut a).is_pending());
+    let first = match cb.poll(&mut b) {
+        Poll::Ready(guard) => guard,
+        Poll::Pending => panic!("the woken waiter did not get the free lock"),
+    };
+    assert!(ca.poll(&mut a).is_pending());
+    drop(first);
+    assert!(
+        ca.count() >= 1,
+        "the second waiter was not woken by the unlock"
+    );
+    assert!(ca.poll(&mut a).is_ready());
 }
