@@ -511,9 +511,11 @@ fn threads_and_tasks_share_one_condvar() {
 fn smol_async_std_tokio_and_a_thread_take_turns() {
     const PARTIES: usize = 4;
     const ROUNDS: usize = 50;
-    let shared = Arc::new((Mutex::new((0usize, Vec::new())), Condvar::new()));
+    /// The turn counter and the order turns were taken in, with the condvar that signals them.
+    type Turns = Arc<(Mutex<(usize, Vec<usize>)>, Condvar)>;
+    let shared: Turns = Arc::new((Mutex::new((0usize, Vec::new())), Condvar::new()));
 
-    async fn take_turns(shared: Arc<(Mutex<(usize, Vec<usize>)>, Condvar)>, id: usize) {
+    async fn take_turns(shared: Turns, id: usize) {
         let (mutex, condvar) = &*shared;
         for _ in 0..ROUNDS {
             let mut guard = condvar
