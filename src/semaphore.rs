@@ -32,8 +32,9 @@ use crate::sync::const_fn;
 ///
 /// # Size
 ///
-/// `Semaphore` is 24 bytes on 64-bit targets: a state word and two event pointers (one for the
-/// queue, one for the head waiter, so a release wakes the head directly).
+/// `Semaphore` is 16 bytes on 64-bit targets: a state word and one pointer to its two wait
+/// queues (every waiter's, and the head waiter's own, so a release wakes the head directly).
+/// The queues are allocated when the semaphore first has to make someone wait.
 ///
 /// # Examples
 ///

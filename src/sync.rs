@@ -5,10 +5,10 @@
 //! its own `loom` feature (see `Cargo.toml`).
 
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 /// Declares a `const fn` constructor outside loom and a plain `fn` under it (loom's atomics
 /// cannot be built in a `const` context). One macro, so the body is written once.

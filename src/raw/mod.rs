@@ -5,6 +5,7 @@
 
 pub(crate) mod barrier;
 pub(crate) mod condvar;
+pub(crate) mod events;
 pub(crate) mod flag;
 pub(crate) mod mutex;
 pub(crate) mod rwlock;

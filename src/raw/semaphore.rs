@@ -29,6 +29,7 @@ use core::task::Poll;
 
 use event_listener::{Event, IntoNotification as _, Listener as _};
 
+use crate::raw::events::EventPair;
 use crate::raw::wait::{poll_loop, spin, Attempt, Slot, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
@@ -55,8 +56,8 @@ pub(crate) enum TryFail {
 /// A semaphore without guards.
 pub(crate) struct RawSemaphore {
     state: AtomicUsize,
-    event: Event,
-    head: Event,
+    /// The queue of waiters, and the head waiter's own event.
+    events: EventPair,
 }
 
 impl RawSemaphore {
@@ -68,10 +69,21 @@ impl RawSemaphore {
             );
             RawSemaphore {
                 state: AtomicUsize::new(permits << SHIFT),
-                event: Event::new(),
-                head: Event::new(),
+                events: EventPair::new(),
             }
         }
+    }
+
+    /// The queue every waiter parks on (allocated with the head's on first contention).
+    #[inline]
+    fn queue(&self) -> &Event {
+        self.events.first()
+    }
+
+    /// The event only the head waiter parks on.
+    #[inline]
+    fn head(&self) -> &Event {
+        self.events.second()
     }
 
     pub(crate) fn available(&self) -> usize {
@@ -125,9 +137,9 @@ impl RawSemaphore {
     #[inline]
     fn wake_after_release(&self, prev: usize, n: usize) {
         if prev & HEAD != 0 {
-            self.head.notify(1);
+            self.head().notify(1);
         } else if prev & CONTENDED != 0 {
-            self.event.notify(n.additional());
+            self.queue().notify(n.additional());
         }
     }
 
@@ -163,8 +175,8 @@ impl RawSemaphore {
             return false;
         }
         if prev & CONTENDED != 0 {
-            self.event.notify(usize::MAX);
-            self.head.notify(usize::MAX);
+            self.queue().notify(usize::MAX);
+            self.head().notify(usize::MAX);
         }
         true
     }
@@ -230,7 +242,7 @@ impl RawSemaphore {
             }
         };
         if next & CONTENDED != 0 && permits(next) > 0 {
-            self.event.notify(permits(next).additional());
+            self.queue().notify(permits(next).additional());
         }
     }
 }
@@ -316,7 +328,7 @@ impl AcquireWaiter {
         }
         if self.phase == Phase::Queued {
             let mut head_taken = None;
-            let res = poll_loop(strategy, &raw.event, &mut self.listener, |attempt| {
+            let res = poll_loop(strategy, raw.queue(), &mut self.listener, |attempt| {
                 match raw.try_acquire(need) {
                     Ok(()) => return Some(Ok(())),
                     Err(TryFail::Closed) => return Some(Err(Closed)),
@@ -355,7 +367,7 @@ impl AcquireWaiter {
         }
         if let Phase::Head { held } = &mut self.phase {
             let held = &mut *held;
-            let res = poll_loop(strategy, &raw.head, &mut self.listener, |_| {
+            let res = poll_loop(strategy, raw.head(), &mut self.listener, |_| {
                 if raw.is_closed() {
                     return Some(Err(Closed));
                 }
@@ -374,7 +386,7 @@ impl AcquireWaiter {
                 Poll::Ready(Ok(left)) => {
                     self.phase = Phase::Done;
                     if left > 0 {
-                        raw.event.notify(left.additional());
+                        raw.queue().notify(left.additional());
                     }
                     Poll::Ready(Ok(()))
                 }
@@ -386,7 +398,7 @@ impl AcquireWaiter {
     fn drop_listener(&mut self, raw: &RawSemaphore) {
         if let Some(listener) = self.listener.take() {
             if listener.discard() {
-                raw.event.notify(1.additional());
+                raw.queue().notify(1.additional());
             }
         }
     }
