@@ -1,10 +1,20 @@
 //! Async synchronization primitives that work on any executor, and from plain threads.
 //!
-//! `unisync` gives async services the primitives they reach for: a [`Mutex`] to guard shared
-//! state, a [`Semaphore`] to cap concurrent work. They run on tokio, async-std, smol or any
-//! other executor (nothing here depends on a runtime), and every waiting method has a
-//! `_blocking` twin for plain threads, with a `_blocking_timeout` variant. Tasks and threads can
-//! wait on the same primitive at the same time.
+//! `unisync` gives async services the primitives they reach for:
+//!
+//! | type          | use it to                                                          |
+//! |---------------|--------------------------------------------------------------------|
+//! | [`Mutex`]     | guard shared state, with a guard that may live across `.await`    |
+//! | [`RwLock`]    | share state among many readers or one writer (phase-fair)          |
+//! | [`Semaphore`] | cap concurrent work: connections, jobs, `acquire_many` for weights |
+//! | [`Event`]     | signal many waiters at once and keep the signal set (shutdown)     |
+//! | [`Condvar`]   | wait for a condition on state guarded by a [`Mutex`]               |
+//! | [`Barrier`]   | line a fixed number of parties up, with a leader per generation    |
+//!
+//! They run on tokio, async-std, smol or any other executor (nothing here depends on a
+//! runtime), and every waiting method has a `_blocking` twin for plain threads, with a
+//! `_blocking_timeout` variant. Tasks and threads can wait on the same primitive at the same
+//! time.
 //!
 //! # Design
 //!
