@@ -110,6 +110,7 @@ impl Event {
     /// let event = unisync::Event::new();
     /// assert!(!event.is_set());
     /// ```
+    #[inline]
     pub fn is_set(&self) -> bool {
         self.raw.is_set()
     }
@@ -136,6 +137,7 @@ impl Event {
     /// event.clear();
     /// assert!(wait.now_or_never().is_some()); // the set was not lost to the clear
     /// ```
+    #[inline]
     pub fn wait(&self) -> EventWait<'_> {
         EventWait {
             event: self,
@@ -228,6 +230,7 @@ pub struct EventWait<'a> {
 impl Wait for EventWait<'_> {
     type Output = ();
 
+    #[inline]
     fn poll_wait<S: Strategy>(&mut self, strategy: &mut S) -> Poll<()> {
         assert!(!self.done, "`EventWait` polled after completion");
         let ready = self.waiter.poll_wait(&self.event.raw, strategy);
@@ -241,12 +244,14 @@ impl Wait for EventWait<'_> {
 impl Future for EventWait<'_> {
     type Output = ();
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         self.get_mut().poll_wait(&mut Async(cx))
     }
 }
 
 impl Drop for EventWait<'_> {
+    #[inline]
     fn drop(&mut self) {
         if !self.done {
             self.waiter.cancel();

@@ -97,6 +97,7 @@ impl Semaphore {
     /// let _p = sem.try_acquire_many(2).unwrap();
     /// assert_eq!(sem.available_permits(), 1);
     /// ```
+    #[inline]
     pub fn available_permits(&self) -> usize {
         self.raw.available()
     }
@@ -170,6 +171,7 @@ impl Semaphore {
     /// assert_eq!(permit.num_permits(), 1);
     /// # });
     /// ```
+    #[inline]
     pub fn acquire(&self) -> Acquire<'_> {
         self.acquire_many(1)
     }
@@ -202,6 +204,7 @@ impl Semaphore {
     /// assert_eq!(sem.available_permits(), 5);
     /// # });
     /// ```
+    #[inline]
     pub fn acquire_many(&self, n: usize) -> Acquire<'_> {
         Acquire {
             sem: self,
@@ -226,6 +229,7 @@ impl Semaphore {
     /// let p = sem.try_acquire().unwrap();
     /// assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
     /// ```
+    #[inline]
     pub fn try_acquire(&self) -> Result<SemaphorePermit<'_>, TryAcquireError> {
         self.try_acquire_many(1)
     }
@@ -243,6 +247,7 @@ impl Semaphore {
     /// assert!(sem.try_acquire_many(3).is_err());
     /// assert_eq!(sem.try_acquire_many(2).unwrap().num_permits(), 2);
     /// ```
+    #[inline]
     pub fn try_acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, TryAcquireError> {
         self.raw.try_acquire(n).map_err(TryAcquireError::from)?;
         Ok(SemaphorePermit {
@@ -273,6 +278,7 @@ impl Semaphore {
     /// assert_eq!(sem.available_permits(), 1);
     /// # });
     /// ```
+    #[inline]
     pub fn acquire_owned(self: Arc<Self>) -> AcquireOwned {
         self.acquire_many_owned(1)
     }
@@ -302,6 +308,7 @@ impl Semaphore {
     /// assert_eq!(permit.num_permits(), 4);
     /// # });
     /// ```
+    #[inline]
     pub fn acquire_many_owned(self: Arc<Self>, n: usize) -> AcquireOwned {
         AcquireOwned {
             waiter: AcquireWaiter::new(n),
@@ -324,6 +331,7 @@ impl Semaphore {
     /// let permit = sem.clone().try_acquire_owned().unwrap();
     /// assert!(sem.clone().try_acquire_owned().is_err());
     /// ```
+    #[inline]
     pub fn try_acquire_owned(self: Arc<Self>) -> Result<OwnedSemaphorePermit, TryAcquireError> {
         self.try_acquire_many_owned(1)
     }
@@ -510,6 +518,7 @@ pub struct Acquire<'a> {
 impl<'a> Wait for Acquire<'a> {
     type Output = Result<SemaphorePermit<'a>, AcquireError>;
 
+    #[inline]
     fn poll_wait<S: Strategy>(&mut self, strategy: &mut S) -> Poll<Self::Output> {
         assert!(!self.done, "`Acquire` polled after completion");
         let sem = self.sem;
@@ -531,12 +540,14 @@ impl<'a> Wait for Acquire<'a> {
 impl<'a> Future for Acquire<'a> {
     type Output = Result<SemaphorePermit<'a>, AcquireError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.get_mut().poll_wait(&mut Async(cx))
     }
 }
 
 impl Drop for Acquire<'_> {
+    #[inline]
     fn drop(&mut self) {
         if !self.done {
             self.waiter.cancel(&self.sem.raw);
@@ -575,6 +586,7 @@ pub struct AcquireOwned {
 impl Wait for AcquireOwned {
     type Output = Result<OwnedSemaphorePermit, AcquireError>;
 
+    #[inline]
     fn poll_wait<S: Strategy>(&mut self, strategy: &mut S) -> Poll<Self::Output> {
         let sem = self
             .sem
@@ -598,12 +610,14 @@ impl Wait for AcquireOwned {
 impl Future for AcquireOwned {
     type Output = Result<OwnedSemaphorePermit, AcquireError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.get_mut().poll_wait(&mut Async(cx))
     }
 }
 
 impl Drop for AcquireOwned {
+    #[inline]
     fn drop(&mut self) {
         if let Some(sem) = &self.sem {
             self.waiter.cancel(&sem.raw);
@@ -647,6 +661,7 @@ impl<'a> SemaphorePermit<'a> {
     /// let sem = unisync::Semaphore::new(3);
     /// assert_eq!(sem.try_acquire_many(2).unwrap().num_permits(), 2);
     /// ```
+    #[inline]
     pub fn num_permits(&self) -> usize {
         self.permits
     }
@@ -701,6 +716,7 @@ impl<'a> SemaphorePermit<'a> {
 }
 
 impl Drop for SemaphorePermit<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.sem.raw.release_held(self.permits);
     }
@@ -805,6 +821,7 @@ impl OwnedSemaphorePermit {
 }
 
 impl Drop for OwnedSemaphorePermit {
+    #[inline]
     fn drop(&mut self) {
         self.sem.raw.release_held(self.permits);
     }

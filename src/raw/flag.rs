@@ -100,6 +100,7 @@ pub(crate) struct FlagWaiter {
 }
 
 impl FlagWaiter {
+    #[inline]
     pub(crate) const fn new() -> Self {
         FlagWaiter {
             generation: None,

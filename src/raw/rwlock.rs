@@ -348,6 +348,7 @@ impl RawRwLock {
 
     /// Sets `WRITE` on behalf of the holder of `gate` once the readers let in by the previous
     /// write have entered; until then sets `WANT` and returns false.
+    #[inline]
     fn try_announce(&self) -> bool {
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
@@ -410,7 +411,17 @@ impl ReadWaiter {
     }
 
     /// Advances the wait; `Ready` means the caller now holds a read lock.
+    #[inline]
     pub(crate) fn poll_read<S: Strategy>(&mut self, raw: &RawRwLock, strategy: &mut S) -> Poll<()> {
+        // No writer, inlined into the caller: the loop's first attempt, without the loop.
+        if self.listener.is_none() && !self.queued && raw.try_read() {
+            return Poll::Ready(());
+        }
+        self.poll_read_slow(raw, strategy)
+    }
+
+    #[inline(never)]
+    fn poll_read_slow<S: Strategy>(&mut self, raw: &RawRwLock, strategy: &mut S) -> Poll<()> {
         let queued = &mut self.queued;
         poll_loop(strategy, &raw.readers, &mut self.listener, |attempt| {
             if *queued {
@@ -462,11 +473,24 @@ impl DrainWaiter {
     /// holds the write lock.
     ///
     /// The caller must hold `gate` (as a writer that locked it, or an upgradable reader).
+    #[inline]
     pub(crate) fn poll_drain<S: Strategy>(
         &mut self,
         raw: &RawRwLock,
         strategy: &mut S,
     ) -> Poll<()> {
+        // No reader inside, inlined into the caller: announce and own the lock at once.
+        if self.listener.is_none() && !self.announced && raw.try_announce() {
+            if raw.drained() {
+                return Poll::Ready(());
+            }
+            self.announced = true;
+        }
+        self.poll_drain_slow(raw, strategy)
+    }
+
+    #[inline(never)]
+    fn poll_drain_slow<S: Strategy>(&mut self, raw: &RawRwLock, strategy: &mut S) -> Poll<()> {
         let announced = &mut self.announced;
         let res = poll_loop(strategy, &raw.drain, &mut self.listener, |_| {
             if !*announced {

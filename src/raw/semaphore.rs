@@ -86,6 +86,7 @@ impl RawSemaphore {
         self.events.second()
     }
 
+    #[inline]
     pub(crate) fn available(&self) -> usize {
         permits(self.state.load(Ordering::Acquire))
     }
@@ -271,6 +272,7 @@ pub(crate) struct AcquireWaiter {
 pub(crate) struct Closed;
 
 impl AcquireWaiter {
+    #[inline]
     pub(crate) fn new(need: usize) -> Self {
         assert!(
             need <= MAX_PERMITS,
@@ -284,6 +286,7 @@ impl AcquireWaiter {
         }
     }
 
+    #[inline]
     pub(crate) fn need(&self) -> usize {
         self.need
     }
