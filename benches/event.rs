@@ -28,9 +28,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{config, worker_counts};
+use common::{config, poll_in_place, worker_counts};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
-use futures::{poll, FutureExt};
+use futures::poll;
 
 /// Tasks waiting on the event in the fan-out group.
 const WAITERS: usize = 10_000;
@@ -67,16 +67,14 @@ fn uncontended_wait_set(c: &mut Criterion) {
 
     let ev = unisync::Event::new();
     ev.set();
-    group.bench_function("unisync", |b| b.iter(|| ev.wait().now_or_never().unwrap()));
+    group.bench_function("unisync", |b| b.iter(|| poll_in_place(ev.wait())));
     let ev = FlagEvent::default();
     ev.set();
-    group.bench_function("event-listener", |b| {
-        b.iter(|| ev.wait().now_or_never().unwrap())
-    });
+    group.bench_function("event-listener", |b| b.iter(|| poll_in_place(ev.wait())));
     let (tx, mut rx) = tokio::sync::watch::channel(false);
     tx.send(true).unwrap();
     group.bench_function("tokio-watch", |b| {
-        b.iter(|| *rx.wait_for(|set| *set).now_or_never().unwrap().unwrap())
+        b.iter(|| *poll_in_place(rx.wait_for(|set| *set)).unwrap())
     });
     group.finish();
 }

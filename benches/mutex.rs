@@ -1,6 +1,6 @@
 //! Mutex benchmarks: unisync against its peers, side by side in each group.
 //!
-//! - `mutex/uncontended`: lock + unlock polled once, no runtime.
+//! - `mutex/uncontended`: lock + unlock polled once where it was created (as `.await` does), no runtime.
 //! - `mutex/contended-{tokio,smol}/<workers>`: 64 tasks each lock, increment and unlock 100
 //!   times on an executor with that many worker threads.
 //! - `mutex/blocking`: 2 × cores threads each lock, increment and unlock 1000 times from
@@ -10,32 +10,23 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{config, cores, run_threads, worker_counts, Exec, OPS, TASKS};
+use common::{config, cores, poll_in_place, run_threads, worker_counts, Exec, OPS, TASKS};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use futures::FutureExt;
 
 fn uncontended(c: &mut Criterion) {
     let mut group = c.benchmark_group("mutex/uncontended");
 
     let m = unisync::Mutex::new(0u64);
-    group.bench_function("unisync", |b| {
-        b.iter(|| *m.lock().now_or_never().unwrap() += 1)
-    });
+    group.bench_function("unisync", |b| b.iter(|| *poll_in_place(m.lock()) += 1));
     let m = tokio::sync::Mutex::new(0u64);
-    group.bench_function("tokio", |b| {
-        b.iter(|| *m.lock().now_or_never().unwrap() += 1)
-    });
+    group.bench_function("tokio", |b| b.iter(|| *poll_in_place(m.lock()) += 1));
     let m = async_lock::Mutex::new(0u64);
-    group.bench_function("async-lock", |b| {
-        b.iter(|| *m.lock().now_or_never().unwrap() += 1)
-    });
+    group.bench_function("async-lock", |b| b.iter(|| *poll_in_place(m.lock()) += 1));
     let m = futures::lock::Mutex::new(0u64);
-    group.bench_function("futures", |b| {
-        b.iter(|| *m.lock().now_or_never().unwrap() += 1)
-    });
+    group.bench_function("futures", |b| b.iter(|| *poll_in_place(m.lock()) += 1));
     let m = futures_intrusive::sync::Mutex::new(0u64, false);
     group.bench_function("futures-intrusive", |b| {
-        b.iter(|| *m.lock().now_or_never().unwrap() += 1)
+        b.iter(|| *poll_in_place(m.lock()) += 1)
     });
     group.finish();
 }

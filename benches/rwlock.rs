@@ -14,21 +14,18 @@ mod common;
 use std::hint::black_box;
 use std::sync::Arc;
 
-use common::{config, worker_counts, Exec, OPS, TASKS};
+use common::{config, poll_in_place, worker_counts, Exec, OPS, TASKS};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use futures::FutureExt;
 
 fn uncontended_read(c: &mut Criterion) {
     let mut group = c.benchmark_group("rwlock/uncontended-read");
 
     let l = unisync::RwLock::new(0u64);
-    group.bench_function("unisync", |b| b.iter(|| *l.read().now_or_never().unwrap()));
+    group.bench_function("unisync", |b| b.iter(|| *poll_in_place(l.read())));
     let l = tokio::sync::RwLock::new(0u64);
-    group.bench_function("tokio", |b| b.iter(|| *l.read().now_or_never().unwrap()));
+    group.bench_function("tokio", |b| b.iter(|| *poll_in_place(l.read())));
     let l = async_lock::RwLock::new(0u64);
-    group.bench_function("async-lock", |b| {
-        b.iter(|| *l.read().now_or_never().unwrap())
-    });
+    group.bench_function("async-lock", |b| b.iter(|| *poll_in_place(l.read())));
     group.finish();
 }
 
@@ -36,17 +33,11 @@ fn uncontended_write(c: &mut Criterion) {
     let mut group = c.benchmark_group("rwlock/uncontended-write");
 
     let l = unisync::RwLock::new(0u64);
-    group.bench_function("unisync", |b| {
-        b.iter(|| *l.write().now_or_never().unwrap() += 1)
-    });
+    group.bench_function("unisync", |b| b.iter(|| *poll_in_place(l.write()) += 1));
     let l = tokio::sync::RwLock::new(0u64);
-    group.bench_function("tokio", |b| {
-        b.iter(|| *l.write().now_or_never().unwrap() += 1)
-    });
+    group.bench_function("tokio", |b| b.iter(|| *poll_in_place(l.write()) += 1));
     let l = async_lock::RwLock::new(0u64);
-    group.bench_function("async-lock", |b| {
-        b.iter(|| *l.write().now_or_never().unwrap() += 1)
-    });
+    group.bench_function("async-lock", |b| b.iter(|| *poll_in_place(l.write()) += 1));
     group.finish();
 }
 

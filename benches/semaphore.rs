@@ -1,6 +1,6 @@
 //! Semaphore benchmarks: unisync against its peers, side by side in each group.
 //!
-//! - `semaphore/uncontended`: acquire + release of one permit polled once, no runtime.
+//! - `semaphore/uncontended`: acquire + release of one permit polled once where it was created (as `.await` does), no runtime.
 //! - `semaphore/contended-{tokio,smol}/<workers>`: as many permits as workers; 64 tasks each
 //!   acquire one permit, do a little work and release it, 100 times.
 //! - `semaphore/mixed-{tokio,smol}/<workers>`: the same, but every other task takes two permits
@@ -12,9 +12,8 @@ mod common;
 use std::hint::black_box;
 use std::sync::Arc;
 
-use common::{config, cores, run_threads, worker_counts, Exec, OPS, TASKS};
+use common::{config, cores, poll_in_place, run_threads, worker_counts, Exec, OPS, TASKS};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use futures::FutureExt;
 
 /// What a task does while it holds its permits.
 fn tiny_work() {
@@ -28,19 +27,19 @@ fn uncontended(c: &mut Criterion) {
 
     let s = unisync::Semaphore::new(1);
     group.bench_function("unisync", |b| {
-        b.iter(|| drop(s.acquire().now_or_never().unwrap().unwrap()))
+        b.iter(|| drop(poll_in_place(s.acquire()).unwrap()))
     });
     let s = tokio::sync::Semaphore::new(1);
     group.bench_function("tokio", |b| {
-        b.iter(|| drop(s.acquire().now_or_never().unwrap().unwrap()))
+        b.iter(|| drop(poll_in_place(s.acquire()).unwrap()))
     });
     let s = async_lock::Semaphore::new(1);
     group.bench_function("async-lock", |b| {
-        b.iter(|| drop(s.acquire().now_or_never().unwrap()))
+        b.iter(|| drop(poll_in_place(s.acquire())))
     });
     let s = futures_intrusive::sync::Semaphore::new(true, 1);
     group.bench_function("futures-intrusive", |b| {
-        b.iter(|| drop(s.acquire(1).now_or_never().unwrap()))
+        b.iter(|| drop(poll_in_place(s.acquire(1))))
     });
     group.finish();
 }

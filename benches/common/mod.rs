@@ -139,3 +139,23 @@ pub fn run_threads<S: Sync>(threads: usize, shared: &S, op: impl Fn(&S) + Sync) 
         }
     });
 }
+
+/// Polls `fut` once where it was created, as `.await` does, and returns its output.
+///
+/// The uncontended benchmarks use this rather than `FutureExt::now_or_never`, which takes the
+/// future by value: that move copies a future larger than two registers through memory right
+/// after it was written, and the copy stalls on store forwarding, which measures the harness
+/// more than the primitive (BENCHMARKS.md has the numbers both ways).
+///
+/// # Panics
+///
+/// Panics if the future is not ready at once: these benchmarks are uncontended.
+#[inline(always)]
+pub fn poll_in_place<F: Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(futures::task::noop_waker_ref());
+    match fut.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(out) => out,
+        std::task::Poll::Pending => panic!("an uncontended wait was not ready at once"),
+    }
+}
