@@ -56,9 +56,8 @@ pub(crate) trait Strategy {
     /// listener then, unless the blocking strategy removed it at the deadline.
     fn park(&mut self, listener: &mut Option<EventListener>) -> Poll<()>;
 
-    /// Whether this strategy parks the thread. A thread may spin briefly before it parks, since
-    /// parking and waking a thread costs far more than a short critical section; a task never
-    /// spins (it would hold up its executor).
+    /// Whether this strategy parks the thread. A thread may retry briefly before it parks (see
+    /// [`SPINS`]); a task never does (it would hold up its executor).
     fn is_blocking(&self) -> bool;
 }
 
@@ -150,16 +149,26 @@ pub(crate) fn block_on_mut<W: Wait>(wait: &mut W, deadline: Option<Instant>) -> 
 }
 
 /// How many times a blocking waiter retries before it registers a listener and parks.
-pub(crate) const SPINS: u32 = if cfg!(loom) { 0 } else { 64 };
+///
+/// Parking and waking a thread costs far more than a short critical section, so a thread
+/// first retries a few times, *yielding* its time slice in between. Yielding rather than
+/// busy-spinning matters when threads outnumber cores: a busy spin burns the slice the lock
+/// holder needs. Measured with 4 threads on 2 cores taking a mutex 200,000 times each: no
+/// retry 23 ms, 64 busy spins 57 ms, 8 yields 10 ms, 16 yields 4.5 ms (`parking_lot` 5.4 ms,
+/// `std` 14 ms).
+pub(crate) const SPINS: u32 = if cfg!(loom) { 0 } else { 16 };
 
-/// Retries `attempt` up to [`SPINS`] times with a CPU hint in between, for blocking waiters
-/// only. Only for attempts without side effects (a `try_lock`, a `try_acquire`).
+/// Retries `attempt` up to [`SPINS`] times, yielding the thread in between, for blocking
+/// waiters only. Only for attempts without side effects (a `try_lock`, a `try_acquire`).
 #[inline]
 pub(crate) fn spin<S: Strategy>(strategy: &S, mut attempt: impl FnMut() -> bool) -> bool {
     if !strategy.is_blocking() {
         return false;
     }
     for _ in 0..SPINS {
+        #[cfg(feature = "std")]
+        std::thread::yield_now();
+        #[cfg(not(feature = "std"))]
         core::hint::spin_loop();
         if attempt() {
             return true;
