@@ -1,7 +1,7 @@
 //! Loom models of `Condvar`.
 //!
 //! Run with
-//! `LOOM_MAX_PREEMPTIONS=2 RUSTFLAGS="--cfg loom" cargo test --release --target-dir /work/target-loom --test loom_condvar`.
+//! `LOOM_MAX_PREEMPTIONS=2 RUSTFLAGS="--cfg loom" cargo test --release --target-dir target/loom --test loom_condvar`.
 #![cfg(loom)]
 
 use std::future::Future;
@@ -108,6 +108,30 @@ fn dropped_notified_wait_passes_the_notification_on() {
             cv.notify_one();
         }
         b.join().unwrap();
+        notifier.join().unwrap();
+    });
+}
+
+/// The blocking path: a thread waiting with `wait_while_blocking` and a thread that sets the
+/// condition and calls `notify_one`; the waiter always wakes and sees the condition.
+///
+/// Bound: 2 threads, explored with `LOOM_MAX_PREEMPTIONS=2`.
+#[test]
+fn notify_one_racing_a_blocking_wait_is_not_lost() {
+    loom::model(|| {
+        let pair = Arc::new((Mutex::new(false), Condvar::new()));
+        let notifier = {
+            let pair = pair.clone();
+            thread::spawn(move || {
+                let (mutex, condvar) = &*pair;
+                *mutex.lock_blocking() = true;
+                condvar.notify_one();
+            })
+        };
+        let (mutex, condvar) = &*pair;
+        let guard = condvar.wait_while_blocking(mutex.lock_blocking(), |ready| !*ready);
+        assert!(*guard);
+        drop(guard);
         notifier.join().unwrap();
     });
 }

@@ -107,3 +107,23 @@ fn barrier_withdraw_racing_last_arrival_trips_once() {
         assert_eq!(barrier.n_waiting(), 0);
     });
 }
+
+/// The blocking path next to the async one: a thread in `wait_blocking` and a task in `wait`
+/// trip a barrier of two exactly once, with one leader and distinct indices.
+///
+/// Bound: 2 threads, explored with `LOOM_MAX_PREEMPTIONS=2`.
+#[test]
+fn barrier_blocking_and_async_parties_trip_once() {
+    loom::model(|| {
+        let barrier = Arc::new(Barrier::new(2));
+        let blocking = {
+            let barrier = barrier.clone();
+            thread::spawn(move || barrier.wait_blocking().unwrap())
+        };
+        let a = loom::future::block_on(barrier.wait()).unwrap();
+        let b = blocking.join().unwrap();
+        assert!(a.is_leader() != b.is_leader(), "exactly one leader");
+        assert_ne!(a.index(), b.index());
+        assert_eq!(barrier.n_waiting(), 0);
+    });
+}
