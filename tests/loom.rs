@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! LOOM_MAX_PREEMPTIONS=2 RUSTFLAGS="--cfg loom" \
-//!     cargo test --release --target-dir /work/target-loom --test loom
+//!     cargo test --release --target-dir target/loom --test loom
 //! ```
 //!
 //! Every model below is explored with at most 2 preemptions (`LOOM_MAX_PREEMPTIONS=2`, also the
