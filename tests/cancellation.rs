@@ -216,6 +216,13 @@ where
     if second_state.is_none() {
         poll_second(&c2, &mut second, &mut second_state);
     }
+    // With `r == k` the release comes after the last poll: the future may have been woken and
+    // is dropped without acting on it, so the wake-up must be passed on.
+    if r == k && fut.is_some() {
+        if let Some(release) = releases.next() {
+            release();
+        }
+    }
     // Cancel the wait (a no-op when it completed).
     drop(fut);
     for release in releases {
@@ -236,9 +243,14 @@ where
 }
 
 /// Mutex contention: a holder, then right after it unlocks a barger takes the lock once (so a
-/// woken future under test starts starving), then the barger unlocks.
-fn mutex_releases<'a>(m: &'a Arc<Mutex<()>>) -> Vec<Box<dyn FnOnce() + 'a>> {
+/// woken future under test starts starving), then the barger unlocks. Without `barge` the
+/// holder's unlock is the only release: a wake-up the dropped future swallowed is then not
+/// covered by a later unlock, so the second waiter is woken only if it was passed on.
+fn mutex_releases<'a>(m: &'a Arc<Mutex<()>>, barge: bool) -> Vec<Box<dyn FnOnce() + 'a>> {
     let holder = m.try_lock_owned().unwrap();
+    if !barge {
+        return vec![Box::new(move || drop(holder))];
+    }
     let barger = Rc::new(RefCell::new(None));
     let b2 = barger.clone();
     vec![
@@ -256,7 +268,7 @@ fn mutex_whole(m: &Arc<Mutex<()>>) -> Box<dyn Fn() -> bool + '_> {
 
 fn mutex_lock(k: usize, r: usize) {
     let m = Arc::new(Mutex::new(()));
-    let releases = mutex_releases(&m);
+    let releases = mutex_releases(&m, r % 2 == 0);
     let fut = m.lock();
     let second = m.lock_owned();
     drive(
@@ -273,7 +285,7 @@ fn mutex_lock(k: usize, r: usize) {
 
 fn mutex_lock_owned(k: usize, r: usize) {
     let m = Arc::new(Mutex::new(()));
-    let releases = mutex_releases(&m);
+    let releases = mutex_releases(&m, r % 2 == 0);
     let fut = m.lock_owned();
     let second = m.lock();
     drive(
