@@ -51,9 +51,9 @@
 
 use core::task::Poll;
 
-use event_listener::{Event, EventListener, Listener as _};
+use event_listener::{Event, Listener as _};
 
-use crate::raw::wait::{poll_loop, Attempt, Strategy};
+use crate::raw::wait::{mark_contended, poll_loop, Attempt, Slot, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const BROKEN: usize = 1;
@@ -177,12 +177,6 @@ impl RawBarrier {
         self.wake_all(prev);
     }
 
-    fn mark_contended(&self) {
-        if self.state.load(Ordering::Relaxed) & CONTENDED == 0 {
-            self.state.fetch_or(CONTENDED, Ordering::Relaxed);
-        }
-    }
-
     /// Collects the result of a tripped generation; `keep` is false for a dropped future,
     /// which takes no index. Trips the next generation if it filled while this one collected.
     fn collect(&self, keep: bool) -> usize {
@@ -230,14 +224,14 @@ pub(crate) type Outcome = Result<usize, Broken>;
 #[derive(Debug)]
 pub(crate) struct BarrierWaiter {
     phase: Phase,
-    listener: Option<EventListener>,
+    listener: Slot,
 }
 
 impl BarrierWaiter {
     pub(crate) const fn new() -> Self {
         BarrierWaiter {
             phase: Phase::Outside,
-            listener: None,
+            listener: Slot::new(),
         }
     }
 
@@ -329,7 +323,7 @@ impl BarrierWaiter {
         poll_loop(strategy, &raw.event, &mut self.listener, |attempt| {
             let out = Self::step(phase, raw);
             if out.is_none() && attempt != Attempt::Registered {
-                raw.mark_contended();
+                mark_contended(&raw.state, CONTENDED);
             }
             out
         })

@@ -27,10 +27,10 @@
 
 use core::task::Poll;
 
-use event_listener::{Event, EventListener, IntoNotification as _, Listener as _};
+use event_listener::{Event, IntoNotification as _, Listener as _};
 
 use crate::raw::mutex::RawMutex;
-use crate::raw::wait::{poll_loop, Attempt, Strategy};
+use crate::raw::wait::{poll_loop, Attempt, Slot, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 /// A condvar without data: a waiter count, the bound mutex and the event its waiters park on.
@@ -102,14 +102,14 @@ enum Phase {
 /// The condvar half of a wait: its listener and its phase.
 #[derive(Debug)]
 pub(crate) struct CondvarWaiter {
-    listener: Option<EventListener>,
+    listener: Slot,
     phase: Phase,
 }
 
 impl CondvarWaiter {
     pub(crate) const fn new() -> Self {
         CondvarWaiter {
-            listener: None,
+            listener: Slot::new(),
             phase: Phase::Holding,
         }
     }

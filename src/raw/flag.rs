@@ -30,7 +30,7 @@ use core::task::Poll;
 
 use event_listener::{Event, Listener as _};
 
-use crate::raw::wait::{poll_loop, Attempt, Slot, Strategy};
+use crate::raw::wait::{mark_contended, poll_loop, Attempt, Slot, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const SET: usize = 1;
@@ -84,12 +84,6 @@ impl RawFlag {
     pub(crate) fn clear(&self) {
         self.state.fetch_and(!SET, Ordering::AcqRel);
     }
-
-    fn mark_contended(&self) {
-        if self.state.load(Ordering::Relaxed) & CONTENDED == 0 {
-            self.state.fetch_or(CONTENDED, Ordering::Relaxed);
-        }
-    }
 }
 
 /// The part of a wait future that waits: the generation it started in and its listener.
@@ -133,7 +127,7 @@ impl FlagWaiter {
                 None => *generation = Some(now),
             }
             if attempt != Attempt::Registered {
-                raw.mark_contended();
+                mark_contended(&raw.state, CONTENDED);
             }
             None
         })

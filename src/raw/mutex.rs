@@ -33,7 +33,7 @@ use core::task::Poll;
 
 use event_listener::Event;
 
-use crate::raw::wait::{poll_loop, spin, Attempt, Slot, Strategy};
+use crate::raw::wait::{mark_contended, poll_loop, spin, Attempt, Slot, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const LOCKED: usize = 1;
@@ -98,12 +98,6 @@ impl RawMutex {
             }
         }
     }
-
-    fn mark_contended(&self) {
-        if self.state.load(Ordering::Relaxed) & CONTENDED == 0 {
-            self.state.fetch_or(CONTENDED, Ordering::Relaxed);
-        }
-    }
 }
 
 /// The part of a lock future that waits: its listener and whether it counts as starving.
@@ -156,7 +150,7 @@ impl LockWaiter {
                 *starving = true;
             }
             if attempt != Attempt::Registered {
-                raw.mark_contended();
+                mark_contended(&raw.state, CONTENDED);
             }
             None
         })

@@ -63,10 +63,10 @@
 
 use core::task::Poll;
 
-use event_listener::{Event, EventListener, Listener as _};
+use event_listener::{Event, Listener as _};
 
 use crate::raw::mutex::{LockWaiter, RawMutex};
-use crate::raw::wait::{poll_loop, Attempt, Strategy};
+use crate::raw::wait::{poll_loop, Attempt, Slot, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const WRITE: usize = 1;
@@ -397,7 +397,7 @@ impl RawRwLock {
 /// The part of a read future that waits.
 #[derive(Debug, Default)]
 pub(crate) struct ReadWaiter {
-    listener: Option<EventListener>,
+    listener: Slot,
     /// Whether this reader is counted in `queued`.
     queued: bool,
 }
@@ -405,7 +405,7 @@ pub(crate) struct ReadWaiter {
 impl ReadWaiter {
     pub(crate) const fn new() -> Self {
         ReadWaiter {
-            listener: None,
+            listener: Slot::new(),
             queued: false,
         }
     }
@@ -457,14 +457,14 @@ impl ReadWaiter {
 /// Waits for the readers inside to leave, on behalf of the holder of `gate`.
 #[derive(Debug, Default)]
 pub(crate) struct DrainWaiter {
-    listener: Option<EventListener>,
+    listener: Slot,
     announced: bool,
 }
 
 impl DrainWaiter {
     pub(crate) const fn new() -> Self {
         DrainWaiter {
-            listener: None,
+            listener: Slot::new(),
             announced: false,
         }
     }

@@ -30,7 +30,7 @@ use core::task::Poll;
 use event_listener::{Event, IntoNotification as _, Listener as _};
 
 use crate::raw::events::EventPair;
-use crate::raw::wait::{poll_loop, spin, Attempt, Slot, Strategy};
+use crate::raw::wait::{mark_contended, poll_loop, spin, Attempt, Slot, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const CLOSED: usize = 1;
@@ -180,12 +180,6 @@ impl RawSemaphore {
             self.head().notify(usize::MAX);
         }
         true
-    }
-
-    fn mark_contended(&self) {
-        if self.state.load(Ordering::Relaxed) & CONTENDED == 0 {
-            self.state.fetch_or(CONTENDED, Ordering::Relaxed);
-        }
     }
 
     /// Tries to become head, taking every available permit. Returns the permits taken, or
@@ -347,7 +341,7 @@ impl AcquireWaiter {
                     }
                 }
                 if attempt != Attempt::Registered {
-                    raw.mark_contended();
+                    mark_contended(&raw.state, CONTENDED);
                 }
                 None
             });

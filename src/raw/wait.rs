@@ -43,6 +43,8 @@ use core::task::{Context, Poll};
 
 use event_listener::{Event, EventListener};
 
+use crate::sync::{AtomicUsize, Ordering};
+
 #[cfg(feature = "std")]
 use std::time::Instant;
 
@@ -145,6 +147,20 @@ pub(crate) fn block_on_mut<W: Wait>(wait: &mut W, deadline: Option<Instant>) -> 
     match wait.poll_wait(&mut Blocking { deadline }) {
         Poll::Ready(out) => Some(out),
         Poll::Pending => None,
+    }
+}
+
+/// Sets a sticky "a waiter may exist" bit in `state` before a listener is registered.
+///
+/// Releases notify only when they see the bit, so an uncontended primitive never touches its
+/// event. The bit is never cleared; the load first keeps the common case (already set) free of
+/// a read-modify-write. Ordering: the waiter's `listen` is a `SeqCst` fence between setting the
+/// bit and re-checking the state, and a release reads the bit in the same read-modify-write
+/// that releases, so either the release sees the bit or the re-check sees the release.
+#[inline]
+pub(crate) fn mark_contended(state: &AtomicUsize, bit: usize) {
+    if state.load(Ordering::Relaxed) & bit == 0 {
+        state.fetch_or(bit, Ordering::Relaxed);
     }
 }
 
