@@ -140,9 +140,8 @@ impl Event {
     #[inline]
     pub fn wait(&self) -> EventWait<'_> {
         EventWait {
-            event: self,
+            event: Some(self),
             waiter: FlagWaiter::new(),
-            done: false,
         }
     }
 
@@ -222,9 +221,9 @@ impl Default for Event {
 /// ```
 #[must_use = "futures do nothing unless awaited or polled"]
 pub struct EventWait<'a> {
-    event: &'a Event,
+    // `None` once finished; word-sized fields only (see `Lock`).
+    event: Option<&'a Event>,
     waiter: FlagWaiter,
-    done: bool,
 }
 
 impl Wait for EventWait<'_> {
@@ -232,10 +231,10 @@ impl Wait for EventWait<'_> {
 
     #[inline]
     fn poll_wait<S: Strategy>(&mut self, strategy: &mut S) -> Poll<()> {
-        assert!(!self.done, "`EventWait` polled after completion");
-        let ready = self.waiter.poll_wait(&self.event.raw, strategy);
+        let event = self.event.expect("`EventWait` polled after completion");
+        let ready = self.waiter.poll_wait(&event.raw, strategy);
         if ready.is_ready() {
-            self.done = true;
+            self.event = None;
         }
         ready
     }
@@ -253,7 +252,7 @@ impl Future for EventWait<'_> {
 impl Drop for EventWait<'_> {
     #[inline]
     fn drop(&mut self) {
-        if !self.done {
+        if self.event.is_some() {
             self.waiter.cancel();
         }
     }
@@ -262,7 +261,7 @@ impl Drop for EventWait<'_> {
 impl fmt::Debug for EventWait<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EventWait")
-            .field("event", self.event)
+            .field("event", &self.event)
             .finish_non_exhaustive()
     }
 }

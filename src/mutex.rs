@@ -129,9 +129,8 @@ impl<T: ?Sized> Mutex<T> {
     #[inline]
     pub fn lock(&self) -> Lock<'_, T> {
         Lock {
-            mutex: self,
+            mutex: Some(self),
             waiter: LockWaiter::new(),
-            done: false,
         }
     }
 
@@ -350,20 +349,20 @@ impl<T> From<T> for Mutex<T> {
 /// ```
 #[must_use = "futures do nothing unless awaited or polled"]
 pub struct Lock<'a, T: ?Sized> {
-    mutex: &'a Mutex<T>,
+    // `None` once the lock is taken. Every field is word-sized, so that moving the future right
+    // after building it copies whole words (a moved `bool` stalls the copy on store forwarding).
+    mutex: Option<&'a Mutex<T>>,
     waiter: LockWaiter,
-    done: bool,
 }
 
 impl<'a, T: ?Sized> Wait for Lock<'a, T> {
     type Output = MutexGuard<'a, T>;
 
     fn poll_wait<S: Strategy>(&mut self, strategy: &mut S) -> Poll<MutexGuard<'a, T>> {
-        assert!(!self.done, "`Lock` polled after completion");
-        let mutex = self.mutex;
+        let mutex = self.mutex.expect("`Lock` polled after completion");
         match self.waiter.poll_lock(&mutex.raw, strategy) {
             Poll::Ready(()) => {
-                self.done = true;
+                self.mutex = None;
                 Poll::Ready(MutexGuard { mutex })
             }
             Poll::Pending => Poll::Pending,
@@ -382,8 +381,8 @@ impl<'a, T: ?Sized> Future for Lock<'a, T> {
 
 impl<T: ?Sized> Drop for Lock<'_, T> {
     fn drop(&mut self) {
-        if !self.done {
-            self.waiter.cancel(&self.mutex.raw);
+        if let Some(mutex) = self.mutex {
+            self.waiter.cancel(&mutex.raw);
         }
     }
 }

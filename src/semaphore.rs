@@ -209,7 +209,6 @@ impl Semaphore {
         Acquire {
             sem: self,
             waiter: AcquireWaiter::new(n),
-            done: false,
         }
     }
 
@@ -511,8 +510,8 @@ impl Default for Semaphore {
 #[must_use = "futures do nothing unless awaited or polled"]
 pub struct Acquire<'a> {
     sem: &'a Semaphore,
+    // Word-sized fields only (see `Lock`); the waiter knows when it is done.
     waiter: AcquireWaiter,
-    done: bool,
 }
 
 impl<'a> Wait for Acquire<'a> {
@@ -520,13 +519,12 @@ impl<'a> Wait for Acquire<'a> {
 
     #[inline]
     fn poll_wait<S: Strategy>(&mut self, strategy: &mut S) -> Poll<Self::Output> {
-        assert!(!self.done, "`Acquire` polled after completion");
+        assert!(!self.waiter.is_done(), "`Acquire` polled after completion");
         let sem = self.sem;
         let res = match self.waiter.poll_acquire(&sem.raw, strategy) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(res) => res,
         };
-        self.done = true;
         Poll::Ready(match res {
             Ok(()) => Ok(SemaphorePermit {
                 sem,
@@ -549,7 +547,7 @@ impl<'a> Future for Acquire<'a> {
 impl Drop for Acquire<'_> {
     #[inline]
     fn drop(&mut self) {
-        if !self.done {
+        if !self.waiter.is_done() {
             self.waiter.cancel(&self.sem.raw);
         }
     }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::{assert_pending, assert_ready, Counter};
 use futures::FutureExt as _;
+use unisync::futures::{Acquire, EventWait, Lock, Read, UpgradableRead};
 use unisync::{Mutex, Semaphore};
 
 /// Counts allocations made by the current thread, so other test threads do not interfere.
@@ -66,6 +67,24 @@ fn sizes() {
     assert!(size_of::<Mutex<()>>() <= 16, "{}", size_of::<Mutex<()>>());
     // A state word and one pointer to the lazily allocated pair of wait queues.
     assert!(size_of::<Semaphore>() <= 16, "{}", size_of::<Semaphore>());
+}
+
+#[test]
+fn hot_futures_are_a_few_words() {
+    // Futures are often moved right after they are built (`now_or_never`, `select!`); a small
+    // future of whole words copies cheaply. A reference, a listener slot and one word of state.
+    let three_words = 3 * size_of::<usize>();
+    let sizes = [
+        ("Lock", size_of::<Lock<'_, u64>>()),
+        ("Read", size_of::<Read<'_, u64>>()),
+        ("UpgradableRead", size_of::<UpgradableRead<'_, u64>>()),
+        ("EventWait", size_of::<EventWait<'_>>()),
+    ];
+    for (name, size) in sizes {
+        assert!(size <= three_words, "`{name}` is {size} bytes");
+    }
+    // The semaphore's also holds the number of permits it asks for.
+    assert!(size_of::<Acquire<'_>>() <= 4 * size_of::<usize>());
 }
 
 #[test]

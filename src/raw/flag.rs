@@ -87,9 +87,12 @@ impl RawFlag {
 }
 
 /// The part of a wait future that waits: the generation it started in and its listener.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct FlagWaiter {
-    generation: Option<usize>,
+    /// One more than the generation the wait began in; zero before the first check. A plain
+    /// word rather than an `Option`, and zero when new, so a new future is two zero words and a
+    /// reference, which the compiler writes and copies in few wide stores.
+    started: usize,
     listener: Slot,
 }
 
@@ -97,7 +100,7 @@ impl FlagWaiter {
     #[inline]
     pub(crate) const fn new() -> Self {
         FlagWaiter {
-            generation: None,
+            started: 0,
             listener: Slot::new(),
         }
     }
@@ -114,17 +117,18 @@ impl FlagWaiter {
 
     #[inline(never)]
     fn poll_wait_slow<S: Strategy>(&mut self, raw: &RawFlag, strategy: &mut S) -> Poll<()> {
-        let generation = &mut self.generation;
+        let started = &mut self.started;
         poll_loop(strategy, &raw.event, &mut self.listener, |attempt| {
             let s = raw.state.load(Ordering::Acquire);
             if s & SET != 0 {
                 return Some(());
             }
-            let now = s >> GEN_SHIFT;
-            match *generation {
-                Some(g) if g != now => return Some(()),
-                Some(_) => {}
-                None => *generation = Some(now),
+            // The shift leaves room for the `+ 1`.
+            let now = (s >> GEN_SHIFT) + 1;
+            if *started == 0 {
+                *started = now;
+            } else if *started != now {
+                return Some(());
             }
             if attempt != Attempt::Registered {
                 mark_contended(&raw.state, CONTENDED);

@@ -33,7 +33,7 @@ use core::task::Poll;
 
 use event_listener::Event;
 
-use crate::raw::wait::{mark_contended, poll_loop, spin, Attempt, Slot, Strategy};
+use crate::raw::wait::{mark_contended, poll_loop, spin, Attempt, Flag, Slot, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const LOCKED: usize = 1;
@@ -104,14 +104,14 @@ impl RawMutex {
 #[derive(Debug, Default)]
 pub(crate) struct LockWaiter {
     listener: Slot,
-    starving: bool,
+    starving: Flag,
 }
 
 impl LockWaiter {
     pub(crate) const fn new() -> Self {
         LockWaiter {
             listener: Slot::new(),
-            starving: false,
+            starving: Flag::CLEAR,
         }
     }
 
@@ -120,7 +120,7 @@ impl LockWaiter {
     pub(crate) fn poll_lock<S: Strategy>(&mut self, raw: &RawMutex, strategy: &mut S) -> Poll<()> {
         // The uncontended case, inlined into the caller: the same first attempt `poll_loop`
         // would make, without setting the loop up.
-        if self.listener.is_none() && !self.starving && raw.try_lock() {
+        if self.listener.is_none() && !self.starving.get() && raw.try_lock() {
             return Poll::Ready(());
         }
         self.poll_lock_slow(raw, strategy)
@@ -128,26 +128,27 @@ impl LockWaiter {
 
     #[inline(never)]
     fn poll_lock_slow<S: Strategy>(&mut self, raw: &RawMutex, strategy: &mut S) -> Poll<()> {
-        if self.listener.is_none() && !self.starving && spin(strategy, || raw.try_lock()) {
+        if self.listener.is_none() && !self.starving.get() && spin(strategy, || raw.try_lock()) {
             return Poll::Ready(());
         }
         let starving = &mut self.starving;
         poll_loop(strategy, &raw.event, &mut self.listener, |attempt| {
+            let is_starving = starving.get();
             let won = match attempt {
-                Attempt::Fresh => raw.acquire(|s| s < STARVING, *starving),
+                Attempt::Fresh => raw.acquire(|s| s < STARVING, is_starving),
                 // A notification is in flight: it is that waiter's turn, not ours.
                 Attempt::Registered => {
-                    raw.acquire(|s| s < STARVING || !raw.event.is_notified(), *starving)
+                    raw.acquire(|s| s < STARVING || !raw.event.is_notified(), is_starving)
                 }
-                Attempt::Woken => raw.acquire(|_| true, *starving),
+                Attempt::Woken => raw.acquire(|_| true, is_starving),
             };
             if won {
-                *starving = false;
+                starving.set(false);
                 return Some(());
             }
-            if attempt == Attempt::Woken && !*starving {
+            if attempt == Attempt::Woken && !is_starving {
                 raw.state.fetch_add(STARVING, Ordering::Relaxed);
-                *starving = true;
+                starving.set(true);
             }
             if attempt != Attempt::Registered {
                 mark_contended(&raw.state, CONTENDED);
@@ -164,7 +165,7 @@ impl LockWaiter {
                 raw.event.notify(1);
             }
         }
-        if core::mem::take(&mut self.starving) {
+        if self.starving.take() {
             raw.state.fetch_sub(STARVING, Ordering::Relaxed);
         }
     }

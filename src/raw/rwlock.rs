@@ -66,7 +66,7 @@ use core::task::Poll;
 use event_listener::{Event, Listener as _};
 
 use crate::raw::mutex::{LockWaiter, RawMutex};
-use crate::raw::wait::{poll_loop, Attempt, Slot, Strategy};
+use crate::raw::wait::{poll_loop, Attempt, Flag, Slot, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const WRITE: usize = 1;
@@ -399,14 +399,14 @@ impl RawRwLock {
 pub(crate) struct ReadWaiter {
     listener: Slot,
     /// Whether this reader is counted in `queued`.
-    queued: bool,
+    queued: Flag,
 }
 
 impl ReadWaiter {
     pub(crate) const fn new() -> Self {
         ReadWaiter {
             listener: Slot::new(),
-            queued: false,
+            queued: Flag::CLEAR,
         }
     }
 
@@ -414,7 +414,7 @@ impl ReadWaiter {
     #[inline]
     pub(crate) fn poll_read<S: Strategy>(&mut self, raw: &RawRwLock, strategy: &mut S) -> Poll<()> {
         // No writer, inlined into the caller: the loop's first attempt, without the loop.
-        if self.listener.is_none() && !self.queued && raw.try_read() {
+        if self.listener.is_none() && !self.queued.get() && raw.try_read() {
             return Poll::Ready(());
         }
         self.poll_read_slow(raw, strategy)
@@ -424,9 +424,9 @@ impl ReadWaiter {
     fn poll_read_slow<S: Strategy>(&mut self, raw: &RawRwLock, strategy: &mut S) -> Poll<()> {
         let queued = &mut self.queued;
         poll_loop(strategy, &raw.readers, &mut self.listener, |attempt| {
-            if *queued {
+            if queued.get() {
                 if raw.enter_queued() {
-                    *queued = false;
+                    queued.set(false);
                     return Some(());
                 }
                 return None;
@@ -435,7 +435,7 @@ impl ReadWaiter {
             match raw.read_or_enqueue(attempt == Attempt::Registered) {
                 Ok(()) => Some(()),
                 Err(enqueued) => {
-                    *queued = enqueued;
+                    queued.set(enqueued);
                     None
                 }
             }
@@ -448,7 +448,7 @@ impl ReadWaiter {
         if let Some(listener) = self.listener.take() {
             listener.discard();
         }
-        if core::mem::take(&mut self.queued) {
+        if self.queued.take() {
             raw.leave_queue();
         }
     }
@@ -458,14 +458,14 @@ impl ReadWaiter {
 #[derive(Debug, Default)]
 pub(crate) struct DrainWaiter {
     listener: Slot,
-    announced: bool,
+    announced: Flag,
 }
 
 impl DrainWaiter {
     pub(crate) const fn new() -> Self {
         DrainWaiter {
             listener: Slot::new(),
-            announced: false,
+            announced: Flag::CLEAR,
         }
     }
 
@@ -480,11 +480,11 @@ impl DrainWaiter {
         strategy: &mut S,
     ) -> Poll<()> {
         // No reader inside, inlined into the caller: announce and own the lock at once.
-        if self.listener.is_none() && !self.announced && raw.try_announce() {
+        if self.listener.is_none() && !self.announced.get() && raw.try_announce() {
             if raw.drained() {
                 return Poll::Ready(());
             }
-            self.announced = true;
+            self.announced.set(true);
         }
         self.poll_drain_slow(raw, strategy)
     }
@@ -493,16 +493,16 @@ impl DrainWaiter {
     fn poll_drain_slow<S: Strategy>(&mut self, raw: &RawRwLock, strategy: &mut S) -> Poll<()> {
         let announced = &mut self.announced;
         let res = poll_loop(strategy, &raw.drain, &mut self.listener, |_| {
-            if !*announced {
+            if !announced.get() {
                 if !raw.try_announce() {
                     return None;
                 }
-                *announced = true;
+                announced.set(true);
             }
             raw.drained().then_some(())
         });
         if res.is_ready() {
-            self.announced = false;
+            self.announced.set(false);
         }
         res
     }
@@ -514,7 +514,7 @@ impl DrainWaiter {
         if let Some(listener) = self.listener.take() {
             listener.discard();
         }
-        if core::mem::take(&mut self.announced) {
+        if self.announced.take() {
             raw.clear_write(0);
         } else {
             raw.withdraw_want();
@@ -526,7 +526,7 @@ impl DrainWaiter {
 #[derive(Debug, Default)]
 pub(crate) struct WriteWaiter {
     gate: LockWaiter,
-    has_gate: bool,
+    has_gate: Flag,
     drain: DrainWaiter,
 }
 
@@ -534,7 +534,7 @@ impl WriteWaiter {
     pub(crate) const fn new() -> Self {
         WriteWaiter {
             gate: LockWaiter::new(),
-            has_gate: false,
+            has_gate: Flag::CLEAR,
             drain: DrainWaiter::new(),
         }
     }
@@ -545,22 +545,22 @@ impl WriteWaiter {
         raw: &RawRwLock,
         strategy: &mut S,
     ) -> Poll<()> {
-        if !self.has_gate {
+        if !self.has_gate.get() {
             if self.gate.poll_lock(&raw.gate, strategy).is_pending() {
                 return Poll::Pending;
             }
-            self.has_gate = true;
+            self.has_gate.set(true);
         }
         let res = self.drain.poll_drain(raw, strategy);
         if res.is_ready() {
-            self.has_gate = false;
+            self.has_gate.set(false);
         }
         res
     }
 
     /// Withdraws an unfinished wait, releasing whatever it had taken.
     pub(crate) fn cancel(&mut self, raw: &RawRwLock) {
-        if core::mem::take(&mut self.has_gate) {
+        if self.has_gate.take() {
             self.drain.cancel(raw);
             // SAFETY: we took `gate` and nobody else released it.
             unsafe { raw.gate.unlock() };

@@ -242,15 +242,31 @@ impl RawSemaphore {
     }
 }
 
-/// Where an acquire stands.
+/// Where an acquire stands, in one word so that the future stays small: queued, done, or head
+/// of the line holding the permits it has collected so far. Queued is zero, so a new future is
+/// mostly zero words, which the compiler writes and copies in few wide stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+struct Phase(usize);
+
+impl Phase {
     /// Queued with everybody else, taking all permits at once or none.
-    Queued,
-    /// Head of the line, collecting permits; `held` are already ours.
-    Head { held: usize },
+    const QUEUED: Phase = Phase(0);
     /// Finished: the permits belong to the caller (or the wait failed).
-    Done,
+    const DONE: Phase = Phase(1);
+    /// Head-of-line phases start here: `HEAD + held`.
+    const HEAD: usize = 2;
+
+    /// Head of the line, collecting permits; `held` are already ours. `held` is at most
+    /// `MAX_PERMITS`, so the sum cannot overflow.
+    fn head(held: usize) -> Phase {
+        debug_assert!(held <= MAX_PERMITS);
+        Phase(held + Self::HEAD)
+    }
+
+    /// The permits collected so far, if this is the head of the line.
+    fn held(self) -> Option<usize> {
+        self.0.checked_sub(Self::HEAD)
+    }
 }
 
 /// The part of an acquire future that waits.
@@ -275,7 +291,7 @@ impl AcquireWaiter {
         );
         AcquireWaiter {
             need,
-            phase: Phase::Queued,
+            phase: Phase::QUEUED,
             listener: Slot::new(),
         }
     }
@@ -283,6 +299,12 @@ impl AcquireWaiter {
     #[inline]
     pub(crate) fn need(&self) -> usize {
         self.need
+    }
+
+    /// Whether the wait has finished (or was withdrawn).
+    #[inline]
+    pub(crate) fn is_done(&self) -> bool {
+        self.phase == Phase::DONE
     }
 
     /// Advances the wait; `Ready(Ok(()))` means the caller now owns `need` permits.
@@ -294,13 +316,13 @@ impl AcquireWaiter {
     ) -> Poll<Result<(), Closed>> {
         // The uncontended case, inlined into the caller: the same first attempt `poll_loop`
         // would make, without setting the loop up.
-        if self.phase == Phase::Queued && self.listener.is_none() {
+        if self.phase == Phase::QUEUED && self.listener.is_none() {
             let done = match raw.try_acquire(self.need) {
                 Ok(()) => Ok(()),
                 Err(TryFail::Closed) => Err(Closed),
                 Err(TryFail::NoPermits) => return self.poll_acquire_slow(raw, strategy),
             };
-            self.phase = Phase::Done;
+            self.phase = Phase::DONE;
             return Poll::Ready(done);
         }
         self.poll_acquire_slow(raw, strategy)
@@ -313,17 +335,17 @@ impl AcquireWaiter {
         strategy: &mut S,
     ) -> Poll<Result<(), Closed>> {
         let need = self.need;
-        if self.phase == Phase::Queued && self.listener.is_none() {
+        if self.phase == Phase::QUEUED && self.listener.is_none() {
             let mut outcome = Err(TryFail::NoPermits);
             if spin(strategy, || {
                 outcome = raw.try_acquire(need);
                 outcome != Err(TryFail::NoPermits)
             }) {
-                self.phase = Phase::Done;
+                self.phase = Phase::DONE;
                 return Poll::Ready(outcome.map_err(|_| Closed));
             }
         }
-        if self.phase == Phase::Queued {
+        if self.phase == Phase::QUEUED {
             let mut head_taken = None;
             let res = poll_loop(strategy, raw.queue(), &mut self.listener, |attempt| {
                 match raw.try_acquire(need) {
@@ -348,40 +370,41 @@ impl AcquireWaiter {
             match (res, head_taken) {
                 (Poll::Pending, _) => return Poll::Pending,
                 (Poll::Ready(r), None) => {
-                    self.phase = Phase::Done;
+                    self.phase = Phase::DONE;
                     return Poll::Ready(r);
                 }
                 (Poll::Ready(_), Some(taken)) if taken == need => {
-                    self.phase = Phase::Done;
+                    self.phase = Phase::DONE;
                     return Poll::Ready(Ok(()));
                 }
                 (Poll::Ready(_), Some(taken)) => {
                     // We gave up our place in the queue: pass on a wake-up we may hold.
                     self.drop_listener(raw);
-                    self.phase = Phase::Head { held: taken };
+                    self.phase = Phase::head(taken);
                 }
             }
         }
-        if let Phase::Head { held } = &mut self.phase {
-            let held = &mut *held;
+        if let Some(mut held) = self.phase.held() {
             let res = poll_loop(strategy, raw.head(), &mut self.listener, |_| {
                 if raw.is_closed() {
                     return Some(Err(Closed));
                 }
-                let (taken, left) = raw.collect(need - *held);
-                *held += taken;
-                (*held == need).then_some(Ok(left))
+                let (taken, left) = raw.collect(need - held);
+                held += taken;
+                (held == need).then_some(Ok(left))
             });
             return match res {
-                Poll::Pending => Poll::Pending,
+                Poll::Pending => {
+                    self.phase = Phase::head(held);
+                    Poll::Pending
+                }
                 Poll::Ready(Err(Closed)) => {
-                    let held = *held;
-                    self.phase = Phase::Done;
+                    self.phase = Phase::DONE;
                     raw.resign_head(held);
                     Poll::Ready(Err(Closed))
                 }
                 Poll::Ready(Ok(left)) => {
-                    self.phase = Phase::Done;
+                    self.phase = Phase::DONE;
                     if left > 0 {
                         raw.queue().notify(left.additional());
                     }
@@ -402,16 +425,15 @@ impl AcquireWaiter {
 
     /// Withdraws an unfinished wait: returns collected permits and passes on a notification.
     pub(crate) fn cancel(&mut self, raw: &RawSemaphore) {
-        match core::mem::replace(&mut self.phase, Phase::Done) {
-            Phase::Queued => self.drop_listener(raw),
-            Phase::Head { held } => {
-                // Only the head listens on `head`: there is nobody to pass its wake-up to.
-                if let Some(listener) = self.listener.take() {
-                    listener.discard();
-                }
-                raw.resign_head(held);
+        let phase = core::mem::replace(&mut self.phase, Phase::DONE);
+        if phase == Phase::QUEUED {
+            self.drop_listener(raw);
+        } else if let Some(held) = phase.held() {
+            // Only the head listens on `head`: there is nobody to pass its wake-up to.
+            if let Some(listener) = self.listener.take() {
+                listener.discard();
             }
-            Phase::Done => {}
+            raw.resign_head(held);
         }
     }
 }
