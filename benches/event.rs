@@ -13,8 +13,8 @@
 //!
 //! Groups:
 //!
-//! - `event/uncontended-wait-set`: one wait on an event that is already set, polled once, no
-//!   runtime.
+//! - `event/uncontended-wait-set`: one wait on an event that is already set, polled once where
+//!   it was created, no runtime (`-moved`: moved into `FutureExt::now_or_never` first).
 //! - `event/fan-out-10000/<workers>`: 10,000 tasks wait on one event on a tokio multi-thread
 //!   runtime with that many worker threads. Once every task has registered (its first poll
 //!   returned `Pending`), the time from the set until every task has finished is measured;
@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{config, poll_in_place, worker_counts};
+use common::{config, poll_once, uncontended_name, worker_counts};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
 use futures::poll;
 
@@ -62,19 +62,21 @@ impl FlagEvent {
     }
 }
 
-fn uncontended_wait_set(c: &mut Criterion) {
-    let mut group = c.benchmark_group("event/uncontended-wait-set");
+fn uncontended_wait_set<const MOVED: bool>(c: &mut Criterion) {
+    let mut group = c.benchmark_group(uncontended_name::<MOVED>("event/uncontended-wait-set"));
 
     let ev = unisync::Event::new();
     ev.set();
-    group.bench_function("unisync", |b| b.iter(|| poll_in_place(ev.wait())));
+    group.bench_function("unisync", |b| b.iter(|| poll_once::<MOVED, _>(ev.wait())));
     let ev = FlagEvent::default();
     ev.set();
-    group.bench_function("event-listener", |b| b.iter(|| poll_in_place(ev.wait())));
+    group.bench_function("event-listener", |b| {
+        b.iter(|| poll_once::<MOVED, _>(ev.wait()))
+    });
     let (tx, mut rx) = tokio::sync::watch::channel(false);
     tx.send(true).unwrap();
     group.bench_function("tokio-watch", |b| {
-        b.iter(|| *poll_in_place(rx.wait_for(|set| *set)).unwrap())
+        b.iter(|| *poll_once::<MOVED, _>(rx.wait_for(|set| *set)).unwrap())
     });
     group.finish();
 }
@@ -214,6 +216,6 @@ fn fan_out(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = uncontended_wait_set, fan_out
+    targets = uncontended_wait_set::<false>, uncontended_wait_set::<true>, fan_out
 }
 criterion_main!(benches);

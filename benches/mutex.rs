@@ -1,6 +1,8 @@
 //! Mutex benchmarks: unisync against its peers, side by side in each group.
 //!
-//! - `mutex/uncontended`: lock + unlock polled once where it was created (as `.await` does), no runtime.
+//! - `mutex/uncontended`: lock + unlock polled once where it was created (as `.await` does), no
+//!   runtime; `mutex/uncontended-moved`: the same through `FutureExt::now_or_never`, which moves
+//!   the future before polling it.
 //! - `mutex/contended-{tokio,smol}/<workers>`: 64 tasks each lock, increment and unlock 100
 //!   times on an executor with that many worker threads.
 //! - `mutex/blocking`: 2 × cores threads each lock, increment and unlock 1000 times from
@@ -10,23 +12,33 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{config, cores, poll_in_place, run_threads, worker_counts, Exec, OPS, TASKS};
+use common::{
+    config, cores, poll_once, run_threads, uncontended_name, worker_counts, Exec, OPS, TASKS,
+};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-fn uncontended(c: &mut Criterion) {
-    let mut group = c.benchmark_group("mutex/uncontended");
+fn uncontended<const MOVED: bool>(c: &mut Criterion) {
+    let mut group = c.benchmark_group(uncontended_name::<MOVED>("mutex/uncontended"));
 
     let m = unisync::Mutex::new(0u64);
-    group.bench_function("unisync", |b| b.iter(|| *poll_in_place(m.lock()) += 1));
+    group.bench_function("unisync", |b| {
+        b.iter(|| *poll_once::<MOVED, _>(m.lock()) += 1)
+    });
     let m = tokio::sync::Mutex::new(0u64);
-    group.bench_function("tokio", |b| b.iter(|| *poll_in_place(m.lock()) += 1));
+    group.bench_function("tokio", |b| {
+        b.iter(|| *poll_once::<MOVED, _>(m.lock()) += 1)
+    });
     let m = async_lock::Mutex::new(0u64);
-    group.bench_function("async-lock", |b| b.iter(|| *poll_in_place(m.lock()) += 1));
+    group.bench_function("async-lock", |b| {
+        b.iter(|| *poll_once::<MOVED, _>(m.lock()) += 1)
+    });
     let m = futures::lock::Mutex::new(0u64);
-    group.bench_function("futures", |b| b.iter(|| *poll_in_place(m.lock()) += 1));
+    group.bench_function("futures", |b| {
+        b.iter(|| *poll_once::<MOVED, _>(m.lock()) += 1)
+    });
     let m = futures_intrusive::sync::Mutex::new(0u64, false);
     group.bench_function("futures-intrusive", |b| {
-        b.iter(|| *poll_in_place(m.lock()) += 1)
+        b.iter(|| *poll_once::<MOVED, _>(m.lock()) += 1)
     });
     group.finish();
 }
@@ -124,6 +136,6 @@ fn blocking(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = uncontended, contended, blocking
+    targets = uncontended::<false>, uncontended::<true>, contended, blocking
 }
 criterion_main!(benches);

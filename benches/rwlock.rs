@@ -1,7 +1,8 @@
 //! RwLock benchmarks: unisync against its async peers, side by side in each group.
 //!
 //! - `rwlock/uncontended-read`, `rwlock/uncontended-write`: read (write) lock + unlock polled
-//!   once, no runtime. The blocking `std` and `parking_lot` locks are not async and are left
+//!   once where it was created, no runtime (`-moved`: moved into `FutureExt::now_or_never`
+//!   first). The blocking `std` and `parking_lot` locks are not async and are left
 //!   out; futures-intrusive has no RwLock.
 //! - `rwlock/read-heavy-{tokio,smol}/<workers>`: 64 tasks each do 100 operations, one in 20 a
 //!   write (increment) and the rest reads, on an executor with that many worker threads.
@@ -14,30 +15,38 @@ mod common;
 use std::hint::black_box;
 use std::sync::Arc;
 
-use common::{config, poll_in_place, worker_counts, Exec, OPS, TASKS};
+use common::{config, poll_once, uncontended_name, worker_counts, Exec, OPS, TASKS};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-fn uncontended_read(c: &mut Criterion) {
-    let mut group = c.benchmark_group("rwlock/uncontended-read");
+fn uncontended_read<const MOVED: bool>(c: &mut Criterion) {
+    let mut group = c.benchmark_group(uncontended_name::<MOVED>("rwlock/uncontended-read"));
 
     let l = unisync::RwLock::new(0u64);
-    group.bench_function("unisync", |b| b.iter(|| *poll_in_place(l.read())));
+    group.bench_function("unisync", |b| b.iter(|| *poll_once::<MOVED, _>(l.read())));
     let l = tokio::sync::RwLock::new(0u64);
-    group.bench_function("tokio", |b| b.iter(|| *poll_in_place(l.read())));
+    group.bench_function("tokio", |b| b.iter(|| *poll_once::<MOVED, _>(l.read())));
     let l = async_lock::RwLock::new(0u64);
-    group.bench_function("async-lock", |b| b.iter(|| *poll_in_place(l.read())));
+    group.bench_function("async-lock", |b| {
+        b.iter(|| *poll_once::<MOVED, _>(l.read()))
+    });
     group.finish();
 }
 
-fn uncontended_write(c: &mut Criterion) {
-    let mut group = c.benchmark_group("rwlock/uncontended-write");
+fn uncontended_write<const MOVED: bool>(c: &mut Criterion) {
+    let mut group = c.benchmark_group(uncontended_name::<MOVED>("rwlock/uncontended-write"));
 
     let l = unisync::RwLock::new(0u64);
-    group.bench_function("unisync", |b| b.iter(|| *poll_in_place(l.write()) += 1));
+    group.bench_function("unisync", |b| {
+        b.iter(|| *poll_once::<MOVED, _>(l.write()) += 1)
+    });
     let l = tokio::sync::RwLock::new(0u64);
-    group.bench_function("tokio", |b| b.iter(|| *poll_in_place(l.write()) += 1));
+    group.bench_function("tokio", |b| {
+        b.iter(|| *poll_once::<MOVED, _>(l.write()) += 1)
+    });
     let l = async_lock::RwLock::new(0u64);
-    group.bench_function("async-lock", |b| b.iter(|| *poll_in_place(l.write()) += 1));
+    group.bench_function("async-lock", |b| {
+        b.iter(|| *poll_once::<MOVED, _>(l.write()) += 1)
+    });
     group.finish();
 }
 
@@ -108,6 +117,6 @@ fn write_heavy(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = uncontended_read, uncontended_write, read_heavy, write_heavy
+    targets = uncontended_read::<false>, uncontended_read::<true>, uncontended_write::<false>, uncontended_write::<true>, read_heavy, write_heavy
 }
 criterion_main!(benches);

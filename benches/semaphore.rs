@@ -1,6 +1,8 @@
 //! Semaphore benchmarks: unisync against its peers, side by side in each group.
 //!
-//! - `semaphore/uncontended`: acquire + release of one permit polled once where it was created (as `.await` does), no runtime.
+//! - `semaphore/uncontended`: acquire + release of one permit polled once where it was created
+//!   (as `.await` does), no runtime; `semaphore/uncontended-moved`: the same through
+//!   `FutureExt::now_or_never`, which moves the future before polling it.
 //! - `semaphore/contended-{tokio,smol}/<workers>`: as many permits as workers; 64 tasks each
 //!   acquire one permit, do a little work and release it, 100 times.
 //! - `semaphore/mixed-{tokio,smol}/<workers>`: the same, but every other task takes two permits
@@ -12,7 +14,9 @@ mod common;
 use std::hint::black_box;
 use std::sync::Arc;
 
-use common::{config, cores, poll_in_place, run_threads, worker_counts, Exec, OPS, TASKS};
+use common::{
+    config, cores, poll_once, run_threads, uncontended_name, worker_counts, Exec, OPS, TASKS,
+};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 /// What a task does while it holds its permits.
@@ -22,24 +26,24 @@ fn tiny_work() {
     }
 }
 
-fn uncontended(c: &mut Criterion) {
-    let mut group = c.benchmark_group("semaphore/uncontended");
+fn uncontended<const MOVED: bool>(c: &mut Criterion) {
+    let mut group = c.benchmark_group(uncontended_name::<MOVED>("semaphore/uncontended"));
 
     let s = unisync::Semaphore::new(1);
     group.bench_function("unisync", |b| {
-        b.iter(|| drop(poll_in_place(s.acquire()).unwrap()))
+        b.iter(|| drop(poll_once::<MOVED, _>(s.acquire()).unwrap()))
     });
     let s = tokio::sync::Semaphore::new(1);
     group.bench_function("tokio", |b| {
-        b.iter(|| drop(poll_in_place(s.acquire()).unwrap()))
+        b.iter(|| drop(poll_once::<MOVED, _>(s.acquire()).unwrap()))
     });
     let s = async_lock::Semaphore::new(1);
     group.bench_function("async-lock", |b| {
-        b.iter(|| drop(poll_in_place(s.acquire())))
+        b.iter(|| drop(poll_once::<MOVED, _>(s.acquire())))
     });
     let s = futures_intrusive::sync::Semaphore::new(true, 1);
     group.bench_function("futures-intrusive", |b| {
-        b.iter(|| drop(poll_in_place(s.acquire(1))))
+        b.iter(|| drop(poll_once::<MOVED, _>(s.acquire(1))))
     });
     group.finish();
 }
@@ -184,6 +188,6 @@ fn blocking(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = uncontended, contended, blocking
+    targets = uncontended::<false>, uncontended::<true>, contended, blocking
 }
 criterion_main!(benches);

@@ -159,3 +159,23 @@ pub fn poll_in_place<F: Future>(fut: F) -> F::Output {
         std::task::Poll::Pending => panic!("an uncontended wait was not ready at once"),
     }
 }
+
+/// Polls an uncontended wait once: where it was created when `MOVED` is false (as `.await`
+/// does), or after moving it into `FutureExt::now_or_never` when it is true.
+#[inline(always)]
+pub fn poll_once<const MOVED: bool, F: Future>(fut: F) -> F::Output {
+    if MOVED {
+        futures::FutureExt::now_or_never(fut).expect("an uncontended wait was not ready at once")
+    } else {
+        poll_in_place(fut)
+    }
+}
+
+/// The group name of an uncontended benchmark, by how it polls.
+pub fn uncontended_name<const MOVED: bool>(name: &str) -> String {
+    if MOVED {
+        format!("{name}-moved")
+    } else {
+        name.to_owned()
+    }
+}
