@@ -220,10 +220,12 @@ impl Default for Event {
 /// # });
 /// ```
 #[must_use = "futures do nothing unless awaited or polled"]
+#[repr(C)]
 pub struct EventWait<'a> {
-    // `None` once finished; word-sized fields only (see `Lock`).
-    event: Option<&'a Event>,
+    // Two zero words, then the reference (see `Lock`).
     waiter: FlagWaiter,
+    // `None` once finished.
+    event: Option<&'a Event>,
 }
 
 impl Wait for EventWait<'_> {

@@ -97,6 +97,14 @@ pub use semaphore::{
 
 /// The named futures returned by the async methods, one per method.
 ///
+/// Each is a plain struct that can be stored, moved and dropped at any point (every wait is
+/// cancel-safe). The common ones are small: [`Lock`](futures::Lock),
+/// [`Acquire`](futures::Acquire), [`Read`](futures::Read),
+/// [`UpgradableRead`](futures::UpgradableRead) and [`EventWait`](futures::EventWait) are three
+/// machine words (24 bytes on 64-bit targets), none of them a `bool`, so moving a future before
+/// its first poll, as `FutureExt::now_or_never` or a `select!` does, is a cheap copy. A wait
+/// that has to park allocates its listener on the heap; the future itself never grows.
+///
 /// # Examples
 ///
 /// ```

@@ -348,11 +348,14 @@ impl<T> From<T> for Mutex<T> {
 /// # });
 /// ```
 #[must_use = "futures do nothing unless awaited or polled"]
+#[repr(C)]
 pub struct Lock<'a, T: ?Sized> {
-    // `None` once the lock is taken. Every field is word-sized, so that moving the future right
-    // after building it copies whole words (a moved `bool` stalls the copy on store forwarding).
-    mutex: Option<&'a Mutex<T>>,
+    // Whole words only, the waiter's two zero words first: a new future is then written as one
+    // 16-byte zero and a pointer, and a move copies it without stalling on store forwarding
+    // (see `Flag` in the waiting core).
     waiter: LockWaiter,
+    // `None` once the lock is taken.
+    mutex: Option<&'a Mutex<T>>,
 }
 
 impl<'a, T: ?Sized> Wait for Lock<'a, T> {

@@ -660,9 +660,11 @@ impl<T> From<T> for RwLock<T> {
 /// # });
 /// ```
 #[must_use = "futures do nothing unless awaited or polled"]
+#[repr(C)]
 pub struct Read<'a, T: ?Sized> {
-    lock: Option<&'a RwLock<T>>,
+    // Two zero words, then the reference (see `Lock`).
     waiter: ReadWaiter,
+    lock: Option<&'a RwLock<T>>,
 }
 
 impl<'a, T: ?Sized> Wait for Read<'a, T> {
@@ -900,9 +902,11 @@ impl<T: ?Sized> fmt::Debug for WriteOwned<T> {
 /// # });
 /// ```
 #[must_use = "futures do nothing unless awaited or polled"]
+#[repr(C)]
 pub struct UpgradableRead<'a, T: ?Sized> {
-    lock: Option<&'a RwLock<T>>,
+    // Two zero words, then the reference (see `Lock`).
     waiter: UpgradableWaiter,
+    lock: Option<&'a RwLock<T>>,
 }
 
 impl<'a, T: ?Sized> Wait for UpgradableRead<'a, T> {

@@ -508,10 +508,12 @@ impl Default for Semaphore {
 /// # });
 /// ```
 #[must_use = "futures do nothing unless awaited or polled"]
+#[repr(C)]
 pub struct Acquire<'a> {
-    sem: &'a Semaphore,
-    // Word-sized fields only (see `Lock`); the waiter knows when it is done.
+    // The waiter's two words first, both zero for `acquire()`, then the reference (see
+    // `Lock`). The waiter knows when it is done.
     waiter: AcquireWaiter,
+    sem: &'a Semaphore,
 }
 
 impl<'a> Wait for Acquire<'a> {

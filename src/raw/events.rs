@@ -1,7 +1,9 @@
-//! Two wait queues behind one pointer, allocated when a primitive is first contended.
+//! Two wait queues and a spare word behind one pointer, allocated when a primitive is first
+//! contended.
 //!
 //! A primitive that needs a second queue (the semaphore's head waiter) would otherwise carry a
-//! second `Event` pointer for its whole life. The pair is allocated by the first waiter (or the
+//! second `Event` pointer for its whole life, and the semaphore's head keeps the permits it has
+//! collected in the spare word rather than in its future. The pair is allocated by the first waiter (or the
 //! first release that finds a waiter), the same way `Event` allocates its own list, so the
 //! uncontended paths, which never look at the queues, stay a single atomic operation and
 //! never allocate.
@@ -11,11 +13,16 @@ use core::ptr;
 
 use event_listener::Event;
 
-use crate::sync::{const_fn, AtomicPtr, Ordering};
+use crate::sync::{const_fn, AtomicPtr, AtomicUsize, Ordering};
 
-/// Two events, allocated on first use and freed with their owner.
+/// Two events and a word, allocated on first use and freed with their owner.
 pub(crate) struct EventPair {
-    ptr: AtomicPtr<[Event; 2]>,
+    ptr: AtomicPtr<Shared>,
+}
+
+struct Shared {
+    events: [Event; 2],
+    word: AtomicUsize,
 }
 
 impl EventPair {
@@ -28,17 +35,23 @@ impl EventPair {
     /// The first event of the pair.
     #[inline]
     pub(crate) fn first(&self) -> &Event {
-        &self.get()[0]
+        &self.get().events[0]
     }
 
     /// The second event of the pair.
     #[inline]
     pub(crate) fn second(&self) -> &Event {
-        &self.get()[1]
+        &self.get().events[1]
+    }
+
+    /// The spare word, zero at first; its owner decides what it means.
+    #[inline]
+    pub(crate) fn word(&self) -> &AtomicUsize {
+        &self.get().word
     }
 
     #[inline]
-    fn get(&self) -> &[Event; 2] {
+    fn get(&self) -> &Shared {
         let pair = self.ptr.load(Ordering::Acquire);
         if pair.is_null() {
             return self.init();
@@ -50,8 +63,11 @@ impl EventPair {
     }
 
     #[cold]
-    fn init(&self) -> &[Event; 2] {
-        let fresh = Box::into_raw(Box::new([Event::new(), Event::new()]));
+    fn init(&self) -> &Shared {
+        let fresh = Box::into_raw(Box::new(Shared {
+            events: [Event::new(), Event::new()],
+            word: AtomicUsize::new(0),
+        }));
         match self
             .ptr
             .compare_exchange(ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire)

@@ -88,6 +88,7 @@ impl RawFlag {
 
 /// The part of a wait future that waits: the generation it started in and its listener.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct FlagWaiter {
     /// One more than the generation the wait began in; zero before the first check. A plain
     /// word rather than an `Option`, and zero when new, so a new future is two zero words and a

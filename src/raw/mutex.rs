@@ -102,6 +102,7 @@ impl RawMutex {
 
 /// The part of a lock future that waits: its listener and whether it counts as starving.
 #[derive(Debug, Default)]
+#[repr(C)]
 pub(crate) struct LockWaiter {
     listener: Slot,
     starving: Flag,

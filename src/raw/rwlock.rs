@@ -396,6 +396,7 @@ impl RawRwLock {
 
 /// The part of a read future that waits.
 #[derive(Debug, Default)]
+#[repr(C)]
 pub(crate) struct ReadWaiter {
     listener: Slot,
     /// Whether this reader is counted in `queued`.
@@ -572,6 +573,7 @@ impl WriteWaiter {
 
 /// The part of an upgradable-read future that waits: the upgradable lock is `gate`.
 #[derive(Debug, Default)]
+#[repr(C)]
 pub(crate) struct UpgradableWaiter {
     gate: LockWaiter,
 }

@@ -23,7 +23,11 @@
 //! woken waiter has not run yet would otherwise wake nobody and strand a permit.
 //!
 //! Only one waiter is head at a time, which is what makes collecting permits safe: two waiters
-//! each holding part of what they need could otherwise deadlock.
+//! each holding part of what they need could otherwise deadlock. It is also why the permits the
+//! head has collected so far are kept beside its event rather than in its future: only the head
+//! reads or writes that count, and handing `HEAD` from one head to the next (a release
+//! compare-exchange clearing it, an acquire one setting it) orders one head's count before the
+//! next's. The future stays three words.
 
 use core::task::Poll;
 
@@ -56,7 +60,8 @@ pub(crate) enum TryFail {
 /// A semaphore without guards.
 pub(crate) struct RawSemaphore {
     state: AtomicUsize,
-    /// The queue of waiters, and the head waiter's own event.
+    /// The queue of waiters, the head waiter's own event, and the permits the head has
+    /// collected so far (its spare word).
     events: EventPair,
 }
 
@@ -84,6 +89,12 @@ impl RawSemaphore {
     #[inline]
     fn head(&self) -> &Event {
         self.events.second()
+    }
+
+    /// The permits the current head has collected; only the head touches it.
+    #[inline]
+    fn head_held(&self) -> &AtomicUsize {
+        self.events.word()
     }
 
     #[inline]
@@ -182,9 +193,12 @@ impl RawSemaphore {
         true
     }
 
-    /// Tries to become head, taking every available permit. Returns the permits taken, or
-    /// `None` when another waiter is head (or the semaphore closed).
-    fn become_head(&self, need: usize) -> Option<usize> {
+    /// Tries to become head, taking every available permit.
+    ///
+    /// Returns `Some(true)` when that was all `need` (the wait is over, nobody became head),
+    /// `Some(false)` when the caller is now head, and `None` when another waiter is head (or
+    /// the semaphore closed).
+    fn become_head(&self, need: usize) -> Option<bool> {
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
             if s & (HEAD | CLOSED) != 0 {
@@ -196,35 +210,47 @@ impl RawSemaphore {
                 .state
                 .compare_exchange_weak(s, next, Ordering::Acquire, Ordering::Relaxed)
             {
-                Ok(_) => return Some(take),
+                Ok(_) if take == need => return Some(true),
+                Ok(_) => {
+                    self.head_held().store(take, Ordering::Relaxed);
+                    return Some(false);
+                }
                 Err(actual) => s = actual,
             }
         }
     }
 
-    /// As head: takes up to `need` permits; clears `HEAD` when that completes the wait.
-    /// Returns the permits taken and the permits left over after completing.
-    fn collect(&self, need: usize) -> (usize, usize) {
+    /// As head: takes what it still lacks of `need` permits. When that completes the wait it
+    /// clears `HEAD` and returns the permits left over for others.
+    fn collect(&self, need: usize) -> Option<usize> {
+        let held = self.head_held().load(Ordering::Relaxed);
+        let want = need - held;
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
             debug_assert!(s & HEAD != 0);
-            let take = permits(s).min(need);
+            let take = permits(s).min(want);
             let mut next = s - (take << SHIFT);
-            if take == need {
+            if take == want {
                 next &= !HEAD;
             }
             match self
                 .state
-                .compare_exchange_weak(s, next, Ordering::Acquire, Ordering::Relaxed)
+                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Relaxed)
             {
-                Ok(_) => return (take, permits(next)),
+                Ok(_) if take == want => return Some(permits(next)),
+                Ok(_) => {
+                    self.head_held().store(held + take, Ordering::Relaxed);
+                    return None;
+                }
                 Err(actual) => s = actual,
             }
         }
     }
 
-    /// Gives up the head position, returning `held` permits, and wakes the queue it held back.
-    fn resign_head(&self, held: usize) {
+    /// Gives up the head position, returning the permits it collected, and wakes the queue it
+    /// held back.
+    fn resign_head(&self) {
+        let held = self.head_held().load(Ordering::Relaxed);
         let mut s = self.state.load(Ordering::Relaxed);
         let next = loop {
             let next = (s + (held << SHIFT)) & !HEAD;
@@ -242,38 +268,60 @@ impl RawSemaphore {
     }
 }
 
-/// Where an acquire stands, in one word so that the future stays small: queued, done, or head
-/// of the line holding the permits it has collected so far. Queued is zero, so a new future is
-/// mostly zero words, which the compiler writes and copies in few wide stores.
+/// What an acquire asks for and where it stands, in one word: the permits it needs, with two
+/// flags in the bits above `MAX_PERMITS`. Neither flag set means queued with everybody else.
+///
+/// The count is stored as `need - 1` modulo `MAX_PERMITS + 1`, so that the common `acquire()`
+/// of one permit starts as a zero word next to the empty listener slot: the compiler writes
+/// and copies such a pair as one 16-byte zero, where a one beside a zero would be two stores
+/// that a 16-byte copy cannot be forwarded from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Phase(usize);
+struct Request(usize);
 
-impl Phase {
-    /// Queued with everybody else, taking all permits at once or none.
-    const QUEUED: Phase = Phase(0);
+impl Request {
+    /// Head of the line, collecting permits (see `RawSemaphore::head_held`).
+    const HEAD: usize = 1 << (usize::BITS - 1);
     /// Finished: the permits belong to the caller (or the wait failed).
-    const DONE: Phase = Phase(1);
-    /// Head-of-line phases start here: `HEAD + held`.
-    const HEAD: usize = 2;
+    const DONE: usize = 1 << (usize::BITS - 2);
 
-    /// Head of the line, collecting permits; `held` are already ours. `held` is at most
-    /// `MAX_PERMITS`, so the sum cannot overflow.
-    fn head(held: usize) -> Phase {
-        debug_assert!(held <= MAX_PERMITS);
-        Phase(held + Self::HEAD)
+    /// A queued request for `need` permits, at most `MAX_PERMITS`.
+    #[inline]
+    fn new(need: usize) -> Request {
+        // `MAX_PERMITS + 1` is a power of two and `MAX_PERMITS` its mask.
+        Request(need.wrapping_sub(1) & MAX_PERMITS)
     }
 
-    /// The permits collected so far, if this is the head of the line.
-    fn held(self) -> Option<usize> {
-        self.0.checked_sub(Self::HEAD)
+    #[inline]
+    fn need(self) -> usize {
+        (self.0 & MAX_PERMITS).wrapping_add(1) & MAX_PERMITS
+    }
+
+    #[inline]
+    fn is_queued(self) -> bool {
+        self.0 & (Self::HEAD | Self::DONE) == 0
+    }
+
+    #[inline]
+    fn is_head(self) -> bool {
+        self.0 & Self::HEAD != 0
+    }
+
+    #[inline]
+    fn is_done(self) -> bool {
+        self.0 & Self::DONE != 0
+    }
+
+    #[inline]
+    fn set(&mut self, flag: usize) {
+        self.0 = (self.0 & MAX_PERMITS) | flag;
     }
 }
 
-/// The part of an acquire future that waits.
+/// The part of an acquire future that waits: two words, so the future is three.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct AcquireWaiter {
-    need: usize,
-    phase: Phase,
+    request: Request,
     listener: Slot,
 }
 
@@ -290,21 +338,20 @@ impl AcquireWaiter {
              ({MAX_PERMITS})"
         );
         AcquireWaiter {
-            need,
-            phase: Phase::QUEUED,
+            request: Request::new(need),
             listener: Slot::new(),
         }
     }
 
     #[inline]
     pub(crate) fn need(&self) -> usize {
-        self.need
+        self.request.need()
     }
 
     /// Whether the wait has finished (or was withdrawn).
     #[inline]
     pub(crate) fn is_done(&self) -> bool {
-        self.phase == Phase::DONE
+        self.request.is_done()
     }
 
     /// Advances the wait; `Ready(Ok(()))` means the caller now owns `need` permits.
@@ -316,13 +363,13 @@ impl AcquireWaiter {
     ) -> Poll<Result<(), Closed>> {
         // The uncontended case, inlined into the caller: the same first attempt `poll_loop`
         // would make, without setting the loop up.
-        if self.phase == Phase::QUEUED && self.listener.is_none() {
-            let done = match raw.try_acquire(self.need) {
+        if self.request.is_queued() && self.listener.is_none() {
+            let done = match raw.try_acquire(self.request.need()) {
                 Ok(()) => Ok(()),
                 Err(TryFail::Closed) => Err(Closed),
                 Err(TryFail::NoPermits) => return self.poll_acquire_slow(raw, strategy),
             };
-            self.phase = Phase::DONE;
+            self.request.set(Request::DONE);
             return Poll::Ready(done);
         }
         self.poll_acquire_slow(raw, strategy)
@@ -334,19 +381,19 @@ impl AcquireWaiter {
         raw: &RawSemaphore,
         strategy: &mut S,
     ) -> Poll<Result<(), Closed>> {
-        let need = self.need;
-        if self.phase == Phase::QUEUED && self.listener.is_none() {
+        let need = self.request.need();
+        if self.request.is_queued() && self.listener.is_none() {
             let mut outcome = Err(TryFail::NoPermits);
             if spin(strategy, || {
                 outcome = raw.try_acquire(need);
                 outcome != Err(TryFail::NoPermits)
             }) {
-                self.phase = Phase::DONE;
+                self.request.set(Request::DONE);
                 return Poll::Ready(outcome.map_err(|_| Closed));
             }
         }
-        if self.phase == Phase::QUEUED {
-            let mut head_taken = None;
+        if self.request.is_queued() {
+            let mut became_head = false;
             let res = poll_loop(strategy, raw.queue(), &mut self.listener, |attempt| {
                 match raw.try_acquire(need) {
                     Ok(()) => return Some(Ok(())),
@@ -357,9 +404,13 @@ impl AcquireWaiter {
                     return Some(Ok(()));
                 }
                 if attempt == Attempt::Woken {
-                    if let Some(taken) = raw.become_head(need) {
-                        head_taken = Some(taken);
-                        return Some(Ok(()));
+                    match raw.become_head(need) {
+                        Some(true) => return Some(Ok(())),
+                        Some(false) => {
+                            became_head = true;
+                            return Some(Ok(()));
+                        }
+                        None => {}
                     }
                 }
                 if attempt != Attempt::Registered {
@@ -367,44 +418,35 @@ impl AcquireWaiter {
                 }
                 None
             });
-            match (res, head_taken) {
-                (Poll::Pending, _) => return Poll::Pending,
-                (Poll::Ready(r), None) => {
-                    self.phase = Phase::DONE;
+            match res {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(r) if !became_head => {
+                    self.request.set(Request::DONE);
                     return Poll::Ready(r);
                 }
-                (Poll::Ready(_), Some(taken)) if taken == need => {
-                    self.phase = Phase::DONE;
-                    return Poll::Ready(Ok(()));
-                }
-                (Poll::Ready(_), Some(taken)) => {
+                Poll::Ready(_) => {
                     // We gave up our place in the queue: pass on a wake-up we may hold.
                     self.drop_listener(raw);
-                    self.phase = Phase::head(taken);
+                    self.request.set(Request::HEAD);
                 }
             }
         }
-        if let Some(mut held) = self.phase.held() {
+        if self.request.is_head() {
             let res = poll_loop(strategy, raw.head(), &mut self.listener, |_| {
                 if raw.is_closed() {
                     return Some(Err(Closed));
                 }
-                let (taken, left) = raw.collect(need - held);
-                held += taken;
-                (held == need).then_some(Ok(left))
+                raw.collect(need).map(Ok)
             });
             return match res {
-                Poll::Pending => {
-                    self.phase = Phase::head(held);
-                    Poll::Pending
-                }
+                Poll::Pending => Poll::Pending,
                 Poll::Ready(Err(Closed)) => {
-                    self.phase = Phase::DONE;
-                    raw.resign_head(held);
+                    self.request.set(Request::DONE);
+                    raw.resign_head();
                     Poll::Ready(Err(Closed))
                 }
                 Poll::Ready(Ok(left)) => {
-                    self.phase = Phase::DONE;
+                    self.request.set(Request::DONE);
                     if left > 0 {
                         raw.queue().notify(left.additional());
                     }
@@ -425,15 +467,38 @@ impl AcquireWaiter {
 
     /// Withdraws an unfinished wait: returns collected permits and passes on a notification.
     pub(crate) fn cancel(&mut self, raw: &RawSemaphore) {
-        let phase = core::mem::replace(&mut self.phase, Phase::DONE);
-        if phase == Phase::QUEUED {
+        let request = self.request;
+        self.request.set(Request::DONE);
+        if request.is_queued() {
             self.drop_listener(raw);
-        } else if let Some(held) = phase.held() {
+        } else if request.is_head() {
             // Only the head listens on `head`: there is nobody to pass its wake-up to.
             if let Some(listener) = self.listener.take() {
                 listener.discard();
             }
-            raw.resign_head(held);
+            raw.resign_head();
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_keeps_every_count_and_its_flags() {
+        for need in [0, 1, 2, 3, 1 << 40, MAX_PERMITS - 1, MAX_PERMITS] {
+            let mut request = Request::new(need);
+            assert_eq!(request.need(), need);
+            assert!(request.is_queued() && !request.is_head() && !request.is_done());
+            request.set(Request::HEAD);
+            assert_eq!(request.need(), need);
+            assert!(request.is_head() && !request.is_queued() && !request.is_done());
+            request.set(Request::DONE);
+            assert_eq!(request.need(), need);
+            assert!(request.is_done() && !request.is_head() && !request.is_queued());
+        }
+        // One permit, the common case, is a zero word.
+        assert_eq!(Request::new(1).0, 0);
     }
 }
