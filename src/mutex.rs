@@ -383,6 +383,7 @@ impl<'a, T: ?Sized> Future for Lock<'a, T> {
 }
 
 impl<T: ?Sized> Drop for Lock<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(mutex) = self.mutex {
             self.waiter.cancel(&mutex.raw);

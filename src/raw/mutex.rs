@@ -75,8 +75,15 @@ impl RawMutex {
         let prev = self.state.fetch_sub(LOCKED, Ordering::Release);
         debug_assert!(prev & LOCKED != 0, "unlock of an unlocked mutex");
         if prev & CONTENDED != 0 {
-            self.event.notify(1);
+            self.wake_one();
         }
+    }
+
+    /// Out of line, so that the unlock a guard's drop inlines stays one atomic and a test.
+    #[cold]
+    #[inline(never)]
+    fn wake_one(&self) {
+        self.event.notify(1);
     }
 
     /// Sets `LOCKED` if the lock is free and `allowed(state)` holds; a starving waiter that

@@ -144,8 +144,15 @@ impl RawRwLock {
         let prev = self.state.fetch_sub(READER, Ordering::Release);
         debug_assert!(readers(prev) > 0, "read unlock without a reader");
         if readers(prev) == 1 && prev & WRITE != 0 {
-            self.drain.notify(1);
+            self.wake_writer();
         }
+    }
+
+    /// Out of line, so that the read unlock a guard's drop inlines stays one atomic and a test.
+    #[cold]
+    #[inline(never)]
+    fn wake_writer(&self) {
+        self.drain.notify(1);
     }
 
     /// Takes the upgradable lock if no writer or upgradable reader exists.

@@ -140,13 +140,23 @@ impl RawSemaphore {
         }
         let prev = self.state.fetch_add(n << SHIFT, Ordering::Release);
         if n > MAX_PERMITS - permits(prev) {
-            self.state.fetch_sub(n << SHIFT, Ordering::Relaxed);
-            panic!("returning {n} permits would exceed `Semaphore::MAX_PERMITS` ({MAX_PERMITS})");
+            self.undo_overfull_release(n);
         }
-        self.wake_after_release(prev, n);
+        if prev & (HEAD | CONTENDED) != 0 {
+            self.wake_after_release(prev, n);
+        }
     }
 
-    #[inline]
+    #[cold]
+    #[inline(never)]
+    fn undo_overfull_release(&self, n: usize) -> ! {
+        self.state.fetch_sub(n << SHIFT, Ordering::Relaxed);
+        panic!("returning {n} permits would exceed `Semaphore::MAX_PERMITS` ({MAX_PERMITS})");
+    }
+
+    /// Out of line, so that the release a permit's drop inlines stays one atomic and a test.
+    #[cold]
+    #[inline(never)]
     fn wake_after_release(&self, prev: usize, n: usize) {
         if prev & HEAD != 0 {
             self.head().notify(1);
@@ -177,7 +187,9 @@ impl RawSemaphore {
                 Err(actual) => s = actual,
             }
         };
-        self.wake_after_release(prev, n);
+        if prev & (HEAD | CONTENDED) != 0 {
+            self.wake_after_release(prev, n);
+        }
     }
 
     /// Closes the semaphore and wakes every waiter. Returns whether it was open.
