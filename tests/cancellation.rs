@@ -302,10 +302,21 @@ fn mutex_lock_owned(k: usize, r: usize) {
 
 const INITIAL: usize = 3;
 
-/// Semaphore contention: three single permits held, released one per step (so a waiter for
-/// several permits becomes head and collects them one by one).
-fn sem_releases(sem: &Arc<Semaphore>) -> Vec<Box<dyn FnOnce() + '_>> {
-    (0..INITIAL)
+/// Semaphore contention in two shapes, alternating with `r`. Spread (even `r`): three single
+/// permits held, released one per step, so a waiter for several permits becomes head and
+/// collects them one by one. Single (odd `r`): a one-permit semaphore whose only permit is
+/// held and released once; a wake-up the dropped future swallowed is then not covered by a
+/// later release, so the second waiter is woken only if it was passed on.
+fn sem_permits(r: usize) -> usize {
+    if r % 2 == 0 {
+        INITIAL
+    } else {
+        1
+    }
+}
+
+fn sem_releases(sem: &Arc<Semaphore>, permits: usize) -> Vec<Box<dyn FnOnce() + '_>> {
+    (0..permits)
         .map(|_| {
             let p = sem.try_acquire().unwrap();
             Box::new(move || drop(p)) as Box<dyn FnOnce()>
@@ -313,12 +324,13 @@ fn sem_releases(sem: &Arc<Semaphore>) -> Vec<Box<dyn FnOnce() + '_>> {
         .collect()
 }
 
-fn sem_whole(sem: &Arc<Semaphore>) -> Box<dyn Fn() -> bool + '_> {
-    Box::new(move || sem.available_permits() == INITIAL && sem.try_acquire_many(INITIAL).is_ok())
+fn sem_whole(sem: &Arc<Semaphore>, permits: usize) -> Box<dyn Fn() -> bool + '_> {
+    Box::new(move || sem.available_permits() == permits && sem.try_acquire_many(permits).is_ok())
 }
 
 fn sem_case<F: Future + Unpin>(sem: &Arc<Semaphore>, k: usize, r: usize, fut: F) {
-    let releases = sem_releases(sem);
+    let permits = sem_permits(r);
+    let releases = sem_releases(sem, permits);
     let second = sem.acquire();
     drive(
         k,
@@ -327,28 +339,28 @@ fn sem_case<F: Future + Unpin>(sem: &Arc<Semaphore>, k: usize, r: usize, fut: F)
             fut,
             second,
             releases,
-            whole: sem_whole(sem),
+            whole: sem_whole(sem, permits),
         },
     );
 }
 
 fn sem_acquire(k: usize, r: usize) {
-    let sem = Arc::new(Semaphore::new(INITIAL));
+    let sem = Arc::new(Semaphore::new(sem_permits(r)));
     sem_case(&sem, k, r, sem.acquire());
 }
 
 fn sem_acquire_many(k: usize, r: usize) {
-    let sem = Arc::new(Semaphore::new(INITIAL));
+    let sem = Arc::new(Semaphore::new(sem_permits(r)));
     sem_case(&sem, k, r, sem.acquire_many(INITIAL));
 }
 
 fn sem_acquire_owned(k: usize, r: usize) {
-    let sem = Arc::new(Semaphore::new(INITIAL));
+    let sem = Arc::new(Semaphore::new(sem_permits(r)));
     sem_case(&sem, k, r, sem.clone().acquire_owned());
 }
 
 fn sem_acquire_many_owned(k: usize, r: usize) {
-    let sem = Arc::new(Semaphore::new(INITIAL));
+    let sem = Arc::new(Semaphore::new(sem_permits(r)));
     sem_case(&sem, k, r, sem.clone().acquire_many_owned(2));
 }
 
