@@ -142,10 +142,9 @@ pub fn run_threads<S: Sync>(threads: usize, shared: &S, op: impl Fn(&S) + Sync) 
 
 /// Polls `fut` once where it was created, as `.await` does, and returns its output.
 ///
-/// The uncontended benchmarks use this rather than `FutureExt::now_or_never`, which takes the
-/// future by value: that move copies a future larger than two registers through memory right
-/// after it was written, and the copy stalls on store forwarding, which measures the harness
-/// more than the primitive (BENCHMARKS.md has the numbers both ways).
+/// The `-moved` groups use `FutureExt::now_or_never` instead (see [`poll_once`]), which takes
+/// the future by value and copies it before polling; a copy right after the future was built
+/// can stall on store forwarding, so the two ways are measured separately.
 ///
 /// # Panics
 ///

@@ -2,11 +2,11 @@
 //! contended.
 //!
 //! A primitive that needs a second queue (the semaphore's head waiter) would otherwise carry a
-//! second `Event` pointer for its whole life, and the semaphore's head keeps the permits it has
-//! collected in the spare word rather than in its future. The pair is allocated by the first waiter (or the
-//! first release that finds a waiter), the same way `Event` allocates its own list, so the
-//! uncontended paths, which never look at the queues, stay a single atomic operation and
-//! never allocate.
+//! second `Event` pointer for its whole life; the semaphore's head also keeps the permits it
+//! has collected in the spare word rather than in its future. The pair is allocated by the
+//! first waiter (or the first release that finds a waiter), the same way `Event` allocates its
+//! own list, so the uncontended paths, which never look at the queues, stay a single atomic
+//! operation and never allocate.
 
 use alloc::boxed::Box;
 use core::ptr;
