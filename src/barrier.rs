@@ -1,12 +1,16 @@
 //! A reusable rendezvous point: [`Barrier`], its future, result and errors.
 
 use core::fmt;
-use core::future::Future;
+use core::marker::PhantomData;
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::Poll;
 
+use pin_project_lite::pin_project;
+
+use crate::future::{wait_future, Shell, WaitKind};
 use crate::raw::barrier::{BarrierWaiter, Broken, RawBarrier, MAX_PARTIES};
-use crate::raw::wait::{Async, Strategy, Wait};
+use crate::raw::queue::Node;
+use crate::raw::wait::Strategy;
 use crate::sync::const_fn;
 
 /// A reusable barrier: `parties` tasks or threads wait until all of them have arrived.
@@ -124,8 +128,8 @@ impl Barrier {
     /// use futures::FutureExt;
     ///
     /// let barrier = unisync::Barrier::new(2);
-    /// let mut wait = barrier.wait();
-    /// assert!((&mut wait).now_or_never().is_none());
+    /// let mut wait = Box::pin(barrier.wait());
+    /// assert!(wait.as_mut().now_or_never().is_none());
     /// assert_eq!(barrier.n_waiting(), 1);
     /// drop(wait); // withdraws
     /// assert_eq!(barrier.n_waiting(), 0);
@@ -179,8 +183,8 @@ impl Barrier {
     /// use futures::FutureExt;
     ///
     /// let barrier = unisync::Barrier::new(2);
-    /// let mut early = barrier.wait();
-    /// assert!((&mut early).now_or_never().is_none());
+    /// let mut early = Box::pin(barrier.wait());
+    /// assert!(early.as_mut().now_or_never().is_none());
     /// barrier.reset();
     /// assert!(early.now_or_never().unwrap().is_err());
     /// assert_eq!(barrier.n_waiting(), 0);
@@ -215,8 +219,7 @@ impl Barrier {
     /// ```
     pub fn wait(&self) -> BarrierWait<'_> {
         BarrierWait {
-            barrier: self,
-            waiter: BarrierWaiter::new(),
+            shell: Shell::new(self, BarrierKind(BarrierWaiter::new(), PhantomData)),
         }
     }
 
@@ -287,15 +290,21 @@ impl Barrier {
         &self,
         timeout: core::time::Duration,
     ) -> Result<BarrierWaitResult, BarrierTimeoutError> {
-        let mut wait = self.wait();
-        match crate::raw::wait::block_on_mut(&mut wait, crate::raw::wait::deadline(timeout)) {
+        let mut wait = core::pin::pin!(self.wait());
+        let deadline = crate::raw::wait::deadline(timeout);
+        match crate::raw::wait::block_on_pinned(wait.as_mut(), deadline) {
             Some(Ok(result)) => Ok(result),
             Some(Err(BarrierError(()))) => Err(BarrierTimeoutError::Broken),
             // Withdraw, unless the generation tripped at the deadline: then the trip stands.
-            None => match wait.waiter.give_up(&self.raw) {
-                Some(index) => Ok(BarrierWaitResult { index }),
-                None => Err(BarrierTimeoutError::Timeout),
-            },
+            None => {
+                let (node, source, kind) = wait.project().shell.parts();
+                // The wait ends here: its drop has nothing left to withdraw.
+                source.take();
+                match kind.0.give_up(node, &self.raw) {
+                    Some(index) => Ok(BarrierWaitResult { index }),
+                    None => Err(BarrierTimeoutError::Timeout),
+                }
+            }
         }
     }
 }
@@ -355,63 +364,67 @@ impl BarrierWaitResult {
     }
 }
 
-/// The future returned by [`Barrier::wait`].
-///
-/// # Examples
-///
-/// ```
-/// use unisync::{futures::BarrierWait, Barrier};
-///
-/// # futures::executor::block_on(async {
-/// let barrier = Barrier::new(1);
-/// let wait: BarrierWait<'_> = barrier.wait();
-/// assert!(wait.await.unwrap().is_leader());
-/// # });
-/// ```
-#[must_use = "futures do nothing unless awaited or polled"]
-pub struct BarrierWait<'a> {
-    barrier: &'a Barrier,
-    waiter: BarrierWaiter,
-}
+/// The barrier wait.
+pub(crate) struct BarrierKind<'a>(BarrierWaiter, PhantomData<&'a Barrier>);
 
-impl Wait for BarrierWait<'_> {
+impl<'a> WaitKind for BarrierKind<'a> {
+    type Source = &'a Barrier;
+    type Ready = Result<usize, Broken>;
     type Output = Result<BarrierWaitResult, BarrierError>;
 
-    fn poll_wait<S: Strategy>(&mut self, strategy: &mut S) -> Poll<Self::Output> {
-        assert!(
-            !self.waiter.is_done(),
-            "`BarrierWait` polled after completion"
-        );
-        self.waiter
-            .poll_wait(&self.barrier.raw, strategy)
-            .map(|out| match out {
-                Ok(index) => Ok(BarrierWaitResult { index }),
-                Err(Broken) => Err(BarrierError(())),
-            })
+    fn poll<S: Strategy>(
+        &mut self,
+        node: Pin<&Node>,
+        barrier: &&'a Barrier,
+        strategy: &mut S,
+    ) -> Poll<Result<usize, Broken>> {
+        debug_assert!(!self.0.is_done());
+        self.0.poll_wait(node, &barrier.raw, strategy)
+    }
+
+    fn finish(
+        &mut self,
+        ready: Result<usize, Broken>,
+        _barrier: &'a Barrier,
+    ) -> Result<BarrierWaitResult, BarrierError> {
+        match ready {
+            Ok(index) => Ok(BarrierWaitResult { index }),
+            Err(Broken) => Err(BarrierError(())),
+        }
+    }
+
+    fn cancel(&mut self, node: Pin<&Node>, barrier: &&'a Barrier) {
+        self.0.cancel(node, &barrier.raw);
     }
 }
 
-impl Future for BarrierWait<'_> {
-    type Output = Result<BarrierWaitResult, BarrierError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.get_mut().poll_wait(&mut Async(cx))
+pin_project! {
+    /// The future returned by [`Barrier::wait`].
+    ///
+    /// The future holds the party's place in the barrier's queue, so it is `!Unpin`: `.await`
+    /// pins it for you; to keep one in a struct or poll it by hand, pin it with
+    /// [`core::pin::pin!`] or [`Box::pin`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::{futures::BarrierWait, Barrier};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let barrier = Barrier::new(1);
+    /// let wait: BarrierWait<'_> = barrier.wait();
+    /// assert!(wait.await.unwrap().is_leader());
+    /// # });
+    /// ```
+    #[must_use = "futures do nothing unless awaited or polled"]
+    #[project(!Unpin)]
+    pub struct BarrierWait<'a> {
+        #[pin]
+        shell: Shell<BarrierKind<'a>>,
     }
 }
 
-impl Drop for BarrierWait<'_> {
-    fn drop(&mut self) {
-        self.waiter.cancel(&self.barrier.raw);
-    }
-}
-
-impl fmt::Debug for BarrierWait<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BarrierWait")
-            .field("barrier", self.barrier)
-            .finish_non_exhaustive()
-    }
-}
+wait_future!(BarrierWait ['a] ['a] -> Result<BarrierWaitResult, BarrierError>);
 
 /// The error of a barrier wait: the barrier was broken by [`Barrier::abort`] or
 /// [`Barrier::reset`] before this party's generation tripped.

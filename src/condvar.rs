@@ -7,10 +7,13 @@ use core::ops::DerefMut;
 use core::pin::Pin;
 use core::task::{ready, Context, Poll};
 
+use pin_project_lite::pin_project;
+
 use crate::mutex::{Mutex, MutexGuard, OwnedMutexGuard};
 use crate::raw::condvar::{CondvarWaiter, RawCondvar};
 use crate::raw::mutex::LockWaiter;
-use crate::raw::wait::{Async, Strategy, Wait};
+use crate::raw::queue::Node;
+use crate::raw::wait::{Async, Drive, Strategy};
 use crate::sync::const_fn;
 
 /// A condition variable: tasks and threads wait on it, with a [`Mutex`] guard, until notified.
@@ -87,8 +90,11 @@ impl Condvar {
     ///
     /// # Panics
     ///
-    /// Like `std::sync::Condvar`, a condvar binds to the first mutex it is used with. Calling
-    /// this with a guard of any other mutex panics (the guard is dropped, which unlocks it).
+    /// Like `std::sync::Condvar`, a condvar binds to the first mutex it is used with, by the
+    /// mutex's address. Calling this with a guard of any other mutex panics (the guard is
+    /// dropped, which unlocks it). A mutex that was moved between two waits (into a `Box`, out
+    /// of a `Vec`) has a new address and counts as another mutex: keep the mutex where it is,
+    /// behind an `Arc` for instance, for as long as the condvar is used with it.
     ///
     /// # Cancel safety
     ///
@@ -435,11 +441,14 @@ impl Condvar {
         guard: G,
         deadline: Option<std::time::Instant>,
     ) -> (G, bool) {
-        use crate::raw::wait::block_on;
-        let mut wait = self.wait(guard);
-        let notified = block_on(UntilNotified(&mut wait.core), deadline).is_some()
-            || wait.core.waiter.withdraw(&self.raw);
-        let guard = block_on(wait, None).expect("a wait without deadline ends");
+        use crate::raw::wait::{block_on_pinned, Blocking};
+        let mut wait = core::pin::pin!(self.wait(guard));
+        let mut core = wait.as_mut().project().core;
+        let notified = match core.as_mut().poll_notified(&mut Blocking { deadline }) {
+            Poll::Ready(()) => true,
+            Poll::Pending => core.withdraw(),
+        };
+        let guard = block_on_pinned(wait, None).expect("a wait without deadline ends");
         (guard, notified)
     }
 }
@@ -585,13 +594,42 @@ impl<T: ?Sized> sealed::Sealed for OwnedMutexGuard<T> {
 
 impl<T: ?Sized> CondvarGuard for OwnedMutexGuard<T> {}
 
-/// One wait, shared by every future and blocking method: release, wait, lock again.
-struct WaitCore<'a, G: CondvarGuard> {
-    condvar: &'a Condvar,
-    /// `None` once the guard was handed back.
-    source: Option<G::Source>,
-    waiter: CondvarWaiter,
-    lock: LockWaiter,
+pin_project! {
+    /// One wait, shared by every future and blocking method: release, wait, lock again.
+    ///
+    /// One node serves both halves: it queues on the condvar until notified, then on the
+    /// mutex until the lock is taken again.
+    struct WaitCore<'a, G: CondvarGuard> {
+        condvar: &'a Condvar,
+        // `None` once the guard was handed back.
+        source: Option<G::Source>,
+        waiter: CondvarWaiter,
+        lock: LockWaiter,
+        #[pin]
+        node: Node,
+    }
+
+    impl<'a, G: CondvarGuard> PinnedDrop for WaitCore<'a, G> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            let Some(source) = this.source.take() else {
+                return;
+            };
+            if this.waiter.holds_lock() {
+                // SAFETY: the wait never released the lock, so the guard still owns it;
+                // dropping the guard releases it exactly once.
+                drop(unsafe { G::from_source(source) });
+                return;
+            }
+            let node = this.node.into_ref();
+            let mutex = G::source_mutex(&source).raw();
+            if !this.waiter.is_waiting() {
+                // Past the notification: the node may be queued on the mutex.
+                this.lock.cancel(node, mutex);
+            }
+            this.waiter.cancel(node, &this.condvar.raw, mutex);
+        }
+    }
 }
 
 impl<'a, G: CondvarGuard> WaitCore<'a, G> {
@@ -605,113 +643,110 @@ impl<'a, G: CondvarGuard> WaitCore<'a, G> {
             source: Some(G::into_source(guard)),
             waiter: CondvarWaiter::new(),
             lock: LockWaiter::new(),
+            node: Node::new(),
         }
     }
 
     /// Releases the mutex and waits for a notification (or for `withdraw`).
-    fn poll_notified<S: Strategy>(&mut self, strategy: &mut S) -> Poll<()> {
-        let source = self
+    fn poll_notified<S: Strategy>(self: Pin<&mut Self>, strategy: &mut S) -> Poll<()> {
+        let this = self.project();
+        let source = this
             .source
             .as_ref()
             .expect("condvar wait polled after completion");
         let mutex = G::source_mutex(source).raw();
         // SAFETY: `source` came from a guard and the lock has not been released since (the
         // waiter tracks that); the waiter releases it once.
-        unsafe { self.waiter.poll_wait(&self.condvar.raw, mutex, strategy) }
+        unsafe {
+            this.waiter
+                .poll_wait(this.node.into_ref(), &this.condvar.raw, mutex, strategy)
+        }
+    }
+
+    /// Ends a blocking wait whose deadline passed; returns whether it was notified after all.
+    #[cfg(feature = "std")]
+    fn withdraw(self: Pin<&mut Self>) -> bool {
+        let this = self.project();
+        this.waiter
+            .withdraw(this.node.into_ref(), &this.condvar.raw)
     }
 
     /// The whole wait: notified, then locked again.
-    fn poll_core<S: Strategy>(&mut self, strategy: &mut S) -> Poll<G> {
-        ready!(self.poll_notified(strategy));
-        let source = self.source.as_ref().expect("checked by `poll_notified`");
-        ready!(self.lock.poll_lock(G::source_mutex(source).raw(), strategy));
-        let source = self.source.take().expect("checked above");
+    fn poll_core<S: Strategy>(mut self: Pin<&mut Self>, strategy: &mut S) -> Poll<G> {
+        ready!(self.as_mut().poll_notified(strategy));
+        let this = self.project();
+        let source = this.source.as_ref().expect("checked by `poll_notified`");
+        let mutex = G::source_mutex(source).raw();
+        ready!(this.lock.poll_lock(this.node.into_ref(), mutex, strategy));
+        let source = this.source.take().expect("checked above");
         // SAFETY: `poll_lock` returned `Ready`, so we hold the lock; it passes to the guard.
         Poll::Ready(unsafe { G::from_source(source) })
     }
 
     /// Takes back the guard while the lock is held and the wait has not started.
-    fn take_guard(&mut self) -> G {
-        let source = self
+    fn take_guard(self: Pin<&mut Self>) -> G {
+        let this = self.project();
+        let source = this
             .source
             .take()
             .expect("`WaitWhile` polled after completion");
-        debug_assert!(self.waiter.holds_lock());
+        debug_assert!(this.waiter.holds_lock());
         // SAFETY: the waiter has not released the lock that `source`'s guard held.
         unsafe { G::from_source(source) }
     }
 
     /// Starts a fresh wait with `guard`.
-    fn put_guard(&mut self, guard: G) {
-        self.source = Some(G::into_source(guard));
-        self.waiter.reset();
+    fn put_guard(self: Pin<&mut Self>, guard: G) {
+        let this = self.project();
+        *this.source = Some(G::into_source(guard));
+        this.waiter.reset();
+    }
+
+    fn is_terminated(&self) -> bool {
+        self.source.is_none()
     }
 }
 
-impl<G: CondvarGuard> Drop for WaitCore<'_, G> {
-    fn drop(&mut self) {
-        let Some(source) = self.source.take() else {
-            return;
-        };
-        if self.waiter.holds_lock() {
-            // SAFETY: the wait never released the lock, so the guard still owns it; dropping
-            // the guard releases it exactly once.
-            drop(unsafe { G::from_source(source) });
-        } else {
-            self.lock.cancel(G::source_mutex(&source).raw());
-            self.waiter.cancel(&self.condvar.raw);
-        }
+pin_project! {
+    /// The future returned by [`Condvar::wait`]; resolves to the guard, locked again.
+    ///
+    /// The future holds the waiter's place in the condvar's queue (and then the mutex's), so
+    /// it is `!Unpin`: `.await` pins it for you; to keep one in a struct or poll it by hand,
+    /// pin it with [`core::pin::pin!`] or [`Box::pin`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::{futures::CondvarWait, Condvar, Mutex, MutexGuard};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let (mutex, cv) = (Arc::new(Mutex::new(0)), Arc::new(Condvar::new()));
+    /// let (mutex2, cv2) = (mutex.clone(), cv.clone());
+    /// std::thread::spawn(move || {
+    ///     *mutex2.lock_blocking() = 1;
+    ///     cv2.notify_one();
+    /// });
+    /// let mut guard = mutex.lock().await;
+    /// while *guard == 0 {
+    ///     let wait: CondvarWait<'_, MutexGuard<'_, i32>> = cv.wait(guard);
+    ///     guard = wait.await;
+    /// }
+    /// # });
+    /// ```
+    #[must_use = "futures do nothing unless awaited or polled"]
+    #[project(!Unpin)]
+    pub struct CondvarWait<'a, G: CondvarGuard> {
+        #[pin]
+        core: WaitCore<'a, G>,
     }
 }
 
-/// Drives only the notification half of a wait (for the timed blocking methods).
-#[cfg(feature = "std")]
-struct UntilNotified<'w, 'a, G: CondvarGuard>(&'w mut WaitCore<'a, G>);
-
-#[cfg(feature = "std")]
-impl<G: CondvarGuard> Wait for UntilNotified<'_, '_, G> {
-    type Output = ();
-
-    fn poll_wait<S: Strategy>(&mut self, strategy: &mut S) -> Poll<()> {
-        self.0.poll_notified(strategy)
-    }
-}
-
-/// The future returned by [`Condvar::wait`]; resolves to the guard, locked again.
-///
-/// # Examples
-///
-/// ```
-/// use std::sync::Arc;
-/// use unisync::{futures::CondvarWait, Condvar, Mutex, MutexGuard};
-///
-/// # futures::executor::block_on(async {
-/// let (mutex, cv) = (Arc::new(Mutex::new(0)), Arc::new(Condvar::new()));
-/// let (mutex2, cv2) = (mutex.clone(), cv.clone());
-/// std::thread::spawn(move || {
-///     *mutex2.lock_blocking() = 1;
-///     cv2.notify_one();
-/// });
-/// let mut guard = mutex.lock().await;
-/// while *guard == 0 {
-///     let wait: CondvarWait<'_, MutexGuard<'_, i32>> = cv.wait(guard);
-///     guard = wait.await;
-/// }
-/// # });
-/// ```
-#[must_use = "futures do nothing unless awaited or polled"]
-pub struct CondvarWait<'a, G: CondvarGuard> {
-    core: WaitCore<'a, G>,
-}
-
-// The guard's parts are never pinned.
-impl<G: CondvarGuard> Unpin for CondvarWait<'_, G> {}
-
-impl<G: CondvarGuard> Wait for CondvarWait<'_, G> {
+impl<G: CondvarGuard> Drive for CondvarWait<'_, G> {
     type Output = G;
 
-    fn poll_wait<S: Strategy>(&mut self, strategy: &mut S) -> Poll<G> {
-        self.core.poll_core(strategy)
+    fn drive<S: Strategy>(self: Pin<&mut Self>, strategy: &mut S) -> Poll<G> {
+        self.project().core.poll_core(strategy)
     }
 }
 
@@ -720,61 +755,73 @@ impl<G: CondvarGuard> Future for CondvarWait<'_, G> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<G> {
-        self.get_mut().poll_wait(&mut Async(cx))
+        self.drive(&mut Async(cx))
+    }
+}
+
+impl<G: CondvarGuard> futures_core::future::FusedFuture for CondvarWait<'_, G> {
+    fn is_terminated(&self) -> bool {
+        self.core.is_terminated()
     }
 }
 
 impl<G: CondvarGuard> fmt::Debug for CondvarWait<'_, G> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CondvarWait").finish_non_exhaustive()
+        f.debug_struct("CondvarWait")
+            .field("terminated", &self.core.is_terminated())
+            .finish_non_exhaustive()
     }
 }
 
-/// The future returned by [`Condvar::wait_while`]; resolves to the guard once the condition is
-/// `false`.
-///
-/// # Examples
-///
-/// ```
-/// use unisync::{futures::WaitWhile, Condvar, Mutex, MutexGuard};
-///
-/// # futures::executor::block_on(async {
-/// let (mutex, cv) = (Mutex::new(5), Condvar::new());
-/// let wait: WaitWhile<'_, MutexGuard<'_, i32>, _> = cv.wait_while(mutex.lock().await, |v| *v < 5);
-/// assert_eq!(*wait.await, 5); // the condition was already false
-/// # });
-/// ```
-#[must_use = "futures do nothing unless awaited or polled"]
-pub struct WaitWhile<'a, G: CondvarGuard, F> {
-    core: WaitCore<'a, G>,
-    condition: F,
-    /// The lock is held and the condition must be checked before waiting.
-    check: bool,
+pin_project! {
+    /// The future returned by [`Condvar::wait_while`]; resolves to the guard once the
+    /// condition is `false`.
+    ///
+    /// `!Unpin`, like [`CondvarWait`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::{futures::WaitWhile, Condvar, Mutex, MutexGuard};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let (mutex, cv) = (Mutex::new(5), Condvar::new());
+    /// let wait: WaitWhile<'_, MutexGuard<'_, i32>, _> = cv.wait_while(mutex.lock().await, |v| *v < 5);
+    /// assert_eq!(*wait.await, 5); // the condition was already false
+    /// # });
+    /// ```
+    #[must_use = "futures do nothing unless awaited or polled"]
+    #[project(!Unpin)]
+    pub struct WaitWhile<'a, G: CondvarGuard, F> {
+        #[pin]
+        core: WaitCore<'a, G>,
+        condition: F,
+        // The lock is held and the condition must be checked before waiting.
+        check: bool,
+    }
 }
 
-// Neither the guard's parts nor the condition are ever pinned.
-impl<G: CondvarGuard, F> Unpin for WaitWhile<'_, G, F> {}
-
-impl<G, F> Wait for WaitWhile<'_, G, F>
+impl<G, F> Drive for WaitWhile<'_, G, F>
 where
     G: CondvarGuard,
     F: FnMut(&mut G::Target) -> bool,
 {
     type Output = G;
 
-    fn poll_wait<S: Strategy>(&mut self, strategy: &mut S) -> Poll<G> {
+    fn drive<S: Strategy>(self: Pin<&mut Self>, strategy: &mut S) -> Poll<G> {
+        let mut this = self.project();
         loop {
-            if self.check {
-                let mut guard = self.core.take_guard();
-                if !(self.condition)(&mut guard) {
+            if *this.check {
+                let mut guard = this.core.as_mut().take_guard();
+                if !(this.condition)(&mut guard) {
                     return Poll::Ready(guard);
                 }
-                self.core.put_guard(guard);
-                self.check = false;
+                this.core.as_mut().put_guard(guard);
+                *this.check = false;
             }
-            let guard = ready!(self.core.poll_core(strategy));
-            self.core.put_guard(guard);
-            self.check = true;
+            let guard = ready!(this.core.as_mut().poll_core(strategy));
+            this.core.as_mut().put_guard(guard);
+            *this.check = true;
         }
     }
 }
@@ -788,12 +835,24 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<G> {
-        self.get_mut().poll_wait(&mut Async(cx))
+        self.drive(&mut Async(cx))
+    }
+}
+
+impl<G, F> futures_core::future::FusedFuture for WaitWhile<'_, G, F>
+where
+    G: CondvarGuard,
+    F: FnMut(&mut G::Target) -> bool,
+{
+    fn is_terminated(&self) -> bool {
+        self.core.is_terminated()
     }
 }
 
 impl<G: CondvarGuard, F> fmt::Debug for WaitWhile<'_, G, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WaitWhile").finish_non_exhaustive()
+        f.debug_struct("WaitWhile")
+            .field("terminated", &self.core.is_terminated())
+            .finish_non_exhaustive()
     }
 }

@@ -1,12 +1,16 @@
 //! A set/clear signal many tasks and threads can wait on: [`Event`] and its future.
 
 use core::fmt;
-use core::future::Future;
+use core::marker::PhantomData;
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::Poll;
 
+use pin_project_lite::pin_project;
+
+use crate::future::{wait_future, Shell, WaitKind};
 use crate::raw::flag::{FlagWaiter, RawFlag};
-use crate::raw::wait::{Async, Strategy, Wait};
+use crate::raw::queue::Node;
+use crate::raw::wait::Strategy;
 use crate::sync::const_fn;
 
 /// A flag that tasks and threads wait on until it is set: shutdown, readiness, "go".
@@ -25,13 +29,16 @@ use crate::sync::const_fn;
 /// # Fairness
 ///
 /// There is no queue order to be fair about: `set` wakes all waiters together. Waking `n`
-/// waiters costs O(n) in all: one notification pass, then one atomic load per waiter.
+/// waiters costs O(n) in all: `set` takes them off the queue in batches of 32 and wakes each
+/// batch after releasing the queue's lock, and each woken waiter finishes with one load of its
+/// own place in the queue, without taking that lock again.
 ///
 /// # Size
 ///
 /// `Event` is 16 bytes on 64-bit targets: a state word (the flag plus a generation counter) and
-/// an event pointer. The waiter list is allocated the first time a waiter has to park; an event
-/// nobody ever waits on never allocates.
+/// a pointer to its wait queue. The queue is allocated the first time a waiter has to park; an
+/// event nobody ever waits on never allocates, and waiting allocates nothing (the waiter's
+/// place in the queue is inside its future).
 ///
 /// # Examples
 ///
@@ -131,8 +138,8 @@ impl Event {
     /// use futures::FutureExt;
     ///
     /// let event = unisync::Event::new();
-    /// let mut wait = event.wait();
-    /// assert!((&mut wait).now_or_never().is_none());
+    /// let mut wait = Box::pin(event.wait());
+    /// assert!(wait.as_mut().now_or_never().is_none());
     /// event.set();
     /// event.clear();
     /// assert!(wait.now_or_never().is_some()); // the set was not lost to the clear
@@ -140,8 +147,7 @@ impl Event {
     #[inline]
     pub fn wait(&self) -> EventWait<'_> {
         EventWait {
-            event: Some(self),
-            waiter: FlagWaiter::new(),
+            shell: Shell::new(self, EventKind(FlagWaiter::new(), PhantomData)),
         }
     }
 
@@ -205,65 +211,57 @@ impl Default for Event {
     }
 }
 
-/// The future returned by [`Event::wait`].
-///
-/// # Examples
-///
-/// ```
-/// use unisync::{futures::EventWait, Event};
-///
-/// # futures::executor::block_on(async {
-/// let event = Event::new();
-/// event.set();
-/// let wait: EventWait<'_> = event.wait();
-/// wait.await;
-/// # });
-/// ```
-#[must_use = "futures do nothing unless awaited or polled"]
-#[repr(C)]
-pub struct EventWait<'a> {
-    // Two zero words, then the reference (see `Lock`).
-    waiter: FlagWaiter,
-    // `None` once finished.
-    event: Option<&'a Event>,
-}
+/// The event wait.
+pub(crate) struct EventKind<'a>(FlagWaiter, PhantomData<&'a Event>);
 
-impl Wait for EventWait<'_> {
+impl<'a> WaitKind for EventKind<'a> {
+    type Source = &'a Event;
+    type Ready = ();
     type Output = ();
 
     #[inline]
-    fn poll_wait<S: Strategy>(&mut self, strategy: &mut S) -> Poll<()> {
-        let event = self.event.expect("`EventWait` polled after completion");
-        let ready = self.waiter.poll_wait(&event.raw, strategy);
-        if ready.is_ready() {
-            self.event = None;
-        }
-        ready
+    fn poll<S: Strategy>(
+        &mut self,
+        node: Pin<&Node>,
+        event: &&'a Event,
+        strategy: &mut S,
+    ) -> Poll<()> {
+        self.0.poll_wait(node, &event.raw, strategy)
     }
-}
-
-impl Future for EventWait<'_> {
-    type Output = ();
 
     #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.get_mut().poll_wait(&mut Async(cx))
+    fn finish(&mut self, (): (), _event: &'a Event) {}
+
+    fn cancel(&mut self, node: Pin<&Node>, event: &&'a Event) {
+        self.0.cancel(node, &event.raw);
     }
 }
 
-impl Drop for EventWait<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        if self.event.is_some() {
-            self.waiter.cancel();
-        }
+pin_project! {
+    /// The future returned by [`Event::wait`].
+    ///
+    /// The future holds the waiter's place in the event's queue, so it is `!Unpin`: `.await`
+    /// pins it for you; to keep one in a struct or poll it by hand, pin it with
+    /// [`core::pin::pin!`] or [`Box::pin`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::{futures::EventWait, Event};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let event = Event::new();
+    /// event.set();
+    /// let wait: EventWait<'_> = event.wait();
+    /// wait.await;
+    /// # });
+    /// ```
+    #[must_use = "futures do nothing unless awaited or polled"]
+    #[project(!Unpin)]
+    pub struct EventWait<'a> {
+        #[pin]
+        shell: Shell<EventKind<'a>>,
     }
 }
 
-impl fmt::Debug for EventWait<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EventWait")
-            .field("event", &self.event)
-            .finish_non_exhaustive()
-    }
-}
+wait_future!(EventWait ['a] ['a] -> ());

@@ -18,10 +18,26 @@
 //!
 //! # Design
 //!
-//! Every primitive is an atomic state word plus waiters queued on an
-//! [`event_listener::Event`]. Each wait is written once, as a state machine that a task drives
-//! with its `Waker` and a thread drives by parking; the blocking methods are not a second
-//! implementation. Uncontended paths are one atomic operation and never allocate.
+//! Every primitive is an atomic state word plus waiters on one intrusive wait queue of our
+//! own. A waiter's place in the queue lives inside its future (or on the stack of the thread
+//! that blocks), so waiting allocates nothing; the queue itself (a small lock and two
+//! pointers) is allocated the first time a primitive has to make anybody wait. Each wait is
+//! written once, as a state machine that a task drives with its `Waker` and a thread drives
+//! by parking; the blocking methods are not a second implementation. Uncontended paths are
+//! one atomic operation and never touch the queue.
+//!
+//! ## Why our own queue
+//!
+//! The queue's lock guards only a few pointer updates, and nothing else runs under it: no
+//! waker is woken, cloned or dropped and no thread is unparked while it is held. Wake-ups are
+//! collected in batches of 32 on the stack and run after the unlock. That is what lets a waker
+//! that owns a guard or a permit of the primitive it waits on (and so re-enters it when it is
+//! woken or dropped) work, where a queue that wakes under its lock deadlocks (see
+//! tokio-rs/tokio#5429 for the same bug in another crate). It also keeps the contended paths
+//! short: a wait that parks and is woken takes the queue's lock twice in all (to queue, and by
+//! the releaser that dequeues it), the woken waiter learns of its wake-up from its own node
+//! without the lock, and a lock or permits are handed to a woken waiter directly rather than
+//! raced for. `BENCHMARKS.md` has the numbers, before and after.
 //!
 //! # Timeouts and cancellation
 //!
@@ -76,6 +92,7 @@ extern crate alloc;
 mod barrier;
 mod condvar;
 mod event;
+mod future;
 mod mutex;
 mod raw;
 mod rwlock;
@@ -97,23 +114,28 @@ pub use semaphore::{
 
 /// The named futures returned by the async methods, one per method.
 ///
-/// Each is a plain struct that can be stored, moved and dropped at any point (every wait is
-/// cancel-safe). The common ones are small: [`Lock`](futures::Lock),
-/// [`Acquire`](futures::Acquire), [`Read`](futures::Read),
-/// [`UpgradableRead`](futures::UpgradableRead) and [`EventWait`](futures::EventWait) are three
-/// machine words (24 bytes on 64-bit targets), none of them a `bool`, so moving a future before
-/// its first poll, as `FutureExt::now_or_never` or a `select!` does, is a cheap copy. A wait
-/// that has to park allocates its listener on the heap; the future itself never grows.
+/// Each is a plain struct that can be stored and dropped at any point (every wait is
+/// cancel-safe). Each holds its waiter's place in the primitive's queue, so a wait that has to
+/// park allocates nothing, and for the same reason each is `!Unpin`: `.await` pins it for you,
+/// and a future you keep in a struct or poll by hand must be pinned first, with
+/// [`core::pin::pin!`] or `Box::pin`. Every future implements `FusedFuture`. They are at most
+/// ten machine words (80 bytes on 64-bit targets).
 ///
 /// # Examples
 ///
 /// ```
+/// use std::pin::pin;
 /// use unisync::{futures::Lock, Mutex};
 ///
 /// fn lock_it(m: &Mutex<u8>) -> Lock<'_, u8> {
 ///     m.lock()
 /// }
-/// # futures::executor::block_on(async { assert_eq!(*lock_it(&Mutex::new(1)).await, 1) });
+///
+/// # futures::executor::block_on(async {
+/// let mutex = Mutex::new(1);
+/// let mut lock = pin!(lock_it(&mutex)); // pinned, so it can be polled in place
+/// assert_eq!(*lock.as_mut().await, 1);
+/// # });
 /// ```
 pub mod futures {
     pub use crate::barrier::BarrierWait;
@@ -163,9 +185,6 @@ mod assert_traits {
         send_sync::<UpgradableReadOwned<u8>>();
         send_sync::<Upgrade<'_, u8>>();
         send_sync::<UpgradeOwned<u8>>();
-        // A read guard only shares `&T`: `Sync` is enough to send it.
-        #[cfg(feature = "std")]
-        send_sync::<RwLockReadGuard<'_, std::sync::MutexGuard<'static, u8>>>();
         // A `Send`-only value can still be moved into and out of a lock.
         send::<RwLock<core::cell::Cell<u8>>>();
         sync::<Semaphore>();
@@ -193,6 +212,155 @@ mod assert_traits {
         send_sync::<BarrierTimeoutError>();
     }
 }
+
+/// Every guard that can reach its lock (through `source`) is `Send` and `Sync` only when the
+/// lock itself may be shared, that is when `T: Send + Sync` (`T: Send` for a mutex guard's
+/// `Send`). With a value that is `Sync` but not `Send` (like a `std::sync::MutexGuard`), a
+/// guard sent or shared to another thread would let that thread lock the lock again after the
+/// guard is gone and move or drop the value there. None of these compile:
+///
+/// ```compile_fail
+/// struct NotSend(std::marker::PhantomData<*const ()>);
+/// unsafe impl Sync for NotSend {}
+/// fn check<T: Send>() {}
+/// check::<unisync::MutexGuard<'static, NotSend>>();
+/// ```
+///
+/// ```compile_fail
+/// struct NotSend(std::marker::PhantomData<*const ()>);
+/// unsafe impl Sync for NotSend {}
+/// fn check<T: Sync>() {}
+/// check::<unisync::MutexGuard<'static, NotSend>>();
+/// ```
+///
+/// ```compile_fail
+/// struct NotSend(std::marker::PhantomData<*const ()>);
+/// unsafe impl Sync for NotSend {}
+/// fn check<T: Send>() {}
+/// check::<unisync::OwnedMutexGuard<NotSend>>();
+/// ```
+///
+/// ```compile_fail
+/// struct NotSend(std::marker::PhantomData<*const ()>);
+/// unsafe impl Sync for NotSend {}
+/// fn check<T: Sync>() {}
+/// check::<unisync::OwnedMutexGuard<NotSend>>();
+/// ```
+///
+/// ```compile_fail
+/// struct NotSend(std::marker::PhantomData<*const ()>);
+/// unsafe impl Sync for NotSend {}
+/// fn check<T: Send>() {}
+/// check::<unisync::RwLockReadGuard<'static, NotSend>>();
+/// ```
+///
+/// ```compile_fail
+/// struct NotSend(std::marker::PhantomData<*const ()>);
+/// unsafe impl Sync for NotSend {}
+/// fn check<T: Sync>() {}
+/// check::<unisync::RwLockReadGuard<'static, NotSend>>();
+/// ```
+///
+/// ```compile_fail
+/// struct NotSend(std::marker::PhantomData<*const ()>);
+/// unsafe impl Sync for NotSend {}
+/// fn check<T: Send>() {}
+/// check::<unisync::RwLockWriteGuard<'static, NotSend>>();
+/// ```
+///
+/// ```compile_fail
+/// struct NotSend(std::marker::PhantomData<*const ()>);
+/// unsafe impl Sync for NotSend {}
+/// fn check<T: Sync>() {}
+/// check::<unisync::RwLockWriteGuard<'static, NotSend>>();
+/// ```
+///
+/// ```compile_fail
+/// struct NotSend(std::marker::PhantomData<*const ()>);
+/// unsafe impl Sync for NotSend {}
+/// fn check<T: Send>() {}
+/// check::<unisync::RwLockUpgradableReadGuard<'static, NotSend>>();
+/// ```
+///
+/// ```compile_fail
+/// struct NotSend(std::marker::PhantomData<*const ()>);
+/// unsafe impl Sync for NotSend {}
+/// fn check<T: Sync>() {}
+/// check::<unisync::RwLockUpgradableReadGuard<'static, NotSend>>();
+/// ```
+///
+/// ```compile_fail
+/// struct NotSend(std::marker::PhantomData<*const ()>);
+/// unsafe impl Sync for NotSend {}
+/// fn check<T: Send>() {}
+/// check::<unisync::OwnedRwLockReadGuard<NotSend>>();
+/// ```
+///
+/// ```compile_fail
+/// struct NotSend(std::marker::PhantomData<*const ()>);
+/// unsafe impl Sync for NotSend {}
+/// fn check<T: Sync>() {}
+/// check::<unisync::OwnedRwLockReadGuard<NotSend>>();
+/// ```
+///
+/// ```compile_fail
+/// struct NotSend(std::marker::PhantomData<*const ()>);
+/// unsafe impl Sync for NotSend {}
+/// fn check<T: Send>() {}
+/// check::<unisync::OwnedRwLockWriteGuard<NotSend>>();
+/// ```
+///
+/// ```compile_fail
+/// struct NotSend(std::marker::PhantomData<*const ()>);
+/// unsafe impl Sync for NotSend {}
+/// fn check<T: Sync>() {}
+/// check::<unisync::OwnedRwLockWriteGuard<NotSend>>();
+/// ```
+///
+/// ```compile_fail
+/// struct NotSend(std::marker::PhantomData<*const ()>);
+/// unsafe impl Sync for NotSend {}
+/// fn check<T: Send>() {}
+/// check::<unisync::OwnedRwLockUpgradableReadGuard<NotSend>>();
+/// ```
+///
+/// ```compile_fail
+/// struct NotSend(std::marker::PhantomData<*const ()>);
+/// unsafe impl Sync for NotSend {}
+/// fn check<T: Sync>() {}
+/// check::<unisync::OwnedRwLockUpgradableReadGuard<NotSend>>();
+/// ```
+///
+/// A mapped mutex guard cannot reach its mutex: it is `Send` with `T: Send` and `Sync` with
+/// `T: Sync`, and not otherwise:
+///
+/// ```compile_fail
+/// fn check<T: Send>() {}
+/// check::<unisync::MappedMutexGuard<'static, std::rc::Rc<u8>>>();
+/// ```
+///
+/// ```compile_fail
+/// fn check<T: Sync>() {}
+/// check::<unisync::MappedMutexGuard<'static, std::cell::Cell<u8>>>();
+/// ```
+///
+/// What may be shared does compile: a mapped guard of a `Sync` value is `Sync`, permits are
+/// always `Send + Sync`, and lock guards of a `Send + Sync` value are too:
+///
+/// ```
+/// struct NotSend(std::marker::PhantomData<*const ()>);
+/// unsafe impl Sync for NotSend {}
+/// fn check_sync<T: Sync>() {}
+/// fn check<T: Send + Sync>() {}
+/// check_sync::<unisync::MappedMutexGuard<'static, NotSend>>();
+/// check::<unisync::SemaphorePermit<'static>>();
+/// check::<unisync::OwnedSemaphorePermit>();
+/// check::<unisync::RwLockReadGuard<'static, u8>>();
+/// check::<unisync::OwnedRwLockUpgradableReadGuard<u8>>();
+/// check::<unisync::MutexGuard<'static, u8>>();
+/// ```
+#[cfg(doctest)]
+pub struct GuardSendSyncTests;
 
 /// A guard of a value that is not `Sync` cannot be shared between threads:
 ///

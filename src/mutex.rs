@@ -3,15 +3,18 @@
 use alloc::sync::Arc;
 use core::cell::UnsafeCell;
 use core::fmt;
-use core::future::Future;
 use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 use core::pin::Pin;
 use core::ptr::NonNull;
-use core::task::{Context, Poll};
+use core::task::Poll;
 
+use pin_project_lite::pin_project;
+
+use crate::future::{wait_future, Shell, WaitKind};
 use crate::raw::mutex::{LockWaiter, RawMutex};
-use crate::raw::wait::{Async, Strategy, Wait};
+use crate::raw::queue::Node;
+use crate::raw::wait::Strategy;
 use crate::sync::const_fn;
 
 /// An async mutual-exclusion lock that works on any executor and from plain threads.
@@ -22,12 +25,13 @@ use crate::sync::const_fn;
 ///
 /// # Fairness
 ///
-/// The lock is *barging* while nobody starves: an unlock wakes the oldest waiter, but a task
-/// that is already running may take the lock first, which keeps contended throughput high. A
-/// waiter that is woken and loses the lock this way switches the mutex to FIFO hand-off until it
-/// is served: new lockers (`try_lock` included) then queue behind the waiters. So a waiter is
-/// overtaken at most once after it is first woken, and then waits only for the waiters that were
-/// queued ahead of it.
+/// Waiters queue in arrival order. The lock is *barging* while no waiter has been overtaken:
+/// an unlock frees the lock and wakes the oldest waiter, but a task that is already running
+/// may take the lock first, which keeps contended throughput high. A woken waiter that loses
+/// the lock this way goes back to the *front* of the queue, and the next unlock hands the lock
+/// straight to it, so nobody (`try_lock` included) can take it in between. So a waiter is
+/// overtaken at most once after it reaches the front of the queue, and nobody who queued after
+/// it gets the lock before it.
 ///
 /// # Panics and poisoning
 ///
@@ -43,8 +47,9 @@ use crate::sync::const_fn;
 ///
 /// # Size
 ///
-/// `Mutex<()>` is 16 bytes on 64-bit targets: a state word and an event pointer. The event's
-/// waiter list is allocated the first time a waiter has to park, never on the uncontended path.
+/// `Mutex<()>` is 16 bytes on 64-bit targets: a state word and a pointer to its wait queue. The
+/// queue is allocated the first time a waiter has to park, never on the uncontended path;
+/// waiting itself allocates nothing (the waiter's place in the queue is inside its future).
 ///
 /// # Examples
 ///
@@ -129,15 +134,14 @@ impl<T: ?Sized> Mutex<T> {
     #[inline]
     pub fn lock(&self) -> Lock<'_, T> {
         Lock {
-            mutex: Some(self),
-            waiter: LockWaiter::new(),
+            shell: Shell::new(self, LockKind::new()),
         }
     }
 
     /// Locks the mutex if it is free right now.
     ///
-    /// Fails while another guard exists, and also while the mutex is handing the lock to
-    /// waiters in FIFO order (see [Fairness](Mutex#fairness)).
+    /// Fails while another guard exists, and also while the mutex is handing the lock to a
+    /// waiter that was overtaken (see [Fairness](Mutex#fairness)).
     ///
     /// # Examples
     ///
@@ -241,8 +245,7 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     pub fn lock_owned(self: &Arc<Self>) -> LockOwned<T> {
         LockOwned {
-            mutex: Some(self.clone()),
-            waiter: LockWaiter::new(),
+            shell: Shell::new(self.clone(), LockKind::new()),
         }
     }
 
@@ -334,127 +337,145 @@ impl<T> From<T> for Mutex<T> {
     }
 }
 
-/// The future returned by [`Mutex::lock`]; resolves to a [`MutexGuard`].
-///
-/// # Examples
-///
-/// ```
-/// use unisync::{futures::Lock, Mutex};
-///
-/// # futures::executor::block_on(async {
-/// let mutex = Mutex::new(0);
-/// let lock: Lock<'_, i32> = mutex.lock();
-/// assert_eq!(*lock.await, 0);
-/// # });
-/// ```
-#[must_use = "futures do nothing unless awaited or polled"]
-#[repr(C)]
-pub struct Lock<'a, T: ?Sized> {
-    // Whole words only, the waiter's two zero words first: a new future is then written as one
-    // 16-byte zero and a pointer, and a move copies it without stalling on store forwarding
-    // (see `Flag` in the waiting core).
-    waiter: LockWaiter,
-    // `None` once the lock is taken.
-    mutex: Option<&'a Mutex<T>>,
+/// A reference to a [`Mutex`] that a lock future holds: borrowed or an `Arc`.
+pub(crate) trait MutexRef {
+    type Value: ?Sized;
+    type Guard;
+
+    fn mutex(&self) -> &Mutex<Self::Value>;
+
+    /// Makes the guard for a lock the caller holds.
+    ///
+    /// # Safety
+    ///
+    /// The caller must hold the lock and hand its ownership to the guard.
+    unsafe fn into_guard(self) -> Self::Guard;
 }
 
-impl<'a, T: ?Sized> Wait for Lock<'a, T> {
-    type Output = MutexGuard<'a, T>;
-
-    fn poll_wait<S: Strategy>(&mut self, strategy: &mut S) -> Poll<MutexGuard<'a, T>> {
-        let mutex = self.mutex.expect("`Lock` polled after completion");
-        match self.waiter.poll_lock(&mutex.raw, strategy) {
-            Poll::Ready(()) => {
-                self.mutex = None;
-                Poll::Ready(MutexGuard { mutex })
-            }
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl<'a, T: ?Sized> Future for Lock<'a, T> {
-    type Output = MutexGuard<'a, T>;
+impl<'a, T: ?Sized> MutexRef for &'a Mutex<T> {
+    type Value = T;
+    type Guard = MutexGuard<'a, T>;
 
     #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.get_mut().poll_wait(&mut Async(cx))
+    fn mutex(&self) -> &Mutex<T> {
+        self
     }
-}
 
-impl<T: ?Sized> Drop for Lock<'_, T> {
     #[inline]
-    fn drop(&mut self) {
-        if let Some(mutex) = self.mutex {
-            self.waiter.cancel(&mutex.raw);
-        }
+    unsafe fn into_guard(self) -> MutexGuard<'a, T> {
+        MutexGuard { mutex: self }
     }
 }
 
-impl<T: ?Sized> fmt::Debug for Lock<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Lock").finish_non_exhaustive()
+impl<T: ?Sized> MutexRef for Arc<Mutex<T>> {
+    type Value = T;
+    type Guard = OwnedMutexGuard<T>;
+
+    #[inline]
+    fn mutex(&self) -> &Mutex<T> {
+        self
+    }
+
+    #[inline]
+    unsafe fn into_guard(self) -> OwnedMutexGuard<T> {
+        OwnedMutexGuard { mutex: self }
     }
 }
 
-/// The future returned by [`Mutex::lock_owned`]; resolves to an [`OwnedMutexGuard`].
-///
-/// # Examples
-///
-/// ```
-/// use std::sync::Arc;
-/// use unisync::{futures::LockOwned, Mutex};
-///
-/// # futures::executor::block_on(async {
-/// let mutex = Arc::new(Mutex::new(0));
-/// let lock: LockOwned<i32> = mutex.lock_owned();
-/// assert_eq!(*lock.await, 0);
-/// # });
-/// ```
-#[must_use = "futures do nothing unless awaited or polled"]
-pub struct LockOwned<T: ?Sized> {
-    mutex: Option<Arc<Mutex<T>>>,
+/// The lock wait, shared by [`Lock`] and [`LockOwned`].
+pub(crate) struct LockKind<R> {
     waiter: LockWaiter,
+    _source: PhantomData<fn() -> R>,
 }
 
-impl<T: ?Sized> Wait for LockOwned<T> {
-    type Output = OwnedMutexGuard<T>;
-
-    fn poll_wait<S: Strategy>(&mut self, strategy: &mut S) -> Poll<OwnedMutexGuard<T>> {
-        let mutex = self
-            .mutex
-            .as_ref()
-            .expect("`LockOwned` polled after completion");
-        match self.waiter.poll_lock(&mutex.raw, strategy) {
-            Poll::Ready(()) => Poll::Ready(OwnedMutexGuard {
-                mutex: self.mutex.take().expect("checked above"),
-            }),
-            Poll::Pending => Poll::Pending,
+impl<R> LockKind<R> {
+    #[inline]
+    fn new() -> Self {
+        LockKind {
+            waiter: LockWaiter::new(),
+            _source: PhantomData,
         }
     }
 }
 
-impl<T: ?Sized> Future for LockOwned<T> {
-    type Output = OwnedMutexGuard<T>;
+impl<R: MutexRef> WaitKind for LockKind<R> {
+    type Source = R;
+    type Ready = ();
+    type Output = R::Guard;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.get_mut().poll_wait(&mut Async(cx))
+    #[inline]
+    fn poll<S: Strategy>(&mut self, node: Pin<&Node>, source: &R, strategy: &mut S) -> Poll<()> {
+        self.waiter.poll_lock(node, &source.mutex().raw, strategy)
+    }
+
+    #[inline]
+    fn finish(&mut self, (): (), source: R) -> R::Guard {
+        // SAFETY: the wait completed, so we hold the lock; it passes to the guard.
+        unsafe { source.into_guard() }
+    }
+
+    fn cancel(&mut self, node: Pin<&Node>, source: &R) {
+        self.waiter.cancel(node, &source.mutex().raw);
     }
 }
 
-impl<T: ?Sized> Drop for LockOwned<T> {
-    fn drop(&mut self) {
-        if let Some(mutex) = &self.mutex {
-            self.waiter.cancel(&mutex.raw);
-        }
+pin_project! {
+    /// The future returned by [`Mutex::lock`]; resolves to a [`MutexGuard`].
+    ///
+    /// The future holds the waiter's place in the mutex's queue, so it is `!Unpin`: `.await`
+    /// pins it for you; to keep one in a struct or poll it by hand, pin it with
+    /// [`core::pin::pin!`] or [`Box::pin`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::pin::pin;
+    /// use unisync::{futures::Lock, Mutex};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let mutex = Mutex::new(0);
+    /// let lock: Lock<'_, i32> = mutex.lock();
+    /// let mut lock = pin!(lock);
+    /// assert_eq!(*lock.as_mut().await, 0);
+    /// # });
+    /// ```
+    #[must_use = "futures do nothing unless awaited or polled"]
+    #[project(!Unpin)]
+    pub struct Lock<'a, T: ?Sized> {
+        #[pin]
+        shell: Shell<LockKind<&'a Mutex<T>>>,
     }
 }
 
-impl<T: ?Sized> fmt::Debug for LockOwned<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LockOwned").finish_non_exhaustive()
+wait_future!(Lock ['a, T: ?Sized] ['a, T] -> MutexGuard<'a, T>);
+
+pin_project! {
+    /// The future returned by [`Mutex::lock_owned`]; resolves to an [`OwnedMutexGuard`].
+    ///
+    /// `!Unpin`, like [`Lock`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::{futures::LockOwned, Mutex};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let mutex = Arc::new(Mutex::new(0));
+    /// let lock: LockOwned<i32> = mutex.lock_owned();
+    /// let boxed = Box::pin(lock); // stored in a struct, say
+    /// assert_eq!(*boxed.await, 0);
+    /// # });
+    /// ```
+    #[must_use = "futures do nothing unless awaited or polled"]
+    #[project(!Unpin)]
+    pub struct LockOwned<T: ?Sized> {
+        #[pin]
+        shell: Shell<LockKind<Arc<Mutex<T>>>>,
     }
 }
+
+wait_future!(LockOwned [T: ?Sized] [T] -> OwnedMutexGuard<T>);
 
 /// A guard that releases the [`Mutex`] when dropped.
 ///
@@ -477,8 +498,10 @@ pub struct MutexGuard<'a, T: ?Sized> {
     mutex: &'a Mutex<T>,
 }
 
-// SAFETY: the guard gives `&T` to whoever holds `&MutexGuard`, so sharing it needs `T: Sync`.
-unsafe impl<T: ?Sized + Sync> Sync for MutexGuard<'_, T> {}
+// SAFETY: `&MutexGuard` gives out `&T` (needs `T: Sync`) and, through `source`, the
+// `&Mutex<T>` itself, with which another thread could later lock the mutex and move or drop
+// `T` there (needs `T: Send`).
+unsafe impl<T: ?Sized + Send + Sync> Sync for MutexGuard<'_, T> {}
 
 impl<'a, T: ?Sized> MutexGuard<'a, T> {
     /// Returns the mutex this guard locks.
@@ -509,15 +532,17 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     /// drop(name);
     /// assert_eq!(mutex.try_lock().unwrap().1, "ab");
     /// ```
+    ///
+    /// If `f` panics, the guard is dropped and the mutex unlocked.
     pub fn map<U: ?Sized, F>(guard: Self, f: F) -> MappedMutexGuard<'a, U>
     where
         F: FnOnce(&mut T) -> &mut U,
     {
         let mutex = guard.mutex;
-        core::mem::forget(guard);
-        // SAFETY: we held the lock through `guard`, whose drop we skipped, so `&mut T` is ours
-        // until the mapped guard unlocks.
+        // SAFETY: `guard` holds the lock, so `&mut T` is ours; it stays ours until the mapped
+        // guard unlocks, since `guard` is forgotten only after `f` returned.
         let value = NonNull::from(f(unsafe { &mut *mutex.value.get() }));
+        core::mem::forget(guard);
         MappedMutexGuard {
             raw: &mutex.raw,
             value,
@@ -589,8 +614,9 @@ pub struct OwnedMutexGuard<T: ?Sized> {
     mutex: Arc<Mutex<T>>,
 }
 
-// SAFETY: sharing the guard shares `&T`.
-unsafe impl<T: ?Sized + Sync> Sync for OwnedMutexGuard<T> {}
+// SAFETY: sharing the guard shares `&T` (needs `T: Sync`) and, through `source`, the
+// `Arc<Mutex<T>>`, which another thread could clone and use to move `T` (needs `T: Send`).
+unsafe impl<T: ?Sized + Send + Sync> Sync for OwnedMutexGuard<T> {}
 
 impl<T: ?Sized> OwnedMutexGuard<T> {
     /// Returns the mutex this guard locks.
@@ -701,15 +727,18 @@ impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
     /// let second = MappedMutexGuard::map(inner, |v| &mut v.1);
     /// assert_eq!(*second, 2);
     /// ```
+    ///
+    /// If `f` panics, the guard is dropped and the mutex unlocked.
     pub fn map<U: ?Sized, F>(guard: Self, f: F) -> MappedMutexGuard<'a, U>
     where
         F: FnOnce(&mut T) -> &mut U,
     {
         let raw = guard.raw;
         let mut value = guard.value;
-        core::mem::forget(guard);
-        // SAFETY: the lock is held and passes to the new guard, so the borrow is exclusive.
+        // SAFETY: `guard` holds the lock and is forgotten only after `f` returned, so the
+        // borrow is exclusive and passes to the new guard.
         let value = NonNull::from(f(unsafe { value.as_mut() }));
+        core::mem::forget(guard);
         MappedMutexGuard {
             raw,
             value,

@@ -2,12 +2,18 @@
 
 use alloc::sync::Arc;
 use core::fmt;
-use core::future::Future;
+use core::marker::PhantomData;
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::Poll;
 
-use crate::raw::semaphore::{AcquireWaiter, Closed, RawSemaphore, TryFail, MAX_PERMITS};
-use crate::raw::wait::{Async, Strategy, Wait};
+use pin_project_lite::pin_project;
+
+use crate::future::{wait_future, Shell, WaitKind};
+use crate::raw::queue::Node;
+use crate::raw::semaphore::{
+    cancel_acquire, poll_acquire, Closed, Overflow, RawSemaphore, TryFail, MAX_PERMITS,
+};
+use crate::raw::wait::Strategy;
 use crate::sync::const_fn;
 
 /// A counting semaphore: caps how many holders may proceed at once.
@@ -19,22 +25,38 @@ use crate::sync::const_fn;
 ///
 /// # Fairness
 ///
-/// Waiters take permits in the order they reach the semaphore while nobody starves. A waiter
-/// that was woken and still found too few permits becomes the *head*: from then on every
-/// released permit is set aside for it until it has all it asked for, and everyone else,
-/// `try_acquire` included, waits. So `acquire_many(n)` is not starved by a stream of
-/// `acquire()` calls. Only one waiter is head at a time, so collecting permits cannot deadlock.
+/// Strictly first in, first out, as in tokio: waiters are served in the order they started
+/// waiting, whatever they ask for. While anyone waits, returned permits go to the first waiter
+/// until it has all it asked for, then to the next; nobody else, `try_acquire` included, takes
+/// any. So `acquire_many(n)` is never starved by a stream of `acquire()` calls, and a later
+/// `acquire_many(3)` never overtakes a queued `acquire_many(5)`, even with 4 permits free (the
+/// first waiter holds those 4 while it waits for the fifth, and
+/// [`available_permits`](Semaphore::available_permits) reports 0).
+///
+/// The other side of that rule: a waiter asking for more permits than will ever be free at
+/// once waits for ever, and every waiter behind it too.
 ///
 /// # Limits
 ///
-/// A semaphore holds at most [`Semaphore::MAX_PERMITS`] permits; asking for more panics, since
-/// such a call could never succeed. `acquire_many(0)` succeeds at once on an open semaphore.
+/// A semaphore holds at most [`Semaphore::MAX_PERMITS`] permits. Asking for more panics
+/// (`acquire_many`, `try_acquire_many` and their twins alike), since such a call could never
+/// succeed. Asking for zero permits succeeds at once unless the semaphore is closed, for
+/// `acquire_many(0)` and `try_acquire_many(0)` alike, whoever waits. Returning permits past the
+/// limit (with [`add_permits`](Semaphore::add_permits), or by dropping a permit after
+/// `add_permits` filled the semaphore up) panics; see there.
+///
+/// # Leaks
+///
+/// A permit that is leaked (`mem::forget`) is never returned, as with
+/// [`forget`](SemaphorePermit::forget). A wait future that is leaked while queued keeps its
+/// place at the front of the line for ever, with any permits it had collected, so waiters behind
+/// it are never served; drop futures you no longer need (every future here is cancel-safe).
 ///
 /// # Size
 ///
-/// `Semaphore` is 16 bytes on 64-bit targets: a state word and one pointer to its two wait
-/// queues (every waiter's, and the head waiter's own, so a release wakes the head directly).
-/// The queues are allocated when the semaphore first has to make someone wait.
+/// `Semaphore` is 16 bytes on 64-bit targets: a state word and a pointer to its wait queue. The
+/// queue is allocated when the semaphore first has to make someone wait; waiting allocates
+/// nothing more (the waiter's place in the queue is inside its future).
 ///
 /// # Examples
 ///
@@ -106,7 +128,11 @@ impl Semaphore {
     ///
     /// # Panics
     ///
-    /// Panics if the total would exceed [`Semaphore::MAX_PERMITS`]; the semaphore is unchanged.
+    /// Panics if the available permits would exceed [`Semaphore::MAX_PERMITS`]. With nobody
+    /// waiting the semaphore is then unchanged; with waiters, the permits they were waiting
+    /// for are handed to them first and only what would not fit is refused. The same check
+    /// applies, with the same panic, when a permit is dropped into a semaphore that
+    /// `add_permits` has filled up meanwhile.
     ///
     /// # Examples
     ///
@@ -115,8 +141,11 @@ impl Semaphore {
     /// sem.add_permits(2);
     /// assert_eq!(sem.available_permits(), 2);
     /// ```
+    #[track_caller]
     pub fn add_permits(&self, n: usize) {
-        self.raw.release(n);
+        if self.raw.release(n).is_err() {
+            overflow(n);
+        }
     }
 
     /// Closes the semaphore: every pending and later acquire fails with an error.
@@ -178,7 +207,9 @@ impl Semaphore {
 
     /// Acquires `n` permits at once, waiting until they are available.
     ///
-    /// `n == 0` succeeds at once on an open semaphore.
+    /// `n == 0` succeeds at once on an open semaphore. The wait is first in, first out (see
+    /// [Fairness](Semaphore#fairness)): if `n` is more than will ever be free at once, it waits
+    /// for ever, and so does everyone queued behind it.
     ///
     /// # Panics
     ///
@@ -205,10 +236,10 @@ impl Semaphore {
     /// # });
     /// ```
     #[inline]
+    #[track_caller]
     pub fn acquire_many(&self, n: usize) -> Acquire<'_> {
         Acquire {
-            sem: self,
-            waiter: AcquireWaiter::new(n),
+            shell: Shell::new(self, AcquireKind::new(n)),
         }
     }
 
@@ -216,8 +247,8 @@ impl Semaphore {
     ///
     /// # Errors
     ///
-    /// [`TryAcquireError::NoPermits`] if none is free (or a starving waiter is collecting
-    /// permits), [`TryAcquireError::Closed`] if the semaphore is closed.
+    /// [`TryAcquireError::NoPermits`] if none is free (which is always the case while anyone
+    /// waits), [`TryAcquireError::Closed`] if the semaphore is closed.
     ///
     /// # Examples
     ///
@@ -235,6 +266,13 @@ impl Semaphore {
 
     /// Acquires `n` permits if they are all available right now.
     ///
+    /// `n == 0` succeeds unless the semaphore is closed.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `n` exceeds [`Semaphore::MAX_PERMITS`], as
+    /// [`acquire_many`](Semaphore::acquire_many) does.
+    ///
     /// # Errors
     ///
     /// As [`try_acquire`](Semaphore::try_acquire).
@@ -247,7 +285,9 @@ impl Semaphore {
     /// assert_eq!(sem.try_acquire_many(2).unwrap().num_permits(), 2);
     /// ```
     #[inline]
+    #[track_caller]
     pub fn try_acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, TryAcquireError> {
+        check_request(n);
         self.raw.try_acquire(n).map_err(TryAcquireError::from)?;
         Ok(SemaphorePermit {
             sem: self,
@@ -308,10 +348,10 @@ impl Semaphore {
     /// # });
     /// ```
     #[inline]
+    #[track_caller]
     pub fn acquire_many_owned(self: Arc<Self>, n: usize) -> AcquireOwned {
         AcquireOwned {
-            waiter: AcquireWaiter::new(n),
-            sem: Some(self),
+            shell: Shell::new(self, AcquireKind::new(n)),
         }
     }
 
@@ -337,6 +377,10 @@ impl Semaphore {
 
     /// Acquires `n` owned permits if they are all available right now.
     ///
+    /// # Panics
+    ///
+    /// Panics if `n` exceeds [`Semaphore::MAX_PERMITS`].
+    ///
     /// # Errors
     ///
     /// As [`try_acquire`](Semaphore::try_acquire).
@@ -349,10 +393,12 @@ impl Semaphore {
     /// let sem = Arc::new(unisync::Semaphore::new(3));
     /// assert_eq!(sem.clone().try_acquire_many_owned(3).unwrap().num_permits(), 3);
     /// ```
+    #[track_caller]
     pub fn try_acquire_many_owned(
         self: Arc<Self>,
         n: usize,
     ) -> Result<OwnedSemaphorePermit, TryAcquireError> {
+        check_request(n);
         self.raw.try_acquire(n).map_err(TryAcquireError::from)?;
         Ok(OwnedSemaphorePermit {
             sem: self,
@@ -406,6 +452,7 @@ impl Semaphore {
     /// ```
     #[cfg(feature = "std")]
     #[doc(alias = "blocking_acquire_many")]
+    #[track_caller]
     pub fn acquire_many_blocking(&self, n: usize) -> Result<SemaphorePermit<'_>, AcquireError> {
         crate::raw::wait::block_on(self.acquire_many(n), None)
             .expect("a wait without deadline completes")
@@ -464,6 +511,7 @@ impl Semaphore {
     /// assert_eq!(permits.num_permits(), 2);
     /// ```
     #[cfg(feature = "std")]
+    #[track_caller]
     pub fn acquire_many_blocking_timeout(
         &self,
         n: usize,
@@ -494,146 +542,186 @@ impl Default for Semaphore {
     }
 }
 
-/// The future returned by [`Semaphore::acquire`] and [`Semaphore::acquire_many`].
-///
-/// # Examples
-///
-/// ```
-/// use unisync::{futures::Acquire, Semaphore};
-///
-/// # futures::executor::block_on(async {
-/// let sem = Semaphore::new(1);
-/// let fut: Acquire<'_> = sem.acquire();
-/// assert!(fut.await.is_ok());
-/// # });
-/// ```
-#[must_use = "futures do nothing unless awaited or polled"]
-#[repr(C)]
-pub struct Acquire<'a> {
-    // The waiter's two words first, both zero for `acquire()`, then the reference (see
-    // `Lock`). The waiter knows when it is done.
-    waiter: AcquireWaiter,
-    sem: &'a Semaphore,
-}
-
-impl<'a> Wait for Acquire<'a> {
-    type Output = Result<SemaphorePermit<'a>, AcquireError>;
-
-    #[inline]
-    fn poll_wait<S: Strategy>(&mut self, strategy: &mut S) -> Poll<Self::Output> {
-        assert!(!self.waiter.is_done(), "`Acquire` polled after completion");
-        let sem = self.sem;
-        let res = match self.waiter.poll_acquire(&sem.raw, strategy) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(res) => res,
-        };
-        Poll::Ready(match res {
-            Ok(()) => Ok(SemaphorePermit {
-                sem,
-                permits: self.waiter.need(),
-            }),
-            Err(Closed) => Err(AcquireError(())),
-        })
+/// Panics if `n` permits could never be acquired.
+#[inline]
+#[track_caller]
+fn check_request(n: usize) {
+    if n > MAX_PERMITS {
+        too_many_permits(n);
     }
 }
 
-impl<'a> Future for Acquire<'a> {
-    type Output = Result<SemaphorePermit<'a>, AcquireError>;
+#[cold]
+#[track_caller]
+fn too_many_permits(n: usize) -> ! {
+    panic!(
+        "cannot acquire {n} permits: a semaphore holds at most `Semaphore::MAX_PERMITS` \
+         ({MAX_PERMITS})"
+    )
+}
 
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.get_mut().poll_wait(&mut Async(cx))
+#[cold]
+#[track_caller]
+fn overflow(n: usize) -> ! {
+    panic!("returning {n} permits would exceed `Semaphore::MAX_PERMITS` ({MAX_PERMITS})")
+}
+
+/// Returns a permit guard's permits.
+#[inline]
+#[track_caller]
+fn release_held(sem: &Semaphore, n: usize) {
+    if let Err(Overflow) = sem.raw.release(n) {
+        overflow(n);
     }
 }
 
-impl Drop for Acquire<'_> {
+/// A reference to a [`Semaphore`] that an acquire future holds: borrowed or an `Arc`.
+pub(crate) trait SemaphoreRef {
+    type Permit;
+
+    fn semaphore(&self) -> &Semaphore;
+
+    /// Makes the guard for `permits` permits the caller holds.
+    fn into_permit(self, permits: usize) -> Self::Permit;
+}
+
+impl<'a> SemaphoreRef for &'a Semaphore {
+    type Permit = SemaphorePermit<'a>;
+
     #[inline]
-    fn drop(&mut self) {
-        if !self.waiter.is_done() {
-            self.waiter.cancel(&self.sem.raw);
+    fn semaphore(&self) -> &Semaphore {
+        self
+    }
+
+    #[inline]
+    fn into_permit(self, permits: usize) -> SemaphorePermit<'a> {
+        SemaphorePermit { sem: self, permits }
+    }
+}
+
+impl SemaphoreRef for Arc<Semaphore> {
+    type Permit = OwnedSemaphorePermit;
+
+    #[inline]
+    fn semaphore(&self) -> &Semaphore {
+        self
+    }
+
+    #[inline]
+    fn into_permit(self, permits: usize) -> OwnedSemaphorePermit {
+        OwnedSemaphorePermit { sem: self, permits }
+    }
+}
+
+/// The acquire wait, shared by [`Acquire`] and [`AcquireOwned`].
+pub(crate) struct AcquireKind<R> {
+    need: usize,
+    _source: PhantomData<fn() -> R>,
+}
+
+impl<R> AcquireKind<R> {
+    #[inline]
+    #[track_caller]
+    fn new(need: usize) -> Self {
+        check_request(need);
+        AcquireKind {
+            need,
+            _source: PhantomData,
         }
     }
 }
 
-impl fmt::Debug for Acquire<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Acquire")
-            .field("permits", &self.waiter.need())
-            .finish_non_exhaustive()
-    }
-}
-
-/// The future returned by [`Semaphore::acquire_owned`] and [`Semaphore::acquire_many_owned`].
-///
-/// # Examples
-///
-/// ```
-/// use std::sync::Arc;
-/// use unisync::{futures::AcquireOwned, Semaphore};
-///
-/// # futures::executor::block_on(async {
-/// let sem = Arc::new(Semaphore::new(1));
-/// let fut: AcquireOwned = sem.acquire_owned();
-/// assert!(fut.await.is_ok());
-/// # });
-/// ```
-#[must_use = "futures do nothing unless awaited or polled"]
-pub struct AcquireOwned {
-    sem: Option<Arc<Semaphore>>,
-    waiter: AcquireWaiter,
-}
-
-impl Wait for AcquireOwned {
-    type Output = Result<OwnedSemaphorePermit, AcquireError>;
+impl<R: SemaphoreRef> WaitKind for AcquireKind<R> {
+    type Source = R;
+    type Ready = Result<(), Closed>;
+    type Output = Result<R::Permit, AcquireError>;
 
     #[inline]
-    fn poll_wait<S: Strategy>(&mut self, strategy: &mut S) -> Poll<Self::Output> {
-        let sem = self
-            .sem
-            .as_ref()
-            .expect("`AcquireOwned` polled after completion");
-        let res = match self.waiter.poll_acquire(&sem.raw, strategy) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(res) => res,
-        };
-        let sem = self.sem.take().expect("checked above");
-        Poll::Ready(match res {
-            Ok(()) => Ok(OwnedSemaphorePermit {
-                sem,
-                permits: self.waiter.need(),
-            }),
+    fn poll<S: Strategy>(
+        &mut self,
+        node: Pin<&Node>,
+        source: &R,
+        strategy: &mut S,
+    ) -> Poll<Result<(), Closed>> {
+        poll_acquire(node, &source.semaphore().raw, self.need, strategy)
+    }
+
+    #[inline]
+    fn finish(&mut self, ready: Result<(), Closed>, source: R) -> Result<R::Permit, AcquireError> {
+        match ready {
+            Ok(()) => Ok(source.into_permit(self.need)),
             Err(Closed) => Err(AcquireError(())),
-        })
-    }
-}
-
-impl Future for AcquireOwned {
-    type Output = Result<OwnedSemaphorePermit, AcquireError>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.get_mut().poll_wait(&mut Async(cx))
-    }
-}
-
-impl Drop for AcquireOwned {
-    #[inline]
-    fn drop(&mut self) {
-        if let Some(sem) = &self.sem {
-            self.waiter.cancel(&sem.raw);
         }
     }
-}
 
-impl fmt::Debug for AcquireOwned {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AcquireOwned")
-            .field("permits", &self.waiter.need())
-            .finish_non_exhaustive()
+    fn cancel(&mut self, node: Pin<&Node>, source: &R) {
+        cancel_acquire(node, &source.semaphore().raw, self.need);
     }
 }
+
+pin_project! {
+    /// The future returned by [`Semaphore::acquire`] and [`Semaphore::acquire_many`].
+    ///
+    /// The future holds the waiter's place in the semaphore's queue, so it is `!Unpin`:
+    /// `.await` pins it for you; to keep one in a struct or poll it by hand, pin it with
+    /// [`core::pin::pin!`] or [`Box::pin`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::{futures::Acquire, Semaphore};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = Semaphore::new(1);
+    /// let fut: Acquire<'_> = sem.acquire();
+    /// assert!(fut.await.is_ok());
+    /// # });
+    /// ```
+    #[must_use = "futures do nothing unless awaited or polled"]
+    #[project(!Unpin)]
+    pub struct Acquire<'a> {
+        #[pin]
+        shell: Shell<AcquireKind<&'a Semaphore>>,
+    }
+}
+
+wait_future!(Acquire ['a] ['a] -> Result<SemaphorePermit<'a>, AcquireError>);
+
+pin_project! {
+    /// The future returned by [`Semaphore::acquire_owned`] and
+    /// [`Semaphore::acquire_many_owned`].
+    ///
+    /// `!Unpin`, like [`Acquire`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::{futures::AcquireOwned, Semaphore};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let sem = Arc::new(Semaphore::new(1));
+    /// let fut: AcquireOwned = sem.acquire_owned();
+    /// assert!(fut.await.is_ok());
+    /// # });
+    /// ```
+    #[must_use = "futures do nothing unless awaited or polled"]
+    #[project(!Unpin)]
+    pub struct AcquireOwned {
+        #[pin]
+        shell: Shell<AcquireKind<Arc<Semaphore>>>,
+    }
+}
+
+wait_future!(AcquireOwned [] [] -> Result<OwnedSemaphorePermit, AcquireError>);
 
 /// Permits borrowed from a [`Semaphore`]; they go back when this is dropped.
+///
+/// # Panics
+///
+/// Dropping the permit panics if the semaphore cannot take its permits back because
+/// [`add_permits`](Semaphore::add_permits) has filled it up to [`Semaphore::MAX_PERMITS`]
+/// meanwhile.
 ///
 /// # Examples
 ///
@@ -718,7 +806,7 @@ impl<'a> SemaphorePermit<'a> {
 impl Drop for SemaphorePermit<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.sem.raw.release_held(self.permits);
+        release_held(self.sem, self.permits);
     }
 }
 
@@ -731,6 +819,11 @@ impl fmt::Debug for SemaphorePermit<'_> {
 }
 
 /// Permits of a [`Semaphore`] behind an `Arc`; `'static`, returned when dropped.
+///
+/// # Panics
+///
+/// As for [`SemaphorePermit`]: dropping it panics if the semaphore is full to
+/// [`Semaphore::MAX_PERMITS`].
 ///
 /// # Examples
 ///
@@ -823,7 +916,7 @@ impl OwnedSemaphorePermit {
 impl Drop for OwnedSemaphorePermit {
     #[inline]
     fn drop(&mut self) {
-        self.sem.raw.release_held(self.permits);
+        release_held(&self.sem, self.permits);
     }
 }
 

@@ -47,8 +47,8 @@ fn zero_parties_panics() {
 #[test]
 fn trips_with_one_leader_and_distinct_indices() {
     let barrier = Barrier::new(3);
-    let mut a = barrier.wait();
-    let mut b = barrier.wait();
+    let mut a = Box::pin(barrier.wait());
+    let mut b = Box::pin(barrier.wait());
     assert!(poll_once(&mut a).is_pending());
     assert!(poll_once(&mut b).is_pending());
     assert_eq!(barrier.n_waiting(), 2);
@@ -67,8 +67,8 @@ fn trips_with_one_leader_and_distinct_indices() {
 fn trip_wakes_every_waiting_task() {
     let barrier = Barrier::new(3);
     let (waker, count) = futures_test_waker();
-    let mut a = barrier.wait();
-    let mut b = barrier.wait();
+    let mut a = Box::pin(barrier.wait());
+    let mut b = Box::pin(barrier.wait());
     assert!(poll_with(&mut a, &waker).is_pending());
     assert!(poll_with(&mut b, &waker).is_pending());
     assert_eq!(count.load(Ordering::SeqCst), 0);
@@ -79,11 +79,11 @@ fn trip_wakes_every_waiting_task() {
 #[test]
 fn party_arriving_right_after_trip_counts_toward_next_generation() {
     let barrier = Barrier::new(2);
-    let mut a = barrier.wait();
+    let mut a = Box::pin(barrier.wait());
     assert!(poll_once(&mut a).is_pending());
     let b = barrier.wait().now_or_never().unwrap().unwrap();
     // `a` has not collected yet; a fast party re-arrives at once.
-    let mut fast = barrier.wait();
+    let mut fast = Box::pin(barrier.wait());
     assert!(poll_once(&mut fast).is_pending());
     assert_eq!(barrier.n_waiting(), 1);
     let a = poll_once(&mut a);
@@ -101,11 +101,11 @@ fn party_arriving_right_after_trip_counts_toward_next_generation() {
 fn next_generation_waits_for_previous_to_collect() {
     // More tasks than parties: generation 1 fills before generation 0 has collected.
     let barrier = Barrier::new(2);
-    let mut a = barrier.wait();
+    let mut a = Box::pin(barrier.wait());
     assert!(poll_once(&mut a).is_pending());
     let b = barrier.wait().now_or_never().unwrap().unwrap();
-    let mut c = barrier.wait();
-    let mut d = barrier.wait();
+    let mut c = Box::pin(barrier.wait());
+    let mut d = Box::pin(barrier.wait());
     assert!(poll_once(&mut c).is_pending());
     assert!(poll_once(&mut d).is_pending());
     assert_eq!(barrier.n_waiting(), 2);
@@ -124,14 +124,14 @@ fn next_generation_waits_for_previous_to_collect() {
 #[test]
 fn dropped_pending_wait_withdraws_and_replacement_trips() {
     let barrier = Barrier::new(3);
-    let mut a = barrier.wait();
-    let mut b = barrier.wait();
+    let mut a = Box::pin(barrier.wait());
+    let mut b = Box::pin(barrier.wait());
     assert!(poll_once(&mut a).is_pending());
     assert!(poll_once(&mut b).is_pending());
     assert_eq!(barrier.n_waiting(), 2);
     drop(b);
     assert_eq!(barrier.n_waiting(), 1);
-    let mut c = barrier.wait();
+    let mut c = Box::pin(barrier.wait());
     assert!(
         poll_once(&mut c).is_pending(),
         "tripped without the withdrawn party"
@@ -146,11 +146,11 @@ fn dropped_pending_wait_withdraws_and_replacement_trips() {
 #[test]
 fn dropped_wait_after_trip_does_not_untrip() {
     let barrier = Barrier::new(3);
-    let mut a = barrier.wait();
-    let mut b = barrier.wait();
+    let mut a = Box::pin(barrier.wait());
+    let mut b = Box::pin(barrier.wait());
     assert!(poll_once(&mut a).is_pending());
     assert!(poll_once(&mut b).is_pending());
-    let mut c = barrier.wait();
+    let mut c = Box::pin(barrier.wait());
     // `c` trips, but is dropped before it is polled again: the trip stands.
     let c_result = poll_once(&mut c);
     assert!(c_result.is_ready());
@@ -162,7 +162,7 @@ fn dropped_wait_after_trip_does_not_untrip() {
     assert!(b.index() < 3);
     assert_eq!(barrier.n_waiting(), 0);
     // The barrier is whole: the next generation trips normally.
-    let mut w: Vec<_> = (0..2).map(|_| barrier.wait()).collect();
+    let mut w: Vec<_> = (0..2).map(|_| Box::pin(barrier.wait())).collect();
     for f in &mut w {
         assert!(poll_once(f).is_pending());
     }
@@ -180,9 +180,9 @@ fn dropped_wait_after_trip_does_not_untrip() {
 #[test]
 fn tripping_party_collects_first_and_leads() {
     let barrier = Barrier::new(2);
-    let mut a = barrier.wait();
+    let mut a = Box::pin(barrier.wait());
     assert!(poll_once(&mut a).is_pending());
-    let mut b = barrier.wait();
+    let mut b = Box::pin(barrier.wait());
     let Poll::Ready(Ok(b_res)) = poll_once(&mut b) else {
         panic!("did not trip")
     };
@@ -198,11 +198,11 @@ fn dropped_released_future_takes_no_index_so_a_returning_party_leads() {
     // Generation 1 is tripped by a collecting party of generation 0, so nobody of
     // generation 1 has collected yet when `c` is dropped.
     let barrier = Barrier::new(2);
-    let mut a = barrier.wait();
+    let mut a = Box::pin(barrier.wait());
     assert!(poll_once(&mut a).is_pending());
     barrier.wait().now_or_never().unwrap().unwrap();
-    let mut c = barrier.wait();
-    let mut d = barrier.wait();
+    let mut c = Box::pin(barrier.wait());
+    let mut d = Box::pin(barrier.wait());
     assert!(poll_once(&mut c).is_pending());
     assert!(poll_once(&mut d).is_pending());
     assert!(poll_once(&mut a).is_ready()); // trips generation 1
@@ -212,7 +212,7 @@ fn dropped_released_future_takes_no_index_so_a_returning_party_leads() {
     };
     assert!(d.is_leader());
     // Generation 1 has fully collected: generation 2 trips normally.
-    let mut e = barrier.wait();
+    let mut e = Box::pin(barrier.wait());
     assert!(poll_once(&mut e).is_pending());
     assert!(barrier.wait().now_or_never().unwrap().unwrap().is_leader());
     assert!(poll_once(&mut e).is_ready());
@@ -222,7 +222,7 @@ fn dropped_released_future_takes_no_index_so_a_returning_party_leads() {
 fn abort_wakes_waiters_with_errors_and_later_waits_fail_until_reset() {
     let barrier = Barrier::new(3);
     let (waker, count) = futures_test_waker();
-    let mut a = barrier.wait();
+    let mut a = Box::pin(barrier.wait());
     assert!(poll_with(&mut a, &waker).is_pending());
     barrier.abort();
     assert!(barrier.is_broken());
@@ -240,7 +240,7 @@ fn abort_wakes_waiters_with_errors_and_later_waits_fail_until_reset() {
     barrier.reset();
     assert!(!barrier.is_broken());
     assert_eq!(barrier.n_waiting(), 0);
-    let mut w: Vec<_> = (0..2).map(|_| barrier.wait()).collect();
+    let mut w: Vec<_> = (0..2).map(|_| Box::pin(barrier.wait())).collect();
     for f in &mut w {
         assert!(poll_once(f).is_pending());
     }
@@ -250,12 +250,12 @@ fn abort_wakes_waiters_with_errors_and_later_waits_fail_until_reset() {
 #[test]
 fn reset_fails_current_waiters_and_newcomers_wait_for_them_to_leave() {
     let barrier = Barrier::new(2);
-    let mut a = barrier.wait();
+    let mut a = Box::pin(barrier.wait());
     assert!(poll_once(&mut a).is_pending());
     barrier.reset();
     assert!(!barrier.is_broken());
     // A newcomer must not pair up with `a`, which is being failed.
-    let mut b = barrier.wait();
+    let mut b = Box::pin(barrier.wait());
     assert!(poll_once(&mut b).is_pending());
     assert!(matches!(poll_once(&mut a), Poll::Ready(Err(_))));
     assert_eq!(barrier.n_waiting(), 0);
@@ -271,7 +271,7 @@ fn reset_fails_current_waiters_and_newcomers_wait_for_them_to_leave() {
 #[test]
 fn reset_keeps_results_of_a_generation_that_tripped() {
     let barrier = Barrier::new(2);
-    let mut a = barrier.wait();
+    let mut a = Box::pin(barrier.wait());
     assert!(poll_once(&mut a).is_pending());
     let b = barrier.wait().now_or_never().unwrap().unwrap();
     barrier.abort();
@@ -410,7 +410,7 @@ fn cancellation_sweep_leaves_barrier_whole() {
     for k in 0..=8 {
         let barrier = Barrier::new(PARTIES);
         let mut others = Vec::new();
-        let mut victim = barrier.wait();
+        let mut victim = Box::pin(barrier.wait());
         let mut collected = Vec::new();
         for i in 0..k {
             match poll_once(&mut victim) {
@@ -421,7 +421,7 @@ fn cancellation_sweep_leaves_barrier_whole() {
                 Poll::Pending => {}
             }
             // Contention: another party arrives; every third step one withdraws.
-            let mut w = barrier.wait();
+            let mut w = Box::pin(barrier.wait());
             if poll_once(&mut w).is_pending() {
                 others.push(w);
             }
@@ -433,7 +433,7 @@ fn cancellation_sweep_leaves_barrier_whole() {
         // Finish whatever generation is in flight, then run one clean generation.
         let mut pending: Vec<_> = others;
         while barrier.n_waiting() != 0 {
-            let mut w = barrier.wait();
+            let mut w = Box::pin(barrier.wait());
             if poll_once(&mut w).is_pending() {
                 pending.push(w);
             }
@@ -444,7 +444,7 @@ fn cancellation_sweep_leaves_barrier_whole() {
             }
         }
         assert_eq!(barrier.n_waiting(), 0, "k = {k}");
-        let mut fresh: Vec<_> = (0..PARTIES - 1).map(|_| barrier.wait()).collect();
+        let mut fresh: Vec<_> = (0..PARTIES - 1).map(|_| Box::pin(barrier.wait())).collect();
         for f in &mut fresh {
             assert!(poll_once(f).is_pending(), "k = {k}");
         }
@@ -522,4 +522,94 @@ fn futures_test_waker() -> (Waker, Arc<AtomicUsize>) {
     }
     let count = Arc::new(AtomicUsize::new(0));
     (Waker::from(Arc::new(Counter(count.clone()))), count)
+}
+
+/// Regression: a party withdrawn from a full generation stranded a newcomer waiting outside.
+/// With two parties: A waits (generation 0); B trips it before A collects; C waits
+/// (generation 1); D waits (generation 1 is full, it trips once A collects); E waits outside,
+/// uncounted; D goes away (a timeout); A collects. C and E are two live parties of a
+/// two-party barrier: they must trip. The withdrawal used to wake nobody, so both waited for
+/// ever.
+#[test]
+fn party_leaving_a_full_generation_lets_an_outside_waiter_in() {
+    let barrier = Barrier::new(2);
+    let (wake_c, woken_c) = futures_test_waker();
+    let (wake_e, woken_e) = futures_test_waker();
+    let mut a = Box::pin(barrier.wait());
+    assert!(poll_once(&mut a).is_pending());
+    let mut b = Box::pin(barrier.wait());
+    let b = match poll_once(&mut b) {
+        Poll::Ready(r) => r.unwrap(),
+        Poll::Pending => panic!("B trips generation 0"),
+    };
+    let mut c = Box::pin(barrier.wait());
+    assert!(poll_with(&mut c, &wake_c).is_pending());
+    let mut d = Box::pin(barrier.wait());
+    assert!(poll_once(&mut d).is_pending());
+    let mut e = Box::pin(barrier.wait());
+    assert!(poll_with(&mut e, &wake_e).is_pending());
+    assert_eq!(barrier.n_waiting(), 2, "C and D; E waits outside");
+    drop(d);
+    assert!(
+        woken_e.load(Ordering::SeqCst) > 0,
+        "the withdrawal must wake the party waiting outside"
+    );
+    let a = match poll_once(&mut a) {
+        Poll::Ready(r) => r.unwrap(),
+        Poll::Pending => panic!("A collects generation 0"),
+    };
+    check_generation(&[a, b], 2);
+    let e = match poll_with(&mut e, &wake_e) {
+        Poll::Ready(r) => r.unwrap(),
+        Poll::Pending => panic!("E takes D's place"),
+    };
+    assert!(woken_c.load(Ordering::SeqCst) > 0, "the trip wakes C");
+    let c = match poll_with(&mut c, &wake_c) {
+        Poll::Ready(r) => r.unwrap(),
+        Poll::Pending => panic!("C and E trip generation 1"),
+    };
+    check_generation(&[c, e], 2);
+    assert_eq!(barrier.n_waiting(), 0);
+}
+
+/// The same sequence with real tasks on tokio, D's wait under `tokio::time::timeout`.
+#[test]
+fn party_timing_out_of_a_full_generation_on_tokio_is_replaced() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let barrier = Arc::new(Barrier::new(2));
+        let mut a = Box::pin(barrier.wait());
+        assert!(poll_once(&mut a).is_pending());
+        let b = barrier.wait().await.unwrap();
+        let spawn_wait = |barrier: &Arc<Barrier>| {
+            let barrier = barrier.clone();
+            tokio::spawn(async move { barrier.wait().await })
+        };
+        let c = spawn_wait(&barrier);
+        tokio::task::yield_now().await;
+        let d = {
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                tokio::time::timeout(Duration::from_millis(20), barrier.wait()).await
+            })
+        };
+        tokio::task::yield_now().await;
+        let e = spawn_wait(&barrier);
+        tokio::task::yield_now().await;
+        assert!(
+            d.await.unwrap().is_err(),
+            "D times out: its generation cannot trip"
+        );
+        let a = a.await.unwrap();
+        check_generation(&[a, b], 2);
+        let both = tokio::time::timeout(Duration::from_secs(30), async {
+            (c.await.unwrap().unwrap(), e.await.unwrap().unwrap())
+        })
+        .await
+        .expect("C and E must trip generation 1");
+        check_generation(&[both.0, both.1], 2);
+    });
 }

@@ -269,8 +269,8 @@ fn mutex_whole(m: &Arc<Mutex<()>>) -> Box<dyn Fn() -> bool + '_> {
 fn mutex_lock(k: usize, r: usize) {
     let m = Arc::new(Mutex::new(()));
     let releases = mutex_releases(&m, r % 2 == 0);
-    let fut = m.lock();
-    let second = m.lock_owned();
+    let fut = Box::pin(m.lock());
+    let second = Box::pin(m.lock_owned());
     drive(
         k,
         r,
@@ -286,8 +286,8 @@ fn mutex_lock(k: usize, r: usize) {
 fn mutex_lock_owned(k: usize, r: usize) {
     let m = Arc::new(Mutex::new(()));
     let releases = mutex_releases(&m, r % 2 == 0);
-    let fut = m.lock_owned();
-    let second = m.lock();
+    let fut = Box::pin(m.lock_owned());
+    let second = Box::pin(m.lock());
     drive(
         k,
         r,
@@ -331,7 +331,7 @@ fn sem_whole(sem: &Arc<Semaphore>, permits: usize) -> Box<dyn Fn() -> bool + '_>
 fn sem_case<F: Future + Unpin>(sem: &Arc<Semaphore>, k: usize, r: usize, fut: F) {
     let permits = sem_permits(r);
     let releases = sem_releases(sem, permits);
-    let second = sem.acquire();
+    let second = Box::pin(sem.acquire());
     drive(
         k,
         r,
@@ -346,22 +346,22 @@ fn sem_case<F: Future + Unpin>(sem: &Arc<Semaphore>, k: usize, r: usize, fut: F)
 
 fn sem_acquire(k: usize, r: usize) {
     let sem = Arc::new(Semaphore::new(sem_permits(r)));
-    sem_case(&sem, k, r, sem.acquire());
+    sem_case(&sem, k, r, Box::pin(sem.acquire()));
 }
 
 fn sem_acquire_many(k: usize, r: usize) {
     let sem = Arc::new(Semaphore::new(sem_permits(r)));
-    sem_case(&sem, k, r, sem.acquire_many(INITIAL));
+    sem_case(&sem, k, r, Box::pin(sem.acquire_many(INITIAL)));
 }
 
 fn sem_acquire_owned(k: usize, r: usize) {
     let sem = Arc::new(Semaphore::new(sem_permits(r)));
-    sem_case(&sem, k, r, sem.clone().acquire_owned());
+    sem_case(&sem, k, r, Box::pin(sem.clone().acquire_owned()));
 }
 
 fn sem_acquire_many_owned(k: usize, r: usize) {
     let sem = Arc::new(Semaphore::new(sem_permits(r)));
-    sem_case(&sem, k, r, sem.clone().acquire_many_owned(2));
+    sem_case(&sem, k, r, Box::pin(sem.clone().acquire_many_owned(2)));
 }
 
 /// Boxes a future so that every future under test is `Unpin`, whatever its own type.
@@ -416,13 +416,27 @@ fn rwlock_case<'a, F: Future + Unpin, W: Future + Unpin>(
 fn rwlock_read(k: usize, r: usize) {
     let lock = Arc::new(RwLock::new(()));
     let releases = rwlock_releases(lock.try_write_owned().unwrap(), || lock.try_read_owned());
-    rwlock_case(&lock, k, r, releases, lock.read(), lock.write_owned());
+    rwlock_case(
+        &lock,
+        k,
+        r,
+        releases,
+        Box::pin(lock.read()),
+        Box::pin(lock.write_owned()),
+    );
 }
 
 fn rwlock_read_owned(k: usize, r: usize) {
     let lock = Arc::new(RwLock::new(()));
     let releases = rwlock_releases(lock.try_write_owned().unwrap(), || lock.try_write_owned());
-    rwlock_case(&lock, k, r, releases, lock.read_owned(), lock.write());
+    rwlock_case(
+        &lock,
+        k,
+        r,
+        releases,
+        Box::pin(lock.read_owned()),
+        Box::pin(lock.write()),
+    );
 }
 
 /// A writer behind a reader, with a reader queued behind the writer (phase-fair: new readers
@@ -430,13 +444,27 @@ fn rwlock_read_owned(k: usize, r: usize) {
 fn rwlock_write(k: usize, r: usize) {
     let lock = Arc::new(RwLock::new(()));
     let releases = rwlock_releases(lock.try_read_owned().unwrap(), || lock.try_write_owned());
-    rwlock_case(&lock, k, r, releases, lock.write(), lock.read_owned());
+    rwlock_case(
+        &lock,
+        k,
+        r,
+        releases,
+        Box::pin(lock.write()),
+        Box::pin(lock.read_owned()),
+    );
 }
 
 fn rwlock_write_owned(k: usize, r: usize) {
     let lock = Arc::new(RwLock::new(()));
     let releases = rwlock_releases(lock.try_write_owned().unwrap(), || lock.try_read_owned());
-    rwlock_case(&lock, k, r, releases, lock.write_owned(), lock.write());
+    rwlock_case(
+        &lock,
+        k,
+        r,
+        releases,
+        Box::pin(lock.write_owned()),
+        Box::pin(lock.write()),
+    );
 }
 
 fn rwlock_upgradable_read(k: usize, r: usize) {
@@ -449,8 +477,8 @@ fn rwlock_upgradable_read(k: usize, r: usize) {
         k,
         r,
         releases,
-        lock.upgradable_read(),
-        lock.upgradable_read_owned(),
+        Box::pin(lock.upgradable_read()),
+        Box::pin(lock.upgradable_read_owned()),
     );
 }
 
@@ -464,8 +492,8 @@ fn rwlock_upgradable_read_owned(k: usize, r: usize) {
         k,
         r,
         releases,
-        lock.upgradable_read_owned(),
-        lock.write_owned(),
+        Box::pin(lock.upgradable_read_owned()),
+        Box::pin(lock.write_owned()),
     );
 }
 
@@ -483,7 +511,7 @@ fn rwlock_upgrade(k: usize, r: usize) {
         .map(|g| Box::new(move || drop(g)) as Box<dyn FnOnce()>)
         .collect();
     let fut = RwLockUpgradableReadGuard::upgrade(lock.try_upgradable_read().unwrap());
-    rwlock_case(&lock, k, r, releases, boxed(fut), lock.read());
+    rwlock_case(&lock, k, r, releases, boxed(fut), Box::pin(lock.read()));
 }
 
 /// As `rwlock_upgrade`, with another upgradable reader queued behind the upgrade.
@@ -498,7 +526,14 @@ fn rwlock_upgrade_owned(k: usize, r: usize) {
         .map(|g| Box::new(move || drop(g)) as Box<dyn FnOnce()>)
         .collect();
     let fut = OwnedRwLockUpgradableReadGuard::upgrade(lock.try_upgradable_read_owned().unwrap());
-    rwlock_case(&lock, k, r, releases, boxed(fut), lock.upgradable_read());
+    rwlock_case(
+        &lock,
+        k,
+        r,
+        releases,
+        boxed(fut),
+        Box::pin(lock.upgradable_read()),
+    );
 }
 
 /// The event is set and cleared at once at a varying step, then set for good once the future
@@ -516,8 +551,8 @@ fn event_wait(k: usize, r: usize) {
         k,
         r,
         Scenario {
-            fut: event.wait(),
-            second: event.wait(),
+            fut: Box::pin(event.wait()),
+            second: Box::pin(event.wait()),
             releases,
             whole: Box::new(|| event.is_set() && event.wait().now_or_never().is_some()),
         },
@@ -624,9 +659,9 @@ fn barrier_wait(k: usize, r: usize) {
     const PARTIES: usize = 3;
     let barrier = Barrier::new(PARTIES);
     let (cf, c2, c3) = (Counter::new(), Counter::new(), Counter::new());
-    let mut fut = Some(barrier.wait());
-    let mut second = barrier.wait();
-    let mut third = barrier.wait();
+    let mut fut = Some(Box::pin(barrier.wait()));
+    let mut second = Box::pin(barrier.wait());
+    let mut third = Box::pin(barrier.wait());
     let (mut third_in, mut third_done) = (false, false);
     let (mut second_in, mut second_done) = (false, false);
     let mut tripped = false;
@@ -666,7 +701,9 @@ fn barrier_wait(k: usize, r: usize) {
             "barrier tripped short of a party (k = {k}, r = {r})"
         );
         // Replacements: the barrier must trip exactly when the count reaches `PARTIES`.
-        let mut extra: Vec<_> = (in_now..PARTIES).map(|_| barrier.wait()).collect();
+        let mut extra: Vec<_> = (in_now..PARTIES)
+            .map(|_| Box::pin(barrier.wait()))
+            .collect();
         let ce = Counter::new();
         let last = extra.len() - 1;
         for (j, w) in extra.iter_mut().enumerate() {
@@ -695,7 +732,7 @@ fn barrier_wait(k: usize, r: usize) {
     assert_eq!(barrier.n_waiting(), 0);
     assert!(!barrier.is_broken());
     // A whole fresh generation still trips.
-    let mut round: Vec<_> = (0..PARTIES).map(|_| barrier.wait()).collect();
+    let mut round: Vec<_> = (0..PARTIES).map(|_| Box::pin(barrier.wait())).collect();
     let ce = Counter::new();
     let last = round.pop().unwrap();
     for w in round.iter_mut() {

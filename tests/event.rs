@@ -40,7 +40,7 @@ fn size_is_at_most_16_bytes() {
 fn wait_completes_when_set() {
     let event = Event::new();
     let (count, waker) = counting_waker();
-    let mut wait = event.wait();
+    let mut wait = Box::pin(event.wait());
     assert!(poll_once(&mut wait, &waker).is_pending());
     assert_eq!(count.0.load(Ordering::SeqCst), 0);
     event.set();
@@ -62,7 +62,7 @@ fn wait_on_set_event_is_ready_at_once() {
 fn set_then_clear_still_completes_registered_waiters() {
     let event = Event::new();
     let (count, waker) = counting_waker();
-    let mut waits: Vec<_> = (0..3).map(|_| event.wait()).collect();
+    let mut waits: Vec<_> = (0..3).map(|_| Box::pin(event.wait())).collect();
     for w in &mut waits {
         assert!(poll_once(w, &waker).is_pending());
     }
@@ -79,7 +79,7 @@ fn set_then_clear_still_completes_registered_waiters() {
 fn set_then_clear_before_listener_fires_is_not_lost() {
     // Polled once (so the wait has started), then set and cleared before it is polled again.
     let event = Event::new();
-    let mut wait = event.wait();
+    let mut wait = Box::pin(event.wait());
     assert!(poll_once(&mut wait, &noop_waker()).is_pending());
     event.set();
     event.clear();
@@ -94,7 +94,7 @@ fn waiter_registered_after_clear_waits() {
     event.set();
     event.clear();
     let (count, waker) = counting_waker();
-    let mut wait = event.wait();
+    let mut wait = Box::pin(event.wait());
     assert!(poll_once(&mut wait, &waker).is_pending());
     assert!(poll_once(&mut wait, &waker).is_pending());
     event.clear();
@@ -108,7 +108,7 @@ fn waiter_registered_after_clear_waits() {
 #[test]
 fn unpolled_future_starts_waiting_at_first_poll() {
     let event = Event::new();
-    let wait = event.wait();
+    let wait = Box::pin(event.wait());
     event.set();
     event.clear();
     // Created before the set but never polled: it had not started waiting.
@@ -142,7 +142,7 @@ fn ten_thousand_waiters_complete_after_one_set() {
     const N: usize = 10_000;
     let event = Event::new();
     let (count, waker) = counting_waker();
-    let mut waits: Vec<_> = (0..N).map(|_| event.wait()).collect();
+    let mut waits: Vec<_> = (0..N).map(|_| Box::pin(event.wait())).collect();
     for w in &mut waits {
         assert!(poll_once(w, &waker).is_pending());
     }
@@ -161,7 +161,7 @@ fn cancellation_sweep_leaves_event_whole() {
     // Poll a wait k times while the event flips, drop it, then check a fresh waiter still works.
     for k in 0..=6 {
         let event = Event::new();
-        let mut wait = event.wait();
+        let mut wait = Box::pin(event.wait());
         for i in 0..k {
             if poll_once(&mut wait, &noop_waker()).is_ready() {
                 break;
@@ -172,7 +172,7 @@ fn cancellation_sweep_leaves_event_whole() {
             }
         }
         drop(wait);
-        let mut other = event.wait();
+        let mut other = Box::pin(event.wait());
         assert!(poll_once(&mut other, &noop_waker()).is_pending());
         event.set();
         assert!(poll_once(&mut other, &noop_waker()).is_ready());
@@ -183,8 +183,8 @@ fn cancellation_sweep_leaves_event_whole() {
 fn dropped_waiter_does_not_keep_others_from_waking() {
     let event = Event::new();
     let (count, waker) = counting_waker();
-    let mut a = event.wait();
-    let mut b = event.wait();
+    let mut a = Box::pin(event.wait());
+    let mut b = Box::pin(event.wait());
     assert!(poll_once(&mut a, &waker).is_pending());
     assert!(poll_once(&mut b, &waker).is_pending());
     event.set();

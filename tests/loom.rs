@@ -107,7 +107,7 @@ fn mutex_dropped_lock_future_passes_the_wake_up_on() {
     model(|| {
         let m = Arc::new(Mutex::new(0));
         let g = m.try_lock_owned().unwrap();
-        let mut first = m.lock();
+        let mut first = Box::pin(m.lock());
         assert!(poll_once(&mut first).is_pending());
         let waiter = {
             let m = m.clone();
@@ -181,7 +181,7 @@ fn semaphore_dropped_acquire_passes_the_wake_up_on() {
     model(|| {
         let sem = Arc::new(Semaphore::new(1));
         let p = sem.clone().try_acquire_owned().unwrap();
-        let mut first = sem.acquire();
+        let mut first = Box::pin(sem.acquire());
         assert!(poll_once(&mut first).is_pending());
         let waiter = {
             let sem = sem.clone();
@@ -203,7 +203,7 @@ fn semaphore_dropped_head_passes_permits_on() {
         let sem = Arc::new(Semaphore::new(2));
         let p1 = sem.clone().try_acquire_owned().unwrap();
         let p2 = sem.clone().try_acquire_owned().unwrap();
-        let mut big = sem.acquire_many(2);
+        let mut big = Box::pin(sem.acquire_many(2));
         assert!(poll_once(&mut big).is_pending());
         let waiter = {
             let sem = sem.clone();

@@ -77,7 +77,7 @@ fn dropped_notified_wait_passes_the_notification_on() {
         let (flag, cv) = &*pair;
 
         // A: registered and waiting, with the mutex released.
-        let mut a = cv.wait(block_on(flag.lock()));
+        let mut a = Box::pin(cv.wait(block_on(flag.lock())));
         let waker = futures::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
         assert!(Pin::new(&mut a).poll(&mut cx).is_pending());

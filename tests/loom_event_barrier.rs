@@ -22,7 +22,7 @@ fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
 fn event_set_racing_clear_completes_registered_waiter() {
     loom::model(|| {
         let event = Arc::new(Event::new());
-        let mut wait = event.wait();
+        let mut wait = Box::pin(event.wait());
         // The wait has started (polled once) before the set.
         assert!(poll_once(&mut wait).is_pending());
         let setter = {
@@ -63,12 +63,12 @@ fn event_blocking_waiter_is_not_lost() {
 fn barrier_withdraw_racing_last_arrival_trips_once() {
     loom::model(|| {
         let barrier = Arc::new(Barrier::new(3));
-        let mut stay = barrier.wait();
+        let mut stay = Box::pin(barrier.wait());
         assert!(poll_once(&mut stay).is_pending());
         let leaver = {
             let barrier = barrier.clone();
             thread::spawn(move || {
-                let mut leave = barrier.wait();
+                let mut leave = Box::pin(barrier.wait());
                 let first = poll_once(&mut leave);
                 drop(leave);
                 match first {
@@ -81,7 +81,7 @@ fn barrier_withdraw_racing_last_arrival_trips_once() {
         let arriver = {
             let (barrier, done) = (barrier.clone(), first_poll_done.clone());
             thread::spawn(move || {
-                let mut w = barrier.wait();
+                let mut w = Box::pin(barrier.wait());
                 let first = poll_once(&mut w);
                 done.store(true, SeqCst);
                 match first {

@@ -16,7 +16,7 @@ use unisync::{MappedMutexGuard, Mutex, MutexGuard, OwnedMutexGuard};
 #[test]
 fn lock_when_free_is_ready_on_first_poll() {
     let m = Mutex::new(1);
-    let mut fut = m.lock();
+    let mut fut = Box::pin(m.lock());
     let mut guard = assert_ready!(fut);
     *guard += 1;
     drop(guard);
@@ -29,7 +29,7 @@ fn contended_lock_is_pending_then_woken_by_unlock() {
     let m = Mutex::new(0);
     let holder = m.try_lock().unwrap();
     assert!(m.is_locked());
-    let mut guard = pending_until_released(m.lock(), move || drop(holder));
+    let mut guard = pending_until_released(Box::pin(m.lock()), move || drop(holder));
     *guard = 7;
     drop(guard);
     assert!(!m.is_locked());
@@ -40,7 +40,7 @@ fn contended_lock_is_pending_then_woken_by_unlock() {
 fn lock_owned_is_pending_then_woken_by_unlock() {
     let m = Arc::new(Mutex::new(0));
     let holder = m.try_lock_owned().unwrap();
-    let guard = pending_until_released(m.lock_owned(), move || drop(holder));
+    let guard = pending_until_released(Box::pin(m.lock_owned()), move || drop(holder));
     assert!(Arc::ptr_eq(OwnedMutexGuard::source(&guard), &m));
 }
 
@@ -49,8 +49,8 @@ fn waiters_are_served_one_per_unlock_in_order() {
     let m = Mutex::new(Vec::new());
     let holder = m.try_lock().unwrap();
     let (ca, cb) = (Counter::new(), Counter::new());
-    let mut a = m.lock();
-    let mut b = m.lock();
+    let mut a = Box::pin(m.lock());
+    let mut b = Box::pin(m.lock());
     assert_pending!(ca, a);
     assert_pending!(cb, b);
     drop(holder);
@@ -70,7 +70,7 @@ fn try_lock_fails_while_held_and_succeeds_after() {
     let m = Mutex::new(());
     let g = m.try_lock().unwrap();
     assert!(m.try_lock().is_none());
-    let mut fut = m.lock();
+    let mut fut = Box::pin(m.lock());
     assert_pending!(fut);
     drop(fut);
     drop(g);
@@ -205,7 +205,7 @@ fn timed_out_blocking_waiter_does_not_swallow_a_wake_up() {
     let m = Arc::new(Mutex::new(()));
     let g = m.try_lock().unwrap();
     let c = Counter::new();
-    let mut fut = m.lock();
+    let mut fut = Box::pin(m.lock());
     assert_pending!(c, fut);
     assert!(m.lock_blocking_timeout(Duration::from_millis(5)).is_none());
     drop(g);
@@ -272,7 +272,7 @@ fn guard_map_and_mapped_map() {
 fn mapped_guard_unlock_wakes_a_waiter() {
     let m = Mutex::new([1, 2, 3]);
     let mapped = MutexGuard::map(m.try_lock().unwrap(), |a| &mut a[1]);
-    let g = pending_until_released(m.lock(), move || drop(mapped));
+    let g = pending_until_released(Box::pin(m.lock()), move || drop(mapped));
     assert_eq!(*g, [1, 2, 3]);
 }
 
@@ -290,7 +290,7 @@ fn guard_source_points_at_its_mutex() {
 fn unsized_slice_in_arc_and_box() {
     let m: Arc<Mutex<[u8]>> = Arc::new(Mutex::new([1, 2, 3]));
     m.try_lock().unwrap()[0] = 9;
-    let mut fut = m.lock_owned();
+    let mut fut = Box::pin(m.lock_owned());
     let mut g = assert_ready!(fut);
     g[2] = 7;
     assert_eq!(&*g, &[9, 2, 7]);
@@ -329,7 +329,7 @@ fn panic_while_holding_releases_and_does_not_poison() {
 fn panic_while_holding_wakes_the_next_waiter() {
     let m = Mutex::new(0);
     let c = Counter::new();
-    let mut waiter = m.lock();
+    let mut waiter = Box::pin(m.lock());
     let holder = m.try_lock().unwrap();
     assert_pending!(c, waiter);
     let r = catch_unwind(AssertUnwindSafe(move || {
@@ -369,7 +369,7 @@ fn woken_waiter_is_overtaken_at_most_once() {
     let m = Mutex::new(0);
     let holder = m.try_lock().unwrap();
     let c = Counter::new();
-    let mut w = m.lock();
+    let mut w = Box::pin(m.lock());
     assert_pending!(c, w);
 
     drop(holder);
@@ -384,7 +384,7 @@ fn woken_waiter_is_overtaken_at_most_once() {
     assert_eq!(c.count(), 2, "the barger's unlock woke W again");
     assert!(m.try_lock().is_none(), "no barging while W starves");
     let newcomer_c = Counter::new();
-    let mut newcomer = m.lock();
+    let mut newcomer = Box::pin(m.lock());
     assert_pending!(newcomer_c, newcomer);
     let mut g = assert_ready!(c, w);
     *g += 1;
@@ -403,10 +403,11 @@ fn woken_waiter_is_overtaken_at_most_once() {
 fn waiter_is_not_starved_by_a_stream_of_lockers() {
     const OTHERS: usize = 3;
     let m = Mutex::new(());
-    let mut futs: Vec<Option<unisync::futures::Lock<'_, ()>>> = (0..OTHERS).map(|_| None).collect();
+    let mut futs: Vec<Option<std::pin::Pin<Box<unisync::futures::Lock<'_, ()>>>>> =
+        (0..OTHERS).map(|_| None).collect();
     let mut guards: Vec<Option<MutexGuard<'_, ()>>> = (0..OTHERS).map(|_| None).collect();
     guards[0] = Some(m.try_lock().unwrap());
-    let mut w = m.lock();
+    let mut w = Box::pin(m.lock());
     assert_pending!(w);
     let mut others_acquired = 0;
     let mut got = None;
@@ -421,7 +422,7 @@ fn waiter_is_not_starved_by_a_stream_of_lockers() {
                 guards[i] = Some(g);
                 continue;
             }
-            let fut = futs[i].get_or_insert_with(|| m.lock());
+            let fut = futs[i].get_or_insert_with(|| Box::pin(m.lock()));
             if let std::task::Poll::Ready(g) = poll_once(fut) {
                 futs[i] = None;
                 others_acquired += 1;
@@ -485,8 +486,8 @@ fn woken_lock_future_dropped_unpolled_wakes_the_next_waiter() {
     let mutex = Mutex::new(0);
     let holder = mutex.try_lock().unwrap();
     let (c1, c2) = (Counter::new(), Counter::new());
-    let mut first = mutex.lock();
-    let mut second = mutex.lock();
+    let mut first = Box::pin(mutex.lock());
+    let mut second = Box::pin(mutex.lock());
     assert!(c1.poll(&mut first).is_pending());
     assert!(c2.poll(&mut second).is_pending());
     drop(holder);
@@ -509,8 +510,8 @@ fn two_lock_futures_polled_out_of_order_both_complete() {
     let mutex = Mutex::new(0);
     let holder = mutex.try_lock().unwrap();
     let (ca, cb) = (Counter::new(), Counter::new());
-    let mut b = mutex.lock();
-    let mut a = mutex.lock();
+    let mut b = Box::pin(mutex.lock());
+    let mut a = Box::pin(mutex.lock());
     assert!(cb.poll(&mut b).is_pending());
     assert!(ca.poll(&mut a).is_pending());
     drop(holder);
@@ -528,4 +529,50 @@ fn two_lock_futures_polled_out_of_order_both_complete() {
         "the second waiter was not woken by the unlock"
     );
     assert!(ca.poll(&mut a).is_ready());
+}
+
+/// Regression: a woken waiter that loses the lock to a barger keeps its place. It used to
+/// re-register at the back, so every waiter queued after it went first (L0…L4, then W).
+#[test]
+fn overtaken_waiter_keeps_its_place_ahead_of_later_waiters() {
+    let m = Mutex::new(Vec::new());
+    let holder = m.try_lock().unwrap();
+    let w_counter = Counter::new();
+    let mut w = Box::pin(m.lock());
+    assert_pending!(w_counter, w);
+    drop(holder); // wakes W
+    let barger = m.try_lock().expect("barging before W runs");
+    let counters: Vec<_> = (0..5).map(|_| Counter::new()).collect();
+    let mut later: Vec<_> = (0..5).map(|_| Box::pin(m.lock())).collect();
+    for (c, l) in counters.iter().zip(later.iter_mut()) {
+        assert!(c.poll(l).is_pending());
+    }
+    assert_pending!(w_counter, w); // W lost the race
+    drop(barger);
+    // Serve everybody in the order the mutex hands the lock out.
+    let mut order = Vec::new();
+    let mut pending: Vec<Option<usize>> = (0..6).map(Some).collect();
+    while pending.iter().any(Option::is_some) {
+        let mut progressed = false;
+        for slot in pending.iter_mut() {
+            let Some(i) = *slot else { continue };
+            let ready = if i == 0 {
+                poll_once(&mut w).map(|mut g| g.push(0))
+            } else {
+                poll_once(&mut later[i - 1]).map(|mut g| g.push(i))
+            };
+            if ready.is_ready() {
+                order.push(i);
+                *slot = None;
+                progressed = true;
+            }
+        }
+        assert!(progressed, "nobody could take the lock: {order:?}");
+    }
+    assert_eq!(
+        order,
+        [0, 1, 2, 3, 4, 5],
+        "W first, then the later waiters in order"
+    );
+    assert_eq!(*m.try_lock().unwrap(), [0, 1, 2, 3, 4, 5]);
 }

@@ -20,7 +20,7 @@ fn panics(f: impl FnOnce()) {
 /// that the waiter was woken, gets the lock and sees the value `f` left.
 fn mutex_after_panic(m: &Mutex<u32>, f: impl FnOnce()) {
     let c = Counter::new();
-    let mut waiter = m.lock();
+    let mut waiter = Box::pin(m.lock());
     assert!(c.poll(&mut waiter).is_pending());
     panics(f);
     assert!(c.count() > 0, "the queued waiter was not woken");
@@ -58,7 +58,7 @@ fn panic_holding_owned_mutex_guard_releases_it() {
 fn panic_holding_mapped_mutex_guard_releases_it() {
     let m = Mutex::new((0, 0));
     let c = Counter::new();
-    let mut waiter = m.lock();
+    let mut waiter = Box::pin(m.lock());
     let mut mapped = MutexGuard::map(m.try_lock().unwrap(), |pair| &mut pair.1);
     assert!(c.poll(&mut waiter).is_pending());
     panics(move || {
@@ -115,7 +115,7 @@ fn panic_holding_rwlock_read_guard_releases_it() {
     let lock = RwLock::new(2);
     let guard = lock.try_read().unwrap();
     let c = Counter::new();
-    let mut writer = lock.write();
+    let mut writer = Box::pin(lock.write());
     assert!(c.poll(&mut writer).is_pending());
     panics(move || {
         assert_eq!(*guard, 2);
@@ -134,7 +134,7 @@ fn panic_holding_rwlock_write_guard_releases_it() {
     let lock = Arc::new(RwLock::new(0));
     let mut guard = lock.try_write_owned().unwrap();
     let c = Counter::new();
-    let mut reader = lock.read();
+    let mut reader = Box::pin(lock.read());
     assert!(c.poll(&mut reader).is_pending());
     panics(move || {
         *guard = 7;
@@ -153,7 +153,7 @@ fn panic_holding_upgradable_guard_releases_it() {
     let lock = RwLock::new(1);
     let guard = lock.try_upgradable_read().unwrap();
     let c = Counter::new();
-    let mut other = lock.upgradable_read();
+    let mut other = Box::pin(lock.upgradable_read());
     assert!(c.poll(&mut other).is_pending());
     panics(move || {
         assert_eq!(*guard, 1);
@@ -179,7 +179,7 @@ fn panic_holding_a_permit_returns_it() {
     let p1 = sem.try_acquire().unwrap();
     let p2 = sem.clone().try_acquire_owned().unwrap();
     let c = Counter::new();
-    let mut waiter = sem.acquire_many(2);
+    let mut waiter = Box::pin(sem.acquire_many(2));
     assert!(c.poll(&mut waiter).is_pending());
     panics(move || {
         let _held = (p1, p2);
@@ -245,4 +245,24 @@ fn panicking_thread_releases_a_blocking_lock() {
     });
     assert!(t.join().is_err());
     assert_eq!(*m.lock_blocking(), 9);
+}
+
+/// Regression: `map` forgot the guard before calling the closure, so a panicking closure left
+/// the mutex locked for ever.
+#[test]
+fn panic_inside_guard_map_unlocks() {
+    let m = Mutex::new((1u32, 2u32));
+    panics(|| {
+        let _ = MutexGuard::map(m.try_lock().unwrap(), |_| -> &mut u32 { panic!("in map") });
+    });
+    assert!(!m.is_locked(), "the panicking map left the mutex locked");
+    panics(|| {
+        let first = MutexGuard::map(m.try_lock().unwrap(), |v| &mut v.0);
+        let _ = unisync::MappedMutexGuard::map(first, |_| -> &mut u32 { panic!("in map") });
+    });
+    assert!(
+        !m.is_locked(),
+        "the panicking nested map left the mutex locked"
+    );
+    assert_eq!(*m.try_lock().unwrap(), (1, 2));
 }

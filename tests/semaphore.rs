@@ -13,7 +13,7 @@ use unisync::{AcquireError, AcquireTimeoutError, Semaphore, TryAcquireError};
 #[test]
 fn acquire_when_available_is_ready_on_first_poll() {
     let sem = Semaphore::new(2);
-    let mut fut = sem.acquire();
+    let mut fut = Box::pin(sem.acquire());
     let p = assert_ready!(fut).unwrap();
     assert_eq!(p.num_permits(), 1);
     assert_eq!(sem.available_permits(), 1);
@@ -25,7 +25,7 @@ fn acquire_when_available_is_ready_on_first_poll() {
 fn acquire_is_pending_then_woken_by_release() {
     let sem = Semaphore::new(1);
     let held = sem.try_acquire().unwrap();
-    let p = pending_until_released(sem.acquire(), move || drop(held)).unwrap();
+    let p = pending_until_released(Box::pin(sem.acquire()), move || drop(held)).unwrap();
     assert_eq!(sem.available_permits(), 0);
     drop(p);
     assert_eq!(sem.available_permits(), 1);
@@ -35,7 +35,7 @@ fn acquire_is_pending_then_woken_by_release() {
 fn acquire_many_waits_for_enough_permits() {
     let sem = Semaphore::new(3);
     let held = sem.try_acquire_many(2).unwrap();
-    let p = pending_until_released(sem.acquire_many(3), move || drop(held)).unwrap();
+    let p = pending_until_released(Box::pin(sem.acquire_many(3)), move || drop(held)).unwrap();
     assert_eq!(p.num_permits(), 3);
     assert_eq!(sem.available_permits(), 0);
     drop(p);
@@ -45,7 +45,7 @@ fn acquire_many_waits_for_enough_permits() {
 #[test]
 fn acquire_is_woken_by_add_permits() {
     let sem = Semaphore::new(0);
-    let p = pending_until_released(sem.acquire_many(2), || sem.add_permits(2)).unwrap();
+    let p = pending_until_released(Box::pin(sem.acquire_many(2)), || sem.add_permits(2)).unwrap();
     assert_eq!(p.num_permits(), 2);
 }
 
@@ -53,11 +53,14 @@ fn acquire_is_woken_by_add_permits() {
 fn owned_acquires_wait_and_release() {
     let sem = Arc::new(Semaphore::new(1));
     let held = sem.clone().try_acquire_owned().unwrap();
-    let p = pending_until_released(sem.clone().acquire_owned(), move || drop(held)).unwrap();
+    let p =
+        pending_until_released(Box::pin(sem.clone().acquire_owned()), move || drop(held)).unwrap();
     assert!(Arc::ptr_eq(p.semaphore(), &sem));
     drop(p);
     let held = sem.clone().try_acquire_many_owned(1).unwrap();
-    let p = pending_until_released(sem.clone().acquire_many_owned(1), move || drop(held));
+    let p = pending_until_released(Box::pin(sem.clone().acquire_many_owned(1)), move || {
+        drop(held)
+    });
     assert_eq!(p.unwrap().num_permits(), 1);
     assert_eq!(sem.available_permits(), 1);
 }
@@ -74,12 +77,6 @@ fn try_acquire_errors() {
     drop(p);
     assert_eq!(
         sem.try_acquire_many(2).unwrap_err(),
-        TryAcquireError::NoPermits
-    );
-    // Asking for more than can ever exist is an error, not a panic, for `try_`.
-    assert_eq!(
-        sem.try_acquire_many(Semaphore::MAX_PERMITS + 1)
-            .unwrap_err(),
         TryAcquireError::NoPermits
     );
     sem.close();
@@ -126,38 +123,39 @@ fn error_messages_and_error_trait() {
 }
 
 #[test]
-fn close_wakes_every_async_waiter_including_the_head() {
+fn close_wakes_every_async_waiter_including_the_first() {
     let sem = Semaphore::new(0);
-    let (ca, cb, ch) = (Counter::new(), Counter::new(), Counter::new());
-    // The head: woken once, found too few permits, and is now collecting them.
-    let mut head = sem.acquire_many(2);
-    assert_pending!(ch, head);
+    let (ca, cb, cf) = (Counter::new(), Counter::new(), Counter::new());
+    // The first waiter takes permits as they come, without being woken for part of its
+    // request.
+    let mut first = Box::pin(sem.acquire_many(2));
+    assert_pending!(cf, first);
     sem.add_permits(1);
-    assert_pending!(ch, head);
+    assert_eq!(cf.count(), 0, "not woken for one permit of two");
     assert_eq!(
         sem.available_permits(),
         0,
-        "the head holds the permit it collected"
+        "the first waiter holds the permit it collected"
     );
-    let mut a = sem.acquire();
-    let mut b = sem.acquire_many(5);
+    let mut a = Box::pin(sem.acquire());
+    let mut b = Box::pin(sem.acquire_many(5));
     assert_pending!(ca, a);
     assert_pending!(cb, b);
     assert!(!sem.is_closed());
     sem.close();
     assert!(sem.is_closed());
-    assert!(ca.count() > 0 && cb.count() > 0 && ch.count() > 1);
+    assert!(ca.count() > 0 && cb.count() > 0 && cf.count() > 0);
     assert!(assert_ready!(ca, a).is_err());
     assert!(assert_ready!(cb, b).is_err());
-    assert!(assert_ready!(ch, head).is_err());
+    assert!(assert_ready!(cf, first).is_err());
     assert_eq!(
         sem.available_permits(),
         1,
-        "the head returned what it had collected"
+        "the first waiter returned what it had collected"
     );
     // Closing again changes nothing; later waits fail at once.
     sem.close();
-    let mut c = sem.acquire();
+    let mut c = Box::pin(sem.acquire());
     assert!(assert_ready!(c).is_err());
 }
 
@@ -239,7 +237,7 @@ fn owned_merge_from_another_semaphore_panics() {
 #[test]
 fn acquire_many_zero_is_ready_at_once() {
     let sem = Semaphore::new(0);
-    let mut fut = sem.acquire_many(0);
+    let mut fut = Box::pin(sem.acquire_many(0));
     let p = assert_ready!(fut).unwrap();
     assert_eq!(p.num_permits(), 0);
     drop(p);
@@ -247,7 +245,7 @@ fn acquire_many_zero_is_ready_at_once() {
     assert_eq!(sem.try_acquire_many(0).unwrap().num_permits(), 0);
     assert_eq!(sem.acquire_many_blocking(0).unwrap().num_permits(), 0);
     sem.close();
-    let mut fut = sem.acquire_many(0);
+    let mut fut = Box::pin(sem.acquire_many(0));
     assert!(
         assert_ready!(fut).is_err(),
         "a closed semaphore fails even for zero"
@@ -257,11 +255,11 @@ fn acquire_many_zero_is_ready_at_once() {
 #[test]
 fn acquire_many_zero_is_ready_while_a_head_collects() {
     let sem = Semaphore::new(0);
-    let mut head = sem.acquire_many(2);
+    let mut head = Box::pin(sem.acquire_many(2));
     assert_pending!(head);
     sem.add_permits(1);
     assert_pending!(head);
-    let mut zero = sem.acquire_many(0);
+    let mut zero = Box::pin(sem.acquire_many(0));
     assert!(assert_ready!(zero).is_ok());
     sem.add_permits(1);
     assert_eq!(assert_ready!(head).unwrap().num_permits(), 2);
@@ -388,7 +386,7 @@ fn acquire_many_is_not_starved_by_single_acquires() {
     let sem = Semaphore::new(3);
     let mut small: Vec<_> = (0..3).map(|_| Some(sem.try_acquire().unwrap())).collect();
     let cb = Counter::new();
-    let mut big = sem.acquire_many(3);
+    let mut big = Box::pin(sem.acquire_many(3));
     assert_pending!(cb, big);
     let mut small_acquired = 0;
     let mut got = None;
@@ -396,7 +394,7 @@ fn acquire_many_is_not_starved_by_single_acquires() {
         for slot in small.iter_mut() {
             // Release one single permit and let a fresh caller try to take it.
             drop(slot.take());
-            let mut fut = sem.acquire();
+            let mut fut = Box::pin(sem.acquire());
             if let std::task::Poll::Ready(p) = common::poll_once(&mut fut) {
                 small_acquired += 1;
                 *slot = Some(p.unwrap());
@@ -424,17 +422,17 @@ fn acquire_many_is_not_starved_by_single_acquires() {
 fn two_releases_before_the_first_waiter_runs_wake_two_waiters() {
     let sem = Semaphore::new(0);
     let (ca, cb) = (Counter::new(), Counter::new());
-    let mut a = sem.acquire();
-    let mut b = sem.acquire();
+    let mut a = Box::pin(sem.acquire());
+    let mut b = Box::pin(sem.acquire());
     assert_pending!(ca, a);
     assert_pending!(cb, b);
     sem.add_permits(1);
     sem.add_permits(1);
     let pa = assert_ready!(ca, a).unwrap();
-    assert_eq!(sem.available_permits(), 1);
+    assert_eq!(sem.available_permits(), 0, "the second permit went to `b`");
     assert!(
         cb.count() > 0,
-        "second waiter asleep while a permit is free"
+        "second waiter asleep while a permit is waiting for it"
     );
     let pb = assert_ready!(cb, b).unwrap();
     drop((pa, pb));
@@ -449,8 +447,8 @@ fn two_permit_drops_in_a_row_wake_two_waiters() {
     let p1 = sem.try_acquire().unwrap();
     let p2 = sem.try_acquire().unwrap();
     let (ca, cb) = (Counter::new(), Counter::new());
-    let mut a = sem.acquire();
-    let mut b = sem.acquire();
+    let mut a = Box::pin(sem.acquire());
+    let mut b = Box::pin(sem.acquire());
     assert_pending!(ca, a);
     assert_pending!(cb, b);
     drop(p1);
@@ -465,9 +463,9 @@ fn two_permit_drops_in_a_row_wake_two_waiters() {
 fn dropped_woken_waiter_passes_on_beside_another_woken_waiter() {
     let sem = Semaphore::new(0);
     let (ca, cb, cc) = (Counter::new(), Counter::new(), Counter::new());
-    let mut a = sem.acquire();
-    let mut b = sem.acquire();
-    let mut c = sem.acquire();
+    let mut a = Box::pin(sem.acquire());
+    let mut b = Box::pin(sem.acquire());
+    let mut c = Box::pin(sem.acquire());
     assert_pending!(ca, a);
     assert_pending!(cb, b);
     assert_pending!(cc, c);
@@ -479,4 +477,137 @@ fn dropped_woken_waiter_passes_on_beside_another_woken_waiter() {
     let pc = assert_ready!(cc, c).unwrap();
     drop((pb, pc));
     assert_eq!(sem.available_permits(), 2);
+}
+
+/// Regression: with 4 permits free, a queued `acquire_many(5)` was overtaken by a later
+/// `acquire_many(3)`. Waiters are now served strictly in arrival order.
+#[test]
+fn weighted_waiters_are_served_in_arrival_order() {
+    let sem = Semaphore::new(4);
+    let (ca, cb, cc) = (Counter::new(), Counter::new(), Counter::new());
+    let mut five = Box::pin(sem.acquire_many(5));
+    assert_pending!(ca, five);
+    let mut three = Box::pin(sem.acquire_many(3));
+    assert_pending!(cb, three);
+    assert_eq!(
+        sem.try_acquire().unwrap_err(),
+        TryAcquireError::NoPermits,
+        "try_acquire does not overtake a waiter"
+    );
+    let mut one = Box::pin(sem.acquire());
+    assert_pending!(cc, one);
+    sem.add_permits(1);
+    let five = assert_ready!(ca, five).unwrap();
+    assert_eq!(five.num_permits(), 5);
+    assert_eq!(cb.count(), 0, "three waits for three permits");
+    sem.add_permits(2);
+    assert_pending!(cb, three);
+    assert_pending!(cc, one);
+    drop(five);
+    assert_eq!(assert_ready!(cb, three).unwrap().num_permits(), 3);
+    assert_eq!(assert_ready!(cc, one).unwrap().num_permits(), 1);
+    assert_eq!(sem.available_permits(), 4 + 1 + 2);
+}
+
+/// Regression: returning permits past `MAX_PERMITS` added, then subtracted, then panicked,
+/// and an `add_permits` racing in that window succeeded against a wrapped count. Now the
+/// check comes first, the panic changes nothing, and the count never leaves its range.
+#[test]
+fn overflowing_returns_racing_add_permits_keep_the_count_whole() {
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !info.to_string().contains("MAX_PERMITS") {
+            quiet(info);
+        }
+    }));
+    let sem = Arc::new(Semaphore::new(Semaphore::MAX_PERMITS));
+    let rounds = if cfg!(miri) { 20 } else { 2_000 };
+    let dropper = {
+        let sem = sem.clone();
+        thread::spawn(move || {
+            for _ in 0..rounds {
+                let Ok(permit) = sem.try_acquire() else {
+                    continue;
+                };
+                // Refill, so that returning the permit overflows.
+                let _ = catch_unwind(AssertUnwindSafe(|| sem.add_permits(1)));
+                let _ = catch_unwind(AssertUnwindSafe(|| drop(permit)));
+                let now = sem.available_permits();
+                assert!(
+                    now >= Semaphore::MAX_PERMITS - 2,
+                    "count collapsed to {now}"
+                );
+            }
+        })
+    };
+    for _ in 0..rounds {
+        let _ = catch_unwind(AssertUnwindSafe(|| sem.add_permits(1)));
+        let now = sem.available_permits();
+        assert!(
+            now >= Semaphore::MAX_PERMITS - 2,
+            "count collapsed to {now}"
+        );
+    }
+    dropper.join().unwrap();
+    let _ = std::panic::take_hook();
+    let now = sem.available_permits();
+    assert!((Semaphore::MAX_PERMITS - 2..=Semaphore::MAX_PERMITS).contains(&now));
+}
+
+#[test]
+#[should_panic(expected = "MAX_PERMITS")]
+fn dropping_a_permit_into_a_full_semaphore_panics() {
+    let sem = Semaphore::new(Semaphore::MAX_PERMITS);
+    let permit = sem.try_acquire().unwrap();
+    sem.add_permits(1);
+    drop(permit);
+}
+
+#[test]
+fn dropping_a_permit_into_a_full_semaphore_changes_nothing() {
+    let sem = Semaphore::new(Semaphore::MAX_PERMITS);
+    let permit = sem.try_acquire().unwrap();
+    sem.add_permits(1);
+    assert!(catch_unwind(AssertUnwindSafe(|| drop(permit))).is_err());
+    assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS);
+    assert!(sem.try_acquire().is_ok());
+}
+
+/// Regression: `try_acquire_many(0)` failed while a waiter was queued, though
+/// `acquire_many(0)` succeeded; and `try_acquire_many(n > MAX_PERMITS)` returned an error
+/// where `acquire_many` of the same `n` panicked. One rule now: zero permits succeed unless
+/// the semaphore is closed, and more than `MAX_PERMITS` panics.
+#[test]
+fn zero_permits_succeed_while_a_waiter_is_queued() {
+    let sem = Semaphore::new(0);
+    let c = Counter::new();
+    let mut waiter = Box::pin(sem.acquire_many(2));
+    assert_pending!(c, waiter);
+    // Part of its request arrives: the waiter holds it and waits on for the rest.
+    sem.add_permits(1);
+    assert_pending!(c, waiter);
+    assert_eq!(sem.try_acquire_many(0).unwrap().num_permits(), 0);
+    let mut zero = Box::pin(sem.acquire_many(0));
+    assert_eq!(assert_ready!(zero).unwrap().num_permits(), 0);
+    sem.close();
+    assert_eq!(
+        sem.try_acquire_many(0).unwrap_err(),
+        TryAcquireError::Closed
+    );
+    let mut zero = Box::pin(sem.acquire_many(0));
+    assert!(assert_ready!(zero).is_err());
+}
+
+#[test]
+#[should_panic(expected = "MAX_PERMITS")]
+fn try_acquire_many_above_max_permits_panics() {
+    let sem = Semaphore::new(0);
+    let _ = sem.try_acquire_many(Semaphore::MAX_PERMITS + 1);
+}
+
+#[test]
+#[should_panic(expected = "MAX_PERMITS")]
+fn try_acquire_many_owned_above_max_permits_panics() {
+    let sem = Arc::new(Semaphore::new(0));
+    let _ = sem.try_acquire_many_owned(Semaphore::MAX_PERMITS + 1);
 }

@@ -6,7 +6,7 @@
 //! |---------------|-------------|--------------------------------------------------------------|
 //! | 0             | `BROKEN`    | `abort` was called; every wait fails until `reset`           |
 //! | 1             | `DRAINING`  | `reset` was called; arrived parties fail, newcomers wait     |
-//! | 2             | `CONTENDED` | some waiter has registered a listener; changes must notify   |
+//! | 2             | `PARKED`    | the queue is not empty; changed only under the queue's lock  |
 //! | 3             | `GEN`       | parity of the generation now filling                         |
 //! | 4..4+F        | `count`     | parties arrived in the generation now filling                |
 //! | 4+F..4+2F     | `left`      | parties of the last tripped generation yet to collect        |
@@ -40,25 +40,37 @@
 //! lowered count (and does not trip) or trips first (and the withdrawal then finds its
 //! generation tripped and collects instead): exactly one trip either way.
 //!
+//! A party that withdraws from a *full* generation (one whose newcomers wait outside for the
+//! previous generation to collect) makes room: it wakes the waiters so that one outside
+//! takes its place.
+//!
 //! `abort` sets `BROKEN`: arrived parties withdraw with an error and newcomers fail at once.
 //! `reset` clears `BROKEN`; if parties are still arrived it sets `DRAINING`, which makes them
 //! withdraw with an error while newcomers wait; the last one to withdraw clears `DRAINING` and
 //! the barrier is empty and whole again. Parties of a generation that tripped before the abort
 //! or reset still collect their results.
 //!
-//! Every change that someone may wait for wakes all listeners with `notify(usize::MAX)`, so no
-//! waiter ever holds a wake-up meant for another and cancellation has nothing to pass on.
+//! Every change that someone may wait for wakes every queued waiter, and each re-reads the
+//! word, so no waiter ever holds a wake-up meant for another and cancellation has nothing to
+//! pass on.
+//!
+//! # Why no wake-up is lost
+//!
+//! A waiter that must wait remembers the word it last read. Under the queue's lock it sets
+//! `PARKED` with a compare-and-swap from exactly that value, and links its node only if that
+//! succeeds; if the word moved meanwhile it reads it again instead. Every change that wakes
+//! is a read-modify-write of the word that sees `PARKED` and then takes the queue's lock.
 
+use core::pin::Pin;
 use core::task::Poll;
 
-use event_listener::{Event, Listener as _};
-
-use crate::raw::wait::{mark_contended, poll_loop, Attempt, Slot, Strategy};
+use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
+use crate::raw::wait::{cancel, poll_wait, Check, Protocol, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const BROKEN: usize = 1;
 const DRAINING: usize = 1 << 1;
-const CONTENDED: usize = 1 << 2;
+const PARKED: usize = 1 << 2;
 const GEN: usize = 1 << 3;
 const FIELD_BITS: u32 = (usize::BITS - 4) / 3;
 const MASK: usize = (1 << FIELD_BITS) - 1;
@@ -92,15 +104,15 @@ const fn with_count(s: usize, n: usize) -> usize {
 /// The generation now filling trips: flip the parity, empty it, expect `parties` to collect.
 #[inline]
 const fn trip(s: usize, parties: usize) -> usize {
-    let flags = (s & (BROKEN | DRAINING | CONTENDED)) | ((s & GEN) ^ GEN);
+    let flags = (s & (BROKEN | DRAINING | PARKED)) | ((s & GEN) ^ GEN);
     flags | (parties << LEFT_SHIFT)
 }
 
-/// A barrier without results: a state word, the party count and the event parties park on.
+/// A barrier without results: a state word, the party count and the queue parties park on.
 pub(crate) struct RawBarrier {
     state: AtomicUsize,
     parties: usize,
-    event: Event,
+    queue: WaitQueue,
 }
 
 /// Why a wait ended without a result.
@@ -115,7 +127,7 @@ impl RawBarrier {
                 parties <= MAX_PARTIES,
                 "too many parties for a barrier: at most `Barrier::MAX_PARTIES`"
             );
-            RawBarrier { state: AtomicUsize::new(0), parties, event: Event::new() }
+            RawBarrier { state: AtomicUsize::new(0), parties, queue: WaitQueue::new() }
         }
     }
 
@@ -151,10 +163,25 @@ impl RawBarrier {
         }
     }
 
+    /// Wakes every queued waiter if `prev`, the word before a change, says any is queued.
     fn wake_all(&self, prev: usize) {
-        if prev & CONTENDED != 0 {
-            self.event.notify(usize::MAX);
+        if prev & PARKED != 0 {
+            self.wake_all_slow();
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wake_all_slow(&self) {
+        let mut queue = self.queue.lock();
+        loop {
+            queue.make_room();
+            if queue.is_empty() {
+                break;
+            }
+            queue.pop_front(0);
+        }
+        self.state.fetch_and(!PARKED, Ordering::Relaxed);
     }
 
     /// Breaks the barrier. Returns whether it was whole.
@@ -220,23 +247,73 @@ enum Phase {
 /// What a finished wait yields: the index, or the barrier was broken.
 pub(crate) type Outcome = Result<usize, Broken>;
 
-/// The part of a barrier future that waits.
+/// The part of a barrier future that waits, beside its node.
 #[derive(Debug)]
 pub(crate) struct BarrierWaiter {
     phase: Phase,
-    listener: Slot,
+}
+
+struct BarrierWait<'a> {
+    raw: &'a RawBarrier,
+    phase: &'a mut Phase,
+    /// The word as the last look at it found it, while the wait had to go on.
+    seen: usize,
+}
+
+impl<'a> Protocol<'a> for BarrierWait<'a> {
+    type Output = Outcome;
+
+    fn queue(&self) -> &'a WaitQueue {
+        &self.raw.queue
+    }
+
+    fn attempt(&mut self) -> Option<Outcome> {
+        match BarrierWaiter::step(self.phase, self.raw) {
+            Ok(outcome) => Some(outcome),
+            Err(seen) => {
+                self.seen = seen;
+                None
+            }
+        }
+    }
+
+    fn check(&mut self, _queue: &mut Locked<'_>) -> Check<Outcome> {
+        // Queue only if nothing changed since that look.
+        match self.raw.state.compare_exchange(
+            self.seen,
+            self.seen | PARKED,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => Check::Wait {
+                data: 0,
+                front: false,
+            },
+            Err(_) => Check::Retry,
+        }
+    }
+
+    fn woken(&mut self, _wakeup: Wakeup) -> Option<Outcome> {
+        // Something changed: look again.
+        None
+    }
+
+    fn unlinked(&mut self, queue: &mut Locked<'_>, _data: usize) {
+        if queue.is_empty() {
+            self.raw.state.fetch_and(!PARKED, Ordering::Relaxed);
+        }
+    }
 }
 
 impl BarrierWaiter {
     pub(crate) const fn new() -> Self {
         BarrierWaiter {
             phase: Phase::Outside,
-            listener: Slot::new(),
         }
     }
 
-    /// One look at the state word: arrive, collect, fail, or keep waiting.
-    fn step(phase: &mut Phase, raw: &RawBarrier) -> Option<Outcome> {
+    /// One look at the state word: arrive, collect, fail, or keep waiting (with the word seen).
+    fn step(phase: &mut Phase, raw: &RawBarrier) -> Result<Outcome, usize> {
         if *phase == Phase::Outside {
             let parties = raw.parties;
             let mut arrived = None;
@@ -263,26 +340,26 @@ impl BarrierWaiter {
                 }
                 None if prev & BROKEN != 0 => {
                     *phase = Phase::Done;
-                    return Some(Err(Broken));
+                    return Ok(Err(Broken));
                 }
                 // A reset is draining the parties before us, or the generation is full: wait.
-                None => return None,
+                None => return Err(prev),
             }
         }
         if let Phase::Arrived { gen } = *phase {
             let s = raw.state.load(Ordering::Acquire);
             if s & GEN != gen {
                 *phase = Phase::Done;
-                return Some(Ok(raw.collect(true)));
+                return Ok(Ok(raw.collect(true)));
             }
             if s & (BROKEN | DRAINING) != 0 {
                 *phase = Phase::Done;
-                return Some(match Self::leave(gen, raw, true) {
+                return Ok(match Self::leave(gen, raw, true) {
                     Some(index) => Ok(index),
                     None => Err(Broken),
                 });
             }
-            return None;
+            return Err(s);
         }
         unreachable!("barrier wait polled after completion")
     }
@@ -307,7 +384,9 @@ impl BarrierWaiter {
         if tripped {
             return Some(raw.collect(keep));
         }
-        if (prev ^ next) & DRAINING != 0 {
+        // The last party out of a reset ends the drain, and a party leaving a full generation
+        // makes room for one waiting outside: either way, waiters have something to re-read.
+        if (prev ^ next) & DRAINING != 0 || count(prev) == raw.parties {
             raw.wake_all(prev);
         }
         None
@@ -316,17 +395,16 @@ impl BarrierWaiter {
     /// Advances the wait; `Ready` with the index once the generation trips, or an error.
     pub(crate) fn poll_wait<S: Strategy>(
         &mut self,
+        node: Pin<&Node>,
         raw: &RawBarrier,
         strategy: &mut S,
     ) -> Poll<Outcome> {
-        let phase = &mut self.phase;
-        poll_loop(strategy, &raw.event, &mut self.listener, |attempt| {
-            let out = Self::step(phase, raw);
-            if out.is_none() && attempt != Attempt::Registered {
-                mark_contended(&raw.state, CONTENDED);
-            }
-            out
-        })
+        let mut wait = BarrierWait {
+            raw,
+            phase: &mut self.phase,
+            seen: 0,
+        };
+        poll_wait(node, strategy, &mut wait)
     }
 
     /// Whether the wait has finished.
@@ -337,7 +415,8 @@ impl BarrierWaiter {
     /// Ends the wait now: collects the result if this party's generation has tripped (in the
     /// same step that would otherwise withdraw it), else withdraws.
     #[cfg(feature = "std")]
-    pub(crate) fn give_up(&mut self, raw: &RawBarrier) -> Option<usize> {
+    pub(crate) fn give_up(&mut self, node: Pin<&Node>, raw: &RawBarrier) -> Option<usize> {
+        self.unqueue(node, raw);
         match core::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Arrived { gen } => Self::leave(gen, raw, true),
             _ => None,
@@ -345,12 +424,22 @@ impl BarrierWaiter {
     }
 
     /// Withdraws an unfinished wait, or gives up the result of a generation that tripped.
-    pub(crate) fn cancel(&mut self, raw: &RawBarrier) {
-        if let Some(listener) = self.listener.take() {
-            listener.discard();
-        }
+    pub(crate) fn cancel(&mut self, node: Pin<&Node>, raw: &RawBarrier) {
+        self.unqueue(node, raw);
         if let Phase::Arrived { gen } = core::mem::replace(&mut self.phase, Phase::Done) {
             Self::leave(gen, raw, false);
         }
+    }
+
+    /// Takes the node out of the queue (a wake-up it holds carries nothing).
+    fn unqueue(&mut self, node: Pin<&Node>, raw: &RawBarrier) {
+        cancel(
+            node,
+            &mut BarrierWait {
+                raw,
+                phase: &mut self.phase,
+                seen: 0,
+            },
+        );
     }
 }

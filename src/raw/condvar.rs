@@ -2,48 +2,56 @@
 //!
 //! # State
 //!
-//! | field     | meaning                                                                      |
-//! |-----------|------------------------------------------------------------------------------|
-//! | `waiters` | waiters that registered a listener and have not yet been woken or withdrawn  |
-//! | `mutex`   | address of the mutex the condvar is bound to; `0` until its first wait       |
+//! | field          | meaning                                                                 |
+//! |----------------|-------------------------------------------------------------------------|
+//! | `state` bit 0  | `PARKED`: the queue is not empty; changed only under the queue's lock   |
+//! | `state` 1..    | epoch: bumped by every `notify_all`; a waiter queues with the current one |
+//! | `mutex`        | address of the mutex the condvar is bound to; `0` until its first wait  |
 //!
-//! `notify_one` and `notify_all` read `waiters` and return at once when it is zero, so a condvar
-//! that nobody waits on never touches its event (whose list is allocated on first use). The
-//! count may be too high for a moment (a waiter that was woken but has not run yet), which only
-//! costs a notification that finds nobody; it is never too low while a listener is registered.
+//! `notify_one` and `notify_all` read `PARKED` and return at once when it is clear, so a
+//! condvar that nobody waits on never touches its queue (which is allocated on first use).
 //!
 //! # No lost wake-up
 //!
-//! A waiter registers its listener and counts itself *before* it releases the mutex. A notifier
-//! that changed the shared state under the mutex therefore either ran before the waiter took the
+//! A waiter links its node and sets `PARKED` *before* it releases the mutex. A notifier that
+//! changed the shared state under the mutex therefore either ran before the waiter took the
 //! mutex (and the waiter sees the change before it waits) or after the waiter released it (and
-//! then it sees the count and the listener).
+//! then it sees `PARKED` and the node).
 //!
 //! # Notifications
 //!
-//! `notify_one` sends an *additional* notification: it wakes one more listener than are already
-//! woken, so two calls wake two waiters even if the first has not run yet. A waiter that was
-//! woken and then gives up (its future dropped) sends one on in its place.
+//! `notify_one` unlinks the waiter that has waited longest and wakes it: two calls wake two
+//! waiters even if the first has not run yet. `notify_all` wakes every waiter that queued
+//! before it (the epoch tells them apart from waiters that queue while it works through the
+//! queue in batches). A waiter that was woken and then gives up (its future dropped) sends a
+//! `notify_one` on in its place.
 
+use core::pin::Pin;
 use core::task::Poll;
 
-use event_listener::{Event, IntoNotification as _, Listener as _};
-
 use crate::raw::mutex::RawMutex;
-use crate::raw::wait::{poll_loop, Attempt, Slot, Strategy};
+use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
+use crate::raw::wait::{cancel, poll_wait, Check, Protocol, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
-/// A condvar without data: a waiter count, the bound mutex and the event its waiters park on.
+const PARKED: usize = 1;
+const EPOCH_ONE: usize = 1 << 1;
+
+/// A condvar without data: its state word, the bound mutex and the queue its waiters park on.
 pub(crate) struct RawCondvar {
-    waiters: AtomicUsize,
+    state: AtomicUsize,
     mutex: AtomicUsize,
-    event: Event,
+    queue: WaitQueue,
 }
 
 impl RawCondvar {
     const_fn! {
         pub(crate) const fn new() -> RawCondvar {
-            RawCondvar { waiters: AtomicUsize::new(0), mutex: AtomicUsize::new(0), event: Event::new() }
+            RawCondvar {
+                state: AtomicUsize::new(0),
+                mutex: AtomicUsize::new(0),
+                queue: WaitQueue::new(),
+            }
         }
     }
 
@@ -66,22 +74,57 @@ impl RawCondvar {
                 Err(_) => {}
             }
         }
-        panic!("Condvar used with a different Mutex than the one it is bound to");
+        panic!(
+            "Condvar used with a different Mutex than the one it is bound to (a condvar binds \
+             to the address of the first mutex it waits with; a mutex that moved counts as \
+             another)"
+        );
     }
 
-    /// Wakes one more waiter, if any waits.
+    /// Wakes the waiter that has waited longest, if any waits.
     #[inline]
     pub(crate) fn notify_one(&self) {
-        if self.waiters.load(Ordering::SeqCst) != 0 {
-            self.event.notify(1.additional());
+        if self.state.load(Ordering::Acquire) & PARKED != 0 {
+            self.notify_one_slow();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn notify_one_slow(&self) {
+        let mut queue = self.queue.lock();
+        if queue.is_empty() {
+            return;
+        }
+        queue.pop_front(0);
+        if queue.is_empty() {
+            self.state.fetch_and(!PARKED, Ordering::Relaxed);
         }
     }
 
     /// Wakes every waiter that waits now.
     #[inline]
     pub(crate) fn notify_all(&self) {
-        if self.waiters.load(Ordering::SeqCst) != 0 {
-            self.event.notify(usize::MAX);
+        if self.state.load(Ordering::Acquire) & PARKED != 0 {
+            self.notify_all_slow();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn notify_all_slow(&self) {
+        let mut queue = self.queue.lock();
+        // Waiters that queue while the batches below are woken carry the new epoch.
+        let epoch = self.state.fetch_add(EPOCH_ONE, Ordering::Relaxed) & !PARKED;
+        loop {
+            queue.make_room();
+            match queue.front() {
+                Some(queued) if queued == epoch => queue.pop_front(0),
+                _ => break,
+            }
+        }
+        if queue.is_empty() {
+            self.state.fetch_and(!PARKED, Ordering::Relaxed);
         }
     }
 }
@@ -91,7 +134,7 @@ impl RawCondvar {
 enum Phase {
     /// The caller still holds the mutex; nothing is registered.
     Holding,
-    /// Counted and listening; the mutex has been released.
+    /// Queued; the mutex has been released.
     Waiting,
     /// Woken by a notification; the mutex is still released.
     Notified,
@@ -99,17 +142,67 @@ enum Phase {
     TimedOut,
 }
 
-/// The condvar half of a wait: its listener and its phase.
+/// The condvar half of a wait: its phase (the node is the future's).
 #[derive(Debug)]
 pub(crate) struct CondvarWaiter {
-    listener: Slot,
     phase: Phase,
+}
+
+struct CondvarWait<'a> {
+    condvar: &'a RawCondvar,
+    mutex: &'a RawMutex,
+    phase: &'a mut Phase,
+}
+
+impl<'a> Protocol<'a> for CondvarWait<'a> {
+    type Output = ();
+
+    fn queue(&self) -> &'a WaitQueue {
+        &self.condvar.queue
+    }
+
+    fn attempt(&mut self) -> Option<()> {
+        // Only a notification ends this wait.
+        None
+    }
+
+    fn check(&mut self, _queue: &mut Locked<'_>) -> Check<()> {
+        let s = self.condvar.state.fetch_or(PARKED, Ordering::Relaxed);
+        Check::Wait {
+            data: s & !PARKED,
+            front: false,
+        }
+    }
+
+    fn linked(&mut self) {
+        if *self.phase == Phase::Holding {
+            *self.phase = Phase::Waiting;
+            // SAFETY: the caller of `poll_wait` handed us the lock (see its `# Safety`); the
+            // phase change above makes this the only release.
+            unsafe { self.mutex.unlock() };
+        }
+    }
+
+    fn woken(&mut self, _wakeup: Wakeup) -> Option<()> {
+        *self.phase = Phase::Notified;
+        Some(())
+    }
+
+    fn unlinked(&mut self, queue: &mut Locked<'_>, _data: usize) {
+        if queue.is_empty() {
+            self.condvar.state.fetch_and(!PARKED, Ordering::Relaxed);
+        }
+    }
+
+    fn abandon(&mut self, _wakeup: Wakeup) {
+        // The notification was meant for one waiter: pass it on.
+        self.condvar.notify_one();
+    }
 }
 
 impl CondvarWaiter {
     pub(crate) const fn new() -> Self {
         CondvarWaiter {
-            listener: Slot::new(),
             phase: Phase::Holding,
         }
     }
@@ -120,8 +213,15 @@ impl CondvarWaiter {
         self.phase == Phase::Holding
     }
 
-    /// Registers, releases `mutex`, and waits for a notification. `Ready` once notified (or
-    /// once [`withdraw`](Self::withdraw) ended the wait); the mutex is then still released.
+    /// Whether the node is (or may be) queued on the condvar: released, not yet notified.
+    #[inline]
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.phase == Phase::Waiting
+    }
+
+    /// Queues, releases `mutex`, and waits for a notification. `Ready` once notified (or once
+    /// [`withdraw`](Self::withdraw) ended the wait); the mutex is then still released and the
+    /// node idle again.
     ///
     /// # Safety
     ///
@@ -129,6 +229,7 @@ impl CondvarWaiter {
     /// hand it to this call, which releases it once.
     pub(crate) unsafe fn poll_wait<S: Strategy>(
         &mut self,
+        node: Pin<&Node>,
         condvar: &RawCondvar,
         mutex: &RawMutex,
         strategy: &mut S,
@@ -136,41 +237,39 @@ impl CondvarWaiter {
         if matches!(self.phase, Phase::Notified | Phase::TimedOut) {
             return Poll::Ready(());
         }
-        let phase = &mut self.phase;
-        poll_loop(strategy, &condvar.event, &mut self.listener, |attempt| {
-            match attempt {
-                // Nothing to try before listening: only a notification ends this wait.
-                Attempt::Fresh => None,
-                Attempt::Registered => {
-                    if *phase == Phase::Holding {
-                        // Counted and listening before the unlock: a notifier that takes the
-                        // mutex after us sees both.
-                        condvar.waiters.fetch_add(1, Ordering::SeqCst);
-                        *phase = Phase::Waiting;
-                        // SAFETY: the caller handed us the lock (see `# Safety`); the phase
-                        // change above makes this the only release.
-                        unsafe { mutex.unlock() };
-                    }
-                    None
-                }
-                Attempt::Woken => {
-                    condvar.waiters.fetch_sub(1, Ordering::Relaxed);
-                    *phase = Phase::Notified;
-                    Some(())
-                }
-            }
-        })
+        let mut wait = CondvarWait {
+            condvar,
+            mutex,
+            phase: &mut self.phase,
+        };
+        poll_wait(node, strategy, &mut wait)
     }
 
     /// Ends a wait whose deadline passed. Returns whether it had been notified after all (the
     /// notification is then kept, not passed on).
     #[cfg(feature = "std")]
-    pub(crate) fn withdraw(&mut self, condvar: &RawCondvar) -> bool {
+    pub(crate) fn withdraw(&mut self, node: Pin<&Node>, condvar: &RawCondvar) -> bool {
         if self.phase != Phase::Waiting {
             return self.phase == Phase::Notified;
         }
-        let notified = self.listener.take().is_some_and(|l| l.discard());
-        condvar.waiters.fetch_sub(1, Ordering::Relaxed);
+        let notified = match node.take_wakeup() {
+            Some(_) => true,
+            None => {
+                let mut queue = condvar.queue.lock();
+                match queue.remove(&node) {
+                    Ok(_) => {
+                        if queue.is_empty() {
+                            condvar.state.fetch_and(!PARKED, Ordering::Relaxed);
+                        }
+                        false
+                    }
+                    Err(()) => {
+                        drop(queue);
+                        node.take_wakeup().is_some()
+                    }
+                }
+            }
+        };
         self.phase = if notified {
             Phase::Notified
         } else {
@@ -181,25 +280,24 @@ impl CondvarWaiter {
 
     /// Starts over after the caller re-acquired the lock (for `wait_while`).
     pub(crate) fn reset(&mut self) {
-        debug_assert!(self.listener.is_none());
         self.phase = Phase::Holding;
     }
 
     /// Withdraws an unfinished wait after the mutex was released, passing on a notification it
     /// had received. The caller deals with the lock.
-    pub(crate) fn cancel(&mut self, condvar: &RawCondvar) {
-        let pass_on = match self.phase {
-            Phase::Holding | Phase::TimedOut => false,
-            Phase::Waiting => {
-                let notified = self.listener.take().is_some_and(|l| l.discard());
-                condvar.waiters.fetch_sub(1, Ordering::Relaxed);
-                notified
-            }
-            Phase::Notified => true,
-        };
-        self.phase = Phase::TimedOut;
-        if pass_on {
-            condvar.notify_one();
+    pub(crate) fn cancel(&mut self, node: Pin<&Node>, condvar: &RawCondvar, mutex: &RawMutex) {
+        match self.phase {
+            Phase::Holding | Phase::TimedOut => {}
+            Phase::Waiting => cancel(
+                node,
+                &mut CondvarWait {
+                    condvar,
+                    mutex,
+                    phase: &mut self.phase,
+                },
+            ),
+            Phase::Notified => condvar.notify_one(),
         }
+        self.phase = Phase::TimedOut;
     }
 }

@@ -2,52 +2,58 @@
 //!
 //! # State word
 //!
-//! | bits | name         | meaning                                                        |
-//! |------|--------------|----------------------------------------------------------------|
-//! | 0    | `SET`        | the flag is set; waits complete at once                        |
-//! | 1    | `CONTENDED`  | some waiter has registered a listener; `set` must notify       |
-//! | 2..  | generation   | bumped (wrapping) each time `set` turns the flag on            |
+//! | bits | name       | meaning                                                              |
+//! |------|------------|----------------------------------------------------------------------|
+//! | 0    | `SET`      | the flag is set; waits complete at once                              |
+//! | 1    | `PARKED`   | the queue is not empty; set and cleared only under the queue's lock  |
+//! | 2..  | generation | bumped (wrapping) each time `set` turns the flag on                  |
 //!
 //! # Why a racing `clear` loses nothing
 //!
-//! A waiter remembers the generation it first saw while the flag was clear. It completes when it
-//! sees `SET`, *or* when the generation has moved on: a `set` happened after it started waiting,
-//! even if a `clear` has already undone it. Every waiter that started before a `set` therefore
-//! completes, however soon the `clear` follows. The generation wraps after 2^62 sets on 64-bit
-//! targets (2^30 on 32-bit ones); a waiter would have to sleep through exactly that many sets to
-//! miss one.
+//! A waiter remembers the generation it first saw while the flag was clear, and queues with
+//! it as its node's data. `set` bumps the generation and then wakes every queued waiter whose
+//! generation is older, even if a `clear` has already undone the flag. Every waiter that
+//! started before a `set` therefore completes, however soon the `clear` follows. Waiters that
+//! queue after such a `clear` carry the new generation and stay queued; since the queue is in
+//! arrival order they are all behind the older ones, so `set` stops at the first of them.
+//!
+//! The generation wraps after 2^62 sets on 64-bit targets (2^30 on 32-bit ones); a waiter would
+//! have to sleep through exactly that many sets to miss one.
 //!
 //! # Cost of waking many waiters
 //!
-//! `set` calls `notify(usize::MAX)` once, and each woken waiter needs one load of the state word
-//! to finish. Waking `n` waiters costs O(n) in all, and no waiter is woken twice. Because `set`
-//! wakes everyone, a waiter that goes away never has a wake-up to pass on.
-//!
-//! `CONTENDED` is sticky, as in the mutex: a flag that never had a waiter never touches its
-//! event, so it never allocates.
+//! `set` unlinks waiters in batches of [`BATCH`](crate::raw::queue::BATCH) and wakes each batch
+//! after releasing the queue's lock, so `n` waiters cost `⌈n / BATCH⌉ + 1` lock acquisitions,
+//! and a woken waiter finishes with one load of its own node. Because `set` wakes everyone, a
+//! waiter that goes away never has a wake-up to pass on.
 
+use core::pin::Pin;
 use core::task::Poll;
 
-use event_listener::{Event, Listener as _};
-
-use crate::raw::wait::{mark_contended, poll_loop, Attempt, Slot, Strategy};
+use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
+use crate::raw::wait::{cancel, poll_wait, Check, Protocol, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const SET: usize = 1;
-const CONTENDED: usize = 1 << 1;
+const PARKED: usize = 1 << 1;
 const GEN_SHIFT: u32 = 2;
 const GEN_ONE: usize = 1 << GEN_SHIFT;
 
-/// A flag without data: a state word and the event its waiters park on.
+#[inline]
+const fn generation(state: usize) -> usize {
+    state >> GEN_SHIFT
+}
+
+/// A flag without data: a state word and the queue its waiters park on.
 pub(crate) struct RawFlag {
     state: AtomicUsize,
-    event: Event,
+    queue: WaitQueue,
 }
 
 impl RawFlag {
     const_fn! {
         pub(crate) const fn new() -> RawFlag {
-            RawFlag { state: AtomicUsize::new(0), event: Event::new() }
+            RawFlag { state: AtomicUsize::new(0), queue: WaitQueue::new() }
         }
     }
 
@@ -73,10 +79,27 @@ impl RawFlag {
                 Err(actual) => s = actual,
             }
         };
-        if prev & CONTENDED != 0 {
-            self.event.notify(usize::MAX);
+        if prev & PARKED != 0 {
+            self.wake_older_than(generation(prev).wrapping_add(1) & (usize::MAX >> GEN_SHIFT));
         }
         true
+    }
+
+    /// Wakes every queued waiter that started before generation `current`.
+    #[cold]
+    #[inline(never)]
+    fn wake_older_than(&self, current: usize) {
+        let mut queue = self.queue.lock();
+        loop {
+            queue.make_room();
+            match queue.front() {
+                Some(started) if started != current => queue.pop_front(0),
+                _ => break,
+            }
+        }
+        if queue.is_empty() {
+            self.state.fetch_and(!PARKED, Ordering::Relaxed);
+        }
     }
 
     /// Clears the flag. Waiters that started before the last `set` still complete.
@@ -86,62 +109,125 @@ impl RawFlag {
     }
 }
 
-/// The part of a wait future that waits: the generation it started in and its listener.
-#[derive(Debug)]
-#[repr(C)]
+/// The part of an event wait beside its node: the generation it started in, plus one (zero
+/// before its first check).
+#[derive(Debug, Default)]
 pub(crate) struct FlagWaiter {
-    /// One more than the generation the wait began in; zero before the first check. A plain
-    /// word rather than an `Option`, and zero when new, so a new future is two zero words and a
-    /// reference, which the compiler writes and copies in few wide stores.
     started: usize,
-    listener: Slot,
+}
+
+struct FlagWait<'a> {
+    raw: &'a RawFlag,
+    started: &'a mut usize,
+}
+
+impl FlagWait<'_> {
+    /// Whether the flag is set or was set after the wait began; records the start otherwise.
+    #[inline]
+    fn done(&mut self, s: usize) -> bool {
+        if s & SET != 0 {
+            return true;
+        }
+        let now = generation(s) + 1;
+        if *self.started == 0 {
+            *self.started = now;
+            false
+        } else {
+            *self.started != now
+        }
+    }
+}
+
+impl<'a> Protocol<'a> for FlagWait<'a> {
+    type Output = ();
+
+    #[inline]
+    fn queue(&self) -> &'a WaitQueue {
+        &self.raw.queue
+    }
+
+    #[inline]
+    fn attempt(&mut self) -> Option<()> {
+        let s = self.raw.state.load(Ordering::Acquire);
+        self.done(s).then_some(())
+    }
+
+    fn check(&mut self, _queue: &mut Locked<'_>) -> Check<()> {
+        let state = &self.raw.state;
+        let mut s = state.load(Ordering::Acquire);
+        loop {
+            if self.done(s) {
+                return Check::Done(());
+            }
+            if s & PARKED != 0 {
+                break;
+            }
+            match state.compare_exchange_weak(s, s | PARKED, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => break,
+                Err(actual) => s = actual,
+            }
+        }
+        Check::Wait {
+            data: *self.started - 1,
+            front: false,
+        }
+    }
+
+    fn woken(&mut self, _wakeup: Wakeup) -> Option<()> {
+        // Only a `set` after this wait began wakes it.
+        Some(())
+    }
+
+    fn unlinked(&mut self, queue: &mut Locked<'_>, _data: usize) {
+        if queue.is_empty() {
+            self.raw.state.fetch_and(!PARKED, Ordering::Relaxed);
+        }
+    }
 }
 
 impl FlagWaiter {
     #[inline]
     pub(crate) const fn new() -> Self {
-        FlagWaiter {
-            started: 0,
-            listener: Slot::new(),
-        }
+        FlagWaiter { started: 0 }
     }
 
     /// Advances the wait; `Ready` once the flag is set or was set after the wait began.
     #[inline]
-    pub(crate) fn poll_wait<S: Strategy>(&mut self, raw: &RawFlag, strategy: &mut S) -> Poll<()> {
-        // A set event, inlined into the caller: the loop's first check, without the loop.
-        if self.listener.is_none() && raw.is_set() {
+    pub(crate) fn poll_wait<S: Strategy>(
+        &mut self,
+        node: Pin<&Node>,
+        raw: &RawFlag,
+        strategy: &mut S,
+    ) -> Poll<()> {
+        // A set event, inlined into the caller.
+        if node.is_idle() && raw.is_set() {
             return Poll::Ready(());
         }
-        self.poll_wait_slow(raw, strategy)
+        self.poll_wait_slow(node, raw, strategy)
     }
 
     #[inline(never)]
-    fn poll_wait_slow<S: Strategy>(&mut self, raw: &RawFlag, strategy: &mut S) -> Poll<()> {
-        let started = &mut self.started;
-        poll_loop(strategy, &raw.event, &mut self.listener, |attempt| {
-            let s = raw.state.load(Ordering::Acquire);
-            if s & SET != 0 {
-                return Some(());
-            }
-            // The shift leaves room for the `+ 1`.
-            let now = (s >> GEN_SHIFT) + 1;
-            if *started == 0 {
-                *started = now;
-            } else if *started != now {
-                return Some(());
-            }
-            if attempt != Attempt::Registered {
-                mark_contended(&raw.state, CONTENDED);
-            }
-            None
-        })
+    fn poll_wait_slow<S: Strategy>(
+        &mut self,
+        node: Pin<&Node>,
+        raw: &RawFlag,
+        strategy: &mut S,
+    ) -> Poll<()> {
+        let mut wait = FlagWait {
+            raw,
+            started: &mut self.started,
+        };
+        poll_wait(node, strategy, &mut wait)
     }
 
     /// Withdraws an unfinished wait. `set` wakes every waiter, so nothing is passed on.
-    pub(crate) fn cancel(&mut self) {
-        if let Some(listener) = self.listener.take() {
-            listener.discard();
-        }
+    pub(crate) fn cancel(&mut self, node: Pin<&Node>, raw: &RawFlag) {
+        cancel(
+            node,
+            &mut FlagWait {
+                raw,
+                started: &mut self.started,
+            },
+        );
     }
 }

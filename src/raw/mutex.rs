@@ -2,61 +2,86 @@
 //!
 //! # State word
 //!
-//! | bits      | name        | meaning                                                          |
-//! |-----------|-------------|------------------------------------------------------------------|
-//! | 0         | `LOCKED`    | a guard exists                                                   |
-//! | 1         | `CONTENDED` | some waiter has registered a listener; releases must notify      |
-//! | 2..       | `STARVING`  | count of waiters that were woken and then lost the lock          |
+//! | bits | name     | meaning                                                              |
+//! |------|----------|----------------------------------------------------------------------|
+//! | 0    | `LOCKED` | a guard exists, or the lock is being handed to a woken waiter        |
+//! | 1    | `PARKED` | the queue is not empty; set and cleared only under the queue's lock  |
 //!
-//! `CONTENDED` is sticky: once a mutex has had a waiter, every unlock calls `notify(1)`, which is
-//! a fence and a load when nobody listens. Before that, lock and unlock are one atomic operation
-//! each and never touch the event, so an uncontended mutex never allocates.
+//! Lock and unlock are one compare-and-swap each while `PARKED` is clear, and never touch the
+//! queue. `PARKED` is exact (it is cleared when the last waiter leaves), so a mutex that was
+//! contended once is as cheap as a new one again once its waiters are gone.
 //!
 //! # Fairness
 //!
-//! While no waiter is starving, the lock is taken by whoever gets to it first ("barging"): an
-//! unlock wakes the oldest waiter, but a running task may take the lock before that waiter is
-//! scheduled. Barging keeps the lock busy instead of idle while a woken task is scheduled, which
-//! is what makes contended throughput high.
+//! While no waiter has been overtaken, the lock is taken by whoever gets to it first
+//! ("barging"): an unlock clears `LOCKED` and wakes the oldest waiter, but a running task may
+//! take the lock before that waiter is scheduled. That keeps the lock busy rather than idle
+//! while a woken task is scheduled, which is what makes contended throughput high.
 //!
-//! A waiter that was woken and found the lock taken counts itself in `STARVING`. While the count
-//! is not zero the mutex is FIFO: new lockers (including `try_lock`) may not take a free lock and
-//! queue behind the waiters instead, and the lock goes to the waiter that the unlock woke,
-//! oldest first. A starving waiter therefore waits for at most the waiters queued ahead of it,
-//! each holding the lock once, and it can be overtaken after a wake-up at most once.
+//! A woken waiter that finds the lock taken goes back to the *front* of the queue, marked
+//! as overtaken. The unlock that finds such a waiter first in line does not clear `LOCKED`: it
+//! hands the lock straight to it, so nobody can barge in between. A waiter is therefore
+//! overtaken at most once after it reaches the front of the queue, and it keeps its place:
+//! nobody who queued after it gets the lock before it.
 //!
-//! One exception keeps the FIFO mode from stalling: a waiter that has just registered may take a
-//! free lock when no notification is in flight (the unlock's notification found nobody because
-//! every other waiter was between two listeners).
+//! # Why no wake-up is lost
+//!
+//! A waiter sets `PARKED` (if the lock is still taken) and links its node in one critical
+//! section of the queue's lock. An unlock whose compare-and-swap fails because `PARKED` is set
+//! takes the queue's lock and wakes the first waiter. While `LOCKED` is set nobody but the
+//! holder and a holder of the queue's lock changes the word, so the unlock can rewrite it
+//! under the queue's lock. A woken waiter is the one that must take the freed lock; if its
+//! wait is dropped before it tries, it wakes the next waiter in its place.
 
+use core::pin::Pin;
 use core::task::Poll;
 
-use event_listener::Event;
-
-use crate::raw::wait::{mark_contended, poll_loop, spin, Attempt, Flag, Slot, Strategy};
+use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
+use crate::raw::wait::{cancel, poll_wait, Check, Flag, Protocol, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const LOCKED: usize = 1;
-const CONTENDED: usize = 1 << 1;
-const STARVING: usize = 1 << 2;
+const PARKED: usize = 1 << 1;
 
-/// A mutex without data: a state word and the event its waiters park on.
+/// Token: the lock was freed; try to take it.
+const RETRY: usize = 0;
+/// Token: the lock was handed over; the waiter holds it.
+const HANDOFF: usize = 1;
+
+/// Node data of a waiter that was overtaken once and has gone back to the front.
+const OVERTAKEN: usize = 1;
+
+/// A mutex without data: a state word and the queue its waiters park on.
 pub(crate) struct RawMutex {
     state: AtomicUsize,
-    event: Event,
+    queue: WaitQueue,
 }
 
 impl RawMutex {
     const_fn! {
         pub(crate) const fn new() -> RawMutex {
-            RawMutex { state: AtomicUsize::new(0), event: Event::new() }
+            RawMutex { state: AtomicUsize::new(0), queue: WaitQueue::new() }
         }
     }
 
-    /// Takes the lock if it is free and no waiter is starving.
+    /// Takes the lock if it is free.
     #[inline]
     pub(crate) fn try_lock(&self) -> bool {
-        self.acquire(|s| s < STARVING, false)
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s & LOCKED != 0 {
+                return false;
+            }
+            match self.state.compare_exchange_weak(
+                s,
+                s | LOCKED,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => s = actual,
+            }
+        }
     }
 
     /// Whether a guard currently exists.
@@ -65,116 +90,201 @@ impl RawMutex {
         self.state.load(Ordering::Relaxed) & LOCKED != 0
     }
 
-    /// Releases the lock and wakes one waiter if any may exist.
+    /// Releases the lock, or hands it to the first waiter.
     ///
     /// # Safety
     ///
     /// The caller must hold the lock (it is released on behalf of the holder).
     #[inline]
     pub(crate) unsafe fn unlock(&self) {
-        let prev = self.state.fetch_sub(LOCKED, Ordering::Release);
-        debug_assert!(prev & LOCKED != 0, "unlock of an unlocked mutex");
-        if prev & CONTENDED != 0 {
-            self.wake_one();
+        if self
+            .state
+            .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
+            .is_err()
+        {
+            self.unlock_slow();
         }
     }
 
     /// Out of line, so that the unlock a guard's drop inlines stays one atomic and a test.
     #[cold]
     #[inline(never)]
-    fn wake_one(&self) {
-        self.event.notify(1);
+    fn unlock_slow(&self) {
+        let mut queue = self.queue.lock();
+        // We hold `LOCKED` and the queue's lock: nobody else can change the word now.
+        let next = match queue.front() {
+            None => 0,
+            Some(data) => {
+                let handoff = data == OVERTAKEN;
+                queue.pop_front(if handoff { HANDOFF } else { RETRY });
+                let parked = if queue.is_empty() { 0 } else { PARKED };
+                parked | if handoff { LOCKED } else { 0 }
+            }
+        };
+        self.state.store(next, Ordering::Release);
     }
 
-    /// Sets `LOCKED` if the lock is free and `allowed(state)` holds; a starving waiter that
-    /// wins also removes itself from the count in the same step.
-    #[inline]
-    fn acquire(&self, allowed: impl Fn(usize) -> bool, starving: bool) -> bool {
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
-            if s & LOCKED != 0 || !allowed(s) {
-                return false;
-            }
-            let next = (s | LOCKED) - if starving { STARVING } else { 0 };
-            match self
+    /// Wakes the first waiter if the lock is free: a woken waiter went away without trying.
+    #[cold]
+    fn wake_next_if_free(&self) {
+        if self.state.load(Ordering::Relaxed) != PARKED {
+            // Locked (its holder's unlock wakes someone) or nobody queued.
+            return;
+        }
+        let mut queue = self.queue.lock();
+        if self.state.load(Ordering::Relaxed) != PARKED || queue.is_empty() {
+            return;
+        }
+        if queue.front() == Some(OVERTAKEN) {
+            // Its turn: hand it the lock if it is still free.
+            if self
                 .state
-                .compare_exchange_weak(s, next, Ordering::Acquire, Ordering::Relaxed)
+                .compare_exchange(
+                    PARKED,
+                    PARKED | LOCKED,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                )
+                .is_err()
             {
-                Ok(_) => return true,
-                Err(actual) => s = actual,
+                return;
             }
+            queue.pop_front(HANDOFF);
+        } else {
+            queue.pop_front(RETRY);
+        }
+        if queue.is_empty() {
+            self.state.fetch_and(!PARKED, Ordering::Relaxed);
         }
     }
 }
 
-/// The part of a lock future that waits: its listener and whether it counts as starving.
+/// The part of a lock future that waits, beside its node: whether it was overtaken.
 #[derive(Debug, Default)]
-#[repr(C)]
 pub(crate) struct LockWaiter {
-    listener: Slot,
-    starving: Flag,
+    overtaken: Flag,
+}
+
+struct LockWait<'a> {
+    raw: &'a RawMutex,
+    overtaken: &'a mut Flag,
+}
+
+impl<'a> Protocol<'a> for LockWait<'a> {
+    type Output = ();
+
+    #[inline]
+    fn queue(&self) -> &'a WaitQueue {
+        &self.raw.queue
+    }
+
+    #[inline]
+    fn attempt(&mut self) -> Option<()> {
+        self.raw.try_lock().then_some(())
+    }
+
+    fn spins(&self) -> bool {
+        true
+    }
+
+    fn check(&mut self, _queue: &mut Locked<'_>) -> Check<()> {
+        let state = &self.raw.state;
+        let mut s = state.load(Ordering::Relaxed);
+        loop {
+            let (next, done) = if s & LOCKED == 0 {
+                (s | LOCKED, true)
+            } else if s & PARKED == 0 {
+                (s | PARKED, false)
+            } else {
+                break;
+            };
+            match state.compare_exchange_weak(s, next, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) if done => return Check::Done(()),
+                Ok(_) => break,
+                Err(actual) => s = actual,
+            }
+        }
+        let overtaken = self.overtaken.get();
+        Check::Wait {
+            data: if overtaken { OVERTAKEN } else { 0 },
+            front: overtaken,
+        }
+    }
+
+    fn woken(&mut self, wakeup: Wakeup) -> Option<()> {
+        if wakeup.token == HANDOFF {
+            return Some(());
+        }
+        // Freed for us, but someone may get there first: then we go back to the front.
+        self.overtaken.set(true);
+        None
+    }
+
+    fn unlinked(&mut self, queue: &mut Locked<'_>, _data: usize) {
+        if queue.is_empty() {
+            self.raw.state.fetch_and(!PARKED, Ordering::Relaxed);
+        }
+    }
+
+    fn abandon(&mut self, wakeup: Wakeup) {
+        if wakeup.token == HANDOFF {
+            // SAFETY: the lock was handed to this wait, which is going away: release it.
+            unsafe { self.raw.unlock() };
+        } else {
+            self.raw.wake_next_if_free();
+        }
+    }
 }
 
 impl LockWaiter {
     pub(crate) const fn new() -> Self {
         LockWaiter {
-            listener: Slot::new(),
-            starving: Flag::CLEAR,
+            overtaken: Flag::CLEAR,
         }
     }
 
     /// Advances the wait; `Ready` means the caller now holds the lock.
     #[inline]
-    pub(crate) fn poll_lock<S: Strategy>(&mut self, raw: &RawMutex, strategy: &mut S) -> Poll<()> {
-        // The uncontended case, inlined into the caller: the same first attempt `poll_loop`
-        // would make, without setting the loop up.
-        if self.listener.is_none() && !self.starving.get() && raw.try_lock() {
+    pub(crate) fn poll_lock<S: Strategy>(
+        &mut self,
+        node: Pin<&Node>,
+        raw: &RawMutex,
+        strategy: &mut S,
+    ) -> Poll<()> {
+        // The uncontended case, inlined into the caller.
+        if node.is_idle() && !self.overtaken.get() && raw.try_lock() {
             return Poll::Ready(());
         }
-        self.poll_lock_slow(raw, strategy)
+        self.poll_lock_slow(node, raw, strategy)
     }
 
     #[inline(never)]
-    fn poll_lock_slow<S: Strategy>(&mut self, raw: &RawMutex, strategy: &mut S) -> Poll<()> {
-        if self.listener.is_none() && !self.starving.get() && spin(strategy, || raw.try_lock()) {
-            return Poll::Ready(());
+    fn poll_lock_slow<S: Strategy>(
+        &mut self,
+        node: Pin<&Node>,
+        raw: &RawMutex,
+        strategy: &mut S,
+    ) -> Poll<()> {
+        let mut wait = LockWait {
+            raw,
+            overtaken: &mut self.overtaken,
+        };
+        let res = poll_wait(node, strategy, &mut wait);
+        if res.is_ready() {
+            self.overtaken = Flag::CLEAR;
         }
-        let starving = &mut self.starving;
-        poll_loop(strategy, &raw.event, &mut self.listener, |attempt| {
-            let is_starving = starving.get();
-            let won = match attempt {
-                Attempt::Fresh => raw.acquire(|s| s < STARVING, is_starving),
-                // A notification is in flight: it is that waiter's turn, not ours.
-                Attempt::Registered => {
-                    raw.acquire(|s| s < STARVING || !raw.event.is_notified(), is_starving)
-                }
-                Attempt::Woken => raw.acquire(|_| true, is_starving),
-            };
-            if won {
-                starving.set(false);
-                return Some(());
-            }
-            if attempt == Attempt::Woken && !is_starving {
-                raw.state.fetch_add(STARVING, Ordering::Relaxed);
-                starving.set(true);
-            }
-            if attempt != Attempt::Registered {
-                mark_contended(&raw.state, CONTENDED);
-            }
-            None
-        })
+        res
     }
 
-    /// Withdraws an unfinished wait, passing on a notification it had not acted on.
-    pub(crate) fn cancel(&mut self, raw: &RawMutex) {
-        if let Some(listener) = self.listener.take() {
-            use event_listener::Listener as _;
-            if listener.discard() {
-                raw.event.notify(1);
-            }
-        }
-        if self.starving.take() {
-            raw.state.fetch_sub(STARVING, Ordering::Relaxed);
-        }
+    /// Withdraws an unfinished wait, passing on a wake-up it had not acted on.
+    pub(crate) fn cancel(&mut self, node: Pin<&Node>, raw: &RawMutex) {
+        cancel(
+            node,
+            &mut LockWait {
+                raw,
+                overtaken: &mut self.overtaken,
+            },
+        );
+        self.overtaken = Flag::CLEAR;
     }
 }

@@ -5,98 +5,83 @@
 //! - `gate`: a [`RawMutex`] that writers and upgradable readers hold. At most one of them
 //!   exists at a time, and they queue on the mutex with its fairness rules.
 //! - `state`: the word below, shared by everybody.
-//! - `readers`: the event that readers blocked by a writer park on.
-//! - `drain`: the event that the holder of `gate`, having announced a write, parks on until
-//!   the readers inside have left. Only the holder of `gate` ever listens on it.
+//! - `readers`: the queue of readers blocked by a writer.
+//! - `drain`: the queue on which the holder of `gate`, having announced a write, waits for the
+//!   readers inside to leave. Only the holder of `gate` ever waits there.
 //!
 //! # State word
 //!
-//! With `B = (usize::BITS - 2) / 2` bits per count:
-//!
-//! | bits          | name      | meaning                                                      |
-//! |---------------|-----------|--------------------------------------------------------------|
-//! | 0             | `WRITE`   | the holder of `gate` wants or has exclusive access           |
-//! | 1             | `WANT`    | the holder of `gate` waits to announce `WRITE`               |
-//! | 2 .. 2+B      | readers   | read locks held (an upgradable reader is not counted)        |
-//! | 2+B .. 2+2B   | queued    | readers behind a writer: waiting while `WRITE` is set,       |
-//! |               |           | let in but not yet entered once it is cleared                |
+//! | bits | name      | meaning                                                             |
+//! |------|-----------|---------------------------------------------------------------------|
+//! | 0    | `WRITE`   | the holder of `gate` has announced a write, or holds the write lock |
+//! | 1    | `PARKED`  | `readers` is not empty; changed only under that queue's lock        |
+//! | 2..  | readers   | read locks held, counting readers let in but not yet running        |
 //!
 //! A writer owns the lock when it holds `gate`, `WRITE` is set and the reader count is zero.
 //! New readers never enter while `WRITE` is set, so once the count reaches zero it stays there.
 //!
-//! `WRITE` may only be set while `queued` is zero. So a reader counted in `queued` that finds
-//! `WRITE` clear knows it was let in by the write it queued behind, never confused with a
-//! later one, and it enters by moving itself from `queued` to `readers` in one step. Readers
-//! that give up leave `queued` the same way, whichever side of the release they are on.
-//!
 //! # Fairness (phase-fair)
 //!
-//! - *Writers are not starved by readers.* As soon as a writer holds `gate` and the readers
-//!   let in by the previous write have entered, it sets `WRITE`; from then on new readers (and
-//!   `try_read`) queue, and the writer waits only for the readers already inside. A writer
-//!   therefore waits for the writers and upgradable readers queued on `gate` ahead of it (with
-//!   the mutex's bounds) and for one batch of readers.
+//! - *Writers are not starved by readers.* A writer sets `WRITE` as soon as it holds `gate`
+//!   (an upgrade, as soon as it starts): from then on new readers (and `try_read`) queue,
+//!   and the writer waits only for the readers already inside. A writer therefore waits for
+//!   the writers and upgradable readers queued on `gate` ahead of it (with the mutex's
+//!   bounds) and for one batch of readers.
 //! - *Readers are not starved by writers.* Whoever clears `WRITE` (a write guard dropped or
-//!   downgraded, a cancelled write or upgrade) lets every queued reader in and wakes them. The
-//!   next writer cannot set `WRITE` until they have all entered (or given up), and then waits
-//!   for them to leave. A reader that arrives while a writer is queued or writing therefore
-//!   gets in when that writer is done, before any writer that comes later.
+//!   downgraded, a cancelled write or upgrade) lets every queued reader in: it counts them as
+//!   holders in the same step and then wakes them, each already holding its read lock. The
+//!   next writer sets `WRITE` at once but then waits for them to leave. A reader that arrives
+//!   while a writer is queued or writing therefore gets in when that writer is done, before
+//!   any writer that comes later.
 //!
 //! # Why no wake-up is lost
 //!
-//! - Readers: a reader registers its listener *before* it enqueues (the enqueue happens in the
-//!   re-check step of [`poll_loop`]), and whoever clears `WRITE` sees `queued > 0` and calls
-//!   `notify(usize::MAX)` after its compare-exchange. So every queued reader's listener exists
-//!   when the notification is sent, and after every wake-up and every new registration the
-//!   reader checks `WRITE` again.
-//! - The drain: a reader whose release takes the count to zero while `WRITE` is set notifies
-//!   `drain`; so does a reader that takes `queued` to zero while `WANT` is set. The holder of
-//!   `gate` sets `WANT` (or `WRITE`), registers on `drain`, and re-checks before parking.
+//! - Readers: a reader that finds `WRITE` set sets `PARKED` and links its node in one critical
+//!   section of the `readers` lock. Clearing `WRITE` is a compare-and-swap that fails while
+//!   `PARKED` is set; the clearer then takes the `readers` lock and lets the queue in.
+//! - The drain: the holder of `gate` waits only while the count is not zero, checked under the
+//!   `drain` lock. A reader whose release takes the count to zero while `WRITE` is set takes
+//!   the `drain` lock and wakes whoever waits there: either the writer linked before that (and
+//!   is woken) or it checks after (and sees zero).
 //! - `gate` follows the mutex's own protocol.
 //!
-//! # Allocation
+//! # Limits
 //!
-//! Uncontended paths never touch an event: `readers` is notified only when `queued > 0` (the
-//! exact count of parked readers plays the part of the mutex's sticky `CONTENDED` bit), `drain`
-//! only when a reader leaves while a writer is waiting for it, and `gate` has its own sticky
-//! `CONTENDED` bit.
+//! At most [`MAX_READERS`] read locks can be held at once; a read past that panics, and
+//! `try_read` fails, before anything changes.
 
+use core::pin::Pin;
 use core::task::Poll;
 
-use event_listener::{Event, Listener as _};
-
 use crate::raw::mutex::{LockWaiter, RawMutex};
-use crate::raw::wait::{poll_loop, Attempt, Flag, Slot, Strategy};
+use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
+use crate::raw::wait::{cancel, poll_wait, Check, Flag, Protocol, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const WRITE: usize = 1;
-const WANT: usize = 1 << 1;
-const COUNT_BITS: u32 = (usize::BITS - 2) / 2;
+const PARKED: usize = 1 << 1;
 const READER: usize = 1 << 2;
-const QUEUED: usize = 1 << (2 + COUNT_BITS);
-const MAX_COUNT: usize = (1 << COUNT_BITS) - 1;
+
+/// The most read locks that can be held at once.
+pub(crate) const MAX_READERS: usize = usize::MAX >> 2;
 
 #[inline]
 const fn readers(state: usize) -> usize {
-    (state >> 2) & MAX_COUNT
-}
-
-#[inline]
-const fn queued(state: usize) -> usize {
-    (state >> (2 + COUNT_BITS)) & MAX_COUNT
+    state >> 2
 }
 
 #[cold]
+#[track_caller]
 fn too_many_readers() -> ! {
-    panic!("too many readers of one `RwLock` (at most {MAX_COUNT})")
+    panic!("too many readers of one `RwLock` (at most `RwLock::MAX_READERS`: {MAX_READERS})")
 }
 
 /// A reader-writer lock without data.
 pub(crate) struct RawRwLock {
     gate: RawMutex,
     state: AtomicUsize,
-    readers: Event,
-    drain: Event,
+    readers: WaitQueue,
+    drain: WaitQueue,
 }
 
 impl RawRwLock {
@@ -105,22 +90,23 @@ impl RawRwLock {
             RawRwLock {
                 gate: RawMutex::new(),
                 state: AtomicUsize::new(0),
-                readers: Event::new(),
-                drain: Event::new(),
+                readers: WaitQueue::new(),
+                drain: WaitQueue::new(),
             }
         }
     }
 
-    /// Takes a read lock unless a writer holds or waits for the lock.
+    /// Takes a read lock unless a writer holds or waits for the lock. `Err` (changing nothing)
+    /// when [`MAX_READERS`] are inside.
     #[inline]
-    pub(crate) fn try_read(&self) -> bool {
+    fn read_now(&self) -> Result<bool, ()> {
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
             if s & WRITE != 0 {
-                return false;
+                return Ok(false);
             }
-            if readers(s) == MAX_COUNT {
-                too_many_readers();
+            if readers(s) == MAX_READERS {
+                return Err(());
             }
             match self.state.compare_exchange_weak(
                 s,
@@ -128,10 +114,17 @@ impl RawRwLock {
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return true,
+                Ok(_) => return Ok(true),
                 Err(actual) => s = actual,
             }
         }
+    }
+
+    /// Takes a read lock unless a writer holds or waits for the lock, or the reader count is
+    /// at its limit.
+    #[inline]
+    pub(crate) fn try_read(&self) -> bool {
+        self.read_now() == Ok(true)
     }
 
     /// Releases a read lock; the last reader out hands the lock to a waiting writer.
@@ -152,7 +145,10 @@ impl RawRwLock {
     #[cold]
     #[inline(never)]
     fn wake_writer(&self) {
-        self.drain.notify(1);
+        let mut drain = self.drain.lock();
+        if !drain.is_empty() {
+            drain.pop_front(0);
+        }
     }
 
     /// Takes the upgradable lock if no writer or upgradable reader exists.
@@ -220,17 +216,29 @@ impl RawRwLock {
         self.clear_write(0);
     }
 
-    /// Turns the upgradable lock into a read lock.
+    /// Turns the upgradable lock into a read lock. Panics, changing nothing, when
+    /// [`MAX_READERS`] are inside.
     ///
     /// # Safety
     ///
     /// The caller must hold the upgradable lock; it holds a read lock afterwards.
+    #[track_caller]
     pub(crate) unsafe fn downgrade_upgradable(&self) {
         // `WRITE` is clear: only the holder of `gate` sets it.
-        let prev = self.state.fetch_add(READER, Ordering::Relaxed);
-        if readers(prev) == MAX_COUNT {
-            self.state.fetch_sub(READER, Ordering::Relaxed);
-            too_many_readers();
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if readers(s) == MAX_READERS {
+                too_many_readers();
+            }
+            match self.state.compare_exchange_weak(
+                s,
+                s + READER,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(actual) => s = actual,
+            }
         }
         // SAFETY: the upgradable lock is `gate`.
         unsafe { self.gate.unlock() }
@@ -244,10 +252,9 @@ impl RawRwLock {
     /// on failure nothing changed.
     #[inline]
     pub(crate) unsafe fn try_upgrade(&self) -> bool {
-        // `WRITE` is clear while we hold `gate` without having set it; readers let in by the
-        // previous write (`queued`) must enter and leave first, like any other reader.
+        // `WRITE` is clear while we hold `gate` without having set it.
         let mut s = self.state.load(Ordering::Relaxed);
-        while readers(s) == 0 && queued(s) == 0 {
+        while readers(s) == 0 {
             match self.state.compare_exchange_weak(
                 s,
                 s | WRITE,
@@ -262,130 +269,72 @@ impl RawRwLock {
     }
 
     /// Clears `WRITE`, letting every queued reader in (plus `extra` read locks for the caller,
-    /// taken in the same step), and wakes the readers it let in.
+    /// taken in the same step). Panics, changing nothing, if `extra` does not fit.
+    #[track_caller]
     fn clear_write(&self, extra: usize) {
         let mut s = self.state.load(Ordering::Relaxed);
-        let released = loop {
+        loop {
             debug_assert!(s & WRITE != 0, "clearing a write that was not announced");
-            if readers(s) + extra > MAX_COUNT {
+            if s & PARKED != 0 {
+                return self.let_readers_in(extra);
+            }
+            if extra > MAX_READERS - readers(s) {
                 too_many_readers();
             }
             let next = (s & !WRITE) + extra * READER;
             match self
                 .state
-                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange_weak(s, next, Ordering::Release, Ordering::Relaxed)
             {
-                Ok(_) => break queued(s),
+                Ok(_) => return,
                 Err(actual) => s = actual,
             }
-        };
-        if released > 0 {
-            self.readers.notify(usize::MAX);
         }
     }
 
-    /// A read attempt for a reader that is not queued; may enqueue it when `enqueue` is set.
-    /// Returns `Ok` when the read lock was taken, `Err(true)` when it enqueued.
-    fn read_or_enqueue(&self, enqueue: bool) -> Result<(), bool> {
-        let mut s = self.state.load(Ordering::Relaxed);
+    /// `clear_write` with readers queued: counts them in and wakes them, batch by batch.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn let_readers_in(&self, extra: usize) {
+        let mut queue = self.readers.lock();
+        if extra > MAX_READERS - readers(self.state.load(Ordering::Relaxed)) {
+            too_many_readers();
+        }
+        let mut first = true;
         loop {
-            let next = if s & WRITE == 0 {
-                if readers(s) == MAX_COUNT {
-                    too_many_readers();
+            let mut admitted = 0;
+            while !queue.is_full() && !queue.is_empty() {
+                queue.pop_front(0);
+                admitted += 1;
+            }
+            let add = (admitted + if first { extra } else { 0 }) * READER;
+            let mut s = self.state.load(Ordering::Relaxed);
+            loop {
+                // Each queued reader is a live future or thread, so the count cannot
+                // overflow here without [`MAX_READERS`] of them in memory.
+                debug_assert!(readers(s) + add / READER <= MAX_READERS);
+                let mut next = s + add;
+                if first {
+                    next &= !WRITE;
                 }
-                s + READER
-            } else if enqueue {
-                if queued(s) == MAX_COUNT {
-                    too_many_readers();
+                if queue.is_empty() {
+                    next &= !PARKED;
                 }
-                s + QUEUED
-            } else {
-                return Err(false);
-            };
-            match self
-                .state
-                .compare_exchange_weak(s, next, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) if s & WRITE == 0 => return Ok(()),
-                Ok(_) => return Err(true),
-                Err(actual) => s = actual,
-            }
-        }
-    }
-
-    /// A queued reader enters once `WRITE` is clear (it was let in). Returns whether it did.
-    fn enter_queued(&self) -> bool {
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
-            if s & WRITE != 0 {
-                return false;
-            }
-            if readers(s) == MAX_COUNT {
-                too_many_readers();
-            }
-            match self.state.compare_exchange_weak(
-                s,
-                s - QUEUED + READER,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    self.after_dequeue(s - QUEUED);
-                    return true;
+                match self
+                    .state
+                    .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Relaxed)
+                {
+                    Ok(_) => break,
+                    Err(actual) => s = actual,
                 }
-                Err(actual) => s = actual,
             }
-        }
-    }
-
-    /// A queued reader gives up, whether or not it was already let in.
-    fn leave_queue(&self) {
-        let prev = self.state.fetch_sub(QUEUED, Ordering::Relaxed);
-        debug_assert!(queued(prev) > 0, "left a queue it was not in");
-        self.after_dequeue(prev - QUEUED);
-    }
-
-    /// The last released reader to enter or leave wakes a holder of `gate` waiting to announce.
-    #[inline]
-    fn after_dequeue(&self, now: usize) {
-        if queued(now) == 0 && now & (WANT | WRITE) == WANT {
-            self.drain.notify(1);
-        }
-    }
-
-    /// Sets `WRITE` on behalf of the holder of `gate` once the readers let in by the previous
-    /// write have entered; until then sets `WANT` and returns false.
-    #[inline]
-    fn try_announce(&self) -> bool {
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
-            debug_assert!(s & WRITE == 0, "two writers announced");
-            let next = if queued(s) == 0 {
-                (s | WRITE) & !WANT
-            } else if s & WANT == 0 {
-                s | WANT
-            } else {
-                return false;
-            };
-            match self
-                .state
-                .compare_exchange_weak(s, next, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => return next & WRITE != 0,
-                Err(actual) => s = actual,
+            first = false;
+            if queue.is_empty() {
+                return;
             }
+            queue.make_room();
         }
-    }
-
-    /// Withdraws a `WANT` that did not lead to an announcement.
-    fn withdraw_want(&self) {
-        self.state.fetch_and(!WANT, Ordering::Relaxed);
-    }
-
-    /// Whether the readers inside have all left (for the holder of `gate` with `WRITE` set).
-    #[inline]
-    fn drained(&self) -> bool {
-        readers(self.state.load(Ordering::Acquire)) == 0
     }
 
     /// Whether a writer holds or waits for the lock (a hint).
@@ -396,83 +345,163 @@ impl RawRwLock {
     /// How many read locks are held (a hint; the upgradable lock is not counted). Readers let
     /// in by a write but not yet running count as holders.
     pub(crate) fn reader_count(&self) -> usize {
-        let s = self.state.load(Ordering::Relaxed);
-        readers(s) + if s & WRITE == 0 { queued(s) } else { 0 }
+        readers(self.state.load(Ordering::Relaxed))
     }
-}
 
-/// The part of a read future that waits.
-#[derive(Debug, Default)]
-#[repr(C)]
-pub(crate) struct ReadWaiter {
-    listener: Slot,
-    /// Whether this reader is counted in `queued`.
-    queued: Flag,
-}
-
-impl ReadWaiter {
-    pub(crate) const fn new() -> Self {
-        ReadWaiter {
-            listener: Slot::new(),
-            queued: Flag::CLEAR,
+    /// Adds `n` read locks held by nobody, or takes them away again (for tests at the limit).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn add_phantom_readers(&self, n: isize) {
+        if n >= 0 {
+            self.state.fetch_add(n as usize * READER, Ordering::Relaxed);
+        } else {
+            self.state
+                .fetch_sub(n.unsigned_abs() * READER, Ordering::Relaxed);
         }
     }
+}
 
-    /// Advances the wait; `Ready` means the caller now holds a read lock.
+struct ReadWait<'a> {
+    raw: &'a RawRwLock,
+}
+
+impl<'a> Protocol<'a> for ReadWait<'a> {
+    type Output = ();
+
     #[inline]
-    pub(crate) fn poll_read<S: Strategy>(&mut self, raw: &RawRwLock, strategy: &mut S) -> Poll<()> {
-        // No writer, inlined into the caller: the loop's first attempt, without the loop.
-        if self.listener.is_none() && !self.queued.get() && raw.try_read() {
-            return Poll::Ready(());
-        }
-        self.poll_read_slow(raw, strategy)
+    fn queue(&self) -> &'a WaitQueue {
+        &self.raw.readers
     }
 
-    #[inline(never)]
-    fn poll_read_slow<S: Strategy>(&mut self, raw: &RawRwLock, strategy: &mut S) -> Poll<()> {
-        let queued = &mut self.queued;
-        poll_loop(strategy, &raw.readers, &mut self.listener, |attempt| {
-            if queued.get() {
-                if raw.enter_queued() {
-                    queued.set(false);
-                    return Some(());
-                }
-                return None;
-            }
-            // Enqueue only with a listener in place, so the releasing notification finds it.
-            match raw.read_or_enqueue(attempt == Attempt::Registered) {
-                Ok(()) => Some(()),
-                Err(enqueued) => {
-                    queued.set(enqueued);
-                    None
-                }
-            }
-        })
+    #[track_caller]
+    fn attempt(&mut self) -> Option<()> {
+        match self.raw.read_now() {
+            Ok(entered) => entered.then_some(()),
+            Err(()) => too_many_readers(),
+        }
     }
 
-    /// Withdraws an unfinished wait: leaves the queue, on either side of its release.
-    pub(crate) fn cancel(&mut self, raw: &RawRwLock) {
-        // Readers are woken all at once, so a notification needs no passing on.
-        if let Some(listener) = self.listener.take() {
-            listener.discard();
+    #[track_caller]
+    fn check(&mut self, _queue: &mut Locked<'_>) -> Check<()> {
+        let state = &self.raw.state;
+        let mut s = state.load(Ordering::Relaxed);
+        loop {
+            let next = if s & WRITE == 0 {
+                if readers(s) == MAX_READERS {
+                    too_many_readers();
+                }
+                s + READER
+            } else if s & PARKED == 0 {
+                s | PARKED
+            } else {
+                break;
+            };
+            match state.compare_exchange_weak(s, next, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) if s & WRITE == 0 => return Check::Done(()),
+                Ok(_) => break,
+                Err(actual) => s = actual,
+            }
         }
-        if self.queued.take() {
-            raw.leave_queue();
+        Check::Wait {
+            data: 0,
+            front: false,
         }
+    }
+
+    fn woken(&mut self, _wakeup: Wakeup) -> Option<()> {
+        // Let in by a writer, already counted as a reader.
+        Some(())
+    }
+
+    fn unlinked(&mut self, queue: &mut Locked<'_>, _data: usize) {
+        if queue.is_empty() {
+            self.raw.state.fetch_and(!PARKED, Ordering::Relaxed);
+        }
+    }
+
+    fn abandon(&mut self, _wakeup: Wakeup) {
+        // SAFETY: the writer that woke us counted us as a reader; we give that lock up.
+        unsafe { self.raw.read_unlock() };
+    }
+}
+
+/// Advances a read; `Ready` means the caller now holds a read lock.
+#[inline]
+#[track_caller]
+pub(crate) fn poll_read<S: Strategy>(
+    node: Pin<&Node>,
+    raw: &RawRwLock,
+    strategy: &mut S,
+) -> Poll<()> {
+    // No writer, inlined into the caller.
+    if node.is_idle() && raw.read_now() == Ok(true) {
+        return Poll::Ready(());
+    }
+    poll_read_slow(node, raw, strategy)
+}
+
+#[inline(never)]
+#[track_caller]
+fn poll_read_slow<S: Strategy>(node: Pin<&Node>, raw: &RawRwLock, strategy: &mut S) -> Poll<()> {
+    poll_wait(node, strategy, &mut ReadWait { raw })
+}
+
+/// Withdraws an unfinished read, giving up a read lock it was let in with.
+pub(crate) fn cancel_read(node: Pin<&Node>, raw: &RawRwLock) {
+    cancel(node, &mut ReadWait { raw });
+}
+
+struct DrainWait<'a> {
+    raw: &'a RawRwLock,
+    announced: &'a mut Flag,
+}
+
+impl<'a> Protocol<'a> for DrainWait<'a> {
+    type Output = ();
+
+    #[inline]
+    fn queue(&self) -> &'a WaitQueue {
+        &self.raw.drain
+    }
+
+    #[inline]
+    fn attempt(&mut self) -> Option<()> {
+        let s = if self.announced.get() {
+            self.raw.state.load(Ordering::Acquire)
+        } else {
+            // From our first try on, new readers queue behind us.
+            self.announced.set(true);
+            let prev = self.raw.state.fetch_or(WRITE, Ordering::Acquire);
+            debug_assert!(prev & WRITE == 0, "two writers announced");
+            prev
+        };
+        (readers(s) == 0).then_some(())
+    }
+
+    fn check(&mut self, _queue: &mut Locked<'_>) -> Check<()> {
+        if readers(self.raw.state.load(Ordering::Acquire)) == 0 {
+            Check::Done(())
+        } else {
+            Check::Wait {
+                data: 0,
+                front: false,
+            }
+        }
+    }
+
+    fn woken(&mut self, _wakeup: Wakeup) -> Option<()> {
+        (readers(self.raw.state.load(Ordering::Acquire)) == 0).then_some(())
     }
 }
 
 /// Waits for the readers inside to leave, on behalf of the holder of `gate`.
 #[derive(Debug, Default)]
 pub(crate) struct DrainWaiter {
-    listener: Slot,
     announced: Flag,
 }
 
 impl DrainWaiter {
     pub(crate) const fn new() -> Self {
         DrainWaiter {
-            listener: Slot::new(),
             announced: Flag::CLEAR,
         }
     }
@@ -484,57 +513,44 @@ impl DrainWaiter {
     #[inline]
     pub(crate) fn poll_drain<S: Strategy>(
         &mut self,
+        node: Pin<&Node>,
         raw: &RawRwLock,
         strategy: &mut S,
     ) -> Poll<()> {
-        // No reader inside, inlined into the caller: announce and own the lock at once.
-        if self.listener.is_none() && !self.announced.get() && raw.try_announce() {
-            if raw.drained() {
-                return Poll::Ready(());
-            }
-            self.announced.set(true);
-        }
-        self.poll_drain_slow(raw, strategy)
-    }
-
-    #[inline(never)]
-    fn poll_drain_slow<S: Strategy>(&mut self, raw: &RawRwLock, strategy: &mut S) -> Poll<()> {
-        let announced = &mut self.announced;
-        let res = poll_loop(strategy, &raw.drain, &mut self.listener, |_| {
-            if !announced.get() {
-                if !raw.try_announce() {
-                    return None;
-                }
-                announced.set(true);
-            }
-            raw.drained().then_some(())
-        });
+        let mut wait = DrainWait {
+            raw,
+            announced: &mut self.announced,
+        };
+        let res = poll_wait(node, strategy, &mut wait);
         if res.is_ready() {
-            self.announced.set(false);
+            self.announced = Flag::CLEAR;
         }
         res
     }
 
-    /// Withdraws an unfinished drain: clears `WRITE` (letting in the readers that queued behind
-    /// it), or the `WANT` that preceded it. The caller still holds `gate` afterwards.
-    pub(crate) fn cancel(&mut self, raw: &RawRwLock) {
-        // Only the holder of `gate` listens on `drain`: there is nobody to pass a wake-up to.
-        if let Some(listener) = self.listener.take() {
-            listener.discard();
-        }
+    /// Withdraws an unfinished drain: clears `WRITE`, letting in the readers that queued
+    /// behind it. The caller still holds `gate` afterwards.
+    pub(crate) fn cancel(&mut self, node: Pin<&Node>, raw: &RawRwLock) {
+        // Only the holder of `gate` waits on `drain`: there is nobody to pass a wake-up to.
+        cancel(
+            node,
+            &mut DrainWait {
+                raw,
+                announced: &mut self.announced,
+            },
+        );
         if self.announced.take() {
             raw.clear_write(0);
-        } else {
-            raw.withdraw_want();
         }
     }
 }
 
-/// The part of a write future that waits: first for `gate`, then for the readers to leave.
+/// The part of a write future that waits beside its node: first for `gate`, then for the
+/// readers to leave. It holds `gate` exactly while its drain has announced the write: the
+/// drain announces in the same poll that takes `gate`.
 #[derive(Debug, Default)]
 pub(crate) struct WriteWaiter {
     gate: LockWaiter,
-    has_gate: Flag,
     drain: DrainWaiter,
 }
 
@@ -542,7 +558,6 @@ impl WriteWaiter {
     pub(crate) const fn new() -> Self {
         WriteWaiter {
             gate: LockWaiter::new(),
-            has_gate: Flag::CLEAR,
             drain: DrainWaiter::new(),
         }
     }
@@ -550,100 +565,52 @@ impl WriteWaiter {
     /// Advances the wait; `Ready` means the caller now holds the write lock.
     pub(crate) fn poll_write<S: Strategy>(
         &mut self,
+        node: Pin<&Node>,
         raw: &RawRwLock,
         strategy: &mut S,
     ) -> Poll<()> {
-        if !self.has_gate.get() {
-            if self.gate.poll_lock(&raw.gate, strategy).is_pending() {
-                return Poll::Pending;
-            }
-            self.has_gate.set(true);
+        if !self.drain.announced.get()
+            && self.gate.poll_lock(node, &raw.gate, strategy).is_pending()
+        {
+            return Poll::Pending;
         }
-        let res = self.drain.poll_drain(raw, strategy);
-        if res.is_ready() {
-            self.has_gate.set(false);
-        }
-        res
+        self.drain.poll_drain(node, raw, strategy)
     }
 
     /// Withdraws an unfinished wait, releasing whatever it had taken.
-    pub(crate) fn cancel(&mut self, raw: &RawRwLock) {
-        if self.has_gate.take() {
-            self.drain.cancel(raw);
-            // SAFETY: we took `gate` and nobody else released it.
+    pub(crate) fn cancel(&mut self, node: Pin<&Node>, raw: &RawRwLock) {
+        if self.drain.announced.get() {
+            self.drain.cancel(node, raw);
+            // SAFETY: we took `gate` (the drain announced) and nobody else released it.
             unsafe { raw.gate.unlock() };
         } else {
-            self.gate.cancel(&raw.gate);
+            self.gate.cancel(node, &raw.gate);
         }
     }
 }
 
-/// The part of an upgradable-read future that waits: the upgradable lock is `gate`.
-#[derive(Debug, Default)]
-#[repr(C)]
-pub(crate) struct UpgradableWaiter {
-    gate: LockWaiter,
+/// Advances an upgradable read; `Ready` means the caller now holds the upgradable lock.
+#[inline]
+pub(crate) fn poll_upgradable<S: Strategy>(
+    waiter: &mut LockWaiter,
+    node: Pin<&Node>,
+    raw: &RawRwLock,
+    strategy: &mut S,
+) -> Poll<()> {
+    waiter.poll_lock(node, &raw.gate, strategy)
 }
 
-impl UpgradableWaiter {
-    pub(crate) const fn new() -> Self {
-        UpgradableWaiter {
-            gate: LockWaiter::new(),
-        }
-    }
-
-    /// Advances the wait; `Ready` means the caller now holds the upgradable lock.
-    pub(crate) fn poll_upgradable<S: Strategy>(
-        &mut self,
-        raw: &RawRwLock,
-        strategy: &mut S,
-    ) -> Poll<()> {
-        self.gate.poll_lock(&raw.gate, strategy)
-    }
-
-    /// Withdraws an unfinished wait.
-    pub(crate) fn cancel(&mut self, raw: &RawRwLock) {
-        self.gate.cancel(&raw.gate);
-    }
+/// Withdraws an unfinished upgradable read.
+pub(crate) fn cancel_upgradable(waiter: &mut LockWaiter, node: Pin<&Node>, raw: &RawRwLock) {
+    waiter.cancel(node, &raw.gate);
 }
 
-/// The part of an upgrade future that waits; it owns the upgradable lock until it completes.
-#[derive(Debug, Default)]
-pub(crate) struct UpgradeWaiter {
-    drain: DrainWaiter,
-}
-
-impl UpgradeWaiter {
-    pub(crate) const fn new() -> Self {
-        UpgradeWaiter {
-            drain: DrainWaiter::new(),
-        }
-    }
-
-    /// Advances the wait; `Ready` means the upgradable lock is now the write lock.
-    pub(crate) fn poll_upgrade<S: Strategy>(
-        &mut self,
-        raw: &RawRwLock,
-        strategy: &mut S,
-    ) -> Poll<()> {
-        self.drain.poll_drain(raw, strategy)
-    }
-
-    /// Withdraws an unfinished upgrade but keeps the upgradable lock: the caller gets its
-    /// upgradable guard back.
-    #[cfg(feature = "std")]
-    pub(crate) fn withdraw(&mut self, raw: &RawRwLock) {
-        self.drain.cancel(raw);
-    }
-
-    /// Withdraws an unfinished upgrade and releases the upgradable lock it owned.
-    ///
-    /// # Safety
-    ///
-    /// The caller must own the upgradable lock through this wait.
-    pub(crate) unsafe fn cancel(&mut self, raw: &RawRwLock) {
-        self.drain.cancel(raw);
-        // SAFETY: the caller owns the upgradable lock, which is `gate`.
-        unsafe { raw.gate.unlock() };
-    }
+/// Releases the upgradable lock an unfinished upgrade owned, after its drain was withdrawn.
+///
+/// # Safety
+///
+/// The caller must own the upgradable lock.
+pub(crate) unsafe fn release_gate(raw: &RawRwLock) {
+    // SAFETY: the caller owns the upgradable lock, which is `gate`.
+    unsafe { raw.gate.unlock() }
 }

@@ -2,48 +2,51 @@
 //!
 //! # State word
 //!
-//! | bits  | name        | meaning                                                       |
-//! |-------|-------------|---------------------------------------------------------------|
-//! | 0     | `CLOSED`    | the semaphore is closed; every wait fails                     |
-//! | 1     | `CONTENDED` | some waiter has registered a listener; releases must notify   |
-//! | 2     | `HEAD`      | one waiter is collecting permits; nobody else may take any    |
-//! | 3..   | permits     | available permits, at most [`MAX_PERMITS`]                    |
+//! | bits | name     | meaning                                                             |
+//! |------|----------|---------------------------------------------------------------------|
+//! | 0    | `CLOSED` | the semaphore is closed; every wait fails                           |
+//! | 1    | `PARKED` | the queue is not empty; set and cleared only under the queue's lock |
+//! | 2..  | permits  | available permits, at most [`MAX_PERMITS`]                          |
 //!
-//! # Fairness
+//! # Fairness: first in, first out
 //!
-//! Waiters take permits all at once while nobody is starving, in whatever order they reach the
-//! state word. A waiter that was woken and still could not get all it asked for becomes the
-//! *head*: it takes every available permit, sets `HEAD`, and from then on every released permit
-//! is reserved for it until it has all it needs. It parks on an event of its own, so a release
-//! wakes it directly instead of waking the queue. A large `acquire_many(n)` therefore cannot be
-//! starved by a stream of small acquires: once it is head, the small ones wait for it.
+//! Waiters are served strictly in the order they queued, whatever they ask for. A waiter that
+//! finds too few permits takes all there are and queues with what it still lacks as its node's
+//! data. From then on every returned permit goes to the queue first, under the queue's lock:
+//! the first waiter's lack is filled, and once it has everything it is woken already owning its
+//! permits; what is left goes to the next one. Only permits left over when the queue is empty
+//! reach the state word. So while anyone waits the word holds no permits, and `try_acquire`, or
+//! a later `acquire_many(3)` behind a queued `acquire_many(5)`, cannot take any.
 //!
-//! Every wake-up that hands out permits is an *additional* notification: `Event::notify(n)`
-//! only tops the number of notified listeners up to `n`, so a second release while the first
-//! woken waiter has not run yet would otherwise wake nobody and strand a permit.
+//! Only the first waiter ever holds part of what it asked for (permits reach a waiter only when
+//! every waiter before it is served), so partial holdings cannot deadlock. A waiter that goes
+//! away returns what it holds to the queue under the same lock, and a woken waiter that goes
+//! away returns the permits it was given like any holder.
 //!
-//! Only one waiter is head at a time, which is what makes collecting permits safe: two waiters
-//! each holding part of what they need could otherwise deadlock. It is also why the permits the
-//! head has collected so far are kept beside its event rather than in its future: only the head
-//! reads or writes that count, and handing `HEAD` from one head to the next (a release
-//! compare-exchange clearing it, an acquire one setting it) orders one head's count before the
-//! next's. The future stays three words.
+//! # Why no wake-up is lost
+//!
+//! A waiter sets `PARKED` and links its node in one critical section. A release adds permits
+//! with a compare-and-swap that fails when `PARKED` is set, and then hands them out under the
+//! queue's lock instead.
 
+use core::pin::Pin;
 use core::task::Poll;
 
-use event_listener::{Event, IntoNotification as _, Listener as _};
-
-use crate::raw::events::EventPair;
-use crate::raw::wait::{mark_contended, poll_loop, spin, Attempt, Slot, Strategy};
+use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
+use crate::raw::wait::{cancel, poll_wait, Check, Protocol, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const CLOSED: usize = 1;
-const CONTENDED: usize = 1 << 1;
-const HEAD: usize = 1 << 2;
-const SHIFT: u32 = 3;
+const PARKED: usize = 1 << 1;
+const SHIFT: u32 = 2;
 
 /// The largest number of permits a semaphore can hold.
-pub(crate) const MAX_PERMITS: usize = usize::MAX >> SHIFT;
+pub(crate) const MAX_PERMITS: usize = usize::MAX >> 3;
+
+/// Token: the waiter was given every permit it asked for.
+const GRANTED: usize = 0;
+/// Token: the semaphore closed; the node's data is what the waiter still lacked.
+const CLOSING: usize = 1;
 
 #[inline]
 const fn permits(state: usize) -> usize {
@@ -57,12 +60,18 @@ pub(crate) enum TryFail {
     NoPermits,
 }
 
+/// The semaphore was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Closed;
+
+/// Returning permits would have taken the count past [`MAX_PERMITS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Overflow;
+
 /// A semaphore without guards.
 pub(crate) struct RawSemaphore {
     state: AtomicUsize,
-    /// The queue of waiters, the head waiter's own event, and the permits the head has
-    /// collected so far (its spare word).
-    events: EventPair,
+    queue: WaitQueue,
 }
 
 impl RawSemaphore {
@@ -74,27 +83,9 @@ impl RawSemaphore {
             );
             RawSemaphore {
                 state: AtomicUsize::new(permits << SHIFT),
-                events: EventPair::new(),
+                queue: WaitQueue::new(),
             }
         }
-    }
-
-    /// The queue every waiter parks on (allocated with the head's on first contention).
-    #[inline]
-    fn queue(&self) -> &Event {
-        self.events.first()
-    }
-
-    /// The event only the head waiter parks on.
-    #[inline]
-    fn head(&self) -> &Event {
-        self.events.second()
-    }
-
-    /// The permits the current head has collected; only the head touches it.
-    #[inline]
-    fn head_held(&self) -> &AtomicUsize {
-        self.events.word()
     }
 
     #[inline]
@@ -106,7 +97,8 @@ impl RawSemaphore {
         self.state.load(Ordering::Acquire) & CLOSED != 0
     }
 
-    /// Takes `n` permits at once if nobody is ahead of us.
+    /// Takes `n` permits at once if nobody waits and enough are free. Zero permits succeed
+    /// unless the semaphore is closed.
     #[inline]
     pub(crate) fn try_acquire(&self, n: usize) -> Result<(), TryFail> {
         let mut s = self.state.load(Ordering::Relaxed);
@@ -114,7 +106,10 @@ impl RawSemaphore {
             if s & CLOSED != 0 {
                 return Err(TryFail::Closed);
             }
-            if s & HEAD != 0 || permits(s) < n {
+            if n == 0 {
+                return Ok(());
+            }
+            if s & PARKED != 0 || permits(s) < n {
                 return Err(TryFail::NoPermits);
             }
             match self.state.compare_exchange_weak(
@@ -129,66 +124,77 @@ impl RawSemaphore {
         }
     }
 
-    /// Returns `n` permits that a permit guard held, and wakes whoever may use them.
-    ///
-    /// One atomic add: held permits came out of this semaphore, so they fit again unless
-    /// `add_permits` filled it up in the meantime, which is caught and undone below.
+    /// Returns `n` permits, to the queue first. Fails, changing nothing, if the total would
+    /// exceed [`MAX_PERMITS`] and nobody waits; with waiters, permits that go to them are
+    /// handed out and only the remainder is refused.
     #[inline]
-    pub(crate) fn release_held(&self, n: usize) {
+    pub(crate) fn release(&self, n: usize) -> Result<(), Overflow> {
         if n == 0 {
-            return;
+            return Ok(());
         }
-        let prev = self.state.fetch_add(n << SHIFT, Ordering::Release);
-        if n > MAX_PERMITS - permits(prev) {
-            self.undo_overfull_release(n);
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s & PARKED != 0 {
+                return self.release_slow(n);
+            }
+            if n > MAX_PERMITS - permits(s) {
+                return Err(Overflow);
+            }
+            match self.state.compare_exchange_weak(
+                s,
+                s + (n << SHIFT),
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(actual) => s = actual,
+            }
         }
-        if prev & (HEAD | CONTENDED) != 0 {
-            self.wake_after_release(prev, n);
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn undo_overfull_release(&self, n: usize) -> ! {
-        self.state.fetch_sub(n << SHIFT, Ordering::Relaxed);
-        panic!("returning {n} permits would exceed `Semaphore::MAX_PERMITS` ({MAX_PERMITS})");
     }
 
     /// Out of line, so that the release a permit's drop inlines stays one atomic and a test.
     #[cold]
     #[inline(never)]
-    fn wake_after_release(&self, prev: usize, n: usize) {
-        if prev & HEAD != 0 {
-            self.head().notify(1);
-        } else if prev & CONTENDED != 0 {
-            self.queue().notify(n.additional());
-        }
+    fn release_slow(&self, n: usize) -> Result<(), Overflow> {
+        let mut queue = self.queue.lock();
+        self.release_locked(&mut queue, n)
     }
 
-    /// Adds `n` permits and wakes whoever may use them; panics (changing nothing) if the total
-    /// would exceed [`MAX_PERMITS`].
-    pub(crate) fn release(&self, n: usize) {
-        if n == 0 {
-            return;
+    /// Hands `n` permits to the waiters in order, then adds what is left to the word and
+    /// clears `PARKED` if nobody is left. Under the queue's lock.
+    fn release_locked(&self, queue: &mut Locked<'_>, mut n: usize) -> Result<(), Overflow> {
+        while n > 0 {
+            queue.make_room();
+            let Some(lacks) = queue.front() else { break };
+            if n < lacks {
+                queue.set_front(lacks - n);
+                n = 0;
+            } else {
+                n -= lacks;
+                queue.pop_front(GRANTED);
+            }
         }
         let mut s = self.state.load(Ordering::Relaxed);
-        let prev = loop {
-            let next = match permits(s).checked_add(n) {
-                Some(p) if p <= MAX_PERMITS => (s & ((1 << SHIFT) - 1)) | (p << SHIFT),
-                _ => panic!(
-                    "adding {n} permits would exceed `Semaphore::MAX_PERMITS` ({MAX_PERMITS})"
-                ),
-            };
+        loop {
+            let mut next = s;
+            if queue.is_empty() {
+                next &= !PARKED;
+            }
+            let fits = n <= MAX_PERMITS - permits(s);
+            if fits {
+                next += n << SHIFT;
+            }
+            if next == s {
+                return if fits { Ok(()) } else { Err(Overflow) };
+            }
             match self
                 .state
-                .compare_exchange_weak(s, next, Ordering::Release, Ordering::Relaxed)
+                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Relaxed)
             {
-                Ok(prev) => break prev,
+                Ok(_) if fits => return Ok(()),
+                Ok(_) => return Err(Overflow),
                 Err(actual) => s = actual,
             }
-        };
-        if prev & (HEAD | CONTENDED) != 0 {
-            self.wake_after_release(prev, n);
         }
     }
 
@@ -198,319 +204,141 @@ impl RawSemaphore {
         if prev & CLOSED != 0 {
             return false;
         }
-        if prev & CONTENDED != 0 {
-            self.queue().notify(usize::MAX);
-            self.head().notify(usize::MAX);
+        if prev & PARKED != 0 {
+            let mut queue = self.queue.lock();
+            loop {
+                queue.make_room();
+                if queue.is_empty() {
+                    break;
+                }
+                queue.pop_front(CLOSING);
+            }
+            self.state.fetch_and(!PARKED, Ordering::Relaxed);
         }
         true
     }
 
-    /// Tries to become head, taking every available permit.
-    ///
-    /// Returns `Some(true)` when that was all `need` (the wait is over, nobody became head),
-    /// `Some(false)` when the caller is now head, and `None` when another waiter is head (or
-    /// the semaphore closed).
-    fn become_head(&self, need: usize) -> Option<bool> {
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
-            if s & (HEAD | CLOSED) != 0 {
-                return None;
-            }
-            let take = permits(s).min(need);
-            let next = (s - (take << SHIFT)) | if take < need { HEAD } else { 0 };
-            match self
-                .state
-                .compare_exchange_weak(s, next, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) if take == need => return Some(true),
-                Ok(_) => {
-                    self.head_held().store(take, Ordering::Relaxed);
-                    return Some(false);
-                }
-                Err(actual) => s = actual,
-            }
-        }
-    }
-
-    /// As head: takes what it still lacks of `need` permits. When that completes the wait it
-    /// clears `HEAD` and returns the permits left over for others.
-    fn collect(&self, need: usize) -> Option<usize> {
-        let held = self.head_held().load(Ordering::Relaxed);
-        let want = need - held;
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
-            debug_assert!(s & HEAD != 0);
-            let take = permits(s).min(want);
-            let mut next = s - (take << SHIFT);
-            if take == want {
-                next &= !HEAD;
-            }
-            match self
-                .state
-                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) if take == want => return Some(permits(next)),
-                Ok(_) => {
-                    self.head_held().store(held + take, Ordering::Relaxed);
-                    return None;
-                }
-                Err(actual) => s = actual,
-            }
-        }
-    }
-
-    /// Gives up the head position, returning the permits it collected, and wakes the queue it
-    /// held back.
-    fn resign_head(&self) {
-        let held = self.head_held().load(Ordering::Relaxed);
-        let mut s = self.state.load(Ordering::Relaxed);
-        let next = loop {
-            let next = (s + (held << SHIFT)) & !HEAD;
-            match self
-                .state
-                .compare_exchange_weak(s, next, Ordering::Release, Ordering::Relaxed)
-            {
-                Ok(_) => break next,
-                Err(actual) => s = actual,
-            }
-        };
-        if next & CONTENDED != 0 && permits(next) > 0 {
-            self.queue().notify(permits(next).additional());
-        }
-    }
-}
-
-/// What an acquire asks for and where it stands, in one word: the permits it needs, with two
-/// flags in the bits above `MAX_PERMITS`. Neither flag set means queued with everybody else.
-///
-/// The count is stored as `need - 1` modulo `MAX_PERMITS + 1`, so that the common `acquire()`
-/// of one permit starts as a zero word next to the empty listener slot: the compiler writes
-/// and copies such a pair as one 16-byte zero, where a one beside a zero would be two stores
-/// that a 16-byte copy cannot be forwarded from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Request(usize);
-
-impl Request {
-    /// Head of the line, collecting permits (see `RawSemaphore::head_held`).
-    const HEAD: usize = 1 << (usize::BITS - 1);
-    /// Finished: the permits belong to the caller (or the wait failed).
-    const DONE: usize = 1 << (usize::BITS - 2);
-
-    /// A queued request for `need` permits, at most `MAX_PERMITS`.
-    #[inline]
-    fn new(need: usize) -> Request {
-        // `MAX_PERMITS + 1` is a power of two and `MAX_PERMITS` its mask.
-        Request(need.wrapping_sub(1) & MAX_PERMITS)
-    }
-
-    #[inline]
-    fn need(self) -> usize {
-        (self.0 & MAX_PERMITS).wrapping_add(1) & MAX_PERMITS
-    }
-
-    #[inline]
-    fn is_queued(self) -> bool {
-        self.0 & (Self::HEAD | Self::DONE) == 0
-    }
-
-    #[inline]
-    fn is_head(self) -> bool {
-        self.0 & Self::HEAD != 0
-    }
-
-    #[inline]
-    fn is_done(self) -> bool {
-        self.0 & Self::DONE != 0
-    }
-
-    #[inline]
-    fn set(&mut self, flag: usize) {
-        self.0 = (self.0 & MAX_PERMITS) | flag;
-    }
-}
-
-/// The part of an acquire future that waits: two words, so the future is three.
-#[derive(Debug)]
-#[repr(C)]
-pub(crate) struct AcquireWaiter {
-    request: Request,
-    listener: Slot,
-}
-
-/// The semaphore was closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Closed;
-
-impl AcquireWaiter {
-    #[inline]
-    pub(crate) fn new(need: usize) -> Self {
-        assert!(
-            need <= MAX_PERMITS,
-            "cannot acquire {need} permits: a semaphore holds at most `Semaphore::MAX_PERMITS` \
-             ({MAX_PERMITS})"
+    /// Gives back permits a waiter held when its wait ended without them. They came out of
+    /// this semaphore, so they fit unless `add_permits` filled it up meanwhile.
+    fn give_back(&self, n: usize) {
+        let returned = self.release(n);
+        debug_assert!(
+            returned.is_ok(),
+            "permits given back overflowed the semaphore"
         );
-        AcquireWaiter {
-            request: Request::new(need),
-            listener: Slot::new(),
-        }
-    }
-
-    #[inline]
-    pub(crate) fn need(&self) -> usize {
-        self.request.need()
-    }
-
-    /// Whether the wait has finished (or was withdrawn).
-    #[inline]
-    pub(crate) fn is_done(&self) -> bool {
-        self.request.is_done()
-    }
-
-    /// Advances the wait; `Ready(Ok(()))` means the caller now owns `need` permits.
-    #[inline]
-    pub(crate) fn poll_acquire<S: Strategy>(
-        &mut self,
-        raw: &RawSemaphore,
-        strategy: &mut S,
-    ) -> Poll<Result<(), Closed>> {
-        // The uncontended case, inlined into the caller: the same first attempt `poll_loop`
-        // would make, without setting the loop up.
-        if self.request.is_queued() && self.listener.is_none() {
-            let done = match raw.try_acquire(self.request.need()) {
-                Ok(()) => Ok(()),
-                Err(TryFail::Closed) => Err(Closed),
-                Err(TryFail::NoPermits) => return self.poll_acquire_slow(raw, strategy),
-            };
-            self.request.set(Request::DONE);
-            return Poll::Ready(done);
-        }
-        self.poll_acquire_slow(raw, strategy)
-    }
-
-    #[inline(never)]
-    fn poll_acquire_slow<S: Strategy>(
-        &mut self,
-        raw: &RawSemaphore,
-        strategy: &mut S,
-    ) -> Poll<Result<(), Closed>> {
-        let need = self.request.need();
-        if self.request.is_queued() && self.listener.is_none() {
-            let mut outcome = Err(TryFail::NoPermits);
-            if spin(strategy, || {
-                outcome = raw.try_acquire(need);
-                outcome != Err(TryFail::NoPermits)
-            }) {
-                self.request.set(Request::DONE);
-                return Poll::Ready(outcome.map_err(|_| Closed));
-            }
-        }
-        if self.request.is_queued() {
-            let mut became_head = false;
-            let res = poll_loop(strategy, raw.queue(), &mut self.listener, |attempt| {
-                match raw.try_acquire(need) {
-                    Ok(()) => return Some(Ok(())),
-                    Err(TryFail::Closed) => return Some(Err(Closed)),
-                    Err(TryFail::NoPermits) => {}
-                }
-                if need == 0 {
-                    return Some(Ok(()));
-                }
-                if attempt == Attempt::Woken {
-                    match raw.become_head(need) {
-                        Some(true) => return Some(Ok(())),
-                        Some(false) => {
-                            became_head = true;
-                            return Some(Ok(()));
-                        }
-                        None => {}
-                    }
-                }
-                if attempt != Attempt::Registered {
-                    mark_contended(&raw.state, CONTENDED);
-                }
-                None
-            });
-            match res {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(r) if !became_head => {
-                    self.request.set(Request::DONE);
-                    return Poll::Ready(r);
-                }
-                Poll::Ready(_) => {
-                    // We gave up our place in the queue: pass on a wake-up we may hold.
-                    self.drop_listener(raw);
-                    self.request.set(Request::HEAD);
-                }
-            }
-        }
-        if self.request.is_head() {
-            let res = poll_loop(strategy, raw.head(), &mut self.listener, |_| {
-                if raw.is_closed() {
-                    return Some(Err(Closed));
-                }
-                raw.collect(need).map(Ok)
-            });
-            return match res {
-                Poll::Pending => Poll::Pending,
-                Poll::Ready(Err(Closed)) => {
-                    self.request.set(Request::DONE);
-                    raw.resign_head();
-                    Poll::Ready(Err(Closed))
-                }
-                Poll::Ready(Ok(left)) => {
-                    self.request.set(Request::DONE);
-                    if left > 0 {
-                        raw.queue().notify(left.additional());
-                    }
-                    Poll::Ready(Ok(()))
-                }
-            };
-        }
-        unreachable!("acquire polled after completion")
-    }
-
-    fn drop_listener(&mut self, raw: &RawSemaphore) {
-        if let Some(listener) = self.listener.take() {
-            if listener.discard() {
-                raw.queue().notify(1.additional());
-            }
-        }
-    }
-
-    /// Withdraws an unfinished wait: returns collected permits and passes on a notification.
-    pub(crate) fn cancel(&mut self, raw: &RawSemaphore) {
-        let request = self.request;
-        self.request.set(Request::DONE);
-        if request.is_queued() {
-            self.drop_listener(raw);
-        } else if request.is_head() {
-            // Only the head listens on `head`: there is nobody to pass its wake-up to.
-            if let Some(listener) = self.listener.take() {
-                listener.discard();
-            }
-            raw.resign_head();
-        }
     }
 }
 
-#[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
+struct AcquireWait<'a> {
+    raw: &'a RawSemaphore,
+    need: usize,
+}
 
-    #[test]
-    fn request_keeps_every_count_and_its_flags() {
-        for need in [0, 1, 2, 3, 1 << 40, MAX_PERMITS - 1, MAX_PERMITS] {
-            let mut request = Request::new(need);
-            assert_eq!(request.need(), need);
-            assert!(request.is_queued() && !request.is_head() && !request.is_done());
-            request.set(Request::HEAD);
-            assert_eq!(request.need(), need);
-            assert!(request.is_head() && !request.is_queued() && !request.is_done());
-            request.set(Request::DONE);
-            assert_eq!(request.need(), need);
-            assert!(request.is_done() && !request.is_head() && !request.is_queued());
-        }
-        // One permit, the common case, is a zero word.
-        assert_eq!(Request::new(1).0, 0);
+impl<'a> Protocol<'a> for AcquireWait<'a> {
+    type Output = Result<(), Closed>;
+
+    #[inline]
+    fn queue(&self) -> &'a WaitQueue {
+        &self.raw.queue
     }
+
+    #[inline]
+    fn attempt(&mut self) -> Option<Result<(), Closed>> {
+        match self.raw.try_acquire(self.need) {
+            Ok(()) => Some(Ok(())),
+            Err(TryFail::Closed) => Some(Err(Closed)),
+            Err(TryFail::NoPermits) => None,
+        }
+    }
+
+    fn spins(&self) -> bool {
+        true
+    }
+
+    fn check(&mut self, _queue: &mut Locked<'_>) -> Check<Result<(), Closed>> {
+        let state = &self.raw.state;
+        let mut s = state.load(Ordering::Relaxed);
+        loop {
+            if s & CLOSED != 0 {
+                return Check::Done(Err(Closed));
+            }
+            // With anyone queued the word holds no permits: this takes none then.
+            let take = permits(s).min(self.need);
+            let done = take == self.need && s & PARKED == 0;
+            let next = if done {
+                s - (take << SHIFT)
+            } else {
+                (s - (take << SHIFT)) | PARKED
+            };
+            match state.compare_exchange_weak(s, next, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) if done => return Check::Done(Ok(())),
+                Ok(_) => {
+                    return Check::Wait {
+                        data: self.need - take,
+                        front: false,
+                    }
+                }
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    fn woken(&mut self, wakeup: Wakeup) -> Option<Result<(), Closed>> {
+        if wakeup.token == GRANTED {
+            return Some(Ok(()));
+        }
+        self.raw.give_back(self.need - wakeup.data);
+        Some(Err(Closed))
+    }
+
+    fn unlinked(&mut self, queue: &mut Locked<'_>, lacks: usize) {
+        let returned = self.raw.release_locked(queue, self.need - lacks);
+        debug_assert!(
+            returned.is_ok(),
+            "permits given back overflowed the semaphore"
+        );
+    }
+
+    fn abandon(&mut self, wakeup: Wakeup) {
+        let held = if wakeup.token == GRANTED {
+            self.need
+        } else {
+            self.need - wakeup.data
+        };
+        self.raw.give_back(held);
+    }
+}
+
+/// Advances an acquire of `need` permits; `Ready(Ok(()))` means the caller now owns them.
+#[inline]
+pub(crate) fn poll_acquire<S: Strategy>(
+    node: Pin<&Node>,
+    raw: &RawSemaphore,
+    need: usize,
+    strategy: &mut S,
+) -> Poll<Result<(), Closed>> {
+    // The uncontended case, inlined into the caller.
+    if node.is_idle() {
+        match raw.try_acquire(need) {
+            Ok(()) => return Poll::Ready(Ok(())),
+            Err(TryFail::Closed) => return Poll::Ready(Err(Closed)),
+            Err(TryFail::NoPermits) => {}
+        }
+    }
+    poll_acquire_slow(node, raw, need, strategy)
+}
+
+#[inline(never)]
+fn poll_acquire_slow<S: Strategy>(
+    node: Pin<&Node>,
+    raw: &RawSemaphore,
+    need: usize,
+    strategy: &mut S,
+) -> Poll<Result<(), Closed>> {
+    poll_wait(node, strategy, &mut AcquireWait { raw, need })
+}
+
+/// Withdraws an unfinished acquire of `need` permits, returning what it held.
+pub(crate) fn cancel_acquire(node: Pin<&Node>, raw: &RawSemaphore, need: usize) {
+    cancel(node, &mut AcquireWait { raw, need });
 }

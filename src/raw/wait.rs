@@ -1,66 +1,65 @@
-//! The waiting core: one state machine per wait, driven by a task or by a thread.
+//! The waiting protocol, written once for tasks and threads.
 //!
 //! # Implementation notes
 //!
-//! Every primitive is an atomic state word plus one [`Event`] on which waiters park. A wait is
-//! written once, as a type implementing [`Wait`]: its `poll_wait` is handed a [`Strategy`] that
-//! either registers the task's `Waker` ([`Async`]) or parks the thread ([`Blocking`], with an
-//! optional deadline). Async futures and `_blocking` methods therefore run the same code; a
-//! blocking wait whose deadline passes returns `Pending`, and the wait is dropped, which runs the
-//! same cancellation path as dropping a future.
+//! Every wait is a [`Protocol`] (what to try, what to check under the queue's lock, what a
+//! wake-up means) driven by [`poll_wait`] with a [`Strategy`]: [`Async`] registers the task's
+//! `Waker`, [`Blocking`] parks the thread, with an optional deadline. Futures and `_blocking`
+//! methods therefore run the same code, and a blocking wait whose deadline passes is dropped
+//! like a future, through the same cancellation path ([`cancel`]).
 //!
 //! Every slow path has the same shape:
 //!
-//! 1. try the state word;
-//! 2. register a listener on the event;
-//! 3. try again (a release between 1 and 2 would otherwise be missed);
-//! 4. park until notified, then go to 1.
+//! 1. try the state word without any lock ([`Protocol::attempt`]);
+//! 2. take the queue's lock, try again, and if the wait must go on, tell the primitive's
+//!    state word that a waiter is queued and link the node, all in that one critical
+//!    section ([`Protocol::check`]);
+//! 3. wait until a releaser unlinks the node and hands it a token ([`Protocol::woken`]).
 //!
-//! Registering a listener issues a `SeqCst` fence, and so does every notification, so either the
-//! releaser sees the listener or the waiter's step 3 sees the release: no wake-up is lost.
+//! Step 2 is why no wake-up is lost: a primitive's releasers change the state word with one
+//! read-modify-write and take the queue's lock when that word says a waiter is queued, and
+//! step 2 sets that mark with a read-modify-write on the same word under the lock. Either the
+//! release comes first in the word's order (and step 2 sees it and does not wait), or the
+//! waiter's mark does (and the releaser finds the node once it gets the lock).
 //!
-//! # Allocation
+//! # Costs
 //!
-//! Uncontended paths never allocate: they are a single atomic read-modify-write. A wait that has
-//! to park allocates one listener with [`Event::listen`], which boxes it. We chose the boxed
-//! listener over `event-listener`'s stack-pinned `listener!` macro because the macro only works
-//! inside an `async fn` body, and our futures are named types (`Lock`, `Acquire`, …) that users
-//! can store in structs; a boxed listener also keeps those futures `Unpin`. A listener is spent
-//! when it fires, so a waiter that is woken and then beaten to the state by another thread
-//! registers again (one more box); the fairness rules in each primitive bound how often that
-//! happens. The event's own list is allocated once, by the first waiter a primitive ever has.
+//! A wait that parks and is woken takes the queue's lock twice in all: once to link its node,
+//! once by the releaser that unlinks it. The woken waiter learns of its wake-up from its own
+//! node with one load. A wait cancelled while linked takes the lock once more, to unlink
+//! itself. Nothing is allocated: the node is part of the future, or of the blocked thread's
+//! stack frame. A task polled again while still linked takes the lock to check that the
+//! stored waker is still its own.
 //!
-//! # Passing notifications on
+//! # Passing wake-ups on
 //!
-//! A listener that fires hands its waiter a notification that was meant for one waiter. If the
-//! waiter is dropped before it acts on it, the notification must reach someone else. Dropping an
-//! `EventListener` that was notified but not yet polled passes the notification to the next
-//! listener by itself; a waiter that was polled to completion owns what it acquired and its
-//! primitive's drop logic releases it. Each primitive states how in its own drop code.
+//! A token can carry something the waiter now owns (a lock handed over, permits). A wait
+//! dropped after it was woken but before it acted gives that back through
+//! [`Protocol::abandon`], which passes it to the next waiter; a node unlinked by its own
+//! cancellation gives back what its data says it held through [`Protocol::unlinked`].
 
-use core::mem::ManuallyDrop;
+use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use event_listener::{Event, EventListener};
-
-use crate::sync::{AtomicUsize, Ordering};
+use crate::raw::queue::{Locked, Node, Unpark, WaitQueue, Wakeup};
 
 #[cfg(feature = "std")]
 use std::time::Instant;
 
-/// How a [`Wait`] parks: by registering a waker, or by blocking the thread.
+/// How a wait parks: by registering a waker, or by blocking the thread.
 pub(crate) trait Strategy {
-    /// Waits for `listener` to fire.
-    ///
-    /// Returns `Ready` once it has fired (the slot is then `None`: a fired listener is spent).
-    /// Returns `Pending` when the waiter should give up for now: an async strategy has
-    /// registered the waker, a blocking one has reached its deadline. The slot still holds the
-    /// listener then, unless the blocking strategy removed it at the deadline.
-    fn park(&mut self, listener: &mut Option<EventListener>) -> Poll<()>;
-
-    /// Whether this strategy parks the thread. A thread may retry briefly before it parks (see
+    /// Whether this strategy blocks a thread. A thread retries briefly before it parks (see
     /// [`SPINS`]); a task never does (it would hold up its executor).
     fn is_blocking(&self) -> bool;
+
+    /// What a releaser should use to wake this waiter.
+    fn unparker(&mut self) -> Unpark;
+
+    /// Waits for the linked `node` to be woken. `Ready` with its wake-up, or `Pending` when the
+    /// waiter should give up for now: a task has left its waker in the node, a thread has
+    /// reached its deadline (the node may still be linked: the caller cancels it).
+    /// `just_linked` says the node was linked by this same call, with this strategy's unparker.
+    fn park(&mut self, queue: &WaitQueue, node: Pin<&Node>, just_linked: bool) -> Poll<Wakeup>;
 }
 
 /// Drives a wait from a task's `Context`.
@@ -68,23 +67,36 @@ pub(crate) struct Async<'a, 'b>(pub(crate) &'a mut Context<'b>);
 
 impl Strategy for Async<'_, '_> {
     #[inline]
-    fn park(&mut self, slot: &mut Option<EventListener>) -> Poll<()> {
-        let listener = slot.as_mut().expect("parked without a listener");
-        match core::pin::Pin::new(listener).poll(self.0) {
-            Poll::Ready(()) => {
-                *slot = None;
-                Poll::Ready(())
-            }
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
     fn is_blocking(&self) -> bool {
         false
     }
-}
 
-use core::future::Future as _;
+    #[inline]
+    fn unparker(&mut self) -> Unpark {
+        Unpark::Task(self.0.waker().clone())
+    }
+
+    fn park(&mut self, queue: &WaitQueue, node: Pin<&Node>, just_linked: bool) -> Poll<Wakeup> {
+        if let Some(wakeup) = node.take_wakeup() {
+            return Poll::Ready(wakeup);
+        }
+        if just_linked {
+            return Poll::Pending;
+        }
+        // Polled again while linked: the task may have a new waker. Compare under the lock,
+        // clone outside it, then swap it in under the lock again.
+        let waker = self.0.waker();
+        let same = queue.lock().wakes(&node, waker);
+        if same == Some(false) {
+            let fresh = Unpark::Task(waker.clone());
+            queue.lock().set_unpark(&node, fresh);
+        }
+        match node.take_wakeup() {
+            Some(wakeup) => Poll::Ready(wakeup),
+            None => Poll::Pending,
+        }
+    }
+}
 
 /// Drives a wait by parking the current thread, until an optional deadline.
 #[cfg(feature = "std")]
@@ -94,77 +106,165 @@ pub(crate) struct Blocking {
 
 #[cfg(feature = "std")]
 impl Strategy for Blocking {
-    fn park(&mut self, slot: &mut Option<EventListener>) -> Poll<()> {
-        use event_listener::Listener as _;
-        let listener = slot.take().expect("parked without a listener");
-        let fired = match self.deadline {
-            None => {
-                listener.wait();
-                true
-            }
-            // At the deadline the listener removes itself; it reports a notification that raced
-            // with the deadline as fired, so none is lost.
-            Some(deadline) => listener.wait_deadline(deadline).is_some(),
-        };
-        if fired {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    }
-
+    #[inline]
     fn is_blocking(&self) -> bool {
         true
     }
+
+    fn unparker(&mut self) -> Unpark {
+        Unpark::Thread(crate::sync::thread::current())
+    }
+
+    fn park(&mut self, _queue: &WaitQueue, node: Pin<&Node>, _just_linked: bool) -> Poll<Wakeup> {
+        loop {
+            if let Some(wakeup) = node.take_wakeup() {
+                return Poll::Ready(wakeup);
+            }
+            match self.deadline {
+                None => crate::sync::thread::park(),
+                Some(deadline) => {
+                    // Under loom a timed park is a yield: the deadline may pass at any point.
+                    #[cfg(loom)]
+                    {
+                        let _ = deadline;
+                        crate::sync::thread::yield_now();
+                        return match node.take_wakeup() {
+                            Some(wakeup) => Poll::Ready(wakeup),
+                            None => Poll::Pending,
+                        };
+                    }
+                    #[cfg(not(loom))]
+                    {
+                        let now = Instant::now();
+                        if now >= deadline {
+                            return Poll::Pending;
+                        }
+                        crate::sync::thread::park_timeout(deadline - now);
+                    }
+                }
+            }
+        }
+    }
 }
 
-/// One wait's state machine, written once for tasks and threads.
-pub(crate) trait Wait {
+/// What the check under the queue's lock decided.
+pub(crate) enum Check<T> {
+    /// The wait is over.
+    Done(T),
+    /// Link the node with this data, at the back of the queue or at its front.
+    Wait { data: usize, front: bool },
+    /// The state moved under us: start over from the first attempt.
+    Retry,
+}
+
+/// One kind of wait: what it tries, and what a wake-up means to it.
+pub(crate) trait Protocol<'q> {
     /// What the wait yields.
     type Output;
 
-    /// Advances the wait. `Pending` means: parked (async) or out of time (blocking).
-    fn poll_wait<S: Strategy>(&mut self, strategy: &mut S) -> Poll<Self::Output>;
-}
+    /// The queue this wait parks on (borrowed from the primitive, not from the protocol).
+    fn queue(&self) -> &'q WaitQueue;
 
-/// Runs `wait` on the current thread until it completes or `deadline` passes.
-///
-/// On timeout the wait is dropped, which runs its cancellation path: whatever it held is
-/// released and any notification it consumed is passed on.
-#[cfg(feature = "std")]
-pub(crate) fn block_on<W: Wait>(mut wait: W, deadline: Option<Instant>) -> Option<W::Output> {
-    match wait.poll_wait(&mut Blocking { deadline }) {
-        Poll::Ready(out) => Some(out),
-        Poll::Pending => None,
+    /// Tries the state word without the queue's lock. `None` to wait.
+    fn attempt(&mut self) -> Option<Self::Output>;
+
+    /// Whether a thread should retry [`attempt`](Self::attempt) a few times before it parks:
+    /// worth it for locks and permits, which come back after a short critical section.
+    fn spins(&self) -> bool {
+        false
     }
+
+    /// Under the queue's lock: tries once more, or marks the state word and says how to link.
+    fn check(&mut self, queue: &mut Locked<'_>) -> Check<Self::Output>;
+
+    /// Runs after the node was linked and the lock released.
+    fn linked(&mut self) {}
+
+    /// The node was woken: finish with `Some`, or `None` to start over from the top.
+    fn woken(&mut self, wakeup: Wakeup) -> Option<Self::Output>;
+
+    /// Under the queue's lock: the node of a cancelled wait was unlinked with `data`.
+    fn unlinked(&mut self, _queue: &mut Locked<'_>, _data: usize) {}
+
+    /// A wait that was woken is going away without acting on its wake-up: give back what it
+    /// carried.
+    fn abandon(&mut self, _wakeup: Wakeup) {}
 }
 
-/// Runs `wait` on the current thread until it completes or `deadline` passes, leaving it with
-/// the caller on timeout: for waits whose timeout keeps part of what they hold (a barrier
-/// result that raced the deadline, the upgradable lock of a timed-out upgrade).
-#[cfg(feature = "std")]
-pub(crate) fn block_on_mut<W: Wait>(wait: &mut W, deadline: Option<Instant>) -> Option<W::Output> {
-    match wait.poll_wait(&mut Blocking { deadline }) {
-        Poll::Ready(out) => Some(out),
-        Poll::Pending => None,
-    }
-}
-
-/// Sets a sticky "a waiter may exist" bit in `state` before a listener is registered.
-///
-/// Releases notify only when they see the bit, so an uncontended primitive never touches its
-/// event. The bit is never cleared; the load first keeps the common case (already set) free of
-/// a read-modify-write. Ordering: the waiter's `listen` is a `SeqCst` fence between setting the
-/// bit and re-checking the state, and a release reads the bit in the same read-modify-write
-/// that releases, so either the release sees the bit or the re-check sees the release.
+/// Advances a wait. `Pending` means: parked (async) or out of time (blocking; the caller then
+/// cancels the wait).
 #[inline]
-pub(crate) fn mark_contended(state: &AtomicUsize, bit: usize) {
-    if state.load(Ordering::Relaxed) & bit == 0 {
-        state.fetch_or(bit, Ordering::Relaxed);
+pub(crate) fn poll_wait<'q, S, P>(node: Pin<&Node>, strategy: &mut S, p: &mut P) -> Poll<P::Output>
+where
+    S: Strategy,
+    P: Protocol<'q>,
+{
+    loop {
+        let just_linked = node.is_idle();
+        if just_linked {
+            if let Some(out) = p.attempt() {
+                return Poll::Ready(out);
+            }
+            if strategy.is_blocking() && p.spins() {
+                if let Some(out) = spin(|| p.attempt()) {
+                    return Poll::Ready(out);
+                }
+            }
+            let unpark = strategy.unparker();
+            let mut queue = p.queue().lock();
+            match p.check(&mut queue) {
+                Check::Done(out) => {
+                    drop(queue);
+                    drop(unpark);
+                    return Poll::Ready(out);
+                }
+                Check::Retry => {
+                    drop(queue);
+                    drop(unpark);
+                    continue;
+                }
+                Check::Wait { data, front } => queue.push(node, unpark, data, front),
+            }
+            drop(queue);
+            p.linked();
+        }
+        match strategy.park(p.queue(), node, just_linked) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(wakeup) => {
+                if let Some(out) = p.woken(wakeup) {
+                    return Poll::Ready(out);
+                }
+            }
+        }
     }
 }
 
-/// How many times a blocking waiter retries before it registers a listener and parks.
+/// Withdraws a wait: unlinks its node, or gives back a wake-up it had not acted on.
+pub(crate) fn cancel<'q, P: Protocol<'q>>(node: Pin<&Node>, p: &mut P) {
+    if node.is_idle() {
+        return;
+    }
+    if let Some(wakeup) = node.take_wakeup() {
+        p.abandon(wakeup);
+        return;
+    }
+    let mut queue = p.queue().lock();
+    match queue.remove(&node) {
+        Ok(data) => {
+            p.unlinked(&mut queue, data);
+            drop(queue);
+        }
+        Err(()) => {
+            drop(queue);
+            let wakeup = node
+                .take_wakeup()
+                .expect("a node leaves its queue only when woken");
+            p.abandon(wakeup);
+        }
+    }
+}
+
+/// How many times a blocking waiter retries before it parks.
 ///
 /// Parking and waking a thread costs far more than a short critical section, so a thread
 /// first retries a few times, *yielding* its time slice in between. Yielding rather than
@@ -174,23 +274,19 @@ pub(crate) fn mark_contended(state: &AtomicUsize, bit: usize) {
 /// `std` 14 ms).
 pub(crate) const SPINS: u32 = if cfg!(loom) { 0 } else { 16 };
 
-/// Retries `attempt` up to [`SPINS`] times, yielding the thread in between, for blocking
-/// waiters only. Only for attempts without side effects (a `try_lock`, a `try_acquire`).
+/// Retries `attempt` up to [`SPINS`] times, yielding the thread in between.
 #[inline]
-pub(crate) fn spin<S: Strategy>(strategy: &S, mut attempt: impl FnMut() -> bool) -> bool {
-    if !strategy.is_blocking() {
-        return false;
-    }
+fn spin<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
     for _ in 0..SPINS {
-        #[cfg(feature = "std")]
+        #[cfg(all(feature = "std", not(loom)))]
         std::thread::yield_now();
-        #[cfg(not(feature = "std"))]
+        #[cfg(any(not(feature = "std"), loom))]
         core::hint::spin_loop();
-        if attempt() {
-            return true;
+        if let Some(out) = attempt() {
+            return Some(out);
         }
     }
-    false
+    None
 }
 
 /// Turns a timeout into a deadline; a timeout too large to represent never expires.
@@ -199,66 +295,45 @@ pub(crate) fn deadline(timeout: core::time::Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }
 
-/// The listen/re-check/park loop every slow path shares.
-///
-/// `attempt(kind)` tries the state word; `kind` says which step it is made from (a waiter just
-/// notified may take state reserved for notified waiters). It returns `Some` when the wait is
-/// done.
-///
-/// When an attempt succeeds while a listener is still registered, the listener is dropped,
-/// which passes on any notification it received in the meantime.
-#[inline]
-pub(crate) fn poll_loop<S, T>(
-    strategy: &mut S,
-    event: &Event,
-    listener: &mut Option<EventListener>,
-    mut attempt: impl FnMut(Attempt) -> Option<T>,
-) -> Poll<T>
-where
-    S: Strategy,
-{
-    let mut woken = false;
-    loop {
-        if listener.is_none() {
-            let kind = if woken {
-                Attempt::Woken
-            } else {
-                Attempt::Fresh
-            };
-            if let Some(out) = attempt(kind) {
-                return Poll::Ready(out);
-            }
-            *listener = Some(event.listen());
-            if let Some(out) = attempt(Attempt::Registered) {
-                *listener = None;
-                return Poll::Ready(out);
-            }
-        }
-        match strategy.park(listener) {
-            Poll::Ready(()) => woken = true,
-            Poll::Pending => return Poll::Pending,
-        }
-    }
+/// A future that can also be driven by a blocking strategy.
+pub(crate) trait Drive {
+    /// What the wait yields.
+    type Output;
+
+    /// Advances the wait with `strategy`.
+    fn drive<S: Strategy>(self: Pin<&mut Self>, strategy: &mut S) -> Poll<Self::Output>;
 }
 
-/// Which step of the protocol an attempt is made from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Attempt {
-    /// Before any listener: the first try, or a retry after an earlier poll.
-    Fresh,
-    /// Just after registering a listener, before parking.
-    Registered,
-    /// Just after a notification fired for this waiter.
-    Woken,
+/// Runs `wait` on the current thread until it completes or `deadline` passes.
+///
+/// On timeout the wait is dropped, which runs its cancellation path: whatever it held is
+/// released and any wake-up it had received is passed on.
+#[cfg(feature = "std")]
+pub(crate) fn block_on<W: Drive>(wait: W, deadline: Option<Instant>) -> Option<W::Output> {
+    let mut wait = core::pin::pin!(wait);
+    block_on_pinned(wait.as_mut(), deadline)
+}
+
+/// Like [`block_on`], but leaves the wait with the caller on timeout: for waits whose timeout
+/// keeps part of what they hold (a barrier result that raced the deadline, the upgradable
+/// lock of a timed-out upgrade).
+#[cfg(feature = "std")]
+pub(crate) fn block_on_pinned<W: Drive + ?Sized>(
+    wait: Pin<&mut W>,
+    deadline: Option<Instant>,
+) -> Option<W::Output> {
+    match wait.drive(&mut Blocking { deadline }) {
+        Poll::Ready(out) => Some(out),
+        Poll::Pending => None,
+    }
 }
 
 /// A waiter's `bool`, stored in a whole word.
 ///
 /// Futures are often moved right after they are built (`now_or_never`, `Box::pin`, `select!`
-/// arms), and the move copies them with loads of eight or sixteen bytes. A load that covers a
-/// one-byte store made moments before cannot be served from the store buffer and waits for the
-/// store to reach the cache: on the machine in BENCHMARKS.md that tripled the cost of an
-/// uncontended lock (14 ns against 5 ns). Waiter state is therefore kept in whole words.
+/// arms), and the move copies them with wide loads. A load that covers a one-byte store made
+/// moments before cannot be served from the store buffer and waits for the store to reach the
+/// cache, so waiter state is kept in whole words.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Flag(usize);
 
@@ -280,48 +355,4 @@ impl Flag {
     pub(crate) fn take(&mut self) -> bool {
         core::mem::replace(self, Flag::CLEAR).get()
     }
-}
-
-/// A waiter's listener slot, dropped without a call when it is empty.
-///
-/// Every finished wait has an empty slot, so the common drop is a single test; the compiler
-/// would otherwise emit an out-of-line drop call for `Option<EventListener>` on every lock.
-#[derive(Debug, Default)]
-pub(crate) struct Slot(ManuallyDrop<Option<EventListener>>);
-
-impl Slot {
-    pub(crate) const fn new() -> Self {
-        Slot(ManuallyDrop::new(None))
-    }
-}
-
-impl core::ops::Deref for Slot {
-    type Target = Option<EventListener>;
-
-    #[inline]
-    fn deref(&self) -> &Option<EventListener> {
-        &self.0
-    }
-}
-
-impl core::ops::DerefMut for Slot {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut Option<EventListener> {
-        &mut self.0
-    }
-}
-
-impl Drop for Slot {
-    #[inline]
-    fn drop(&mut self) {
-        if self.0.is_some() {
-            drop_listener(&mut self.0);
-        }
-    }
-}
-
-#[cold]
-fn drop_listener(slot: &mut Option<EventListener>) {
-    // Dropping a notified listener passes its notification on.
-    drop(slot.take());
 }

@@ -1,0 +1,152 @@
+//! One shell for every wait future: the waiter's node, what it waits on, and its own state.
+//!
+//! Each public future (`Lock`, `Acquire`, `Read`, ...) is a thin wrapper around a [`Shell`],
+//! whose [`WaitKind`] says how to poll, what to make of a completed wait, and how to withdraw
+//! an unfinished one. The borrowed and `Arc` forms of a future share their kind and differ
+//! only in the source they hold. The wrappers' `Future`, `FusedFuture`, `Debug` and blocking
+//! entry point come from one macro, [`wait_future!`].
+
+use core::pin::Pin;
+use core::task::{ready, Poll};
+
+use pin_project_lite::pin_project;
+
+use crate::raw::queue::Node;
+use crate::raw::wait::Strategy;
+
+/// What a future waits for, apart from its node and its source.
+pub(crate) trait WaitKind {
+    /// What the future holds on to: a reference to the primitive, or an `Arc` of it.
+    type Source;
+    /// What a completed wait hands to [`finish`](Self::finish).
+    type Ready;
+    /// What the future yields.
+    type Output;
+
+    /// Advances the wait.
+    fn poll<S: Strategy>(
+        &mut self,
+        node: Pin<&Node>,
+        source: &Self::Source,
+        strategy: &mut S,
+    ) -> Poll<Self::Ready>;
+
+    /// Makes the output of a completed wait; the source is given up to it.
+    fn finish(&mut self, ready: Self::Ready, source: Self::Source) -> Self::Output;
+
+    /// Withdraws an unfinished wait (the future is dropped, or a blocking wait timed out).
+    fn cancel(&mut self, node: Pin<&Node>, source: &Self::Source);
+}
+
+pin_project! {
+    /// A wait future: the node it queues with, its source (`None` once it has completed) and
+    /// its kind.
+    pub(crate) struct Shell<W: WaitKind> {
+        #[pin]
+        node: Node,
+        source: Option<W::Source>,
+        kind: W,
+    }
+
+    impl<W: WaitKind> PinnedDrop for Shell<W> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(source) = this.source.as_ref() {
+                this.kind.cancel(this.node.as_ref(), source);
+            }
+        }
+    }
+}
+
+impl<W: WaitKind> Shell<W> {
+    #[inline]
+    pub(crate) fn new(source: W::Source, kind: W) -> Self {
+        Shell {
+            node: Node::new(),
+            source: Some(source),
+            kind,
+        }
+    }
+
+    /// Advances the wait with `strategy`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the wait already completed.
+    #[inline]
+    pub(crate) fn poll_with<S: Strategy>(
+        self: Pin<&mut Self>,
+        strategy: &mut S,
+    ) -> Poll<W::Output> {
+        let this = self.project();
+        let source = this
+            .source
+            .as_ref()
+            .expect("a unisync future was polled after it completed");
+        let ready = ready!(this.kind.poll(this.node.as_ref(), source, strategy));
+        let source = this.source.take().expect("checked above");
+        Poll::Ready(this.kind.finish(ready, source))
+    }
+
+    /// Whether the wait has completed.
+    #[inline]
+    pub(crate) fn is_terminated(&self) -> bool {
+        self.source.is_none()
+    }
+
+    /// The kind, for waits whose blocking timeout keeps part of what they hold.
+    #[cfg(feature = "std")]
+    pub(crate) fn parts(self: Pin<&mut Self>) -> (Pin<&Node>, &mut Option<W::Source>, &mut W) {
+        let this = self.project();
+        (this.node.into_ref(), this.source, this.kind)
+    }
+}
+
+/// Implements `Future`, `FusedFuture`, `Debug` and the blocking entry point for a public
+/// wrapper `$name { shell: Shell<..> }` around a [`Shell`].
+///
+/// `wait_future!(Name ['a, T: ?Sized] ['a, T] -> Output);`: the generics as declared, then as
+/// used.
+macro_rules! wait_future {
+    ($name:ident [$($decl:tt)*] [$($used:tt)*] -> $out:ty) => {
+        impl<$($decl)*> core::future::Future for $name<$($used)*> {
+            type Output = $out;
+
+            #[inline]
+            fn poll(
+                self: core::pin::Pin<&mut Self>,
+                cx: &mut core::task::Context<'_>,
+            ) -> core::task::Poll<$out> {
+                self.project().shell.poll_with(&mut crate::raw::wait::Async(cx))
+            }
+        }
+
+        impl<$($decl)*> crate::raw::wait::Drive for $name<$($used)*> {
+            type Output = $out;
+
+            #[inline]
+            fn drive<S: crate::raw::wait::Strategy>(
+                self: core::pin::Pin<&mut Self>,
+                strategy: &mut S,
+            ) -> core::task::Poll<$out> {
+                self.project().shell.poll_with(strategy)
+            }
+        }
+
+        impl<$($decl)*> futures_core::future::FusedFuture for $name<$($used)*> {
+            #[inline]
+            fn is_terminated(&self) -> bool {
+                self.shell.is_terminated()
+            }
+        }
+
+        impl<$($decl)*> core::fmt::Debug for $name<$($used)*> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("terminated", &self.shell.is_terminated())
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+pub(crate) use wait_future;

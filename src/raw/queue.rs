@@ -1,0 +1,631 @@
+//! The waiter queue every primitive parks on.
+//!
+//! # Implementation notes
+//!
+//! A [`WaitQueue`] is an intrusive, doubly linked list of [`Node`]s behind a small spin lock.
+//! A node lives inside the future that waits (pinned there) or on the stack of the thread that
+//! blocks, so waiting never allocates. The list itself (the lock and two pointers) is
+//! allocated the first time somebody has to wait, so a primitive that is never contended
+//! carries one null pointer and never touches it.
+//!
+//! ## Who owns a node's fields
+//!
+//! A node's `state` word says who may touch the rest of it:
+//!
+//! | state    | links, data, unparker belong to                                           |
+//! |----------|---------------------------------------------------------------------------|
+//! | `IDLE`   | the waiter (its future or its thread)                                      |
+//! | `LINKED` | whoever holds the queue's lock                                             |
+//! | `WOKEN`  | the waiter again; the bits above say which wake-up it got (a *token*)      |
+//!
+//! Only a holder of the lock moves a node into or out of `LINKED`. Popping a node unlinks it
+//! and takes its unparker out at once, but the node learns that it was woken only when the
+//! lock is released: just before the unlock, the popped nodes get `WOKEN` (and their token)
+//! with a release store. So a primitive can first pop waiters and then update its state word
+//! for them (count the readers it lets in, say) in the same critical section, and no woken
+//! waiter acts before that update. Publishing `WOKEN` is the last touch: from then on the node
+//! may vanish at any time (the future is dropped, the thread returns). The waiter learns that
+//! it was woken, and with which token, from one acquire load of its own node, without the
+//! lock.
+//!
+//! ## Nothing runs under the lock
+//!
+//! The lock guards pointer updates and the few state-word steps a primitive must make in the
+//! same breath as them. No waker is woken, dropped or cloned and no thread is unparked while
+//! it is held: popped unparkers go into a fixed [`BATCH`] on the stack and are woken when the
+//! [`Locked`] guard is dropped, after the unlock; a replaced or withdrawn unparker is dropped
+//! then too. A waker that re-enters the primitive (it owns a guard or a permit of it, say)
+//! therefore finds the lock free. Waking more than a batch (an event set, a condvar's
+//! `notify_all`) releases and retakes the lock between batches, so `n` waiters cost
+//! `⌈n / BATCH⌉ + 1` lock acquisitions at most.
+//!
+//! ## Why a spin lock
+//!
+//! The critical sections are a handful of pointer writes and at most one compare-and-swap on
+//! the primitive's state word, and the queue must work without `std`. Waiters that find the
+//! lock taken spin briefly and then yield the thread, so a holder that was preempted gets the
+//! core back instead of watching it burn.
+
+use alloc::boxed::Box;
+use core::marker::PhantomPinned;
+use core::mem::MaybeUninit;
+use core::pin::Pin;
+use core::ptr;
+use core::task::Waker;
+
+use crate::sync::{spin_hint, AtomicBool, AtomicPtr, AtomicUsize, Ordering, UnsafeCell};
+
+/// How many wake-ups are collected under the lock before it is released to run them (at most
+/// 32: a batch's tokens are the bits of one `u32`). Under
+/// loom a batch is one, so that the models reach the release-and-retake path with two
+/// waiters.
+pub(crate) const BATCH: usize = if cfg!(loom) { 1 } else { 32 };
+
+const IDLE: usize = 0;
+const LINKED: usize = 1;
+const WOKEN: usize = 2;
+const TOKEN_SHIFT: u32 = 2;
+
+/// How to wake a parked waiter: a task's waker or a blocked thread.
+pub(crate) enum Unpark {
+    Task(Waker),
+    #[cfg(feature = "std")]
+    Thread(crate::sync::thread::Thread),
+}
+
+impl Unpark {
+    #[inline]
+    fn unpark(self) {
+        match self {
+            Unpark::Task(waker) => waker.wake(),
+            #[cfg(feature = "std")]
+            Unpark::Thread(thread) => thread.unpark(),
+        }
+    }
+
+    #[inline]
+    fn will_wake(&self, waker: &Waker) -> bool {
+        match self {
+            Unpark::Task(stored) => stored.will_wake(waker),
+            #[cfg(feature = "std")]
+            Unpark::Thread(_) => false,
+        }
+    }
+}
+
+/// What a woken node was told: the waker's token, and the node's data as the waker left it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Wakeup {
+    pub(crate) token: usize,
+    pub(crate) data: usize,
+}
+
+/// One waiter's place in a [`WaitQueue`].
+///
+/// It must stay where it is while linked, hence `!Unpin`; the wait that owns it must unlink it
+/// (through [`Locked::remove`]) before it goes away, which every future's drop does.
+pub(crate) struct Node {
+    state: AtomicUsize,
+    prev: UnsafeCell<*const Node>,
+    next: UnsafeCell<*const Node>,
+    /// One word the primitive keeps with the waiter (what it asks for, when it started).
+    data: UnsafeCell<usize>,
+    unpark: UnsafeCell<Option<Unpark>>,
+    _pinned: PhantomPinned,
+}
+
+// SAFETY: the raw links are only followed under the queue's lock, and every other field is
+// handed between threads by the state word's protocol (see the module docs); the unparker is
+// `Send + Sync` itself.
+unsafe impl Send for Node {}
+// SAFETY: as above: shared access goes through the atomic state word or the queue's lock.
+unsafe impl Sync for Node {}
+
+impl Node {
+    #[inline]
+    pub(crate) fn new() -> Node {
+        Node {
+            state: AtomicUsize::new(IDLE),
+            prev: UnsafeCell::new(ptr::null()),
+            next: UnsafeCell::new(ptr::null()),
+            data: UnsafeCell::new(0),
+            unpark: UnsafeCell::new(None),
+            _pinned: PhantomPinned,
+        }
+    }
+
+    /// Whether the node is in no queue and holds no wake-up: a fresh wait starts here.
+    #[inline]
+    pub(crate) fn is_idle(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == IDLE
+    }
+
+    /// Takes a wake-up, if the node has one; the node is idle again afterwards.
+    ///
+    /// Only the node's owner calls this.
+    #[inline]
+    pub(crate) fn take_wakeup(&self) -> Option<Wakeup> {
+        let s = self.state.load(Ordering::Acquire);
+        if s & (LINKED | WOKEN) != WOKEN {
+            return None;
+        }
+        // SAFETY: `WOKEN` hands the node back to its owner (us); the acquire load above
+        // synchronizes with the waker's release store, after which it no longer touches it.
+        let data = self.data.with(|d| unsafe { *d });
+        self.state.store(IDLE, Ordering::Relaxed);
+        Some(Wakeup {
+            token: s >> TOKEN_SHIFT,
+            data,
+        })
+    }
+}
+
+impl core::fmt::Debug for Node {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let s = self.state.load(Ordering::Relaxed);
+        let state = match s & 3 {
+            IDLE => "idle",
+            LINKED => "linked",
+            _ => "woken",
+        };
+        f.debug_struct("Node").field("state", &state).finish()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        debug_assert!(
+            self.state.load(Ordering::Relaxed) != LINKED,
+            "a waiter's node was dropped while still in a queue"
+        );
+    }
+}
+
+/// A queue of waiters, allocated on first use.
+pub(crate) struct WaitQueue {
+    inner: AtomicPtr<Inner>,
+}
+
+struct Inner {
+    locked: AtomicBool,
+    head: UnsafeCell<*const Node>,
+    tail: UnsafeCell<*const Node>,
+}
+
+impl WaitQueue {
+    crate::sync::const_fn! {
+        pub(crate) const fn new() -> WaitQueue {
+            WaitQueue { inner: AtomicPtr::new(ptr::null_mut()) }
+        }
+    }
+
+    /// Takes the queue's lock, allocating the queue if nobody ever waited on it.
+    #[inline]
+    pub(crate) fn lock(&self) -> Locked<'_> {
+        let inner = self.inner();
+        inner.acquire();
+        Locked {
+            inner,
+            wake: WakeList::new(),
+            discard: None,
+        }
+    }
+
+    #[inline]
+    fn inner(&self) -> &Inner {
+        let inner = self.inner.load(Ordering::Acquire);
+        if inner.is_null() {
+            return self.init();
+        }
+        // SAFETY: a non-null pointer was made by `Box::into_raw` in `init` and published with
+        // a release that our acquire load synchronizes with; it is freed only by `drop`, which
+        // cannot run while `&self` is alive.
+        unsafe { &*inner }
+    }
+
+    #[cold]
+    fn init(&self) -> &Inner {
+        let fresh = Box::into_raw(Box::new(Inner {
+            locked: AtomicBool::new(false),
+            head: UnsafeCell::new(ptr::null()),
+            tail: UnsafeCell::new(ptr::null()),
+        }));
+        match self.inner.compare_exchange(
+            ptr::null_mut(),
+            fresh,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            // SAFETY: `fresh` is now the published queue; see `inner`.
+            Ok(_) => unsafe { &*fresh },
+            Err(published) => {
+                // SAFETY: `fresh` lost the race and was never shared, so we still own it.
+                drop(unsafe { Box::from_raw(fresh) });
+                // SAFETY: `published` is the queue another thread published; see `inner`.
+                unsafe { &*published }
+            }
+        }
+    }
+}
+
+impl Drop for WaitQueue {
+    fn drop(&mut self) {
+        let inner = self.inner.load(Ordering::Acquire);
+        if !inner.is_null() {
+            // SAFETY: `&mut self` means no reference into the queue is alive (a linked node
+            // borrows its primitive), and the pointer came from `Box::into_raw` in `init`.
+            drop(unsafe { Box::from_raw(inner) });
+        }
+    }
+}
+
+impl Inner {
+    #[inline]
+    fn acquire(&self) {
+        if self
+            .locked
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            self.acquire_slow();
+        }
+        #[cfg(all(test, not(loom)))]
+        stats::locked();
+    }
+
+    #[cold]
+    fn acquire_slow(&self) {
+        let mut spins = 0u32;
+        loop {
+            while self.locked.load(Ordering::Relaxed) {
+                backoff(&mut spins);
+            }
+            if self
+                .locked
+                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+        }
+    }
+
+    #[inline]
+    fn release(&self) {
+        #[cfg(all(test, not(loom)))]
+        stats::unlocked();
+        self.locked.store(false, Ordering::Release);
+    }
+}
+
+/// Spins a little longer each time, then yields the thread (the holder may be preempted).
+#[inline]
+fn backoff(spins: &mut u32) {
+    if *spins < 6 {
+        for _ in 0..1u32 << *spins {
+            spin_hint();
+        }
+        *spins += 1;
+    } else {
+        #[cfg(all(feature = "std", not(loom)))]
+        std::thread::yield_now();
+        #[cfg(any(not(feature = "std"), loom))]
+        spin_hint();
+    }
+}
+
+/// The queue's lock, held; wakes what was popped after releasing it.
+pub(crate) struct Locked<'q> {
+    inner: &'q Inner,
+    wake: WakeList,
+    /// An unparker taken out of a node (withdrawn or replaced), dropped after the unlock.
+    discard: Option<Unpark>,
+}
+
+impl Locked<'_> {
+    /// Whether no node is linked.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head().is_null()
+    }
+
+    #[inline]
+    fn head(&self) -> *const Node {
+        // SAFETY: we hold the lock, which guards `head`.
+        self.inner.head.with(|h| unsafe { *h })
+    }
+
+    /// Links `node` at the back of the queue (or at the front, to keep a place it had), with
+    /// the primitive's `data` and the unparker that will wake it.
+    ///
+    /// The node must be idle; it stays pinned where it is until it is woken or removed.
+    pub(crate) fn push(&mut self, node: Pin<&Node>, unpark: Unpark, data: usize, front: bool) {
+        let node: &Node = node.get_ref();
+        debug_assert_eq!(node.state.load(Ordering::Relaxed), IDLE);
+        let me: *const Node = node;
+        // SAFETY: the node is idle, so its fields are ours to set (its owner handed it to us
+        // by calling this); the list's pointers and the neighbours' links are guarded by the
+        // lock we hold, and every linked node is alive (it is unlinked before it goes away).
+        unsafe {
+            node.data.with_mut(|d| *d = data);
+            node.unpark.with_mut(|u| *u = Some(unpark));
+            let (head, tail) = (self.head(), self.inner.tail.with(|t| *t));
+            if front {
+                node.prev.with_mut(|p| *p = ptr::null());
+                node.next.with_mut(|n| *n = head);
+                if head.is_null() {
+                    self.inner.tail.with_mut(|t| *t = me);
+                } else {
+                    (*head).prev.with_mut(|p| *p = me);
+                }
+                self.inner.head.with_mut(|h| *h = me);
+            } else {
+                node.prev.with_mut(|p| *p = tail);
+                node.next.with_mut(|n| *n = ptr::null());
+                if tail.is_null() {
+                    self.inner.head.with_mut(|h| *h = me);
+                } else {
+                    (*tail).next.with_mut(|n| *n = me);
+                }
+                self.inner.tail.with_mut(|t| *t = me);
+            }
+        }
+        node.state.store(LINKED, Ordering::Relaxed);
+    }
+
+    /// The data of the first node, if any.
+    #[inline]
+    pub(crate) fn front(&self) -> Option<usize> {
+        let head = self.head();
+        if head.is_null() {
+            return None;
+        }
+        // SAFETY: a linked node is alive and its data is guarded by the lock we hold.
+        Some(unsafe { (*head).data.with(|d| *d) })
+    }
+
+    /// Replaces the data of the first node (which must exist).
+    #[inline]
+    pub(crate) fn set_front(&mut self, data: usize) {
+        let head = self.head();
+        assert!(!head.is_null(), "set_front on an empty queue");
+        // SAFETY: as in `front`.
+        unsafe { (*head).data.with_mut(|d| *d = data) };
+    }
+
+    /// Whether the wake-up batch is full: [`make_room`](Self::make_room) before popping more.
+    #[inline]
+    pub(crate) fn is_full(&self) -> bool {
+        self.wake.len == BATCH
+    }
+
+    /// Wakes the batch collected so far if it is full, releasing the lock meanwhile. The
+    /// queue may have changed when this returns.
+    #[inline]
+    pub(crate) fn make_room(&mut self) {
+        if self.is_full() {
+            self.flush();
+        }
+    }
+
+    #[cold]
+    fn flush(&mut self) {
+        let mut wake = core::mem::replace(&mut self.wake, WakeList::new());
+        let discard = self.discard.take();
+        wake.publish();
+        self.inner.release();
+        wake.wake_all();
+        drop(discard);
+        self.inner.acquire();
+    }
+
+    /// Unlinks the first node (which must exist) and hands it `token` (0 or 1); the node
+    /// learns of it, and is woken, when the lock is released. The batch must have room (see
+    /// [`make_room`](Self::make_room)).
+    pub(crate) fn pop_front(&mut self, token: usize) {
+        assert!(!self.is_full(), "wake-up batch is full");
+        assert!(token <= 1, "a wake-up token is one bit");
+        let head = self.head();
+        assert!(!head.is_null(), "pop_front on an empty queue");
+        // SAFETY: `head` is linked, so it is alive and its fields are ours under the lock.
+        let unpark = unsafe {
+            let node = &*head;
+            self.unlink(node);
+            node.unpark.with_mut(|u| (*u).take())
+        };
+        let unpark = unpark.expect("a linked node has an unparker");
+        self.wake.push(head, token, unpark);
+    }
+
+    /// Removes `node` if it is still linked and returns its data; if it was woken meanwhile,
+    /// leaves it alone and returns `Err(())` (its owner then takes the wake-up).
+    pub(crate) fn remove(&mut self, node: &Node) -> Result<usize, ()> {
+        if node.state.load(Ordering::Relaxed) != LINKED {
+            return Err(());
+        }
+        // SAFETY: the node is linked and we hold the lock, so its fields are ours; the owner
+        // calling us keeps it alive.
+        let (data, unpark) = unsafe {
+            self.unlink(node);
+            (
+                node.data.with(|d| *d),
+                node.unpark.with_mut(|u| (*u).take()),
+            )
+        };
+        debug_assert!(self.discard.is_none());
+        self.discard = unpark;
+        node.state.store(IDLE, Ordering::Relaxed);
+        Ok(data)
+    }
+
+    /// Whether a still-linked `node` will wake `waker`; `None` if it was woken meanwhile.
+    pub(crate) fn wakes(&self, node: &Node, waker: &Waker) -> Option<bool> {
+        if node.state.load(Ordering::Relaxed) != LINKED {
+            return None;
+        }
+        // SAFETY: a linked node's unparker is guarded by the lock we hold.
+        Some(unsafe {
+            node.unpark
+                .with(|u| (*u).as_ref().is_some_and(|u| u.will_wake(waker)))
+        })
+    }
+
+    /// Gives a still-linked `node` a new unparker; the old one is dropped after the unlock.
+    /// Returns false (and drops `unpark` after the unlock) if the node was woken meanwhile.
+    pub(crate) fn set_unpark(&mut self, node: &Node, unpark: Unpark) -> bool {
+        debug_assert!(self.discard.is_none());
+        if node.state.load(Ordering::Relaxed) != LINKED {
+            self.discard = Some(unpark);
+            return false;
+        }
+        // SAFETY: as in `wakes`.
+        self.discard = unsafe { node.unpark.with_mut(|u| (*u).replace(unpark)) };
+        true
+    }
+
+    /// Unlinks a linked node.
+    ///
+    /// # Safety
+    ///
+    /// `node` must be linked in this queue, and the lock held (it is: `&mut self`).
+    unsafe fn unlink(&mut self, node: &Node) {
+        // SAFETY: the caller guarantees that `node` is linked here; its neighbours are linked
+        // and alive, and the lock guards every link.
+        unsafe {
+            let prev = node.prev.with(|p| *p);
+            let next = node.next.with(|n| *n);
+            if prev.is_null() {
+                self.inner.head.with_mut(|h| *h = next);
+            } else {
+                (*prev).next.with_mut(|n| *n = next);
+            }
+            if next.is_null() {
+                self.inner.tail.with_mut(|t| *t = prev);
+            } else {
+                (*next).prev.with_mut(|p| *p = prev);
+            }
+        }
+    }
+}
+
+impl Drop for Locked<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.wake.len == 0 {
+            self.inner.release();
+        } else {
+            let mut wake = core::mem::replace(&mut self.wake, WakeList::new());
+            wake.publish();
+            self.inner.release();
+            wake.wake_all();
+        }
+        // `discard` is dropped after this body, with the lock released.
+    }
+}
+
+/// Popped nodes waiting to learn their wake-up, and their unparkers, in a fixed batch on the
+/// stack.
+struct WakeList {
+    nodes: [*const Node; BATCH],
+    /// Bit `i` is the token of entry `i` (tokens are one bit, and a batch fits in 32).
+    tokens: u32,
+    unparks: [MaybeUninit<Unpark>; BATCH],
+    /// Entries below `published` have had their node told (and must not touch it again).
+    published: usize,
+    len: usize,
+}
+
+impl WakeList {
+    #[inline]
+    fn new() -> Self {
+        WakeList {
+            nodes: [ptr::null(); BATCH],
+            tokens: 0,
+            // SAFETY: an array of `MaybeUninit` needs no initialization.
+            unparks: unsafe { MaybeUninit::<[MaybeUninit<Unpark>; BATCH]>::uninit().assume_init() },
+            published: 0,
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, node: *const Node, token: usize, unpark: Unpark) {
+        self.nodes[self.len] = node;
+        self.tokens |= (token as u32 & 1) << self.len;
+        self.unparks[self.len] = MaybeUninit::new(unpark);
+        self.len += 1;
+    }
+
+    /// Tells every popped node its token. Under the lock, as its last step.
+    fn publish(&mut self) {
+        while self.published < self.len {
+            let node = self.nodes[self.published];
+            let token = (self.tokens >> self.published) as usize & 1;
+            self.published += 1;
+            // SAFETY: the node was linked when popped, and its owner cannot withdraw or drop
+            // it without the lock we still hold, nor learn of the wake-up before this store,
+            // so it is alive. After this store we never touch it again.
+            unsafe {
+                (*node)
+                    .state
+                    .store(WOKEN | (token << TOKEN_SHIFT), Ordering::Release)
+            };
+        }
+    }
+
+    /// Wakes every entry. After the lock is released.
+    fn wake_all(mut self) {
+        #[cfg(all(test, not(loom)))]
+        assert!(!stats::held(), "woken while a queue's lock is held");
+        debug_assert_eq!(self.published, self.len);
+        while self.len > 0 {
+            self.len -= 1;
+            // SAFETY: entries below `len` are initialized, and lowering `len` first means each
+            // is read out once (and not again by `drop` if a waker panics).
+            let unpark = unsafe { self.unparks[self.len].assume_init_read() };
+            unpark.unpark();
+        }
+    }
+}
+
+impl Drop for WakeList {
+    fn drop(&mut self) {
+        // Only reached with entries left when a waker panicked: the rest are still woken, not
+        // silently dropped (their nodes were told before the panic could happen).
+        while self.len > 0 {
+            self.len -= 1;
+            // SAFETY: as in `wake_all`: each initialized entry is read out once.
+            unsafe { self.unparks[self.len].assume_init_read() }.unpark();
+        }
+    }
+}
+
+/// Counts of lock acquisitions on the current thread, for the crate's own tests.
+#[cfg(all(test, not(loom)))]
+pub(crate) mod stats {
+    use std::cell::Cell;
+
+    std::thread_local! {
+        static LOCKS: Cell<usize> = const { Cell::new(0) };
+        static HELD: Cell<usize> = const { Cell::new(0) };
+    }
+
+    pub(super) fn locked() {
+        LOCKS.with(|c| c.set(c.get() + 1));
+        HELD.with(|c| c.set(c.get() + 1));
+    }
+
+    pub(super) fn unlocked() {
+        HELD.with(|c| c.set(c.get() - 1));
+    }
+
+    /// How many times this thread has taken a queue's lock.
+    pub(crate) fn locks() -> usize {
+        LOCKS.with(Cell::get)
+    }
+
+    /// Whether this thread holds a queue's lock right now.
+    pub(crate) fn held() -> bool {
+        HELD.with(Cell::get) > 0
+    }
+}

@@ -1,0 +1,321 @@
+//! The waiting core's budgets, counted: lock acquisitions per wait, wake-ups, and that no
+//! waker is woken, cloned or dropped while a queue's lock is held.
+//!
+//! The counters live in `queue::stats` and exist only in this crate's own test build; they
+//! are per thread, and every test here runs its waiters and releasers on one thread.
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use core::future::Future;
+use core::pin::{pin, Pin};
+use core::sync::atomic::{AtomicUsize, Ordering};
+use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+use crate::raw::queue::{stats, BATCH};
+use crate::{Barrier, Condvar, Event, Mutex, RwLock, Semaphore};
+
+/// A waker that counts its wake-ups and fails the test if it is woken, cloned or dropped while
+/// the current thread holds a queue's lock. Its data pointer is an `Arc<Probe>`.
+struct Probe {
+    wakes: AtomicUsize,
+}
+
+impl Probe {
+    fn wakes(&self) -> usize {
+        self.wakes.load(Ordering::Relaxed)
+    }
+}
+
+/// How many wakers of `probe` exist (its `Arc` count, less the test's own handle).
+fn refs(probe: &Arc<Probe>) -> usize {
+    Arc::strong_count(probe) - 1
+}
+
+static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_waker);
+
+fn outside_lock(what: &str) {
+    assert!(
+        !stats::held(),
+        "a waker was {what} while a queue's lock was held"
+    );
+}
+
+fn clone(data: *const ()) -> RawWaker {
+    outside_lock("cloned");
+    // SAFETY: `data` came from `Arc::into_raw` and the waker being cloned holds a count.
+    unsafe { Arc::increment_strong_count(data.cast::<Probe>()) };
+    RawWaker::new(data, &VTABLE)
+}
+
+fn wake(data: *const ()) {
+    wake_by_ref(data);
+    drop_waker(data);
+}
+
+fn wake_by_ref(data: *const ()) {
+    outside_lock("woken");
+    // SAFETY: as in `clone`: the waker holds a count, so the probe is alive.
+    unsafe { &*data.cast::<Probe>() }
+        .wakes
+        .fetch_add(1, Ordering::Relaxed);
+}
+
+fn drop_waker(data: *const ()) {
+    outside_lock("dropped");
+    // SAFETY: the waker being dropped owns one count, given back here.
+    unsafe { Arc::decrement_strong_count(data.cast::<Probe>()) };
+}
+
+/// A checking waker and its probe.
+fn checking_waker() -> (Waker, Arc<Probe>) {
+    let probe = Arc::new(Probe {
+        wakes: AtomicUsize::new(0),
+    });
+    let raw = RawWaker::new(Arc::into_raw(probe.clone()).cast(), &VTABLE);
+    // SAFETY: the vtable's functions follow the `RawWaker` contract for an `Arc<Probe>`.
+    (unsafe { Waker::from_raw(raw) }, probe)
+}
+
+fn poll<F: Future>(fut: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
+    fut.poll(&mut Context::from_waker(waker))
+}
+
+/// Lock acquisitions on this thread while `f` runs.
+fn locks_in<R>(f: impl FnOnce() -> R) -> (usize, R) {
+    let before = stats::locks();
+    let out = f();
+    (stats::locks() - before, out)
+}
+
+#[test]
+fn mutex_parked_wait_takes_the_lock_twice_and_the_woken_waiter_never() {
+    let (waker, probe) = checking_waker();
+    let m = Mutex::new(0);
+    let held = m.try_lock().unwrap();
+    let mut fut = pin!(m.lock());
+    let (register, pending) = locks_in(|| poll(fut.as_mut(), &waker));
+    assert!(pending.is_pending());
+    assert_eq!(register, 1, "registering takes the lock once");
+    let (release, ()) = locks_in(|| drop(held));
+    assert_eq!(release, 1, "the releaser dequeues under the lock once");
+    assert_eq!(probe.wakes(), 1);
+    let (woken, ready) = locks_in(|| poll(fut.as_mut(), &waker));
+    assert!(ready.is_ready());
+    assert_eq!(woken, 0, "the woken waiter learns from its own node");
+    // An uncontended lock after the waiters left takes no queue lock at all.
+    drop(ready);
+    let (after, guard) = locks_in(|| m.try_lock());
+    assert!(guard.is_some());
+    assert_eq!(after, 0);
+}
+
+#[test]
+fn mutex_overtaken_waiter_costs_two_locks_per_park_and_keeps_its_place() {
+    let (waker, _probe) = checking_waker();
+    let m = Mutex::new(0);
+    let held = m.try_lock().unwrap();
+    let mut first = pin!(m.lock());
+    let mut second = pin!(m.lock());
+    assert!(poll(first.as_mut(), &waker).is_pending());
+    assert!(poll(second.as_mut(), &waker).is_pending());
+    drop(held);
+    // A barger takes the freed lock before the woken waiter runs.
+    let barger = m.try_lock().unwrap();
+    let (repark, pending) = locks_in(|| poll(first.as_mut(), &waker));
+    assert!(pending.is_pending());
+    assert_eq!(repark, 1, "going back to the front takes the lock once");
+    let (handoff, ()) = locks_in(|| drop(barger));
+    assert_eq!(handoff, 1);
+    // The lock went straight to the overtaken waiter, not to the one queued after it.
+    assert!(m.try_lock().is_none());
+    assert!(poll(second.as_mut(), &waker).is_pending());
+    let (woken, ready) = locks_in(|| poll(first.as_mut(), &waker));
+    assert_eq!(woken, 0);
+    let guard = match ready {
+        Poll::Ready(guard) => guard,
+        Poll::Pending => panic!("the overtaken waiter was handed the lock"),
+    };
+    drop(guard);
+    assert!(poll(second.as_mut(), &waker).is_ready());
+}
+
+/// Polls `fut` until it is queued, then drops it: the drop must take the lock once.
+fn cancel_costs_one_lock<F: Future>(what: &str, fut: F, waker: &Waker) {
+    let mut fut = Box::pin(fut);
+    assert!(poll(fut.as_mut(), waker).is_pending(), "{what}: queued");
+    let (cancel, ()) = locks_in(|| drop(fut));
+    assert_eq!(
+        cancel, 1,
+        "{what}: a cancelled wait unlinks itself under the lock once"
+    );
+}
+
+#[test]
+fn cancelled_waits_take_the_lock_once() {
+    let (waker, _probe) = checking_waker();
+    let m = Mutex::new(());
+    let _held = m.try_lock().unwrap();
+    cancel_costs_one_lock("mutex", m.lock(), &waker);
+    let sem = Semaphore::new(0);
+    cancel_costs_one_lock("semaphore", sem.acquire(), &waker);
+    let event = Event::new();
+    cancel_costs_one_lock("event", event.wait(), &waker);
+    let lock = RwLock::new(());
+    let writer = lock.try_write().unwrap();
+    cancel_costs_one_lock("rwlock read", lock.read(), &waker);
+    cancel_costs_one_lock("rwlock upgradable read", lock.upgradable_read(), &waker);
+    drop(writer);
+    let barrier = Barrier::new(2);
+    cancel_costs_one_lock("barrier", barrier.wait(), &waker);
+    assert_eq!(barrier.n_waiting(), 0);
+}
+
+#[test]
+fn semaphore_parked_wait_takes_the_lock_twice() {
+    let (waker, probe) = checking_waker();
+    let sem = Semaphore::new(1);
+    let held = sem.try_acquire().unwrap();
+    let mut fut = pin!(sem.acquire_many(2));
+    let (register, pending) = locks_in(|| poll(fut.as_mut(), &waker));
+    assert!(pending.is_pending());
+    assert_eq!(register, 1);
+    // The first permit goes to the waiter without waking it; the second completes it.
+    let (release, ()) = locks_in(|| drop(held));
+    assert_eq!(release, 1);
+    assert_eq!(probe.wakes(), 0, "not woken for part of its request");
+    let (release, ()) = locks_in(|| sem.add_permits(1));
+    assert_eq!(release, 1);
+    assert_eq!(probe.wakes(), 1);
+    let (woken, ready) = locks_in(|| poll(fut.as_mut(), &waker));
+    assert_eq!(woken, 0);
+    match ready {
+        Poll::Ready(Ok(permit)) => assert_eq!(permit.num_permits(), 2),
+        _ => panic!("the waiter was handed its permits"),
+    }
+}
+
+#[test]
+fn rwlock_parked_waits_take_the_lock_twice() {
+    let (waker, _probe) = checking_waker();
+    let lock = RwLock::new(0);
+    let reader = lock.try_read().unwrap();
+    let mut write = pin!(lock.write());
+    let (register, pending) = locks_in(|| poll(write.as_mut(), &waker));
+    assert!(pending.is_pending());
+    assert_eq!(register, 1, "the writer queues for the readers to leave");
+    let mut read = pin!(lock.read());
+    let (register, pending) = locks_in(|| poll(read.as_mut(), &waker));
+    assert!(pending.is_pending());
+    assert_eq!(register, 1, "a reader queues behind the writer");
+    let (release, ()) = locks_in(|| drop(reader));
+    assert_eq!(release, 1, "the last reader out wakes the writer");
+    let (woken, ready) = locks_in(|| poll(write.as_mut(), &waker));
+    assert_eq!(woken, 0);
+    let guard = match ready {
+        Poll::Ready(guard) => guard,
+        Poll::Pending => panic!("writer woken with the lock"),
+    };
+    let (release, ()) = locks_in(|| drop(guard));
+    assert_eq!(release, 1, "the writer lets the queued reader in");
+    let (woken, ready) = locks_in(|| poll(read.as_mut(), &waker));
+    assert_eq!(woken, 0);
+    assert!(ready.is_ready());
+}
+
+#[test]
+fn event_set_takes_the_lock_once_per_batch() {
+    let (waker, probe) = checking_waker();
+    for n in [1, BATCH - 1, BATCH, BATCH + 1, 3 * BATCH, 100] {
+        let event = Event::new();
+        let mut waits: alloc::vec::Vec<_> = (0..n).map(|_| Box::pin(event.wait())).collect();
+        for w in &mut waits {
+            assert!(poll(w.as_mut(), &waker).is_pending());
+        }
+        let before = probe.wakes();
+        let (set, ()) = locks_in(|| {
+            event.set();
+        });
+        assert!(
+            set <= n.div_ceil(BATCH) + 1,
+            "set with {n} waiters took the lock {set} times"
+        );
+        assert_eq!(probe.wakes() - before, n);
+        let (woken, ()) = locks_in(|| {
+            for w in &mut waits {
+                assert!(poll(w.as_mut(), &waker).is_ready());
+            }
+        });
+        assert_eq!(woken, 0, "woken waiters take no lock");
+    }
+}
+
+#[test]
+fn condvar_notify_all_takes_the_lock_once_per_batch() {
+    let (waker, probe) = checking_waker();
+    let n = 2 * BATCH + 5;
+    let mutex = Arc::new(Mutex::new(()));
+    let cv = Condvar::new();
+    let mut waits: alloc::vec::Vec<_> = (0..n)
+        .map(|_| Box::pin(cv.wait(mutex.try_lock_owned().unwrap())))
+        .map(|mut w| {
+            assert!(poll(w.as_mut(), &waker).is_pending());
+            w
+        })
+        .collect();
+    let (notify, ()) = locks_in(|| cv.notify_all());
+    assert!(
+        notify <= n.div_ceil(BATCH) + 1,
+        "{notify} lock acquisitions"
+    );
+    assert_eq!(probe.wakes(), n);
+    // Each woken waiter then takes the mutex in turn.
+    for w in &mut waits {
+        match poll(w.as_mut(), &waker) {
+            Poll::Ready(guard) => drop(guard),
+            Poll::Pending => panic!("notified waiter relocks a free mutex"),
+        }
+    }
+}
+
+#[test]
+fn barrier_trip_takes_the_lock_once_per_batch() {
+    let (waker, probe) = checking_waker();
+    let n = BATCH + 3;
+    let barrier = Barrier::new(n + 1);
+    let mut waits: alloc::vec::Vec<_> = (0..n).map(|_| Box::pin(barrier.wait())).collect();
+    for w in &mut waits {
+        assert!(poll(w.as_mut(), &waker).is_pending());
+    }
+    let mut last = pin!(barrier.wait());
+    let (trip, ready) = locks_in(|| poll(last.as_mut(), &waker));
+    assert!(ready.is_ready());
+    assert!(trip <= n.div_ceil(BATCH) + 1, "{trip} lock acquisitions");
+    assert_eq!(probe.wakes(), n);
+    let (woken, ()) = locks_in(|| {
+        for w in &mut waits {
+            assert!(poll(w.as_mut(), &waker).is_ready());
+        }
+    });
+    assert_eq!(woken, 0);
+}
+
+#[test]
+fn repoll_with_the_same_waker_keeps_it_and_a_new_waker_replaces_it() {
+    let (first, first_probe) = checking_waker();
+    let (second, second_probe) = checking_waker();
+    let m = Mutex::new(());
+    let held = m.try_lock().unwrap();
+    let mut fut = pin!(m.lock());
+    assert!(poll(fut.as_mut(), &first).is_pending());
+    assert_eq!(refs(&first_probe), 2, "one clone in the queue");
+    assert!(poll(fut.as_mut(), &first).is_pending());
+    assert_eq!(refs(&first_probe), 2, "same waker: no new clone");
+    assert!(poll(fut.as_mut(), &second).is_pending());
+    assert_eq!(refs(&first_probe), 1, "old waker dropped");
+    assert_eq!(refs(&second_probe), 2);
+    drop(held);
+    assert_eq!(first_probe.wakes(), 0);
+    assert_eq!(second_probe.wakes(), 1);
+    assert_eq!(refs(&second_probe), 1, "woken by value");
+    assert!(poll(fut.as_mut(), &second).is_ready());
+}

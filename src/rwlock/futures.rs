@@ -1,0 +1,431 @@
+//! The futures of [`RwLock`](super::RwLock): one wait kind per lock kind, shared by the
+//! borrowed and the `Arc` forms.
+
+use alloc::sync::Arc;
+use core::marker::PhantomData;
+use core::pin::Pin;
+use core::task::Poll;
+
+use pin_project_lite::pin_project;
+
+use super::guards::{
+    OwnedRwLockReadGuard, OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard, RwLockReadGuard,
+    RwLockUpgradableReadGuard, RwLockWriteGuard,
+};
+use super::RwLock;
+use crate::future::{wait_future, Shell, WaitKind};
+use crate::raw::mutex::LockWaiter;
+use crate::raw::queue::Node;
+use crate::raw::rwlock::{
+    cancel_read, cancel_upgradable, poll_read, poll_upgradable, release_gate, DrainWaiter,
+    RawRwLock, WriteWaiter,
+};
+use crate::raw::wait::Strategy;
+
+/// A reference to a [`RwLock`] that a future holds: borrowed or an `Arc`.
+pub(crate) trait RwLockRef: Sized {
+    type Read;
+    type Write;
+    type Upgradable;
+
+    fn raw(&self) -> &RawRwLock;
+
+    /// # Safety
+    ///
+    /// The caller must hold a read lock and hand it to the guard.
+    unsafe fn read_guard(self) -> Self::Read;
+
+    /// # Safety
+    ///
+    /// The caller must hold the write lock and hand it to the guard.
+    unsafe fn write_guard(self) -> Self::Write;
+
+    /// # Safety
+    ///
+    /// The caller must hold the upgradable lock and hand it to the guard.
+    unsafe fn upgradable_guard(self) -> Self::Upgradable;
+}
+
+impl<'a, T: ?Sized> RwLockRef for &'a RwLock<T> {
+    type Read = RwLockReadGuard<'a, T>;
+    type Write = RwLockWriteGuard<'a, T>;
+    type Upgradable = RwLockUpgradableReadGuard<'a, T>;
+
+    #[inline]
+    fn raw(&self) -> &RawRwLock {
+        &self.raw
+    }
+
+    #[inline]
+    unsafe fn read_guard(self) -> Self::Read {
+        // SAFETY: forwarded from the caller.
+        unsafe { RwLockReadGuard::new(self) }
+    }
+
+    #[inline]
+    unsafe fn write_guard(self) -> Self::Write {
+        // SAFETY: forwarded from the caller.
+        unsafe { RwLockWriteGuard::new(self) }
+    }
+
+    #[inline]
+    unsafe fn upgradable_guard(self) -> Self::Upgradable {
+        // SAFETY: forwarded from the caller.
+        unsafe { RwLockUpgradableReadGuard::new(self) }
+    }
+}
+
+impl<T: ?Sized> RwLockRef for Arc<RwLock<T>> {
+    type Read = OwnedRwLockReadGuard<T>;
+    type Write = OwnedRwLockWriteGuard<T>;
+    type Upgradable = OwnedRwLockUpgradableReadGuard<T>;
+
+    #[inline]
+    fn raw(&self) -> &RawRwLock {
+        &self.raw
+    }
+
+    #[inline]
+    unsafe fn read_guard(self) -> Self::Read {
+        // SAFETY: forwarded from the caller.
+        unsafe { OwnedRwLockReadGuard::new(self) }
+    }
+
+    #[inline]
+    unsafe fn write_guard(self) -> Self::Write {
+        // SAFETY: forwarded from the caller.
+        unsafe { OwnedRwLockWriteGuard::new(self) }
+    }
+
+    #[inline]
+    unsafe fn upgradable_guard(self) -> Self::Upgradable {
+        // SAFETY: forwarded from the caller.
+        unsafe { OwnedRwLockUpgradableReadGuard::new(self) }
+    }
+}
+
+/// The read wait.
+pub(crate) struct ReadKind<R>(PhantomData<fn() -> R>);
+
+impl<R: RwLockRef> WaitKind for ReadKind<R> {
+    type Source = R;
+    type Ready = ();
+    type Output = R::Read;
+
+    #[inline]
+    fn poll<S: Strategy>(&mut self, node: Pin<&Node>, lock: &R, strategy: &mut S) -> Poll<()> {
+        poll_read(node, lock.raw(), strategy)
+    }
+
+    #[inline]
+    fn finish(&mut self, (): (), lock: R) -> R::Read {
+        // SAFETY: the wait completed, so we hold a read lock.
+        unsafe { lock.read_guard() }
+    }
+
+    fn cancel(&mut self, node: Pin<&Node>, lock: &R) {
+        cancel_read(node, lock.raw());
+    }
+}
+
+/// The write wait: `gate`, then the readers' drain.
+pub(crate) struct WriteKind<R>(WriteWaiter, PhantomData<fn() -> R>);
+
+impl<R: RwLockRef> WaitKind for WriteKind<R> {
+    type Source = R;
+    type Ready = ();
+    type Output = R::Write;
+
+    #[inline]
+    fn poll<S: Strategy>(&mut self, node: Pin<&Node>, lock: &R, strategy: &mut S) -> Poll<()> {
+        self.0.poll_write(node, lock.raw(), strategy)
+    }
+
+    #[inline]
+    fn finish(&mut self, (): (), lock: R) -> R::Write {
+        // SAFETY: the wait completed, so we hold the write lock.
+        unsafe { lock.write_guard() }
+    }
+
+    fn cancel(&mut self, node: Pin<&Node>, lock: &R) {
+        self.0.cancel(node, lock.raw());
+    }
+}
+
+/// The upgradable-read wait: `gate` alone.
+pub(crate) struct UpgradableKind<R>(LockWaiter, PhantomData<fn() -> R>);
+
+impl<R: RwLockRef> WaitKind for UpgradableKind<R> {
+    type Source = R;
+    type Ready = ();
+    type Output = R::Upgradable;
+
+    #[inline]
+    fn poll<S: Strategy>(&mut self, node: Pin<&Node>, lock: &R, strategy: &mut S) -> Poll<()> {
+        poll_upgradable(&mut self.0, node, lock.raw(), strategy)
+    }
+
+    #[inline]
+    fn finish(&mut self, (): (), lock: R) -> R::Upgradable {
+        // SAFETY: the wait completed, so we hold the upgradable lock.
+        unsafe { lock.upgradable_guard() }
+    }
+
+    fn cancel(&mut self, node: Pin<&Node>, lock: &R) {
+        cancel_upgradable(&mut self.0, node, lock.raw());
+    }
+}
+
+/// The upgrade wait: the drain, on behalf of the upgradable lock the future owns.
+pub(crate) struct UpgradeKind<R>(DrainWaiter, PhantomData<fn() -> R>);
+
+impl<R: RwLockRef> WaitKind for UpgradeKind<R> {
+    type Source = R;
+    type Ready = ();
+    type Output = R::Write;
+
+    #[inline]
+    fn poll<S: Strategy>(&mut self, node: Pin<&Node>, lock: &R, strategy: &mut S) -> Poll<()> {
+        self.0.poll_drain(node, lock.raw(), strategy)
+    }
+
+    #[inline]
+    fn finish(&mut self, (): (), lock: R) -> R::Write {
+        // SAFETY: the upgrade completed, so the upgradable lock is now the write lock.
+        unsafe { lock.write_guard() }
+    }
+
+    fn cancel(&mut self, node: Pin<&Node>, lock: &R) {
+        self.0.cancel(node, lock.raw());
+        // SAFETY: an unfinished upgrade owns the upgradable lock; it goes with the future.
+        unsafe { release_gate(lock.raw()) };
+    }
+}
+
+macro_rules! rwlock_future {
+    (
+        $(#[$attr:meta])*
+        $name:ident [$($decl:tt)*] [$($used:tt)*] = $kind:ident<$source:ty> -> $out:ty, $make:expr
+    ) => {
+        pin_project! {
+            $(#[$attr])*
+            #[must_use = "futures do nothing unless awaited or polled"]
+            #[project(!Unpin)]
+            pub struct $name<$($decl)*> {
+                #[pin]
+                shell: Shell<$kind<$source>>,
+            }
+        }
+
+        impl<$($decl)*> $name<$($used)*> {
+            #[inline]
+            pub(super) fn new(lock: $source) -> Self {
+                $name { shell: Shell::new(lock, $make) }
+            }
+        }
+
+        wait_future!($name [$($decl)*] [$($used)*] -> $out);
+    };
+}
+
+rwlock_future! {
+    /// The future returned by [`RwLock::read`]; resolves to a [`RwLockReadGuard`].
+    ///
+    /// The future holds the waiter's place in the lock's queue, so it is `!Unpin`: `.await`
+    /// pins it for you; to keep one in a struct or poll it by hand, pin it with
+    /// [`core::pin::pin!`] or [`Box::pin`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::{futures::Read, RwLock};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let lock = RwLock::new(0);
+    /// let fut: Read<'_, i32> = lock.read();
+    /// assert_eq!(*fut.await, 0);
+    /// # });
+    /// ```
+    Read ['a, T: ?Sized] ['a, T] = ReadKind<&'a RwLock<T>> -> RwLockReadGuard<'a, T>,
+    ReadKind(PhantomData)
+}
+
+rwlock_future! {
+    /// The future returned by [`RwLock::read_owned`]; resolves to an [`OwnedRwLockReadGuard`].
+    ///
+    /// `!Unpin`, like [`Read`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::{futures::ReadOwned, RwLock};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let lock = Arc::new(RwLock::new(0));
+    /// let fut: ReadOwned<i32> = lock.read_owned();
+    /// assert_eq!(*fut.await, 0);
+    /// # });
+    /// ```
+    ReadOwned [T: ?Sized] [T] = ReadKind<Arc<RwLock<T>>> -> OwnedRwLockReadGuard<T>,
+    ReadKind(PhantomData)
+}
+
+rwlock_future! {
+    /// The future returned by [`RwLock::write`]; resolves to a [`RwLockWriteGuard`].
+    ///
+    /// `!Unpin`, like [`Read`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::{futures::Write, RwLock};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let lock = RwLock::new(0);
+    /// let fut: Write<'_, i32> = lock.write();
+    /// *fut.await += 1;
+    /// assert_eq!(*lock.read().await, 1);
+    /// # });
+    /// ```
+    Write ['a, T: ?Sized] ['a, T] = WriteKind<&'a RwLock<T>> -> RwLockWriteGuard<'a, T>,
+    WriteKind(WriteWaiter::new(), PhantomData)
+}
+
+rwlock_future! {
+    /// The future returned by [`RwLock::write_owned`]; resolves to an
+    /// [`OwnedRwLockWriteGuard`].
+    ///
+    /// `!Unpin`, like [`Read`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::{futures::WriteOwned, RwLock};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let lock = Arc::new(RwLock::new(0));
+    /// let fut: WriteOwned<i32> = lock.write_owned();
+    /// *fut.await += 1;
+    /// # });
+    /// ```
+    WriteOwned [T: ?Sized] [T] = WriteKind<Arc<RwLock<T>>> -> OwnedRwLockWriteGuard<T>,
+    WriteKind(WriteWaiter::new(), PhantomData)
+}
+
+rwlock_future! {
+    /// The future returned by [`RwLock::upgradable_read`]; resolves to a
+    /// [`RwLockUpgradableReadGuard`].
+    ///
+    /// `!Unpin`, like [`Read`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::{futures::UpgradableRead, RwLock};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let lock = RwLock::new(0);
+    /// let fut: UpgradableRead<'_, i32> = lock.upgradable_read();
+    /// assert_eq!(*fut.await, 0);
+    /// # });
+    /// ```
+    UpgradableRead ['a, T: ?Sized] ['a, T] = UpgradableKind<&'a RwLock<T>>
+        -> RwLockUpgradableReadGuard<'a, T>,
+    UpgradableKind(LockWaiter::new(), PhantomData)
+}
+
+rwlock_future! {
+    /// The future returned by [`RwLock::upgradable_read_owned`]; resolves to an
+    /// [`OwnedRwLockUpgradableReadGuard`].
+    ///
+    /// `!Unpin`, like [`Read`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::{futures::UpgradableReadOwned, RwLock};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let lock = Arc::new(RwLock::new(0));
+    /// let fut: UpgradableReadOwned<i32> = lock.upgradable_read_owned();
+    /// assert_eq!(*fut.await, 0);
+    /// # });
+    /// ```
+    UpgradableReadOwned [T: ?Sized] [T] = UpgradableKind<Arc<RwLock<T>>>
+        -> OwnedRwLockUpgradableReadGuard<T>,
+    UpgradableKind(LockWaiter::new(), PhantomData)
+}
+
+rwlock_future! {
+    /// The future returned by [`RwLockUpgradableReadGuard::upgrade`]; resolves to a
+    /// [`RwLockWriteGuard`]. It owns the upgradable lock until it completes.
+    ///
+    /// `!Unpin`, like [`Read`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::{futures::Upgrade, RwLock, RwLockUpgradableReadGuard};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let lock = RwLock::new(0);
+    /// let guard = lock.upgradable_read().await;
+    /// let fut: Upgrade<'_, i32> = RwLockUpgradableReadGuard::upgrade(guard);
+    /// *fut.await += 1;
+    /// # });
+    /// ```
+    Upgrade ['a, T: ?Sized] ['a, T] = UpgradeKind<&'a RwLock<T>> -> RwLockWriteGuard<'a, T>,
+    UpgradeKind(DrainWaiter::new(), PhantomData)
+}
+
+rwlock_future! {
+    /// The future returned by [`OwnedRwLockUpgradableReadGuard::upgrade`]; resolves to an
+    /// [`OwnedRwLockWriteGuard`]. It owns the upgradable lock until it completes.
+    ///
+    /// `!Unpin`, like [`Read`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::{futures::UpgradeOwned, OwnedRwLockUpgradableReadGuard, RwLock};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let lock = Arc::new(RwLock::new(0));
+    /// let guard = lock.upgradable_read_owned().await;
+    /// let fut: UpgradeOwned<i32> = OwnedRwLockUpgradableReadGuard::upgrade(guard);
+    /// *fut.await += 1;
+    /// # });
+    /// ```
+    UpgradeOwned [T: ?Sized] [T] = UpgradeKind<Arc<RwLock<T>>> -> OwnedRwLockWriteGuard<T>,
+    UpgradeKind(DrainWaiter::new(), PhantomData)
+}
+
+/// Gives up an unfinished upgrade at a deadline, keeping the upgradable lock: returns the
+/// lock's source for a new upgradable guard.
+#[cfg(feature = "std")]
+fn withdraw_upgrade<R: RwLockRef>(shell: Pin<&mut Shell<UpgradeKind<R>>>) -> R {
+    let (node, source, kind) = shell.parts();
+    let lock = source.take().expect("an unfinished upgrade owns its lock");
+    kind.0.cancel(node, lock.raw());
+    lock
+}
+
+#[cfg(feature = "std")]
+impl<'a, T: ?Sized> Upgrade<'a, T> {
+    /// Gives up at a deadline, keeping the upgradable lock (which the caller now holds).
+    pub(super) fn withdraw(self: Pin<&mut Self>) -> &'a RwLock<T> {
+        withdraw_upgrade(self.project().shell)
+    }
+}
+
+#[cfg(feature = "std")]
+impl<T: ?Sized> UpgradeOwned<T> {
+    /// Gives up at a deadline, keeping the upgradable lock (which the caller now holds).
+    pub(super) fn withdraw(self: Pin<&mut Self>) -> Arc<RwLock<T>> {
+        withdraw_upgrade(self.project().shell)
+    }
+}

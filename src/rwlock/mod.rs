@@ -1,0 +1,737 @@
+//! An async reader-writer lock: [`RwLock`] and its methods; its futures and guards live in
+//! the two submodules.
+
+use alloc::sync::Arc;
+use core::cell::UnsafeCell;
+use core::fmt;
+
+use crate::raw::rwlock::{RawRwLock, MAX_READERS};
+use crate::sync::const_fn;
+
+mod futures;
+mod guards;
+
+pub use futures::{
+    Read, ReadOwned, UpgradableRead, UpgradableReadOwned, Upgrade, UpgradeOwned, Write, WriteOwned,
+};
+pub use guards::{
+    OwnedRwLockReadGuard, OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard, RwLockReadGuard,
+    RwLockUpgradableReadGuard, RwLockWriteGuard,
+};
+
+/// An async reader-writer lock that works on any executor and from plain threads.
+///
+/// Any number of readers ([`read`](RwLock::read)) may hold the lock together, or one writer
+/// ([`write`](RwLock::write)). An *upgradable reader* ([`upgradable_read`](RwLock::upgradable_read))
+/// shares the lock with readers but excludes writers and other upgradable readers, and can later
+/// become the writer without letting anybody else write in between
+/// ([`RwLockUpgradableReadGuard::upgrade`]). Every waiting method has a `_blocking` twin for
+/// threads; tasks and threads wait in the same queues.
+///
+/// # Fairness
+///
+/// The lock is *phase-fair*: neither side can starve the other.
+///
+/// - Once a writer is next in line (it has got past the other writers and upgradable readers),
+///   or an upgradable reader starts to upgrade, new readers queue behind it, `try_read`
+///   included. The writer waits only for the readers already inside.
+/// - When a writer releases the lock, every reader that queued behind it is let in at once,
+///   before the next writer: they hold their read locks from that moment (even before they
+///   are scheduled), and the next writer waits for them to leave.
+///
+/// So under a steady stream of readers a writer waits for one batch of readers, and under a
+/// steady stream of writers a reader waits for at most the writer in front of it. Writers and
+/// upgradable readers queue among themselves like [`Mutex`](crate::Mutex) lockers (in arrival
+/// order, a woken waiter overtaken at most once). While an upgradable reader holds the lock
+/// without upgrading, readers keep entering; a writer queued behind it does not stop them.
+///
+/// # Re-entrancy
+///
+/// A task or thread that holds a read lock and asks for another with [`read`](RwLock::read)
+/// deadlocks if a writer has queued in between: the writer waits for the first read lock,
+/// and the second read waits behind the writer. Pass the guard you have down instead.
+///
+/// # Limits
+///
+/// At most [`RwLock::MAX_READERS`] read locks can be held at once. Past that, `read` and its
+/// twins panic and `try_read` fails, before anything changes; so does a downgrade to a read
+/// lock, which then releases the guard it was given.
+///
+/// # Leaks
+///
+/// A guard that is leaked (`mem::forget`) keeps its lock for ever. A wait future leaked while
+/// queued keeps its place: a leaked `write` that already announced itself keeps every later
+/// reader out. Drop futures you no longer need (every future here is cancel-safe).
+///
+/// # Panics and poisoning
+///
+/// The lock is not poisoned when a guard is dropped during a panic: the lock is released and
+/// the next holder sees the value as the panicking code left it.
+///
+/// # When to use `std::sync::RwLock` instead
+///
+/// If no guard is held across an `.await`, a blocking lock (`std::sync::RwLock`,
+/// `parking_lot::RwLock`) is cheaper. Use this one when a guard must live across `.await`, or
+/// when tasks and threads must share the lock.
+///
+/// # Examples
+///
+/// ```
+/// use unisync::RwLock;
+///
+/// # futures::executor::block_on(async {
+/// let lock = RwLock::new(vec![1, 2]);
+/// {
+///     let a = lock.read().await;
+///     let b = lock.read().await; // readers share the lock
+///     assert_eq!(a.len() + b.len(), 4);
+/// }
+/// lock.write().await.push(3);
+/// assert_eq!(*lock.read().await, [1, 2, 3]);
+/// # });
+/// ```
+///
+/// A lock of a value that is not `Sync` cannot be shared, since readers on several threads would
+/// see the value at once:
+///
+/// ```compile_fail
+/// fn sync<T: Sync>() {}
+/// sync::<unisync::RwLock<std::cell::Cell<u8>>>();
+/// ```
+pub struct RwLock<T: ?Sized> {
+    raw: RawRwLock,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: moving the lock moves `T`.
+unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
+// SAFETY: a shared lock hands `&T` to readers on several threads at once (needs `T: Sync`) and
+// `&mut T` to a writer on any thread (needs `T: Send`).
+unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
+
+impl<T: ?Sized> RwLock<T> {
+    /// The most read locks one lock can hand out at once: `usize::MAX >> 2`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(unisync::RwLock::<()>::MAX_READERS, usize::MAX >> 2);
+    /// ```
+    pub const MAX_READERS: usize = MAX_READERS;
+}
+
+impl<T> RwLock<T> {
+    const_fn! {
+        /// Creates an unlocked lock holding `value`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use unisync::RwLock;
+        ///
+        /// static CONFIG: RwLock<u32> = RwLock::new(7);
+        /// assert_eq!(*CONFIG.try_read().unwrap(), 7);
+        /// ```
+        pub const fn new(value: T) -> RwLock<T> {
+            RwLock { raw: RawRwLock::new(), value: UnsafeCell::new(value) }
+        }
+    }
+
+    /// Consumes the lock and returns the value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = unisync::RwLock::new(5);
+    /// assert_eq!(lock.into_inner(), 5);
+    /// ```
+    pub fn into_inner(self) -> T {
+        self.value.into_inner()
+    }
+}
+
+impl<T: ?Sized> RwLock<T> {
+    /// Takes a read lock, waiting while a writer holds or is waiting for the lock.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe. Dropping the returned future before it completes leaves the lock as if
+    /// `read` had never been called: it holds no read lock, and it leaves the queue of readers (if it had already been let in, the read lock it was given is released at once).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::RwLock;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let lock = RwLock::new(1);
+    /// let a = lock.read().await;
+    /// let b = lock.read().await;
+    /// assert_eq!(*a + *b, 2);
+    /// # });
+    /// ```
+    #[inline]
+    pub fn read(&self) -> Read<'_, T> {
+        Read::new(self)
+    }
+
+    /// Takes a read lock if that is possible right now.
+    ///
+    /// Fails while a writer holds the lock or is next in line for it (see
+    /// [Fairness](RwLock#fairness)), and when [`RwLock::MAX_READERS`] read locks are held.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = unisync::RwLock::new(1);
+    /// let writer = lock.try_write().unwrap();
+    /// assert!(lock.try_read().is_none());
+    /// drop(writer);
+    /// assert!(lock.try_read().is_some());
+    /// ```
+    #[inline]
+    pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
+        if self.raw.try_read() {
+            // SAFETY: we just took a read lock.
+            Some(unsafe { RwLockReadGuard::new(self) })
+        } else {
+            None
+        }
+    }
+
+    /// Takes a read lock, parking the current thread until it can.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread. Never call it from inside an async task: it would stall the executor's
+    /// worker and may deadlock it if the holder needs that worker to run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{sync::Arc, thread};
+    /// use unisync::RwLock;
+    ///
+    /// let lock = Arc::new(RwLock::new(1));
+    /// let lock2 = lock.clone();
+    /// let guard = thread::spawn(move || *lock2.read_blocking() + 1).join().unwrap();
+    /// assert_eq!(guard, 2);
+    /// assert_eq!(*lock.read_blocking(), 1);
+    /// ```
+    #[cfg(feature = "std")]
+    #[doc(alias = "blocking_read")]
+    pub fn read_blocking(&self) -> RwLockReadGuard<'_, T> {
+        crate::raw::wait::block_on(self.read(), None).expect("a wait without deadline completes")
+    }
+
+    /// Takes a read lock, parking the current thread for at most `timeout`.
+    ///
+    /// Returns `None` if it could not be taken in time; the lock is then as if this call had
+    /// never been made.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; never call it from inside an async task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use unisync::RwLock;
+    ///
+    /// let lock = RwLock::new(());
+    /// let writer = lock.write_blocking();
+    /// assert!(lock.read_blocking_timeout(Duration::from_millis(10)).is_none());
+    /// drop(writer);
+    /// assert!(lock.read_blocking_timeout(Duration::from_millis(10)).is_some());
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn read_blocking_timeout(
+        &self,
+        timeout: core::time::Duration,
+    ) -> Option<RwLockReadGuard<'_, T>> {
+        crate::raw::wait::block_on(self.read(), crate::raw::wait::deadline(timeout))
+    }
+
+    /// Takes a read lock of a lock behind an `Arc`, yielding a guard that owns a reference to
+    /// the lock (`'static` when `T` is).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, like [`read`](RwLock::read).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::RwLock;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let lock = Arc::new(RwLock::new(1));
+    /// let guard = lock.read_owned().await;
+    /// let handle = std::thread::spawn(move || *guard + 1);
+    /// assert_eq!(handle.join().unwrap(), 2);
+    /// # });
+    /// ```
+    pub fn read_owned(self: &Arc<Self>) -> ReadOwned<T> {
+        ReadOwned::new(self.clone())
+    }
+
+    /// Takes a read lock of a lock behind an `Arc` if that is possible right now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::RwLock;
+    ///
+    /// let lock = Arc::new(RwLock::new(1));
+    /// let writer = lock.try_write_owned().unwrap();
+    /// assert!(lock.try_read_owned().is_none());
+    /// drop(writer);
+    /// assert!(lock.try_read_owned().is_some());
+    /// ```
+    pub fn try_read_owned(self: &Arc<Self>) -> Option<OwnedRwLockReadGuard<T>> {
+        if self.raw.try_read() {
+            // SAFETY: we just took a read lock.
+            Some(unsafe { OwnedRwLockReadGuard::new(self.clone()) })
+        } else {
+            None
+        }
+    }
+
+    /// Takes the write lock, waiting until no other guard exists.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe. Dropping the returned future before it completes leaves the lock as if
+    /// `write` had never been called: it holds no lock, readers that queued behind it are let in, and a wake-up it had received goes to the next waiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::RwLock;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let lock = RwLock::new(1);
+    /// *lock.write().await += 1;
+    /// assert_eq!(*lock.read().await, 2);
+    /// # });
+    /// ```
+    #[inline]
+    pub fn write(&self) -> Write<'_, T> {
+        Write::new(self)
+    }
+
+    /// Takes the write lock if that is possible right now.
+    ///
+    /// Fails while any other guard exists, or while the lock is handing itself to waiters in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = unisync::RwLock::new(1);
+    /// let writer = lock.try_write().unwrap();
+    /// assert!(lock.try_write().is_none());
+    /// drop(writer);
+    /// assert!(lock.try_write().is_some());
+    /// ```
+    #[inline]
+    pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
+        if self.raw.try_write() {
+            // SAFETY: we just took the write lock.
+            Some(unsafe { RwLockWriteGuard::new(self) })
+        } else {
+            None
+        }
+    }
+
+    /// Takes the write lock, parking the current thread until it can.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread. Never call it from inside an async task: it would stall the executor's
+    /// worker and may deadlock it if the holder needs that worker to run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{sync::Arc, thread};
+    /// use unisync::RwLock;
+    ///
+    /// let lock = Arc::new(RwLock::new(1));
+    /// let lock2 = lock.clone();
+    /// let mut guard = thread::spawn(move || *lock2.write_blocking() + 1).join().unwrap();
+    /// assert_eq!(guard, 2);
+    /// assert_eq!(*lock.write_blocking(), 1);
+    /// ```
+    #[cfg(feature = "std")]
+    #[doc(alias = "blocking_write")]
+    pub fn write_blocking(&self) -> RwLockWriteGuard<'_, T> {
+        crate::raw::wait::block_on(self.write(), None).expect("a wait without deadline completes")
+    }
+
+    /// Takes the write lock, parking the current thread for at most `timeout`.
+    ///
+    /// Returns `None` if it could not be taken in time; the lock is then as if this call had
+    /// never been made.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; never call it from inside an async task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use unisync::RwLock;
+    ///
+    /// let lock = RwLock::new(());
+    /// let writer = lock.write_blocking();
+    /// assert!(lock.write_blocking_timeout(Duration::from_millis(10)).is_none());
+    /// drop(writer);
+    /// assert!(lock.write_blocking_timeout(Duration::from_millis(10)).is_some());
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn write_blocking_timeout(
+        &self,
+        timeout: core::time::Duration,
+    ) -> Option<RwLockWriteGuard<'_, T>> {
+        crate::raw::wait::block_on(self.write(), crate::raw::wait::deadline(timeout))
+    }
+
+    /// Takes the write lock of a lock behind an `Arc`, yielding a guard that owns a reference to
+    /// the lock (`'static` when `T` is).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, like [`write`](RwLock::write).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::RwLock;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let lock = Arc::new(RwLock::new(1));
+    /// let guard = lock.write_owned().await;
+    /// let handle = std::thread::spawn(move || *guard + 1);
+    /// assert_eq!(handle.join().unwrap(), 2);
+    /// # });
+    /// ```
+    pub fn write_owned(self: &Arc<Self>) -> WriteOwned<T> {
+        WriteOwned::new(self.clone())
+    }
+
+    /// Takes the write lock of a lock behind an `Arc` if that is possible right now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::RwLock;
+    ///
+    /// let lock = Arc::new(RwLock::new(1));
+    /// let writer = lock.try_write_owned().unwrap();
+    /// assert!(lock.try_write_owned().is_none());
+    /// drop(writer);
+    /// assert!(lock.try_write_owned().is_some());
+    /// ```
+    pub fn try_write_owned(self: &Arc<Self>) -> Option<OwnedRwLockWriteGuard<T>> {
+        if self.raw.try_write() {
+            // SAFETY: we just took the write lock.
+            Some(unsafe { OwnedRwLockWriteGuard::new(self.clone()) })
+        } else {
+            None
+        }
+    }
+
+    /// Takes the upgradable read lock, waiting while a writer or another upgradable reader holds the lock.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe. Dropping the returned future before it completes leaves the lock as if
+    /// `upgradable_read` had never been called: it holds no lock, and a wake-up it had received goes to the next waiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::{RwLock, RwLockUpgradableReadGuard};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let lock = RwLock::new(1);
+    /// let guard = lock.upgradable_read().await;
+    /// assert!(lock.try_read().is_some()); // readers may still come in
+    /// let mut guard = RwLockUpgradableReadGuard::upgrade(guard).await;
+    /// *guard = 2;
+    /// # });
+    /// ```
+    #[inline]
+    pub fn upgradable_read(&self) -> UpgradableRead<'_, T> {
+        UpgradableRead::new(self)
+    }
+
+    /// Takes the upgradable read lock if that is possible right now.
+    ///
+    /// Fails while a writer or another upgradable reader exists.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = unisync::RwLock::new(1);
+    /// let writer = lock.try_write().unwrap();
+    /// assert!(lock.try_upgradable_read().is_none());
+    /// drop(writer);
+    /// assert!(lock.try_upgradable_read().is_some());
+    /// ```
+    #[inline]
+    pub fn try_upgradable_read(&self) -> Option<RwLockUpgradableReadGuard<'_, T>> {
+        if self.raw.try_upgradable_read() {
+            // SAFETY: we just took the upgradable read lock.
+            Some(unsafe { RwLockUpgradableReadGuard::new(self) })
+        } else {
+            None
+        }
+    }
+
+    /// Takes the upgradable read lock, parking the current thread until it can.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread. Never call it from inside an async task: it would stall the executor's
+    /// worker and may deadlock it if the holder needs that worker to run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{sync::Arc, thread};
+    /// use unisync::RwLock;
+    ///
+    /// let lock = Arc::new(RwLock::new(1));
+    /// let lock2 = lock.clone();
+    /// let guard = thread::spawn(move || *lock2.upgradable_read_blocking() + 1).join().unwrap();
+    /// assert_eq!(guard, 2);
+    /// assert_eq!(*lock.upgradable_read_blocking(), 1);
+    /// ```
+    #[cfg(feature = "std")]
+    #[doc(alias = "blocking_upgradable_read")]
+    pub fn upgradable_read_blocking(&self) -> RwLockUpgradableReadGuard<'_, T> {
+        crate::raw::wait::block_on(self.upgradable_read(), None)
+            .expect("a wait without deadline completes")
+    }
+
+    /// Takes the upgradable read lock, parking the current thread for at most `timeout`.
+    ///
+    /// Returns `None` if it could not be taken in time; the lock is then as if this call had
+    /// never been made.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; never call it from inside an async task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use unisync::RwLock;
+    ///
+    /// let lock = RwLock::new(());
+    /// let writer = lock.write_blocking();
+    /// assert!(lock.upgradable_read_blocking_timeout(Duration::from_millis(10)).is_none());
+    /// drop(writer);
+    /// assert!(lock.upgradable_read_blocking_timeout(Duration::from_millis(10)).is_some());
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn upgradable_read_blocking_timeout(
+        &self,
+        timeout: core::time::Duration,
+    ) -> Option<RwLockUpgradableReadGuard<'_, T>> {
+        crate::raw::wait::block_on(self.upgradable_read(), crate::raw::wait::deadline(timeout))
+    }
+
+    /// Takes the upgradable read lock of a lock behind an `Arc`, yielding a guard that owns a reference to
+    /// the lock (`'static` when `T` is).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, like [`upgradable_read`](RwLock::upgradable_read).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::RwLock;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let lock = Arc::new(RwLock::new(1));
+    /// let guard = lock.upgradable_read_owned().await;
+    /// let handle = std::thread::spawn(move || *guard + 1);
+    /// assert_eq!(handle.join().unwrap(), 2);
+    /// # });
+    /// ```
+    pub fn upgradable_read_owned(self: &Arc<Self>) -> UpgradableReadOwned<T> {
+        UpgradableReadOwned::new(self.clone())
+    }
+
+    /// Takes the upgradable read lock of a lock behind an `Arc` if that is possible right now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::RwLock;
+    ///
+    /// let lock = Arc::new(RwLock::new(1));
+    /// let writer = lock.try_write_owned().unwrap();
+    /// assert!(lock.try_upgradable_read_owned().is_none());
+    /// drop(writer);
+    /// assert!(lock.try_upgradable_read_owned().is_some());
+    /// ```
+    pub fn try_upgradable_read_owned(
+        self: &Arc<Self>,
+    ) -> Option<OwnedRwLockUpgradableReadGuard<T>> {
+        if self.raw.try_upgradable_read() {
+            // SAFETY: we just took the upgradable read lock.
+            Some(unsafe { OwnedRwLockUpgradableReadGuard::new(self.clone()) })
+        } else {
+            None
+        }
+    }
+
+    /// Returns a mutable reference to the value; no locking is needed since `&mut self` is
+    /// unique.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut lock = unisync::RwLock::new(1);
+    /// *lock.get_mut() = 2;
+    /// assert_eq!(lock.into_inner(), 2);
+    /// ```
+    pub fn get_mut(&mut self) -> &mut T {
+        self.value.get_mut()
+    }
+
+    /// Returns whether a writer holds the lock or is waiting for the readers to leave (a hint:
+    /// it may change at once).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = unisync::RwLock::new(());
+    /// let guard = lock.try_write().unwrap();
+    /// assert!(lock.is_write_locked());
+    /// drop(guard);
+    /// assert!(!lock.is_write_locked());
+    /// ```
+    pub fn is_write_locked(&self) -> bool {
+        self.raw.is_write_locked()
+    }
+
+    /// Returns how many read guards exist (a hint; the upgradable guard is not counted).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lock = unisync::RwLock::new(());
+    /// let (_a, _b) = (lock.try_read().unwrap(), lock.try_read().unwrap());
+    /// assert_eq!(lock.reader_count(), 2);
+    /// ```
+    pub fn reader_count(&self) -> usize {
+        self.raw.reader_count()
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("RwLock");
+        match self.try_read() {
+            Some(guard) => d.field("value", &&*guard),
+            None => d.field("value", &format_args!("<locked>")),
+        };
+        d.finish_non_exhaustive()
+    }
+}
+
+impl<T: Default> Default for RwLock<T> {
+    fn default() -> Self {
+        RwLock::new(T::default())
+    }
+}
+
+impl<T> From<T> for RwLock<T> {
+    fn from(value: T) -> Self {
+        RwLock::new(value)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    use super::*;
+
+    /// A lock whose reader count is at its limit, less `spare`.
+    fn near_the_limit(spare: usize) -> RwLock<u8> {
+        let lock = RwLock::new(0);
+        lock.raw.add_phantom_readers((MAX_READERS - spare) as isize);
+        lock
+    }
+
+    fn release_phantoms(lock: &RwLock<u8>, spare: usize) {
+        lock.raw
+            .add_phantom_readers(-((MAX_READERS - spare) as isize));
+    }
+
+    /// Regression: at the limit, downgrading an upgradable guard panicked after consuming the
+    /// guard without unlocking it, so writers and upgradable readers were locked out for good.
+    #[test]
+    fn downgrade_at_the_reader_limit_panics_and_releases_the_guard() {
+        let lock = near_the_limit(0);
+        let up = lock.try_upgradable_read().unwrap();
+        let res = catch_unwind(AssertUnwindSafe(|| {
+            RwLockUpgradableReadGuard::downgrade(up)
+        }));
+        assert!(res.is_err(), "no room for one more reader");
+        assert_eq!(lock.reader_count(), MAX_READERS, "nothing changed");
+        assert!(
+            lock.try_upgradable_read().is_some(),
+            "the upgradable lock was released by the unwinding"
+        );
+        release_phantoms(&lock, 0);
+        assert!(lock.try_write().is_some());
+    }
+
+    #[test]
+    fn write_downgrade_at_the_reader_limit_panics_and_releases_the_guard() {
+        let lock = RwLock::new(0);
+        let writer = lock.try_write().unwrap();
+        // Readers cannot enter while the writer holds the lock: count them in behind its back.
+        lock.raw.add_phantom_readers(MAX_READERS as isize);
+        let res = catch_unwind(AssertUnwindSafe(|| RwLockWriteGuard::downgrade(writer)));
+        assert!(res.is_err());
+        assert!(
+            !lock.is_write_locked(),
+            "the write lock was released by the unwinding"
+        );
+        release_phantoms(&lock, 0);
+        assert!(lock.try_write().is_some());
+    }
+
+    #[test]
+    fn reads_at_the_limit_fail_or_panic_before_changing_anything() {
+        let lock = near_the_limit(1);
+        let last = lock.try_read().expect("one read lock left");
+        assert!(lock.try_read().is_none(), "try_read fails at the limit");
+        let res = catch_unwind(AssertUnwindSafe(|| {
+            drop(::futures::executor::block_on(lock.read()));
+        }));
+        assert!(res.is_err(), "read panics at the limit");
+        assert!(catch_unwind(AssertUnwindSafe(|| lock.read_blocking())).is_err());
+        assert_eq!(lock.reader_count(), MAX_READERS);
+        drop(last);
+        release_phantoms(&lock, 1);
+        assert!(lock.try_write().is_some());
+    }
+}
