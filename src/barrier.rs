@@ -52,7 +52,15 @@ use crate::sync::const_fn;
 ///
 /// # Size
 ///
-/// `Barrier` is 24 bytes on 64-bit targets: a state word, the party count and an event pointer.
+/// `Barrier` is 24 bytes on 64-bit targets: a state word, the party count and a pointer to its
+/// wait queue.
+///
+/// # Leaks
+///
+/// A wait future leaked (`mem::forget`) after it arrived stays counted: its generation trips
+/// with one party fewer to come, and if it was the last result to collect, the next
+/// generation cannot trip. Drop futures you no longer need (every future here is
+/// cancel-safe).
 ///
 /// # Examples
 ///

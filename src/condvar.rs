@@ -36,6 +36,12 @@ use crate::sync::const_fn;
 /// [`wait`](Condvar::wait)). Always re-check the condition after waking, or let
 /// [`wait_while`](Condvar::wait_while) do it.
 ///
+/// # Leaks
+///
+/// A wait future leaked (`mem::forget`) while queued stays in the condvar's queue and may take
+/// a `notify_one` that another waiter needed. Drop futures you no longer need (every future
+/// here is cancel-safe).
+///
 /// # Examples
 ///
 /// ```

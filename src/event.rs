@@ -33,6 +33,11 @@ use crate::sync::const_fn;
 /// batch after releasing the queue's lock, and each woken waiter finishes with one load of its
 /// own place in the queue, without taking that lock again.
 ///
+/// # Leaks
+///
+/// A wait future leaked (`mem::forget`) while queued stays in the event's queue; `set` still
+/// wakes everyone else.
+///
 /// # Size
 ///
 /// `Event` is 16 bytes on 64-bit targets: a state word (the flag plus a generation counter) and

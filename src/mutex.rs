@@ -39,6 +39,13 @@ use crate::sync::const_fn;
 /// the next locker sees the value as the panicking code left it. If your invariants can be
 /// broken half-way, restore them before anything can panic, or record the breakage in `T`.
 ///
+/// # Leaks
+///
+/// A guard that is leaked (`mem::forget`) keeps the mutex locked for ever, as with `std`. A
+/// lock future leaked while it is queued keeps its place: if it had been handed the lock, the
+/// mutex stays locked; otherwise the waiters behind it are still served. Drop futures you no
+/// longer need (every future here is cancel-safe).
+///
 /// # When to use `std::sync::Mutex` instead
 ///
 /// If the lock is never held across an `.await` and critical sections are short, a blocking

@@ -8,7 +8,7 @@
 pub(crate) use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 /// Thread handles and parking, for the blocking waits.
 #[cfg(all(feature = "std", not(loom)))]
@@ -22,13 +22,98 @@ pub(crate) mod thread {
     pub(crate) use loom::thread::{current, park, yield_now, Thread};
 }
 
-/// A spin-wait hint: a real pause outside loom, a yield to the model checker under it.
-#[inline]
-pub(crate) fn spin_hint() {
-    #[cfg(not(loom))]
-    core::hint::spin_loop();
-    #[cfg(loom)]
-    loom::thread::yield_now();
+/// The wait queue's lock: a spin lock around a few pointer updates.
+///
+/// Waiters that find it taken spin a little longer each time, then yield the thread, so a
+/// holder that was preempted gets the core back instead of watching it burn.
+#[cfg(not(loom))]
+pub(crate) struct SpinLock(AtomicBool);
+
+#[cfg(not(loom))]
+impl SpinLock {
+    pub(crate) const fn new() -> Self {
+        SpinLock(AtomicBool::new(false))
+    }
+
+    #[inline]
+    pub(crate) fn acquire(&self) {
+        if self
+            .0
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            self.acquire_slow();
+        }
+    }
+
+    #[cold]
+    fn acquire_slow(&self) {
+        let mut spins = 0u32;
+        loop {
+            while self.0.load(Ordering::Relaxed) {
+                if spins < 6 {
+                    for _ in 0..1u32 << spins {
+                        core::hint::spin_loop();
+                    }
+                    spins += 1;
+                } else {
+                    #[cfg(feature = "std")]
+                    std::thread::yield_now();
+                    #[cfg(not(feature = "std"))]
+                    core::hint::spin_loop();
+                }
+            }
+            if self
+                .0
+                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+        }
+    }
+
+    #[inline]
+    pub(crate) fn release(&self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// The wait queue's lock under loom: loom's own mutex, whose waiters block instead of
+/// spinning. Loom explores every interleaving of a spinning waiter, and with three threads
+/// that takes hours; the spin lock itself is an acquire compare-and-swap and a release store,
+/// which is all a lock needs to give.
+#[cfg(loom)]
+pub(crate) struct SpinLock {
+    mutex: loom::sync::Mutex<()>,
+    guard: core::cell::UnsafeCell<Option<loom::sync::MutexGuard<'static, ()>>>,
+}
+
+#[cfg(loom)]
+impl SpinLock {
+    pub(crate) fn new() -> Self {
+        SpinLock {
+            mutex: loom::sync::Mutex::new(()),
+            guard: core::cell::UnsafeCell::new(None),
+        }
+    }
+
+    pub(crate) fn acquire(&self) {
+        let guard = self.mutex.lock().unwrap();
+        // SAFETY: the guard borrows `self.mutex` and is dropped by `release`, which the holder
+        // calls before `self` can go away; only the holder touches `guard`.
+        unsafe {
+            *self.guard.get() = Some(core::mem::transmute::<
+                loom::sync::MutexGuard<'_, ()>,
+                loom::sync::MutexGuard<'static, ()>,
+            >(guard))
+        };
+    }
+
+    pub(crate) fn release(&self) {
+        // SAFETY: only the holder calls this, and it holds the guard stored by `acquire`.
+        drop(unsafe { (*self.guard.get()).take() });
+    }
 }
 
 /// An `UnsafeCell` whose accesses loom can check, with the same two methods either way.

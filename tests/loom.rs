@@ -12,30 +12,16 @@
 //! A lost wake-up shows up as loom reporting a deadlock.
 #![cfg(loom)]
 
-use std::future::Future;
-use std::pin::Pin;
+mod loom_support;
+
+use loom_support::{model, poll_once};
+
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use loom::future::block_on;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::thread;
 use unisync::{Mutex, Semaphore};
-
-/// Runs `f` under loom with the preemption bound of the file (2 unless set in the env).
-fn model<F: Fn() + Sync + Send + 'static>(f: F) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(2);
-    }
-    builder.check(f);
-}
-
-/// Polls a future once with a waker that does nothing.
-fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
-    let waker = futures::task::noop_waker();
-    Pin::new(fut).poll(&mut Context::from_waker(&waker))
-}
 
 /// Two threads and the main thread increment a counter in the mutex; a tracked flag checks
 /// that no two guards exist at once. Preemption bound: 2.

@@ -4,6 +4,10 @@
 //! `LOOM_MAX_PREEMPTIONS=2 RUSTFLAGS="--cfg loom" cargo test --release --target-dir target/loom --test loom_condvar`.
 #![cfg(loom)]
 
+mod loom_support;
+
+use loom_support::model;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -19,7 +23,7 @@ use unisync::{Condvar, Mutex};
 /// Bound: 2 threads, explored with `LOOM_MAX_PREEMPTIONS=2`.
 #[test]
 fn notify_one_racing_a_wait_is_not_lost() {
-    loom::model(|| {
+    model(|| {
         let pair = Arc::new((Mutex::new(false), Condvar::new()));
         let notifier = {
             let pair = pair.clone();
@@ -45,7 +49,7 @@ fn notify_one_racing_a_wait_is_not_lost() {
 /// Bound: 2 threads, explored with `LOOM_MAX_PREEMPTIONS=2`.
 #[test]
 fn notify_one_under_the_lock_racing_wait_while_is_not_lost() {
-    loom::model(|| {
+    model(|| {
         let pair = Arc::new((Mutex::new(false), Condvar::new()));
         let notifier = {
             let pair = pair.clone();
@@ -72,7 +76,7 @@ fn notify_one_under_the_lock_racing_wait_while_is_not_lost() {
 /// Bound: 3 threads (A's owner, B, the notifier), explored with `LOOM_MAX_PREEMPTIONS=2`.
 #[test]
 fn dropped_notified_wait_passes_the_notification_on() {
-    loom::model(|| {
+    model(|| {
         let pair = Arc::new((Mutex::new(false), Condvar::new()));
         let (flag, cv) = &*pair;
 
@@ -118,7 +122,7 @@ fn dropped_notified_wait_passes_the_notification_on() {
 /// Bound: 2 threads, explored with `LOOM_MAX_PREEMPTIONS=2`.
 #[test]
 fn notify_one_racing_a_blocking_wait_is_not_lost() {
-    loom::model(|| {
+    model(|| {
         let pair = Arc::new((Mutex::new(false), Condvar::new()));
         let notifier = {
             let pair = pair.clone();

@@ -2,25 +2,22 @@
 //! `LOOM_MAX_PREEMPTIONS=2 RUSTFLAGS="--cfg loom" cargo test --release --test loom_event_barrier`.
 #![cfg(loom)]
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+mod loom_support;
+
+use loom_support::{model, poll_once};
+
+use std::task::Poll;
 
 use loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use loom::sync::Arc;
 use loom::thread;
 use unisync::{Barrier, Event};
 
-fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
-    let waker = futures::task::noop_waker();
-    Pin::new(fut).poll(&mut Context::from_waker(&waker))
-}
-
 /// A waiter that had started before `set` completes even though `clear` races right behind it.
 /// Two threads (setter/clearer and the waiter); explored with `LOOM_MAX_PREEMPTIONS=2`.
 #[test]
 fn event_set_racing_clear_completes_registered_waiter() {
-    loom::model(|| {
+    model(|| {
         let event = Arc::new(Event::new());
         let mut wait = Box::pin(event.wait());
         // The wait has started (polled once) before the set.
@@ -42,7 +39,7 @@ fn event_set_racing_clear_completes_registered_waiter() {
 /// Two threads; explored with `LOOM_MAX_PREEMPTIONS=2`.
 #[test]
 fn event_blocking_waiter_is_not_lost() {
-    loom::model(|| {
+    model(|| {
         let event = Arc::new(Event::new());
         let waiter = {
             let event = event.clone();
@@ -61,7 +58,7 @@ fn event_blocking_waiter_is_not_lost() {
 /// empty. Three threads counting the main one; explored with `LOOM_MAX_PREEMPTIONS=2`.
 #[test]
 fn barrier_withdraw_racing_last_arrival_trips_once() {
-    loom::model(|| {
+    model(|| {
         let barrier = Arc::new(Barrier::new(3));
         let mut stay = Box::pin(barrier.wait());
         assert!(poll_once(&mut stay).is_pending());
@@ -114,7 +111,7 @@ fn barrier_withdraw_racing_last_arrival_trips_once() {
 /// Bound: 2 threads, explored with `LOOM_MAX_PREEMPTIONS=2`.
 #[test]
 fn barrier_blocking_and_async_parties_trip_once() {
-    loom::model(|| {
+    model(|| {
         let barrier = Arc::new(Barrier::new(2));
         let blocking = {
             let barrier = barrier.clone();

@@ -2,6 +2,10 @@
 //! `LOOM_MAX_PREEMPTIONS=2 RUSTFLAGS="--cfg loom" cargo test --release --test loom_rwlock`.
 #![cfg(loom)]
 
+mod loom_support;
+
+use loom_support::model;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -10,14 +14,6 @@ use loom::sync::atomic::{AtomicIsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 use unisync::{RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard};
-
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(2);
-    }
-    builder.check(f);
-}
 
 fn enter_read(s: &AtomicIsize) {
     assert!(

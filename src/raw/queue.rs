@@ -53,7 +53,7 @@ use core::pin::Pin;
 use core::ptr;
 use core::task::Waker;
 
-use crate::sync::{spin_hint, AtomicBool, AtomicPtr, AtomicUsize, Ordering, UnsafeCell};
+use crate::sync::{AtomicPtr, AtomicUsize, Ordering, SpinLock, UnsafeCell};
 
 /// How many wake-ups are collected under the lock before it is released to run them (at most
 /// 32: a batch's tokens are the bits of one `u32`). Under
@@ -187,7 +187,7 @@ pub(crate) struct WaitQueue {
 }
 
 struct Inner {
-    locked: AtomicBool,
+    lock: SpinLock,
     head: UnsafeCell<*const Node>,
     tail: UnsafeCell<*const Node>,
 }
@@ -226,7 +226,7 @@ impl WaitQueue {
     #[cold]
     fn init(&self) -> &Inner {
         let fresh = Box::into_raw(Box::new(Inner {
-            locked: AtomicBool::new(false),
+            lock: SpinLock::new(),
             head: UnsafeCell::new(ptr::null()),
             tail: UnsafeCell::new(ptr::null()),
         }));
@@ -262,55 +262,16 @@ impl Drop for WaitQueue {
 impl Inner {
     #[inline]
     fn acquire(&self) {
-        if self
-            .locked
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            self.acquire_slow();
-        }
+        self.lock.acquire();
         #[cfg(all(test, not(loom)))]
         stats::locked();
-    }
-
-    #[cold]
-    fn acquire_slow(&self) {
-        let mut spins = 0u32;
-        loop {
-            while self.locked.load(Ordering::Relaxed) {
-                backoff(&mut spins);
-            }
-            if self
-                .locked
-                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-            {
-                return;
-            }
-        }
     }
 
     #[inline]
     fn release(&self) {
         #[cfg(all(test, not(loom)))]
         stats::unlocked();
-        self.locked.store(false, Ordering::Release);
-    }
-}
-
-/// Spins a little longer each time, then yields the thread (the holder may be preempted).
-#[inline]
-fn backoff(spins: &mut u32) {
-    if *spins < 6 {
-        for _ in 0..1u32 << *spins {
-            spin_hint();
-        }
-        *spins += 1;
-    } else {
-        #[cfg(all(feature = "std", not(loom)))]
-        std::thread::yield_now();
-        #[cfg(any(not(feature = "std"), loom))]
-        spin_hint();
+        self.lock.release();
     }
 }
 
