@@ -10,6 +10,8 @@
 //! - `tokio-notify` (fan-out only): a `tokio::sync::Notify`; waiters `enable` a `Notified`
 //!   future, setting calls `notify_waiters`. It has no "stays set" state, so it has no
 //!   uncontended counterpart.
+//! - `futures-intrusive`: its `ManualResetEvent`, the closest peer: a set/reset event whose
+//!   waiters are intrusive nodes in their futures.
 //!
 //! Groups:
 //!
@@ -71,6 +73,10 @@ fn uncontended_wait_set<const MOVED: bool>(c: &mut Criterion) {
     let ev = FlagEvent::default();
     ev.set();
     group.bench_function("event-listener", |b| {
+        b.iter(|| poll_once::<MOVED, _>(ev.wait()))
+    });
+    let ev = futures_intrusive::sync::ManualResetEvent::new(true);
+    group.bench_function("futures-intrusive", |b| {
         b.iter(|| poll_once::<MOVED, _>(ev.wait()))
     });
     let (tx, mut rx) = tokio::sync::watch::channel(false);
@@ -179,6 +185,27 @@ fn fan_out(c: &mut Criterion) {
                                 registered.fetch_add(1, SeqCst);
                                 if !ev.flag.load(SeqCst) {
                                     listener.await;
+                                }
+                            },
+                            |ev| ev.set(),
+                        )
+                    })
+                    .sum()
+            })
+        });
+        group.bench_function(BenchmarkId::new("futures-intrusive", workers), |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        fan_out_once(
+                            &rt,
+                            Arc::new(futures_intrusive::sync::ManualResetEvent::new(false)),
+                            |ev, registered| async move {
+                                let mut wait = pin!(ev.wait());
+                                let pending = poll!(wait.as_mut()).is_pending();
+                                registered.fetch_add(1, SeqCst);
+                                if pending {
+                                    wait.await;
                                 }
                             },
                             |ev| ev.set(),
