@@ -104,13 +104,18 @@ pub(crate) struct Wakeup {
 ///
 /// It must stay where it is while linked, hence `!Unpin`; the wait that owns it must unlink it
 /// (through [`Locked::remove`]) before it goes away, which every future's drop does.
+///
+/// Only `state` is written when a node is made: the other fields are written when it is linked
+/// and valid while it is (`data` also after it was woken, for its owner to read), so building
+/// a future is one store and a future that never waits never touches them.
 pub(crate) struct Node {
     state: AtomicUsize,
-    prev: UnsafeCell<*const Node>,
-    next: UnsafeCell<*const Node>,
+    prev: UnsafeCell<MaybeUninit<*const Node>>,
+    next: UnsafeCell<MaybeUninit<*const Node>>,
     /// One word the primitive keeps with the waiter (what it asks for, when it started).
-    data: UnsafeCell<usize>,
-    unpark: UnsafeCell<Option<Unpark>>,
+    data: UnsafeCell<MaybeUninit<usize>>,
+    /// Moved out when the node leaves the queue.
+    unpark: UnsafeCell<MaybeUninit<Unpark>>,
     _pinned: PhantomPinned,
 }
 
@@ -126,10 +131,10 @@ impl Node {
     pub(crate) fn new() -> Node {
         Node {
             state: AtomicUsize::new(IDLE),
-            prev: UnsafeCell::new(ptr::null()),
-            next: UnsafeCell::new(ptr::null()),
-            data: UnsafeCell::new(0),
-            unpark: UnsafeCell::new(None),
+            prev: UnsafeCell::new(MaybeUninit::uninit()),
+            next: UnsafeCell::new(MaybeUninit::uninit()),
+            data: UnsafeCell::new(MaybeUninit::uninit()),
+            unpark: UnsafeCell::new(MaybeUninit::uninit()),
             _pinned: PhantomPinned,
         }
     }
@@ -151,7 +156,8 @@ impl Node {
         }
         // SAFETY: `WOKEN` hands the node back to its owner (us); the acquire load above
         // synchronizes with the waker's release store, after which it no longer touches it.
-        let data = self.data.with(|d| unsafe { *d });
+        // `data` was written when the node was linked.
+        let data = self.data.with(|d| unsafe { (*d).assume_init() });
         self.state.store(IDLE, Ordering::Relaxed);
         Some(Wakeup {
             token: s >> TOKEN_SHIFT,
@@ -308,25 +314,25 @@ impl Locked<'_> {
         // by calling this); the list's pointers and the neighbours' links are guarded by the
         // lock we hold, and every linked node is alive (it is unlinked before it goes away).
         unsafe {
-            node.data.with_mut(|d| *d = data);
-            node.unpark.with_mut(|u| *u = Some(unpark));
+            node.data.with_mut(|d| (*d).write(data));
+            node.unpark.with_mut(|u| (*u).write(unpark));
             let (head, tail) = (self.head(), self.inner.tail.with(|t| *t));
             if front {
-                node.prev.with_mut(|p| *p = ptr::null());
-                node.next.with_mut(|n| *n = head);
+                node.prev.with_mut(|p| (*p).write(ptr::null()));
+                node.next.with_mut(|n| (*n).write(head));
                 if head.is_null() {
                     self.inner.tail.with_mut(|t| *t = me);
                 } else {
-                    (*head).prev.with_mut(|p| *p = me);
+                    (*head).prev.with_mut(|p| (*p).write(me));
                 }
                 self.inner.head.with_mut(|h| *h = me);
             } else {
-                node.prev.with_mut(|p| *p = tail);
-                node.next.with_mut(|n| *n = ptr::null());
+                node.prev.with_mut(|p| (*p).write(tail));
+                node.next.with_mut(|n| (*n).write(ptr::null()));
                 if tail.is_null() {
                     self.inner.head.with_mut(|h| *h = me);
                 } else {
-                    (*tail).next.with_mut(|n| *n = me);
+                    (*tail).next.with_mut(|n| (*n).write(me));
                 }
                 self.inner.tail.with_mut(|t| *t = me);
             }
@@ -342,7 +348,7 @@ impl Locked<'_> {
             return None;
         }
         // SAFETY: a linked node is alive and its data is guarded by the lock we hold.
-        Some(unsafe { (*head).data.with(|d| *d) })
+        Some(unsafe { (*head).data.with(|d| (*d).assume_init()) })
     }
 
     /// Replaces the data of the first node (which must exist).
@@ -351,7 +357,7 @@ impl Locked<'_> {
         let head = self.head();
         assert!(!head.is_null(), "set_front on an empty queue");
         // SAFETY: as in `front`.
-        unsafe { (*head).data.with_mut(|d| *d = data) };
+        unsafe { (*head).data.with_mut(|d| (*d).write(data)) };
     }
 
     /// Whether the wake-up batch is full: [`make_room`](Self::make_room) before popping more.
@@ -392,9 +398,8 @@ impl Locked<'_> {
         let unpark = unsafe {
             let node = &*head;
             self.unlink(node);
-            node.unpark.with_mut(|u| (*u).take())
+            node.unpark.with_mut(|u| (*u).assume_init_read())
         };
-        let unpark = unpark.expect("a linked node has an unparker");
         self.wake.push(head, token, unpark);
     }
 
@@ -409,12 +414,12 @@ impl Locked<'_> {
         let (data, unpark) = unsafe {
             self.unlink(node);
             (
-                node.data.with(|d| *d),
-                node.unpark.with_mut(|u| (*u).take()),
+                node.data.with(|d| (*d).assume_init()),
+                node.unpark.with_mut(|u| (*u).assume_init_read()),
             )
         };
         debug_assert!(self.discard.is_none());
-        self.discard = unpark;
+        self.discard = Some(unpark);
         node.state.store(IDLE, Ordering::Relaxed);
         Ok(data)
     }
@@ -427,7 +432,7 @@ impl Locked<'_> {
         // SAFETY: a linked node's unparker is guarded by the lock we hold.
         Some(unsafe {
             node.unpark
-                .with(|u| (*u).as_ref().is_some_and(|u| u.will_wake(waker)))
+                .with(|u| (*u).assume_init_ref().will_wake(waker))
         })
     }
 
@@ -439,8 +444,12 @@ impl Locked<'_> {
             self.discard = Some(unpark);
             return false;
         }
-        // SAFETY: as in `wakes`.
-        self.discard = unsafe { node.unpark.with_mut(|u| (*u).replace(unpark)) };
+        // SAFETY: as in `wakes`; the old unparker is moved out as the new one moves in.
+        let old = unsafe {
+            node.unpark
+                .with_mut(|u| core::mem::replace(&mut *u, MaybeUninit::new(unpark)).assume_init())
+        };
+        self.discard = Some(old);
         true
     }
 
@@ -453,17 +462,17 @@ impl Locked<'_> {
         // SAFETY: the caller guarantees that `node` is linked here; its neighbours are linked
         // and alive, and the lock guards every link.
         unsafe {
-            let prev = node.prev.with(|p| *p);
-            let next = node.next.with(|n| *n);
+            let prev = node.prev.with(|p| (*p).assume_init());
+            let next = node.next.with(|n| (*n).assume_init());
             if prev.is_null() {
                 self.inner.head.with_mut(|h| *h = next);
             } else {
-                (*prev).next.with_mut(|n| *n = next);
+                (*prev).next.with_mut(|n| (*n).write(next));
             }
             if next.is_null() {
                 self.inner.tail.with_mut(|t| *t = prev);
             } else {
-                (*next).prev.with_mut(|p| *p = prev);
+                (*next).prev.with_mut(|p| (*p).write(prev));
             }
         }
     }
