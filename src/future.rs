@@ -39,13 +39,28 @@ pub(crate) trait WaitKind {
 }
 
 pin_project! {
-    /// A wait future: the node it queues with, its source (`None` once it has completed) and
-    /// its kind.
+    /// A wait future: the node it queues with, its kind and its source (`None` once it has
+    /// completed).
+    ///
+    /// # Layout
+    ///
+    /// Futures are often moved right after they are built (`now_or_never`, `Box::pin`,
+    /// `select!` arms), and a move copies them in 16-byte loads. A load that covers a smaller
+    /// store made moments before cannot be served from the store buffer and waits for the
+    /// store to reach the cache, which costs more than the whole uncontended wait (a moved
+    /// lock took 15 ns instead of 6). So the words written when a future is built are laid
+    /// out for the copy: the kind's one word and the node's state (first in the node), both
+    /// zero, fill the first 16 bytes and are written with one store; the source pointer comes
+    /// last, after a pad word, so the 72-byte future ends in an 8-byte slot of its own, copied
+    /// with an 8-byte load; nothing else is written until the node is linked. Every kind is
+    /// one word, zero when new.
+    #[repr(C)]
     pub(crate) struct Shell<W: WaitKind> {
+        kind: W,
         #[pin]
         node: Node,
+        _pad: core::mem::MaybeUninit<usize>,
         source: Option<W::Source>,
-        kind: W,
     }
 
     impl<W: WaitKind> PinnedDrop for Shell<W> {
@@ -63,6 +78,7 @@ impl<W: WaitKind> Shell<W> {
     pub(crate) fn new(source: W::Source, kind: W) -> Self {
         Shell {
             node: Node::new(),
+            _pad: core::mem::MaybeUninit::uninit(),
             source: Some(source),
             kind,
         }

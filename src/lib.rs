@@ -118,8 +118,9 @@ pub use semaphore::{
 /// cancel-safe). Each holds its waiter's place in the primitive's queue, so a wait that has to
 /// park allocates nothing, and for the same reason each is `!Unpin`: `.await` pins it for you,
 /// and a future you keep in a struct or poll by hand must be pinned first, with
-/// [`core::pin::pin!`] or `Box::pin`. Every future implements `FusedFuture`. They are at most
-/// ten machine words (80 bytes on 64-bit targets).
+/// [`core::pin::pin!`] or `Box::pin`. Every future implements `FusedFuture`. Most are nine
+/// machine words (72 bytes on 64-bit targets), laid out so that moving one right after it was
+/// built (as `FutureExt::now_or_never` or a `select!` does) is a cheap copy.
 ///
 /// # Examples
 ///

@@ -615,7 +615,9 @@ impl SemaphoreRef for Arc<Semaphore> {
 
 /// The acquire wait, shared by [`Acquire`] and [`AcquireOwned`].
 pub(crate) struct AcquireKind<R> {
-    need: usize,
+    /// The permits asked for, less one (wrapping): `acquire()` starts as a zero word, which
+    /// the future's layout wants (see `Shell`).
+    need_less_one: usize,
     _source: PhantomData<fn() -> R>,
 }
 
@@ -625,9 +627,14 @@ impl<R> AcquireKind<R> {
     fn new(need: usize) -> Self {
         check_request(need);
         AcquireKind {
-            need,
+            need_less_one: need.wrapping_sub(1),
             _source: PhantomData,
         }
+    }
+
+    #[inline]
+    fn need(&self) -> usize {
+        self.need_less_one.wrapping_add(1)
     }
 }
 
@@ -643,19 +650,19 @@ impl<R: SemaphoreRef> WaitKind for AcquireKind<R> {
         source: &R,
         strategy: &mut S,
     ) -> Poll<Result<(), Closed>> {
-        poll_acquire(node, &source.semaphore().raw, self.need, strategy)
+        poll_acquire(node, &source.semaphore().raw, self.need(), strategy)
     }
 
     #[inline]
     fn finish(&mut self, ready: Result<(), Closed>, source: R) -> Result<R::Permit, AcquireError> {
         match ready {
-            Ok(()) => Ok(source.into_permit(self.need)),
+            Ok(()) => Ok(source.into_permit(self.need())),
             Err(Closed) => Err(AcquireError(())),
         }
     }
 
     fn cancel(&mut self, node: Pin<&Node>, source: &R) {
-        cancel_acquire(node, &source.semaphore().raw, self.need);
+        cancel_acquire(node, &source.semaphore().raw, self.need());
     }
 }
 

@@ -73,8 +73,9 @@ fn sizes() {
 #[test]
 fn futures_hold_their_queue_node_and_stay_small() {
     // Each future carries its waiter's place in the queue (links, waker, state and one word
-    // of data: seven words), a reference and at most two words of its own.
-    let limit = 10 * size_of::<usize>();
+    // of data: six words), one word of its own, a pad word and a reference (see `Shell` for
+    // why the pad word pays for itself when the future is moved).
+    let limit = 9 * size_of::<usize>();
     let sizes = [
         ("Lock", size_of::<Lock<'_, u64>>()),
         ("Acquire", size_of::<Acquire<'_>>()),

@@ -233,15 +233,37 @@ impl RawBarrier {
     }
 }
 
-/// Where a barrier wait stands.
+/// Where a barrier wait stands: one word, zero when new (the future's layout wants that).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
 enum Phase {
     /// Not counted yet.
-    Outside,
-    /// Counted in the generation with this parity.
-    Arrived { gen: usize },
+    Outside = 0,
+    /// Counted in the generation with parity 0.
+    ArrivedEven,
+    /// Counted in the generation with parity `GEN`.
+    ArrivedOdd,
     /// Finished: the result was returned.
     Done,
+}
+
+impl Phase {
+    fn arrived(gen: usize) -> Phase {
+        if gen == 0 {
+            Phase::ArrivedEven
+        } else {
+            Phase::ArrivedOdd
+        }
+    }
+
+    /// The parity of the generation this party arrived in, if it has arrived.
+    fn generation(self) -> Option<usize> {
+        match self {
+            Phase::ArrivedEven => Some(0),
+            Phase::ArrivedOdd => Some(GEN),
+            Phase::Outside | Phase::Done => None,
+        }
+    }
 }
 
 /// What a finished wait yields: the index, or the barrier was broken.
@@ -333,7 +355,7 @@ impl BarrierWaiter {
             });
             match arrived {
                 Some(gen) => {
-                    *phase = Phase::Arrived { gen };
+                    *phase = Phase::arrived(gen);
                     if (prev ^ next) & GEN != 0 {
                         raw.wake_all(prev);
                     }
@@ -346,7 +368,7 @@ impl BarrierWaiter {
                 None => return Err(prev),
             }
         }
-        if let Phase::Arrived { gen } = *phase {
+        if let Some(gen) = phase.generation() {
             let s = raw.state.load(Ordering::Acquire);
             if s & GEN != gen {
                 *phase = Phase::Done;
@@ -417,16 +439,16 @@ impl BarrierWaiter {
     #[cfg(feature = "std")]
     pub(crate) fn give_up(&mut self, node: Pin<&Node>, raw: &RawBarrier) -> Option<usize> {
         self.unqueue(node, raw);
-        match core::mem::replace(&mut self.phase, Phase::Done) {
-            Phase::Arrived { gen } => Self::leave(gen, raw, true),
-            _ => None,
+        match core::mem::replace(&mut self.phase, Phase::Done).generation() {
+            Some(gen) => Self::leave(gen, raw, true),
+            None => None,
         }
     }
 
     /// Withdraws an unfinished wait, or gives up the result of a generation that tripped.
     pub(crate) fn cancel(&mut self, node: Pin<&Node>, raw: &RawBarrier) {
         self.unqueue(node, raw);
-        if let Phase::Arrived { gen } = core::mem::replace(&mut self.phase, Phase::Done) {
+        if let Some(gen) = core::mem::replace(&mut self.phase, Phase::Done).generation() {
             Self::leave(gen, raw, false);
         }
     }

@@ -162,7 +162,7 @@ impl RawMutex {
 /// The part of a lock future that waits, beside its node: whether it was overtaken.
 #[derive(Debug, Default)]
 pub(crate) struct LockWaiter {
-    overtaken: Flag,
+    pub(crate) overtaken: Flag,
 }
 
 struct LockWait<'a> {

@@ -108,12 +108,16 @@ pub(crate) struct Wakeup {
 /// Only `state` is written when a node is made: the other fields are written when it is linked
 /// and valid while it is (`data` also after it was woken, for its owner to read), so building
 /// a future is one store and a future that never waits never touches them.
+///
+/// `state` comes first (`repr(C)`), so that a future can put a zero word of its own right
+/// before it: see [`Shell`](crate::future::Shell).
+#[repr(C)]
 pub(crate) struct Node {
     state: AtomicUsize,
-    prev: UnsafeCell<MaybeUninit<*const Node>>,
-    next: UnsafeCell<MaybeUninit<*const Node>>,
     /// One word the primitive keeps with the waiter (what it asks for, when it started).
     data: UnsafeCell<MaybeUninit<usize>>,
+    prev: UnsafeCell<MaybeUninit<*const Node>>,
+    next: UnsafeCell<MaybeUninit<*const Node>>,
     /// Moved out when the node leaves the queue.
     unpark: UnsafeCell<MaybeUninit<Unpark>>,
     _pinned: PhantomPinned,

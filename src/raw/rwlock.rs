@@ -548,18 +548,32 @@ impl DrainWaiter {
 /// The part of a write future that waits beside its node: first for `gate`, then for the
 /// readers to leave. It holds `gate` exactly while its drain has announced the write: the
 /// drain announces in the same poll that takes `gate`.
+///
+/// One word, both waiters' flags in it, so the future keeps the layout `Shell` wants.
 #[derive(Debug, Default)]
 pub(crate) struct WriteWaiter {
-    gate: LockWaiter,
-    drain: DrainWaiter,
+    bits: usize,
 }
+
+const GATE_OVERTAKEN: usize = 1;
+const ANNOUNCED: usize = 1 << 1;
 
 impl WriteWaiter {
     pub(crate) const fn new() -> Self {
-        WriteWaiter {
-            gate: LockWaiter::new(),
-            drain: DrainWaiter::new(),
-        }
+        WriteWaiter { bits: 0 }
+    }
+
+    fn parts(&self) -> (LockWaiter, DrainWaiter) {
+        let mut gate = LockWaiter::new();
+        gate.overtaken.set(self.bits & GATE_OVERTAKEN != 0);
+        let mut drain = DrainWaiter::new();
+        drain.announced.set(self.bits & ANNOUNCED != 0);
+        (gate, drain)
+    }
+
+    fn store(&mut self, gate: &LockWaiter, drain: &DrainWaiter) {
+        self.bits = usize::from(gate.overtaken.get()) * GATE_OVERTAKEN
+            | usize::from(drain.announced.get()) * ANNOUNCED;
     }
 
     /// Advances the wait; `Ready` means the caller now holds the write lock.
@@ -569,23 +583,28 @@ impl WriteWaiter {
         raw: &RawRwLock,
         strategy: &mut S,
     ) -> Poll<()> {
-        if !self.drain.announced.get()
-            && self.gate.poll_lock(node, &raw.gate, strategy).is_pending()
-        {
-            return Poll::Pending;
-        }
-        self.drain.poll_drain(node, raw, strategy)
+        let (mut gate, mut drain) = self.parts();
+        let res =
+            if !drain.announced.get() && gate.poll_lock(node, &raw.gate, strategy).is_pending() {
+                Poll::Pending
+            } else {
+                drain.poll_drain(node, raw, strategy)
+            };
+        self.store(&gate, &drain);
+        res
     }
 
     /// Withdraws an unfinished wait, releasing whatever it had taken.
     pub(crate) fn cancel(&mut self, node: Pin<&Node>, raw: &RawRwLock) {
-        if self.drain.announced.get() {
-            self.drain.cancel(node, raw);
+        let (mut gate, mut drain) = self.parts();
+        if drain.announced.get() {
+            drain.cancel(node, raw);
             // SAFETY: we took `gate` (the drain announced) and nobody else released it.
             unsafe { raw.gate.unlock() };
         } else {
-            self.gate.cancel(node, &raw.gate);
+            gate.cancel(node, &raw.gate);
         }
+        self.store(&gate, &drain);
     }
 }
 

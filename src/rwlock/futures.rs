@@ -104,8 +104,11 @@ impl<T: ?Sized> RwLockRef for Arc<RwLock<T>> {
     }
 }
 
-/// The read wait.
-pub(crate) struct ReadKind<R>(PhantomData<fn() -> R>);
+/// The read wait. Its one zero word only keeps the future's layout (see `Shell`).
+pub(crate) struct ReadKind<R> {
+    _layout: usize,
+    _source: PhantomData<fn() -> R>,
+}
 
 impl<R: RwLockRef> WaitKind for ReadKind<R> {
     type Source = R;
@@ -247,7 +250,7 @@ rwlock_future! {
     /// # });
     /// ```
     Read ['a, T: ?Sized] ['a, T] = ReadKind<&'a RwLock<T>> -> RwLockReadGuard<'a, T>,
-    ReadKind(PhantomData)
+    ReadKind { _layout: 0, _source: PhantomData }
 }
 
 rwlock_future! {
@@ -268,7 +271,7 @@ rwlock_future! {
     /// # });
     /// ```
     ReadOwned [T: ?Sized] [T] = ReadKind<Arc<RwLock<T>>> -> OwnedRwLockReadGuard<T>,
-    ReadKind(PhantomData)
+    ReadKind { _layout: 0, _source: PhantomData }
 }
 
 rwlock_future! {
