@@ -572,8 +572,14 @@ impl WriteWaiter {
     }
 
     fn store(&mut self, gate: &LockWaiter, drain: &DrainWaiter) {
-        self.bits = usize::from(gate.overtaken.get()) * GATE_OVERTAKEN
-            | usize::from(drain.announced.get()) * ANNOUNCED;
+        let mut bits = 0;
+        if gate.overtaken.get() {
+            bits |= GATE_OVERTAKEN;
+        }
+        if drain.announced.get() {
+            bits |= ANNOUNCED;
+        }
+        self.bits = bits;
     }
 
     /// Advances the wait; `Ready` means the caller now holds the write lock.
