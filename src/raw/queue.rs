@@ -381,11 +381,10 @@ impl Locked<'_> {
 
     #[cold]
     fn flush(&mut self) {
-        let mut wake = core::mem::replace(&mut self.wake, WakeList::new());
+        self.wake.publish();
         let discard = self.discard.take();
-        wake.publish();
         self.inner.release();
-        wake.wake_all();
+        self.wake.wake_all();
         drop(discard);
         self.inner.acquire();
     }
@@ -488,43 +487,49 @@ impl Drop for Locked<'_> {
         if self.wake.len == 0 {
             self.inner.release();
         } else {
-            let mut wake = core::mem::replace(&mut self.wake, WakeList::new());
-            wake.publish();
+            self.wake.publish();
             self.inner.release();
-            wake.wake_all();
+            self.wake.wake_all();
         }
         // `discard` is dropped after this body, with the lock released.
     }
 }
 
 /// Popped nodes waiting to learn their wake-up, and their unparkers, in a fixed batch on the
-/// stack.
+/// stack. It is filled, published and woken in place (never moved or copied: a batch is a
+/// kilobyte).
 struct WakeList {
-    nodes: [*const Node; BATCH],
-    /// Bit `i` is the token of entry `i` (tokens are one bit, and a batch fits in 32).
-    tokens: u32,
-    unparks: [MaybeUninit<Unpark>; BATCH],
+    len: usize,
     /// Entries below `published` have had their node told (and must not touch it again).
     published: usize,
-    len: usize,
+    /// Entries below `woken` have been woken (their unparkers are gone).
+    woken: usize,
+    /// Bit `i` is the token of entry `i` (tokens are one bit, and a batch fits in 32).
+    tokens: u32,
+    nodes: [MaybeUninit<*const Node>; BATCH],
+    unparks: [MaybeUninit<Unpark>; BATCH],
 }
 
 impl WakeList {
     #[inline]
     fn new() -> Self {
         WakeList {
-            nodes: [ptr::null(); BATCH],
-            tokens: 0,
-            // SAFETY: an array of `MaybeUninit` needs no initialization.
-            unparks: unsafe { MaybeUninit::<[MaybeUninit<Unpark>; BATCH]>::uninit().assume_init() },
-            published: 0,
             len: 0,
+            published: 0,
+            woken: 0,
+            tokens: 0,
+            // SAFETY: arrays of `MaybeUninit` need no initialization.
+            nodes: unsafe {
+                MaybeUninit::<[MaybeUninit<*const Node>; BATCH]>::uninit().assume_init()
+            },
+            // SAFETY: as above.
+            unparks: unsafe { MaybeUninit::<[MaybeUninit<Unpark>; BATCH]>::uninit().assume_init() },
         }
     }
 
     #[inline]
     fn push(&mut self, node: *const Node, token: usize, unpark: Unpark) {
-        self.nodes[self.len] = node;
+        self.nodes[self.len] = MaybeUninit::new(node);
         self.tokens |= (token as u32 & 1) << self.len;
         self.unparks[self.len] = MaybeUninit::new(unpark);
         self.len += 1;
@@ -533,7 +538,8 @@ impl WakeList {
     /// Tells every popped node its token. Under the lock, as its last step.
     fn publish(&mut self) {
         while self.published < self.len {
-            let node = self.nodes[self.published];
+            // SAFETY: entries below `len` are initialized.
+            let node = unsafe { self.nodes[self.published].assume_init() };
             let token = (self.tokens >> self.published) as usize & 1;
             self.published += 1;
             // SAFETY: the node was linked when popped, and its owner cannot withdraw or drop
@@ -547,18 +553,23 @@ impl WakeList {
         }
     }
 
-    /// Wakes every entry. After the lock is released.
-    fn wake_all(mut self) {
+    /// Wakes every entry, in the order they were popped, and empties the list. After the
+    /// lock is released.
+    fn wake_all(&mut self) {
         #[cfg(all(test, not(loom)))]
         assert!(!stats::held(), "woken while a queue's lock is held");
         debug_assert_eq!(self.published, self.len);
-        while self.len > 0 {
-            self.len -= 1;
-            // SAFETY: entries below `len` are initialized, and lowering `len` first means each
-            // is read out once (and not again by `drop` if a waker panics).
-            let unpark = unsafe { self.unparks[self.len].assume_init_read() };
+        while self.woken < self.len {
+            // SAFETY: entries below `len` are initialized, and raising `woken` first means
+            // each is read out once (and not again by `drop` if a waker panics).
+            let unpark = unsafe { self.unparks[self.woken].assume_init_read() };
+            self.woken += 1;
             unpark.unpark();
         }
+        self.len = 0;
+        self.published = 0;
+        self.woken = 0;
+        self.tokens = 0;
     }
 }
 
@@ -566,10 +577,11 @@ impl Drop for WakeList {
     fn drop(&mut self) {
         // Only reached with entries left when a waker panicked: the rest are still woken, not
         // silently dropped (their nodes were told before the panic could happen).
-        while self.len > 0 {
-            self.len -= 1;
+        while self.woken < self.len {
             // SAFETY: as in `wake_all`: each initialized entry is read out once.
-            unsafe { self.unparks[self.len].assume_init_read() }.unpark();
+            let unpark = unsafe { self.unparks[self.woken].assume_init_read() };
+            self.woken += 1;
+            unpark.unpark();
         }
     }
 }
