@@ -615,11 +615,14 @@ impl SemaphoreRef for Arc<Semaphore> {
 
 /// The acquire wait, shared by [`Acquire`] and [`AcquireOwned`].
 pub(crate) struct AcquireKind<R> {
-    /// The permits asked for, less one (wrapping): `acquire()` starts as a zero word, which
-    /// the future's layout wants (see `Shell`).
+    /// The permits asked for, less one (wrapping, within `MAX_PERMITS`): `acquire()` starts
+    /// as a zero word, which the future's layout wants (see `Shell`). The top bit says the
+    /// wait has been in its slow path.
     need_less_one: usize,
     _source: PhantomData<fn() -> R>,
 }
+
+const ACQUIRE_SLOW: usize = 1 << (usize::BITS - 1);
 
 impl<R> AcquireKind<R> {
     #[inline]
@@ -627,14 +630,14 @@ impl<R> AcquireKind<R> {
     fn new(need: usize) -> Self {
         check_request(need);
         AcquireKind {
-            need_less_one: need.wrapping_sub(1),
+            need_less_one: need.wrapping_sub(1) & MAX_PERMITS,
             _source: PhantomData,
         }
     }
 
     #[inline]
     fn need(&self) -> usize {
-        self.need_less_one.wrapping_add(1)
+        self.need_less_one.wrapping_add(1) & MAX_PERMITS
     }
 }
 
@@ -650,7 +653,16 @@ impl<R: SemaphoreRef> WaitKind for AcquireKind<R> {
         source: &R,
         strategy: &mut S,
     ) -> Poll<Result<(), Closed>> {
-        poll_acquire(node, &source.semaphore().raw, self.need(), strategy)
+        let raw = &source.semaphore().raw;
+        if self.need_less_one & ACQUIRE_SLOW == 0 {
+            // The uncontended case, inlined into the caller: a new wait is not queued.
+            match raw.try_acquire(self.need()) {
+                Ok(()) => return Poll::Ready(Ok(())),
+                Err(TryFail::Closed) => return Poll::Ready(Err(Closed)),
+                Err(TryFail::NoPermits) => self.need_less_one |= ACQUIRE_SLOW,
+            }
+        }
+        poll_acquire(node, raw, self.need(), strategy)
     }
 
     #[inline]

@@ -199,8 +199,9 @@ impl FlagWaiter {
         raw: &RawFlag,
         strategy: &mut S,
     ) -> Poll<()> {
-        // A set event, inlined into the caller.
-        if node.is_idle() && raw.is_set() {
+        // A set event, inlined into the caller. A wait that has never looked (`started` is
+        // zero) has never queued its node.
+        if self.started == 0 && raw.is_set() {
             return Poll::Ready(());
         }
         self.poll_wait_slow(node, raw, strategy)

@@ -37,7 +37,7 @@ use core::pin::Pin;
 use core::task::Poll;
 
 use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
-use crate::raw::wait::{cancel, poll_wait, Check, Flag, Protocol, Strategy};
+use crate::raw::wait::{cancel, poll_wait, Check, Protocol, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const LOCKED: usize = 1;
@@ -159,15 +159,22 @@ impl RawMutex {
     }
 }
 
-/// The part of a lock future that waits, beside its node: whether it was overtaken.
-#[derive(Debug, Default)]
+/// The part of a lock future that waits, beside its node: whether it has been in the slow
+/// path (its node may be linked) and whether it was overtaken, in one word.
+///
+/// A new waiter is a zero word, which the compiler can see, so the inlined fast path needs
+/// no load of the node to know that it is not queued.
+#[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct LockWaiter {
-    pub(crate) overtaken: Flag,
+    bits: usize,
 }
+
+const WAITER_OVERTAKEN: usize = 1;
+const WAITER_SLOW: usize = 1 << 1;
 
 struct LockWait<'a> {
     raw: &'a RawMutex,
-    overtaken: &'a mut Flag,
+    waiter: &'a mut LockWaiter,
 }
 
 impl<'a> Protocol<'a> for LockWait<'a> {
@@ -204,7 +211,7 @@ impl<'a> Protocol<'a> for LockWait<'a> {
                 Err(actual) => s = actual,
             }
         }
-        let overtaken = self.overtaken.get();
+        let overtaken = self.waiter.overtaken();
         Check::Wait {
             data: if overtaken { OVERTAKEN } else { 0 },
             front: overtaken,
@@ -216,7 +223,7 @@ impl<'a> Protocol<'a> for LockWait<'a> {
             return Some(());
         }
         // Freed for us, but someone may get there first: then we go back to the front.
-        self.overtaken.set(true);
+        self.waiter.bits |= WAITER_OVERTAKEN;
         None
     }
 
@@ -238,8 +245,24 @@ impl<'a> Protocol<'a> for LockWait<'a> {
 
 impl LockWaiter {
     pub(crate) const fn new() -> Self {
+        LockWaiter { bits: 0 }
+    }
+
+    /// Whether the waiter was woken and then overtaken.
+    #[inline]
+    fn overtaken(&self) -> bool {
+        self.bits & WAITER_OVERTAKEN != 0
+    }
+
+    /// The waiter as two bits, for a wait that keeps it with other flags in one word.
+    pub(crate) fn into_bits(self) -> usize {
+        self.bits
+    }
+
+    /// A waiter from [`into_bits`](Self::into_bits).
+    pub(crate) fn from_bits(bits: usize) -> Self {
         LockWaiter {
-            overtaken: Flag::CLEAR,
+            bits: bits & (WAITER_OVERTAKEN | WAITER_SLOW),
         }
     }
 
@@ -251,8 +274,8 @@ impl LockWaiter {
         raw: &RawMutex,
         strategy: &mut S,
     ) -> Poll<()> {
-        // The uncontended case, inlined into the caller.
-        if node.is_idle() && !self.overtaken.get() && raw.try_lock() {
+        // The uncontended case, inlined into the caller: a new waiter's node is not queued.
+        if self.bits == 0 && raw.try_lock() {
             return Poll::Ready(());
         }
         self.poll_lock_slow(node, raw, strategy)
@@ -265,26 +288,18 @@ impl LockWaiter {
         raw: &RawMutex,
         strategy: &mut S,
     ) -> Poll<()> {
-        let mut wait = LockWait {
-            raw,
-            overtaken: &mut self.overtaken,
-        };
-        let res = poll_wait(node, strategy, &mut wait);
+        self.bits |= WAITER_SLOW;
+        let res = poll_wait(node, strategy, &mut LockWait { raw, waiter: self });
         if res.is_ready() {
-            self.overtaken = Flag::CLEAR;
+            // Done, and the node is idle: new again.
+            self.bits = 0;
         }
         res
     }
 
     /// Withdraws an unfinished wait, passing on a wake-up it had not acted on.
     pub(crate) fn cancel(&mut self, node: Pin<&Node>, raw: &RawMutex) {
-        cancel(
-            node,
-            &mut LockWait {
-                raw,
-                overtaken: &mut self.overtaken,
-            },
-        );
-        self.overtaken = Flag::CLEAR;
+        cancel(node, &mut LockWait { raw, waiter: self });
+        self.bits = 0;
     }
 }

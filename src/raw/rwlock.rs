@@ -127,6 +127,17 @@ impl RawRwLock {
         self.read_now() == Ok(true)
     }
 
+    /// Takes a read lock unless a writer holds or waits for the lock; panics, changing nothing,
+    /// at the reader limit (a read that waits would wait for ever there).
+    #[inline]
+    #[track_caller]
+    pub(crate) fn try_read_or_panic(&self) -> bool {
+        match self.read_now() {
+            Ok(entered) => entered,
+            Err(()) => too_many_readers(),
+        }
+    }
+
     /// Releases a read lock; the last reader out hands the lock to a waiting writer.
     ///
     /// # Safety
@@ -424,24 +435,15 @@ impl<'a> Protocol<'a> for ReadWait<'a> {
     }
 }
 
-/// Advances a read; `Ready` means the caller now holds a read lock.
-#[inline]
+/// Advances a read; `Ready` means the caller now holds a read lock. The caller tries
+/// [`RawRwLock::try_read_or_panic`] first, inline.
+#[inline(never)]
 #[track_caller]
 pub(crate) fn poll_read<S: Strategy>(
     node: Pin<&Node>,
     raw: &RawRwLock,
     strategy: &mut S,
 ) -> Poll<()> {
-    // No writer, inlined into the caller.
-    if node.is_idle() && raw.read_now() == Ok(true) {
-        return Poll::Ready(());
-    }
-    poll_read_slow(node, raw, strategy)
-}
-
-#[inline(never)]
-#[track_caller]
-fn poll_read_slow<S: Strategy>(node: Pin<&Node>, raw: &RawRwLock, strategy: &mut S) -> Poll<()> {
     poll_wait(node, strategy, &mut ReadWait { raw })
 }
 
@@ -555,8 +557,8 @@ pub(crate) struct WriteWaiter {
     bits: usize,
 }
 
-const GATE_OVERTAKEN: usize = 1;
-const ANNOUNCED: usize = 1 << 1;
+/// The low bits hold the gate's `LockWaiter`.
+const ANNOUNCED: usize = 1 << 2;
 
 impl WriteWaiter {
     pub(crate) const fn new() -> Self {
@@ -564,18 +566,14 @@ impl WriteWaiter {
     }
 
     fn parts(&self) -> (LockWaiter, DrainWaiter) {
-        let mut gate = LockWaiter::new();
-        gate.overtaken.set(self.bits & GATE_OVERTAKEN != 0);
+        let gate = LockWaiter::from_bits(self.bits);
         let mut drain = DrainWaiter::new();
         drain.announced.set(self.bits & ANNOUNCED != 0);
         (gate, drain)
     }
 
     fn store(&mut self, gate: &LockWaiter, drain: &DrainWaiter) {
-        let mut bits = 0;
-        if gate.overtaken.get() {
-            bits |= GATE_OVERTAKEN;
-        }
+        let mut bits = gate.into_bits();
         if drain.announced.get() {
             bits |= ANNOUNCED;
         }

@@ -310,26 +310,9 @@ impl<'a> Protocol<'a> for AcquireWait<'a> {
 }
 
 /// Advances an acquire of `need` permits; `Ready(Ok(()))` means the caller now owns them.
-#[inline]
-pub(crate) fn poll_acquire<S: Strategy>(
-    node: Pin<&Node>,
-    raw: &RawSemaphore,
-    need: usize,
-    strategy: &mut S,
-) -> Poll<Result<(), Closed>> {
-    // The uncontended case, inlined into the caller.
-    if node.is_idle() {
-        match raw.try_acquire(need) {
-            Ok(()) => return Poll::Ready(Ok(())),
-            Err(TryFail::Closed) => return Poll::Ready(Err(Closed)),
-            Err(TryFail::NoPermits) => {}
-        }
-    }
-    poll_acquire_slow(node, raw, need, strategy)
-}
-
+/// The caller tries [`RawSemaphore::try_acquire`] first, inline.
 #[inline(never)]
-fn poll_acquire_slow<S: Strategy>(
+pub(crate) fn poll_acquire<S: Strategy>(
     node: Pin<&Node>,
     raw: &RawSemaphore,
     need: usize,

@@ -104,9 +104,9 @@ impl<T: ?Sized> RwLockRef for Arc<RwLock<T>> {
     }
 }
 
-/// The read wait. Its one zero word only keeps the future's layout (see `Shell`).
+/// The read wait: whether it has been in its slow path (one word, see `Shell`).
 pub(crate) struct ReadKind<R> {
-    _layout: usize,
+    slow: usize,
     _source: PhantomData<fn() -> R>,
 }
 
@@ -117,6 +117,13 @@ impl<R: RwLockRef> WaitKind for ReadKind<R> {
 
     #[inline]
     fn poll<S: Strategy>(&mut self, node: Pin<&Node>, lock: &R, strategy: &mut S) -> Poll<()> {
+        if self.slow == 0 {
+            // No writer, inlined into the caller: a new wait is not queued.
+            if lock.raw().try_read_or_panic() {
+                return Poll::Ready(());
+            }
+            self.slow = 1;
+        }
         poll_read(node, lock.raw(), strategy)
     }
 
@@ -250,7 +257,7 @@ rwlock_future! {
     /// # });
     /// ```
     Read ['a, T: ?Sized] ['a, T] = ReadKind<&'a RwLock<T>> -> RwLockReadGuard<'a, T>,
-    ReadKind { _layout: 0, _source: PhantomData }
+    ReadKind { slow: 0, _source: PhantomData }
 }
 
 rwlock_future! {
@@ -271,7 +278,7 @@ rwlock_future! {
     /// # });
     /// ```
     ReadOwned [T: ?Sized] [T] = ReadKind<Arc<RwLock<T>>> -> OwnedRwLockReadGuard<T>,
-    ReadKind { _layout: 0, _source: PhantomData }
+    ReadKind { slow: 0, _source: PhantomData }
 }
 
 rwlock_future! {
