@@ -199,13 +199,16 @@ where
     S: Strategy,
     P: Protocol<'q>,
 {
+    // A thread retries before it first parks; once woken it is at the front, and it retries
+    // once before it goes back there.
+    let mut woken = false;
     loop {
         let just_linked = node.is_idle();
         if just_linked {
             if let Some(out) = p.attempt() {
                 return Poll::Ready(out);
             }
-            if strategy.is_blocking() && p.spins() {
+            if !woken && strategy.is_blocking() && p.spins() {
                 if let Some(out) = spin(|| p.attempt()) {
                     return Poll::Ready(out);
                 }
@@ -234,6 +237,7 @@ where
                 if let Some(out) = p.woken(wakeup) {
                     return Poll::Ready(out);
                 }
+                woken = true;
             }
         }
     }
