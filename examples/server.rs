@@ -152,7 +152,7 @@ async fn serve(
         // Take a permit before accepting, so that excess clients wait in the backlog. Dropping
         // the `acquire_owned` future when shutdown wins is fine: it is cancel-safe.
         let permit = tokio::select! {
-            permit = limit.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            permit = limit.acquire_owned() => permit.expect("the semaphore is never closed"),
             () = shutdown.wait() => break,
         };
         let stream = tokio::select! {

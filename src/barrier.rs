@@ -259,6 +259,7 @@ impl Barrier {
     /// assert_ne!(mine.index(), theirs.index());
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_wait")]
     pub fn wait_blocking(&self) -> Result<BarrierWaitResult, BarrierError> {
         crate::raw::wait::block_on(self.wait(), None).expect("a wait without deadline finished")
@@ -293,6 +294,7 @@ impl Barrier {
     /// assert!(!barrier.is_broken());
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_wait_timeout")]
     pub fn wait_blocking_timeout(
         &self,
@@ -447,8 +449,14 @@ wait_future!(BarrierWait ['a] ['a] -> Result<BarrierWaitResult, BarrierError>);
 /// assert_eq!(err.to_string(), "barrier broken");
 /// # });
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct BarrierError(());
+
+impl fmt::Debug for BarrierError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BarrierError(broken)")
+    }
+}
 
 impl fmt::Display for BarrierError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -457,6 +465,7 @@ impl fmt::Display for BarrierError {
 }
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl std::error::Error for BarrierError {}
 
 /// The error of [`Barrier::wait_blocking_timeout`]: out of time, or broken.
@@ -490,4 +499,5 @@ impl fmt::Display for BarrierTimeoutError {
 }
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl std::error::Error for BarrierTimeoutError {}

@@ -289,6 +289,7 @@ impl Condvar {
     /// }
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_wait")]
     #[track_caller]
     pub fn wait_blocking<G: CondvarGuard>(&self, guard: G) -> G {
@@ -330,6 +331,7 @@ impl Condvar {
     /// assert_eq!(*guard, 3);
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_wait_while")]
     #[track_caller]
     pub fn wait_while_blocking<G, F>(&self, guard: G, condition: F) -> G
@@ -371,6 +373,7 @@ impl Condvar {
     /// # drop(guard);
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "wait_timeout")]
     #[doc(alias = "blocking_wait_timeout")]
     #[track_caller]
@@ -414,6 +417,7 @@ impl Condvar {
     /// assert!(!*guard);
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "wait_timeout_while")]
     #[track_caller]
     pub fn wait_while_blocking_timeout<G, F>(

@@ -170,6 +170,7 @@ impl Event {
     /// event.wait_blocking();
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_wait")]
     pub fn wait_blocking(&self) {
         crate::raw::wait::block_on(self.wait(), None);
@@ -195,6 +196,7 @@ impl Event {
     /// assert!(event.wait_blocking_timeout(Duration::from_millis(5)));
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_wait_timeout")]
     pub fn wait_blocking_timeout(&self, timeout: core::time::Duration) -> bool {
         crate::raw::wait::block_on(self.wait(), crate::raw::wait::deadline(timeout)).is_some()
@@ -224,7 +226,7 @@ impl<'a> WaitKind for EventKind<'a> {
     type Ready = ();
     type Output = ();
 
-    #[inline]
+    #[inline(always)]
     fn poll<S: Strategy>(
         &mut self,
         node: Pin<&Node>,
@@ -234,7 +236,7 @@ impl<'a> WaitKind for EventKind<'a> {
         self.0.poll_wait(node, &event.raw, strategy)
     }
 
-    #[inline]
+    #[inline(always)]
     fn finish(&mut self, (): (), _event: &'a Event) {}
 
     fn cancel(&mut self, node: Pin<&Node>, event: &&'a Event) {

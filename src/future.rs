@@ -89,7 +89,7 @@ impl<W: WaitKind> Shell<W> {
     /// # Panics
     ///
     /// Panics if the wait already completed.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn poll_with<S: Strategy>(
         self: Pin<&mut Self>,
         strategy: &mut S,
@@ -128,7 +128,11 @@ macro_rules! wait_future {
         impl<$($decl)*> core::future::Future for $name<$($used)*> {
             type Output = $out;
 
-            #[inline]
+            // Always inlined: the fast path is a few instructions, and an out-of-line poll
+            // returns its output through memory, which a caller then reloads with wider
+            // loads than the stores that wrote it (a store-forwarding stall that tripled the
+            // cost of a moved uncontended acquire).
+            #[inline(always)]
             fn poll(
                 self: core::pin::Pin<&mut Self>,
                 cx: &mut core::task::Context<'_>,

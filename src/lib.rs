@@ -11,7 +11,7 @@
 //! | [`Condvar`]   | wait for a condition on state guarded by a [`Mutex`]               |
 //! | [`Barrier`]   | line a fixed number of parties up, with a leader per generation    |
 //!
-//! They run on tokio, async-std, smol or any other executor (nothing here depends on a
+//! They run on tokio, smol, async-std or any other executor (nothing here depends on a
 //! runtime), and every waiting method has a `_blocking` twin for plain threads, with a
 //! `_blocking_timeout` variant. Tasks and threads can wait on the same primitive at the same
 //! time.
@@ -42,7 +42,7 @@
 //! # Timeouts and cancellation
 //!
 //! Async waits have no timeout parameter: compose them with your runtime's timer
-//! (`tokio::time::timeout`, `async_std::future::timeout`, `smol::Timer`). That is safe because
+//! (`tokio::time::timeout`, a race with `smol::Timer`). That is safe because
 //! every future here is cancel-safe: dropping it at any point leaves the primitive as if the
 //! call had never been made, and a wake-up it had received is passed to the next waiter. Each
 //! async method says so under `# Cancel safety`.
@@ -55,6 +55,9 @@
 //! - Nothing is poisoned. A guard dropped while panicking releases its lock as usual; the next
 //!   holder sees the data as the panicking code left it.
 //! - If a lock is never held across an `.await`, `std::sync::Mutex` or `parking_lot` is cheaper.
+//! - On targets without threads (`wasm32-unknown-unknown`) the crate builds, blocking methods
+//!   included, but a blocking method that has to wait panics, since nothing could ever wake
+//!   it. Use the async methods there.
 //!
 //! # Feature flags
 //!
@@ -84,7 +87,9 @@
 //! ```
 
 #![cfg_attr(not(feature = "std"), no_std)]
-#![deny(missing_docs, unsafe_op_in_unsafe_fn)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+// `unsafe_op_in_unsafe_fn` and the clippy lints live in the manifest's `[lints]` table.
+#![deny(missing_docs)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 extern crate alloc;
@@ -102,10 +107,11 @@ mod sync;
 pub use barrier::{Barrier, BarrierError, BarrierTimeoutError, BarrierWaitResult};
 pub use condvar::{Condvar, CondvarGuard, WaitTimeoutResult};
 pub use event::Event;
-pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMutexGuard};
+pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMappedMutexGuard, OwnedMutexGuard};
 pub use rwlock::{
-    OwnedRwLockReadGuard, OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard, RwLock,
-    RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
+    MappedRwLockReadGuard, MappedRwLockWriteGuard, OwnedMappedRwLockReadGuard,
+    OwnedMappedRwLockWriteGuard, OwnedRwLockReadGuard, OwnedRwLockUpgradableReadGuard,
+    OwnedRwLockWriteGuard, RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
 };
 pub use semaphore::{
     AcquireError, AcquireTimeoutError, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
@@ -165,6 +171,11 @@ mod assert_traits {
         send_sync::<MutexGuard<'_, u8>>();
         send_sync::<OwnedMutexGuard<u8>>();
         send_sync::<MappedMutexGuard<'_, u8>>();
+        send_sync::<OwnedMappedMutexGuard<u8, u8>>();
+        send_sync::<MappedRwLockReadGuard<'_, u8>>();
+        send_sync::<MappedRwLockWriteGuard<'_, u8>>();
+        send_sync::<OwnedMappedRwLockReadGuard<u8, u8>>();
+        send_sync::<OwnedMappedRwLockWriteGuard<u8, u8>>();
         send_sync::<Lock<'_, u8>>();
         send_sync::<LockOwned<u8>>();
         // A mutex makes a `Send`-only value shareable.
@@ -343,6 +354,40 @@ mod assert_traits {
 /// ```compile_fail
 /// fn check<T: Sync>() {}
 /// check::<unisync::MappedMutexGuard<'static, std::cell::Cell<u8>>>();
+/// ```
+///
+/// A mapped guard that owns an `Arc` of its lock can drop the lock, and the whole value, on the
+/// thread it is sent to, so it needs what sending the `Arc` needs:
+///
+/// ```compile_fail
+/// fn check<T: Send>() {}
+/// check::<unisync::OwnedMappedMutexGuard<std::rc::Rc<u8>, u8>>();
+/// ```
+///
+/// ```compile_fail
+/// struct NotSend(std::marker::PhantomData<*const ()>);
+/// unsafe impl Sync for NotSend {}
+/// fn check<T: Send>() {}
+/// check::<unisync::OwnedMappedRwLockReadGuard<NotSend, u8>>();
+/// ```
+///
+/// ```compile_fail
+/// struct NotSend(std::marker::PhantomData<*const ()>);
+/// unsafe impl Sync for NotSend {}
+/// fn check<T: Send>() {}
+/// check::<unisync::OwnedMappedRwLockWriteGuard<NotSend, u8>>();
+/// ```
+///
+/// A mapped read guard shares `&T`, so it needs `T: Sync` to be sent or shared:
+///
+/// ```compile_fail
+/// fn check<T: Send>() {}
+/// check::<unisync::MappedRwLockReadGuard<'static, std::cell::Cell<u8>>>();
+/// ```
+///
+/// ```compile_fail
+/// fn check<T: Sync>() {}
+/// check::<unisync::MappedRwLockWriteGuard<'static, std::cell::Cell<u8>>>();
 /// ```
 ///
 /// What may be shared does compile: a mapped guard of a `Sync` value is `Sync`, permits are

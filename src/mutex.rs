@@ -160,6 +160,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(mutex.try_lock().is_some());
     /// ```
     #[inline]
+    #[must_use = "if unused the lock is released at once"]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
         if self.raw.try_lock() {
             Some(MutexGuard { mutex: self })
@@ -194,6 +195,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*mutex.lock_blocking(), 4);
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_lock")]
     pub fn lock_blocking(&self) -> MutexGuard<'_, T> {
         crate::raw::wait::block_on(self.lock(), None).expect("a wait without deadline completes")
@@ -221,6 +223,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(mutex.lock_blocking_timeout(Duration::from_millis(10)).is_some());
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     pub fn lock_blocking_timeout(
         &self,
         timeout: core::time::Duration,
@@ -256,6 +259,65 @@ impl<T: ?Sized> Mutex<T> {
         }
     }
 
+    /// Locks the mutex behind an `Arc`, parking the current thread until it is free.
+    ///
+    /// The blocking twin of [`lock_owned`](Mutex::lock_owned): the guard owns a reference to
+    /// the mutex, so it can move to another thread.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread. Never call it from inside an async task: it would stall the executor's
+    /// worker and may deadlock it if the holder needs that worker to run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::Mutex;
+    ///
+    /// let mutex = Arc::new(Mutex::new(1));
+    /// let mut guard = mutex.lock_owned_blocking();
+    /// std::thread::spawn(move || *guard += 1).join().unwrap();
+    /// assert_eq!(*mutex.lock_blocking(), 2);
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[doc(alias = "blocking_lock_owned")]
+    pub fn lock_owned_blocking(self: &Arc<Self>) -> OwnedMutexGuard<T> {
+        crate::raw::wait::block_on(self.lock_owned(), None)
+            .expect("a wait without deadline completes")
+    }
+
+    /// Locks the mutex behind an `Arc`, parking the current thread for at most `timeout`.
+    ///
+    /// Returns `None` if the lock could not be taken in time; the mutex is then as if this call
+    /// had never been made.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; never call it from inside an async task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use unisync::Mutex;
+    ///
+    /// let mutex = Arc::new(Mutex::new(()));
+    /// let guard = mutex.lock_owned_blocking();
+    /// assert!(mutex.lock_owned_blocking_timeout(Duration::from_millis(5)).is_none());
+    /// drop(guard);
+    /// assert!(mutex.lock_owned_blocking_timeout(Duration::from_millis(5)).is_some());
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn lock_owned_blocking_timeout(
+        self: &Arc<Self>,
+        timeout: core::time::Duration,
+    ) -> Option<OwnedMutexGuard<T>> {
+        crate::raw::wait::block_on(self.lock_owned(), crate::raw::wait::deadline(timeout))
+    }
+
     /// Locks the mutex behind an `Arc` if it is free right now.
     ///
     /// # Examples
@@ -269,6 +331,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(mutex.try_lock_owned().is_none());
     /// drop(guard);
     /// ```
+    #[must_use = "if unused the lock is released at once"]
     pub fn try_lock_owned(self: &Arc<Self>) -> Option<OwnedMutexGuard<T>> {
         if self.raw.try_lock() {
             Some(OwnedMutexGuard {
@@ -410,12 +473,12 @@ impl<R: MutexRef> WaitKind for LockKind<R> {
     type Ready = ();
     type Output = R::Guard;
 
-    #[inline]
+    #[inline(always)]
     fn poll<S: Strategy>(&mut self, node: Pin<&Node>, source: &R, strategy: &mut S) -> Poll<()> {
         self.waiter.poll_lock(node, &source.mutex().raw, strategy)
     }
 
-    #[inline]
+    #[inline(always)]
     fn finish(&mut self, (): (), source: R) -> R::Guard {
         // SAFETY: the wait completed, so we hold the lock; it passes to the guard.
         unsafe { source.into_guard() }
@@ -557,6 +620,45 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         }
     }
 
+    /// Narrows the guard to a part of the value that `f` may or may not find; gives the guard
+    /// back unchanged when `f` returns `None`.
+    ///
+    /// If `f` panics, the guard is dropped and the mutex unlocked.
+    ///
+    /// # Errors
+    ///
+    /// Returns the original guard when `f` returns `None`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::{Mutex, MutexGuard};
+    ///
+    /// let mutex = Mutex::new(vec![1, 2]);
+    /// let guard = mutex.try_lock().unwrap();
+    /// let guard = MutexGuard::try_map(guard, |v| v.get_mut(5)).unwrap_err();
+    /// let mut second = MutexGuard::try_map(guard, |v| v.get_mut(1)).unwrap();
+    /// *second = 20;
+    /// drop(second);
+    /// assert_eq!(*mutex.try_lock().unwrap(), [1, 20]);
+    /// ```
+    pub fn try_map<U: ?Sized, F>(guard: Self, f: F) -> Result<MappedMutexGuard<'a, U>, Self>
+    where
+        F: FnOnce(&mut T) -> Option<&mut U>,
+    {
+        let mutex = guard.mutex;
+        // SAFETY: as in `map`: `guard` holds the lock until it is forgotten below.
+        let Some(value) = f(unsafe { &mut *mutex.value.get() }).map(NonNull::from) else {
+            return Err(guard);
+        };
+        core::mem::forget(guard);
+        Ok(MappedMutexGuard {
+            raw: &mutex.raw,
+            value,
+            _marker: PhantomData,
+        })
+    }
+
     /// Splits the guard into the mutex it locks, leaving the mutex locked.
     pub(crate) fn into_locked(guard: Self) -> &'a Mutex<T> {
         let mutex = guard.mutex;
@@ -640,6 +742,69 @@ impl<T: ?Sized> OwnedMutexGuard<T> {
     /// ```
     pub fn source(guard: &Self) -> &Arc<Mutex<T>> {
         &guard.mutex
+    }
+
+    /// Narrows the guard to a part of the value; the mapped guard keeps the mutex alive and
+    /// locked.
+    ///
+    /// If `f` panics, the guard is dropped and the mutex unlocked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::{Mutex, OwnedMutexGuard};
+    ///
+    /// let mutex = Arc::new(Mutex::new((1, String::from("a"))));
+    /// let mut name = OwnedMutexGuard::map(mutex.try_lock_owned().unwrap(), |v| &mut v.1);
+    /// name.push('b');
+    /// drop(name);
+    /// assert_eq!(mutex.try_lock().unwrap().1, "ab");
+    /// ```
+    pub fn map<U: ?Sized, F>(mut guard: Self, f: F) -> OwnedMappedMutexGuard<T, U>
+    where
+        F: FnOnce(&mut T) -> &mut U,
+    {
+        let value = NonNull::from(f(&mut *guard));
+        OwnedMappedMutexGuard {
+            mutex: Self::into_locked(guard),
+            value,
+        }
+    }
+
+    /// Narrows the guard to a part of the value that `f` may or may not find; gives the guard
+    /// back unchanged when `f` returns `None`.
+    ///
+    /// If `f` panics, the guard is dropped and the mutex unlocked.
+    ///
+    /// # Errors
+    ///
+    /// Returns the original guard when `f` returns `None`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::{Mutex, OwnedMutexGuard};
+    ///
+    /// let mutex = Arc::new(Mutex::new(Some(1)));
+    /// let mut inner = OwnedMutexGuard::try_map(mutex.try_lock_owned().unwrap(), Option::as_mut)
+    ///     .unwrap();
+    /// *inner += 1;
+    /// drop(inner);
+    /// assert_eq!(*mutex.try_lock().unwrap(), Some(2));
+    /// ```
+    pub fn try_map<U: ?Sized, F>(mut guard: Self, f: F) -> Result<OwnedMappedMutexGuard<T, U>, Self>
+    where
+        F: FnOnce(&mut T) -> Option<&mut U>,
+    {
+        let Some(value) = f(&mut *guard).map(NonNull::from) else {
+            return Err(guard);
+        };
+        Ok(OwnedMappedMutexGuard {
+            mutex: Self::into_locked(guard),
+            value,
+        })
     }
 
     /// Splits the guard into the mutex it locks, leaving the mutex locked.
@@ -752,6 +917,43 @@ impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
             _marker: PhantomData,
         }
     }
+
+    /// Narrows the guard further, to a part `f` may or may not find; gives the guard back
+    /// unchanged when `f` returns `None`.
+    ///
+    /// If `f` panics, the guard is dropped and the mutex unlocked.
+    ///
+    /// # Errors
+    ///
+    /// Returns the original guard when `f` returns `None`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::{MappedMutexGuard, Mutex, MutexGuard};
+    ///
+    /// let mutex = Mutex::new((vec![1], 2));
+    /// let list = MutexGuard::map(mutex.try_lock().unwrap(), |v| &mut v.0);
+    /// let first = MappedMutexGuard::try_map(list, |l| l.first_mut()).unwrap();
+    /// assert_eq!(*first, 1);
+    /// ```
+    pub fn try_map<U: ?Sized, F>(guard: Self, f: F) -> Result<MappedMutexGuard<'a, U>, Self>
+    where
+        F: FnOnce(&mut T) -> Option<&mut U>,
+    {
+        let raw = guard.raw;
+        let mut value = guard.value;
+        // SAFETY: as in `map`.
+        let Some(value) = f(unsafe { value.as_mut() }).map(NonNull::from) else {
+            return Err(guard);
+        };
+        core::mem::forget(guard);
+        Ok(MappedMutexGuard {
+            raw,
+            value,
+            _marker: PhantomData,
+        })
+    }
 }
 
 impl<T: ?Sized> Drop for MappedMutexGuard<'_, T> {
@@ -777,8 +979,151 @@ impl<T: ?Sized> DerefMut for MappedMutexGuard<'_, T> {
     }
 }
 
+impl<T: ?Sized + fmt::Display> fmt::Display for MappedMutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
 impl<T: ?Sized + fmt::Debug> fmt::Debug for MappedMutexGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
+    }
+}
+
+/// A guard for part of a value locked through an `Arc`, made by [`OwnedMutexGuard::map`]; it
+/// keeps the mutex alive and is `'static` when `T` and `U` are.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use unisync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
+///
+/// let mutex = Arc::new(Mutex::new([1, 2, 3]));
+/// let first: OwnedMappedMutexGuard<[i32; 3], i32> =
+///     OwnedMutexGuard::map(mutex.try_lock_owned().unwrap(), |a| &mut a[0]);
+/// let handle = std::thread::spawn(move || {
+///     let mut first = first;
+///     *first = 10;
+/// });
+/// handle.join().unwrap();
+/// assert_eq!(*mutex.try_lock().unwrap(), [10, 2, 3]);
+/// ```
+#[must_use = "if unused the Mutex will immediately unlock"]
+#[clippy::has_significant_drop]
+pub struct OwnedMappedMutexGuard<T: ?Sized, U: ?Sized> {
+    mutex: Arc<Mutex<T>>,
+    value: NonNull<U>,
+}
+
+// SAFETY: sending the guard sends exclusive access to `U` (needs `U: Send`) and the `Arc`,
+// whose last clone may drop the mutex and `T` on the other thread (needs `T: Send`).
+unsafe impl<T: ?Sized + Send, U: ?Sized + Send> Send for OwnedMappedMutexGuard<T, U> {}
+// SAFETY: sharing the guard shares `&U` (needs `U: Sync`); it holds an `Arc<Mutex<T>>`, so ask
+// for what sharing that would.
+unsafe impl<T: ?Sized + Send + Sync, U: ?Sized + Sync> Sync for OwnedMappedMutexGuard<T, U> {}
+
+impl<T: ?Sized, U: ?Sized> OwnedMappedMutexGuard<T, U> {
+    /// Narrows the guard further.
+    ///
+    /// If `f` panics, the guard is dropped and the mutex unlocked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
+    ///
+    /// let mutex = Arc::new(Mutex::new(((1, 2), 3)));
+    /// let inner = OwnedMutexGuard::map(mutex.try_lock_owned().unwrap(), |v| &mut v.0);
+    /// let second = OwnedMappedMutexGuard::map(inner, |v| &mut v.1);
+    /// assert_eq!(*second, 2);
+    /// ```
+    pub fn map<V: ?Sized, F>(mut guard: Self, f: F) -> OwnedMappedMutexGuard<T, V>
+    where
+        F: FnOnce(&mut U) -> &mut V,
+    {
+        let value = NonNull::from(f(&mut *guard));
+        OwnedMappedMutexGuard {
+            mutex: Self::into_locked(guard),
+            value,
+        }
+    }
+
+    /// Narrows the guard further, to a part `f` may or may not find; gives the guard back
+    /// unchanged when `f` returns `None`.
+    ///
+    /// If `f` panics, the guard is dropped and the mutex unlocked.
+    ///
+    /// # Errors
+    ///
+    /// Returns the original guard when `f` returns `None`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
+    ///
+    /// let mutex = Arc::new(Mutex::new((vec![5], 0)));
+    /// let list = OwnedMutexGuard::map(mutex.try_lock_owned().unwrap(), |v| &mut v.0);
+    /// let list = OwnedMappedMutexGuard::try_map(list, |l| l.get_mut(3)).unwrap_err();
+    /// assert_eq!(*list, [5]);
+    /// ```
+    pub fn try_map<V: ?Sized, F>(mut guard: Self, f: F) -> Result<OwnedMappedMutexGuard<T, V>, Self>
+    where
+        F: FnOnce(&mut U) -> Option<&mut V>,
+    {
+        let Some(value) = f(&mut *guard).map(NonNull::from) else {
+            return Err(guard);
+        };
+        Ok(OwnedMappedMutexGuard {
+            mutex: Self::into_locked(guard),
+            value,
+        })
+    }
+
+    /// Splits the guard into its mutex, leaving the mutex locked.
+    fn into_locked(guard: Self) -> Arc<Mutex<T>> {
+        let guard = core::mem::ManuallyDrop::new(guard);
+        // SAFETY: `guard` is never used or dropped again, so the `Arc` is moved out once.
+        unsafe { core::ptr::read(&guard.mutex) }
+    }
+}
+
+impl<T: ?Sized, U: ?Sized> Drop for OwnedMappedMutexGuard<T, U> {
+    fn drop(&mut self) {
+        // SAFETY: a mapped guard exists only while its lock is held.
+        unsafe { self.mutex.raw.unlock() }
+    }
+}
+
+impl<T: ?Sized, U: ?Sized> Deref for OwnedMappedMutexGuard<T, U> {
+    type Target = U;
+
+    fn deref(&self) -> &U {
+        // SAFETY: the lock is held and the pointer came from a live `&mut U` into the value,
+        // which the `Arc` keeps alive.
+        unsafe { self.value.as_ref() }
+    }
+}
+
+impl<T: ?Sized, U: ?Sized> DerefMut for OwnedMappedMutexGuard<T, U> {
+    fn deref_mut(&mut self) -> &mut U {
+        // SAFETY: as above, and `&mut self` makes this borrow unique.
+        unsafe { self.value.as_mut() }
+    }
+}
+
+impl<T: ?Sized, U: ?Sized + fmt::Debug> fmt::Debug for OwnedMappedMutexGuard<T, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized, U: ?Sized + fmt::Display> fmt::Display for OwnedMappedMutexGuard<T, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
     }
 }

@@ -148,6 +148,26 @@ impl Semaphore {
         }
     }
 
+    /// Takes up to `n` available permits away for good; returns how many it took.
+    ///
+    /// Only permits that are free right now are taken: held permits are not touched, and
+    /// while anyone waits no permit is free (they go to the waiters first), so nothing is
+    /// taken then. Like tokio's method of the same name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = unisync::Semaphore::new(5);
+    /// let held = sem.try_acquire_many(2).unwrap();
+    /// assert_eq!(sem.forget_permits(4), 3); // only 3 were free
+    /// assert_eq!(sem.available_permits(), 0);
+    /// drop(held);
+    /// assert_eq!(sem.available_permits(), 2);
+    /// ```
+    pub fn forget_permits(&self, n: usize) -> usize {
+        self.raw.forget(n)
+    }
+
     /// Closes the semaphore: every pending and later acquire fails with an error.
     ///
     /// Waiting tasks and threads are all woken. Permits already held stay valid and are
@@ -260,6 +280,7 @@ impl Semaphore {
     /// assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
     /// ```
     #[inline]
+    #[must_use = "if unused the permits are released at once"]
     pub fn try_acquire(&self) -> Result<SemaphorePermit<'_>, TryAcquireError> {
         self.try_acquire_many(1)
     }
@@ -286,6 +307,7 @@ impl Semaphore {
     /// ```
     #[inline]
     #[track_caller]
+    #[must_use = "if unused the permits are released at once"]
     pub fn try_acquire_many(&self, n: usize) -> Result<SemaphorePermit<'_>, TryAcquireError> {
         check_request(n);
         self.raw.try_acquire(n).map_err(TryAcquireError::from)?;
@@ -312,13 +334,13 @@ impl Semaphore {
     ///
     /// # futures::executor::block_on(async {
     /// let sem = Arc::new(unisync::Semaphore::new(1));
-    /// let permit = sem.clone().acquire_owned().await.unwrap();
+    /// let permit = sem.acquire_owned().await.unwrap();
     /// std::thread::spawn(move || drop(permit)).join().unwrap();
     /// assert_eq!(sem.available_permits(), 1);
     /// # });
     /// ```
     #[inline]
-    pub fn acquire_owned(self: Arc<Self>) -> AcquireOwned {
+    pub fn acquire_owned(self: &Arc<Self>) -> AcquireOwned {
         self.acquire_many_owned(1)
     }
 
@@ -343,15 +365,15 @@ impl Semaphore {
     ///
     /// # futures::executor::block_on(async {
     /// let sem = Arc::new(unisync::Semaphore::new(4));
-    /// let permit = sem.clone().acquire_many_owned(4).await.unwrap();
+    /// let permit = sem.acquire_many_owned(4).await.unwrap();
     /// assert_eq!(permit.num_permits(), 4);
     /// # });
     /// ```
     #[inline]
     #[track_caller]
-    pub fn acquire_many_owned(self: Arc<Self>, n: usize) -> AcquireOwned {
+    pub fn acquire_many_owned(self: &Arc<Self>, n: usize) -> AcquireOwned {
         AcquireOwned {
-            shell: Shell::new(self, AcquireKind::new(n)),
+            shell: Shell::new(self.clone(), AcquireKind::new(n)),
         }
     }
 
@@ -367,11 +389,12 @@ impl Semaphore {
     /// use std::sync::Arc;
     ///
     /// let sem = Arc::new(unisync::Semaphore::new(1));
-    /// let permit = sem.clone().try_acquire_owned().unwrap();
-    /// assert!(sem.clone().try_acquire_owned().is_err());
+    /// let permit = sem.try_acquire_owned().unwrap();
+    /// assert!(sem.try_acquire_owned().is_err());
     /// ```
     #[inline]
-    pub fn try_acquire_owned(self: Arc<Self>) -> Result<OwnedSemaphorePermit, TryAcquireError> {
+    #[must_use = "if unused the permits are released at once"]
+    pub fn try_acquire_owned(self: &Arc<Self>) -> Result<OwnedSemaphorePermit, TryAcquireError> {
         self.try_acquire_many_owned(1)
     }
 
@@ -391,19 +414,151 @@ impl Semaphore {
     /// use std::sync::Arc;
     ///
     /// let sem = Arc::new(unisync::Semaphore::new(3));
-    /// assert_eq!(sem.clone().try_acquire_many_owned(3).unwrap().num_permits(), 3);
+    /// assert_eq!(sem.try_acquire_many_owned(3).unwrap().num_permits(), 3);
     /// ```
     #[track_caller]
+    #[must_use = "if unused the permits are released at once"]
     pub fn try_acquire_many_owned(
-        self: Arc<Self>,
+        self: &Arc<Self>,
         n: usize,
     ) -> Result<OwnedSemaphorePermit, TryAcquireError> {
         check_request(n);
         self.raw.try_acquire(n).map_err(TryAcquireError::from)?;
         Ok(OwnedSemaphorePermit {
-            sem: self,
+            sem: self.clone(),
             permits: n,
         })
+    }
+
+    /// Acquires one permit of a semaphore behind an `Arc`, parking the current thread until
+    /// one is available; the permit is owned and `'static`.
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`AcquireError`] if the semaphore is closed first.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; never call it from inside an async task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let sem = Arc::new(unisync::Semaphore::new(1));
+    /// let permit = sem.acquire_owned_blocking().unwrap();
+    /// std::thread::spawn(move || drop(permit)).join().unwrap();
+    /// assert_eq!(sem.available_permits(), 1);
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[doc(alias = "blocking_acquire_owned")]
+    pub fn acquire_owned_blocking(self: &Arc<Self>) -> Result<OwnedSemaphorePermit, AcquireError> {
+        self.acquire_many_owned_blocking(1)
+    }
+
+    /// Acquires `n` permits of a semaphore behind an `Arc`, parking the current thread until
+    /// they are available.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `n` exceeds [`Semaphore::MAX_PERMITS`].
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`AcquireError`] if the semaphore is closed first.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; never call it from inside an async task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let sem = Arc::new(unisync::Semaphore::new(3));
+    /// assert_eq!(sem.acquire_many_owned_blocking(3).unwrap().num_permits(), 3);
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[track_caller]
+    pub fn acquire_many_owned_blocking(
+        self: &Arc<Self>,
+        n: usize,
+    ) -> Result<OwnedSemaphorePermit, AcquireError> {
+        crate::raw::wait::block_on(self.acquire_many_owned(n), None)
+            .expect("a wait without deadline completes")
+    }
+
+    /// Acquires one owned permit, parking the current thread for at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireTimeoutError::Timeout`] if no permit came in time (the semaphore is then as
+    /// if this call had never been made), [`AcquireTimeoutError::Closed`] if it was closed.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; never call it from inside an async task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use unisync::{AcquireTimeoutError, Semaphore};
+    ///
+    /// let sem = Arc::new(Semaphore::new(0));
+    /// let err = sem.acquire_owned_blocking_timeout(Duration::from_millis(5)).unwrap_err();
+    /// assert_eq!(err, AcquireTimeoutError::Timeout);
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn acquire_owned_blocking_timeout(
+        self: &Arc<Self>,
+        timeout: core::time::Duration,
+    ) -> Result<OwnedSemaphorePermit, AcquireTimeoutError> {
+        self.acquire_many_owned_blocking_timeout(1, timeout)
+    }
+
+    /// Acquires `n` owned permits, parking the current thread for at most `timeout`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `n` exceeds [`Semaphore::MAX_PERMITS`].
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire_owned_blocking_timeout`](Semaphore::acquire_owned_blocking_timeout).
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; never call it from inside an async task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    ///
+    /// let sem = Arc::new(unisync::Semaphore::new(2));
+    /// let permits = sem.acquire_many_owned_blocking_timeout(2, Duration::from_secs(1)).unwrap();
+    /// assert_eq!(permits.num_permits(), 2);
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[track_caller]
+    pub fn acquire_many_owned_blocking_timeout(
+        self: &Arc<Self>,
+        n: usize,
+        timeout: core::time::Duration,
+    ) -> Result<OwnedSemaphorePermit, AcquireTimeoutError> {
+        let deadline = crate::raw::wait::deadline(timeout);
+        match crate::raw::wait::block_on(self.acquire_many_owned(n), deadline) {
+            Some(Ok(permit)) => Ok(permit),
+            Some(Err(AcquireError(()))) => Err(AcquireTimeoutError::Closed),
+            None => Err(AcquireTimeoutError::Timeout),
+        }
     }
 
     /// Acquires one permit, parking the current thread until one is available.
@@ -424,6 +579,7 @@ impl Semaphore {
     /// assert_eq!(sem.available_permits(), 0);
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_acquire")]
     pub fn acquire_blocking(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
         self.acquire_many_blocking(1)
@@ -451,6 +607,7 @@ impl Semaphore {
     /// assert_eq!(permits.num_permits(), 2);
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_acquire_many")]
     #[track_caller]
     pub fn acquire_many_blocking(&self, n: usize) -> Result<SemaphorePermit<'_>, AcquireError> {
@@ -480,6 +637,7 @@ impl Semaphore {
     /// assert_eq!(err, AcquireTimeoutError::Timeout);
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     pub fn acquire_blocking_timeout(
         &self,
         timeout: core::time::Duration,
@@ -511,6 +669,7 @@ impl Semaphore {
     /// assert_eq!(permits.num_permits(), 2);
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[track_caller]
     pub fn acquire_many_blocking_timeout(
         &self,
@@ -646,7 +805,7 @@ impl<R: SemaphoreRef> WaitKind for AcquireKind<R> {
     type Ready = Result<(), Closed>;
     type Output = Result<R::Permit, AcquireError>;
 
-    #[inline]
+    #[inline(always)]
     fn poll<S: Strategy>(
         &mut self,
         node: Pin<&Node>,
@@ -665,7 +824,7 @@ impl<R: SemaphoreRef> WaitKind for AcquireKind<R> {
         poll_acquire(node, raw, self.need(), strategy)
     }
 
-    #[inline]
+    #[inline(always)]
     fn finish(&mut self, ready: Result<(), Closed>, source: R) -> Result<R::Permit, AcquireError> {
         match ready {
             Ok(()) => Ok(source.into_permit(self.need())),
@@ -800,6 +959,7 @@ impl<'a> SemaphorePermit<'a> {
     /// a.merge(sem.try_acquire_many(2).unwrap());
     /// assert_eq!(a.num_permits(), 3);
     /// ```
+    #[track_caller]
     pub fn merge(&mut self, mut other: SemaphorePermit<'a>) {
         assert!(
             core::ptr::eq(self.sem, other.sem),
@@ -850,7 +1010,7 @@ impl fmt::Debug for SemaphorePermit<'_> {
 /// use std::sync::Arc;
 ///
 /// let sem = Arc::new(unisync::Semaphore::new(1));
-/// let permit = sem.clone().try_acquire_owned().unwrap();
+/// let permit = sem.try_acquire_owned().unwrap();
 /// assert_eq!(permit.num_permits(), 1);
 /// drop(permit);
 /// assert_eq!(sem.available_permits(), 1);
@@ -885,7 +1045,7 @@ impl OwnedSemaphorePermit {
     /// use std::sync::Arc;
     ///
     /// let sem = Arc::new(unisync::Semaphore::new(1));
-    /// sem.clone().try_acquire_owned().unwrap().forget();
+    /// sem.try_acquire_owned().unwrap().forget();
     /// assert_eq!(sem.available_permits(), 0);
     /// ```
     pub fn forget(mut self) {
@@ -904,10 +1064,11 @@ impl OwnedSemaphorePermit {
     /// use std::sync::Arc;
     ///
     /// let sem = Arc::new(unisync::Semaphore::new(2));
-    /// let mut a = sem.clone().try_acquire_owned().unwrap();
-    /// a.merge(sem.clone().try_acquire_owned().unwrap());
+    /// let mut a = sem.try_acquire_owned().unwrap();
+    /// a.merge(sem.try_acquire_owned().unwrap());
     /// assert_eq!(a.num_permits(), 2);
     /// ```
+    #[track_caller]
     pub fn merge(&mut self, mut other: OwnedSemaphorePermit) {
         assert!(
             Arc::ptr_eq(&self.sem, &other.sem),
@@ -924,7 +1085,7 @@ impl OwnedSemaphorePermit {
     /// use std::sync::Arc;
     ///
     /// let sem = Arc::new(unisync::Semaphore::new(1));
-    /// let p = sem.clone().try_acquire_owned().unwrap();
+    /// let p = sem.try_acquire_owned().unwrap();
     /// assert!(Arc::ptr_eq(p.semaphore(), &sem));
     /// ```
     pub fn semaphore(&self) -> &Arc<Semaphore> {
@@ -959,8 +1120,14 @@ impl fmt::Debug for OwnedSemaphorePermit {
 /// assert_eq!(err.to_string(), "semaphore closed");
 /// # });
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct AcquireError(());
+
+impl fmt::Debug for AcquireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AcquireError(semaphore closed)")
+    }
+}
 
 impl fmt::Display for AcquireError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -969,6 +1136,7 @@ impl fmt::Display for AcquireError {
 }
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl std::error::Error for AcquireError {}
 
 /// The error of a `try_acquire*` call.
@@ -1008,6 +1176,7 @@ impl fmt::Display for TryAcquireError {
 }
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl std::error::Error for TryAcquireError {}
 
 /// The error of a `*_blocking_timeout` acquire: out of time, or closed.
@@ -1041,4 +1210,5 @@ impl fmt::Display for AcquireTimeoutError {
 }
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl std::error::Error for AcquireTimeoutError {}

@@ -356,12 +356,12 @@ fn sem_acquire_many(k: usize, r: usize) {
 
 fn sem_acquire_owned(k: usize, r: usize) {
     let sem = Arc::new(Semaphore::new(sem_permits(r)));
-    sem_case(&sem, k, r, Box::pin(sem.clone().acquire_owned()));
+    sem_case(&sem, k, r, Box::pin(sem.acquire_owned()));
 }
 
 fn sem_acquire_many_owned(k: usize, r: usize) {
     let sem = Arc::new(Semaphore::new(sem_permits(r)));
-    sem_case(&sem, k, r, Box::pin(sem.clone().acquire_many_owned(2)));
+    sem_case(&sem, k, r, Box::pin(sem.acquire_many_owned(2)));
 }
 
 /// Boxes a future so that every future under test is `Unpin`, whatever its own type.

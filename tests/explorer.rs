@@ -889,11 +889,7 @@ impl<'a> Explorer<'a> for SemExplorer<'a> {
             SemAction::Acquire { n, owned } => {
                 let Some(i) = pool.free() else { return };
                 if owned {
-                    let fut = self
-                        .sem
-                        .clone()
-                        .acquire_many_owned(n)
-                        .map(|r| r.map(Permit::Owned));
+                    let fut = self.sem.acquire_many_owned(n).map(|r| r.map(Permit::Owned));
                     pool.spawn(
                         i,
                         fut,
@@ -917,10 +913,7 @@ impl<'a> Explorer<'a> for SemExplorer<'a> {
             SemAction::TryAcquire { n, owned } => {
                 let Some(i) = pool.free() else { return };
                 let result = if owned {
-                    self.sem
-                        .clone()
-                        .try_acquire_many_owned(n)
-                        .map(Permit::Owned)
+                    self.sem.try_acquire_many_owned(n).map(Permit::Owned)
                 } else {
                     self.sem.try_acquire_many(n).map(Permit::Borrowed)
                 };

@@ -142,7 +142,7 @@ fn semaphore_permits_conserved() {
 fn semaphore_close_conserves_permits() {
     model(|| {
         let sem = Arc::new(Semaphore::new(1));
-        let held = sem.clone().try_acquire_owned().unwrap();
+        let held = sem.try_acquire_owned().unwrap();
         let big = {
             let sem = sem.clone();
             thread::spawn(move || drop(block_on(sem.acquire_many(2))))
@@ -166,7 +166,7 @@ fn semaphore_close_conserves_permits() {
 fn semaphore_dropped_acquire_passes_the_wake_up_on() {
     model(|| {
         let sem = Arc::new(Semaphore::new(1));
-        let p = sem.clone().try_acquire_owned().unwrap();
+        let p = sem.try_acquire_owned().unwrap();
         let mut first = Box::pin(sem.acquire());
         assert!(poll_once(&mut first).is_pending());
         let waiter = {
@@ -187,8 +187,8 @@ fn semaphore_dropped_acquire_passes_the_wake_up_on() {
 fn semaphore_dropped_head_passes_permits_on() {
     model(|| {
         let sem = Arc::new(Semaphore::new(2));
-        let p1 = sem.clone().try_acquire_owned().unwrap();
-        let p2 = sem.clone().try_acquire_owned().unwrap();
+        let p1 = sem.try_acquire_owned().unwrap();
+        let p2 = sem.try_acquire_owned().unwrap();
         let mut big = Box::pin(sem.acquire_many(2));
         assert!(poll_once(&mut big).is_pending());
         let waiter = {
@@ -212,8 +212,8 @@ fn semaphore_dropped_head_passes_permits_on() {
 fn semaphore_two_releases_wake_two_waiters() {
     model(|| {
         let sem = Arc::new(Semaphore::new(2));
-        let p1 = sem.clone().try_acquire_owned().unwrap();
-        let p2 = sem.clone().try_acquire_owned().unwrap();
+        let p1 = sem.try_acquire_owned().unwrap();
+        let p2 = sem.try_acquire_owned().unwrap();
         let waiters: Vec<_> = (0..2)
             .map(|_| {
                 let sem = sem.clone();

@@ -177,7 +177,7 @@ fn panic_holding_upgradable_guard_releases_it() {
 fn panic_holding_a_permit_returns_it() {
     let sem = Arc::new(Semaphore::new(2));
     let p1 = sem.try_acquire().unwrap();
-    let p2 = sem.clone().try_acquire_owned().unwrap();
+    let p2 = sem.try_acquire_owned().unwrap();
     let c = Counter::new();
     let mut waiter = Box::pin(sem.acquire_many(2));
     assert!(c.poll(&mut waiter).is_pending());

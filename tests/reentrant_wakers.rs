@@ -113,7 +113,7 @@ fn semaphore_waker_dropped_on_repoll_returns_its_permit() {
     finishes("semaphore", || {
         let sem = Arc::new(Semaphore::new(1));
         let mut fut = Box::pin(sem.acquire());
-        let permit = sem.clone().try_acquire_owned().unwrap();
+        let permit = sem.try_acquire_owned().unwrap();
         assert!(poll(fut.as_mut(), &hook_waker(move || drop(permit))).is_pending());
         drop(repoll(fut.as_mut()).unwrap());
         assert_eq!(sem.available_permits(), 1);

@@ -52,15 +52,12 @@ fn acquire_is_woken_by_add_permits() {
 #[test]
 fn owned_acquires_wait_and_release() {
     let sem = Arc::new(Semaphore::new(1));
-    let held = sem.clone().try_acquire_owned().unwrap();
-    let p =
-        pending_until_released(Box::pin(sem.clone().acquire_owned()), move || drop(held)).unwrap();
+    let held = sem.try_acquire_owned().unwrap();
+    let p = pending_until_released(Box::pin(sem.acquire_owned()), move || drop(held)).unwrap();
     assert!(Arc::ptr_eq(p.semaphore(), &sem));
     drop(p);
-    let held = sem.clone().try_acquire_many_owned(1).unwrap();
-    let p = pending_until_released(Box::pin(sem.clone().acquire_many_owned(1)), move || {
-        drop(held)
-    });
+    let held = sem.try_acquire_many_owned(1).unwrap();
+    let p = pending_until_released(Box::pin(sem.acquire_many_owned(1)), move || drop(held));
     assert_eq!(p.unwrap().num_permits(), 1);
     assert_eq!(sem.available_permits(), 1);
 }
@@ -87,12 +84,12 @@ fn try_acquire_errors() {
     );
     let sem = Arc::new(Semaphore::new(0));
     assert_eq!(
-        sem.clone().try_acquire_owned().unwrap_err(),
+        sem.try_acquire_owned().unwrap_err(),
         TryAcquireError::NoPermits
     );
     sem.close();
     assert_eq!(
-        sem.clone().try_acquire_many_owned(1).unwrap_err(),
+        sem.try_acquire_many_owned(1).unwrap_err(),
         TryAcquireError::Closed
     );
 }
@@ -210,8 +207,8 @@ fn forget_num_permits_merge() {
     assert_eq!(sem.available_permits(), 3);
 
     let sem = Arc::new(Semaphore::new(3));
-    let mut o = sem.clone().try_acquire_owned().unwrap();
-    o.merge(sem.clone().try_acquire_many_owned(2).unwrap());
+    let mut o = sem.try_acquire_owned().unwrap();
+    o.merge(sem.try_acquire_many_owned(2).unwrap());
     assert_eq!(o.num_permits(), 3);
     assert!(format!("{o:?}").contains("permits: 3"));
     o.forget();
@@ -349,7 +346,7 @@ fn acquire_blocking_timeout_distinguishes_timeout_from_closed() {
 #[test]
 fn acquire_blocking_gets_permits_released_by_another_thread() {
     let sem = Arc::new(Semaphore::new(2));
-    let held = sem.clone().try_acquire_many_owned(2).unwrap();
+    let held = sem.try_acquire_many_owned(2).unwrap();
     let t = thread::spawn(move || {
         thread::sleep(Duration::from_millis(20));
         drop(held);

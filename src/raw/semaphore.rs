@@ -198,6 +198,26 @@ impl RawSemaphore {
         }
     }
 
+    /// Takes up to `n` free permits out of the count; returns how many.
+    pub(crate) fn forget(&self, n: usize) -> usize {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            let take = permits(s).min(n);
+            if take == 0 {
+                return 0;
+            }
+            match self.state.compare_exchange_weak(
+                s,
+                s - (take << SHIFT),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return take,
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
     /// Closes the semaphore and wakes every waiter. Returns whether it was open.
     pub(crate) fn close(&self) -> bool {
         let prev = self.state.fetch_or(CLOSED, Ordering::AcqRel);

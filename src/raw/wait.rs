@@ -116,6 +116,16 @@ impl Strategy for Blocking {
     }
 
     fn park(&mut self, _queue: &WaitQueue, node: Pin<&Node>, _just_linked: bool) -> Poll<Wakeup> {
+        // Without threads nobody could ever wake us: say so rather than spin for ever.
+        #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+        {
+            let _ = node;
+            panic!(
+                "a `_blocking` method had to wait on a target without threads; use the async \
+                 method"
+            );
+        }
+        #[allow(unreachable_code)]
         loop {
             if let Some(wakeup) = node.take_wakeup() {
                 return Poll::Ready(wakeup);

@@ -1,4 +1,4 @@
-//! The futures of [`RwLock`](super::RwLock): one wait kind per lock kind, shared by the
+//! The futures of [`RwLock`]: one wait kind per lock kind, shared by the
 //! borrowed and the `Arc` forms.
 
 use alloc::sync::Arc;
@@ -115,7 +115,7 @@ impl<R: RwLockRef> WaitKind for ReadKind<R> {
     type Ready = ();
     type Output = R::Read;
 
-    #[inline]
+    #[inline(always)]
     fn poll<S: Strategy>(&mut self, node: Pin<&Node>, lock: &R, strategy: &mut S) -> Poll<()> {
         if self.slow == 0 {
             // No writer, inlined into the caller: a new wait is not queued.
@@ -127,7 +127,7 @@ impl<R: RwLockRef> WaitKind for ReadKind<R> {
         poll_read(node, lock.raw(), strategy)
     }
 
-    #[inline]
+    #[inline(always)]
     fn finish(&mut self, (): (), lock: R) -> R::Read {
         // SAFETY: the wait completed, so we hold a read lock.
         unsafe { lock.read_guard() }
@@ -146,12 +146,12 @@ impl<R: RwLockRef> WaitKind for WriteKind<R> {
     type Ready = ();
     type Output = R::Write;
 
-    #[inline]
+    #[inline(always)]
     fn poll<S: Strategy>(&mut self, node: Pin<&Node>, lock: &R, strategy: &mut S) -> Poll<()> {
         self.0.poll_write(node, lock.raw(), strategy)
     }
 
-    #[inline]
+    #[inline(always)]
     fn finish(&mut self, (): (), lock: R) -> R::Write {
         // SAFETY: the wait completed, so we hold the write lock.
         unsafe { lock.write_guard() }
@@ -170,12 +170,12 @@ impl<R: RwLockRef> WaitKind for UpgradableKind<R> {
     type Ready = ();
     type Output = R::Upgradable;
 
-    #[inline]
+    #[inline(always)]
     fn poll<S: Strategy>(&mut self, node: Pin<&Node>, lock: &R, strategy: &mut S) -> Poll<()> {
         poll_upgradable(&mut self.0, node, lock.raw(), strategy)
     }
 
-    #[inline]
+    #[inline(always)]
     fn finish(&mut self, (): (), lock: R) -> R::Upgradable {
         // SAFETY: the wait completed, so we hold the upgradable lock.
         unsafe { lock.upgradable_guard() }
@@ -194,12 +194,12 @@ impl<R: RwLockRef> WaitKind for UpgradeKind<R> {
     type Ready = ();
     type Output = R::Write;
 
-    #[inline]
+    #[inline(always)]
     fn poll<S: Strategy>(&mut self, node: Pin<&Node>, lock: &R, strategy: &mut S) -> Poll<()> {
         self.0.poll_drain(node, lock.raw(), strategy)
     }
 
-    #[inline]
+    #[inline(always)]
     fn finish(&mut self, (): (), lock: R) -> R::Write {
         // SAFETY: the upgrade completed, so the upgradable lock is now the write lock.
         unsafe { lock.write_guard() }

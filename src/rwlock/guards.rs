@@ -1,4 +1,4 @@
-//! The guards of [`RwLock`](super::RwLock), and the ways to turn one into another.
+//! The guards of [`RwLock`], and the ways to turn one into another.
 
 use alloc::sync::Arc;
 use core::fmt;
@@ -573,6 +573,7 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     /// assert_eq!(*lock.read_blocking(), 2);
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_upgrade")]
     pub fn upgrade_blocking(guard: Self) -> RwLockWriteGuard<'a, T> {
         crate::raw::wait::block_on(Self::upgrade(guard), None)
@@ -608,6 +609,7 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     /// *write += 1;
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "try_upgrade_for")]
     pub fn upgrade_blocking_timeout(
         guard: Self,
@@ -743,6 +745,7 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
     /// assert_eq!(*lock.read_blocking(), 2);
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_upgrade")]
     pub fn upgrade_blocking(guard: Self) -> OwnedRwLockWriteGuard<T> {
         crate::raw::wait::block_on(Self::upgrade(guard), None)
@@ -773,6 +776,7 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
     /// assert_eq!(*write.unwrap(), 1);
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     pub fn upgrade_blocking_timeout(
         guard: Self,
         timeout: core::time::Duration,
@@ -891,3 +895,766 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
         }
     }
 }
+
+/// Narrowing guards to a part of the value: `map` and `try_map` on every read and write guard.
+///
+/// A mapped guard keeps the lock (read or write) held and releases it when dropped; it cannot
+/// be turned back into the full guard, downgraded or upgraded.
+mod mapped {
+    use core::marker::PhantomData;
+    use core::ptr::NonNull;
+
+    use super::*;
+    use crate::raw::rwlock::RawRwLock;
+
+    impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
+        /// Narrows the guard to a part of the value; the read lock stays held by the new guard.
+        ///
+        /// If `f` panics, the guard is dropped and its read lock released.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use unisync::{RwLock, RwLockReadGuard};
+        ///
+        /// let lock = RwLock::new((1, String::from("a")));
+        /// let name = RwLockReadGuard::map(lock.try_read().unwrap(), |v| &v.1);
+        /// assert_eq!(*name, "a");
+        /// ```
+        pub fn map<U: ?Sized, F>(guard: Self, f: F) -> MappedRwLockReadGuard<'a, U>
+        where
+            F: FnOnce(&T) -> &U,
+        {
+            let lock = guard.lock;
+            // SAFETY: `guard` holds a read lock until it is forgotten below, after `f`.
+            let value = NonNull::from(f(unsafe { &*lock.value.get() }));
+            core::mem::forget(guard);
+            MappedRwLockReadGuard::new(&lock.raw, value)
+        }
+
+        /// Narrows the guard to a part of the value that `f` may or may not find; gives the
+        /// guard back unchanged when `f` returns `None`.
+        ///
+        /// If `f` panics, the guard is dropped and its read lock released.
+        ///
+        /// # Errors
+        ///
+        /// Returns the original guard when `f` returns `None`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use unisync::{RwLock, RwLockReadGuard};
+        ///
+        /// let lock = RwLock::new(vec![1, 2]);
+        /// let guard = RwLockReadGuard::try_map(lock.try_read().unwrap(), |v| v.get(7)).unwrap_err();
+        /// let second = RwLockReadGuard::try_map(guard, |v| v.get(1)).unwrap();
+        /// assert_eq!(*second, 2);
+        /// ```
+        pub fn try_map<U: ?Sized, F>(
+            guard: Self,
+            f: F,
+        ) -> Result<MappedRwLockReadGuard<'a, U>, Self>
+        where
+            F: FnOnce(&T) -> Option<&U>,
+        {
+            let lock = guard.lock;
+            // SAFETY: as in `map`.
+            let Some(value) = f(unsafe { &*lock.value.get() }).map(NonNull::from) else {
+                return Err(guard);
+            };
+            core::mem::forget(guard);
+            Ok(MappedRwLockReadGuard::new(&lock.raw, value))
+        }
+    }
+
+    impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
+        /// Narrows the guard to a part of the value; the write lock stays held by the new
+        /// guard.
+        ///
+        /// If `f` panics, the guard is dropped and the write lock released.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use unisync::{RwLock, RwLockWriteGuard};
+        ///
+        /// let lock = RwLock::new((1, String::from("a")));
+        /// let mut name = RwLockWriteGuard::map(lock.try_write().unwrap(), |v| &mut v.1);
+        /// name.push('b');
+        /// drop(name);
+        /// assert_eq!(lock.try_read().unwrap().1, "ab");
+        /// ```
+        pub fn map<U: ?Sized, F>(guard: Self, f: F) -> MappedRwLockWriteGuard<'a, U>
+        where
+            F: FnOnce(&mut T) -> &mut U,
+        {
+            let lock = guard.lock;
+            // SAFETY: `guard` holds the write lock until it is forgotten below, after `f`.
+            let value = NonNull::from(f(unsafe { &mut *lock.value.get() }));
+            core::mem::forget(guard);
+            MappedRwLockWriteGuard::new(&lock.raw, value)
+        }
+
+        /// Narrows the guard to a part of the value that `f` may or may not find; gives the
+        /// guard back unchanged when `f` returns `None`.
+        ///
+        /// If `f` panics, the guard is dropped and the write lock released.
+        ///
+        /// # Errors
+        ///
+        /// Returns the original guard when `f` returns `None`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use unisync::{RwLock, RwLockWriteGuard};
+        ///
+        /// let lock = RwLock::new(vec![1, 2]);
+        /// let mut first = RwLockWriteGuard::try_map(lock.try_write().unwrap(), |v| v.first_mut())
+        ///     .unwrap();
+        /// *first = 10;
+        /// drop(first);
+        /// assert_eq!(*lock.try_read().unwrap(), [10, 2]);
+        /// ```
+        pub fn try_map<U: ?Sized, F>(
+            guard: Self,
+            f: F,
+        ) -> Result<MappedRwLockWriteGuard<'a, U>, Self>
+        where
+            F: FnOnce(&mut T) -> Option<&mut U>,
+        {
+            let lock = guard.lock;
+            // SAFETY: as in `map`.
+            let Some(value) = f(unsafe { &mut *lock.value.get() }).map(NonNull::from) else {
+                return Err(guard);
+            };
+            core::mem::forget(guard);
+            Ok(MappedRwLockWriteGuard::new(&lock.raw, value))
+        }
+    }
+
+    impl<T: ?Sized> OwnedRwLockReadGuard<T> {
+        /// Narrows the guard to a part of the value; the mapped guard keeps the lock alive and
+        /// the read lock held.
+        ///
+        /// If `f` panics, the guard is dropped and its read lock released.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        /// use unisync::{OwnedRwLockReadGuard, RwLock};
+        ///
+        /// let lock = Arc::new(RwLock::new((1, 2)));
+        /// let second = OwnedRwLockReadGuard::map(lock.try_read_owned().unwrap(), |v| &v.1);
+        /// assert_eq!(std::thread::spawn(move || *second).join().unwrap(), 2);
+        /// ```
+        pub fn map<U: ?Sized, F>(guard: Self, f: F) -> OwnedMappedRwLockReadGuard<T, U>
+        where
+            F: FnOnce(&T) -> &U,
+        {
+            let value = NonNull::from(f(&*guard));
+            OwnedMappedRwLockReadGuard::new(Self::into_lock(guard), value)
+        }
+
+        /// Narrows the guard to a part of the value that `f` may or may not find; gives the
+        /// guard back unchanged when `f` returns `None`.
+        ///
+        /// If `f` panics, the guard is dropped and its read lock released.
+        ///
+        /// # Errors
+        ///
+        /// Returns the original guard when `f` returns `None`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        /// use unisync::{OwnedRwLockReadGuard, RwLock};
+        ///
+        /// let lock = Arc::new(RwLock::new(Some(3)));
+        /// let inner =
+        ///     OwnedRwLockReadGuard::try_map(lock.try_read_owned().unwrap(), Option::as_ref).unwrap();
+        /// assert_eq!(*inner, 3);
+        /// ```
+        pub fn try_map<U: ?Sized, F>(
+            guard: Self,
+            f: F,
+        ) -> Result<OwnedMappedRwLockReadGuard<T, U>, Self>
+        where
+            F: FnOnce(&T) -> Option<&U>,
+        {
+            let Some(value) = f(&*guard).map(NonNull::from) else {
+                return Err(guard);
+            };
+            Ok(OwnedMappedRwLockReadGuard::new(
+                Self::into_lock(guard),
+                value,
+            ))
+        }
+
+        /// Splits the guard into its lock, leaving the read lock held.
+        fn into_lock(guard: Self) -> Arc<RwLock<T>> {
+            let guard = core::mem::ManuallyDrop::new(guard);
+            // SAFETY: `guard` is never used or dropped again, so the field is moved out once.
+            unsafe { core::ptr::read(&guard.lock) }
+        }
+    }
+
+    impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
+        /// Narrows the guard to a part of the value; the mapped guard keeps the lock alive and
+        /// the write lock held.
+        ///
+        /// If `f` panics, the guard is dropped and the write lock released.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        /// use unisync::{OwnedRwLockWriteGuard, RwLock};
+        ///
+        /// let lock = Arc::new(RwLock::new((1, 2)));
+        /// let mut second = OwnedRwLockWriteGuard::map(lock.try_write_owned().unwrap(), |v| &mut v.1);
+        /// *second = 20;
+        /// drop(second);
+        /// assert_eq!(*lock.try_read().unwrap(), (1, 20));
+        /// ```
+        pub fn map<U: ?Sized, F>(mut guard: Self, f: F) -> OwnedMappedRwLockWriteGuard<T, U>
+        where
+            F: FnOnce(&mut T) -> &mut U,
+        {
+            let value = NonNull::from(f(&mut *guard));
+            OwnedMappedRwLockWriteGuard::new(Self::into_lock(guard), value)
+        }
+
+        /// Narrows the guard to a part of the value that `f` may or may not find; gives the
+        /// guard back unchanged when `f` returns `None`.
+        ///
+        /// If `f` panics, the guard is dropped and the write lock released.
+        ///
+        /// # Errors
+        ///
+        /// Returns the original guard when `f` returns `None`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        /// use unisync::{OwnedRwLockWriteGuard, RwLock};
+        ///
+        /// let lock = Arc::new(RwLock::new(vec![1]));
+        /// let guard =
+        ///     OwnedRwLockWriteGuard::try_map(lock.try_write_owned().unwrap(), |v| v.get_mut(4));
+        /// assert!(guard.is_err());
+        /// ```
+        pub fn try_map<U: ?Sized, F>(
+            mut guard: Self,
+            f: F,
+        ) -> Result<OwnedMappedRwLockWriteGuard<T, U>, Self>
+        where
+            F: FnOnce(&mut T) -> Option<&mut U>,
+        {
+            let Some(value) = f(&mut *guard).map(NonNull::from) else {
+                return Err(guard);
+            };
+            Ok(OwnedMappedRwLockWriteGuard::new(
+                Self::into_lock(guard),
+                value,
+            ))
+        }
+    }
+
+    /// A read guard for part of a locked value, made by [`RwLockReadGuard::map`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
+    ///
+    /// let lock = RwLock::new([1, 2, 3]);
+    /// let last: MappedRwLockReadGuard<'_, i32> =
+    ///     RwLockReadGuard::map(lock.try_read().unwrap(), |a| &a[2]);
+    /// assert_eq!(*last, 3);
+    /// ```
+    #[must_use = "if unused the RwLock will immediately unlock"]
+    #[clippy::has_significant_drop]
+    pub struct MappedRwLockReadGuard<'a, T: ?Sized> {
+        raw: &'a RawRwLock,
+        value: NonNull<T>,
+        _marker: PhantomData<&'a T>,
+    }
+
+    // SAFETY: the guard is a shared borrow of `T` with no way back to its lock: sending or
+    // sharing it shares `&T`, and releasing a read lock from another thread is fine.
+    unsafe impl<T: ?Sized + Sync> Send for MappedRwLockReadGuard<'_, T> {}
+    // SAFETY: as above.
+    unsafe impl<T: ?Sized + Sync> Sync for MappedRwLockReadGuard<'_, T> {}
+
+    impl<'a, T: ?Sized> MappedRwLockReadGuard<'a, T> {
+        fn new(raw: &'a RawRwLock, value: NonNull<T>) -> Self {
+            MappedRwLockReadGuard {
+                raw,
+                value,
+                _marker: PhantomData,
+            }
+        }
+
+        /// Narrows the guard further.
+        ///
+        /// If `f` panics, the guard is dropped and its read lock released.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use unisync::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
+        ///
+        /// let lock = RwLock::new(((1, 2), 3));
+        /// let inner = RwLockReadGuard::map(lock.try_read().unwrap(), |v| &v.0);
+        /// assert_eq!(*MappedRwLockReadGuard::map(inner, |v| &v.1), 2);
+        /// ```
+        pub fn map<U: ?Sized, F>(guard: Self, f: F) -> MappedRwLockReadGuard<'a, U>
+        where
+            F: FnOnce(&T) -> &U,
+        {
+            let value = NonNull::from(f(&*guard));
+            let raw = guard.raw;
+            core::mem::forget(guard);
+            MappedRwLockReadGuard::new(raw, value)
+        }
+
+        /// Narrows the guard further, to a part `f` may or may not find; gives the guard back
+        /// unchanged when `f` returns `None`.
+        ///
+        /// If `f` panics, the guard is dropped and its read lock released.
+        ///
+        /// # Errors
+        ///
+        /// Returns the original guard when `f` returns `None`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use unisync::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
+        ///
+        /// let lock = RwLock::new((vec![1], 0));
+        /// let list = RwLockReadGuard::map(lock.try_read().unwrap(), |v| &v.0);
+        /// assert!(MappedRwLockReadGuard::try_map(list, |l| l.get(3)).is_err());
+        /// ```
+        pub fn try_map<U: ?Sized, F>(
+            guard: Self,
+            f: F,
+        ) -> Result<MappedRwLockReadGuard<'a, U>, Self>
+        where
+            F: FnOnce(&T) -> Option<&U>,
+        {
+            let Some(value) = f(&*guard).map(NonNull::from) else {
+                return Err(guard);
+            };
+            let raw = guard.raw;
+            core::mem::forget(guard);
+            Ok(MappedRwLockReadGuard::new(raw, value))
+        }
+    }
+
+    impl<T: ?Sized> Drop for MappedRwLockReadGuard<'_, T> {
+        fn drop(&mut self) {
+            // SAFETY: a mapped read guard exists only while its read lock is held.
+            unsafe { self.raw.read_unlock() }
+        }
+    }
+
+    impl<T: ?Sized> Deref for MappedRwLockReadGuard<'_, T> {
+        type Target = T;
+
+        fn deref(&self) -> &T {
+            // SAFETY: the read lock is held and the pointer came from a live `&T`.
+            unsafe { self.value.as_ref() }
+        }
+    }
+
+    /// A write guard for part of a locked value, made by [`RwLockWriteGuard::map`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::{MappedRwLockWriteGuard, RwLock, RwLockWriteGuard};
+    ///
+    /// let lock = RwLock::new([1, 2, 3]);
+    /// let mut last: MappedRwLockWriteGuard<'_, i32> =
+    ///     RwLockWriteGuard::map(lock.try_write().unwrap(), |a| &mut a[2]);
+    /// *last = 30;
+    /// drop(last);
+    /// assert_eq!(*lock.try_read().unwrap(), [1, 2, 30]);
+    /// ```
+    #[must_use = "if unused the RwLock will immediately unlock"]
+    #[clippy::has_significant_drop]
+    pub struct MappedRwLockWriteGuard<'a, T: ?Sized> {
+        raw: &'a RawRwLock,
+        value: NonNull<T>,
+        _marker: PhantomData<&'a mut T>,
+    }
+
+    // SAFETY: the guard is an exclusive borrow of `T` with no way back to its lock: sending it
+    // sends `&mut T`, and releasing the write lock from another thread is fine.
+    unsafe impl<T: ?Sized + Send> Send for MappedRwLockWriteGuard<'_, T> {}
+    // SAFETY: sharing the guard shares `&T`.
+    unsafe impl<T: ?Sized + Sync> Sync for MappedRwLockWriteGuard<'_, T> {}
+
+    impl<'a, T: ?Sized> MappedRwLockWriteGuard<'a, T> {
+        fn new(raw: &'a RawRwLock, value: NonNull<T>) -> Self {
+            MappedRwLockWriteGuard {
+                raw,
+                value,
+                _marker: PhantomData,
+            }
+        }
+
+        /// Narrows the guard further.
+        ///
+        /// If `f` panics, the guard is dropped and the write lock released.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use unisync::{MappedRwLockWriteGuard, RwLock, RwLockWriteGuard};
+        ///
+        /// let lock = RwLock::new(((1, 2), 3));
+        /// let inner = RwLockWriteGuard::map(lock.try_write().unwrap(), |v| &mut v.0);
+        /// *MappedRwLockWriteGuard::map(inner, |v| &mut v.1) = 20;
+        /// assert_eq!(*lock.try_read().unwrap(), ((1, 20), 3));
+        /// ```
+        pub fn map<U: ?Sized, F>(mut guard: Self, f: F) -> MappedRwLockWriteGuard<'a, U>
+        where
+            F: FnOnce(&mut T) -> &mut U,
+        {
+            let value = NonNull::from(f(&mut *guard));
+            let raw = guard.raw;
+            core::mem::forget(guard);
+            MappedRwLockWriteGuard::new(raw, value)
+        }
+
+        /// Narrows the guard further, to a part `f` may or may not find; gives the guard back
+        /// unchanged when `f` returns `None`.
+        ///
+        /// If `f` panics, the guard is dropped and the write lock released.
+        ///
+        /// # Errors
+        ///
+        /// Returns the original guard when `f` returns `None`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use unisync::{MappedRwLockWriteGuard, RwLock, RwLockWriteGuard};
+        ///
+        /// let lock = RwLock::new((vec![1], 0));
+        /// let list = RwLockWriteGuard::map(lock.try_write().unwrap(), |v| &mut v.0);
+        /// let mut first = MappedRwLockWriteGuard::try_map(list, |l| l.first_mut()).unwrap();
+        /// *first = 5;
+        /// ```
+        pub fn try_map<U: ?Sized, F>(
+            mut guard: Self,
+            f: F,
+        ) -> Result<MappedRwLockWriteGuard<'a, U>, Self>
+        where
+            F: FnOnce(&mut T) -> Option<&mut U>,
+        {
+            let Some(value) = f(&mut *guard).map(NonNull::from) else {
+                return Err(guard);
+            };
+            let raw = guard.raw;
+            core::mem::forget(guard);
+            Ok(MappedRwLockWriteGuard::new(raw, value))
+        }
+    }
+
+    impl<T: ?Sized> Drop for MappedRwLockWriteGuard<'_, T> {
+        fn drop(&mut self) {
+            // SAFETY: a mapped write guard exists only while its write lock is held.
+            unsafe { self.raw.write_unlock() }
+        }
+    }
+
+    impl<T: ?Sized> Deref for MappedRwLockWriteGuard<'_, T> {
+        type Target = T;
+
+        fn deref(&self) -> &T {
+            // SAFETY: the write lock is held and the pointer came from a live `&mut T`.
+            unsafe { self.value.as_ref() }
+        }
+    }
+
+    impl<T: ?Sized> DerefMut for MappedRwLockWriteGuard<'_, T> {
+        fn deref_mut(&mut self) -> &mut T {
+            // SAFETY: as above, and `&mut self` makes this borrow unique.
+            unsafe { self.value.as_mut() }
+        }
+    }
+
+    /// A read guard for part of a value locked through an `Arc`, made by
+    /// [`OwnedRwLockReadGuard::map`]; it keeps the lock alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::{OwnedMappedRwLockReadGuard, OwnedRwLockReadGuard, RwLock};
+    ///
+    /// let lock = Arc::new(RwLock::new([1, 2]));
+    /// let second: OwnedMappedRwLockReadGuard<[i32; 2], i32> =
+    ///     OwnedRwLockReadGuard::map(lock.try_read_owned().unwrap(), |a| &a[1]);
+    /// assert_eq!(*second, 2);
+    /// ```
+    #[must_use = "if unused the RwLock will immediately unlock"]
+    #[clippy::has_significant_drop]
+    pub struct OwnedMappedRwLockReadGuard<T: ?Sized, U: ?Sized> {
+        lock: Arc<RwLock<T>>,
+        value: NonNull<U>,
+    }
+
+    // SAFETY: sending the guard shares `&U` with the other thread (needs `U: Sync`) and sends
+    // the `Arc`, whose last clone may drop the lock and `T` there (needs what sending an
+    // `Arc<RwLock<T>>` needs: `T: Send + Sync`).
+    unsafe impl<T: ?Sized + Send + Sync, U: ?Sized + Sync> Send for OwnedMappedRwLockReadGuard<T, U> {}
+    // SAFETY: sharing the guard shares `&U` and the `Arc`.
+    unsafe impl<T: ?Sized + Send + Sync, U: ?Sized + Sync> Sync for OwnedMappedRwLockReadGuard<T, U> {}
+
+    impl<T: ?Sized, U: ?Sized> OwnedMappedRwLockReadGuard<T, U> {
+        fn new(lock: Arc<RwLock<T>>, value: NonNull<U>) -> Self {
+            OwnedMappedRwLockReadGuard { lock, value }
+        }
+
+        /// Narrows the guard further.
+        ///
+        /// If `f` panics, the guard is dropped and its read lock released.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        /// use unisync::{OwnedMappedRwLockReadGuard, OwnedRwLockReadGuard, RwLock};
+        ///
+        /// let lock = Arc::new(RwLock::new(((1, 2), 3)));
+        /// let inner = OwnedRwLockReadGuard::map(lock.try_read_owned().unwrap(), |v| &v.0);
+        /// assert_eq!(*OwnedMappedRwLockReadGuard::map(inner, |v| &v.0), 1);
+        /// ```
+        pub fn map<V: ?Sized, F>(guard: Self, f: F) -> OwnedMappedRwLockReadGuard<T, V>
+        where
+            F: FnOnce(&U) -> &V,
+        {
+            let value = NonNull::from(f(&*guard));
+            OwnedMappedRwLockReadGuard::new(Self::into_lock(guard), value)
+        }
+
+        /// Narrows the guard further, to a part `f` may or may not find; gives the guard back
+        /// unchanged when `f` returns `None`.
+        ///
+        /// If `f` panics, the guard is dropped and its read lock released.
+        ///
+        /// # Errors
+        ///
+        /// Returns the original guard when `f` returns `None`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        /// use unisync::{OwnedMappedRwLockReadGuard, OwnedRwLockReadGuard, RwLock};
+        ///
+        /// let lock = Arc::new(RwLock::new((vec![4], 0)));
+        /// let list = OwnedRwLockReadGuard::map(lock.try_read_owned().unwrap(), |v| &v.0);
+        /// assert_eq!(*OwnedMappedRwLockReadGuard::try_map(list, |l| l.first()).unwrap(), 4);
+        /// ```
+        pub fn try_map<V: ?Sized, F>(
+            guard: Self,
+            f: F,
+        ) -> Result<OwnedMappedRwLockReadGuard<T, V>, Self>
+        where
+            F: FnOnce(&U) -> Option<&V>,
+        {
+            let Some(value) = f(&*guard).map(NonNull::from) else {
+                return Err(guard);
+            };
+            Ok(OwnedMappedRwLockReadGuard::new(
+                Self::into_lock(guard),
+                value,
+            ))
+        }
+
+        fn into_lock(guard: Self) -> Arc<RwLock<T>> {
+            let guard = core::mem::ManuallyDrop::new(guard);
+            // SAFETY: `guard` is never used or dropped again, so the field is moved out once.
+            unsafe { core::ptr::read(&guard.lock) }
+        }
+    }
+
+    impl<T: ?Sized, U: ?Sized> Drop for OwnedMappedRwLockReadGuard<T, U> {
+        fn drop(&mut self) {
+            // SAFETY: a mapped read guard exists only while its read lock is held.
+            unsafe { self.lock.raw.read_unlock() }
+        }
+    }
+
+    impl<T: ?Sized, U: ?Sized> Deref for OwnedMappedRwLockReadGuard<T, U> {
+        type Target = U;
+
+        fn deref(&self) -> &U {
+            // SAFETY: the read lock is held, the `Arc` keeps the value alive, and the pointer
+            // came from a live `&U` into it.
+            unsafe { self.value.as_ref() }
+        }
+    }
+
+    /// A write guard for part of a value locked through an `Arc`, made by
+    /// [`OwnedRwLockWriteGuard::map`]; it keeps the lock alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::{OwnedMappedRwLockWriteGuard, OwnedRwLockWriteGuard, RwLock};
+    ///
+    /// let lock = Arc::new(RwLock::new([1, 2]));
+    /// let mut second: OwnedMappedRwLockWriteGuard<[i32; 2], i32> =
+    ///     OwnedRwLockWriteGuard::map(lock.try_write_owned().unwrap(), |a| &mut a[1]);
+    /// *second = 20;
+    /// drop(second);
+    /// assert_eq!(*lock.try_read().unwrap(), [1, 20]);
+    /// ```
+    #[must_use = "if unused the RwLock will immediately unlock"]
+    #[clippy::has_significant_drop]
+    pub struct OwnedMappedRwLockWriteGuard<T: ?Sized, U: ?Sized> {
+        lock: Arc<RwLock<T>>,
+        value: NonNull<U>,
+    }
+
+    // SAFETY: sending the guard sends exclusive access to `U` (needs `U: Send`) and the `Arc`
+    // (needs `T: Send + Sync`, as for any `Arc<RwLock<T>>`).
+    unsafe impl<T: ?Sized + Send + Sync, U: ?Sized + Send> Send for OwnedMappedRwLockWriteGuard<T, U> {}
+    // SAFETY: sharing the guard shares `&U` (needs `U: Sync`) and the `Arc`.
+    unsafe impl<T: ?Sized + Send + Sync, U: ?Sized + Sync> Sync for OwnedMappedRwLockWriteGuard<T, U> {}
+
+    impl<T: ?Sized, U: ?Sized> OwnedMappedRwLockWriteGuard<T, U> {
+        fn new(lock: Arc<RwLock<T>>, value: NonNull<U>) -> Self {
+            OwnedMappedRwLockWriteGuard { lock, value }
+        }
+
+        /// Narrows the guard further.
+        ///
+        /// If `f` panics, the guard is dropped and the write lock released.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        /// use unisync::{OwnedMappedRwLockWriteGuard, OwnedRwLockWriteGuard, RwLock};
+        ///
+        /// let lock = Arc::new(RwLock::new(((1, 2), 3)));
+        /// let inner = OwnedRwLockWriteGuard::map(lock.try_write_owned().unwrap(), |v| &mut v.0);
+        /// *OwnedMappedRwLockWriteGuard::map(inner, |v| &mut v.0) = 10;
+        /// assert_eq!(*lock.try_read().unwrap(), ((10, 2), 3));
+        /// ```
+        pub fn map<V: ?Sized, F>(mut guard: Self, f: F) -> OwnedMappedRwLockWriteGuard<T, V>
+        where
+            F: FnOnce(&mut U) -> &mut V,
+        {
+            let value = NonNull::from(f(&mut *guard));
+            OwnedMappedRwLockWriteGuard::new(Self::into_lock(guard), value)
+        }
+
+        /// Narrows the guard further, to a part `f` may or may not find; gives the guard back
+        /// unchanged when `f` returns `None`.
+        ///
+        /// If `f` panics, the guard is dropped and the write lock released.
+        ///
+        /// # Errors
+        ///
+        /// Returns the original guard when `f` returns `None`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        /// use unisync::{OwnedMappedRwLockWriteGuard, OwnedRwLockWriteGuard, RwLock};
+        ///
+        /// let lock = Arc::new(RwLock::new((vec![4], 0)));
+        /// let list = OwnedRwLockWriteGuard::map(lock.try_write_owned().unwrap(), |v| &mut v.0);
+        /// *OwnedMappedRwLockWriteGuard::try_map(list, |l| l.first_mut()).unwrap() = 40;
+        /// assert_eq!(lock.try_read().unwrap().0, [40]);
+        /// ```
+        pub fn try_map<V: ?Sized, F>(
+            mut guard: Self,
+            f: F,
+        ) -> Result<OwnedMappedRwLockWriteGuard<T, V>, Self>
+        where
+            F: FnOnce(&mut U) -> Option<&mut V>,
+        {
+            let Some(value) = f(&mut *guard).map(NonNull::from) else {
+                return Err(guard);
+            };
+            Ok(OwnedMappedRwLockWriteGuard::new(
+                Self::into_lock(guard),
+                value,
+            ))
+        }
+
+        fn into_lock(guard: Self) -> Arc<RwLock<T>> {
+            let guard = core::mem::ManuallyDrop::new(guard);
+            // SAFETY: `guard` is never used or dropped again, so the field is moved out once.
+            unsafe { core::ptr::read(&guard.lock) }
+        }
+    }
+
+    impl<T: ?Sized, U: ?Sized> Drop for OwnedMappedRwLockWriteGuard<T, U> {
+        fn drop(&mut self) {
+            // SAFETY: a mapped write guard exists only while its write lock is held.
+            unsafe { self.lock.raw.write_unlock() }
+        }
+    }
+
+    impl<T: ?Sized, U: ?Sized> Deref for OwnedMappedRwLockWriteGuard<T, U> {
+        type Target = U;
+
+        fn deref(&self) -> &U {
+            // SAFETY: the write lock is held, the `Arc` keeps the value alive, and the pointer
+            // came from a live `&mut U` into it.
+            unsafe { self.value.as_ref() }
+        }
+    }
+
+    impl<T: ?Sized, U: ?Sized> DerefMut for OwnedMappedRwLockWriteGuard<T, U> {
+        fn deref_mut(&mut self) -> &mut U {
+            // SAFETY: as above, and `&mut self` makes this borrow unique.
+            unsafe { self.value.as_mut() }
+        }
+    }
+
+    macro_rules! forward_fmt {
+        ($($ty:ident [$($g:tt)*] [$($u:tt)*];)*) => {$(
+            impl<$($g)*> fmt::Debug for $ty<$($u)*> where <Self as Deref>::Target: fmt::Debug {
+                fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    fmt::Debug::fmt(&**self, f)
+                }
+            }
+
+            impl<$($g)*> fmt::Display for $ty<$($u)*> where <Self as Deref>::Target: fmt::Display {
+                fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    fmt::Display::fmt(&**self, f)
+                }
+            }
+        )*};
+    }
+
+    forward_fmt! {
+        MappedRwLockReadGuard ['a, T: ?Sized] ['a, T];
+        MappedRwLockWriteGuard ['a, T: ?Sized] ['a, T];
+        OwnedMappedRwLockReadGuard [T: ?Sized, U: ?Sized] [T, U];
+        OwnedMappedRwLockWriteGuard [T: ?Sized, U: ?Sized] [T, U];
+    }
+}
+
+pub use mapped::{
+    MappedRwLockReadGuard, MappedRwLockWriteGuard, OwnedMappedRwLockReadGuard,
+    OwnedMappedRwLockWriteGuard,
+};

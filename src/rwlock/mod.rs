@@ -15,8 +15,9 @@ pub use futures::{
     Read, ReadOwned, UpgradableRead, UpgradableReadOwned, Upgrade, UpgradeOwned, Write, WriteOwned,
 };
 pub use guards::{
-    OwnedRwLockReadGuard, OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard, RwLockReadGuard,
-    RwLockUpgradableReadGuard, RwLockWriteGuard,
+    MappedRwLockReadGuard, MappedRwLockWriteGuard, OwnedMappedRwLockReadGuard,
+    OwnedMappedRwLockWriteGuard, OwnedRwLockReadGuard, OwnedRwLockUpgradableReadGuard,
+    OwnedRwLockWriteGuard, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
 };
 
 /// An async reader-writer lock that works on any executor and from plain threads.
@@ -190,6 +191,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(lock.try_read().is_some());
     /// ```
     #[inline]
+    #[must_use = "if unused the lock is released at once"]
     pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
         if self.raw.try_read() {
             // SAFETY: we just took a read lock.
@@ -219,6 +221,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.read_blocking(), 1);
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_read")]
     pub fn read_blocking(&self) -> RwLockReadGuard<'_, T> {
         crate::raw::wait::block_on(self.read(), None).expect("a wait without deadline completes")
@@ -246,6 +249,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(lock.read_blocking_timeout(Duration::from_millis(10)).is_some());
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     pub fn read_blocking_timeout(
         &self,
         timeout: core::time::Duration,
@@ -277,6 +281,61 @@ impl<T: ?Sized> RwLock<T> {
         ReadOwned::new(self.clone())
     }
 
+    /// Takes a read lock of a lock behind an `Arc`, parking the current thread until it can; the guard owns a reference to
+    /// the lock and can move to another thread.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; never call it from inside an async task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::RwLock;
+    ///
+    /// let lock = Arc::new(RwLock::new(1));
+    /// let guard = lock.read_owned_blocking();
+    /// assert_eq!(std::thread::spawn(move || *guard).join().unwrap(), 1);
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[doc(alias = "blocking_read_owned")]
+    pub fn read_owned_blocking(self: &Arc<Self>) -> OwnedRwLockReadGuard<T> {
+        crate::raw::wait::block_on(self.read_owned(), None)
+            .expect("a wait without deadline completes")
+    }
+
+    /// Takes a read lock of a lock behind an `Arc`, parking the current thread for at most `timeout`.
+    ///
+    /// Returns `None` if the read lock could not be taken in time; the lock is then as if this call
+    /// had never been made.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; never call it from inside an async task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use unisync::RwLock;
+    ///
+    /// let lock = Arc::new(RwLock::new(1));
+    /// let writer = lock.try_write().unwrap();
+    /// assert!(lock.read_owned_blocking_timeout(Duration::from_millis(5)).is_none());
+    /// drop(writer);
+    /// assert!(lock.read_owned_blocking_timeout(Duration::from_millis(5)).is_some());
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn read_owned_blocking_timeout(
+        self: &Arc<Self>,
+        timeout: core::time::Duration,
+    ) -> Option<OwnedRwLockReadGuard<T>> {
+        crate::raw::wait::block_on(self.read_owned(), crate::raw::wait::deadline(timeout))
+    }
+
     /// Takes a read lock of a lock behind an `Arc` if that is possible right now.
     ///
     /// # Examples
@@ -291,6 +350,7 @@ impl<T: ?Sized> RwLock<T> {
     /// drop(writer);
     /// assert!(lock.try_read_owned().is_some());
     /// ```
+    #[must_use = "if unused the lock is released at once"]
     pub fn try_read_owned(self: &Arc<Self>) -> Option<OwnedRwLockReadGuard<T>> {
         if self.raw.try_read() {
             // SAFETY: we just took a read lock.
@@ -337,6 +397,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(lock.try_write().is_some());
     /// ```
     #[inline]
+    #[must_use = "if unused the lock is released at once"]
     pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
         if self.raw.try_write() {
             // SAFETY: we just took the write lock.
@@ -366,6 +427,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.write_blocking(), 1);
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_write")]
     pub fn write_blocking(&self) -> RwLockWriteGuard<'_, T> {
         crate::raw::wait::block_on(self.write(), None).expect("a wait without deadline completes")
@@ -393,6 +455,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(lock.write_blocking_timeout(Duration::from_millis(10)).is_some());
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     pub fn write_blocking_timeout(
         &self,
         timeout: core::time::Duration,
@@ -424,6 +487,62 @@ impl<T: ?Sized> RwLock<T> {
         WriteOwned::new(self.clone())
     }
 
+    /// Takes the write lock of a lock behind an `Arc`, parking the current thread until it can; the guard owns a reference to
+    /// the lock and can move to another thread.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; never call it from inside an async task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::RwLock;
+    ///
+    /// let lock = Arc::new(RwLock::new(1));
+    /// let guard = lock.write_owned_blocking();
+    /// std::thread::spawn(move || { let mut guard = guard; *guard += 1 }).join().unwrap();
+    /// assert_eq!(*lock.read_blocking(), 2);
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[doc(alias = "blocking_write_owned")]
+    pub fn write_owned_blocking(self: &Arc<Self>) -> OwnedRwLockWriteGuard<T> {
+        crate::raw::wait::block_on(self.write_owned(), None)
+            .expect("a wait without deadline completes")
+    }
+
+    /// Takes the write lock of a lock behind an `Arc`, parking the current thread for at most `timeout`.
+    ///
+    /// Returns `None` if the write lock could not be taken in time; the lock is then as if this call
+    /// had never been made.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; never call it from inside an async task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use unisync::RwLock;
+    ///
+    /// let lock = Arc::new(RwLock::new(1));
+    /// let reader = lock.try_read().unwrap();
+    /// assert!(lock.write_owned_blocking_timeout(Duration::from_millis(5)).is_none());
+    /// drop(reader);
+    /// assert!(lock.write_owned_blocking_timeout(Duration::from_millis(5)).is_some());
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn write_owned_blocking_timeout(
+        self: &Arc<Self>,
+        timeout: core::time::Duration,
+    ) -> Option<OwnedRwLockWriteGuard<T>> {
+        crate::raw::wait::block_on(self.write_owned(), crate::raw::wait::deadline(timeout))
+    }
+
     /// Takes the write lock of a lock behind an `Arc` if that is possible right now.
     ///
     /// # Examples
@@ -438,6 +557,7 @@ impl<T: ?Sized> RwLock<T> {
     /// drop(writer);
     /// assert!(lock.try_write_owned().is_some());
     /// ```
+    #[must_use = "if unused the lock is released at once"]
     pub fn try_write_owned(self: &Arc<Self>) -> Option<OwnedRwLockWriteGuard<T>> {
         if self.raw.try_write() {
             // SAFETY: we just took the write lock.
@@ -486,6 +606,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(lock.try_upgradable_read().is_some());
     /// ```
     #[inline]
+    #[must_use = "if unused the lock is released at once"]
     pub fn try_upgradable_read(&self) -> Option<RwLockUpgradableReadGuard<'_, T>> {
         if self.raw.try_upgradable_read() {
             // SAFETY: we just took the upgradable read lock.
@@ -515,6 +636,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.upgradable_read_blocking(), 1);
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_upgradable_read")]
     pub fn upgradable_read_blocking(&self) -> RwLockUpgradableReadGuard<'_, T> {
         crate::raw::wait::block_on(self.upgradable_read(), None)
@@ -543,6 +665,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(lock.upgradable_read_blocking_timeout(Duration::from_millis(10)).is_some());
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     pub fn upgradable_read_blocking_timeout(
         &self,
         timeout: core::time::Duration,
@@ -574,6 +697,64 @@ impl<T: ?Sized> RwLock<T> {
         UpgradableReadOwned::new(self.clone())
     }
 
+    /// Takes the upgradable read lock of a lock behind an `Arc`, parking the current thread until it can; the guard owns a reference to
+    /// the lock and can move to another thread.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; never call it from inside an async task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::RwLock;
+    ///
+    /// let lock = Arc::new(RwLock::new(1));
+    /// let guard = lock.upgradable_read_owned_blocking();
+    /// assert_eq!(*guard, 1);
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[doc(alias = "blocking_upgradable_read_owned")]
+    pub fn upgradable_read_owned_blocking(self: &Arc<Self>) -> OwnedRwLockUpgradableReadGuard<T> {
+        crate::raw::wait::block_on(self.upgradable_read_owned(), None)
+            .expect("a wait without deadline completes")
+    }
+
+    /// Takes the upgradable read lock of a lock behind an `Arc`, parking the current thread for at most `timeout`.
+    ///
+    /// Returns `None` if the upgradable lock could not be taken in time; the lock is then as if this call
+    /// had never been made.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; never call it from inside an async task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use unisync::RwLock;
+    ///
+    /// let lock = Arc::new(RwLock::new(1));
+    /// let writer = lock.try_write().unwrap();
+    /// assert!(lock.upgradable_read_owned_blocking_timeout(Duration::from_millis(5)).is_none());
+    /// drop(writer);
+    /// assert!(lock.upgradable_read_owned_blocking_timeout(Duration::from_millis(5)).is_some());
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn upgradable_read_owned_blocking_timeout(
+        self: &Arc<Self>,
+        timeout: core::time::Duration,
+    ) -> Option<OwnedRwLockUpgradableReadGuard<T>> {
+        crate::raw::wait::block_on(
+            self.upgradable_read_owned(),
+            crate::raw::wait::deadline(timeout),
+        )
+    }
+
     /// Takes the upgradable read lock of a lock behind an `Arc` if that is possible right now.
     ///
     /// # Examples
@@ -588,6 +769,7 @@ impl<T: ?Sized> RwLock<T> {
     /// drop(writer);
     /// assert!(lock.try_upgradable_read_owned().is_some());
     /// ```
+    #[must_use = "if unused the lock is released at once"]
     pub fn try_upgradable_read_owned(
         self: &Arc<Self>,
     ) -> Option<OwnedRwLockUpgradableReadGuard<T>> {
