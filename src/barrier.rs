@@ -112,6 +112,7 @@ impl Barrier {
         /// static START: Barrier = Barrier::new(4);
         /// assert_eq!(START.parties(), 4);
         /// ```
+        #[track_caller]
         pub const fn new(parties: usize) -> Barrier {
             Barrier { raw: RawBarrier::new(parties) }
         }

@@ -36,8 +36,10 @@
 //! tokio-rs/tokio#5429 for the same bug in another crate). It also keeps the contended paths
 //! short: a wait that parks and is woken takes the queue's lock twice in all (to queue, and by
 //! the releaser that dequeues it), the woken waiter learns of its wake-up from its own node
-//! without the lock, and a lock or permits are handed to a woken waiter directly rather than
-//! raced for. `BENCHMARKS.md` has the numbers, before and after.
+//! without the lock, and permits (or a lock, for a waiter that was overtaken once) are handed
+//! to the woken waiter directly rather than raced for. Measured against the same crate on `event-listener` (2 workers, see
+//! `BENCHMARKS.md`): a contended mutex takes 0.55–0.61 of the time and waking 10,000 event
+//! waiters 0.64, with no allocation per wait where there was one.
 //!
 //! # Timeouts and cancellation
 //!
@@ -93,6 +95,31 @@
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 extern crate alloc;
+
+/// Forwards `Debug` and `Display` of guard types to the value they deref to.
+///
+/// `forward_fmt! { Guard ['a, T: ?Sized] ['a, T]; }`: the generics as declared, then as used.
+macro_rules! forward_fmt {
+    ($($ty:ident [$($decl:tt)*] [$($used:tt)*];)*) => {$(
+        impl<$($decl)*> core::fmt::Debug for $ty<$($used)*>
+        where
+            <Self as core::ops::Deref>::Target: core::fmt::Debug,
+        {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                core::fmt::Debug::fmt(&**self, f)
+            }
+        }
+
+        impl<$($decl)*> core::fmt::Display for $ty<$($used)*>
+        where
+            <Self as core::ops::Deref>::Target: core::fmt::Display,
+        {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                core::fmt::Display::fmt(&**self, f)
+            }
+        }
+    )*};
+}
 
 mod barrier;
 mod condvar;

@@ -105,6 +105,7 @@ impl Semaphore {
         /// static LIMIT: Semaphore = Semaphore::new(8);
         /// assert_eq!(LIMIT.available_permits(), 8);
         /// ```
+        #[track_caller]
         pub const fn new(permits: usize) -> Semaphore {
             Semaphore { raw: RawSemaphore::new(permits) }
         }

@@ -321,9 +321,7 @@ impl<'a> Protocol<'a> for BarrierWait<'a> {
     }
 
     fn unlinked(&mut self, queue: &mut Locked<'_>, _data: usize) {
-        if queue.is_empty() {
-            self.raw.state.fetch_and(!PARKED, Ordering::Relaxed);
-        }
+        queue.clear_when_empty(&self.raw.state, PARKED);
     }
 }
 

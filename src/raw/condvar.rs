@@ -97,9 +97,7 @@ impl RawCondvar {
             return;
         }
         queue.pop_front(0);
-        if queue.is_empty() {
-            self.state.fetch_and(!PARKED, Ordering::Relaxed);
-        }
+        queue.clear_when_empty(&self.state, PARKED);
     }
 
     /// Wakes every waiter that waits now.
@@ -123,9 +121,7 @@ impl RawCondvar {
                 _ => break,
             }
         }
-        if queue.is_empty() {
-            self.state.fetch_and(!PARKED, Ordering::Relaxed);
-        }
+        queue.clear_when_empty(&self.state, PARKED);
     }
 }
 
@@ -189,9 +185,7 @@ impl<'a> Protocol<'a> for CondvarWait<'a> {
     }
 
     fn unlinked(&mut self, queue: &mut Locked<'_>, _data: usize) {
-        if queue.is_empty() {
-            self.condvar.state.fetch_and(!PARKED, Ordering::Relaxed);
-        }
+        queue.clear_when_empty(&self.condvar.state, PARKED);
     }
 
     fn abandon(&mut self, _wakeup: Wakeup) {
@@ -258,9 +252,7 @@ impl CondvarWaiter {
                 let mut queue = condvar.queue.lock();
                 match queue.remove(&node) {
                     Ok(_) => {
-                        if queue.is_empty() {
-                            condvar.state.fetch_and(!PARKED, Ordering::Relaxed);
-                        }
+                        queue.clear_when_empty(&condvar.state, PARKED);
                         false
                     }
                     Err(()) => {

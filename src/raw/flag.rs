@@ -97,9 +97,7 @@ impl RawFlag {
                 _ => break,
             }
         }
-        if queue.is_empty() {
-            self.state.fetch_and(!PARKED, Ordering::Relaxed);
-        }
+        queue.clear_when_empty(&self.state, PARKED);
     }
 
     /// Clears the flag. Waiters that started before the last `set` still complete.
@@ -179,9 +177,7 @@ impl<'a> Protocol<'a> for FlagWait<'a> {
     }
 
     fn unlinked(&mut self, queue: &mut Locked<'_>, _data: usize) {
-        if queue.is_empty() {
-            self.raw.state.fetch_and(!PARKED, Ordering::Relaxed);
-        }
+        queue.clear_when_empty(&self.raw.state, PARKED);
     }
 }
 

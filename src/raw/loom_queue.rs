@@ -56,9 +56,7 @@ impl Signals {
                 } else {
                     queue.pop_front(1);
                 }
-                if queue.is_empty() {
-                    self.state.fetch_and(!PARKED, Ordering::Relaxed);
-                }
+                queue.clear_when_empty(&self.state, PARKED);
                 return;
             }
             match self
@@ -146,9 +144,7 @@ impl<'a> Protocol<'a> for Wait<'a> {
     }
 
     fn unlinked(&mut self, queue: &mut Locked<'_>, _data: usize) {
-        if queue.is_empty() {
-            self.signals.state.fetch_and(!PARKED, Ordering::Relaxed);
-        }
+        queue.clear_when_empty(&self.signals.state, PARKED);
     }
 
     fn abandon(&mut self, _wakeup: Wakeup) {

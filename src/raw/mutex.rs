@@ -153,9 +153,7 @@ impl RawMutex {
         } else {
             queue.pop_front(RETRY);
         }
-        if queue.is_empty() {
-            self.state.fetch_and(!PARKED, Ordering::Relaxed);
-        }
+        queue.clear_when_empty(&self.state, PARKED);
     }
 }
 
@@ -228,9 +226,7 @@ impl<'a> Protocol<'a> for LockWait<'a> {
     }
 
     fn unlinked(&mut self, queue: &mut Locked<'_>, _data: usize) {
-        if queue.is_empty() {
-            self.raw.state.fetch_and(!PARKED, Ordering::Relaxed);
-        }
+        queue.clear_when_empty(&self.raw.state, PARKED);
     }
 
     fn abandon(&mut self, wakeup: Wakeup) {

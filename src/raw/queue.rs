@@ -300,6 +300,15 @@ impl Locked<'_> {
         self.head().is_null()
     }
 
+    /// Clears `bit` of a primitive's `state` if no node is linked: the exact "someone is
+    /// queued" mark every primitive keeps, changed only under this lock.
+    #[inline]
+    pub(crate) fn clear_when_empty(&self, state: &AtomicUsize, bit: usize) {
+        if self.is_empty() {
+            state.fetch_and(!bit, Ordering::Relaxed);
+        }
+    }
+
     #[inline]
     fn head(&self) -> *const Node {
         // SAFETY: we hold the lock, which guards `head`.

@@ -424,9 +424,7 @@ impl<'a> Protocol<'a> for ReadWait<'a> {
     }
 
     fn unlinked(&mut self, queue: &mut Locked<'_>, _data: usize) {
-        if queue.is_empty() {
-            self.raw.state.fetch_and(!PARKED, Ordering::Relaxed);
-        }
+        queue.clear_when_empty(&self.raw.state, PARKED);
     }
 
     fn abandon(&mut self, _wakeup: Wakeup) {

@@ -1,7 +1,6 @@
 //! The guards of [`RwLock`], and the ways to turn one into another.
 
 use alloc::sync::Arc;
-use core::fmt;
 use core::ops::{Deref, DerefMut};
 
 use super::futures::{Upgrade, UpgradeOwned};
@@ -69,18 +68,6 @@ impl<'a, T: ?Sized> Deref for RwLockReadGuard<'a, T> {
     fn deref(&self) -> &T {
         // SAFETY: the guard holds a lock, so nobody has `&mut T`.
         unsafe { &*self.lock.value.get() }
-    }
-}
-
-impl<'a, T: ?Sized + fmt::Debug> fmt::Debug for RwLockReadGuard<'a, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&**self, f)
-    }
-}
-
-impl<'a, T: ?Sized + fmt::Display> fmt::Display for RwLockReadGuard<'a, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&**self, f)
     }
 }
 
@@ -160,18 +147,6 @@ impl<'a, T: ?Sized> DerefMut for RwLockWriteGuard<'a, T> {
     }
 }
 
-impl<'a, T: ?Sized + fmt::Debug> fmt::Debug for RwLockWriteGuard<'a, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&**self, f)
-    }
-}
-
-impl<'a, T: ?Sized + fmt::Display> fmt::Display for RwLockWriteGuard<'a, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&**self, f)
-    }
-}
-
 /// A guard that releases the upgradable read lock of the [`RwLock`] when dropped; it derefs to `&T`.
 ///
 /// Guard helpers are associated functions (`RwLockUpgradableReadGuard::f(guard)`), so they never shadow methods
@@ -240,18 +215,6 @@ impl<'a, T: ?Sized> Deref for RwLockUpgradableReadGuard<'a, T> {
     }
 }
 
-impl<'a, T: ?Sized + fmt::Debug> fmt::Debug for RwLockUpgradableReadGuard<'a, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&**self, f)
-    }
-}
-
-impl<'a, T: ?Sized + fmt::Display> fmt::Display for RwLockUpgradableReadGuard<'a, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&**self, f)
-    }
-}
-
 /// A guard that releases a read lock of the [`RwLock`] when dropped; it derefs to `&T`.
 ///
 /// Guard helpers are associated functions (`OwnedRwLockReadGuard::f(guard)`), so they never shadow methods
@@ -310,18 +273,6 @@ impl<T: ?Sized> Deref for OwnedRwLockReadGuard<T> {
     fn deref(&self) -> &T {
         // SAFETY: the guard holds a lock, so nobody has `&mut T`.
         unsafe { &*self.lock.value.get() }
-    }
-}
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for OwnedRwLockReadGuard<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&**self, f)
-    }
-}
-
-impl<T: ?Sized + fmt::Display> fmt::Display for OwnedRwLockReadGuard<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&**self, f)
     }
 }
 
@@ -401,18 +352,6 @@ impl<T: ?Sized> DerefMut for OwnedRwLockWriteGuard<T> {
     }
 }
 
-impl<T: ?Sized + fmt::Debug> fmt::Debug for OwnedRwLockWriteGuard<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&**self, f)
-    }
-}
-
-impl<T: ?Sized + fmt::Display> fmt::Display for OwnedRwLockWriteGuard<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&**self, f)
-    }
-}
-
 /// A guard that releases the upgradable read lock of the [`RwLock`] when dropped; it derefs to `&T`.
 ///
 /// Guard helpers are associated functions (`OwnedRwLockUpgradableReadGuard::f(guard)`), so they never shadow methods
@@ -478,18 +417,6 @@ impl<T: ?Sized> Deref for OwnedRwLockUpgradableReadGuard<T> {
     fn deref(&self) -> &T {
         // SAFETY: the guard holds a lock, so nobody has `&mut T`.
         unsafe { &*self.lock.value.get() }
-    }
-}
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for OwnedRwLockUpgradableReadGuard<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&**self, f)
-    }
-}
-
-impl<T: ?Sized + fmt::Display> fmt::Display for OwnedRwLockUpgradableReadGuard<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&**self, f)
     }
 }
 
@@ -1629,32 +1556,22 @@ mod mapped {
             unsafe { self.value.as_mut() }
         }
     }
-
-    macro_rules! forward_fmt {
-        ($($ty:ident [$($g:tt)*] [$($u:tt)*];)*) => {$(
-            impl<$($g)*> fmt::Debug for $ty<$($u)*> where <Self as Deref>::Target: fmt::Debug {
-                fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                    fmt::Debug::fmt(&**self, f)
-                }
-            }
-
-            impl<$($g)*> fmt::Display for $ty<$($u)*> where <Self as Deref>::Target: fmt::Display {
-                fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                    fmt::Display::fmt(&**self, f)
-                }
-            }
-        )*};
-    }
-
-    forward_fmt! {
-        MappedRwLockReadGuard ['a, T: ?Sized] ['a, T];
-        MappedRwLockWriteGuard ['a, T: ?Sized] ['a, T];
-        OwnedMappedRwLockReadGuard [T: ?Sized, U: ?Sized] [T, U];
-        OwnedMappedRwLockWriteGuard [T: ?Sized, U: ?Sized] [T, U];
-    }
 }
 
 pub use mapped::{
     MappedRwLockReadGuard, MappedRwLockWriteGuard, OwnedMappedRwLockReadGuard,
     OwnedMappedRwLockWriteGuard,
 };
+
+forward_fmt! {
+    RwLockReadGuard ['a, T: ?Sized] ['a, T];
+    RwLockWriteGuard ['a, T: ?Sized] ['a, T];
+    RwLockUpgradableReadGuard ['a, T: ?Sized] ['a, T];
+    OwnedRwLockReadGuard [T: ?Sized] [T];
+    OwnedRwLockWriteGuard [T: ?Sized] [T];
+    OwnedRwLockUpgradableReadGuard [T: ?Sized] [T];
+    MappedRwLockReadGuard ['a, T: ?Sized] ['a, T];
+    MappedRwLockWriteGuard ['a, T: ?Sized] ['a, T];
+    OwnedMappedRwLockReadGuard [T: ?Sized, U: ?Sized] [T, U];
+    OwnedMappedRwLockWriteGuard [T: ?Sized, U: ?Sized] [T, U];
+}
