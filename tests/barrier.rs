@@ -1,25 +1,17 @@
 //! Tests of `Barrier`: trips, leaders and indices, reuse, abort and reset, withdrawal,
 //! cancellation and mixed tasks and threads.
 
+mod common;
+
 use std::collections::HashSet;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::Duration;
 
-use futures::task::noop_waker;
+use common::{poll_once, poll_with, Counter};
 use futures::FutureExt;
 use unisync::{Barrier, BarrierError, BarrierTimeoutError, BarrierWaitResult};
-
-fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
-    Pin::new(fut).poll(&mut Context::from_waker(&noop_waker()))
-}
-
-fn poll_with<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
-    Pin::new(fut).poll(&mut Context::from_waker(waker))
-}
 
 /// Checks one generation's results: distinct indices in `0..parties`, exactly one leader.
 fn check_generation(results: &[BarrierWaitResult], parties: usize) {
@@ -66,14 +58,14 @@ fn trips_with_one_leader_and_distinct_indices() {
 #[test]
 fn trip_wakes_every_waiting_task() {
     let barrier = Barrier::new(3);
-    let (waker, count) = futures_test_waker();
+    let counter = Counter::new();
     let mut a = Box::pin(barrier.wait());
     let mut b = Box::pin(barrier.wait());
-    assert!(poll_with(&mut a, &waker).is_pending());
-    assert!(poll_with(&mut b, &waker).is_pending());
-    assert_eq!(count.load(Ordering::SeqCst), 0);
+    assert!(poll_with(&mut a, counter.waker()).is_pending());
+    assert!(poll_with(&mut b, counter.waker()).is_pending());
+    assert_eq!(counter.count(), 0);
     barrier.wait().now_or_never().unwrap().unwrap();
-    assert_eq!(count.load(Ordering::SeqCst), 2);
+    assert_eq!(counter.count(), 2);
 }
 
 #[test]
@@ -221,12 +213,12 @@ fn dropped_released_future_takes_no_index_so_a_returning_party_leads() {
 #[test]
 fn abort_wakes_waiters_with_errors_and_later_waits_fail_until_reset() {
     let barrier = Barrier::new(3);
-    let (waker, count) = futures_test_waker();
+    let counter = Counter::new();
     let mut a = Box::pin(barrier.wait());
-    assert!(poll_with(&mut a, &waker).is_pending());
+    assert!(poll_with(&mut a, counter.waker()).is_pending());
     barrier.abort();
     assert!(barrier.is_broken());
-    assert_eq!(count.load(Ordering::SeqCst), 1);
+    assert_eq!(counter.count(), 1);
     assert!(matches!(
         poll_once(&mut a),
         Poll::Ready(Err(BarrierError { .. }))
@@ -308,6 +300,24 @@ fn errors_have_messages() {
     assert_eq!(err.to_string(), "barrier broken");
     let err: Box<dyn std::error::Error> = Box::new(BarrierTimeoutError::Timeout);
     assert!(err.to_string().contains("timed out"));
+}
+
+#[test]
+fn barrier_error_debug_is_readable() {
+    let barrier = Barrier::new(2);
+    barrier.abort();
+    let from_blocking = barrier.wait_blocking().unwrap_err();
+    let from_async = barrier.wait().now_or_never().unwrap().unwrap_err();
+    for err in [from_blocking, from_async] {
+        assert_eq!(format!("{err:?}"), "BarrierError(broken)");
+    }
+    let res: Result<(), BarrierError> = Err(from_async);
+    assert_eq!(format!("{res:?}"), "Err(BarrierError(broken))");
+    let timeout = barrier
+        .wait_blocking_timeout(Duration::from_millis(1))
+        .unwrap_err();
+    assert_eq!(format!("{timeout:?}"), "Broken");
+    assert_eq!(format!("{:?}", BarrierTimeoutError::Timeout), "Timeout");
 }
 
 #[cfg_attr(
@@ -513,17 +523,6 @@ fn smol_async_std_tokio_and_threads_share_one_barrier() {
     assert_eq!(leaders.load(Ordering::SeqCst), 20);
 }
 
-fn futures_test_waker() -> (Waker, Arc<AtomicUsize>) {
-    struct Counter(Arc<AtomicUsize>);
-    impl std::task::Wake for Counter {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-    let count = Arc::new(AtomicUsize::new(0));
-    (Waker::from(Arc::new(Counter(count.clone()))), count)
-}
-
 /// Regression: a party withdrawn from a full generation stranded a newcomer waiting outside.
 /// With two parties: A waits (generation 0); B trips it before A collects; C waits
 /// (generation 1); D waits (generation 1 is full, it trips once A collects); E waits outside,
@@ -533,8 +532,8 @@ fn futures_test_waker() -> (Waker, Arc<AtomicUsize>) {
 #[test]
 fn party_leaving_a_full_generation_lets_an_outside_waiter_in() {
     let barrier = Barrier::new(2);
-    let (wake_c, woken_c) = futures_test_waker();
-    let (wake_e, woken_e) = futures_test_waker();
+    let woken_c = Counter::new();
+    let woken_e = Counter::new();
     let mut a = Box::pin(barrier.wait());
     assert!(poll_once(&mut a).is_pending());
     let mut b = Box::pin(barrier.wait());
@@ -543,15 +542,15 @@ fn party_leaving_a_full_generation_lets_an_outside_waiter_in() {
         Poll::Pending => panic!("B trips generation 0"),
     };
     let mut c = Box::pin(barrier.wait());
-    assert!(poll_with(&mut c, &wake_c).is_pending());
+    assert!(poll_with(&mut c, woken_c.waker()).is_pending());
     let mut d = Box::pin(barrier.wait());
     assert!(poll_once(&mut d).is_pending());
     let mut e = Box::pin(barrier.wait());
-    assert!(poll_with(&mut e, &wake_e).is_pending());
+    assert!(poll_with(&mut e, woken_e.waker()).is_pending());
     assert_eq!(barrier.n_waiting(), 2, "C and D; E waits outside");
     drop(d);
     assert!(
-        woken_e.load(Ordering::SeqCst) > 0,
+        woken_e.count() > 0,
         "the withdrawal must wake the party waiting outside"
     );
     let a = match poll_once(&mut a) {
@@ -559,12 +558,12 @@ fn party_leaving_a_full_generation_lets_an_outside_waiter_in() {
         Poll::Pending => panic!("A collects generation 0"),
     };
     check_generation(&[a, b], 2);
-    let e = match poll_with(&mut e, &wake_e) {
+    let e = match poll_with(&mut e, woken_e.waker()) {
         Poll::Ready(r) => r.unwrap(),
         Poll::Pending => panic!("E takes D's place"),
     };
-    assert!(woken_c.load(Ordering::SeqCst) > 0, "the trip wakes C");
-    let c = match poll_with(&mut c, &wake_c) {
+    assert!(woken_c.count() > 0, "the trip wakes C");
+    let c = match poll_with(&mut c, woken_c.waker()) {
         Poll::Ready(r) => r.unwrap(),
         Poll::Pending => panic!("C and E trip generation 1"),
     };

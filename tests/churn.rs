@@ -9,36 +9,20 @@
 //! `UNISYNC_CHURN_OPS` sets the operations per round (default 40,000; CI runs it in release
 //! mode; set it to 1000000 or more locally for a longer soak).
 
-use std::alloc::{GlobalAlloc, Layout, System};
+mod common;
+
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use common::live_allocs;
 use unisync::{Event, Mutex, RwLock, Semaphore};
 
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards to the system allocator and only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(1, SeqCst);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(1, SeqCst);
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+// Counts the live heap allocations of the whole process (`live_allocs`).
+common::counting_allocator!();
 
 const PERMITS: usize = 3;
 
@@ -327,10 +311,10 @@ fn churn_across_runtimes_and_threads() {
 
     // Warm-up round: runtimes, thread pools and the events' lists allocate what they keep.
     round(&shared, ops / 4, 1, &rt);
-    let before = LIVE.load(SeqCst);
+    let before = live_allocs();
     round(&shared, ops, 2, &rt);
     round(&shared, ops, 3, &rt);
-    let after = LIVE.load(SeqCst);
+    let after = live_allocs();
     finished.store(true, SeqCst);
     watchdog.join().unwrap();
     println!(

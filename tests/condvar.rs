@@ -1,83 +1,37 @@
 //! Tests of `Condvar`: poll-level protocol tests, cancellation, blocking waits, and tasks and
 //! threads sharing one condvar.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod common;
+
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::Duration;
 
-use futures::task::ArcWake;
+use common::{allocs, Counter};
 use unisync::{Condvar, Mutex, MutexGuard};
 
-/// Counts allocations made by the current thread, so a test can check a path never allocates.
-struct CountingAlloc;
-
-thread_local! {
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator; the counter is a const-initialised thread-local
-// cell, which neither allocates nor re-enters the allocator.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
-
-fn allocs() -> usize {
-    ALLOCS.with(|c| c.get())
-}
-
-/// A waker that counts how often it was woken.
-#[derive(Default)]
-struct CountWaker(AtomicUsize);
-
-impl ArcWake for CountWaker {
-    fn wake_by_ref(arc_self: &Arc<Self>) {
-        arc_self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
+common::counting_allocator!();
 
 /// A future under test with its own counting waker.
 struct Probe<F> {
     fut: Option<Pin<Box<F>>>,
-    wakes: Arc<CountWaker>,
-    waker: Waker,
+    wakes: Counter,
 }
 
 impl<F: Future> Probe<F> {
     fn new(fut: F) -> Self {
-        let wakes = Arc::new(CountWaker::default());
-        let waker = futures::task::waker(wakes.clone());
         Probe {
             fut: Some(Box::pin(fut)),
-            wakes,
-            waker,
+            wakes: Counter::new(),
         }
     }
 
     fn poll(&mut self) -> Poll<F::Output> {
-        let mut cx = Context::from_waker(&self.waker);
         let out = self
-            .fut
-            .as_mut()
-            .expect("probe already finished")
-            .as_mut()
-            .poll(&mut cx);
+            .wakes
+            .poll(self.fut.as_mut().expect("probe already finished"));
         if out.is_ready() {
             self.fut = None;
         }
@@ -85,7 +39,7 @@ impl<F: Future> Probe<F> {
     }
 
     fn woken(&self) -> usize {
-        self.wakes.0.load(Ordering::SeqCst)
+        self.wakes.count()
     }
 
     fn cancel(&mut self) {
@@ -134,12 +88,13 @@ fn notify_one_after_release_wakes_the_waiter() {
 #[test]
 fn idle_notify_does_not_allocate() {
     let cv = Condvar::new();
-    let before = allocs();
-    for _ in 0..10 {
-        cv.notify_one();
-        cv.notify_all();
-    }
-    assert_eq!(allocs(), before);
+    let (n, ()) = allocs(|| {
+        for _ in 0..10 {
+            cv.notify_one();
+            cv.notify_all();
+        }
+    });
+    assert_eq!(n, 0);
 }
 
 #[test]

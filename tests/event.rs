@@ -1,35 +1,16 @@
 //! Tests of `Event`: poll-level wake-ups, the set/clear race, timeouts, many waiters,
 //! cancellation and mixed executors.
 
-use std::future::Future;
-use std::pin::Pin;
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Poll;
 use std::time::Duration;
 
-use futures::task::noop_waker;
+use common::{poll_once, Counter};
 use futures::FutureExt;
 use unisync::Event;
-
-/// A waker that counts how often it was woken.
-#[derive(Default)]
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting_waker() -> (Arc<CountingWaker>, Waker) {
-    let counter = Arc::new(CountingWaker::default());
-    (counter.clone(), Waker::from(counter))
-}
-
-fn poll_once<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
-    Pin::new(fut).poll(&mut Context::from_waker(waker))
-}
 
 #[test]
 fn size_is_at_most_16_bytes() {
@@ -39,13 +20,13 @@ fn size_is_at_most_16_bytes() {
 #[test]
 fn wait_completes_when_set() {
     let event = Event::new();
-    let (count, waker) = counting_waker();
+    let counter = Counter::new();
     let mut wait = Box::pin(event.wait());
-    assert!(poll_once(&mut wait, &waker).is_pending());
-    assert_eq!(count.0.load(Ordering::SeqCst), 0);
+    assert!(counter.poll(&mut wait).is_pending());
+    assert_eq!(counter.count(), 0);
     event.set();
-    assert_eq!(count.0.load(Ordering::SeqCst), 1);
-    assert!(poll_once(&mut wait, &waker).is_ready());
+    assert_eq!(counter.count(), 1);
+    assert!(counter.poll(&mut wait).is_ready());
 }
 
 #[test]
@@ -61,17 +42,17 @@ fn wait_on_set_event_is_ready_at_once() {
 #[test]
 fn set_then_clear_still_completes_registered_waiters() {
     let event = Event::new();
-    let (count, waker) = counting_waker();
+    let counter = Counter::new();
     let mut waits: Vec<_> = (0..3).map(|_| Box::pin(event.wait())).collect();
     for w in &mut waits {
-        assert!(poll_once(w, &waker).is_pending());
+        assert!(counter.poll(w).is_pending());
     }
     event.set();
     event.clear();
     assert!(!event.is_set());
-    assert_eq!(count.0.load(Ordering::SeqCst), 3);
+    assert_eq!(counter.count(), 3);
     for w in &mut waits {
-        assert!(poll_once(w, &waker).is_ready());
+        assert!(counter.poll(w).is_ready());
     }
 }
 
@@ -80,12 +61,12 @@ fn set_then_clear_before_listener_fires_is_not_lost() {
     // Polled once (so the wait has started), then set and cleared before it is polled again.
     let event = Event::new();
     let mut wait = Box::pin(event.wait());
-    assert!(poll_once(&mut wait, &noop_waker()).is_pending());
+    assert!(poll_once(&mut wait).is_pending());
     event.set();
     event.clear();
     event.set();
     event.clear();
-    assert!(poll_once(&mut wait, &noop_waker()).is_ready());
+    assert!(poll_once(&mut wait).is_ready());
 }
 
 #[test]
@@ -93,16 +74,16 @@ fn waiter_registered_after_clear_waits() {
     let event = Event::new();
     event.set();
     event.clear();
-    let (count, waker) = counting_waker();
+    let counter = Counter::new();
     let mut wait = Box::pin(event.wait());
-    assert!(poll_once(&mut wait, &waker).is_pending());
-    assert!(poll_once(&mut wait, &waker).is_pending());
+    assert!(counter.poll(&mut wait).is_pending());
+    assert!(counter.poll(&mut wait).is_pending());
     event.clear();
-    assert_eq!(count.0.load(Ordering::SeqCst), 0);
-    assert!(poll_once(&mut wait, &waker).is_pending());
+    assert_eq!(counter.count(), 0);
+    assert!(counter.poll(&mut wait).is_pending());
     event.set();
-    assert_eq!(count.0.load(Ordering::SeqCst), 1);
-    assert!(poll_once(&mut wait, &waker).is_ready());
+    assert_eq!(counter.count(), 1);
+    assert!(counter.poll(&mut wait).is_ready());
 }
 
 #[test]
@@ -113,7 +94,7 @@ fn unpolled_future_starts_waiting_at_first_poll() {
     event.clear();
     // Created before the set but never polled: it had not started waiting.
     let mut wait = wait;
-    assert!(poll_once(&mut wait, &noop_waker()).is_pending());
+    assert!(poll_once(&mut wait).is_pending());
 }
 
 #[test]
@@ -141,16 +122,16 @@ fn blocking_timeout_returns_true_when_set_by_another_thread() {
 fn ten_thousand_waiters_complete_after_one_set() {
     const N: usize = 10_000;
     let event = Event::new();
-    let (count, waker) = counting_waker();
+    let counter = Counter::new();
     let mut waits: Vec<_> = (0..N).map(|_| Box::pin(event.wait())).collect();
     for w in &mut waits {
-        assert!(poll_once(w, &waker).is_pending());
+        assert!(counter.poll(w).is_pending());
     }
     event.set();
-    assert_eq!(count.0.load(Ordering::SeqCst), N);
+    assert_eq!(counter.count(), N);
     let done = waits
         .iter_mut()
-        .map(|w| poll_once(w, &waker))
+        .map(|w| counter.poll(w))
         .filter(Poll::is_ready)
         .count();
     assert_eq!(done, N);
@@ -163,7 +144,7 @@ fn cancellation_sweep_leaves_event_whole() {
         let event = Event::new();
         let mut wait = Box::pin(event.wait());
         for i in 0..k {
-            if poll_once(&mut wait, &noop_waker()).is_ready() {
+            if poll_once(&mut wait).is_ready() {
                 break;
             }
             if i % 2 == 1 {
@@ -173,24 +154,24 @@ fn cancellation_sweep_leaves_event_whole() {
         }
         drop(wait);
         let mut other = Box::pin(event.wait());
-        assert!(poll_once(&mut other, &noop_waker()).is_pending());
+        assert!(poll_once(&mut other).is_pending());
         event.set();
-        assert!(poll_once(&mut other, &noop_waker()).is_ready());
+        assert!(poll_once(&mut other).is_ready());
     }
 }
 
 #[test]
 fn dropped_waiter_does_not_keep_others_from_waking() {
     let event = Event::new();
-    let (count, waker) = counting_waker();
+    let counter = Counter::new();
     let mut a = Box::pin(event.wait());
     let mut b = Box::pin(event.wait());
-    assert!(poll_once(&mut a, &waker).is_pending());
-    assert!(poll_once(&mut b, &waker).is_pending());
+    assert!(counter.poll(&mut a).is_pending());
+    assert!(counter.poll(&mut b).is_pending());
     event.set();
     drop(a); // notified but never polled again
-    assert!(poll_once(&mut b, &waker).is_ready());
-    assert_eq!(count.0.load(Ordering::SeqCst), 2);
+    assert!(counter.poll(&mut b).is_ready());
+    assert_eq!(counter.count(), 2);
 }
 
 #[cfg_attr(

@@ -12,9 +12,11 @@
 //! A lost wake-up shows up as loom reporting a deadlock.
 #![cfg(loom)]
 
+mod common;
 mod loom_support;
 
-use loom_support::{model, poll_once};
+use common::poll_once;
+use loom_support::model;
 
 use std::sync::Arc;
 

@@ -2,9 +2,11 @@
 //! `LOOM_MAX_PREEMPTIONS=2 RUSTFLAGS="--cfg loom" cargo test --release --test loom_event_barrier`.
 #![cfg(loom)]
 
+mod common;
 mod loom_support;
 
-use loom_support::{model, poll_once};
+use common::poll_once;
+use loom_support::model;
 
 use std::task::Poll;
 

@@ -10,8 +10,11 @@ use std::task::Poll;
 use std::thread;
 use std::time::Duration;
 
-use common::{assert_pending, assert_ready, pending_until_released, poll_once, Counter};
-use unisync::{MappedMutexGuard, Mutex, MutexGuard, OwnedMutexGuard};
+use common::{
+    assert_pending, assert_ready, blocked_until_released, pending_until_released, poll_once,
+    Counter,
+};
+use unisync::{MappedMutexGuard, Mutex, MutexGuard, OwnedMappedMutexGuard, OwnedMutexGuard};
 
 #[test]
 fn lock_when_free_is_ready_on_first_poll() {
@@ -575,4 +578,207 @@ fn overtaken_waiter_keeps_its_place_ahead_of_later_waiters() {
         "W first, then the later waiters in order"
     );
     assert_eq!(*m.try_lock().unwrap(), [0, 1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn lock_owned_blocking_waits_for_a_holder_on_another_thread() {
+    let m = Arc::new(Mutex::new(0));
+    let holder = m.try_lock_owned().unwrap();
+    let mut guard = blocked_until_released(
+        || m.lock_owned_blocking(),
+        move || {
+            let mut holder = holder;
+            *holder = 1;
+        },
+    );
+    // The guard came back from the waiting thread and still holds the lock.
+    assert_eq!(*guard, 1, "the waiter sees what the holder left");
+    assert!(Arc::ptr_eq(OwnedMutexGuard::source(&guard), &m));
+    assert!(m.try_lock().is_none());
+    *guard = 2;
+    drop(guard);
+    assert!(!m.is_locked());
+    assert_eq!(*m.try_lock().unwrap(), 2);
+    assert_eq!(Arc::strong_count(&m), 1, "no guard's `Arc` left behind");
+}
+
+#[test]
+fn lock_owned_blocking_timeout_times_out_while_held_and_gets_a_released_lock() {
+    let m = Arc::new(Mutex::new(0));
+    let holder = m.try_lock_owned().unwrap();
+    // A queued task sees that the timed-out wait did not take its wake-up.
+    let c = Counter::new();
+    let mut task = Box::pin(m.lock());
+    assert_pending!(c, task);
+    assert!(m
+        .lock_owned_blocking_timeout(Duration::from_millis(10))
+        .is_none());
+    assert!(m.is_locked(), "the holder still holds the lock");
+    assert_eq!(Arc::strong_count(&m), 2, "the timed-out wait kept no `Arc`");
+    drop(holder);
+    assert_eq!(c.count(), 1, "the release woke the queued task");
+    drop(assert_ready!(c, task));
+    assert!(!m.is_locked());
+
+    // A lock released by another thread is obtained well within the deadline.
+    let holder = m.try_lock_owned().unwrap();
+    let guard = blocked_until_released(
+        || m.lock_owned_blocking_timeout(Duration::from_secs(60)),
+        move || drop(holder),
+    )
+    .expect("the released lock was obtained");
+    assert!(Arc::ptr_eq(OwnedMutexGuard::source(&guard), &m));
+    assert!(m.try_lock().is_none());
+    drop(guard);
+    assert!(!m.is_locked());
+    assert_eq!(Arc::strong_count(&m), 1);
+}
+
+/// Checks that `guard` (any guard of `m`, mapped or not) holds the lock, and that dropping it
+/// wakes a queued waiter, which then gets the lock. Returns the value the waiter sees.
+fn holds_until_dropped<T: Clone, G>(m: &Mutex<T>, guard: G) -> T {
+    assert!(m.is_locked());
+    assert!(m.try_lock().is_none(), "the guard holds the lock");
+    let g = pending_until_released(Box::pin(m.lock()), move || drop(guard));
+    let seen = (*g).clone();
+    drop(g);
+    assert!(!m.is_locked());
+    seen
+}
+
+#[test]
+fn guard_try_map_some_holds_the_lock_until_dropped() {
+    let m = Mutex::new((1u32, Some(2u32)));
+    let mut inner: MappedMutexGuard<'_, u32> =
+        MutexGuard::try_map(m.try_lock().unwrap(), |v| v.1.as_mut()).unwrap();
+    *inner += 3;
+    assert_eq!(holds_until_dropped(&m, inner), (1, Some(5)));
+}
+
+#[test]
+fn guard_try_map_none_gives_back_a_guard_that_holds_the_lock() {
+    let m = Mutex::new((1u32, None::<u32>));
+    let mut calls = 0;
+    let mut g = MutexGuard::try_map(m.try_lock().unwrap(), |v| {
+        calls += 1;
+        v.1.as_mut()
+    })
+    .unwrap_err();
+    assert_eq!(calls, 1);
+    assert!(std::ptr::eq(MutexGuard::source(&g), &m));
+    g.0 = 7;
+    assert_eq!(holds_until_dropped(&m, g), (7, None));
+}
+
+#[test]
+fn mapped_guard_try_map_none_keeps_the_lock_and_some_narrows() {
+    let m = Mutex::new((1u32, None::<u32>));
+    let opt = MutexGuard::map(m.try_lock().unwrap(), |v| &mut v.1);
+    let mut opt = MappedMutexGuard::try_map(opt, Option::as_mut).unwrap_err();
+    assert!(
+        m.try_lock().is_none(),
+        "the returned mapped guard holds the lock"
+    );
+    *opt = Some(10);
+    let mut inner = MappedMutexGuard::try_map(opt, Option::as_mut).unwrap();
+    *inner += 1;
+    assert_eq!(holds_until_dropped(&m, inner), (1, Some(11)));
+}
+
+#[test]
+fn owned_guard_map_and_try_map_hold_the_lock_until_dropped() {
+    let m = Arc::new(Mutex::new((1u32, None::<u32>)));
+
+    let mut first: OwnedMappedMutexGuard<(u32, Option<u32>), u32> =
+        OwnedMutexGuard::map(m.try_lock_owned().unwrap(), |v| &mut v.0);
+    *first = 2;
+    assert_eq!(
+        Arc::strong_count(&m),
+        2,
+        "the mapped guard keeps the mutex alive"
+    );
+    assert_eq!(holds_until_dropped(&m, first), (2, None));
+    assert_eq!(Arc::strong_count(&m), 1);
+
+    let mut g =
+        OwnedMutexGuard::try_map(m.try_lock_owned().unwrap(), |v| v.1.as_mut()).unwrap_err();
+    assert!(Arc::ptr_eq(OwnedMutexGuard::source(&g), &m));
+    assert!(m.try_lock().is_none(), "the returned guard holds the lock");
+    g.1 = Some(3);
+    let mut inner = OwnedMutexGuard::try_map(g, |v| v.1.as_mut()).unwrap();
+    *inner += 1;
+    assert_eq!(holds_until_dropped(&m, inner), (2, Some(4)));
+    assert_eq!(Arc::strong_count(&m), 1);
+}
+
+#[test]
+fn owned_mapped_guard_map_and_try_map_hold_the_lock_until_dropped() {
+    let m = Arc::new(Mutex::new(((1u32, 2u32), None::<u32>)));
+
+    let pair = OwnedMutexGuard::map(m.try_lock_owned().unwrap(), |v| &mut v.0);
+    let mut second = OwnedMappedMutexGuard::map(pair, |p| &mut p.1);
+    *second = 20;
+    assert_eq!(holds_until_dropped(&m, second), ((1, 20), None));
+
+    let opt = OwnedMutexGuard::map(m.try_lock_owned().unwrap(), |v| &mut v.1);
+    let mut opt = OwnedMappedMutexGuard::try_map(opt, Option::as_mut).unwrap_err();
+    assert!(
+        m.try_lock().is_none(),
+        "the returned mapped guard holds the lock"
+    );
+    *opt = Some(5);
+    let mut inner = OwnedMappedMutexGuard::try_map(opt, Option::as_mut).unwrap();
+    *inner += 1;
+    assert_eq!(holds_until_dropped(&m, inner), ((1, 20), Some(6)));
+    assert_eq!(Arc::strong_count(&m), 1, "no guard's `Arc` left behind");
+}
+
+#[test]
+fn owned_mapped_guard_is_sent_to_another_thread_and_dropped_there() {
+    let m = Arc::new(Mutex::new((0u32, vec![1u32, 2, 3])));
+    let list = OwnedMutexGuard::map(m.try_lock_owned().unwrap(), |v| &mut v.1);
+    let last = OwnedMappedMutexGuard::try_map(list, |l| l.last_mut()).unwrap();
+    let c = Counter::new();
+    let mut waiter = Box::pin(m.lock());
+    assert_pending!(c, waiter);
+    thread::spawn(move || {
+        let mut last = last;
+        *last = 30;
+        // Dropped here, on this thread.
+    })
+    .join()
+    .unwrap();
+    assert_eq!(c.count(), 1, "the drop on the other thread woke the waiter");
+    let g = assert_ready!(c, waiter);
+    assert_eq!(g.1, [1, 2, 30]);
+    drop(g);
+    assert!(!m.is_locked());
+    assert_eq!(Arc::strong_count(&m), 1);
+}
+
+#[test]
+fn owned_mapped_guard_dropped_on_another_thread_can_free_the_mutex_there() {
+    /// Counts its drops.
+    struct Tracked(Arc<AtomicUsize>, u32);
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let drops = Arc::new(AtomicUsize::new(0));
+    let m = Arc::new(Mutex::new(Tracked(drops.clone(), 1)));
+    let weak = Arc::downgrade(&m);
+    let value = OwnedMutexGuard::map(m.try_lock_owned().unwrap(), |t| &mut t.1);
+    drop(m); // the mapped guard holds the last `Arc`
+    let seen = thread::spawn(move || *value).join().unwrap();
+    assert_eq!(seen, 1);
+    assert!(
+        weak.upgrade().is_none(),
+        "the mutex was freed with the guard"
+    );
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1,
+        "the value was dropped once"
+    );
 }

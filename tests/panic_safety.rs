@@ -9,7 +9,12 @@ use std::sync::Arc;
 use common::Counter;
 use futures::executor::block_on;
 use futures::FutureExt;
-use unisync::{Condvar, Mutex, MutexGuard, RwLock, RwLockUpgradableReadGuard, Semaphore};
+use unisync::{
+    Condvar, MappedMutexGuard, MappedRwLockReadGuard, MappedRwLockWriteGuard, Mutex, MutexGuard,
+    OwnedMappedMutexGuard, OwnedMappedRwLockReadGuard, OwnedMappedRwLockWriteGuard,
+    OwnedMutexGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockReadGuard,
+    RwLockUpgradableReadGuard, RwLockWriteGuard, Semaphore,
+};
 
 /// Runs `f`, which must panic.
 fn panics(f: impl FnOnce()) {
@@ -265,4 +270,184 @@ fn panic_inside_guard_map_unlocks() {
         "the panicking nested map left the mutex locked"
     );
     assert_eq!(*m.try_lock().unwrap(), (1, 2));
+}
+
+/// Queues a lock waiter behind `guard` (a guard of `m`, mapped or not), runs `f` on the guard
+/// (it must panic inside a `map`/`try_map` closure), and checks that the lock was released:
+/// the waiter was woken and gets it.
+fn mutex_released_by_panicking_map<T, G>(m: &Mutex<T>, guard: G, f: impl FnOnce(G)) {
+    assert!(m.is_locked());
+    let c = Counter::new();
+    let mut waiter = Box::pin(m.lock());
+    assert!(c.poll(&mut waiter).is_pending());
+    panics(move || f(guard));
+    assert!(c.count() > 0, "the queued waiter was not woken");
+    assert!(
+        c.poll(&mut waiter).is_ready(),
+        "the panicking closure left the mutex locked"
+    );
+    assert!(!m.is_locked());
+}
+
+#[test]
+fn panic_inside_every_mutex_map_and_try_map_unlocks() {
+    let m = Arc::new(Mutex::new((1u32, Some(2u32))));
+    mutex_released_by_panicking_map(&m, m.try_lock().unwrap(), |g| {
+        let _ = MutexGuard::map(g, |_| -> &mut u32 { panic!("in MutexGuard::map") });
+    });
+    mutex_released_by_panicking_map(&m, m.try_lock().unwrap(), |g| {
+        let _ = MutexGuard::try_map(g, |_| -> Option<&mut u32> {
+            panic!("in MutexGuard::try_map")
+        });
+    });
+    let mapped = || MutexGuard::map(m.try_lock().unwrap(), |v| &mut v.1);
+    mutex_released_by_panicking_map(&m, mapped(), |g| {
+        let _ = MappedMutexGuard::map(g, |_| -> &mut u32 { panic!("in MappedMutexGuard::map") });
+    });
+    mutex_released_by_panicking_map(&m, mapped(), |g| {
+        let _ = MappedMutexGuard::try_map(g, |_| -> Option<&mut u32> {
+            panic!("in MappedMutexGuard::try_map")
+        });
+    });
+    mutex_released_by_panicking_map(&m, m.try_lock_owned().unwrap(), |g| {
+        let _ = OwnedMutexGuard::map(g, |_| -> &mut u32 { panic!("in OwnedMutexGuard::map") });
+    });
+    mutex_released_by_panicking_map(&m, m.try_lock_owned().unwrap(), |g| {
+        let _ = OwnedMutexGuard::try_map(g, |_| -> Option<&mut u32> {
+            panic!("in OwnedMutexGuard::try_map")
+        });
+    });
+    let owned_mapped = || OwnedMutexGuard::map(m.try_lock_owned().unwrap(), |v| &mut v.1);
+    mutex_released_by_panicking_map(&m, owned_mapped(), |g| {
+        let _ = OwnedMappedMutexGuard::map(g, |_| -> &mut u32 {
+            panic!("in OwnedMappedMutexGuard::map")
+        });
+    });
+    mutex_released_by_panicking_map(&m, owned_mapped(), |g| {
+        let _ = OwnedMappedMutexGuard::try_map(g, |_| -> Option<&mut u32> {
+            panic!("in OwnedMappedMutexGuard::try_map")
+        });
+    });
+    assert_eq!(Arc::strong_count(&m), 1, "a guard's `Arc` was left behind");
+    assert_eq!(*m.try_lock().unwrap(), (1, Some(2)));
+}
+
+/// Queues a writer behind `guard` (a read or write guard of `lock`, mapped or not), runs `f`
+/// on the guard (it must panic inside a `map`/`try_map` closure), and checks that the lock
+/// was released: the writer was woken and gets it, and nothing is left behind.
+fn rwlock_released_by_panicking_map<T, G>(lock: &RwLock<T>, guard: G, f: impl FnOnce(G)) {
+    assert!(lock.try_write().is_none());
+    let c = Counter::new();
+    let mut writer = Box::pin(lock.write());
+    assert!(c.poll(&mut writer).is_pending());
+    panics(move || f(guard));
+    assert!(c.count() > 0, "the queued writer was not woken");
+    assert!(
+        c.poll(&mut writer).is_ready(),
+        "the panicking closure left the lock held"
+    );
+    drop(writer);
+    assert_eq!(lock.reader_count(), 0);
+    assert!(!lock.is_write_locked());
+    assert!(lock.try_write().is_some());
+}
+
+#[test]
+fn panic_inside_every_rwlock_read_map_and_try_map_releases_the_read_lock() {
+    let lock = Arc::new(RwLock::new((1u32, Some(2u32))));
+    rwlock_released_by_panicking_map(&lock, lock.try_read().unwrap(), |g| {
+        let _ = RwLockReadGuard::map(g, |_| -> &u32 { panic!("in RwLockReadGuard::map") });
+    });
+    rwlock_released_by_panicking_map(&lock, lock.try_read().unwrap(), |g| {
+        let _ = RwLockReadGuard::try_map(g, |_| -> Option<&u32> {
+            panic!("in RwLockReadGuard::try_map")
+        });
+    });
+    let mapped = || RwLockReadGuard::map(lock.try_read().unwrap(), |v| &v.1);
+    rwlock_released_by_panicking_map(&lock, mapped(), |g| {
+        let _ =
+            MappedRwLockReadGuard::map(g, |_| -> &u32 { panic!("in MappedRwLockReadGuard::map") });
+    });
+    rwlock_released_by_panicking_map(&lock, mapped(), |g| {
+        let _ = MappedRwLockReadGuard::try_map(g, |_| -> Option<&u32> {
+            panic!("in MappedRwLockReadGuard::try_map")
+        });
+    });
+    rwlock_released_by_panicking_map(&lock, lock.try_read_owned().unwrap(), |g| {
+        let _ =
+            OwnedRwLockReadGuard::map(g, |_| -> &u32 { panic!("in OwnedRwLockReadGuard::map") });
+    });
+    rwlock_released_by_panicking_map(&lock, lock.try_read_owned().unwrap(), |g| {
+        let _ = OwnedRwLockReadGuard::try_map(g, |_| -> Option<&u32> {
+            panic!("in OwnedRwLockReadGuard::try_map")
+        });
+    });
+    let owned_mapped = || OwnedRwLockReadGuard::map(lock.try_read_owned().unwrap(), |v| &v.1);
+    rwlock_released_by_panicking_map(&lock, owned_mapped(), |g| {
+        let _ = OwnedMappedRwLockReadGuard::map(g, |_| -> &u32 {
+            panic!("in OwnedMappedRwLockReadGuard::map")
+        });
+    });
+    rwlock_released_by_panicking_map(&lock, owned_mapped(), |g| {
+        let _ = OwnedMappedRwLockReadGuard::try_map(g, |_| -> Option<&u32> {
+            panic!("in OwnedMappedRwLockReadGuard::try_map")
+        });
+    });
+    assert_eq!(
+        Arc::strong_count(&lock),
+        1,
+        "a guard's `Arc` was left behind"
+    );
+    assert_eq!(*lock.try_read().unwrap(), (1, Some(2)));
+}
+
+#[test]
+fn panic_inside_every_rwlock_write_map_and_try_map_releases_the_write_lock() {
+    let lock = Arc::new(RwLock::new((1u32, Some(2u32))));
+    rwlock_released_by_panicking_map(&lock, lock.try_write().unwrap(), |g| {
+        let _ = RwLockWriteGuard::map(g, |_| -> &mut u32 { panic!("in RwLockWriteGuard::map") });
+    });
+    rwlock_released_by_panicking_map(&lock, lock.try_write().unwrap(), |g| {
+        let _ = RwLockWriteGuard::try_map(g, |_| -> Option<&mut u32> {
+            panic!("in RwLockWriteGuard::try_map")
+        });
+    });
+    let mapped = || RwLockWriteGuard::map(lock.try_write().unwrap(), |v| &mut v.1);
+    rwlock_released_by_panicking_map(&lock, mapped(), |g| {
+        let _ = MappedRwLockWriteGuard::map(g, |_| -> &mut u32 {
+            panic!("in MappedRwLockWriteGuard::map")
+        });
+    });
+    rwlock_released_by_panicking_map(&lock, mapped(), |g| {
+        let _ = MappedRwLockWriteGuard::try_map(g, |_| -> Option<&mut u32> {
+            panic!("in MappedRwLockWriteGuard::try_map")
+        });
+    });
+    rwlock_released_by_panicking_map(&lock, lock.try_write_owned().unwrap(), |g| {
+        let _ = OwnedRwLockWriteGuard::map(g, |_| -> &mut u32 {
+            panic!("in OwnedRwLockWriteGuard::map")
+        });
+    });
+    rwlock_released_by_panicking_map(&lock, lock.try_write_owned().unwrap(), |g| {
+        let _ = OwnedRwLockWriteGuard::try_map(g, |_| -> Option<&mut u32> {
+            panic!("in OwnedRwLockWriteGuard::try_map")
+        });
+    });
+    let owned_mapped = || OwnedRwLockWriteGuard::map(lock.try_write_owned().unwrap(), |v| &mut v.1);
+    rwlock_released_by_panicking_map(&lock, owned_mapped(), |g| {
+        let _ = OwnedMappedRwLockWriteGuard::map(g, |_| -> &mut u32 {
+            panic!("in OwnedMappedRwLockWriteGuard::map")
+        });
+    });
+    rwlock_released_by_panicking_map(&lock, owned_mapped(), |g| {
+        let _ = OwnedMappedRwLockWriteGuard::try_map(g, |_| -> Option<&mut u32> {
+            panic!("in OwnedMappedRwLockWriteGuard::try_map")
+        });
+    });
+    assert_eq!(
+        Arc::strong_count(&lock),
+        1,
+        "a guard's `Arc` was left behind"
+    );
+    assert_eq!(*lock.try_read().unwrap(), (1, Some(2)));
 }

@@ -1,59 +1,50 @@
 //! Tests for `RwLock`: exclusion, try/upgrade/downgrade semantics, timeouts, cancellation and
 //! fairness.
 
+mod common;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Poll;
 use std::thread;
 use std::time::Duration;
 
+use common::{
+    assert_pending, assert_ready, blocked_until_released, pending_until_released, Counter,
+};
 use futures::future::LocalBoxFuture;
 use futures::FutureExt;
 use unisync::{
-    OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockUpgradableReadGuard,
-    RwLockWriteGuard,
+    MappedRwLockReadGuard, MappedRwLockWriteGuard, OwnedMappedRwLockReadGuard,
+    OwnedMappedRwLockWriteGuard, OwnedRwLockReadGuard, OwnedRwLockUpgradableReadGuard,
+    OwnedRwLockWriteGuard, RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
 };
-
-/// A waker that counts its wake-ups.
-#[derive(Default)]
-struct Counter(AtomicUsize);
-
-impl Wake for Counter {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
 
 /// A future under test with its own counting waker.
 struct Probe<'a, T> {
     fut: LocalBoxFuture<'a, T>,
-    counter: Arc<Counter>,
-    waker: Waker,
+    counter: Counter,
     seen: usize,
 }
 
 impl<'a, T> Probe<'a, T> {
     fn new(fut: impl Future<Output = T> + 'a) -> Self {
-        let counter = Arc::new(Counter::default());
         Probe {
             fut: fut.boxed_local(),
-            waker: Waker::from(counter.clone()),
-            counter,
+            counter: Counter::new(),
             seen: 0,
         }
     }
 
     fn poll(&mut self) -> Poll<T> {
         self.seen = self.wakes();
-        self.fut
-            .as_mut()
-            .poll(&mut Context::from_waker(&self.waker))
+        self.counter.poll(&mut self.fut)
     }
 
     fn wakes(&self) -> usize {
-        self.counter.0.load(Ordering::SeqCst)
+        self.counter.count()
     }
 
     fn woken(&self) -> bool {
@@ -844,4 +835,322 @@ fn writer_blocks_new_readers_from_its_first_try() {
     drop(let_in_2.drive().expect("let in"));
     blocked.join().unwrap();
     assert_eq!(*lock.try_read().unwrap(), 1);
+}
+
+#[test]
+fn owned_blocking_forms_wait_for_a_holder_on_another_thread() {
+    let lock = Arc::new(RwLock::new(0));
+
+    // A read waits for the writer.
+    let w = lock.try_write_owned().unwrap();
+    let r = blocked_until_released(
+        || lock.read_owned_blocking(),
+        move || {
+            let mut w = w;
+            *w = 1;
+        },
+    );
+    assert_eq!(*r, 1, "the reader sees what the writer left");
+    assert!(Arc::ptr_eq(OwnedRwLockReadGuard::source(&r), &lock));
+    assert_eq!(lock.reader_count(), 1);
+    assert!(lock.try_write().is_none());
+
+    // A write waits for the reader.
+    let mut w = blocked_until_released(|| lock.write_owned_blocking(), move || drop(r));
+    assert!(Arc::ptr_eq(OwnedRwLockWriteGuard::source(&w), &lock));
+    assert_eq!(lock.reader_count(), 0);
+    assert!(lock.try_read().is_none());
+    *w = 2;
+
+    // An upgradable read waits for the writer.
+    let u = blocked_until_released(|| lock.upgradable_read_owned_blocking(), move || drop(w));
+    assert_eq!(*u, 2);
+    assert!(Arc::ptr_eq(
+        OwnedRwLockUpgradableReadGuard::source(&u),
+        &lock
+    ));
+    assert!(lock.try_upgradable_read().is_none());
+    assert!(
+        lock.try_read().is_some(),
+        "readers share with the upgradable guard"
+    );
+    let w = OwnedRwLockUpgradableReadGuard::try_upgrade(u).unwrap();
+    drop(w);
+    assert_free(&lock);
+    assert_eq!(Arc::strong_count(&lock), 1, "no guard's `Arc` left behind");
+}
+
+#[test]
+fn owned_blocking_timeouts_time_out_while_held_and_get_released_locks() {
+    let lock = Arc::new(RwLock::new(0));
+    let t = Duration::from_millis(10);
+
+    let w = lock.try_write().unwrap();
+    assert!(lock.read_owned_blocking_timeout(t).is_none());
+    assert!(lock.write_owned_blocking_timeout(t).is_none());
+    assert!(lock.upgradable_read_owned_blocking_timeout(t).is_none());
+    assert_eq!(Arc::strong_count(&lock), 1, "timed-out waits keep no `Arc`");
+    drop(w);
+    assert_free(&lock);
+
+    // A writer that times out waiting for a reader withdraws its announcement.
+    let r = lock.try_read().unwrap();
+    assert!(lock.write_owned_blocking_timeout(t).is_none());
+    assert!(
+        lock.try_read().is_some(),
+        "timed-out writer still holds readers off"
+    );
+    let u = lock.upgradable_read_owned_blocking_timeout(t).unwrap();
+    assert!(lock.upgradable_read_owned_blocking_timeout(t).is_none());
+    drop((r, u));
+    assert_free(&lock);
+
+    // Locks released by another thread are obtained well within the deadline.
+    let long = Duration::from_secs(60);
+    let w = lock.try_write_owned().unwrap();
+    let r = blocked_until_released(|| lock.read_owned_blocking_timeout(long), move || drop(w))
+        .expect("the released lock was read");
+    assert_eq!(lock.reader_count(), 1);
+    let w = blocked_until_released(|| lock.write_owned_blocking_timeout(long), move || drop(r))
+        .expect("the released lock was written");
+    assert!(lock.try_read().is_none());
+    let u = blocked_until_released(
+        || lock.upgradable_read_owned_blocking_timeout(long),
+        move || drop(w),
+    )
+    .expect("the released lock was taken upgradable");
+    assert!(lock.try_upgradable_read().is_none());
+    drop(u);
+    assert_free(&lock);
+    assert_eq!(Arc::strong_count(&lock), 1);
+}
+
+/// Checks that `guard` (any read guard of `lock`, mapped or not) holds a read lock, and that
+/// dropping it wakes a queued writer, which then gets the lock.
+fn read_held_until_dropped<T, G>(lock: &RwLock<T>, guard: G) {
+    assert_eq!(lock.reader_count(), 1, "the guard holds a read lock");
+    assert!(lock.try_read().is_some(), "readers share it");
+    assert!(lock.try_write().is_none());
+    let w = pending_until_released(Box::pin(lock.write()), move || drop(guard));
+    assert!(lock.try_read().is_none(), "the writer holds the lock");
+    drop(w);
+    assert_free(lock);
+}
+
+/// Checks that `guard` (any write guard of `lock`, mapped or not) holds the write lock, and
+/// that dropping it wakes a queued reader, which then gets the lock. Returns what it reads.
+fn write_held_until_dropped<T: Clone, G>(lock: &RwLock<T>, guard: G) -> T {
+    assert!(lock.is_write_locked(), "the guard holds the write lock");
+    assert!(lock.try_read().is_none());
+    assert!(lock.try_upgradable_read().is_none());
+    let r = pending_until_released(Box::pin(lock.read()), move || drop(guard));
+    let seen = (*r).clone();
+    assert_eq!(lock.reader_count(), 1);
+    drop(r);
+    assert_free(lock);
+    seen
+}
+
+#[test]
+fn read_guard_map_and_try_map_hold_the_read_lock_until_dropped() {
+    let lock = RwLock::new((1u32, Some(2u32)));
+
+    let first: MappedRwLockReadGuard<'_, u32> =
+        RwLockReadGuard::map(lock.try_read().unwrap(), |v| &v.0);
+    assert_eq!(*first, 1);
+    read_held_until_dropped(&lock, first);
+
+    let g = RwLockReadGuard::try_map(lock.try_read().unwrap(), |v| {
+        v.1.as_ref().filter(|&&x| x > 10)
+    })
+    .unwrap_err();
+    assert!(std::ptr::eq(RwLockReadGuard::source(&g), &lock));
+    assert_eq!(*g, (1, Some(2)));
+    read_held_until_dropped(&lock, g);
+
+    let second = RwLockReadGuard::try_map(lock.try_read().unwrap(), |v| v.1.as_ref()).unwrap();
+    assert_eq!(*second, 2);
+    read_held_until_dropped(&lock, second);
+}
+
+#[test]
+fn mapped_read_guard_map_and_try_map_hold_the_read_lock_until_dropped() {
+    let lock = RwLock::new(((1u32, 2u32), Some(3u32)));
+
+    let pair = RwLockReadGuard::map(lock.try_read().unwrap(), |v| &v.0);
+    let second = MappedRwLockReadGuard::map(pair, |p| &p.1);
+    assert_eq!(*second, 2);
+    read_held_until_dropped(&lock, second);
+
+    let opt = RwLockReadGuard::map(lock.try_read().unwrap(), |v| &v.1);
+    let opt = MappedRwLockReadGuard::try_map(opt, |o| o.as_ref().filter(|&&x| x > 10)).unwrap_err();
+    assert_eq!(*opt, Some(3));
+    assert_eq!(
+        lock.reader_count(),
+        1,
+        "the returned mapped guard holds the lock"
+    );
+    let inner = MappedRwLockReadGuard::try_map(opt, Option::as_ref).unwrap();
+    assert_eq!(*inner, 3);
+    read_held_until_dropped(&lock, inner);
+}
+
+#[test]
+fn write_guard_map_and_try_map_hold_the_write_lock_until_dropped() {
+    let lock = RwLock::new((1u32, None::<u32>));
+
+    let mut first: MappedRwLockWriteGuard<'_, u32> =
+        RwLockWriteGuard::map(lock.try_write().unwrap(), |v| &mut v.0);
+    *first = 10;
+    assert_eq!(write_held_until_dropped(&lock, first), (10, None));
+
+    let mut g = RwLockWriteGuard::try_map(lock.try_write().unwrap(), |v| v.1.as_mut()).unwrap_err();
+    assert!(std::ptr::eq(RwLockWriteGuard::source(&g), &lock));
+    assert!(
+        lock.try_read().is_none(),
+        "the returned guard holds the write lock"
+    );
+    g.1 = Some(5);
+    assert_eq!(write_held_until_dropped(&lock, g), (10, Some(5)));
+
+    let mut inner = RwLockWriteGuard::try_map(lock.try_write().unwrap(), |v| v.1.as_mut()).unwrap();
+    *inner += 1;
+    assert_eq!(write_held_until_dropped(&lock, inner), (10, Some(6)));
+}
+
+#[test]
+fn mapped_write_guard_map_and_try_map_hold_the_write_lock_until_dropped() {
+    let lock = RwLock::new(((1u32, 2u32), None::<u32>));
+
+    let pair = RwLockWriteGuard::map(lock.try_write().unwrap(), |v| &mut v.0);
+    let mut second = MappedRwLockWriteGuard::map(pair, |p| &mut p.1);
+    *second = 20;
+    assert_eq!(write_held_until_dropped(&lock, second), ((1, 20), None));
+
+    let opt = RwLockWriteGuard::map(lock.try_write().unwrap(), |v| &mut v.1);
+    let mut opt = MappedRwLockWriteGuard::try_map(opt, Option::as_mut).unwrap_err();
+    assert!(
+        lock.try_read().is_none(),
+        "the returned mapped guard holds the write lock"
+    );
+    *opt = Some(7);
+    let mut inner = MappedRwLockWriteGuard::try_map(opt, Option::as_mut).unwrap();
+    *inner += 1;
+    assert_eq!(write_held_until_dropped(&lock, inner), ((1, 20), Some(8)));
+}
+
+#[test]
+fn owned_read_guard_map_and_try_map_hold_the_read_lock_until_dropped() {
+    let lock = Arc::new(RwLock::new(((1u32, 2u32), Some(3u32))));
+
+    let pair: OwnedMappedRwLockReadGuard<_, (u32, u32)> =
+        OwnedRwLockReadGuard::map(lock.try_read_owned().unwrap(), |v| &v.0);
+    assert_eq!(
+        Arc::strong_count(&lock),
+        2,
+        "the mapped guard keeps the lock alive"
+    );
+    let first = OwnedMappedRwLockReadGuard::map(pair, |p| &p.0);
+    assert_eq!(*first, 1);
+    read_held_until_dropped(&lock, first);
+    assert_eq!(Arc::strong_count(&lock), 1);
+
+    let g = OwnedRwLockReadGuard::try_map(lock.try_read_owned().unwrap(), |v| {
+        v.1.as_ref().filter(|&&x| x > 10)
+    })
+    .unwrap_err();
+    assert!(Arc::ptr_eq(OwnedRwLockReadGuard::source(&g), &lock));
+    read_held_until_dropped(&lock, g);
+
+    let opt =
+        OwnedRwLockReadGuard::try_map(lock.try_read_owned().unwrap(), |v| Some(&v.1)).unwrap();
+    let opt =
+        OwnedMappedRwLockReadGuard::try_map(opt, |o| o.as_ref().filter(|&&x| x > 10)).unwrap_err();
+    assert_eq!(
+        lock.reader_count(),
+        1,
+        "the returned mapped guard holds the lock"
+    );
+    let inner = OwnedMappedRwLockReadGuard::try_map(opt, Option::as_ref).unwrap();
+    assert_eq!(*inner, 3);
+    read_held_until_dropped(&lock, inner);
+    assert_eq!(Arc::strong_count(&lock), 1, "no guard's `Arc` left behind");
+}
+
+#[test]
+fn owned_write_guard_map_and_try_map_hold_the_write_lock_until_dropped() {
+    let lock = Arc::new(RwLock::new(((1u32, 2u32), None::<u32>)));
+
+    let pair: OwnedMappedRwLockWriteGuard<_, (u32, u32)> =
+        OwnedRwLockWriteGuard::map(lock.try_write_owned().unwrap(), |v| &mut v.0);
+    assert_eq!(
+        Arc::strong_count(&lock),
+        2,
+        "the mapped guard keeps the lock alive"
+    );
+    let mut first = OwnedMappedRwLockWriteGuard::map(pair, |p| &mut p.0);
+    *first = 10;
+    assert_eq!(write_held_until_dropped(&lock, first), ((10, 2), None));
+    assert_eq!(Arc::strong_count(&lock), 1);
+
+    let mut g = OwnedRwLockWriteGuard::try_map(lock.try_write_owned().unwrap(), |v| v.1.as_mut())
+        .unwrap_err();
+    assert!(Arc::ptr_eq(OwnedRwLockWriteGuard::source(&g), &lock));
+    g.1 = Some(4);
+    assert_eq!(write_held_until_dropped(&lock, g), ((10, 2), Some(4)));
+
+    let opt = OwnedRwLockWriteGuard::try_map(lock.try_write_owned().unwrap(), |v| Some(&mut v.1))
+        .unwrap();
+    let mut opt =
+        OwnedMappedRwLockWriteGuard::try_map(opt, |o| o.as_mut().filter(|x| **x > 10)).unwrap_err();
+    assert!(
+        lock.try_read().is_none(),
+        "the returned mapped guard holds the write lock"
+    );
+    *opt = Some(40);
+    let mut inner = OwnedMappedRwLockWriteGuard::try_map(opt, Option::as_mut).unwrap();
+    *inner += 2;
+    assert_eq!(write_held_until_dropped(&lock, inner), ((10, 2), Some(42)));
+    assert_eq!(Arc::strong_count(&lock), 1, "no guard's `Arc` left behind");
+}
+
+#[test]
+fn owned_mapped_guards_are_sent_to_another_thread_and_dropped_there() {
+    let lock = Arc::new(RwLock::new((1u32, vec![1u32, 2, 3])));
+
+    // A mapped write guard: a queued reader is woken by its drop on the other thread.
+    let list = OwnedRwLockWriteGuard::map(lock.try_write_owned().unwrap(), |v| &mut v.1);
+    let last = OwnedMappedRwLockWriteGuard::try_map(list, |l| l.last_mut()).unwrap();
+    let c = Counter::new();
+    let mut reader = Box::pin(lock.read());
+    assert_pending!(c, reader);
+    thread::spawn(move || {
+        let mut last = last;
+        *last = 30;
+    })
+    .join()
+    .unwrap();
+    assert!(
+        c.count() > 0,
+        "the drop on the other thread woke the reader"
+    );
+    let r = assert_ready!(c, reader);
+    assert_eq!(r.1, [1, 2, 30]);
+    drop(r);
+
+    // A mapped read guard: a queued writer is woken by its drop on the other thread.
+    let list = OwnedRwLockReadGuard::map(lock.try_read_owned().unwrap(), |v| &v.1);
+    let first = OwnedMappedRwLockReadGuard::try_map(list, |l| l.first()).unwrap();
+    let c = Counter::new();
+    let mut writer = Box::pin(lock.write());
+    assert_pending!(c, writer);
+    let seen = thread::spawn(move || *first).join().unwrap();
+    assert_eq!(seen, 1);
+    assert!(
+        c.count() > 0,
+        "the drop on the other thread woke the writer"
+    );
+    drop(assert_ready!(c, writer));
+    assert_free(&lock);
+    assert_eq!(Arc::strong_count(&lock), 1);
 }

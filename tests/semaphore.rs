@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use common::{assert_pending, assert_ready, pending_until_released, Counter};
+use common::{
+    assert_pending, assert_ready, blocked_until_released, pending_until_released, Counter,
+};
 use unisync::{AcquireError, AcquireTimeoutError, Semaphore, TryAcquireError};
 
 #[test]
@@ -607,4 +609,191 @@ fn try_acquire_many_above_max_permits_panics() {
 fn try_acquire_many_owned_above_max_permits_panics() {
     let sem = Arc::new(Semaphore::new(0));
     let _ = sem.try_acquire_many_owned(Semaphore::MAX_PERMITS + 1);
+}
+
+#[test]
+fn acquire_owned_blocking_waits_for_a_permit_released_on_another_thread() {
+    let sem = Arc::new(Semaphore::new(1));
+    let held = sem.try_acquire_owned().unwrap();
+    let p = blocked_until_released(|| sem.acquire_owned_blocking(), move || drop(held))
+        .expect("not closed");
+    assert_eq!(p.num_permits(), 1);
+    assert!(Arc::ptr_eq(p.semaphore(), &sem));
+    assert_eq!(
+        sem.available_permits(),
+        0,
+        "the permit came back with the waiter"
+    );
+    drop(p);
+    assert_eq!(sem.available_permits(), 1);
+    assert_eq!(Arc::strong_count(&sem), 1);
+}
+
+#[test]
+fn acquire_many_owned_blocking_waits_for_enough_permits() {
+    let sem = Arc::new(Semaphore::new(3));
+    let held = sem.try_acquire_many_owned(2).unwrap();
+    // One permit is free, but the waiter needs all three.
+    let p = blocked_until_released(|| sem.acquire_many_owned_blocking(3), move || drop(held))
+        .expect("not closed");
+    assert_eq!(p.num_permits(), 3);
+    assert_eq!(sem.available_permits(), 0);
+    drop(p);
+    assert_eq!(sem.available_permits(), 3);
+    assert_eq!(Arc::strong_count(&sem), 1);
+}
+
+#[test]
+fn acquire_owned_blocking_fails_when_closed_while_waiting() {
+    let sem = Arc::new(Semaphore::new(0));
+    let err = blocked_until_released(|| sem.acquire_owned_blocking(), || sem.close()).unwrap_err();
+    assert_eq!(err.to_string(), "semaphore closed");
+    assert!(sem.acquire_many_owned_blocking(2).is_err());
+    assert_eq!(Arc::strong_count(&sem), 1, "failed waits keep no `Arc`");
+}
+
+#[test]
+fn owned_blocking_timeouts_time_out_while_held_and_get_released_permits() {
+    let sem = Arc::new(Semaphore::new(2));
+    let held = sem.try_acquire_owned().unwrap();
+    let t = Duration::from_millis(10);
+    let one = sem.acquire_owned_blocking_timeout(t).unwrap();
+    assert_eq!(
+        sem.acquire_owned_blocking_timeout(t).unwrap_err(),
+        AcquireTimeoutError::Timeout
+    );
+    drop(one);
+    // One permit is free; a wait for two times out and gives back the one it collected.
+    assert_eq!(
+        sem.acquire_many_owned_blocking_timeout(2, t).unwrap_err(),
+        AcquireTimeoutError::Timeout
+    );
+    assert_eq!(sem.available_permits(), 1, "timed-out waits took nothing");
+    assert_eq!(Arc::strong_count(&sem), 2, "only `held` refers to it");
+
+    // Permits released by another thread are obtained well within the deadline.
+    let p = blocked_until_released(
+        || sem.acquire_many_owned_blocking_timeout(2, Duration::from_secs(60)),
+        move || drop(held),
+    )
+    .expect("the released permits were obtained");
+    assert_eq!(p.num_permits(), 2);
+    assert!(Arc::ptr_eq(p.semaphore(), &sem));
+    let q = blocked_until_released(
+        || sem.acquire_owned_blocking_timeout(Duration::from_secs(60)),
+        move || drop(p),
+    )
+    .expect("a released permit was obtained");
+    assert_eq!(q.num_permits(), 1);
+    assert_eq!(sem.available_permits(), 1);
+    drop(q);
+
+    sem.close();
+    assert_eq!(
+        sem.acquire_owned_blocking_timeout(t).unwrap_err(),
+        AcquireTimeoutError::Closed
+    );
+    assert_eq!(
+        sem.acquire_many_owned_blocking_timeout(2, t).unwrap_err(),
+        AcquireTimeoutError::Closed
+    );
+    assert_eq!(sem.available_permits(), 2);
+    assert_eq!(Arc::strong_count(&sem), 1);
+}
+
+/// Every `_owned` method borrows the `Arc`: the caller keeps it, and each permit holds one
+/// clone of it for as long as it lives.
+#[test]
+fn owned_methods_borrow_the_arc_and_permits_hold_a_clone() {
+    let sem = Arc::new(Semaphore::new(10));
+    let t = Duration::from_secs(60);
+    let permits = vec![
+        sem.try_acquire_owned().unwrap(),
+        sem.try_acquire_many_owned(2).unwrap(),
+        futures::executor::block_on(sem.acquire_owned()).unwrap(),
+        futures::executor::block_on(sem.acquire_many_owned(2)).unwrap(),
+        sem.acquire_owned_blocking().unwrap(),
+        sem.acquire_many_owned_blocking(1).unwrap(),
+        sem.acquire_owned_blocking_timeout(t).unwrap(),
+        sem.acquire_many_owned_blocking_timeout(1, t).unwrap(),
+    ];
+    assert_eq!(Arc::strong_count(&sem), 1 + permits.len());
+    assert_eq!(sem.available_permits(), 0);
+    assert!(permits.iter().all(|p| Arc::ptr_eq(p.semaphore(), &sem)));
+    drop(permits);
+    assert_eq!(Arc::strong_count(&sem), 1);
+    assert_eq!(sem.available_permits(), 10);
+}
+
+#[test]
+fn forget_permits_takes_only_free_permits_and_returns_the_count() {
+    let sem = Semaphore::new(5);
+    let held = sem.try_acquire_many(2).unwrap();
+    assert_eq!(sem.forget_permits(0), 0);
+    assert_eq!(sem.available_permits(), 3);
+    assert_eq!(sem.forget_permits(1), 1);
+    assert_eq!(sem.available_permits(), 2);
+    assert_eq!(sem.forget_permits(10), 2, "only the free permits are taken");
+    assert_eq!(sem.available_permits(), 0);
+    assert_eq!(sem.forget_permits(1), 0, "held permits are not touched");
+    assert_eq!(held.num_permits(), 2);
+    drop(held);
+    assert_eq!(
+        sem.available_permits(),
+        2,
+        "held permits come back as usual"
+    );
+    assert_eq!(sem.forget_permits(usize::MAX), 2);
+    assert_eq!(
+        sem.try_acquire().unwrap_err(),
+        TryAcquireError::NoPermits,
+        "forgotten permits are gone"
+    );
+    sem.add_permits(1);
+    assert_eq!(sem.try_acquire().unwrap().num_permits(), 1);
+}
+
+#[test]
+fn forget_permits_takes_nothing_while_a_waiter_is_queued() {
+    let sem = Semaphore::new(2);
+    let held = sem.try_acquire().unwrap();
+    let c = Counter::new();
+    let mut waiter = Box::pin(sem.acquire_many(3));
+    assert_pending!(c, waiter);
+    assert_eq!(
+        sem.available_permits(),
+        0,
+        "the queued waiter collects the free permit"
+    );
+    assert_eq!(sem.forget_permits(1), 0);
+    drop(held);
+    assert_eq!(sem.available_permits(), 0);
+    assert_eq!(sem.forget_permits(5), 0);
+    assert_eq!(c.count(), 0, "still one permit short");
+    sem.add_permits(1);
+    assert_eq!(c.count(), 1);
+    let p = assert_ready!(c, waiter).unwrap();
+    assert_eq!(
+        p.num_permits(),
+        3,
+        "the waiter got every permit it collected"
+    );
+    drop(p);
+    assert_eq!(sem.available_permits(), 3);
+    assert_eq!(sem.forget_permits(2), 2);
+    assert_eq!(sem.available_permits(), 1);
+}
+
+#[test]
+fn acquire_error_debug_is_readable() {
+    let sem = Arc::new(Semaphore::new(0));
+    sem.close();
+    let from_async = futures::executor::block_on(sem.acquire()).unwrap_err();
+    let from_blocking = sem.acquire_blocking().unwrap_err();
+    let from_owned = sem.acquire_owned_blocking().unwrap_err();
+    for err in [from_async, from_blocking, from_owned] {
+        assert_eq!(format!("{err:?}"), "AcquireError(semaphore closed)");
+    }
+    let res: Result<(), AcquireError> = Err(from_async);
+    assert_eq!(format!("{res:?}"), "Err(AcquireError(semaphore closed))");
 }

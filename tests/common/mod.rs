@@ -1,11 +1,19 @@
-//! Helpers shared by the integration tests: a waker that counts its wake-ups and poll helpers.
+//! Helpers shared by the integration tests: a waker that counts its wake-ups, poll helpers and
+//! a counting global allocator.
+//!
+//! Each test file includes it with `mod common;`; whatever a file does not use is allowed to go
+//! unused. It needs nothing from tokio or loom, so the loom models (`--cfg loom`) include it too.
 #![allow(dead_code, unused_macros)]
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
+use std::thread;
+use std::time::Duration;
 
 /// A waker that counts how many times it was woken.
 #[derive(Default)]
@@ -60,9 +68,12 @@ impl Default for Counter {
 
 /// Polls `fut` once with a no-op waker.
 pub fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
-    let waker = futures::task::noop_waker();
-    let mut cx = Context::from_waker(&waker);
-    Pin::new(fut).poll(&mut cx)
+    poll_with(fut, futures::task::noop_waker_ref())
+}
+
+/// Polls `fut` once with `waker`.
+pub fn poll_with<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
+    Pin::new(fut).poll(&mut Context::from_waker(waker))
 }
 
 /// Asserts that polling the future once (with the given `Counter`, or a no-op waker) is
@@ -122,4 +133,139 @@ where
         Poll::Ready(out) => out,
         Poll::Pending => panic!("woken waiter was not Ready"),
     }
+}
+
+/// Checks a blocking wait against a holder: runs `wait` (a blocking call that cannot return
+/// while the primitive is held) on another thread, then `release` here, and returns what
+/// `wait` returned, after checking that it returned only once `release` had started.
+///
+/// No timing is asserted: the short sleep only makes it likely that `wait` has parked before
+/// the release; a `wait` that does not wait for the release fails the check.
+pub fn blocked_until_released<R, W, F>(wait: W, release: F) -> R
+where
+    W: FnOnce() -> R + Send,
+    R: Send,
+    F: FnOnce(),
+{
+    let started = AtomicBool::new(false);
+    let released = AtomicBool::new(false);
+    thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            started.store(true, Ordering::SeqCst);
+            let out = wait();
+            (released.load(Ordering::SeqCst), out)
+        });
+        while !started.load(Ordering::SeqCst) {
+            thread::yield_now();
+        }
+        thread::sleep(Duration::from_millis(10));
+        released.store(true, Ordering::SeqCst);
+        release();
+        let (after_release, out) = waiter.join().expect("the waiting thread panicked");
+        assert!(
+            after_release,
+            "the blocking wait returned before the holder released"
+        );
+        out
+    })
+}
+
+/// A global allocator that forwards every call to [`System`] and counts:
+///
+/// - per thread, the allocations the current thread made (`alloc`, `alloc_zeroed` and
+///   `realloc` each count one), so that [`allocs`] is not disturbed by other test threads;
+/// - for the whole process, the allocations live right now ([`live_allocs`]), to catch leaks.
+///
+/// A `#[global_allocator]` must be declared in each test binary: invoke
+/// [`counting_allocator!`] once in the test file.
+pub struct CountingAlloc;
+
+thread_local! {
+    /// Allocations made by this thread so far.
+    static THREAD_ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Allocations live in the whole process right now.
+static LIVE_ALLOCS: AtomicIsize = AtomicIsize::new(0);
+
+impl CountingAlloc {
+    fn counted(ptr: *mut u8) -> *mut u8 {
+        // `try_with`, so that an allocation during thread teardown is simply not counted. The
+        // cell is const-initialised: touching it neither allocates nor re-enters the allocator.
+        let _ = THREAD_ALLOCS.try_with(|c| c.set(c.get() + 1));
+        if !ptr.is_null() {
+            LIVE_ALLOCS.fetch_add(1, Ordering::SeqCst);
+        }
+        ptr
+    }
+}
+
+// SAFETY: every call is forwarded to `System` unchanged, with the caller's arguments; we only
+// count, without allocating.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded with the caller's guarantees.
+        Self::counted(unsafe { System.alloc(layout) })
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded with the caller's guarantees.
+        Self::counted(unsafe { System.alloc_zeroed(layout) })
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded with the caller's guarantees.
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        // One allocation for this thread; the number of live blocks does not change (on
+        // failure the old block stays live).
+        let _ = THREAD_ALLOCS.try_with(|c| c.set(c.get() + 1));
+        new
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_ALLOCS.fetch_sub(1, Ordering::SeqCst);
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+/// Declares [`CountingAlloc`] as this test binary's global allocator. Invoke it once, at the
+/// top level of a test file that uses [`allocs`] or [`live_allocs`]:
+///
+/// ```ignore
+/// mod common;
+/// common::counting_allocator!();
+/// ```
+macro_rules! counting_allocator {
+    () => {
+        #[global_allocator]
+        static COUNTING_ALLOC: $crate::common::CountingAlloc = $crate::common::CountingAlloc;
+    };
+}
+
+#[allow(unused_imports)]
+pub(crate) use counting_allocator;
+
+/// Panics unless [`counting_allocator!`] installed [`CountingAlloc`] in this binary: without
+/// it nothing is counted, and a test that expects no allocation would pass for nothing.
+fn assert_counting() {
+    // The test harness itself holds allocations while any test runs.
+    assert!(
+        LIVE_ALLOCS.load(Ordering::SeqCst) > 0,
+        "`common::counting_allocator!()` is not invoked in this test binary"
+    );
+}
+
+/// Runs `f` and returns how many allocations this thread made meanwhile, with `f`'s result.
+pub fn allocs<R>(f: impl FnOnce() -> R) -> (usize, R) {
+    assert_counting();
+    let before = THREAD_ALLOCS.with(Cell::get);
+    let r = f();
+    (THREAD_ALLOCS.with(Cell::get) - before, r)
+}
+
+/// How many heap blocks are allocated in the whole process right now.
+pub fn live_allocs() -> isize {
+    assert_counting();
+    LIVE_ALLOCS.load(Ordering::SeqCst)
 }

@@ -1,10 +1,9 @@
 //! The one way every loom model in `tests/` runs: bounded, so that a model run by hand without
 //! `LOOM_MAX_PREEMPTIONS` still finishes.
+//!
+//! Poll helpers (`poll_once`, `poll_with`) come from `tests/common`, which a model includes with
+//! `mod common;` like every other test file.
 #![allow(dead_code)]
-
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 /// Preemptions explored per model unless `LOOM_MAX_PREEMPTIONS` says otherwise.
 pub const PREEMPTIONS: usize = 2;
@@ -22,10 +21,4 @@ pub fn model<F: Fn() + Sync + Send + 'static>(f: F) {
     }
     builder.max_branches = builder.max_branches.max(MAX_BRANCHES);
     builder.check(f);
-}
-
-/// Polls a future once with a waker that does nothing.
-pub fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
-    let waker = futures::task::noop_waker();
-    Pin::new(fut).poll(&mut Context::from_waker(&waker))
 }
