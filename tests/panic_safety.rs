@@ -451,3 +451,40 @@ fn panic_inside_every_rwlock_write_map_and_try_map_releases_the_write_lock() {
     );
     assert_eq!(*lock.try_read().unwrap(), (1, Some(2)));
 }
+
+/// A waker that panics when woken.
+struct PanickingWaker;
+
+impl std::task::Wake for PanickingWaker {
+    fn wake(self: Arc<Self>) {
+        panic!("this waker panics");
+    }
+}
+
+/// A waker that panics in the middle of a release that takes several batches: every other
+/// waiter is still woken, the panic reaches the caller that woke it, and the queue's lock is
+/// released once (the primitive stays usable, from this thread and from others).
+#[test]
+fn a_panicking_waker_leaves_no_waiter_asleep() {
+    let event = unisync::Event::new();
+    let counter = Counter::new();
+    let bad = std::task::Waker::from(Arc::new(PanickingWaker));
+    let mut waits: Vec<_> = (0..100).map(|_| Box::pin(event.wait())).collect();
+    for (i, wait) in waits.iter_mut().enumerate() {
+        let waker = if i == 40 { &bad } else { counter.waker() };
+        let mut cx = std::task::Context::from_waker(waker);
+        assert!(std::future::Future::poll(wait.as_mut(), &mut cx).is_pending());
+    }
+    panics(|| event.set());
+    assert_eq!(counter.count(), 99, "every other waiter was woken");
+    for wait in &mut waits {
+        assert!(wait.as_mut().now_or_never().is_some());
+    }
+    // The lock is free, and taken and released in balance.
+    event.clear();
+    let mut again = Box::pin(event.wait());
+    assert!(counter.poll(&mut again).is_pending());
+    let setter = std::thread::scope(|s| s.spawn(|| event.set()).join());
+    assert!(setter.is_ok());
+    assert!(again.now_or_never().is_some());
+}

@@ -249,17 +249,15 @@ impl CondvarWaiter {
         let notified = match node.take_wakeup() {
             Some(_) => true,
             None => {
-                let mut queue = condvar.queue.lock();
-                match queue.remove(&node) {
-                    Ok(_) => {
+                let removed = {
+                    let mut queue = condvar.queue.lock();
+                    let removed = queue.remove(&node).is_ok();
+                    if removed {
                         queue.clear_when_empty(&condvar.state, PARKED);
-                        false
                     }
-                    Err(()) => {
-                        drop(queue);
-                        node.take_wakeup().is_some()
-                    }
-                }
+                    removed
+                };
+                !removed && node.take_wakeup().is_some()
             }
         };
         self.phase = if notified {

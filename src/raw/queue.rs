@@ -39,6 +39,15 @@
 //! `notify_all`) releases and retakes the lock between batches, so `n` waiters cost
 //! `⌈n / BATCH⌉ + 1` lock acquisitions at most.
 //!
+//! ## A waker that panics
+//!
+//! With `std`, a waker's panic is caught where it is woken, the rest of the batch (and of the
+//! release: later batches too) is woken as usual, and the first panic is resumed when the
+//! [`Locked`] guard is dropped, after the lock is released and every wake-up has run. So a
+//! panicking waker reaches the caller that woke it, and nobody else is left asleep. Without
+//! `std` the panic unwinds at once: the rest of its batch is still woken (from the batch's
+//! `Drop`), and the lock is taken back first so that it is released once.
+//!
 //! ## Why a spin lock
 //!
 //! The critical sections are a handful of pointer writes and at most one compare-and-swap on
@@ -218,6 +227,8 @@ impl WaitQueue {
             inner,
             wake: WakeList::new(),
             discard: None,
+            #[cfg(all(feature = "std", not(loom)))]
+            panic: None,
         }
     }
 
@@ -291,7 +302,13 @@ pub(crate) struct Locked<'q> {
     wake: WakeList,
     /// An unparker taken out of a node (withdrawn or replaced), dropped after the unlock.
     discard: Option<Unpark>,
+    /// The first panic of a waker woken so far, resumed once everything is woken.
+    #[cfg(all(feature = "std", not(loom)))]
+    panic: Option<Panic>,
 }
+
+#[cfg(all(feature = "std", not(loom)))]
+type Panic = std::boxed::Box<dyn core::any::Any + Send + 'static>;
 
 impl Locked<'_> {
     /// Whether no node is linked.
@@ -393,8 +410,22 @@ impl Locked<'_> {
         self.wake.publish();
         let discard = self.discard.take();
         self.inner.release();
-        self.wake.wake_all();
+        #[cfg(all(feature = "std", not(loom)))]
+        self.wake.wake_all(&mut self.panic);
+        #[cfg(not(all(feature = "std", not(loom))))]
+        {
+            /// Takes the lock back even if a waker panics, so that `Locked` releases it once.
+            struct Retake<'a>(&'a Inner);
+            impl Drop for Retake<'_> {
+                fn drop(&mut self) {
+                    self.0.acquire();
+                }
+            }
+            let _retake = Retake(self.inner);
+            self.wake.wake_all();
+        }
         drop(discard);
+        #[cfg(all(feature = "std", not(loom)))]
         self.inner.acquire();
     }
 
@@ -498,7 +529,14 @@ impl Drop for Locked<'_> {
         } else {
             self.wake.publish();
             self.inner.release();
+            #[cfg(all(feature = "std", not(loom)))]
+            self.wake.wake_all(&mut self.panic);
+            #[cfg(not(all(feature = "std", not(loom))))]
             self.wake.wake_all();
+        }
+        #[cfg(all(feature = "std", not(loom)))]
+        if let Some(panic) = self.panic.take() {
+            std::panic::resume_unwind(panic);
         }
         // `discard` is dropped after this body, with the lock released.
     }
@@ -564,7 +602,7 @@ impl WakeList {
 
     /// Wakes every entry, in the order they were popped, and empties the list. After the
     /// lock is released.
-    fn wake_all(&mut self) {
+    fn wake_all(&mut self, #[cfg(all(feature = "std", not(loom)))] panic: &mut Option<Panic>) {
         #[cfg(all(test, not(loom)))]
         assert!(!stats::held(), "woken while a queue's lock is held");
         debug_assert_eq!(self.published, self.len);
@@ -573,6 +611,13 @@ impl WakeList {
             // each is read out once (and not again by `drop` if a waker panics).
             let unpark = unsafe { self.unparks[self.woken].assume_init_read() };
             self.woken += 1;
+            #[cfg(all(feature = "std", not(loom)))]
+            if let Err(caught) =
+                std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| unpark.unpark()))
+            {
+                panic.get_or_insert(caught);
+            }
+            #[cfg(not(all(feature = "std", not(loom))))]
             unpark.unpark();
         }
         self.len = 0;

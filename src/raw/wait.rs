@@ -223,22 +223,24 @@ where
                     return Poll::Ready(out);
                 }
             }
-            let unpark = strategy.unparker();
-            let mut queue = p.queue().lock();
-            match p.check(&mut queue) {
-                Check::Done(out) => {
-                    drop(queue);
-                    drop(unpark);
-                    return Poll::Ready(out);
+            // The lock guard is never moved (it carries the wake-up batch, a kilobyte): it is
+            // dropped in place at the end of this block, and `unpark`, if not linked, after it.
+            let decided = {
+                let unpark = strategy.unparker();
+                let mut queue = p.queue().lock();
+                match p.check(&mut queue) {
+                    Check::Wait { data, front } => {
+                        queue.push(node, unpark, data, front);
+                        None
+                    }
+                    other => Some(other),
                 }
-                Check::Retry => {
-                    drop(queue);
-                    drop(unpark);
-                    continue;
-                }
-                Check::Wait { data, front } => queue.push(node, unpark, data, front),
+            };
+            match decided {
+                Some(Check::Done(out)) => return Poll::Ready(out),
+                Some(_) => continue,
+                None => {}
             }
-            drop(queue);
             p.linked();
         }
         match strategy.park(p.queue(), node, just_linked) {
@@ -262,19 +264,22 @@ pub(crate) fn cancel<'q, P: Protocol<'q>>(node: Pin<&Node>, p: &mut P) {
         p.abandon(wakeup);
         return;
     }
-    let mut queue = p.queue().lock();
-    match queue.remove(&node) {
-        Ok(data) => {
-            p.unlinked(&mut queue, data);
-            drop(queue);
+    // The lock guard is dropped in place, not moved (see `poll_wait`).
+    let unlinked = {
+        let mut queue = p.queue().lock();
+        match queue.remove(&node) {
+            Ok(data) => {
+                p.unlinked(&mut queue, data);
+                true
+            }
+            Err(()) => false,
         }
-        Err(()) => {
-            drop(queue);
-            let wakeup = node
-                .take_wakeup()
-                .expect("a node leaves its queue only when woken");
-            p.abandon(wakeup);
-        }
+    };
+    if !unlinked {
+        let wakeup = node
+            .take_wakeup()
+            .expect("a node leaves its queue only when woken");
+        p.abandon(wakeup);
     }
 }
 
