@@ -7,6 +7,10 @@
 //!   times on an executor with that many worker threads.
 //! - `mutex/blocking`: 2 × cores threads each lock, increment and unlock 1000 times from
 //!   plain threads, against blocking mutexes.
+//! - `mutex/diagnostics`: uncontended `lock` (polled in place), `try_lock` and `lock_blocking`
+//!   of unisync alone, each row labelled `diagnostics-on` or `diagnostics-off` by how the bench
+//!   was built. Run `cargo bench --bench mutex -- mutex/diagnostics` with and without
+//!   `--features diagnostics` to read what the holder record costs.
 
 mod common;
 
@@ -133,9 +137,29 @@ fn blocking(c: &mut Criterion) {
     group.finish();
 }
 
+fn diagnostics(c: &mut Criterion) {
+    let label = if cfg!(feature = "diagnostics") {
+        "diagnostics-on"
+    } else {
+        "diagnostics-off"
+    };
+    let mut group = c.benchmark_group("mutex/diagnostics");
+    let m = unisync::Mutex::new(0u64);
+    group.bench_function(BenchmarkId::new("lock", label), |b| {
+        b.iter(|| *poll_once::<false, _>(m.lock()) += 1)
+    });
+    group.bench_function(BenchmarkId::new("try_lock", label), |b| {
+        b.iter(|| *m.try_lock().unwrap() += 1)
+    });
+    group.bench_function(BenchmarkId::new("lock_blocking", label), |b| {
+        b.iter(|| *m.lock_blocking() += 1)
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = uncontended::<false>, uncontended::<true>, contended, blocking
+    targets = uncontended::<false>, uncontended::<true>, contended, blocking, diagnostics
 }
 criterion_main!(benches);

@@ -9,6 +9,7 @@ use core::task::{ready, Context, Poll};
 
 use pin_project_lite::pin_project;
 
+use crate::diag;
 use crate::mutex::{Mutex, MutexGuard, OwnedMutexGuard};
 use crate::raw::condvar::{CondvarWaiter, RawCondvar};
 use crate::raw::mutex::LockWaiter;
@@ -615,6 +616,9 @@ pin_project! {
         source: Option<G::Source>,
         waiter: CondvarWaiter,
         lock: LockWaiter,
+        // The wait's site, and its registry entry while it waits to lock the mutex again
+        // (zero-sized without the `diagnostics` feature).
+        diag: diag::WaitRecord,
         #[pin]
         node: Node,
     }
@@ -637,6 +641,7 @@ pin_project! {
                 // Past the notification: the node may be queued on the mutex.
                 this.lock.cancel(node, mutex);
             }
+            this.diag.cancel(G::source_mutex(&source).diag_target());
             this.waiter.cancel(node, &this.condvar.raw, mutex);
         }
     }
@@ -653,6 +658,7 @@ impl<'a, G: CondvarGuard> WaitCore<'a, G> {
             source: Some(G::into_source(guard)),
             waiter: CondvarWaiter::new(),
             lock: LockWaiter::new(),
+            diag: diag::WaitRecord::new(diag::caller()),
             node: Node::new(),
         }
     }
@@ -664,6 +670,10 @@ impl<'a, G: CondvarGuard> WaitCore<'a, G> {
             .source
             .as_ref()
             .expect("condvar wait polled after completion");
+        if this.waiter.holds_lock() {
+            // This call releases the lock: its holder is no longer.
+            G::source_mutex(source).clear_holder();
+        }
         let mutex = G::source_mutex(source).raw();
         // SAFETY: `source` came from a guard and the lock has not been released since (the
         // waiter tracks that); the waiter releases it once.
@@ -686,8 +696,15 @@ impl<'a, G: CondvarGuard> WaitCore<'a, G> {
         ready!(self.as_mut().poll_notified(strategy));
         let this = self.project();
         let source = this.source.as_ref().expect("checked by `poll_notified`");
-        let mutex = G::source_mutex(source).raw();
-        ready!(this.lock.poll_lock(this.node.into_ref(), mutex, strategy));
+        let mutex = G::source_mutex(source);
+        let (lock, node) = (this.lock, this.node.into_ref());
+        ready!(diag::watch(
+            this.diag,
+            mutex.diag_target(),
+            strategy,
+            |strategy| lock.poll_lock(node, mutex.raw(), strategy)
+        ));
+        this.diag.record_holder(mutex.diag_target());
         let source = this.source.take().expect("checked above");
         // SAFETY: `poll_lock` returned `Ready`, so we hold the lock; it passes to the guard.
         Poll::Ready(unsafe { G::from_source(source) })

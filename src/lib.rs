@@ -2,19 +2,24 @@
 //!
 //! `unisync` gives async services the primitives they reach for:
 //!
-//! | type          | use it to                                                          |
-//! |---------------|--------------------------------------------------------------------|
-//! | [`Mutex`]     | guard shared state, with a guard that may live across `.await`    |
-//! | [`RwLock`]    | share state among many readers or one writer (phase-fair)          |
-//! | [`Semaphore`] | cap concurrent work: connections, jobs, `acquire_many` for weights |
-//! | [`Event`]     | signal many waiters at once and keep the signal set (shutdown)     |
-//! | [`Condvar`]   | wait for a condition on state guarded by a [`Mutex`]               |
-//! | [`Barrier`]   | line a fixed number of parties up, with a leader per generation    |
+//! | type               | use it to                                                                     |
+//! |--------------------|-------------------------------------------------------------------------------|
+//! | [`Mutex`]          | guard shared state, with a guard that may live across `.await`                |
+//! | [`lock_all`]       | lock several mutexes at once; callers naming them in any order never deadlock |
+//! | [`ReentrantMutex`] | let the thread holding a lock take it again (Python's `RLock`)                |
+//! | [`RwLock`]         | share state among many readers or one writer (phase-fair)                     |
+//! | [`Semaphore`]      | cap concurrent work: connections, jobs, `acquire_many` for weights            |
+//! | [`Event`]          | signal many waiters at once and keep the signal set                           |
+//! | [`Condvar`]        | wait for a condition on state guarded by a [`Mutex`]                          |
+//! | [`Barrier`]        | line a fixed number of parties up, with a leader per generation               |
+//! | [`ShutdownSignal`] | stop a service or one scope of it (a connection), then drain its tasks        |
+//! | [`WaitGroup`]      | wait until every unit of outstanding work is done                             |
 //!
 //! They run on tokio, smol, async-std or any other executor (nothing here depends on a
 //! runtime), and every waiting method has a `_blocking` twin for plain threads, with a
 //! `_blocking_timeout` variant. Tasks and threads can wait on the same primitive at the same
-//! time.
+//! time. [`ReentrantMutex`] alone is for threads only: a task has no identity that every
+//! runtime shares (its docs say more).
 //!
 //! # Design
 //!
@@ -41,6 +46,98 @@
 //! `BENCHMARKS.md`): a contended mutex takes 0.55–0.61 of the time and waking 10,000 event
 //! waiters 0.64, with no allocation per wait where there was one.
 //!
+//! # Graceful shutdown
+//!
+//! A service stops in two steps: tell everything to stop, then wait, with a deadline, until
+//! the work in flight has finished. [`ShutdownSignal`] does both. `child()` makes a scope (a
+//! subsystem, a listener, a connection) that fires with its parent and can also be fired alone;
+//! dropping it unregisters it, so one child per connection costs nothing once the connection is
+//! gone. `track()` hands a task a `DrainGuard`; `drained()` waits until the signal has fired and
+//! every guard under it (children's included) is gone. [`WaitGroup`] is the counter alone (Go's
+//! `sync.WaitGroup`, Python's `Queue.join()`): a token per unit of work, `wait()` until none is
+//! left. Dropping a guard or token is what completes it, so a task that panics or is cancelled
+//! still counts as finished.
+//!
+//! On tokio, one child and one guard per connection, and a drain with a deadline:
+//!
+//! ```rust
+//! use std::time::Duration;
+//! use unisync::ShutdownSignal;
+//!
+//! #[tokio::main]
+//! async fn main() {
+//!     let shutdown = ShutdownSignal::new();
+//!     for _ in 0..3 {
+//!         let conn = shutdown.child(); // this connection's own signal
+//!         let guard = conn.track(); // drained when this task ends
+//!         tokio::spawn(async move {
+//!             tokio::select! {
+//!                 () = guard.signal().wait() => {} // shutdown, or this connection was closed
+//!                 () = tokio::time::sleep(Duration::from_secs(3600)) => {} // serving
+//!             }
+//!             // ... say goodbye to the client, then `guard` drops
+//!         });
+//!     }
+//!     shutdown.trigger();
+//!     tokio::time::timeout(Duration::from_secs(5), shutdown.drained())
+//!         .await
+//!         .expect("every connection finished within the deadline");
+//! }
+//! ```
+//!
+//! On smol, with a `WaitGroup` for the workers:
+//!
+//! ```rust
+//! use std::time::Duration;
+//! use unisync::{ShutdownSignal, WaitGroup};
+//!
+//! smol::block_on(async {
+//!     let shutdown = ShutdownSignal::new();
+//!     let workers = WaitGroup::new();
+//!     for _ in 0..3 {
+//!         let (stop, token) = (shutdown.child(), workers.token());
+//!         smol::spawn(async move {
+//!             stop.wait().await;
+//!             drop(token); // this worker is done
+//!         })
+//!         .detach();
+//!     }
+//!     shutdown.trigger();
+//!     let drained = smol::future::or(
+//!         async {
+//!             workers.wait().await;
+//!             true
+//!         },
+//!         async {
+//!             smol::Timer::after(Duration::from_secs(5)).await;
+//!             false
+//!         },
+//!     )
+//!     .await;
+//!     assert!(drained);
+//! });
+//! ```
+//!
+//! And with a plain thread, through the blocking forms:
+//!
+//! ```rust
+//! use std::time::Duration;
+//! use unisync::ShutdownSignal;
+//!
+//! let shutdown = ShutdownSignal::new();
+//! let guard = shutdown.track();
+//! let worker = std::thread::spawn(move || {
+//!     let mut rounds = 0;
+//!     while !guard.signal().wait_blocking_timeout(Duration::from_millis(1)) {
+//!         rounds += 1; // a unit of work between checks
+//!     }
+//!     rounds
+//! });
+//! shutdown.trigger();
+//! assert!(shutdown.drained_blocking_timeout(Duration::from_secs(5)));
+//! worker.join().unwrap();
+//! ```
+//!
 //! # Timeouts and cancellation
 //!
 //! Async waits have no timeout parameter: compose them with your runtime's timer
@@ -65,6 +162,10 @@
 //!
 //! - `std` (default): the `_blocking` methods and `std::error::Error` impls. Without it the
 //!   crate needs only `alloc`.
+//! - `diagnostics` (off; implies `std`): records where and since when each [`Mutex`] and each
+//!   [`RwLock`]'s writer is held (`Mutex::holder`, shown by `Debug`), reports waits that
+//!   last longer than a threshold to a hook of yours, and finds threads deadlocked on each
+//!   other. See the `diagnostics` module. Off, it costs nothing: no field, no instruction.
 //!
 //! # Examples
 //!
@@ -123,18 +224,32 @@ macro_rules! forward_fmt {
 
 mod barrier;
 mod condvar;
+mod diag;
+#[cfg(feature = "diagnostics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "diagnostics")))]
+pub mod diagnostics;
 mod event;
 mod future;
+mod multi_lock;
 mod mutex;
 mod raw;
+#[cfg(feature = "std")]
+mod reentrant_mutex;
 mod rwlock;
 mod semaphore;
+mod shutdown;
 mod sync;
+mod wait_group;
 
 pub use barrier::{Barrier, BarrierError, BarrierTimeoutError, BarrierWaitResult};
 pub use condvar::{Condvar, CondvarGuard, WaitTimeoutResult};
 pub use event::Event;
+pub use multi_lock::{lock_all, try_lock_all, LockSet};
+#[cfg(feature = "std")]
+pub use multi_lock::{lock_all_blocking, lock_all_blocking_timeout};
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMappedMutexGuard, OwnedMutexGuard};
+#[cfg(feature = "std")]
+pub use reentrant_mutex::{ReentrantMutex, ReentrantMutexGuard};
 pub use rwlock::{
     MappedRwLockReadGuard, MappedRwLockWriteGuard, OwnedMappedRwLockReadGuard,
     OwnedMappedRwLockWriteGuard, OwnedRwLockReadGuard, OwnedRwLockUpgradableReadGuard,
@@ -144,6 +259,8 @@ pub use semaphore::{
     AcquireError, AcquireTimeoutError, OwnedSemaphorePermit, Semaphore, SemaphorePermit,
     TryAcquireError,
 };
+pub use shutdown::{DrainGuard, ShutdownSignal};
+pub use wait_group::{WaitGroup, WaitGroupToken};
 
 /// The named futures returned by the async methods, one per method.
 ///
@@ -175,12 +292,15 @@ pub mod futures {
     pub use crate::barrier::BarrierWait;
     pub use crate::condvar::{CondvarWait, WaitWhile};
     pub use crate::event::EventWait;
+    pub use crate::multi_lock::LockAll;
     pub use crate::mutex::{Lock, LockOwned};
     pub use crate::rwlock::{
         Read, ReadOwned, UpgradableRead, UpgradableReadOwned, Upgrade, UpgradeOwned, Write,
         WriteOwned,
     };
     pub use crate::semaphore::{Acquire, AcquireOwned};
+    pub use crate::shutdown::{Drained, ShutdownWait, ShutdownWaitOwned};
+    pub use crate::wait_group::WaitGroupWait;
 }
 
 /// Compile-time checks that every public type is `Send`/`Sync` exactly when it should be.
@@ -209,6 +329,17 @@ mod assert_traits {
         send_sync::<Mutex<core::cell::Cell<u8>>>();
         send::<MutexGuard<'_, core::cell::Cell<u8>>>();
         send::<Lock<'_, core::cell::Cell<u8>>>();
+        send_sync::<LockAll<(&Mutex<u8>, &Mutex<u16>)>>();
+        send_sync::<LockAll<[&Mutex<u8>; 3]>>();
+        send_sync::<LockAll<&[&Mutex<u8>]>>();
+        send_sync::<LockAll<(&Mutex<core::cell::Cell<u8>>,)>>();
+        #[cfg(feature = "std")]
+        {
+            send_sync::<ReentrantMutex<u8>>();
+            // Only the holder reaches the value: a `Send`-only value can be shared.
+            send_sync::<ReentrantMutex<core::cell::Cell<u8>>>();
+            sync::<ReentrantMutexGuard<'_, u8>>();
+        }
         send_sync::<RwLock<u8>>();
         send_sync::<RwLockReadGuard<'_, u8>>();
         send_sync::<RwLockWriteGuard<'_, u8>>();
@@ -249,6 +380,24 @@ mod assert_traits {
         send_sync::<BarrierWaitResult>();
         send_sync::<BarrierError>();
         send_sync::<BarrierTimeoutError>();
+        send_sync::<WaitGroup>();
+        send_sync::<WaitGroupToken>();
+        send_sync::<WaitGroupWait<'_>>();
+        send_sync::<ShutdownSignal>();
+        send_sync::<DrainGuard>();
+        send_sync::<ShutdownWait<'_>>();
+        send_sync::<ShutdownWaitOwned>();
+        send_sync::<Drained<'_>>();
+        #[cfg(feature = "diagnostics")]
+        {
+            use crate::diagnostics::*;
+            send_sync::<Holder>();
+            send_sync::<ThreadId>();
+            send_sync::<LockKind>();
+            send_sync::<LongWait>();
+            send_sync::<BlockedThread>();
+            send_sync::<DeadlockCycle>();
+        }
     }
 }
 

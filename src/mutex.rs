@@ -11,6 +11,7 @@ use core::task::Poll;
 
 use pin_project_lite::pin_project;
 
+use crate::diag;
 use crate::future::{wait_future, Shell, WaitKind};
 use crate::raw::mutex::{LockWaiter, RawMutex};
 use crate::raw::queue::Node;
@@ -54,7 +55,8 @@ use crate::sync::const_fn;
 ///
 /// # Size
 ///
-/// `Mutex<()>` is 16 bytes on 64-bit targets: a state word and a pointer to its wait queue. The
+/// `Mutex<()>` is 16 bytes on 64-bit targets (56 with the `diagnostics` feature, which adds
+/// the holder's record): a state word and a pointer to its wait queue. The
 /// queue is allocated the first time a waiter has to park, never on the uncontended path;
 /// waiting itself allocates nothing (the waiter's place in the queue is inside its future).
 ///
@@ -77,6 +79,8 @@ use crate::sync::const_fn;
 /// ```
 pub struct Mutex<T: ?Sized> {
     raw: RawMutex,
+    // Zero-sized without the `diagnostics` feature.
+    holder: diag::HolderCell,
     value: UnsafeCell<T>,
 }
 
@@ -99,7 +103,11 @@ impl<T> Mutex<T> {
         /// assert_eq!(*COUNT.try_lock().unwrap(), 0);
         /// ```
         pub const fn new(value: T) -> Mutex<T> {
-            Mutex { raw: RawMutex::new(), value: UnsafeCell::new(value) }
+            Mutex {
+                raw: RawMutex::new(),
+                holder: diag::HolderCell::new(),
+                value: UnsafeCell::new(value),
+            }
         }
     }
 
@@ -139,9 +147,10 @@ impl<T: ?Sized> Mutex<T> {
     /// # });
     /// ```
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn lock(&self) -> Lock<'_, T> {
         Lock {
-            shell: Shell::new(self, LockKind::new()),
+            shell: Shell::new(self, LockKind::new(diag::caller())),
         }
     }
 
@@ -161,8 +170,10 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     #[inline]
     #[must_use = "if unused the lock is released at once"]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
         if self.raw.try_lock() {
+            self.holder.record(diag::caller(), false);
             Some(MutexGuard { mutex: self })
         } else {
             None
@@ -197,6 +208,7 @@ impl<T: ?Sized> Mutex<T> {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_lock")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn lock_blocking(&self) -> MutexGuard<'_, T> {
         crate::raw::wait::block_on(self.lock(), None).expect("a wait without deadline completes")
     }
@@ -224,6 +236,7 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn lock_blocking_timeout(
         &self,
         timeout: core::time::Duration,
@@ -253,9 +266,10 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*mutex.lock().await, "hello");
     /// # });
     /// ```
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn lock_owned(self: &Arc<Self>) -> LockOwned<T> {
         LockOwned {
-            shell: Shell::new(self.clone(), LockKind::new()),
+            shell: Shell::new(self.clone(), LockKind::new(diag::caller())),
         }
     }
 
@@ -283,6 +297,7 @@ impl<T: ?Sized> Mutex<T> {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_lock_owned")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn lock_owned_blocking(self: &Arc<Self>) -> OwnedMutexGuard<T> {
         crate::raw::wait::block_on(self.lock_owned(), None)
             .expect("a wait without deadline completes")
@@ -311,6 +326,7 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn lock_owned_blocking_timeout(
         self: &Arc<Self>,
         timeout: core::time::Duration,
@@ -332,8 +348,10 @@ impl<T: ?Sized> Mutex<T> {
     /// drop(guard);
     /// ```
     #[must_use = "if unused the lock is released at once"]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_lock_owned(self: &Arc<Self>) -> Option<OwnedMutexGuard<T>> {
         if self.raw.try_lock() {
+            self.holder.record(diag::caller(), false);
             Some(OwnedMutexGuard {
                 mutex: self.clone(),
             })
@@ -355,6 +373,37 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     pub fn is_locked(&self) -> bool {
         self.raw.is_locked()
+    }
+
+    /// Returns who holds the mutex: where it was locked, since when, and by which thread.
+    ///
+    /// `None` while the mutex is free. The record is written by every way of locking
+    /// (`lock`, `lock_owned`, `try_lock`, the `_blocking` forms), at the caller's site, and
+    /// kept by mapped guards; `Debug` prints it too. A copy: the mutex may change hands right
+    /// after. See [`diagnostics`](crate::diagnostics) for what else is recorded, and the
+    /// limits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use unisync::Mutex;
+    ///
+    /// let mutex = Mutex::new(());
+    /// assert!(mutex.holder().is_none());
+    /// let guard = mutex.lock_blocking();
+    /// let holder = mutex.holder().unwrap();
+    /// assert_eq!(holder.site().line(), line!() - 2);
+    /// std::thread::sleep(Duration::from_millis(2));
+    /// assert!(holder.held_for() >= Duration::from_millis(2));
+    /// assert!(format!("{mutex:?}").contains("holder"));
+    /// drop(guard);
+    /// assert!(mutex.holder().is_none());
+    /// ```
+    #[cfg(feature = "diagnostics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "diagnostics")))]
+    pub fn holder(&self) -> Option<crate::diagnostics::Holder> {
+        self.holder.get()
     }
 
     /// Returns a mutable reference to the value; no locking is needed with `&mut self`.
@@ -382,15 +431,38 @@ impl<T: ?Sized> Mutex<T> {
     pub(crate) fn raw(&self) -> &RawMutex {
         &self.raw
     }
+
+    /// The mutex as a diagnosed wait sees it (a zero-sized no-op without `diagnostics`).
+    #[inline]
+    pub(crate) fn diag_target(&self) -> diag::Target<'_> {
+        diag::Target::new(&self.holder, self, diag::LockKind::Mutex)
+    }
+
+    /// Forgets the holder's record: for a holder about to release the lock through
+    /// [`raw`](Self::raw) rather than by dropping a guard (a no-op without `diagnostics`).
+    #[inline]
+    pub(crate) fn clear_holder(&self) {
+        self.holder.clear();
+    }
 }
 
 impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Mutex");
-        match self.try_lock() {
-            Some(guard) => d.field("value", &&*guard),
-            None => d.field("value", &format_args!("<locked>")),
-        };
+        #[cfg(feature = "diagnostics")]
+        let holder = self.holder();
+        // Not `try_lock`, which would record this line as the holder's site.
+        if self.raw.try_lock() {
+            // SAFETY: we just took the lock; the guard releases it.
+            let guard = unsafe { self.make_guard_unchecked() };
+            d.field("value", &&*guard);
+        } else {
+            d.field("value", &format_args!("<locked>"));
+        }
+        #[cfg(feature = "diagnostics")]
+        if let Some(holder) = holder {
+            d.field("holder", &holder);
+        }
         d.finish_non_exhaustive()
     }
 }
@@ -455,14 +527,17 @@ impl<T: ?Sized> MutexRef for Arc<Mutex<T>> {
 /// The lock wait, shared by [`Lock`] and [`LockOwned`].
 pub(crate) struct LockKind<R> {
     waiter: LockWaiter,
+    // Zero-sized without the `diagnostics` feature.
+    diag: diag::WaitRecord,
     _source: PhantomData<fn() -> R>,
 }
 
 impl<R> LockKind<R> {
     #[inline]
-    fn new() -> Self {
+    fn new(site: diag::Site) -> Self {
         LockKind {
             waiter: LockWaiter::new(),
+            diag: diag::WaitRecord::new(site),
             _source: PhantomData,
         }
     }
@@ -475,17 +550,23 @@ impl<R: MutexRef> WaitKind for LockKind<R> {
 
     #[inline(always)]
     fn poll<S: Strategy>(&mut self, node: Pin<&Node>, source: &R, strategy: &mut S) -> Poll<()> {
-        self.waiter.poll_lock(node, &source.mutex().raw, strategy)
+        let mutex = source.mutex();
+        let waiter = &mut self.waiter;
+        diag::watch(&mut self.diag, mutex.diag_target(), strategy, |strategy| {
+            waiter.poll_lock(node, &mutex.raw, strategy)
+        })
     }
 
     #[inline(always)]
     fn finish(&mut self, (): (), source: R) -> R::Guard {
+        self.diag.record_holder(source.mutex().diag_target());
         // SAFETY: the wait completed, so we hold the lock; it passes to the guard.
         unsafe { source.into_guard() }
     }
 
     fn cancel(&mut self, node: Pin<&Node>, source: &R) {
         self.waiter.cancel(node, &source.mutex().raw);
+        self.diag.cancel(source.mutex().diag_target());
     }
 }
 
@@ -615,6 +696,7 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         core::mem::forget(guard);
         MappedMutexGuard {
             raw: &mutex.raw,
+            holder: diag::HolderRef::new(&mutex.holder),
             value,
             _marker: PhantomData,
         }
@@ -654,6 +736,7 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         core::mem::forget(guard);
         Ok(MappedMutexGuard {
             raw: &mutex.raw,
+            holder: diag::HolderRef::new(&mutex.holder),
             value,
             _marker: PhantomData,
         })
@@ -670,6 +753,7 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
+        self.mutex.holder.clear();
         // SAFETY: a guard exists only while its lock is held.
         unsafe { self.mutex.raw.unlock() }
     }
@@ -814,6 +898,7 @@ impl<T: ?Sized> OwnedMutexGuard<T> {
 
 impl<T: ?Sized> Drop for OwnedMutexGuard<T> {
     fn drop(&mut self) {
+        self.mutex.holder.clear();
         // SAFETY: a guard exists only while its lock is held.
         unsafe { self.mutex.raw.unlock() }
     }
@@ -853,6 +938,8 @@ impl<T: ?Sized> DerefMut for OwnedMutexGuard<T> {
 #[clippy::has_significant_drop]
 pub struct MappedMutexGuard<'a, T: ?Sized> {
     raw: &'a RawMutex,
+    // Zero-sized without the `diagnostics` feature.
+    holder: diag::HolderRef<'a>,
     value: NonNull<T>,
     _marker: PhantomData<&'a mut T>,
 }
@@ -881,7 +968,7 @@ impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
     where
         F: FnOnce(&mut T) -> &mut U,
     {
-        let raw = guard.raw;
+        let (raw, holder) = (guard.raw, guard.holder);
         let mut value = guard.value;
         // SAFETY: `guard` holds the lock and is forgotten only after `f` returned, so the
         // borrow is exclusive and passes to the new guard.
@@ -889,6 +976,7 @@ impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
         core::mem::forget(guard);
         MappedMutexGuard {
             raw,
+            holder,
             value,
             _marker: PhantomData,
         }
@@ -917,7 +1005,7 @@ impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
     where
         F: FnOnce(&mut T) -> Option<&mut U>,
     {
-        let raw = guard.raw;
+        let (raw, holder) = (guard.raw, guard.holder);
         let mut value = guard.value;
         // SAFETY: as in `map`.
         let Some(value) = f(unsafe { value.as_mut() }).map(NonNull::from) else {
@@ -926,6 +1014,7 @@ impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
         core::mem::forget(guard);
         Ok(MappedMutexGuard {
             raw,
+            holder,
             value,
             _marker: PhantomData,
         })
@@ -934,6 +1023,7 @@ impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
 
 impl<T: ?Sized> Drop for MappedMutexGuard<'_, T> {
     fn drop(&mut self) {
+        self.holder.clear();
         // SAFETY: a mapped guard exists only while its lock is held.
         unsafe { self.raw.unlock() }
     }
@@ -1058,6 +1148,7 @@ impl<T: ?Sized, U: ?Sized> OwnedMappedMutexGuard<T, U> {
 
 impl<T: ?Sized, U: ?Sized> Drop for OwnedMappedMutexGuard<T, U> {
     fn drop(&mut self) {
+        self.mutex.holder.clear();
         // SAFETY: a mapped guard exists only while its lock is held.
         unsafe { self.mutex.raw.unlock() }
     }

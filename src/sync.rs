@@ -10,16 +10,48 @@ pub(crate) use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
-/// Thread handles and parking, for the blocking waits.
-#[cfg(all(feature = "std", not(loom)))]
+/// Thread handles and parking, for the blocking waits (loom's under loom, so models can
+/// block), and a number naming each thread.
+#[cfg(feature = "std")]
 pub(crate) mod thread {
-    pub(crate) use std::thread::{current, park, park_timeout, Thread};
-}
+    use core::cell::Cell;
+    use core::sync::atomic::{AtomicUsize, Ordering};
 
-/// Thread handles and parking, for the blocking waits (loom's, so models can block).
-#[cfg(all(feature = "std", loom))]
-pub(crate) mod thread {
+    #[cfg(not(loom))]
+    pub(crate) use std::thread::{current, park, park_timeout, Thread};
+
+    #[cfg(loom)]
     pub(crate) use loom::thread::{current, park, yield_now, Thread};
+
+    // This thread's number; 0 until it first asks. Under loom, each modelled thread's own.
+    #[cfg(not(loom))]
+    std::thread_local!(static ID: Cell<usize> = const { Cell::new(0) });
+    #[cfg(loom)]
+    loom::thread_local!(static ID: Cell<usize> = Cell::new(0));
+
+    /// A number naming the current thread: never 0, and never given to another thread, even
+    /// after this one has exited (`std`'s `ThreadId` has no stable number to read).
+    ///
+    /// The counter is a plain atomic even under loom: it only hands out distinct numbers and
+    /// orders nothing, so there is nothing in it for a model to explore.
+    #[inline]
+    pub(crate) fn current_id() -> usize {
+        ID.with(|id| match id.get() {
+            0 => {
+                let fresh = next_id();
+                id.set(fresh);
+                fresh
+            }
+            known => known,
+        })
+    }
+
+    #[cold]
+    fn next_id() -> usize {
+        static NEXT: AtomicUsize = AtomicUsize::new(1);
+        NEXT.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(1))
+            .expect("unisync ran out of thread ids")
+    }
 }
 
 /// The wait queue's lock: a spin lock around a few pointer updates.

@@ -18,7 +18,7 @@ use common::Counter;
 use futures::FutureExt;
 use unisync::{
     Barrier, Condvar, Event, Mutex, OwnedRwLockUpgradableReadGuard, RwLock,
-    RwLockUpgradableReadGuard, Semaphore,
+    RwLockUpgradableReadGuard, Semaphore, ShutdownSignal, WaitGroup,
 };
 
 /// How many polls of the future under test the harness tries (0 means: dropped unpolled).
@@ -41,6 +41,10 @@ const CASES: &[Case] = &[
     Case {
         name: "Mutex::lock_owned",
         run: mutex_lock_owned,
+    },
+    Case {
+        name: "lock_all",
+        run: multi_lock_all,
     },
     Case {
         name: "Semaphore::acquire",
@@ -114,6 +118,22 @@ const CASES: &[Case] = &[
         name: "Barrier::wait",
         run: barrier_wait,
     },
+    Case {
+        name: "WaitGroup::wait",
+        run: wait_group_wait,
+    },
+    Case {
+        name: "ShutdownSignal::wait",
+        run: shutdown_wait,
+    },
+    Case {
+        name: "ShutdownSignal::wait_owned",
+        run: shutdown_wait_owned,
+    },
+    Case {
+        name: "ShutdownSignal::drained",
+        run: shutdown_drained,
+    },
 ];
 
 #[test]
@@ -126,6 +146,7 @@ fn every_async_wait_is_in_the_harness() {
         [
             "Mutex::lock",
             "Mutex::lock_owned",
+            "lock_all",
             "Semaphore::acquire",
             "Semaphore::acquire_many",
             "Semaphore::acquire_owned",
@@ -144,6 +165,10 @@ fn every_async_wait_is_in_the_harness() {
             "Condvar::wait_while(MutexGuard)",
             "Condvar::wait_while(OwnedMutexGuard)",
             "Barrier::wait",
+            "WaitGroup::wait",
+            "ShutdownSignal::wait",
+            "ShutdownSignal::wait_owned",
+            "ShutdownSignal::drained",
         ]
     );
 }
@@ -296,6 +321,33 @@ fn mutex_lock_owned(k: usize, r: usize) {
             second,
             releases,
             whole: mutex_whole(&m),
+        },
+    );
+}
+
+/// Two mutexes: the one `lock_all` takes second is held (with a barger on even `r`), so the
+/// future under test takes the first, then queues on the second; the second waiter queues
+/// behind it there. A dropped multi-lock must give the first back and pass on the wake-up
+/// (or the lock handed to it) for the second.
+fn multi_lock_all(k: usize, r: usize) {
+    let (x, y) = (Arc::new(Mutex::new(())), Arc::new(Mutex::new(())));
+    let (first, second) = if Arc::as_ptr(&x) < Arc::as_ptr(&y) {
+        (x, y)
+    } else {
+        (y, x)
+    };
+    let releases = mutex_releases(&second, r % 2 == 0);
+    let fut = Box::pin(unisync::lock_all((&*second, &*first)));
+    let waiter = Box::pin(second.lock());
+    let (first_whole, second_whole) = (mutex_whole(&first), mutex_whole(&second));
+    drive(
+        k,
+        r,
+        Scenario {
+            fut,
+            second: waiter,
+            releases,
+            whole: Box::new(move || first_whole() && second_whole()),
         },
     );
 }
@@ -742,4 +794,112 @@ fn barrier_wait(k: usize, r: usize) {
     for mut w in round {
         assert!(ce.poll(&mut w).is_ready());
     }
+}
+
+/// Two tokens out. The first goes; then the second goes and a new token comes at once (the
+/// count touches zero, which completes every wait queued by then); then the new one goes. A
+/// dropped wait must leave the count as the live tokens say, and the other waiter must
+/// complete.
+fn wait_group_wait(k: usize, r: usize) {
+    let group = WaitGroup::new();
+    let (first, second) = (group.token(), group.token());
+    let again = Rc::new(RefCell::new(None));
+    let a2 = again.clone();
+    let group_ref = &group;
+    let releases: Vec<Box<dyn FnOnce()>> = vec![
+        Box::new(move || drop(first)),
+        Box::new(move || {
+            drop(second);
+            *a2.borrow_mut() = Some(group_ref.token());
+        }),
+        Box::new(move || drop(again.borrow_mut().take())),
+    ];
+    drive(
+        k,
+        r,
+        Scenario {
+            fut: Box::pin(group.wait()),
+            second: Box::pin(group.wait()),
+            releases,
+            whole: Box::new(|| group.count() == 0 && group.wait().now_or_never().is_some()),
+        },
+    );
+}
+
+/// A signal with a child: the child is triggered alone first (which must not reach the
+/// signal), then the signal fires. The second waiter waits on another child, so the trigger
+/// reaches it through that child's registration; afterwards the signal and every child of it
+/// must be triggered.
+fn shutdown_case<'a, F: Future + Unpin>(signal: &'a ShutdownSignal, k: usize, r: usize, fut: F) {
+    let alone = signal.child();
+    let other = signal.child();
+    let releases: Vec<Box<dyn FnOnce() + 'a>> = vec![
+        Box::new(move || {
+            assert!(alone.trigger());
+            assert!(!signal.is_triggered());
+            drop(alone);
+        }),
+        Box::new(|| assert!(signal.trigger())),
+    ];
+    drive(
+        k,
+        r,
+        Scenario {
+            fut,
+            second: Box::pin(other.wait_owned()),
+            releases,
+            whole: Box::new(|| {
+                signal.is_triggered()
+                    && other.is_triggered()
+                    && signal.child().is_triggered()
+                    && signal.wait().now_or_never().is_some()
+            }),
+        },
+    );
+}
+
+fn shutdown_wait(k: usize, r: usize) {
+    let signal = ShutdownSignal::new();
+    shutdown_case(&signal, k, r, Box::pin(signal.wait()));
+}
+
+fn shutdown_wait_owned(k: usize, r: usize) {
+    let signal = ShutdownSignal::new();
+    shutdown_case(&signal, k, r, Box::pin(signal.wait_owned()));
+}
+
+/// A guard tracked under a child holds up the drain. The signal fires (the drain waits on);
+/// then the guard goes and a new one is tracked at once (the count touches zero); then the
+/// new one goes. The second waiter drains the child, which the new guard (tracked on the
+/// signal itself) does not hold up.
+fn shutdown_drained(k: usize, r: usize) {
+    let signal = ShutdownSignal::new();
+    let child = signal.child();
+    let guard = child.track();
+    let again = Rc::new(RefCell::new(None));
+    let a2 = again.clone();
+    let signal_ref = &signal;
+    let releases: Vec<Box<dyn FnOnce()>> = vec![
+        Box::new(|| assert!(signal.trigger())),
+        Box::new(move || {
+            drop(guard);
+            *a2.borrow_mut() = Some(signal_ref.track());
+        }),
+        Box::new(move || drop(again.borrow_mut().take())),
+    ];
+    drive(
+        k,
+        r,
+        Scenario {
+            fut: Box::pin(signal.drained()),
+            second: Box::pin(child.drained()),
+            releases,
+            whole: Box::new(|| {
+                signal.tracked() == 0
+                    && child.tracked() == 0
+                    && signal.drained().now_or_never().is_some()
+                    && child.drained().now_or_never().is_some()
+            }),
+        },
+    );
 }

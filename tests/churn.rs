@@ -1,10 +1,12 @@
 //! Churn: tokio, smol and async-std tasks and plain threads share one `Mutex`, `Semaphore`,
-//! `RwLock` and `Event`, while a random fraction of waits is cancelled (dropped after a random
-//! number of polls, or by a runtime timeout) or times out in the blocking API.
+//! `RwLock`, `Event`, `WaitGroup` and tree of `ShutdownSignal`s, while a random fraction of
+//! waits is cancelled (dropped after a random number of polls, or by a runtime timeout) or
+//! times out in the blocking API.
 //!
-//! At the end every count matches, every permit is back, and the number of live heap
-//! allocations has not grown between two identical rounds (a leaked listener or a lost
-//! permit would show up as growth or a hang).
+//! At the end every count matches, every permit, token and drain guard is back, no wait
+//! completed on a signal that had not fired, and the number of live heap allocations has not
+//! grown between two identical rounds (a leaked listener, a lost permit or a child signal
+//! left registered would show up as growth or a hang).
 //!
 //! `UNISYNC_CHURN_OPS` sets the operations per round (default 40,000; CI runs it in release
 //! mode; set it to 1000000 or more locally for a longer soak).
@@ -19,7 +21,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use common::live_allocs;
-use unisync::{Event, Mutex, RwLock, Semaphore};
+use unisync::{Event, Mutex, RwLock, Semaphore, ShutdownSignal, WaitGroup};
 
 // Counts the live heap allocations of the whole process (`live_allocs`).
 common::counting_allocator!();
@@ -37,6 +39,30 @@ struct Shared {
     /// Holders of the semaphore right now; never above `PERMITS`.
     holders: AtomicUsize,
     over: AtomicBool,
+    /// Tokens are held across a yield; waits for zero are bounded.
+    group: WaitGroup,
+    /// Never triggered: every generation is a child of it.
+    root: ShutdownSignal,
+    /// The current generation: a child of `root` that the driver fires and replaces. Tasks
+    /// make children of it, track guards under them, wait and drain.
+    generation: std::sync::Mutex<ShutdownSignal>,
+    /// Shutdown waits that completed, and whether one did on a signal that had not fired.
+    fired: AtomicUsize,
+    premature: AtomicBool,
+}
+
+impl Shared {
+    fn generation(&self) -> ShutdownSignal {
+        self.generation.lock().unwrap().clone()
+    }
+
+    /// Checks that a completed shutdown wait's signal has fired.
+    fn fired(&self, signal: &ShutdownSignal) {
+        self.fired.fetch_add(1, SeqCst);
+        if !signal.is_triggered() {
+            self.premature.store(true, SeqCst);
+        }
+    }
 }
 
 /// A small xorshift generator: reproducible, no dependency.
@@ -82,10 +108,15 @@ fn limit<F: Future>(fut: F, polls: u32) -> PollLimit<F> {
     }
 }
 
+/// Yields to the executor once.
+async fn yield_now() {
+    let _ = limit(std::future::pending::<()>(), 1).await;
+}
+
 async fn async_op(s: &Shared, rng: &mut Rng) {
     let cancel = rng.below(4) == 0;
     let polls = rng.below(4) as u32;
-    match rng.below(4) {
+    match rng.below(6) {
         0 => {
             if cancel {
                 if let Some(mut g) = limit(s.mutex.lock(), polls).await {
@@ -128,16 +159,58 @@ async fn async_op(s: &Shared, rng: &mut Rng) {
                 std::hint::black_box(*g);
             }
         }
-        _ => {
+        3 => {
             // The event is toggled by the driver; waits here are mostly cancelled.
             let _ = limit(s.event.wait(), polls).await;
+        }
+        4 => {
+            if rng.below(2) == 0 {
+                let token = s.group.token();
+                yield_now().await;
+                drop(token);
+            } else {
+                // Others take tokens all the time: a zero may be long in coming.
+                let _ = limit(s.group.wait(), polls + 1).await;
+            }
+        }
+        _ => {
+            let generation = s.generation();
+            let child = generation.child();
+            let guard = child.track();
+            match rng.below(4) {
+                0 => {
+                    if limit(child.wait(), polls).await.is_some() {
+                        s.fired(&child);
+                    }
+                }
+                1 => {
+                    // Closed on its own: its waits complete at once.
+                    child.trigger();
+                    child.wait().await;
+                    s.fired(&child);
+                }
+                2 => {
+                    drop(guard);
+                    if limit(generation.drained(), polls).await.is_some() {
+                        s.fired(&generation);
+                    }
+                    return;
+                }
+                _ => {
+                    if limit(generation.wait_owned(), polls).await.is_some() {
+                        s.fired(&generation);
+                    }
+                }
+            }
+            yield_now().await;
+            drop(guard);
         }
     }
 }
 
 fn blocking_op(s: &Shared, rng: &mut Rng) {
     let timeout = Duration::from_micros(rng.below(200));
-    match rng.below(3) {
+    match rng.below(5) {
         0 => {
             if let Some(mut g) = s.mutex.lock_blocking_timeout(timeout) {
                 *g += 1;
@@ -154,7 +227,7 @@ fn blocking_op(s: &Shared, rng: &mut Rng) {
                 drop(permit);
             }
         }
-        _ => {
+        2 => {
             if rng.below(2) == 0 {
                 if let Some(mut g) = s.rw.write_blocking_timeout(timeout) {
                     *g += 1;
@@ -162,6 +235,28 @@ fn blocking_op(s: &Shared, rng: &mut Rng) {
                 }
             } else if let Some(g) = s.rw.read_blocking_timeout(timeout) {
                 std::hint::black_box(*g);
+            }
+        }
+        3 => {
+            if rng.below(2) == 0 {
+                let token = s.group.token();
+                std::thread::yield_now();
+                drop(token);
+            } else {
+                let _ = s.group.wait_blocking_timeout(timeout);
+            }
+        }
+        _ => {
+            let generation = s.generation();
+            if rng.below(2) == 0 {
+                let child = generation.child();
+                let guard = child.track();
+                if child.wait_blocking_timeout(timeout) {
+                    s.fired(&child);
+                }
+                drop(guard);
+            } else if generation.drained_blocking_timeout(timeout) {
+                s.fired(&generation);
             }
         }
     }
@@ -250,7 +345,8 @@ fn round(shared: &Arc<Shared>, ops: usize, seed: u64, rt: &tokio::runtime::Runti
                 }
             }));
         }
-        // Toggle the event while the others run.
+        // Toggle the event, and fire and replace the shutdown generation, while the others
+        // run.
         let s = shared.clone();
         handles.push(tokio::spawn(async move {
             for i in 0..200 {
@@ -258,6 +354,11 @@ fn round(shared: &Arc<Shared>, ops: usize, seed: u64, rt: &tokio::runtime::Runti
                     s.event.set();
                 } else {
                     s.event.clear();
+                }
+                if i % 4 == 0 {
+                    let fresh = s.root.child();
+                    let old = std::mem::replace(&mut *s.generation.lock().unwrap(), fresh);
+                    old.trigger();
                 }
                 tokio::time::sleep(Duration::from_micros(100)).await;
             }
@@ -307,7 +408,13 @@ fn churn_across_runtimes_and_threads() {
         rw_done: AtomicUsize::new(0),
         holders: AtomicUsize::new(0),
         over: AtomicBool::new(false),
+        group: WaitGroup::new(),
+        root: ShutdownSignal::new(),
+        generation: std::sync::Mutex::new(ShutdownSignal::new()),
+        fired: AtomicUsize::new(0),
+        premature: AtomicBool::new(false),
     });
+    *shared.generation.lock().unwrap() = shared.root.child();
 
     // Warm-up round: runtimes, thread pools and the events' lists allocate what they keep.
     round(&shared, ops / 4, 1, &rt);
@@ -318,9 +425,11 @@ fn churn_across_runtimes_and_threads() {
     finished.store(true, SeqCst);
     watchdog.join().unwrap();
     println!(
-        "churn: {ops} operations per round, mutex {} / rwlock {} increments, live allocations {before} -> {after}",
+        "churn: {ops} operations per round, mutex {} / rwlock {} increments, {} shutdown waits \
+         completed, live allocations {before} -> {after}",
         shared.mutex_done.load(SeqCst),
-        shared.rw_done.load(SeqCst)
+        shared.rw_done.load(SeqCst),
+        shared.fired.load(SeqCst)
     );
 
     let s = &*shared;
@@ -337,6 +446,21 @@ fn churn_across_runtimes_and_threads() {
     // The event is usable: setting it completes a wait at once.
     s.event.set();
     assert!(s.event.wait_blocking_timeout(Duration::from_secs(5)));
+    assert!(
+        !s.premature.load(SeqCst),
+        "a shutdown wait completed before its signal fired"
+    );
+    assert_eq!(s.group.count(), 0, "a wait group token was lost");
+    assert!(s.group.wait_blocking_timeout(Duration::from_secs(5)));
+    assert_eq!(s.root.tracked(), 0, "a drain guard was lost");
+    assert!(!s.root.is_triggered(), "a child's trigger reached the root");
+    // The tree still works: the root's trigger reaches the current generation and its
+    // children, and everything drains.
+    let generation = s.generation();
+    let child = generation.child();
+    s.root.trigger();
+    assert!(generation.is_triggered() && child.is_triggered());
+    assert!(s.root.drained_blocking_timeout(Duration::from_secs(5)));
     // Runtimes keep small caches; a leak per cancelled wait would be thousands.
     let growth = after - before;
     assert!(

@@ -7,14 +7,24 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{allocs, assert_pending, assert_ready, Counter};
+use common::{allocs, assert_pending, assert_ready, net_bytes, Counter};
 use futures::FutureExt as _;
-use unisync::futures::{Acquire, BarrierWait, EventWait, Lock, Read, UpgradableRead, Write};
-use unisync::{Barrier, Condvar, Event, Mutex, RwLock, Semaphore};
+use unisync::futures::{
+    Acquire, BarrierWait, Drained, EventWait, Lock, Read, ShutdownWait, ShutdownWaitOwned,
+    UpgradableRead, WaitGroupWait, Write,
+};
+use unisync::{
+    Barrier, Condvar, DrainGuard, Event, Mutex, RwLock, Semaphore, ShutdownSignal, WaitGroup,
+    WaitGroupToken,
+};
 
 common::counting_allocator!();
 
 #[test]
+#[cfg_attr(
+    feature = "diagnostics",
+    ignore = "the diagnostics feature adds a holder record to locks and a wait record to futures"
+)]
 fn sizes() {
     // A state word and one pointer to the wait queue, allocated on first contention.
     assert!(size_of::<Mutex<()>>() <= 16, "{}", size_of::<Mutex<()>>());
@@ -23,6 +33,10 @@ fn sizes() {
 }
 
 #[test]
+#[cfg_attr(
+    feature = "diagnostics",
+    ignore = "the diagnostics feature adds a holder record to locks and a wait record to futures"
+)]
 fn futures_hold_their_queue_node_and_stay_small() {
     // Each future carries its waiter's place in the queue (links, waker, state and one word
     // of data: six words), one word of its own, a pad word and a reference (see `Shell` for
@@ -36,6 +50,10 @@ fn futures_hold_their_queue_node_and_stay_small() {
         ("UpgradableRead", size_of::<UpgradableRead<'_, u64>>()),
         ("EventWait", size_of::<EventWait<'_>>()),
         ("BarrierWait", size_of::<BarrierWait<'_>>()),
+        ("WaitGroupWait", size_of::<WaitGroupWait<'_>>()),
+        ("ShutdownWait", size_of::<ShutdownWait<'_>>()),
+        ("ShutdownWaitOwned", size_of::<ShutdownWaitOwned>()),
+        ("Drained", size_of::<Drained<'_>>()),
     ];
     for (name, size) in sizes {
         assert!(size <= limit, "`{name}` is {size} bytes");
@@ -274,5 +292,169 @@ fn a_blocked_thread_waits_without_allocating() {
         std::thread::sleep(Duration::from_millis(20));
         drop(guard);
         assert_eq!(waiter.join().unwrap(), 0, "a blocking wait allocated");
+    }
+}
+
+#[test]
+fn shutdown_and_wait_group_handles_are_one_pointer() {
+    let word = size_of::<usize>();
+    assert_eq!(size_of::<ShutdownSignal>(), word);
+    assert_eq!(size_of::<Option<ShutdownSignal>>(), word);
+    assert_eq!(size_of::<DrainGuard>(), word);
+    assert_eq!(size_of::<WaitGroup>(), word);
+    assert_eq!(size_of::<WaitGroupToken>(), word);
+    assert_eq!(size_of::<Option<WaitGroupToken>>(), word);
+}
+
+#[test]
+fn shutdown_and_wait_group_allocate_one_block_each_and_nothing_on_their_fast_paths() {
+    let (n, group) = allocs(WaitGroup::new);
+    assert_eq!(n, 1, "a wait group is one block");
+    let (n, ()) = allocs(|| {
+        let token = group.token();
+        let other = token.clone();
+        let handle = group.clone();
+        assert_eq!(handle.count(), 2);
+        drop((token, other, handle));
+        assert!(group.wait().now_or_never().is_some());
+        group.wait_blocking();
+        assert!(group.wait_blocking_timeout(Duration::from_secs(1)));
+    });
+    assert_eq!(n, 0, "tokens and a wait at zero allocated");
+
+    let (n, signal) = allocs(ShutdownSignal::new);
+    assert_eq!(n, 1, "a signal is one block");
+    let (n, ()) = allocs(|| {
+        let clone = signal.clone();
+        let guard = signal.track();
+        let other = guard.clone();
+        assert_eq!(signal.tracked(), 2);
+        // Nobody waits: firing takes no queue.
+        assert!(clone.trigger());
+        assert!(signal.wait().now_or_never().is_some());
+        assert!(signal.wait_owned().now_or_never().is_some());
+        signal.wait_blocking();
+        assert!(signal.wait_blocking_timeout(Duration::from_secs(1)));
+        drop((guard, other));
+        assert!(signal.drained().now_or_never().is_some());
+        signal.drained_blocking();
+        assert!(signal.drained_blocking_timeout(Duration::from_secs(1)));
+        drop(clone);
+    });
+    assert_eq!(n, 0, "handles, guards and completed waits allocated");
+
+    let root = ShutdownSignal::new();
+    // The first child also allocates the queue it registers in.
+    let (n, first) = allocs(|| root.child());
+    assert_eq!(n, 2, "the child and its parent's queue");
+    let (n, second) = allocs(|| root.child());
+    assert_eq!(n, 1, "a child is one block");
+    root.trigger();
+    assert!(first.is_triggered() && second.is_triggered());
+    let (n, born) = allocs(|| root.child());
+    assert_eq!(n, 1, "a child born triggered is one block");
+    assert!(born.is_triggered());
+}
+
+/// Makes and drops `cycles` children of `root` with `cycle`; checks that each costs at most
+/// one allocation and that nothing is retained.
+fn child_cycles(root: &ShutdownSignal, cycles: usize, what: &str, cycle: impl Fn(&ShutdownSignal)) {
+    // The first child allocates the root's queue (if a waiter has not already): not counted.
+    cycle(root);
+    let (bytes, (n, ())) = net_bytes(|| {
+        allocs(|| {
+            for _ in 0..cycles {
+                cycle(root);
+            }
+        })
+    });
+    assert!(
+        n <= cycles,
+        "{what}: {n} allocations for {cycles} children, more than one each"
+    );
+    assert_eq!(
+        bytes, 0,
+        "{what}: {cycles} children made and dropped left {bytes} bytes behind"
+    );
+}
+
+#[test]
+fn a_million_children_made_and_dropped_cost_one_block_each_and_leave_nothing() {
+    for parked in [false, true] {
+        let root = ShutdownSignal::new();
+        let c = Counter::new();
+        let mut wait = pin!(root.wait());
+        if parked {
+            assert_pending!(c, wait);
+        }
+        let cycles = if cfg!(miri) { 1_000 } else { 1_000_000 };
+        child_cycles(&root, cycles, "plain", |root| {
+            let child = root.child();
+            drop(child);
+        });
+        // A connection's life: cloned, tracked, closed on its own.
+        child_cycles(&root, cycles / 5, "tracked and triggered", |root| {
+            let child = root.child();
+            let handle = child.clone();
+            let guard = child.track();
+            assert!(handle.trigger());
+            drop((guard, handle, child));
+        });
+        assert_eq!(root.tracked(), 0);
+        assert!(!root.is_triggered(), "a child's trigger reached the root");
+        // The root still works, and its waiter was woken by nothing but its trigger.
+        assert_eq!(c.count(), 0);
+        let kept = root.child();
+        root.trigger();
+        assert!(kept.is_triggered());
+        if parked {
+            assert_eq!(c.count(), 1);
+            assert_ready!(c, wait);
+        }
+    }
+}
+
+#[test]
+fn parked_shutdown_and_wait_group_waits_allocate_nothing_once_the_queue_exists() {
+    let c = Counter::new();
+    let group = WaitGroup::new();
+    let round = || {
+        let token = group.token();
+        let mut wait = pin!(group.wait());
+        assert_pending!(c, wait);
+        drop(token);
+        assert_ready!(c, wait);
+    };
+    let (first, ()) = allocs(round);
+    assert_eq!(first, 1, "first wait: the queue itself");
+    for _ in 0..3 {
+        let (n, ()) = allocs(round);
+        assert_eq!(n, 0, "a parked group wait allocated");
+    }
+
+    for _ in 0..3 {
+        let signal = ShutdownSignal::new();
+        // Warm the signal's queue with a wait that parks and is dropped.
+        let (first, ()) = allocs(|| {
+            let mut wait = pin!(signal.wait());
+            assert_pending!(c, wait);
+        });
+        assert_eq!(first, 1, "first wait: the queue itself");
+        let (n, ()) = allocs(|| {
+            let guard = signal.track();
+            let mut wait = pin!(signal.wait());
+            let mut owned = pin!(signal.wait_owned());
+            let mut drained = pin!(signal.drained());
+            assert_pending!(c, wait);
+            assert_pending!(c, owned);
+            assert_pending!(c, drained);
+            signal.trigger();
+            assert_ready!(c, wait);
+            assert_ready!(c, owned);
+            assert_pending!(c, drained);
+            drop(guard);
+            assert_ready!(c, drained);
+        });
+        assert_eq!(n, 0, "parked shutdown waits allocated {n} times");
     }
 }

@@ -5,9 +5,12 @@
 
 pub(crate) mod barrier;
 pub(crate) mod condvar;
+pub(crate) mod drain;
 pub(crate) mod flag;
 pub(crate) mod mutex;
 pub(crate) mod queue;
+#[cfg(feature = "std")]
+pub(crate) mod reentrant;
 pub(crate) mod rwlock;
 pub(crate) mod semaphore;
 pub(crate) mod wait;

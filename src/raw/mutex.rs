@@ -169,6 +169,7 @@ pub(crate) struct LockWaiter {
 
 const WAITER_OVERTAKEN: usize = 1;
 const WAITER_SLOW: usize = 1 << 1;
+const _: () = assert!(WAITER_OVERTAKEN | WAITER_SLOW == (1 << LockWaiter::BITS) - 1);
 
 struct LockWait<'a> {
     raw: &'a RawMutex,
@@ -240,6 +241,10 @@ impl<'a> Protocol<'a> for LockWait<'a> {
 }
 
 impl LockWaiter {
+    /// How many low bits of a word [`into_bits`](Self::into_bits) uses; a wait may keep its
+    /// own state in the bits above.
+    pub(crate) const BITS: u32 = 2;
+
     pub(crate) const fn new() -> Self {
         LockWaiter { bits: 0 }
     }

@@ -13,6 +13,7 @@ use super::guards::{
     RwLockUpgradableReadGuard, RwLockWriteGuard,
 };
 use super::RwLock;
+use crate::diag;
 use crate::future::{wait_future, Shell, WaitKind};
 use crate::raw::mutex::LockWaiter;
 use crate::raw::queue::Node;
@@ -29,6 +30,9 @@ pub(crate) trait RwLockRef: Sized {
     type Upgradable;
 
     fn raw(&self) -> &RawRwLock;
+
+    /// The write side of the lock as a diagnosed wait sees it.
+    fn writer_target(&self, kind: diag::LockKind) -> diag::Target<'_>;
 
     /// # Safety
     ///
@@ -54,6 +58,11 @@ impl<'a, T: ?Sized> RwLockRef for &'a RwLock<T> {
     #[inline]
     fn raw(&self) -> &RawRwLock {
         &self.raw
+    }
+
+    #[inline]
+    fn writer_target(&self, kind: diag::LockKind) -> diag::Target<'_> {
+        RwLock::writer_target(self, kind)
     }
 
     #[inline]
@@ -83,6 +92,11 @@ impl<T: ?Sized> RwLockRef for Arc<RwLock<T>> {
     #[inline]
     fn raw(&self) -> &RawRwLock {
         &self.raw
+    }
+
+    #[inline]
+    fn writer_target(&self, kind: diag::LockKind) -> diag::Target<'_> {
+        RwLock::writer_target(self, kind)
     }
 
     #[inline]
@@ -138,8 +152,9 @@ impl<R: RwLockRef> WaitKind for ReadKind<R> {
     }
 }
 
-/// The write wait: `gate`, then the readers' drain.
-pub(crate) struct WriteKind<R>(WriteWaiter, PhantomData<fn() -> R>);
+/// The write wait: `gate`, then the readers' drain; and the wait's site and registry entry
+/// (zero-sized without the `diagnostics` feature).
+pub(crate) struct WriteKind<R>(WriteWaiter, diag::WaitRecord, PhantomData<fn() -> R>);
 
 impl<R: RwLockRef> WaitKind for WriteKind<R> {
     type Source = R;
@@ -148,17 +163,25 @@ impl<R: RwLockRef> WaitKind for WriteKind<R> {
 
     #[inline(always)]
     fn poll<S: Strategy>(&mut self, node: Pin<&Node>, lock: &R, strategy: &mut S) -> Poll<()> {
-        self.0.poll_write(node, lock.raw(), strategy)
+        let waiter = &mut self.0;
+        let target = lock.writer_target(diag::LockKind::RwLockWrite);
+        diag::watch(&mut self.1, target, strategy, |strategy| {
+            waiter.poll_write(node, lock.raw(), strategy)
+        })
     }
 
     #[inline(always)]
     fn finish(&mut self, (): (), lock: R) -> R::Write {
+        self.1
+            .record_holder(lock.writer_target(diag::LockKind::RwLockWrite));
         // SAFETY: the wait completed, so we hold the write lock.
         unsafe { lock.write_guard() }
     }
 
     fn cancel(&mut self, node: Pin<&Node>, lock: &R) {
         self.0.cancel(node, lock.raw());
+        self.1
+            .cancel(lock.writer_target(diag::LockKind::RwLockWrite));
     }
 }
 
@@ -186,8 +209,9 @@ impl<R: RwLockRef> WaitKind for UpgradableKind<R> {
     }
 }
 
-/// The upgrade wait: the drain, on behalf of the upgradable lock the future owns.
-pub(crate) struct UpgradeKind<R>(DrainWaiter, PhantomData<fn() -> R>);
+/// The upgrade wait: the drain, on behalf of the upgradable lock the future owns; and the
+/// wait's site and registry entry (zero-sized without the `diagnostics` feature).
+pub(crate) struct UpgradeKind<R>(DrainWaiter, diag::WaitRecord, PhantomData<fn() -> R>);
 
 impl<R: RwLockRef> WaitKind for UpgradeKind<R> {
     type Source = R;
@@ -196,17 +220,25 @@ impl<R: RwLockRef> WaitKind for UpgradeKind<R> {
 
     #[inline(always)]
     fn poll<S: Strategy>(&mut self, node: Pin<&Node>, lock: &R, strategy: &mut S) -> Poll<()> {
-        self.0.poll_drain(node, lock.raw(), strategy)
+        let waiter = &mut self.0;
+        let target = lock.writer_target(diag::LockKind::RwLockUpgrade);
+        diag::watch(&mut self.1, target, strategy, |strategy| {
+            waiter.poll_drain(node, lock.raw(), strategy)
+        })
     }
 
     #[inline(always)]
     fn finish(&mut self, (): (), lock: R) -> R::Write {
+        self.1
+            .record_holder(lock.writer_target(diag::LockKind::RwLockUpgrade));
         // SAFETY: the upgrade completed, so the upgradable lock is now the write lock.
         unsafe { lock.write_guard() }
     }
 
     fn cancel(&mut self, node: Pin<&Node>, lock: &R) {
         self.0.cancel(node, lock.raw());
+        self.1
+            .cancel(lock.writer_target(diag::LockKind::RwLockUpgrade));
         // SAFETY: an unfinished upgrade owns the upgradable lock; it goes with the future.
         unsafe { release_gate(lock.raw()) };
     }
@@ -215,7 +247,8 @@ impl<R: RwLockRef> WaitKind for UpgradeKind<R> {
 macro_rules! rwlock_future {
     (
         $(#[$attr:meta])*
-        $name:ident [$($decl:tt)*] [$($used:tt)*] = $kind:ident<$source:ty> -> $out:ty, $make:expr
+        $name:ident [$($decl:tt)*] [$($used:tt)*] = $kind:ident<$source:ty> -> $out:ty,
+        |$site:ident| $make:expr
     ) => {
         pin_project! {
             $(#[$attr])*
@@ -228,8 +261,9 @@ macro_rules! rwlock_future {
         }
 
         impl<$($decl)*> $name<$($used)*> {
+            /// A new wait on `lock`, called at `site` (which only writes and upgrades keep).
             #[inline]
-            pub(super) fn new(lock: $source) -> Self {
+            pub(super) fn new(lock: $source, $site: diag::Site) -> Self {
                 $name { shell: Shell::new(lock, $make) }
             }
         }
@@ -257,7 +291,7 @@ rwlock_future! {
     /// # });
     /// ```
     Read ['a, T: ?Sized] ['a, T] = ReadKind<&'a RwLock<T>> -> RwLockReadGuard<'a, T>,
-    ReadKind { slow: 0, _source: PhantomData }
+    |_site| ReadKind { slow: 0, _source: PhantomData }
 }
 
 rwlock_future! {
@@ -278,7 +312,7 @@ rwlock_future! {
     /// # });
     /// ```
     ReadOwned [T: ?Sized] [T] = ReadKind<Arc<RwLock<T>>> -> OwnedRwLockReadGuard<T>,
-    ReadKind { slow: 0, _source: PhantomData }
+    |_site| ReadKind { slow: 0, _source: PhantomData }
 }
 
 rwlock_future! {
@@ -299,7 +333,7 @@ rwlock_future! {
     /// # });
     /// ```
     Write ['a, T: ?Sized] ['a, T] = WriteKind<&'a RwLock<T>> -> RwLockWriteGuard<'a, T>,
-    WriteKind(WriteWaiter::new(), PhantomData)
+    |site| WriteKind(WriteWaiter::new(), diag::WaitRecord::new(site), PhantomData)
 }
 
 rwlock_future! {
@@ -321,7 +355,7 @@ rwlock_future! {
     /// # });
     /// ```
     WriteOwned [T: ?Sized] [T] = WriteKind<Arc<RwLock<T>>> -> OwnedRwLockWriteGuard<T>,
-    WriteKind(WriteWaiter::new(), PhantomData)
+    |site| WriteKind(WriteWaiter::new(), diag::WaitRecord::new(site), PhantomData)
 }
 
 rwlock_future! {
@@ -343,7 +377,7 @@ rwlock_future! {
     /// ```
     UpgradableRead ['a, T: ?Sized] ['a, T] = UpgradableKind<&'a RwLock<T>>
         -> RwLockUpgradableReadGuard<'a, T>,
-    UpgradableKind(LockWaiter::new(), PhantomData)
+    |_site| UpgradableKind(LockWaiter::new(), PhantomData)
 }
 
 rwlock_future! {
@@ -366,7 +400,7 @@ rwlock_future! {
     /// ```
     UpgradableReadOwned [T: ?Sized] [T] = UpgradableKind<Arc<RwLock<T>>>
         -> OwnedRwLockUpgradableReadGuard<T>,
-    UpgradableKind(LockWaiter::new(), PhantomData)
+    |_site| UpgradableKind(LockWaiter::new(), PhantomData)
 }
 
 rwlock_future! {
@@ -388,7 +422,7 @@ rwlock_future! {
     /// # });
     /// ```
     Upgrade ['a, T: ?Sized] ['a, T] = UpgradeKind<&'a RwLock<T>> -> RwLockWriteGuard<'a, T>,
-    UpgradeKind(DrainWaiter::new(), PhantomData)
+    |site| UpgradeKind(DrainWaiter::new(), diag::WaitRecord::new(site), PhantomData)
 }
 
 rwlock_future! {
@@ -411,7 +445,7 @@ rwlock_future! {
     /// # });
     /// ```
     UpgradeOwned [T: ?Sized] [T] = UpgradeKind<Arc<RwLock<T>>> -> OwnedRwLockWriteGuard<T>,
-    UpgradeKind(DrainWaiter::new(), PhantomData)
+    |site| UpgradeKind(DrainWaiter::new(), diag::WaitRecord::new(site), PhantomData)
 }
 
 /// Gives up an unfinished upgrade at a deadline, keeping the upgradable lock: returns the
@@ -421,6 +455,8 @@ fn withdraw_upgrade<R: RwLockRef>(shell: Pin<&mut Shell<UpgradeKind<R>>>) -> R {
     let (node, source, kind) = shell.parts();
     let lock = source.take().expect("an unfinished upgrade owns its lock");
     kind.0.cancel(node, lock.raw());
+    kind.1
+        .cancel(lock.writer_target(diag::LockKind::RwLockUpgrade));
     lock
 }
 

@@ -5,6 +5,7 @@ use core::ops::{Deref, DerefMut};
 
 use super::futures::{Upgrade, UpgradeOwned};
 use super::RwLock;
+use crate::diag;
 
 /// A guard that releases a read lock of the [`RwLock`] when dropped; it derefs to `&T`.
 ///
@@ -126,6 +127,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
 impl<'a, T: ?Sized> Drop for RwLockWriteGuard<'a, T> {
     #[inline]
     fn drop(&mut self) {
+        self.lock.writer.clear();
         // SAFETY: the guard owns this kind of lock.
         unsafe { self.lock.raw.write_unlock() }
     }
@@ -331,6 +333,7 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
 impl<T: ?Sized> Drop for OwnedRwLockWriteGuard<T> {
     #[inline]
     fn drop(&mut self) {
+        self.lock.writer.clear();
         // SAFETY: the guard owns this kind of lock.
         unsafe { self.lock.raw.write_unlock() }
     }
@@ -449,8 +452,9 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     /// assert_eq!(*lock.read().await, 2);
     /// # });
     /// ```
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn upgrade(guard: Self) -> Upgrade<'a, T> {
-        Upgrade::new(Self::into_lock(guard))
+        Upgrade::new(Self::into_lock(guard), diag::caller())
     }
 
     /// Turns the guard into the write lock if no reader is inside; otherwise gives it back.
@@ -472,9 +476,11 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     /// let mut writer = RwLockUpgradableReadGuard::try_upgrade(guard).unwrap();
     /// *writer = 2;
     /// ```
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_upgrade(guard: Self) -> Result<RwLockWriteGuard<'a, T>, Self> {
         // SAFETY: the guard holds the upgradable lock.
         if unsafe { guard.lock.raw.try_upgrade() } {
+            guard.lock.writer.record(diag::caller(), false);
             // SAFETY: the upgradable lock became the write lock.
             Ok(unsafe { RwLockWriteGuard::new(Self::into_lock(guard)) })
         } else {
@@ -502,6 +508,7 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_upgrade")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn upgrade_blocking(guard: Self) -> RwLockWriteGuard<'a, T> {
         crate::raw::wait::block_on(Self::upgrade(guard), None)
             .expect("a wait without deadline completes")
@@ -538,6 +545,7 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "try_upgrade_for")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn upgrade_blocking_timeout(
         guard: Self,
         timeout: core::time::Duration,
@@ -596,6 +604,8 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     /// assert_eq!(*reader, 2);
     /// ```
     pub fn downgrade(guard: Self) -> RwLockReadGuard<'a, T> {
+        // No writer any more (if the downgrade panics, the guard's drop clears it anyway).
+        guard.lock.writer.clear();
         // SAFETY: the guard holds the write lock and gives it up for a read lock. If that
         // panics (too many readers), nothing changed and the guard still releases its lock.
         unsafe { guard.lock.raw.downgrade_write() };
@@ -620,6 +630,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     /// ```
     pub fn downgrade_to_upgradable(guard: Self) -> RwLockUpgradableReadGuard<'a, T> {
         let lock = Self::into_lock(guard);
+        lock.writer.clear();
         // SAFETY: we held the write lock and give it up for the upgradable lock.
         unsafe {
             lock.raw.downgrade_write_to_upgradable();
@@ -649,8 +660,9 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
     /// assert_eq!(*lock.read().await, 2);
     /// # });
     /// ```
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn upgrade(guard: Self) -> UpgradeOwned<T> {
-        UpgradeOwned::new(Self::into_lock(guard))
+        UpgradeOwned::new(Self::into_lock(guard), diag::caller())
     }
 
     /// Turns the guard into the write lock, parking the current thread until the readers
@@ -674,6 +686,7 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_upgrade")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn upgrade_blocking(guard: Self) -> OwnedRwLockWriteGuard<T> {
         crate::raw::wait::block_on(Self::upgrade(guard), None)
             .expect("a wait without deadline completes")
@@ -704,6 +717,7 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
     /// ```
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn upgrade_blocking_timeout(
         guard: Self,
         timeout: core::time::Duration,
@@ -740,9 +754,11 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
     /// drop(reader);
     /// assert!(OwnedRwLockUpgradableReadGuard::try_upgrade(guard).is_ok());
     /// ```
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_upgrade(guard: Self) -> Result<OwnedRwLockWriteGuard<T>, Self> {
         // SAFETY: the guard holds the upgradable lock.
         if unsafe { guard.lock.raw.try_upgrade() } {
+            guard.lock.writer.record(diag::caller(), false);
             // SAFETY: the upgradable lock became the write lock.
             Ok(unsafe { OwnedRwLockWriteGuard::new(Self::into_lock(guard)) })
         } else {
@@ -790,6 +806,8 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
     /// assert_eq!(*reader, 1);
     /// ```
     pub fn downgrade(guard: Self) -> OwnedRwLockReadGuard<T> {
+        // No writer any more (if the downgrade panics, the guard's drop clears it anyway).
+        guard.lock.writer.clear();
         // SAFETY: the guard holds the write lock and gives it up for a read lock. If that
         // panics (too many readers), nothing changed and the guard still releases its lock.
         unsafe { guard.lock.raw.downgrade_write() };
@@ -815,6 +833,7 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
     /// ```
     pub fn downgrade_to_upgradable(guard: Self) -> OwnedRwLockUpgradableReadGuard<T> {
         let lock = Self::into_lock(guard);
+        lock.writer.clear();
         // SAFETY: we held the write lock and give it up for the upgradable lock.
         unsafe {
             lock.raw.downgrade_write_to_upgradable();
@@ -920,7 +939,7 @@ mod mapped {
             // SAFETY: `guard` holds the write lock until it is forgotten below, after `f`.
             let value = NonNull::from(f(unsafe { &mut *lock.value.get() }));
             core::mem::forget(guard);
-            MappedRwLockWriteGuard::new(&lock.raw, value)
+            MappedRwLockWriteGuard::new(&lock.raw, diag::HolderRef::new(&lock.writer), value)
         }
 
         /// Narrows the guard to a part of the value that `f` may or may not find; gives the
@@ -957,7 +976,11 @@ mod mapped {
                 return Err(guard);
             };
             core::mem::forget(guard);
-            Ok(MappedRwLockWriteGuard::new(&lock.raw, value))
+            Ok(MappedRwLockWriteGuard::new(
+                &lock.raw,
+                diag::HolderRef::new(&lock.writer),
+                value,
+            ))
         }
     }
 
@@ -1218,6 +1241,8 @@ mod mapped {
     #[clippy::has_significant_drop]
     pub struct MappedRwLockWriteGuard<'a, T: ?Sized> {
         raw: &'a RawRwLock,
+        // Zero-sized without the `diagnostics` feature.
+        holder: diag::HolderRef<'a>,
         value: NonNull<T>,
         _marker: PhantomData<&'a mut T>,
     }
@@ -1229,9 +1254,10 @@ mod mapped {
     unsafe impl<T: ?Sized + Sync> Sync for MappedRwLockWriteGuard<'_, T> {}
 
     impl<'a, T: ?Sized> MappedRwLockWriteGuard<'a, T> {
-        fn new(raw: &'a RawRwLock, value: NonNull<T>) -> Self {
+        fn new(raw: &'a RawRwLock, holder: diag::HolderRef<'a>, value: NonNull<T>) -> Self {
             MappedRwLockWriteGuard {
                 raw,
+                holder,
                 value,
                 _marker: PhantomData,
             }
@@ -1256,9 +1282,9 @@ mod mapped {
             F: FnOnce(&mut T) -> &mut U,
         {
             let value = NonNull::from(f(&mut *guard));
-            let raw = guard.raw;
+            let (raw, holder) = (guard.raw, guard.holder);
             core::mem::forget(guard);
-            MappedRwLockWriteGuard::new(raw, value)
+            MappedRwLockWriteGuard::new(raw, holder, value)
         }
 
         /// Narrows the guard further, to a part `f` may or may not find; gives the guard back
@@ -1290,14 +1316,15 @@ mod mapped {
             let Some(value) = f(&mut *guard).map(NonNull::from) else {
                 return Err(guard);
             };
-            let raw = guard.raw;
+            let (raw, holder) = (guard.raw, guard.holder);
             core::mem::forget(guard);
-            Ok(MappedRwLockWriteGuard::new(raw, value))
+            Ok(MappedRwLockWriteGuard::new(raw, holder, value))
         }
     }
 
     impl<T: ?Sized> Drop for MappedRwLockWriteGuard<'_, T> {
         fn drop(&mut self) {
+            self.holder.clear();
             // SAFETY: a mapped write guard exists only while its write lock is held.
             unsafe { self.raw.write_unlock() }
         }
@@ -1535,6 +1562,7 @@ mod mapped {
 
     impl<T: ?Sized, U: ?Sized> Drop for OwnedMappedRwLockWriteGuard<T, U> {
         fn drop(&mut self) {
+            self.lock.writer.clear();
             // SAFETY: a mapped write guard exists only while its write lock is held.
             unsafe { self.lock.raw.write_unlock() }
         }

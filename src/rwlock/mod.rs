@@ -5,6 +5,7 @@ use alloc::sync::Arc;
 use core::cell::UnsafeCell;
 use core::fmt;
 
+use crate::diag;
 use crate::raw::rwlock::{RawRwLock, MAX_READERS};
 use crate::sync::const_fn;
 
@@ -101,6 +102,8 @@ pub use guards::{
 /// ```
 pub struct RwLock<T: ?Sized> {
     raw: RawRwLock,
+    // The writer's record; zero-sized without the `diagnostics` feature.
+    writer: diag::HolderCell,
     value: UnsafeCell<T>,
 }
 
@@ -134,7 +137,11 @@ impl<T> RwLock<T> {
         /// assert_eq!(*CONFIG.try_read().unwrap(), 7);
         /// ```
         pub const fn new(value: T) -> RwLock<T> {
-            RwLock { raw: RawRwLock::new(), value: UnsafeCell::new(value) }
+            RwLock {
+                raw: RawRwLock::new(),
+                writer: diag::HolderCell::new(),
+                value: UnsafeCell::new(value),
+            }
         }
     }
 
@@ -173,7 +180,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[inline]
     pub fn read(&self) -> Read<'_, T> {
-        Read::new(self)
+        Read::new(self, diag::caller())
     }
 
     /// Takes a read lock if that is possible right now.
@@ -278,7 +285,7 @@ impl<T: ?Sized> RwLock<T> {
     /// # });
     /// ```
     pub fn read_owned(self: &Arc<Self>) -> ReadOwned<T> {
-        ReadOwned::new(self.clone())
+        ReadOwned::new(self.clone(), diag::caller())
     }
 
     /// Takes a read lock of a lock behind an `Arc`, parking the current thread until it can; the guard owns a reference to
@@ -379,8 +386,9 @@ impl<T: ?Sized> RwLock<T> {
     /// # });
     /// ```
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn write(&self) -> Write<'_, T> {
-        Write::new(self)
+        Write::new(self, diag::caller())
     }
 
     /// Takes the write lock if that is possible right now.
@@ -398,8 +406,10 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[inline]
     #[must_use = "if unused the lock is released at once"]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
         if self.raw.try_write() {
+            self.writer.record(diag::caller(), false);
             // SAFETY: we just took the write lock.
             Some(unsafe { RwLockWriteGuard::new(self) })
         } else {
@@ -429,6 +439,7 @@ impl<T: ?Sized> RwLock<T> {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_write")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn write_blocking(&self) -> RwLockWriteGuard<'_, T> {
         crate::raw::wait::block_on(self.write(), None).expect("a wait without deadline completes")
     }
@@ -456,6 +467,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn write_blocking_timeout(
         &self,
         timeout: core::time::Duration,
@@ -483,8 +495,9 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(handle.join().unwrap(), 2);
     /// # });
     /// ```
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn write_owned(self: &Arc<Self>) -> WriteOwned<T> {
-        WriteOwned::new(self.clone())
+        WriteOwned::new(self.clone(), diag::caller())
     }
 
     /// Takes the write lock of a lock behind an `Arc`, parking the current thread until it can; the guard owns a reference to
@@ -508,6 +521,7 @@ impl<T: ?Sized> RwLock<T> {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_write_owned")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn write_owned_blocking(self: &Arc<Self>) -> OwnedRwLockWriteGuard<T> {
         crate::raw::wait::block_on(self.write_owned(), None)
             .expect("a wait without deadline completes")
@@ -536,6 +550,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn write_owned_blocking_timeout(
         self: &Arc<Self>,
         timeout: core::time::Duration,
@@ -558,8 +573,10 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(lock.try_write_owned().is_some());
     /// ```
     #[must_use = "if unused the lock is released at once"]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_write_owned(self: &Arc<Self>) -> Option<OwnedRwLockWriteGuard<T>> {
         if self.raw.try_write() {
+            self.writer.record(diag::caller(), false);
             // SAFETY: we just took the write lock.
             Some(unsafe { OwnedRwLockWriteGuard::new(self.clone()) })
         } else {
@@ -589,7 +606,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[inline]
     pub fn upgradable_read(&self) -> UpgradableRead<'_, T> {
-        UpgradableRead::new(self)
+        UpgradableRead::new(self, diag::caller())
     }
 
     /// Takes the upgradable read lock if that is possible right now.
@@ -694,7 +711,7 @@ impl<T: ?Sized> RwLock<T> {
     /// # });
     /// ```
     pub fn upgradable_read_owned(self: &Arc<Self>) -> UpgradableReadOwned<T> {
-        UpgradableReadOwned::new(self.clone())
+        UpgradableReadOwned::new(self.clone(), diag::caller())
     }
 
     /// Takes the upgradable read lock of a lock behind an `Arc`, parking the current thread until it can; the guard owns a reference to
@@ -823,6 +840,39 @@ impl<T: ?Sized> RwLock<T> {
     pub fn reader_count(&self) -> usize {
         self.raw.reader_count()
     }
+
+    /// Returns who holds the write lock: where it was taken, since when, and by which thread.
+    ///
+    /// `None` while no writer holds the lock (readers and the upgradable reader are not
+    /// recorded). The record is written by every way of taking the write lock (`write`,
+    /// `write_owned`, `try_write`, an upgrade, the `_blocking` forms), at the caller's site,
+    /// kept by mapped guards and cleared by a downgrade; `Debug` prints it too. See
+    /// [`diagnostics`](crate::diagnostics).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::{RwLock, RwLockWriteGuard};
+    ///
+    /// let lock = RwLock::new(0);
+    /// let writer = lock.write_blocking();
+    /// assert_eq!(lock.writer().unwrap().site().line(), line!() - 1);
+    /// let reader = RwLockWriteGuard::downgrade(writer);
+    /// assert!(lock.writer().is_none());
+    /// # drop(reader);
+    /// ```
+    #[cfg(feature = "diagnostics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "diagnostics")))]
+    pub fn writer(&self) -> Option<crate::diagnostics::Holder> {
+        self.writer.get()
+    }
+
+    /// The write side as a diagnosed wait sees it (a zero-sized no-op without
+    /// `diagnostics`).
+    #[inline]
+    pub(crate) fn writer_target(&self, kind: diag::LockKind) -> diag::Target<'_> {
+        diag::Target::new(&self.writer, self, kind)
+    }
 }
 
 impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
@@ -832,6 +882,10 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
             Some(guard) => d.field("value", &&*guard),
             None => d.field("value", &format_args!("<locked>")),
         };
+        #[cfg(feature = "diagnostics")]
+        if let Some(writer) = self.writer() {
+            d.field("writer", &writer);
+        }
         d.finish_non_exhaustive()
     }
 }

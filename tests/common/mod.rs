@@ -183,18 +183,26 @@ pub struct CountingAlloc;
 thread_local! {
     /// Allocations made by this thread so far.
     static THREAD_ALLOCS: Cell<usize> = const { Cell::new(0) };
+    /// Bytes allocated by this thread minus bytes freed by it, so far.
+    static THREAD_BYTES: Cell<isize> = const { Cell::new(0) };
+}
+
+/// Adds `delta` to this thread's net byte count (not counted during thread teardown).
+fn count_bytes(delta: isize) {
+    let _ = THREAD_BYTES.try_with(|c| c.set(c.get() + delta));
 }
 
 /// Allocations live in the whole process right now.
 static LIVE_ALLOCS: AtomicIsize = AtomicIsize::new(0);
 
 impl CountingAlloc {
-    fn counted(ptr: *mut u8) -> *mut u8 {
+    fn counted(ptr: *mut u8, size: usize) -> *mut u8 {
         // `try_with`, so that an allocation during thread teardown is simply not counted. The
         // cell is const-initialised: touching it neither allocates nor re-enters the allocator.
         let _ = THREAD_ALLOCS.try_with(|c| c.set(c.get() + 1));
         if !ptr.is_null() {
             LIVE_ALLOCS.fetch_add(1, Ordering::SeqCst);
+            count_bytes(size as isize);
         }
         ptr
     }
@@ -205,12 +213,12 @@ impl CountingAlloc {
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded with the caller's guarantees.
-        Self::counted(unsafe { System.alloc(layout) })
+        Self::counted(unsafe { System.alloc(layout) }, layout.size())
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded with the caller's guarantees.
-        Self::counted(unsafe { System.alloc_zeroed(layout) })
+        Self::counted(unsafe { System.alloc_zeroed(layout) }, layout.size())
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
@@ -219,11 +227,15 @@ unsafe impl GlobalAlloc for CountingAlloc {
         // One allocation for this thread; the number of live blocks does not change (on
         // failure the old block stays live).
         let _ = THREAD_ALLOCS.try_with(|c| c.set(c.get() + 1));
+        if !new.is_null() {
+            count_bytes(new_size as isize - layout.size() as isize);
+        }
         new
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         LIVE_ALLOCS.fetch_sub(1, Ordering::SeqCst);
+        count_bytes(-(layout.size() as isize));
         // SAFETY: forwarded with the caller's guarantees.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -262,6 +274,16 @@ pub fn allocs<R>(f: impl FnOnce() -> R) -> (usize, R) {
     let before = THREAD_ALLOCS.with(Cell::get);
     let r = f();
     (THREAD_ALLOCS.with(Cell::get) - before, r)
+}
+
+/// Runs `f` and returns the bytes this thread allocated meanwhile minus those it freed, with
+/// `f`'s result: zero when `f` retained nothing (as long as what `f` allocates is freed on this
+/// thread, and `f` frees nothing that was allocated before it).
+pub fn net_bytes<R>(f: impl FnOnce() -> R) -> (isize, R) {
+    assert_counting();
+    let before = THREAD_BYTES.with(Cell::get);
+    let r = f();
+    (THREAD_BYTES.with(Cell::get) - before, r)
 }
 
 /// How many heap blocks are allocated in the whole process right now.

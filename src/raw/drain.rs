@@ -1,0 +1,303 @@
+//! A count of outstanding work with a one-way trigger: the state under
+//! [`WaitGroup`](crate::WaitGroup) and [`ShutdownSignal`](crate::ShutdownSignal).
+//!
+//! # State word
+//!
+//! | bits | name        | meaning                                                              |
+//! |------|-------------|----------------------------------------------------------------------|
+//! | 0    | `TRIGGERED` | set once and never cleared (a wait group is born with it)            |
+//! | 1    | `PARKED`    | the queue is not empty; set and cleared only under the queue's lock  |
+//! | 2..  | count       | units of work outstanding (tokens, drain guards)                     |
+//!
+//! Two waits park on the queue. A *trigger wait* completes once `TRIGGERED` is set. A *drain
+//! wait* completes once `TRIGGERED` is set and the count is zero at some moment after the wait
+//! began, even if new work comes in before the waiter runs.
+//!
+//! # Why the last unit cannot slip past a drain wait
+//!
+//! Adding work is one lock-free `fetch_add`. Completing it is lock-free too, except for the
+//! decrement that takes a triggered count to zero while `PARKED` is set: that one is made
+//! under the queue's lock. A drain waiter links under the same lock after seeing a non-zero
+//! count, so every queued waiter is there before the zero that ends its wait, and the thread
+//! that makes that zero finds it. A new unit racing the last one's completion either lands
+//! first (the count never reaches zero: nobody is woken) or after (the waiters queued before
+//! the zero are woken, and later waiters wait for the new unit).
+//!
+//! # Epochs
+//!
+//! Waking everyone may take several batches, and the lock is released between them; a drain
+//! wait that links meanwhile saw a non-zero count and must not be woken by a zero that came
+//! before it. So each release of waiters (the trigger, a zero) bumps an epoch under the
+//! lock, every waiter links with the epoch current at the time, and a release wakes only the
+//! waiters older than its own epoch. The queue is in arrival order, so those are at its front.
+
+use core::pin::Pin;
+use core::task::Poll;
+
+use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
+use crate::raw::wait::{cancel, poll_wait, Check, Protocol, Strategy};
+use crate::sync::{const_fn, AtomicUsize, Ordering};
+
+const TRIGGERED: usize = 1;
+const PARKED: usize = 1 << 1;
+const COUNT_SHIFT: u32 = 2;
+const ONE: usize = 1 << COUNT_SHIFT;
+
+/// The most units of work a count holds at once (2^61 - 1 on 64-bit targets). The word has
+/// room above it, so threads racing past the limit can still undo their increments.
+pub(crate) const MAX_COUNT: usize = usize::MAX >> 3;
+
+/// Bit 0 of a queued node's data: a drain wait (else a trigger wait). The epoch is above it.
+const DRAIN: usize = 1;
+const EPOCH_MASK: usize = usize::MAX >> 1;
+
+#[inline]
+const fn count(state: usize) -> usize {
+    state >> COUNT_SHIFT
+}
+
+/// Whether a waiter that linked in epoch `linked` came before a release of epoch `current`.
+#[inline]
+fn older(linked: usize, current: usize) -> bool {
+    let age = current.wrapping_sub(linked) & EPOCH_MASK;
+    age != 0 && age <= EPOCH_MASK / 2
+}
+
+/// A count of outstanding work, a trigger, and the queue their waiters park on.
+pub(crate) struct RawDrain {
+    state: AtomicUsize,
+    /// Changed only under the queue's lock (see the module docs).
+    epoch: AtomicUsize,
+    queue: WaitQueue,
+}
+
+impl RawDrain {
+    const_fn! {
+        /// A count of zero, triggered or not.
+        pub(crate) const fn new(triggered: bool) -> RawDrain {
+            RawDrain {
+                state: AtomicUsize::new(if triggered { TRIGGERED } else { 0 }),
+                epoch: AtomicUsize::new(0),
+                queue: WaitQueue::new(),
+            }
+        }
+    }
+
+    /// Whether the trigger has fired.
+    #[inline]
+    pub(crate) fn is_triggered(&self) -> bool {
+        self.state.load(Ordering::Acquire) & TRIGGERED != 0
+    }
+
+    /// The units of work outstanding right now.
+    #[inline]
+    pub(crate) fn count(&self) -> usize {
+        count(self.state.load(Ordering::Acquire))
+    }
+
+    /// Sets the count, keeping the other bits: lets tests reach the limit.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn set_count_for_test(&self, n: usize) {
+        let s = self.state.load(Ordering::Relaxed);
+        self.state
+            .store((s & (ONE - 1)) | (n << COUNT_SHIFT), Ordering::Relaxed);
+    }
+
+    /// Fires the trigger and wakes every trigger wait (and every drain wait, which completes
+    /// if the count is zero). Returns whether this call fired it.
+    pub(crate) fn trigger(&self) -> bool {
+        let prev = self.state.fetch_or(TRIGGERED, Ordering::AcqRel);
+        if prev & TRIGGERED != 0 {
+            return false;
+        }
+        if prev & PARKED != 0 {
+            self.release(false);
+        }
+        true
+    }
+
+    /// Adds one unit of work.
+    ///
+    /// Returns `Err(())`, with the count unchanged, if it already holds [`MAX_COUNT`] units.
+    #[inline]
+    pub(crate) fn add(&self) -> Result<(), ()> {
+        // Relaxed: a new unit publishes nothing; completing one does (see `sub`).
+        let prev = self.state.fetch_add(ONE, Ordering::Relaxed);
+        if count(prev) >= MAX_COUNT {
+            // Far from zero, so undoing cannot be the zero a drain waits for.
+            self.state.fetch_sub(ONE, Ordering::Relaxed);
+            return Err(());
+        }
+        Ok(())
+    }
+
+    /// Completes one unit of work (there must be one).
+    #[inline]
+    pub(crate) fn sub(&self) {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            debug_assert!(count(s) > 0, "completed more work than was added");
+            if count(s) == 1 && s & (TRIGGERED | PARKED) == TRIGGERED | PARKED {
+                return self.sub_last();
+            }
+            // Release: the work done under this unit happens before a drain that sees the
+            // count it leaves.
+            match self
+                .state
+                .compare_exchange_weak(s, s - ONE, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// Completes what may be the last unit while drain waiters are queued: under the lock.
+    #[cold]
+    #[inline(never)]
+    fn sub_last(&self) {
+        let mut queue = self.queue.lock();
+        let prev = self.state.fetch_sub(ONE, Ordering::AcqRel);
+        // `PARKED` changes only under the lock we hold; the count may have grown meanwhile.
+        if count(prev) == 1 && prev & PARKED != 0 {
+            self.release_locked(&mut queue, true);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn release(&self, zero: bool) {
+        self.release_locked(&mut self.queue.lock(), zero);
+    }
+
+    /// Wakes every waiter that linked before now: trigger waits complete; drain waits
+    /// complete if `zero` (the count just reached zero) or the count is zero now, and
+    /// otherwise check again.
+    fn release_locked(&self, queue: &mut Locked<'_>, zero: bool) {
+        let epoch = self.epoch.load(Ordering::Relaxed).wrapping_add(1) & EPOCH_MASK;
+        self.epoch.store(epoch, Ordering::Relaxed);
+        loop {
+            queue.make_room();
+            match queue.front() {
+                Some(data) if older(data >> 1, epoch) => {
+                    let done = data & DRAIN == 0 || zero || self.count() == 0;
+                    queue.pop_front(usize::from(done));
+                }
+                _ => break,
+            }
+        }
+        queue.clear_when_empty(&self.state, PARKED);
+    }
+
+    /// Marks the state word as having a queued waiter and returns the data to link with.
+    /// Under the lock; `None` if `done` holds for the state first.
+    fn mark(&self, kind: usize, done: impl Fn(usize) -> bool) -> Option<usize> {
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            if done(s) {
+                return None;
+            }
+            if s & PARKED != 0 {
+                break;
+            }
+            match self.state.compare_exchange_weak(
+                s,
+                s | PARKED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(actual) => s = actual,
+            }
+        }
+        Some((self.epoch.load(Ordering::Relaxed) << 1) | kind)
+    }
+}
+
+#[inline]
+fn triggered(s: usize) -> bool {
+    s & TRIGGERED != 0
+}
+
+#[inline]
+fn drained(s: usize) -> bool {
+    s & TRIGGERED != 0 && count(s) == 0
+}
+
+/// One wait on a [`RawDrain`]: for the trigger, or for the trigger and a zero count.
+struct DrainWait<'a> {
+    raw: &'a RawDrain,
+    kind: usize,
+}
+
+impl DrainWait<'_> {
+    #[inline]
+    fn done(&self, s: usize) -> bool {
+        if self.kind == DRAIN {
+            drained(s)
+        } else {
+            triggered(s)
+        }
+    }
+}
+
+impl<'a> Protocol<'a> for DrainWait<'a> {
+    type Output = ();
+
+    #[inline]
+    fn queue(&self) -> &'a WaitQueue {
+        &self.raw.queue
+    }
+
+    #[inline]
+    fn attempt(&mut self) -> Option<()> {
+        self.done(self.raw.state.load(Ordering::Acquire))
+            .then_some(())
+    }
+
+    fn check(&mut self, _queue: &mut Locked<'_>) -> Check<()> {
+        match self.raw.mark(self.kind, |s| self.done(s)) {
+            None => Check::Done(()),
+            Some(data) => Check::Wait { data, front: false },
+        }
+    }
+
+    fn woken(&mut self, wakeup: Wakeup) -> Option<()> {
+        // A drain wait woken by the trigger while work was still out checks again.
+        (wakeup.token == 1).then_some(())
+    }
+
+    fn unlinked(&mut self, queue: &mut Locked<'_>, _data: usize) {
+        queue.clear_when_empty(&self.raw.state, PARKED);
+    }
+}
+
+/// Advances a wait for the trigger.
+#[inline]
+pub(crate) fn poll_triggered<S: Strategy>(
+    node: Pin<&Node>,
+    raw: &RawDrain,
+    strategy: &mut S,
+) -> Poll<()> {
+    if node.is_idle() && raw.is_triggered() {
+        return Poll::Ready(());
+    }
+    poll_wait(node, strategy, &mut DrainWait { raw, kind: 0 })
+}
+
+/// Advances a wait for the trigger and a zero count.
+#[inline]
+pub(crate) fn poll_drained<S: Strategy>(
+    node: Pin<&Node>,
+    raw: &RawDrain,
+    strategy: &mut S,
+) -> Poll<()> {
+    poll_wait(node, strategy, &mut DrainWait { raw, kind: DRAIN })
+}
+
+/// Withdraws an unfinished wait of either kind. Releases wake every waiter, so nothing is
+/// passed on.
+pub(crate) fn cancel_wait(node: Pin<&Node>, raw: &RawDrain) {
+    // The kind only matters to `check`, which a cancellation never runs.
+    cancel(node, &mut DrainWait { raw, kind: 0 });
+}

@@ -1,0 +1,777 @@
+//! A tree of shutdown signals with drain tracking: [`ShutdownSignal`] and [`DrainGuard`].
+//!
+//! # Implementation notes
+//!
+//! Each signal is a [`RawDrain`] (a trigger, a count of tracked tasks and a wait queue) in a
+//! shared allocation, with a count of its *users*: handles, drain guards (each holds a
+//! handle) and live children. A child waits for its parent's trigger the way any task does:
+//! its allocation holds a queue node, linked in the parent's queue with a waker that fires
+//! the child. So a child costs its parent one node in the queue and nothing else, is found
+//! by the parent's trigger like every other waiter, and is gone from the parent's queue as
+//! soon as its last user is. There is no list of children to walk or to leak.
+//!
+//! A child keeps its parent's users up, so a parent whose handles are all dropped stays
+//! registered with *its* parent for as long as it has children: a trigger from above still
+//! reaches them.
+//!
+//! Firing a signal wakes its children's wakers after its queue's lock is released; each of
+//! those fires a child. With `std`, nested firings on one thread are queued and run one
+//! after the other rather than recursively, so a deep chain of children cannot overflow the
+//! stack; dropping a deep chain is iterative too.
+
+use alloc::sync::Arc;
+use alloc::task::Wake;
+use core::fmt;
+use core::pin::Pin;
+use core::task::{Poll, Waker};
+
+use pin_project_lite::pin_project;
+
+use crate::future::{wait_future, Shell};
+use crate::raw::drain::{cancel_wait, poll_triggered, RawDrain};
+use crate::raw::queue::{Node, Unpark, WaitQueue, Wakeup};
+use crate::raw::wait::Strategy;
+use crate::sync::{AtomicUsize, Ordering};
+use crate::wait_group::{too_many, DrainKind, DrainRef, TriggerKind};
+
+/// A shutdown signal that can be triggered once, waited on, split into children, and used to
+/// drain the tasks that run under it.
+///
+/// - **Trigger and wait**: [`trigger`](ShutdownSignal::trigger) fires the signal for good;
+///   tasks wait with [`wait`](ShutdownSignal::wait)`.await`, threads with
+///   [`wait_blocking`](ShutdownSignal::wait_blocking) or
+///   [`wait_blocking_timeout`](ShutdownSignal::wait_blocking_timeout).
+/// - **Scopes**: [`child`](ShutdownSignal::child) makes a signal that fires when this one
+///   does, and that can also be triggered alone without touching its parent or its
+///   siblings: one per subsystem, listener or connection. Dropping every handle to a child
+///   unregisters it from its parent, so making and dropping a child per connection keeps
+///   memory flat however many connections come and go.
+/// - **Drain**: [`track`](ShutdownSignal::track) returns a [`DrainGuard`] that a task holds
+///   while it works; [`drained`](ShutdownSignal::drained)`.await` waits until the signal has
+///   fired *and* every guard is gone, which is what a server does before it exits. A guard
+///   counts toward its signal and every ancestor, so draining the root waits for tasks
+///   tracked anywhere below it.
+///
+/// `ShutdownSignal` is a handle: clones are the same signal. It is the runtime-agnostic
+/// counterpart of tokio-util's `CancellationToken` plus `TaskTracker`, with blocking forms
+/// for threads.
+///
+/// # Memory
+///
+/// [`new`](ShutdownSignal::new) and [`child`](ShutdownSignal::child) allocate one block each
+/// (the signal's state and its place in its parent's queue); the signal's own wait queue is
+/// allocated the first time something waits on it. Clones, guards and waits allocate nothing.
+///
+/// # Examples
+///
+/// ```
+/// use unisync::ShutdownSignal;
+///
+/// # futures::executor::block_on(async {
+/// let shutdown = ShutdownSignal::new();
+/// let connection = shutdown.child();
+///
+/// connection.trigger(); // closes this connection only
+/// assert!(connection.is_triggered());
+/// assert!(!shutdown.is_triggered());
+///
+/// let other = shutdown.child();
+/// shutdown.trigger(); // reaches every child
+/// other.wait().await;
+/// # });
+/// ```
+pub struct ShutdownSignal {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    raw: RawDrain,
+    /// Handles, drain guards and live children. When it reaches zero nothing can trigger,
+    /// track or wait on this signal any more except its parent, so it leaves the parent's
+    /// queue and the parent loses a user.
+    users: AtomicUsize,
+    /// This signal's wait for its parent's trigger: linked in the parent's queue, with a
+    /// waker that fires this signal. Idle for a root.
+    registration: Node,
+    parent: Option<Arc<Inner>>,
+}
+
+impl Inner {
+    fn new(parent: Option<Arc<Inner>>) -> Inner {
+        Inner {
+            raw: RawDrain::new(false),
+            users: AtomicUsize::new(1),
+            registration: Node::new(),
+            parent,
+        }
+    }
+
+    #[inline]
+    fn registration(&self) -> Pin<&Node> {
+        // SAFETY: `Inner` lives in an `Arc` and is never moved out of it (its `Drop` only
+        // takes `parent`), so the node stays where it is until the allocation is freed; and
+        // the node is unlinked before then (see `release`; a linked node's waker keeps the
+        // allocation alive).
+        unsafe { Pin::new_unchecked(&self.registration) }
+    }
+}
+
+impl Wake for Inner {
+    fn wake(self: Arc<Self>) {
+        fire(self);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        fire(self.clone());
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Free a chain of parents that only this signal kept alive one by one, rather than
+        // recursively.
+        let mut next = self.parent.take();
+        while let Some(mut parent) = next {
+            // The count check first skips `get_mut`'s read-modify-write in the common case.
+            next = if Arc::strong_count(&parent) == 1 {
+                Arc::get_mut(&mut parent).and_then(|p| p.parent.take())
+            } else {
+                None
+            };
+        }
+    }
+}
+
+/// Fires `signal`, and through its queue every child that has not fired yet.
+#[cfg(all(feature = "std", not(loom)))]
+fn fire(signal: Arc<Inner>) {
+    use core::cell::RefCell;
+    use std::vec::Vec;
+
+    std::thread_local! {
+        /// Signals whose firing was asked for while this thread was already firing one.
+        static DEFERRED: RefCell<Option<Vec<Arc<Inner>>>> = const { RefCell::new(None) };
+    }
+
+    let mut signal = Some(signal);
+    let nested = DEFERRED.try_with(|deferred| {
+        let mut deferred = deferred.borrow_mut();
+        match deferred.as_mut() {
+            Some(list) => {
+                list.extend(signal.take());
+                true
+            }
+            None => {
+                *deferred = Some(Vec::new());
+                false
+            }
+        }
+    });
+    let Some(mut current) = signal else {
+        // Queued for the firing that is running further up this thread's stack.
+        return;
+    };
+    if nested.is_err() {
+        // The thread is being torn down: no queue, so fire directly.
+        current.raw.trigger();
+        return;
+    }
+
+    // A waker that panics (one of a signal's own waiters) must not leave the children queued
+    // behind it unfired: catch it, fire the rest, then pass the first panic on.
+    let mut panic = None;
+    loop {
+        let fired = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
+            current.raw.trigger();
+        }));
+        if let Err(caught) = fired {
+            panic.get_or_insert(caught);
+        }
+        drop(current);
+        let next = DEFERRED.with(|deferred| deferred.borrow_mut().as_mut().and_then(Vec::pop));
+        match next {
+            Some(signal) => current = signal,
+            None => break,
+        }
+    }
+    let done = DEFERRED.with(|deferred| deferred.borrow_mut().take());
+    drop(done);
+    if let Some(panic) = panic {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Fires `signal`, and through its queue every child that has not fired yet.
+#[cfg(any(not(feature = "std"), loom))]
+fn fire(signal: Arc<Inner>) {
+    // Without thread-locals, children fire recursively.
+    signal.raw.trigger();
+}
+
+/// Links a child's registration with a waker made for it, moved in rather than cloned.
+struct Register(Option<Waker>);
+
+impl Strategy for Register {
+    fn is_blocking(&self) -> bool {
+        false
+    }
+
+    fn unparker(&mut self) -> Unpark {
+        Unpark::Task(self.0.take().expect("a registration links once"))
+    }
+
+    fn park(&mut self, _queue: &WaitQueue, _node: Pin<&Node>, _just_linked: bool) -> Poll<Wakeup> {
+        // Linked: from now on the waker fires the child, whenever the parent fires.
+        Poll::Pending
+    }
+}
+
+/// Takes one user from `inner`; the last one unregisters it from its parent, and so on up.
+fn release(inner: &Inner) {
+    let mut current = inner;
+    // Release: what this user did happens before the unregistration by the last one.
+    while current.users.fetch_sub(1, Ordering::AcqRel) == 1 {
+        let Some(parent) = current.parent.as_deref() else {
+            return;
+        };
+        cancel_wait(current.registration(), &parent.raw);
+        current = parent;
+    }
+}
+
+impl ShutdownSignal {
+    /// Creates a signal that has not fired, with no parent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let shutdown = unisync::ShutdownSignal::new();
+    /// assert!(!shutdown.is_triggered());
+    /// ```
+    pub fn new() -> ShutdownSignal {
+        ShutdownSignal {
+            inner: Arc::new(Inner::new(None)),
+        }
+    }
+
+    /// Creates a child: a signal that fires when this one fires, and that can also be
+    /// triggered alone.
+    ///
+    /// Triggering the child does not touch this signal or the child's siblings. A child made
+    /// after this signal fired is born triggered. Once every handle to the child (and every
+    /// guard and grandchild under it) is dropped, it leaves this signal's queue, so children
+    /// that come and go cost nothing after they are gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let server = unisync::ShutdownSignal::new();
+    /// let conn = server.child();
+    /// conn.trigger();
+    /// assert!(!server.is_triggered());
+    ///
+    /// let conn = server.child();
+    /// server.trigger();
+    /// assert!(conn.is_triggered());
+    /// assert!(server.child().is_triggered());
+    /// ```
+    pub fn child(&self) -> ShutdownSignal {
+        self.inner.users.fetch_add(1, Ordering::Relaxed);
+        let child = Arc::new(Inner::new(Some(self.inner.clone())));
+        let mut register = Register(Some(Waker::from(child.clone())));
+        if poll_triggered(child.registration(), &self.inner.raw, &mut register).is_ready() {
+            // Nobody waits on the new child yet: this only sets its flag.
+            child.raw.trigger();
+        }
+        ShutdownSignal { inner: child }
+    }
+
+    /// Fires the signal and every child under it, and wakes everything waiting on them.
+    ///
+    /// Returns `true` if this call fired it, `false` if it had fired already. The signal
+    /// stays triggered for good.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let shutdown = unisync::ShutdownSignal::new();
+    /// assert!(shutdown.trigger());
+    /// assert!(!shutdown.trigger());
+    /// ```
+    #[doc(alias = "cancel")]
+    pub fn trigger(&self) -> bool {
+        // Directly, not through `fire`: the signal has fired when this returns, even if it is
+        // called from a waker while this thread is firing other signals.
+        self.inner.raw.trigger()
+    }
+
+    /// Returns whether the signal has fired, by itself or through an ancestor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let shutdown = unisync::ShutdownSignal::new();
+    /// let child = shutdown.child();
+    /// shutdown.trigger();
+    /// assert!(child.is_triggered());
+    /// ```
+    #[doc(alias = "is_cancelled")]
+    #[inline]
+    pub fn is_triggered(&self) -> bool {
+        self.inner.raw.is_triggered()
+    }
+
+    /// Waits until the signal fires; completes at once if it has.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe. Dropping the future at any point leaves the signal unchanged, and there
+    /// is no wake-up to hand on: firing wakes every waiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let shutdown = unisync::ShutdownSignal::new();
+    /// let worker = {
+    ///     let shutdown = shutdown.clone();
+    ///     async move {
+    ///         shutdown.wait().await;
+    ///         "stopped"
+    ///     }
+    /// };
+    /// let (stopped, ()) = futures::join!(worker, async { shutdown.trigger(); });
+    /// assert_eq!(stopped, "stopped");
+    /// # });
+    /// ```
+    #[doc(alias = "cancelled")]
+    pub fn wait(&self) -> ShutdownWait<'_> {
+        ShutdownWait {
+            shell: Shell::new(self, TriggerKind::new()),
+        }
+    }
+
+    /// Like [`wait`](ShutdownSignal::wait), but the future holds a handle of its own, so it
+    /// borrows nothing and can be moved into a spawned task.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`wait`](ShutdownSignal::wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let shutdown = unisync::ShutdownSignal::new();
+    /// let stopped = shutdown.wait_owned(); // 'static
+    /// shutdown.trigger();
+    /// futures::executor::block_on(stopped);
+    /// ```
+    #[doc(alias = "cancelled_owned")]
+    pub fn wait_owned(&self) -> ShutdownWaitOwned {
+        ShutdownWaitOwned {
+            shell: Shell::new(self.clone(), TriggerKind::new()),
+        }
+    }
+
+    /// Parks the current thread until the signal fires.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; never call it from inside an async task (use
+    /// [`wait`](ShutdownSignal::wait)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let shutdown = unisync::ShutdownSignal::new();
+    /// let worker = {
+    ///     let shutdown = shutdown.clone();
+    ///     std::thread::spawn(move || shutdown.wait_blocking())
+    /// };
+    /// shutdown.trigger();
+    /// worker.join().unwrap();
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[doc(alias = "blocking_wait")]
+    pub fn wait_blocking(&self) {
+        crate::raw::wait::block_on(self.wait(), None);
+    }
+
+    /// Parks the current thread until the signal fires or `timeout` passes.
+    ///
+    /// Returns `true` if the signal fired, `false` on timeout.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; never call it from inside an async task (use
+    /// [`wait`](ShutdownSignal::wait)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let shutdown = unisync::ShutdownSignal::new();
+    /// assert!(!shutdown.wait_blocking_timeout(Duration::from_millis(5)));
+    /// shutdown.trigger();
+    /// assert!(shutdown.wait_blocking_timeout(Duration::from_millis(5)));
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[doc(alias = "blocking_wait_timeout")]
+    pub fn wait_blocking_timeout(&self, timeout: core::time::Duration) -> bool {
+        crate::raw::wait::block_on(self.wait(), crate::raw::wait::deadline(timeout)).is_some()
+    }
+
+    /// Tracks one task under this signal until the returned guard is dropped.
+    ///
+    /// The guard counts toward this signal and each of its ancestors, so a
+    /// [`drained`](ShutdownSignal::drained) wait on any of them waits for it. A task tracked
+    /// after the signal fired counts too, until it finishes. The guard also gives the task
+    /// its signal ([`DrainGuard::signal`]) to watch.
+    ///
+    /// # Panics
+    ///
+    /// Panics if 2^61 - 1 guards (on 64-bit targets) are already live under one signal,
+    /// which only leaked guards can reach; nothing is tracked then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let shutdown = unisync::ShutdownSignal::new();
+    /// let guard = shutdown.track();
+    /// assert_eq!(shutdown.tracked(), 1);
+    /// drop(guard);
+    /// assert_eq!(shutdown.tracked(), 0);
+    /// ```
+    #[track_caller]
+    pub fn track(&self) -> DrainGuard {
+        let mut done: Option<&Inner> = None;
+        let mut current = &*self.inner;
+        loop {
+            if current.raw.add().is_err() {
+                // Undo what was added below this signal, then say what went wrong.
+                if let Some(last) = done {
+                    sub_chain(&self.inner, last);
+                }
+                too_many();
+            }
+            done = Some(current);
+            match current.parent.as_deref() {
+                Some(parent) => current = parent,
+                None => break,
+            }
+        }
+        DrainGuard {
+            signal: self.clone(),
+        }
+    }
+
+    /// Returns how many tasks are tracked under this signal (including under its children)
+    /// right now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let shutdown = unisync::ShutdownSignal::new();
+    /// let conn = shutdown.child();
+    /// let _guard = conn.track();
+    /// assert_eq!((shutdown.tracked(), conn.tracked()), (1, 1));
+    /// ```
+    pub fn tracked(&self) -> usize {
+        self.inner.raw.count()
+    }
+
+    /// Waits until the signal has fired and no task is tracked under it.
+    ///
+    /// It completes once both hold at some moment after the wait started, even if a new
+    /// task is tracked before the waiter runs again. Bound it with your runtime's timer to
+    /// drain with a deadline.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe. Dropping the future at any point leaves the signal unchanged, and there
+    /// is no wake-up to hand on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let shutdown = unisync::ShutdownSignal::new();
+    /// let guard = shutdown.track();
+    /// let task = async move {
+    ///     guard.signal().wait().await; // work until shutdown
+    ///     drop(guard); // finished
+    /// };
+    /// shutdown.trigger();
+    /// futures::join!(task, shutdown.drained());
+    /// assert_eq!(shutdown.tracked(), 0);
+    /// # });
+    /// ```
+    #[doc(alias = "drain")]
+    pub fn drained(&self) -> Drained<'_> {
+        Drained {
+            shell: Shell::new(self, DrainKind::new()),
+        }
+    }
+
+    /// Parks the current thread until the signal has fired and no task is tracked under it.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; never call it from inside an async task (use
+    /// [`drained`](ShutdownSignal::drained)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let shutdown = unisync::ShutdownSignal::new();
+    /// let guard = shutdown.track();
+    /// let worker = std::thread::spawn(move || {
+    ///     guard.signal().wait_blocking();
+    ///     drop(guard);
+    /// });
+    /// shutdown.trigger();
+    /// shutdown.drained_blocking();
+    /// worker.join().unwrap();
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn drained_blocking(&self) {
+        crate::raw::wait::block_on(self.drained(), None);
+    }
+
+    /// Parks the current thread until the signal has fired and no task is tracked under it,
+    /// or until `timeout` passes.
+    ///
+    /// Returns `true` if the signal drained, `false` on timeout.
+    ///
+    /// # Blocking
+    ///
+    /// Parks the thread; never call it from inside an async task (use
+    /// [`drained`](ShutdownSignal::drained)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let shutdown = unisync::ShutdownSignal::new();
+    /// let stuck = shutdown.track();
+    /// shutdown.trigger();
+    /// assert!(!shutdown.drained_blocking_timeout(Duration::from_millis(5)));
+    /// drop(stuck);
+    /// assert!(shutdown.drained_blocking_timeout(Duration::from_millis(5)));
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn drained_blocking_timeout(&self, timeout: core::time::Duration) -> bool {
+        crate::raw::wait::block_on(self.drained(), crate::raw::wait::deadline(timeout)).is_some()
+    }
+}
+
+/// Completes one tracked task on every signal from `from` up to and including `last`.
+fn sub_chain(from: &Inner, last: &Inner) {
+    let mut current = from;
+    loop {
+        current.raw.sub();
+        if core::ptr::eq(current, last) {
+            return;
+        }
+        match current.parent.as_deref() {
+            Some(parent) => current = parent,
+            None => return,
+        }
+    }
+}
+
+impl Clone for ShutdownSignal {
+    /// Another handle to the same signal.
+    fn clone(&self) -> Self {
+        // Relaxed: as for `Arc`, a new user can only come from an existing one.
+        self.inner.users.fetch_add(1, Ordering::Relaxed);
+        ShutdownSignal {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl Drop for ShutdownSignal {
+    fn drop(&mut self) {
+        release(&self.inner);
+    }
+}
+
+impl Default for ShutdownSignal {
+    /// A signal that has not fired, with no parent.
+    fn default() -> Self {
+        ShutdownSignal::new()
+    }
+}
+
+impl fmt::Debug for ShutdownSignal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShutdownSignal")
+            .field("is_triggered", &self.is_triggered())
+            .field("tracked", &self.tracked())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DrainRef for &ShutdownSignal {
+    #[inline]
+    fn drain(&self) -> &RawDrain {
+        &self.inner.raw
+    }
+}
+
+impl DrainRef for ShutdownSignal {
+    #[inline]
+    fn drain(&self) -> &RawDrain {
+        &self.inner.raw
+    }
+}
+
+/// One task tracked under a [`ShutdownSignal`]; dropping it finishes the task.
+///
+/// Made by [`ShutdownSignal::track`]. Cloning a guard tracks one more task under the same
+/// signal.
+///
+/// # Examples
+///
+/// ```
+/// let shutdown = unisync::ShutdownSignal::new();
+/// let guard = shutdown.track();
+/// assert!(!guard.signal().is_triggered());
+/// let second = guard.clone();
+/// assert_eq!(shutdown.tracked(), 2);
+/// # drop((guard, second));
+/// ```
+#[must_use = "dropping the guard finishes the tracked task at once"]
+pub struct DrainGuard {
+    signal: ShutdownSignal,
+}
+
+impl DrainGuard {
+    /// The signal this task is tracked under.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let shutdown = unisync::ShutdownSignal::new();
+    /// let guard = shutdown.track();
+    /// shutdown.trigger();
+    /// assert!(guard.signal().is_triggered());
+    /// ```
+    pub fn signal(&self) -> &ShutdownSignal {
+        &self.signal
+    }
+}
+
+impl Clone for DrainGuard {
+    /// Tracks one more task under the same signal.
+    ///
+    /// # Panics
+    ///
+    /// As [`ShutdownSignal::track`].
+    #[track_caller]
+    fn clone(&self) -> Self {
+        self.signal.track()
+    }
+}
+
+impl Drop for DrainGuard {
+    fn drop(&mut self) {
+        let inner = &*self.signal.inner;
+        let mut root = inner;
+        while let Some(parent) = root.parent.as_deref() {
+            root = parent;
+        }
+        sub_chain(inner, root);
+    }
+}
+
+impl fmt::Debug for DrainGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DrainGuard")
+            .field("signal", &self.signal)
+            .finish()
+    }
+}
+
+pin_project! {
+    /// The future returned by [`ShutdownSignal::wait`].
+    ///
+    /// It holds the waiter's place in the signal's queue, so it is `!Unpin`: `.await` pins
+    /// it for you.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::{futures::ShutdownWait, ShutdownSignal};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let shutdown = ShutdownSignal::new();
+    /// shutdown.trigger();
+    /// let wait: ShutdownWait<'_> = shutdown.wait();
+    /// wait.await;
+    /// # });
+    /// ```
+    #[must_use = "futures do nothing unless awaited or polled"]
+    #[project(!Unpin)]
+    pub struct ShutdownWait<'a> {
+        #[pin]
+        shell: Shell<TriggerKind<&'a ShutdownSignal>>,
+    }
+}
+
+wait_future!(ShutdownWait ['a] ['a] -> ());
+
+pin_project! {
+    /// The future returned by [`ShutdownSignal::wait_owned`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::{futures::ShutdownWaitOwned, ShutdownSignal};
+    ///
+    /// let shutdown = ShutdownSignal::new();
+    /// let wait: ShutdownWaitOwned = shutdown.wait_owned();
+    /// shutdown.trigger();
+    /// futures::executor::block_on(wait);
+    /// ```
+    #[must_use = "futures do nothing unless awaited or polled"]
+    #[project(!Unpin)]
+    pub struct ShutdownWaitOwned {
+        #[pin]
+        shell: Shell<TriggerKind<ShutdownSignal>>,
+    }
+}
+
+wait_future!(ShutdownWaitOwned [] [] -> ());
+
+pin_project! {
+    /// The future returned by [`ShutdownSignal::drained`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::{futures::Drained, ShutdownSignal};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let shutdown = ShutdownSignal::new();
+    /// shutdown.trigger();
+    /// let drained: Drained<'_> = shutdown.drained();
+    /// drained.await; // nothing tracked
+    /// # });
+    /// ```
+    #[must_use = "futures do nothing unless awaited or polled"]
+    #[project(!Unpin)]
+    pub struct Drained<'a> {
+        #[pin]
+        shell: Shell<DrainKind<&'a ShutdownSignal>>,
+    }
+}
+
+wait_future!(Drained ['a] ['a] -> ());

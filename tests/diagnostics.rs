@@ -1,0 +1,750 @@
+//! The `diagnostics` feature: holder records, the long-wait hook and the deadlock check.
+//!
+//! Timing: nothing here asserts that something did *not* happen within some time on a busy
+//! machine. Waits meant to be reported are held until the report arrives; waits meant to be
+//! short are far below their threshold; and every "eventually" has a generous deadline that
+//! fails the test instead of hanging it.
+
+#![cfg(feature = "diagnostics")]
+
+mod common;
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Barrier, Mutex as StdMutex, MutexGuard as StdMutexGuard, PoisonError};
+use std::task::{Context, Poll};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::Counter;
+use unisync::diagnostics::{self, DeadlockCycle, LockKind, LongWait, ThreadId};
+use unisync::{
+    Condvar, MappedMutexGuard, Mutex, MutexGuard, OwnedMutexGuard, OwnedRwLockUpgradableReadGuard,
+    RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard,
+};
+
+/// How long an "eventually" may take before the test fails.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+fn addr<T: ?Sized>(lock: &T) -> usize {
+    (lock as *const T).cast::<()>() as usize
+}
+
+fn line_of_holder<T: ?Sized>(m: &Mutex<T>) -> u32 {
+    m.holder().expect("the mutex is held").site().line()
+}
+
+fn line_of_writer<T: ?Sized>(l: &RwLock<T>) -> u32 {
+    l.writer().expect("a writer holds the lock").site().line()
+}
+
+fn block_on<F: Future>(fut: F) -> F::Output {
+    futures::executor::block_on(fut)
+}
+
+// -- Holder records ---------------------------------------------------------------------------
+
+#[test]
+fn every_way_of_locking_a_mutex_records_the_callers_line() {
+    let m = Arc::new(Mutex::new(0));
+    assert!(m.holder().is_none());
+
+    let g = m.try_lock().unwrap();
+    assert_eq!(line_of_holder(&m), line!() - 1);
+    drop(g);
+    let g = m.lock_blocking();
+    assert_eq!(line_of_holder(&m), line!() - 1);
+    drop(g);
+    let g = m.lock_blocking_timeout(Duration::from_secs(1)).unwrap();
+    assert_eq!(line_of_holder(&m), line!() - 1);
+    drop(g);
+    let g = block_on(m.lock());
+    assert_eq!(line_of_holder(&m), line!() - 1);
+    drop(g);
+    let g = block_on(m.lock_owned());
+    assert_eq!(line_of_holder(&m), line!() - 1);
+    drop(g);
+    let g = m.lock_owned_blocking();
+    assert_eq!(line_of_holder(&m), line!() - 1);
+    drop(g);
+    let t = Duration::from_secs(1);
+    let g = m.lock_owned_blocking_timeout(t).unwrap();
+    assert_eq!(line_of_holder(&m), line!() - 1);
+    drop(g);
+    let g = m.try_lock_owned().unwrap();
+    assert_eq!(line_of_holder(&m), line!() - 1);
+    drop(g);
+    assert!(m.holder().is_none());
+}
+
+#[test]
+fn a_contended_lock_records_the_site_of_the_wait_that_got_it() {
+    let m = Mutex::new(());
+    let c = Counter::new();
+    let held = m.try_lock().unwrap();
+    let mut fut = pin!(m.lock());
+    let waited_at = line!() - 1;
+    assert!(poll(&c, fut.as_mut()).is_pending());
+    drop(held);
+    let Poll::Ready(guard) = poll(&c, fut.as_mut()) else {
+        panic!("the lock was released");
+    };
+    assert_eq!(line_of_holder(&m), waited_at);
+    assert!(m.holder().unwrap().by_task());
+    drop(guard);
+
+    // A thread that parks, then gets the lock.
+    let held = m.lock_blocking();
+    thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            let g = m.lock_blocking();
+            let line = line!() - 1;
+            (
+                line_of_holder(&m),
+                line,
+                m.holder().unwrap().thread(),
+                ThreadId::current(),
+                g,
+            )
+        });
+        thread::sleep(Duration::from_millis(5));
+        drop(held);
+        let (recorded, line, holder, me, g) = waiter.join().unwrap();
+        assert_eq!((recorded, holder), (line, me));
+        drop(g);
+    });
+}
+
+#[test]
+fn every_way_of_taking_the_write_lock_records_the_callers_line() {
+    let l = Arc::new(RwLock::new(0));
+    assert!(l.writer().is_none());
+
+    let g = l.try_write().unwrap();
+    assert_eq!(line_of_writer(&l), line!() - 1);
+    drop(g);
+    let g = l.write_blocking();
+    assert_eq!(line_of_writer(&l), line!() - 1);
+    drop(g);
+    let g = l.write_blocking_timeout(Duration::from_secs(1)).unwrap();
+    assert_eq!(line_of_writer(&l), line!() - 1);
+    drop(g);
+    let g = block_on(l.write());
+    assert_eq!(line_of_writer(&l), line!() - 1);
+    drop(g);
+    let g = block_on(l.write_owned());
+    assert_eq!(line_of_writer(&l), line!() - 1);
+    drop(g);
+    let g = l.write_owned_blocking();
+    assert_eq!(line_of_writer(&l), line!() - 1);
+    drop(g);
+    let g = l.try_write_owned().unwrap();
+    assert_eq!(line_of_writer(&l), line!() - 1);
+    drop(g);
+
+    // Upgrades: the upgradable reader is not a writer until it upgrades.
+    let up = l.try_upgradable_read().unwrap();
+    assert!(l.writer().is_none());
+    let g = block_on(RwLockUpgradableReadGuard::upgrade(up));
+    assert_eq!(line_of_writer(&l), line!() - 1);
+    drop(g);
+    let up = l.upgradable_read_blocking();
+    let g = RwLockUpgradableReadGuard::upgrade_blocking(up);
+    assert_eq!(line_of_writer(&l), line!() - 1);
+    drop(g);
+    let up = l.upgradable_read_blocking();
+    let g = RwLockUpgradableReadGuard::try_upgrade(up).unwrap();
+    assert_eq!(line_of_writer(&l), line!() - 1);
+    drop(g);
+    let up = l.try_upgradable_read_owned().unwrap();
+    let g = OwnedRwLockUpgradableReadGuard::upgrade_blocking(up);
+    assert_eq!(line_of_writer(&l), line!() - 1);
+    drop(g);
+
+    // Readers are not recorded.
+    let r = l.try_read().unwrap();
+    assert!(l.writer().is_none());
+    drop(r);
+    assert!(l.writer().is_none());
+}
+
+#[test]
+fn a_downgrade_clears_the_writer() {
+    let l = RwLock::new(0);
+    let w = l.write_blocking();
+    let r = RwLockWriteGuard::downgrade(w);
+    assert!(l.writer().is_none());
+    drop(r);
+    let w = l.write_blocking();
+    let up = RwLockWriteGuard::downgrade_to_upgradable(w);
+    assert!(l.writer().is_none());
+    drop(up);
+}
+
+#[test]
+fn held_for_grows_while_held_and_the_record_goes_with_the_guard() {
+    let m = Mutex::new(());
+    let before = Instant::now();
+    let g = m.lock_blocking();
+    let holder = m.holder().unwrap();
+    assert!(holder.acquired_at() >= before);
+    assert_eq!(holder.thread(), ThreadId::current());
+    assert!(!holder.by_task());
+    let first = holder.held_for();
+    thread::sleep(Duration::from_millis(10));
+    let second = m.holder().unwrap().held_for();
+    assert!(
+        second >= first + Duration::from_millis(10),
+        "{first:?} then {second:?}"
+    );
+    drop(g);
+    assert!(m.holder().is_none());
+}
+
+#[test]
+fn mapped_guards_keep_the_record_until_they_drop() {
+    let m = Arc::new(Mutex::new((1, 2)));
+    let g = m.lock_blocking();
+    let line = line!() - 1;
+    let first = MutexGuard::map(g, |v| &mut v.0);
+    assert_eq!(line_of_holder(&m), line);
+    let first = MappedMutexGuard::map(first, |v| v);
+    assert_eq!(line_of_holder(&m), line);
+    drop(first);
+    assert!(m.holder().is_none());
+
+    let g = m.lock_owned_blocking();
+    let line = line!() - 1;
+    let second = OwnedMutexGuard::map(g, |v| &mut v.1);
+    assert_eq!(line_of_holder(&m), line);
+    drop(second);
+    assert!(m.holder().is_none());
+
+    let l = RwLock::new((1, 2));
+    let w = l.write_blocking();
+    let line = line!() - 1;
+    let w = RwLockWriteGuard::map(w, |v| &mut v.0);
+    assert_eq!(line_of_writer(&l), line);
+    drop(w);
+    assert!(l.writer().is_none());
+}
+
+#[test]
+fn debug_shows_the_holder() {
+    let m = Mutex::new(5);
+    assert_eq!(format!("{m:?}"), "Mutex { value: 5, .. }");
+    let g = m.lock_blocking();
+    let line = line!() - 1;
+    let shown = format!("{m:?}");
+    assert!(
+        shown.starts_with("Mutex { value: <locked>, holder: Holder {"),
+        "{shown}"
+    );
+    assert!(shown.contains(&format!("{}:{line}:", file!())), "{shown}");
+    drop(g);
+    // Formatting neither records itself nor leaves anything behind.
+    assert!(m.holder().is_none());
+    assert!(!m.is_locked());
+
+    let l = RwLock::new(5);
+    let w = l.write_blocking();
+    let shown = format!("{l:?}");
+    assert!(shown.contains("writer: Holder {"), "{shown}");
+    drop(w);
+    assert_eq!(format!("{l:?}"), "RwLock { value: 5, .. }");
+
+    let g = m.lock_blocking();
+    let holder = m.holder().unwrap();
+    let text = holder.to_string();
+    assert!(text.starts_with(&format!("{}:", file!())), "{text}");
+    assert!(
+        text.contains(&format!("by thread {}", ThreadId::current())),
+        "{text}"
+    );
+    drop(g);
+}
+
+#[test]
+fn a_condvar_wait_clears_the_holder_and_records_its_own_site() {
+    let m = Mutex::new(false);
+    let cv = Condvar::new();
+    thread::scope(|s| {
+        let g = m.lock_blocking();
+        let notifier = s.spawn(|| {
+            let mut g = m.lock_blocking();
+            // The waiter released the mutex: we hold it, and the record says so.
+            let holder = m.holder().unwrap();
+            *g = true;
+            cv.notify_one();
+            (holder.thread(), ThreadId::current())
+        });
+        let g = cv.wait_while_blocking(g, |ready| !*ready);
+        let line = line!() - 1;
+        assert_eq!(line_of_holder(&m), line);
+        assert_eq!(m.holder().unwrap().thread(), ThreadId::current());
+        let (recorded, notifier) = notifier.join().unwrap();
+        assert_eq!(recorded, notifier);
+        drop(g);
+    });
+    assert!(m.holder().is_none());
+}
+
+// -- The long-wait hook -----------------------------------------------------------------------
+
+/// The hook is process-wide: tests that install one take turns.
+static HOOK: StdMutex<()> = StdMutex::new(());
+
+/// Installs a hook that forwards every report, and removes it when dropped.
+struct Reports {
+    rx: Receiver<LongWait>,
+    _turn: StdMutexGuard<'static, ()>,
+}
+
+impl Reports {
+    fn install(threshold: Duration) -> Reports {
+        let turn = HOOK.lock().unwrap_or_else(PoisonError::into_inner);
+        let (tx, rx) = mpsc::channel();
+        diagnostics::set_long_wait_hook(threshold, move |wait| {
+            let _ = tx.send(wait.clone());
+        });
+        Reports { rx, _turn: turn }
+    }
+
+    /// The next report about the lock at `lock`, skipping others (other tests' locks).
+    fn next_for(&self, lock: usize) -> LongWait {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let wait = self
+                .rx
+                .recv_timeout(left)
+                .expect("the wait was reported in time");
+            if wait.lock_addr() == lock {
+                return wait;
+            }
+        }
+    }
+
+    /// Every report about `lock` received so far.
+    fn so_far_for(&self, lock: usize) -> Vec<LongWait> {
+        self.rx
+            .try_iter()
+            .filter(|w| w.lock_addr() == lock)
+            .collect()
+    }
+}
+
+impl Drop for Reports {
+    fn drop(&mut self) {
+        diagnostics::clear_long_wait_hook();
+    }
+}
+
+#[test]
+fn a_blocked_thread_that_waits_too_long_is_reported_once_with_both_sites() {
+    let reports = Reports::install(Duration::from_millis(20));
+    let m = Arc::new(Mutex::new(0));
+    let held = m.lock_blocking();
+    let held_at = line!() - 1;
+    let waiter = {
+        let m = m.clone();
+        thread::Builder::new()
+            .name("slow-waiter".into())
+            .spawn(move || {
+                let mut g = m.lock_blocking();
+                *g += 1;
+                (line!() - 2, ThreadId::current())
+            })
+            .unwrap()
+    };
+    let wait = reports.next_for(addr(&*m));
+    assert_eq!(wait.lock_kind(), LockKind::Mutex);
+    assert_eq!(wait.site().file(), file!());
+    assert!(wait.waited() >= Duration::from_millis(20));
+    assert_eq!(wait.thread_name(), Some("slow-waiter"));
+    let holder = wait.holder().expect("the holder is known");
+    assert_eq!(holder.site().line(), held_at);
+    assert_eq!(holder.thread(), ThreadId::current());
+    let text = wait.to_string();
+    assert!(
+        text.contains("slow-waiter") && text.contains("Mutex"),
+        "{text}"
+    );
+
+    // Still waiting, several thresholds later: not reported again.
+    thread::sleep(Duration::from_millis(100));
+    drop(held);
+    let (waited_at, waiter_id) = waiter.join().unwrap();
+    assert_eq!(wait.site().line(), waited_at);
+    assert_eq!(wait.thread(), Some(waiter_id));
+    assert!(reports.so_far_for(addr(&*m)).is_empty());
+}
+
+#[test]
+fn a_parked_task_that_waits_too_long_is_reported() {
+    let reports = Reports::install(Duration::from_millis(20));
+    let m = Mutex::new(());
+    let held = m.lock_blocking();
+    let held_at = line!() - 1;
+    let c = Counter::new();
+    let mut fut = pin!(m.lock());
+    let waited_at = line!() - 1;
+    assert!(poll(&c, fut.as_mut()).is_pending());
+    let wait = reports.next_for(addr(&m));
+    assert_eq!(wait.site().line(), waited_at);
+    assert_eq!(wait.thread(), None, "a task has no thread");
+    assert_eq!(wait.holder().unwrap().site().line(), held_at);
+    assert!(wait.to_string().contains("in a task"));
+    drop(held);
+    assert_eq!(c.count(), 1);
+    assert!(poll(&c, fut.as_mut()).is_ready());
+}
+
+#[test]
+fn a_writer_that_waits_too_long_is_reported_with_the_writer_holding_the_lock() {
+    let reports = Reports::install(Duration::from_millis(20));
+    let l = Arc::new(RwLock::new(0));
+    let held = l.write_blocking();
+    let held_at = line!() - 1;
+    let waiter = {
+        let l = l.clone();
+        thread::spawn(move || *l.write_blocking() += 1)
+    };
+    let wait = reports.next_for(addr(&*l));
+    assert_eq!(wait.lock_kind(), LockKind::RwLockWrite);
+    assert_eq!(wait.holder().unwrap().site().line(), held_at);
+    drop(held);
+    waiter.join().unwrap();
+
+    // A writer kept out by a reader: reported, with no holder to blame.
+    let reader = l.read_blocking();
+    let waiter = {
+        let l = l.clone();
+        thread::spawn(move || *l.write_blocking() += 1)
+    };
+    let wait = reports.next_for(addr(&*l));
+    assert!(wait.holder().is_none());
+    assert!(wait.to_string().contains("no recorded holder"));
+    drop(reader);
+    waiter.join().unwrap();
+}
+
+#[test]
+fn waits_shorter_than_the_threshold_are_not_reported() {
+    // Far above what a short wait takes even on a loaded machine.
+    let threshold = Duration::from_millis(500);
+    let reports = Reports::install(threshold);
+    let short = Arc::new(Mutex::new(()));
+    let long = Arc::new(Mutex::new(()));
+    // A short wait: parked for a few milliseconds.
+    let held = short.lock_blocking();
+    let waiter = {
+        let short = short.clone();
+        thread::spawn(move || drop(short.lock_blocking()))
+    };
+    thread::sleep(Duration::from_millis(2));
+    drop(held);
+    waiter.join().unwrap();
+    // A long one, on another lock: once it is reported, the watchdog has looked at the
+    // registry after the short wait ended, and the short wait was no longer in it.
+    let held = long.lock_blocking();
+    let waiter = {
+        let long = long.clone();
+        thread::spawn(move || drop(long.lock_blocking()))
+    };
+    let wait = reports.next_for(addr(&*long));
+    assert!(wait.waited() >= threshold);
+    assert!(reports.so_far_for(addr(&*short)).is_empty());
+    drop(held);
+    waiter.join().unwrap();
+}
+
+#[test]
+fn a_cancelled_wait_leaves_the_registry() {
+    let reports = Reports::install(Duration::from_millis(20));
+    let m = Mutex::new(());
+    let held = m.lock_blocking();
+    let c = Counter::new();
+    {
+        let mut fut = pin!(m.lock());
+        assert!(poll(&c, fut.as_mut()).is_pending());
+        // Dropped while parked: out of the registry before it could be reported... or after,
+        // on a slow machine; either way at most once, and never once it is gone.
+    }
+    // A wait that stays, on the same lock: reported.
+    let mut fut = pin!(m.lock());
+    let waited_at = line!() - 1;
+    assert!(poll(&c, fut.as_mut()).is_pending());
+    loop {
+        let wait = reports.next_for(addr(&m));
+        if wait.site().line() == waited_at {
+            break;
+        }
+    }
+    drop(held);
+    assert!(poll(&c, fut.as_mut()).is_ready());
+}
+
+#[test]
+fn a_leaked_wait_stays_registered_without_touching_its_lock_again() {
+    let reports = Reports::install(Duration::from_millis(20));
+    let (lock_addr, waited_at) = {
+        let m = Box::new(Mutex::new(()));
+        let held = m.lock_blocking();
+        let mut fut = Box::pin(m.lock());
+        let waited_at = line!() - 1;
+        let c = Counter::new();
+        let mut cx = Context::from_waker(c.waker());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        std::mem::forget(fut); // its node and registry entry stay, valid, for ever
+        drop(held);
+        (addr(&*m), waited_at)
+        // The mutex is dropped (and its memory freed) here.
+    };
+    // Reported from the copies in its entry; nothing reads the freed mutex.
+    let wait = reports.next_for(lock_addr);
+    assert_eq!(wait.site().line(), waited_at);
+}
+
+#[test]
+fn a_panicking_hook_does_not_stop_the_watchdog() {
+    let turn = HOOK.lock().unwrap_or_else(PoisonError::into_inner);
+    let (tx, rx) = mpsc::channel();
+    diagnostics::set_long_wait_hook(Duration::from_millis(10), move |wait| {
+        let _ = tx.send(wait.lock_addr());
+        panic!("a hook that panics");
+    });
+    let a = Arc::new(Mutex::new(()));
+    let b = Arc::new(Mutex::new(()));
+    for m in [&a, &b] {
+        let held = m.lock_blocking();
+        let waiter = {
+            let m = m.clone();
+            thread::spawn(move || drop(m.lock_blocking()))
+        };
+        let deadline = Instant::now() + PATIENCE;
+        while rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("reported in time")
+            != addr(&**m)
+        {}
+        drop(held);
+        waiter.join().unwrap();
+    }
+    diagnostics::clear_long_wait_hook();
+    drop(turn);
+}
+
+// -- The deadlock check -----------------------------------------------------------------------
+
+/// Calls `check_deadlock` until it returns a cycle through `locks`, or `PATIENCE` runs out.
+fn find_cycle_through(locks: &[usize]) -> Option<DeadlockCycle> {
+    let deadline = Instant::now() + PATIENCE;
+    while Instant::now() < deadline {
+        let found = diagnostics::check_deadlock()
+            .into_iter()
+            .find(|c| c.threads().iter().any(|t| locks.contains(&t.lock_addr())));
+        if found.is_some() {
+            return found;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    None
+}
+
+#[test]
+fn check_deadlock_finds_two_threads_that_wait_for_each_other() {
+    let a = Arc::new(Mutex::new(()));
+    let b = Arc::new(Mutex::new(()));
+    let both_hold = Arc::new(Barrier::new(2));
+    let give_up = Arc::new(AtomicBool::new(false));
+    let other = {
+        let (a, b, both_hold, give_up) = (a.clone(), b.clone(), both_hold.clone(), give_up.clone());
+        thread::Builder::new()
+            .name("b-then-a".into())
+            .spawn(move || {
+                let held_b = b.lock_blocking();
+                let b_held_at = line!() - 1;
+                both_hold.wait();
+                // Waits for `a` in steps, so that it can give up once the cycle is seen.
+                let a_waited_at = line!() + 2;
+                while !give_up.load(Ordering::SeqCst) {
+                    if let Some(g) = a.lock_blocking_timeout(Duration::from_millis(20)) {
+                        drop(g);
+                    }
+                }
+                drop(held_b);
+                (b_held_at, a_waited_at, ThreadId::current())
+            })
+            .unwrap()
+    };
+    let held_a = a.lock_blocking();
+    let a_held_at = line!() - 1;
+    both_hold.wait();
+    let checker = {
+        let locks = [addr(&*a), addr(&*b)];
+        let give_up = give_up.clone();
+        thread::spawn(move || {
+            let cycle = find_cycle_through(&locks);
+            give_up.store(true, Ordering::SeqCst);
+            cycle
+        })
+    };
+    let g = b.lock_blocking(); // a cycle until the other thread gives up
+    let b_waited_at = line!() - 1;
+    drop(g);
+    drop(held_a);
+    let cycle = checker.join().unwrap().expect("the cycle was found");
+    let (b_held_at, a_waited_at, other_id) = other.join().unwrap();
+
+    let me = ThreadId::current();
+    assert_eq!(cycle.threads().len(), 2, "{cycle}");
+    let mine = cycle.threads().iter().find(|t| t.thread() == me).unwrap();
+    let theirs = cycle
+        .threads()
+        .iter()
+        .find(|t| t.thread() == other_id)
+        .unwrap();
+    assert_eq!(mine.lock_addr(), addr(&*b));
+    assert_eq!(mine.site().line(), b_waited_at);
+    assert_eq!(mine.holder().site().line(), b_held_at);
+    assert_eq!(mine.holder().thread(), other_id);
+    assert_eq!(theirs.lock_addr(), addr(&*a));
+    assert_eq!(theirs.site().line(), a_waited_at);
+    assert_eq!(theirs.holder().site().line(), a_held_at);
+    assert_eq!(theirs.holder().thread(), me);
+    assert_eq!(theirs.name(), Some("b-then-a"));
+    assert_eq!(theirs.lock_kind(), LockKind::Mutex);
+    // The cycle starts with its lowest thread id.
+    let ids: Vec<_> = cycle.threads().iter().map(|t| t.thread()).collect();
+    assert_eq!(ids[0], *ids.iter().min().unwrap());
+    let text = cycle.to_string();
+    assert_eq!(text.lines().count(), 2, "{text}");
+}
+
+#[test]
+fn check_deadlock_finds_a_thread_that_waits_for_itself() {
+    let m = Mutex::new(());
+    let give_up = AtomicBool::new(false);
+    let held = m.lock_blocking();
+    let held_at = line!() - 1;
+    thread::scope(|s| {
+        let checker = s.spawn(|| {
+            let cycle = find_cycle_through(&[addr(&m)]);
+            give_up.store(true, Ordering::SeqCst);
+            cycle
+        });
+        let waited_at = line!() + 2;
+        while !give_up.load(Ordering::SeqCst) {
+            assert!(m.lock_blocking_timeout(Duration::from_millis(20)).is_none());
+        }
+        let cycle = checker.join().unwrap().expect("the cycle was found");
+        let [me] = cycle.threads() else {
+            panic!("one thread: {cycle}");
+        };
+        assert_eq!(me.thread(), ThreadId::current());
+        assert_eq!(me.holder().thread(), ThreadId::current());
+        assert_eq!(me.site().line(), waited_at);
+        assert_eq!(me.holder().site().line(), held_at);
+    });
+    drop(held);
+}
+
+#[test]
+fn check_deadlock_follows_write_locks_too() {
+    let m = Arc::new(Mutex::new(()));
+    let l = Arc::new(RwLock::new(()));
+    let both_hold = Arc::new(Barrier::new(2));
+    let give_up = Arc::new(AtomicBool::new(false));
+    let other = {
+        let (m, l, both_hold, give_up) = (m.clone(), l.clone(), both_hold.clone(), give_up.clone());
+        thread::spawn(move || {
+            let w = l.write_blocking();
+            both_hold.wait();
+            while !give_up.load(Ordering::SeqCst) {
+                drop(m.lock_blocking_timeout(Duration::from_millis(20)));
+            }
+            drop(w);
+        })
+    };
+    let held = m.lock_blocking();
+    both_hold.wait();
+    let checker = {
+        let locks = [addr(&*m), addr(&*l)];
+        let give_up = give_up.clone();
+        thread::spawn(move || {
+            let cycle = find_cycle_through(&locks);
+            give_up.store(true, Ordering::SeqCst);
+            cycle
+        })
+    };
+    drop(l.write_blocking());
+    drop(held);
+    let cycle = checker.join().unwrap().expect("the cycle was found");
+    other.join().unwrap();
+    let mut kinds: Vec<_> = cycle.threads().iter().map(|t| t.lock_kind()).collect();
+    kinds.sort_by_key(|k| format!("{k:?}"));
+    assert_eq!(kinds, [LockKind::Mutex, LockKind::RwLockWrite]);
+}
+
+#[test]
+fn locks_held_by_tasks_are_not_followed() {
+    // The main thread holds `m` through an async lock, then blocks on itself: no thread
+    // identity can be trusted for the holder, so no cycle is reported.
+    let m = Mutex::new(());
+    let held = block_on(m.lock());
+    assert!(m.holder().unwrap().by_task());
+    let blocked = AtomicBool::new(true);
+    thread::scope(|s| {
+        s.spawn(|| {
+            for _ in 0..20 {
+                let ours = diagnostics::check_deadlock()
+                    .into_iter()
+                    .any(|c| c.threads().iter().any(|t| t.lock_addr() == addr(&m)));
+                assert!(!ours);
+                thread::sleep(Duration::from_millis(1));
+            }
+            blocked.store(false, Ordering::SeqCst);
+        });
+        while blocked.load(Ordering::SeqCst) {
+            assert!(m.lock_blocking_timeout(Duration::from_millis(5)).is_none());
+        }
+    });
+    drop(held);
+}
+
+fn poll<F: Future>(c: &Counter, fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+    fut.poll(&mut Context::from_waker(c.waker()))
+}
+
+#[test]
+fn every_form_of_lock_all_records_its_callers_line_for_each_mutex() {
+    let (a, b) = (Mutex::new(1), Mutex::new("b"));
+    let guards = block_on(unisync::lock_all((&a, &b)));
+    let line = line!() - 1;
+    assert_eq!((line_of_holder(&a), line_of_holder(&b)), (line, line));
+    drop(guards);
+    assert!(a.holder().is_none() && b.holder().is_none());
+
+    let guards = unisync::try_lock_all((&b, &a)).unwrap();
+    let line = line!() - 1;
+    assert_eq!((line_of_holder(&a), line_of_holder(&b)), (line, line));
+    drop(guards);
+
+    let held = b.lock_blocking();
+    assert!(unisync::try_lock_all((&a, &b)).is_none());
+    assert!(a.holder().is_none(), "a failed try leaves no record behind");
+    assert!(unisync::lock_all_blocking_timeout((&a, &b), Duration::from_millis(1)).is_none());
+    assert!(
+        a.holder().is_none(),
+        "a timed-out multi-lock leaves no record behind"
+    );
+    drop(held);
+
+    let guards = unisync::lock_all_blocking((&a, &b));
+    let line = line!() - 1;
+    assert_eq!((line_of_holder(&a), line_of_holder(&b)), (line, line));
+    drop(guards);
+}

@@ -1,0 +1,1343 @@
+//! Tests of `ShutdownSignal` and `DrainGuard`: triggering and waiting at the poll level, the
+//! tree of children (ported from the ideas of tokio-util's `CancellationToken` tests), drop
+//! orders, draining, timeouts, deep chains on a small stack, panics, and one signal shared by
+//! tokio tasks, smol tasks and plain threads.
+
+mod common;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Poll, Wake, Waker};
+use std::thread;
+use std::time::Duration;
+
+use common::{
+    assert_pending, assert_ready, blocked_until_released, net_bytes, poll_once, poll_with, Counter,
+};
+use futures::future::FusedFuture;
+use futures::FutureExt;
+use unisync::futures::{Drained, ShutdownWait, ShutdownWaitOwned};
+use unisync::{DrainGuard, ShutdownSignal, WaitGroup, WaitGroupToken};
+
+// Counts what each thread allocates and frees (`net_bytes`), to check that dropped signals
+// leave nothing behind.
+common::counting_allocator!();
+
+/// Long enough never to expire on a healthy run: only turns a lost wake-up into a failure.
+const HANG: Duration = Duration::from_secs(300);
+
+/// Fires a throwaway parent and child on this thread, so that the thread's one-time setup
+/// (the thread-local the firing uses) is not counted by a later `net_bytes`.
+fn warm_up_this_thread() {
+    let root = ShutdownSignal::new();
+    let child = root.child();
+    let grandchild = child.child();
+    root.trigger();
+    assert!(grandchild.is_triggered());
+}
+
+#[test]
+fn handles_guards_and_futures_are_send_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send_static<T: Send + 'static>() {}
+    send_sync::<ShutdownSignal>();
+    send_sync::<DrainGuard>();
+    send_sync::<ShutdownWait<'_>>();
+    send_sync::<ShutdownWaitOwned>();
+    send_sync::<Drained<'_>>();
+    // What moves into a spawned task.
+    send_static::<ShutdownSignal>();
+    send_static::<DrainGuard>();
+    send_static::<ShutdownWaitOwned>();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trigger and wait
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn new_signal_is_untriggered_and_trigger_fires_it_once() {
+    let signal = ShutdownSignal::new();
+    assert!(!signal.is_triggered());
+    assert!(!ShutdownSignal::default().is_triggered());
+    assert!(signal.wait().now_or_never().is_none());
+    assert!(signal.trigger(), "the first trigger fires it");
+    assert!(signal.is_triggered());
+    assert!(!signal.trigger(), "later triggers report that it had fired");
+    assert!(signal.is_triggered(), "stays triggered");
+    assert!(signal.wait().now_or_never().is_some());
+    assert!(signal.wait_owned().now_or_never().is_some());
+}
+
+#[test]
+fn trigger_wakes_exactly_the_waiters() {
+    let signal = ShutdownSignal::new();
+    let counter = Counter::new();
+    let idle = Counter::new();
+    let mut parked = pin!(signal.wait());
+    assert_pending!(counter, parked);
+    let mut owned = pin!(signal.wait_owned());
+    assert_pending!(counter, owned);
+    // Made but never polled: not waiting, so not woken.
+    let mut unpolled = pin!(signal.wait());
+    assert_eq!(counter.count(), 0);
+
+    assert!(signal.trigger());
+    assert_eq!(counter.count(), 2, "one wake-up per parked waiter");
+    assert_eq!(idle.count(), 0);
+    assert!(signal.is_triggered());
+    assert_ready!(counter, parked);
+    assert_ready!(counter, owned);
+    assert_ready!(idle, unpolled);
+    assert_eq!(idle.count(), 0, "a ready wait registers nothing");
+    // A second trigger wakes nobody.
+    assert!(!signal.trigger());
+    assert_eq!(counter.count(), 2);
+}
+
+#[test]
+fn clones_are_one_signal() {
+    let signal = ShutdownSignal::new();
+    let clone = signal.clone();
+    let counter = Counter::new();
+    let mut wait = pin!(signal.wait());
+    assert_pending!(counter, wait);
+    assert!(clone.trigger());
+    assert!(signal.is_triggered());
+    assert_eq!(counter.count(), 1);
+    assert_ready!(counter, wait);
+    assert!(!signal.trigger());
+}
+
+#[test]
+fn a_dropped_waiter_is_not_woken_and_does_not_block_the_others() {
+    let signal = ShutdownSignal::new();
+    let (ca, cb) = (Counter::new(), Counter::new());
+    let mut a = Box::pin(signal.wait());
+    let mut b = Box::pin(signal.wait_owned());
+    assert_pending!(ca, a);
+    assert_pending!(cb, b);
+    drop(a);
+    signal.trigger();
+    assert_eq!((ca.count(), cb.count()), (0, 1));
+    assert_ready!(cb, b);
+}
+
+#[test]
+fn repolling_with_a_new_waker_moves_the_wake_up() {
+    let signal = ShutdownSignal::new();
+    let (old, new) = (Counter::new(), Counter::new());
+    let mut wait = pin!(signal.wait());
+    assert_pending!(old, wait);
+    assert_pending!(new, wait);
+    signal.trigger();
+    assert_eq!((old.count(), new.count()), (0, 1));
+    assert_ready!(new, wait);
+    assert!(wait.is_terminated());
+}
+
+#[test]
+fn wait_owned_outlives_the_handle_it_came_from() {
+    let signal = ShutdownSignal::new();
+    let trigger = signal.clone();
+    let owned = signal.wait_owned();
+    drop(signal);
+    let waiter = thread::spawn(move || futures::executor::block_on(owned));
+    trigger.trigger();
+    waiter.join().unwrap();
+}
+
+#[test]
+fn blocking_timeout_returns_false_then_true() {
+    let signal = ShutdownSignal::new();
+    assert!(!signal.wait_blocking_timeout(Duration::from_millis(10)));
+    assert!(!signal.wait_blocking_timeout(Duration::ZERO));
+    // The timed-out waits left nothing queued that a trigger would trip over.
+    assert!(signal.trigger());
+    assert!(signal.wait_blocking_timeout(Duration::from_millis(10)));
+    assert!(signal.wait_blocking_timeout(Duration::ZERO));
+    signal.wait_blocking();
+}
+
+#[test]
+fn blocking_wait_returns_when_another_thread_triggers() {
+    let signal = ShutdownSignal::new();
+    blocked_until_released(|| signal.wait_blocking(), || assert!(signal.trigger()));
+
+    let signal = ShutdownSignal::new();
+    let child = signal.child();
+    let fired = blocked_until_released(
+        || child.wait_blocking_timeout(HANG),
+        || assert!(signal.trigger()),
+    );
+    assert!(
+        fired,
+        "the parent's trigger reached the blocked child waiter"
+    );
+}
+
+#[test]
+fn debug_shows_the_state() {
+    let signal = ShutdownSignal::new();
+    let guard = signal.track();
+    let shown = format!("{signal:?}");
+    assert!(shown.contains("is_triggered: false"), "{shown}");
+    assert!(shown.contains("tracked: 1"), "{shown}");
+    signal.trigger();
+    let shown = format!("{guard:?}");
+    assert!(shown.contains("is_triggered: true"), "{shown}");
+    assert!(format!("{:?}", signal.wait()).contains("ShutdownWait"));
+    assert!(format!("{:?}", signal.drained()).contains("Drained"));
+}
+
+#[test]
+fn polling_after_completion_panics_and_fused_reports_it() {
+    let signal = ShutdownSignal::new();
+    signal.trigger();
+    let mut wait = Box::pin(signal.wait());
+    assert!(!wait.is_terminated());
+    assert_ready!(wait);
+    assert!(wait.is_terminated());
+    assert!(catch_unwind(AssertUnwindSafe(|| poll_once(&mut wait))).is_err());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Children: the ideas of tokio-util's `CancellationToken` tests, on this API
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn child_fires_with_its_parent() {
+    let counter = Counter::new();
+    let parent = ShutdownSignal::new();
+    let child = parent.child();
+    assert!(!child.is_triggered());
+    let mut child_wait = pin!(child.wait());
+    let mut parent_wait = pin!(parent.wait());
+    assert_pending!(counter, child_wait);
+    assert_pending!(counter, parent_wait);
+    assert_eq!(counter.count(), 0);
+
+    assert!(parent.trigger());
+    assert_eq!(counter.count(), 2);
+    assert!(parent.is_triggered());
+    assert!(child.is_triggered());
+    assert!(!child.trigger(), "the child had fired with its parent");
+    assert_ready!(counter, child_wait);
+    assert_ready!(counter, parent_wait);
+}
+
+#[test]
+fn grandchild_is_reached_after_the_intermediate_child_is_dropped() {
+    let counter = Counter::new();
+    let parent = ShutdownSignal::new();
+    let intermediate = parent.child();
+    let grandchild = intermediate.child();
+    drop(intermediate);
+    assert!(!grandchild.is_triggered());
+    let mut grandchild_wait = pin!(grandchild.wait());
+    let mut parent_wait = pin!(parent.wait());
+    assert_pending!(counter, grandchild_wait);
+    assert_pending!(counter, parent_wait);
+    assert_eq!(counter.count(), 0);
+
+    parent.trigger();
+    assert_eq!(counter.count(), 2);
+    assert!(grandchild.is_triggered());
+    assert_ready!(counter, grandchild_wait);
+    assert_ready!(counter, parent_wait);
+}
+
+#[test]
+fn child_triggered_alone_leaves_its_parent_and_siblings() {
+    let counter = Counter::new();
+    let parent = ShutdownSignal::new();
+    let child = parent.child();
+    let sibling = parent.child();
+    let mut child_wait = pin!(child.wait());
+    let mut parent_wait = pin!(parent.wait());
+    let mut sibling_wait = pin!(sibling.wait());
+    assert_pending!(counter, child_wait);
+    assert_pending!(counter, parent_wait);
+    assert_pending!(counter, sibling_wait);
+
+    assert!(child.trigger());
+    assert_eq!(counter.count(), 1, "only the child's waiter");
+    assert!(child.is_triggered());
+    assert!(!parent.is_triggered());
+    assert!(!sibling.is_triggered());
+    assert_ready!(counter, child_wait);
+    assert_pending!(counter, parent_wait);
+    assert_pending!(counter, sibling_wait);
+
+    // A child made now is not triggered either, and still fires with the parent.
+    let late = parent.child();
+    assert!(!late.is_triggered());
+    let mut late_wait = pin!(late.wait());
+    assert_pending!(counter, late_wait);
+    assert!(parent.trigger());
+    assert_eq!(counter.count(), 4, "parent, sibling and late child woken");
+    assert!(late.is_triggered() && sibling.is_triggered());
+    assert_ready!(counter, late_wait);
+    assert_ready!(counter, parent_wait);
+    assert_ready!(counter, sibling_wait);
+}
+
+#[test]
+fn child_made_after_the_parent_fired_is_born_triggered() {
+    for drop_child_first in [true, false] {
+        let counter = Counter::new();
+        let parent = ShutdownSignal::new();
+        parent.trigger();
+        let child = parent.child();
+        assert!(child.is_triggered());
+        assert!(!child.trigger(), "born triggered");
+        assert!(child.child().is_triggered(), "and so are its own children");
+        {
+            let mut child_wait = pin!(child.wait());
+            let mut parent_wait = pin!(parent.wait());
+            assert_ready!(counter, child_wait);
+            assert_ready!(counter, parent_wait);
+            assert_eq!(counter.count(), 0);
+        }
+        if drop_child_first {
+            drop(child);
+            drop(parent);
+        } else {
+            drop(parent);
+            drop(child);
+        }
+    }
+}
+
+#[test]
+fn child_of_a_child_triggered_alone_is_born_triggered() {
+    let root = ShutdownSignal::new();
+    let child = root.child();
+    child.trigger();
+    let grandchild = child.child();
+    assert!(grandchild.is_triggered());
+    assert!(!root.is_triggered());
+    assert!(!root.child().is_triggered());
+}
+
+#[test]
+fn dropping_children_in_any_order_leaves_the_parent_untouched() {
+    warm_up_this_thread();
+    for drop_first_child_first in [true, false] {
+        let (bytes, ()) = net_bytes(|| {
+            let parent = ShutdownSignal::new();
+            let mut children: Vec<_> = (0..3).map(|_| Some(parent.child())).collect();
+            assert!(!children[0].as_ref().unwrap().is_triggered());
+            for i in 0..children.len() {
+                let at = if drop_first_child_first {
+                    i
+                } else {
+                    children.len() - 1 - i
+                };
+                children[at] = None;
+                assert!(!parent.is_triggered());
+                for c in children.iter().flatten() {
+                    assert!(!c.is_triggered(), "dropping a sibling fired a child");
+                }
+            }
+            // The parent still works: a new child fires with it.
+            let child = parent.child();
+            parent.trigger();
+            assert!(child.is_triggered());
+        });
+        assert_eq!(bytes, 0, "dropped children left {bytes} bytes behind");
+    }
+}
+
+#[test]
+fn trigger_reaches_only_descendants() {
+    let counter = Counter::new();
+    let parent = ShutdownSignal::new();
+    let signal = parent.child();
+    let sibling = parent.child();
+    let child1 = signal.child();
+    let child2 = signal.child();
+    let grandchild = child1.child();
+    let grandchild2 = child1.child();
+    let great_grandchild = grandchild.child();
+    let all = [
+        &parent,
+        &signal,
+        &sibling,
+        &child1,
+        &child2,
+        &grandchild,
+        &grandchild2,
+        &great_grandchild,
+    ];
+    for s in all {
+        assert!(!s.is_triggered());
+    }
+    let mut waits: Vec<_> = all.iter().map(|s| Box::pin(s.wait())).collect();
+    for w in &mut waits {
+        assert!(counter.poll(w).is_pending());
+    }
+    assert_eq!(counter.count(), 0);
+
+    assert!(signal.trigger());
+
+    assert_eq!(counter.count(), 6, "the signal and its five descendants");
+    let fired: Vec<bool> = all.iter().map(|s| s.is_triggered()).collect();
+    assert_eq!(fired, [false, true, false, true, true, true, true, true]);
+    let ready: Vec<bool> = waits
+        .iter_mut()
+        .map(|w| counter.poll(w).is_ready())
+        .collect();
+    assert_eq!(ready, fired);
+    assert_eq!(counter.count(), 6);
+}
+
+#[test]
+fn drop_orders_in_both_states_leave_everything_consistent_and_freed() {
+    warm_up_this_thread();
+    for triggered in [false, true] {
+        for parent_first in [false, true] {
+            let (bytes, ()) = net_bytes(|| {
+                let counter = Counter::new();
+                let parent = ShutdownSignal::new();
+                let child1 = parent.child();
+                let child2 = parent.child();
+                let grandchild = child1.child();
+                if triggered {
+                    parent.trigger();
+                }
+                if parent_first {
+                    drop(parent);
+                    // The children are as they were: triggered or not, and usable.
+                    assert_eq!(child1.is_triggered(), triggered);
+                    assert_eq!(grandchild.is_triggered(), triggered);
+                    if !triggered {
+                        let mut wait = pin!(grandchild.wait());
+                        assert_pending!(counter, wait);
+                        assert!(child1.trigger(), "an orphan still fires its subtree");
+                        assert_eq!(counter.count(), 1);
+                        assert_ready!(counter, wait);
+                        assert!(!child2.is_triggered());
+                    }
+                    drop(child1);
+                    drop(grandchild);
+                    drop(child2);
+                } else {
+                    drop(grandchild);
+                    drop(child2);
+                    assert_eq!(child1.is_triggered(), triggered);
+                    drop(child1);
+                    assert_eq!(parent.is_triggered(), triggered);
+                    if !triggered {
+                        // Dropped children did not fire the parent, and it still works.
+                        let late = parent.child();
+                        let mut wait = pin!(late.wait());
+                        assert_pending!(counter, wait);
+                        parent.trigger();
+                        assert_eq!(counter.count(), 1);
+                        assert_ready!(counter, wait);
+                    }
+                    drop(parent);
+                }
+            });
+            assert_eq!(
+                bytes, 0,
+                "{bytes} bytes left behind (triggered: {triggered}, parent first: {parent_first})"
+            );
+        }
+    }
+}
+
+#[test]
+fn dropping_a_parent_handle_keeps_its_children_reachable_from_above() {
+    // The middle signal has no handle left, only its child: the root's trigger must still get
+    // through it, and the same holds for a middle signal whose only user is a guard or a wait.
+    let root = ShutdownSignal::new();
+    let middle = root.child();
+    let leaf = middle.child();
+    let guard = root.child().track();
+    let owned = root.child().wait_owned();
+    drop(middle);
+    root.trigger();
+    assert!(leaf.is_triggered());
+    assert!(guard.signal().is_triggered());
+    assert!(owned.now_or_never().is_some());
+}
+
+/// Regression: handles made by `clone`, `track` and `wait_owned` count as users of the signal.
+/// When they did not, dropping one unregistered the child from its parent while other handles
+/// were alive, and the parent's trigger no longer reached it.
+#[test]
+fn dropping_a_clone_guard_or_owned_wait_keeps_the_child_registered() {
+    let root = ShutdownSignal::new();
+    let by_clone = root.child();
+    drop(by_clone.clone());
+    let by_guard = root.child();
+    drop(by_guard.track());
+    drop(by_guard.track().clone());
+    let by_owned_wait = root.child();
+    drop(by_owned_wait.wait_owned());
+    let counter = Counter::new();
+    let mut wait = pin!(by_owned_wait.wait());
+    assert_pending!(counter, wait);
+
+    root.trigger();
+    assert!(
+        by_clone.is_triggered(),
+        "a dropped clone unregistered the child"
+    );
+    assert!(
+        by_guard.is_triggered(),
+        "a dropped guard unregistered the child"
+    );
+    assert!(
+        by_owned_wait.is_triggered(),
+        "a dropped owned wait unregistered the child"
+    );
+    assert_eq!(counter.count(), 1);
+    assert_ready!(counter, wait);
+}
+
+#[test]
+fn a_guard_or_an_owned_wait_alone_keeps_a_child_registered() {
+    let root = ShutdownSignal::new();
+    let child = root.child();
+    let guard = child.track();
+    let owned = child.wait_owned();
+    drop(child);
+    let counter = Counter::new();
+    let mut owned = pin!(owned);
+    assert_pending!(counter, owned);
+    root.trigger();
+    assert_eq!(counter.count(), 1);
+    assert_ready!(counter, owned);
+    assert!(guard.signal().is_triggered());
+    assert_eq!(root.tracked(), 1);
+    drop(guard);
+    assert_eq!(root.tracked(), 0);
+}
+
+#[test]
+fn children_made_and_dropped_on_a_root_with_a_waiter_do_not_disturb_it() {
+    let root = ShutdownSignal::new();
+    let counter = Counter::new();
+    let mut wait = pin!(root.wait());
+    assert_pending!(counter, wait);
+    for i in 0..100 {
+        let child = root.child();
+        if i % 3 == 0 {
+            child.trigger();
+        }
+        drop(child);
+    }
+    let kept = root.child();
+    assert_eq!(counter.count(), 0);
+    root.trigger();
+    assert_eq!(counter.count(), 1);
+    assert_ready!(counter, wait);
+    assert!(kept.is_triggered());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wakers that run code
+// ---------------------------------------------------------------------------------------------
+
+/// A waker that runs a closure the first time it is woken.
+struct OnWake<F: Fn() + Send + Sync> {
+    run: F,
+    fired: AtomicBool,
+}
+
+impl<F: Fn() + Send + Sync + 'static> OnWake<F> {
+    fn waker(run: F) -> Waker {
+        Waker::from(Arc::new(OnWake {
+            run,
+            fired: AtomicBool::new(false),
+        }))
+    }
+}
+
+impl<F: Fn() + Send + Sync> Wake for OnWake<F> {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.fired.swap(true, Ordering::SeqCst) {
+            (self.run)();
+        }
+    }
+}
+
+#[test]
+fn a_waker_that_triggers_another_tree_finishes_before_the_outer_trigger_returns() {
+    // The waker runs while the root's children are being fired; the other tree it fires
+    // must be complete by the time the root's trigger returns.
+    let root = ShutdownSignal::new();
+    let child = root.child();
+    let other = ShutdownSignal::new();
+    let other_leaf = other.child().child();
+    let waker = {
+        let other = other.clone();
+        OnWake::waker(move || {
+            assert!(other.trigger());
+        })
+    };
+    let mut wait = pin!(child.wait());
+    assert!(poll_with(&mut wait, &waker).is_pending());
+    root.trigger();
+    assert!(child.is_triggered());
+    assert!(other.is_triggered());
+    assert!(other_leaf.is_triggered());
+    assert!(poll_with(&mut wait, &waker).is_ready());
+}
+
+#[test]
+fn a_waker_that_makes_and_drops_children_of_the_firing_signal() {
+    let root = ShutdownSignal::new();
+    let child = root.child();
+    let grandchild = child.child();
+    let made_inside = Arc::new(std::sync::Mutex::new(None));
+    let waker = {
+        let (child, made_inside) = (child.clone(), made_inside.clone());
+        OnWake::waker(move || {
+            // The child is firing right now: a new child of it is born triggered.
+            let fresh = child.child();
+            drop(child.child());
+            *made_inside.lock().unwrap() = Some(fresh.is_triggered());
+        })
+    };
+    let mut wait = pin!(child.wait());
+    assert!(poll_with(&mut wait, &waker).is_pending());
+    root.trigger();
+    assert_eq!(*made_inside.lock().unwrap(), Some(true));
+    assert!(grandchild.is_triggered());
+    assert!(poll_with(&mut wait, &waker).is_ready());
+}
+
+/// A waker that panics when woken.
+struct Panics;
+
+impl Wake for Panics {
+    fn wake(self: Arc<Self>) {
+        panic!("a waker that panics");
+    }
+}
+
+/// A waker that panics while a child is firing must not stop the child's own children from
+/// firing: their parent has fired, so they must have too.
+#[test]
+fn a_panicking_waker_does_not_strand_the_children_of_the_signal_firing() {
+    let root = ShutdownSignal::new();
+    let child = root.child();
+    let before = child.child();
+    let waker = Waker::from(Arc::new(Panics));
+    let mut wait = Box::pin(child.wait());
+    assert!(poll_with(&mut wait, &waker).is_pending());
+    let after = child.child();
+
+    let res = catch_unwind(AssertUnwindSafe(|| root.trigger()));
+    assert!(
+        res.is_err(),
+        "the waker's panic reaches the trigger's caller"
+    );
+    assert!(root.is_triggered());
+    assert!(child.is_triggered());
+    assert_eq!(
+        (before.is_triggered(), after.is_triggered()),
+        (true, true),
+        "children of a fired signal (queued before and after the panicking waker) never fired"
+    );
+    // Whatever happened, the thread can still fire signals.
+    let again = ShutdownSignal::new();
+    let again_child = again.child().child();
+    again.trigger();
+    assert!(again_child.is_triggered());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drain
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn track_counts_and_guards_know_their_signal() {
+    let root = ShutdownSignal::new();
+    let child = root.child();
+    let a = root.track();
+    let b = child.track();
+    let c = b.clone();
+    assert_eq!((root.tracked(), child.tracked()), (3, 2));
+    assert!(!c.signal().is_triggered());
+    child.trigger();
+    assert!(b.signal().is_triggered() && c.signal().is_triggered());
+    assert!(!a.signal().is_triggered());
+    drop(b);
+    assert_eq!((root.tracked(), child.tracked()), (2, 1));
+    drop((a, c));
+    assert_eq!((root.tracked(), child.tracked()), (0, 0));
+}
+
+#[test]
+fn drained_waits_for_the_trigger_and_for_every_guard() {
+    let signal = ShutdownSignal::new();
+    let guards = [signal.track(), signal.track()];
+    let counter = Counter::new();
+    let mut drained = pin!(signal.drained());
+    assert_pending!(counter, drained);
+    let [first, second] = guards;
+    drop(first);
+    assert_eq!(counter.count(), 0, "not triggered yet");
+    assert_pending!(counter, drained);
+
+    signal.trigger();
+    // The trigger may wake the drain wait to look again; it must not complete.
+    assert_pending!(counter, drained);
+    let seen = counter.count();
+    drop(second);
+    assert!(counter.count() > seen, "the last guard woke the drain wait");
+    assert_ready!(counter, drained);
+    assert!(signal.drained().now_or_never().is_some());
+}
+
+#[test]
+fn drained_with_nothing_tracked_completes_at_the_trigger() {
+    let signal = ShutdownSignal::new();
+    let counter = Counter::new();
+    let mut drained = pin!(signal.drained());
+    assert_pending!(counter, drained);
+    let guard = signal.track();
+    drop(guard);
+    assert_eq!(
+        counter.count(),
+        0,
+        "a zero before the trigger does not count"
+    );
+    assert_pending!(counter, drained);
+    signal.trigger();
+    assert_eq!(counter.count(), 1);
+    assert_ready!(counter, drained);
+}
+
+#[test]
+fn guards_under_children_count_toward_every_ancestor() {
+    let root = ShutdownSignal::new();
+    let child = root.child();
+    let grandchild = child.child();
+    let g1 = child.track();
+    let g2 = grandchild.track();
+    assert_eq!(
+        (root.tracked(), child.tracked(), grandchild.tracked()),
+        (2, 2, 1)
+    );
+    let counter = Counter::new();
+    let mut root_drained = pin!(root.drained());
+    let mut child_drained = pin!(child.drained());
+    let mut grandchild_drained = pin!(grandchild.drained());
+    assert_pending!(counter, root_drained);
+    assert_pending!(counter, child_drained);
+    assert_pending!(counter, grandchild_drained);
+
+    root.trigger();
+    assert_pending!(counter, root_drained);
+    assert_pending!(counter, child_drained);
+    assert_pending!(counter, grandchild_drained);
+
+    drop(g2);
+    assert_ready!(counter, grandchild_drained);
+    assert_pending!(counter, child_drained);
+    assert_pending!(counter, root_drained);
+    drop(g1);
+    assert_ready!(counter, child_drained);
+    assert_ready!(counter, root_drained);
+    assert_eq!(root.tracked(), 0);
+}
+
+#[test]
+fn a_child_drains_on_its_own() {
+    let root = ShutdownSignal::new();
+    let child = root.child();
+    let root_guard = root.track();
+    let child_guard = child.track();
+    child.trigger();
+    assert!(child.drained().now_or_never().is_none());
+    drop(child_guard);
+    // The root's own guard does not count toward its child.
+    assert!(child.drained().now_or_never().is_some());
+    assert!(
+        root.drained().now_or_never().is_none(),
+        "root not triggered"
+    );
+    root.trigger();
+    assert!(
+        root.drained().now_or_never().is_none(),
+        "root's guard is out"
+    );
+    drop(root_guard);
+    assert!(root.drained().now_or_never().is_some());
+}
+
+#[test]
+fn a_task_tracked_after_the_trigger_counts_until_dropped() {
+    let signal = ShutdownSignal::new();
+    signal.trigger();
+    assert!(signal.drained().now_or_never().is_some());
+    let late = signal.track();
+    assert_eq!(signal.tracked(), 1);
+    assert!(late.signal().is_triggered());
+    let counter = Counter::new();
+    let mut drained = pin!(signal.drained());
+    assert_pending!(counter, drained);
+    assert!(!signal.drained_blocking_timeout(Duration::from_millis(1)));
+    drop(late);
+    assert_eq!(counter.count(), 1);
+    assert_ready!(counter, drained);
+}
+
+#[test]
+fn a_zero_after_the_drain_started_completes_it_even_if_a_guard_comes_back() {
+    let signal = ShutdownSignal::new();
+    let guard = signal.track();
+    signal.trigger();
+    let counter = Counter::new();
+    let mut drained = pin!(signal.drained());
+    assert_pending!(counter, drained);
+    drop(guard);
+    assert_eq!(counter.count(), 1);
+    let again = signal.track();
+    assert_ready!(counter, drained);
+    // A drain that starts now waits for the new guard.
+    let mut late = pin!(signal.drained());
+    assert_pending!(counter, late);
+    drop(again);
+    assert_ready!(counter, late);
+}
+
+#[test]
+fn drained_blocking_timeout_is_false_while_a_guard_is_alive() {
+    let signal = ShutdownSignal::new();
+    assert!(
+        !signal.drained_blocking_timeout(Duration::from_millis(5)),
+        "nothing tracked, but not triggered"
+    );
+    let guard = signal.child().track();
+    signal.trigger();
+    assert!(!signal.drained_blocking_timeout(Duration::from_millis(10)));
+    assert!(!signal.drained_blocking_timeout(Duration::ZERO));
+    assert_eq!(signal.tracked(), 1, "the timed-out waits changed nothing");
+    drop(guard);
+    assert!(signal.drained_blocking_timeout(Duration::from_millis(10)));
+    assert!(signal.drained_blocking_timeout(Duration::ZERO));
+    signal.drained_blocking();
+}
+
+#[test]
+fn drained_blocking_returns_once_another_thread_drops_the_guard() {
+    let signal = ShutdownSignal::new();
+    let guard = signal.track();
+    signal.trigger();
+    blocked_until_released(|| signal.drained_blocking(), || drop(guard));
+
+    let signal = ShutdownSignal::new();
+    let guard = signal.child().track();
+    let drained = blocked_until_released(
+        || signal.drained_blocking_timeout(HANG),
+        || {
+            signal.trigger();
+            drop(guard);
+        },
+    );
+    assert!(drained);
+}
+
+#[test]
+fn a_guard_dropped_by_a_panic_completes() {
+    let signal = ShutdownSignal::new();
+    let guard = signal.child().track();
+    let counter = Counter::new();
+    let mut drained = pin!(signal.drained());
+    assert_pending!(counter, drained);
+    signal.trigger();
+    let res = futures::executor::block_on(
+        AssertUnwindSafe(async move {
+            guard.signal().wait().await;
+            let _guard = guard;
+            panic!("task failed while draining");
+        })
+        .catch_unwind(),
+    );
+    assert!(res.is_err());
+    assert_eq!(signal.tracked(), 0);
+    assert_ready!(counter, drained);
+
+    let guard = signal.track();
+    let worker = thread::spawn(move || {
+        let _guard = guard;
+        panic!("thread failed while draining");
+    });
+    assert!(worker.join().is_err());
+    assert!(signal.drained_blocking_timeout(HANG));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deep chains, on a small stack
+// ---------------------------------------------------------------------------------------------
+
+fn depth() -> usize {
+    if cfg!(miri) {
+        300
+    } else {
+        100_000
+    }
+}
+
+/// Runs `f` on a thread with a 256 KiB stack: a recursion over a deep chain overflows it.
+fn on_small_stack(f: impl FnOnce() + Send + 'static) {
+    thread::Builder::new()
+        .name("small stack".into())
+        .stack_size(256 * 1024)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .expect("the deep chain test failed (a stack overflow aborts the process instead)");
+}
+
+/// A chain of `depth` children under `root`, each made from the one before. Keeps every
+/// handle, or only the last.
+fn chain(root: &ShutdownSignal, depth: usize, keep: bool) -> Vec<ShutdownSignal> {
+    let mut kept = Vec::new();
+    let mut current = root.child();
+    for _ in 1..depth {
+        let next = current.child();
+        if keep {
+            kept.push(current);
+        }
+        current = next;
+    }
+    kept.push(current);
+    kept
+}
+
+#[test]
+fn deep_chain_without_intermediate_handles_fires_and_drops_iteratively() {
+    on_small_stack(|| {
+        warm_up_this_thread();
+        for triggered in [false, true] {
+            for root_first in [false, true] {
+                let (bytes, ()) = net_bytes(|| {
+                    let root = ShutdownSignal::new();
+                    let leaf = chain(&root, depth(), false).pop().unwrap();
+                    assert!(!leaf.is_triggered());
+                    if triggered {
+                        let counter = Counter::new();
+                        let mut wait = pin!(leaf.wait());
+                        assert_pending!(counter, wait);
+                        assert!(root.trigger());
+                        assert!(leaf.is_triggered(), "the trigger did not reach the leaf");
+                        assert_eq!(counter.count(), 1);
+                        assert_ready!(counter, wait);
+                    }
+                    if root_first {
+                        drop(root);
+                        drop(leaf);
+                    } else {
+                        drop(leaf);
+                        drop(root);
+                    }
+                });
+                assert_eq!(
+                    bytes, 0,
+                    "{bytes} bytes left (triggered: {triggered}, root first: {root_first})"
+                );
+            }
+        }
+    });
+}
+
+#[test]
+fn deep_chain_with_every_handle_kept_fires_and_drops_in_either_order() {
+    on_small_stack(|| {
+        warm_up_this_thread();
+        for triggered in [false, true] {
+            for root_first in [false, true] {
+                let (bytes, ()) = net_bytes(|| {
+                    let root = ShutdownSignal::new();
+                    let mut all = chain(&root, depth(), true);
+                    all.insert(0, root);
+                    if triggered {
+                        assert!(all[0].trigger());
+                        assert!(all.iter().all(ShutdownSignal::is_triggered));
+                    } else {
+                        assert!(!all.iter().any(ShutdownSignal::is_triggered));
+                    }
+                    if root_first {
+                        drop(all);
+                    } else {
+                        while let Some(last) = all.pop() {
+                            drop(last);
+                        }
+                    }
+                });
+                assert_eq!(
+                    bytes, 0,
+                    "{bytes} bytes left (triggered: {triggered}, root first: {root_first})"
+                );
+            }
+        }
+    });
+}
+
+#[test]
+fn deep_chain_fired_from_the_middle_fires_only_below() {
+    on_small_stack(|| {
+        let root = ShutdownSignal::new();
+        let all = chain(&root, depth(), true);
+        let middle = all.len() / 2;
+        assert!(all[middle].trigger());
+        assert!(!root.is_triggered());
+        assert!(!all[..middle].iter().any(ShutdownSignal::is_triggered));
+        assert!(all[middle..].iter().all(ShutdownSignal::is_triggered));
+        root.trigger();
+        assert!(all.iter().all(ShutdownSignal::is_triggered));
+    });
+}
+
+#[test]
+fn deep_chain_guard_at_the_leaf_holds_up_the_root_drain() {
+    on_small_stack(|| {
+        let root = ShutdownSignal::new();
+        let leaf = chain(&root, depth(), false).pop().unwrap();
+        let guard = leaf.track();
+        assert_eq!((root.tracked(), leaf.tracked()), (1, 1));
+        drop(leaf);
+        let counter = Counter::new();
+        let mut drained = pin!(root.drained());
+        assert_pending!(counter, drained);
+        root.trigger();
+        assert!(guard.signal().is_triggered());
+        assert_pending!(counter, drained);
+        drop(guard);
+        assert_ready!(counter, drained);
+        assert_eq!(root.tracked(), 0);
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Threads racing
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn children_made_and_dropped_while_the_parent_fires_all_end_triggered() {
+    let rounds = if cfg!(miri) { 4 } else { 200 };
+    for _ in 0..rounds {
+        let root = ShutdownSignal::new();
+        // Held across the trigger by the test: must be fired by the time it returns.
+        let held: Vec<_> = (0..4).map(|_| root.child()).collect();
+        // Each worker drops its token once it is making children: the trigger then races
+        // them.
+        let started = WaitGroup::new();
+        thread::scope(|s| {
+            let workers: Vec<_> = (0..2)
+                .map(|_| {
+                    let (root, started) = (&root, started.token());
+                    s.spawn(move || {
+                        let mut started = Some(started);
+                        // Make children until one is born triggered; each must have fired
+                        // once the root has, whether it was made before or after.
+                        let mut made = Vec::new();
+                        loop {
+                            let child = root.child();
+                            let grandchild = child.child();
+                            drop(child);
+                            drop(started.take());
+                            if grandchild.is_triggered() {
+                                break;
+                            }
+                            made.push(grandchild);
+                            if made.len() > 8 {
+                                made.remove(0);
+                            }
+                        }
+                        made
+                    })
+                })
+                .collect();
+            started.wait_blocking();
+            root.trigger();
+            for c in &held {
+                assert!(c.is_triggered(), "a registered child missed the trigger");
+            }
+            for w in workers {
+                for c in w.join().unwrap() {
+                    assert!(c.is_triggered());
+                }
+            }
+        });
+    }
+}
+
+#[test]
+fn threads_waiting_on_children_all_return_after_the_root_fires() {
+    let threads = if cfg!(miri) { 3 } else { 8 };
+    let root = ShutdownSignal::new();
+    let ready = WaitGroup::new();
+    let handles: Vec<_> = (0..threads)
+        .map(|i| {
+            let child = root.child();
+            let ready = ready.token();
+            let root = root.clone();
+            thread::spawn(move || {
+                let leaf = if i % 2 == 0 { child.child() } else { child };
+                drop(ready);
+                leaf.wait_blocking();
+                // Only the root is ever triggered: the leaf fired through it.
+                assert!(root.is_triggered());
+            })
+        })
+        .collect();
+    ready.wait_blocking();
+    root.trigger();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One signal and one wait group across tokio, smol and threads
+// ---------------------------------------------------------------------------------------------
+
+/// Yields once to whatever executor polls it.
+async fn yield_now() {
+    let mut yielded = false;
+    futures::future::poll_fn(|cx| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+/// What one worker holds: a token of the shared group and a guard of the shared signal (or
+/// of a child of it).
+struct Worker {
+    token: WaitGroupToken,
+    guard: DrainGuard,
+    woke: Arc<AtomicUsize>,
+}
+
+impl Worker {
+    /// The work is done: count it, then let the token and the guard go.
+    fn finish(self) {
+        assert!(
+            self.guard.signal().is_triggered(),
+            "woken before the trigger"
+        );
+        self.woke.fetch_add(1, Ordering::SeqCst);
+        drop(self.token);
+        drop(self.guard);
+    }
+}
+
+#[cfg_attr(
+    miri,
+    ignore = "starts tokio and smol runtimes (I/O drivers, worker threads), far too slow under miri"
+)]
+#[test]
+fn tokio_smol_and_threads_wait_on_one_signal_and_one_group() {
+    const PER_KIND: usize = 4;
+    const ALL: usize = 3 * PER_KIND;
+    let signal = ShutdownSignal::new();
+    let group = WaitGroup::new();
+    // Each worker drops its token of `ready` just before it starts waiting.
+    let ready = WaitGroup::new();
+    let woke = Arc::new(AtomicUsize::new(0));
+    let worker = |i: usize| {
+        // Half the workers are tracked under a child of their own.
+        let scope = if i % 2 == 0 {
+            signal.clone()
+        } else {
+            signal.child()
+        };
+        let w = Worker {
+            token: group.token(),
+            guard: scope.track(),
+            woke: woke.clone(),
+        };
+        (w, ready.token())
+    };
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let ex = Arc::new(smol::Executor::new());
+    let (stop_tx, stop_rx) = smol::channel::bounded::<()>(1);
+    let smol_threads: Vec<_> = (0..2)
+        .map(|_| {
+            let (ex, stop_rx) = (ex.clone(), stop_rx.clone());
+            thread::spawn(move || {
+                smol::block_on(ex.run(async move {
+                    let _ = stop_rx.recv().await;
+                }))
+            })
+        })
+        .collect();
+
+    async fn task(i: usize, w: Worker, ready: WaitGroupToken) {
+        let signal = w.guard.signal().clone();
+        drop(ready);
+        if i % 2 == 0 {
+            signal.wait().await;
+        } else {
+            signal.wait_owned().await;
+        }
+        yield_now().await;
+        w.finish();
+    }
+    let mut tokio_tasks = Vec::new();
+    let mut smol_tasks = Vec::new();
+    let mut threads = Vec::new();
+    for i in 0..PER_KIND {
+        let (w, r) = worker(i);
+        tokio_tasks.push(rt.spawn(task(i, w, r)));
+        let (w, r) = worker(i);
+        smol_tasks.push(ex.spawn(task(i, w, r)));
+        let (w, r) = worker(i);
+        threads.push(thread::spawn(move || {
+            let signal = w.guard.signal().clone();
+            drop(r);
+            if i % 2 == 0 {
+                signal.wait_blocking();
+            } else {
+                assert!(signal.wait_blocking_timeout(HANG));
+            }
+            w.finish();
+        }));
+    }
+    // Waiters of every kind for the end of the drain and of the group, each reporting how
+    // many workers had finished when it returned.
+    let drained_on_tokio = {
+        let (signal, woke) = (signal.clone(), woke.clone());
+        rt.spawn(async move {
+            signal.drained().await;
+            woke.load(Ordering::SeqCst)
+        })
+    };
+    let group_on_smol = {
+        let (group, woke) = (group.clone(), woke.clone());
+        ex.spawn(async move {
+            group.wait().await;
+            woke.load(Ordering::SeqCst)
+        })
+    };
+    let drained_on_thread = {
+        let (signal, woke) = (signal.clone(), woke.clone());
+        thread::spawn(move || {
+            signal.drained_blocking();
+            woke.load(Ordering::SeqCst)
+        })
+    };
+
+    assert!(ready.wait_blocking_timeout(HANG), "every worker started");
+    assert_eq!(group.count(), ALL);
+    assert_eq!(signal.tracked(), ALL);
+    // Nothing can finish before the trigger.
+    assert!(!group.wait_blocking_timeout(Duration::from_millis(20)));
+    assert!(!signal.drained_blocking_timeout(Duration::from_millis(1)));
+    assert_eq!(woke.load(Ordering::SeqCst), 0);
+
+    assert!(signal.trigger());
+    // Each wait completes only after every worker's token and guard are gone.
+    assert!(group.wait_blocking_timeout(HANG));
+    assert_eq!(woke.load(Ordering::SeqCst), ALL);
+    assert!(signal.drained_blocking_timeout(HANG));
+    assert_eq!(signal.tracked(), 0);
+    assert_eq!(rt.block_on(drained_on_tokio).unwrap(), ALL);
+    assert_eq!(futures::executor::block_on(group_on_smol), ALL);
+    assert_eq!(drained_on_thread.join().unwrap(), ALL);
+
+    rt.block_on(async {
+        for t in tokio_tasks {
+            t.await.unwrap();
+        }
+    });
+    futures::executor::block_on(futures::future::join_all(smol_tasks));
+    for t in threads {
+        t.join().unwrap();
+    }
+    drop(stop_tx);
+    for t in smol_threads {
+        t.join().unwrap();
+    }
+}
+
+#[cfg_attr(
+    miri,
+    ignore = "starts tokio and smol runtimes (I/O drivers, worker threads), far too slow under miri"
+)]
+#[test]
+fn panicking_tasks_still_drop_their_guards() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    let signal = ShutdownSignal::new();
+    let guard = signal.child().track();
+    let tokio_task = rt.spawn(async move {
+        guard.signal().wait().await;
+        let _guard = guard;
+        panic!("tokio task failed while shutting down");
+    });
+    let guard = signal.track();
+    let smol_task = smol::spawn(
+        AssertUnwindSafe(async move {
+            guard.signal().wait_owned().await;
+            let _guard = guard;
+            panic!("smol task failed while shutting down");
+        })
+        .catch_unwind(),
+    );
+    assert_eq!(signal.tracked(), 2);
+    signal.trigger();
+    rt.block_on(async {
+        tokio::time::timeout(HANG, signal.drained())
+            .await
+            .expect("the panicking tasks' guards were dropped");
+    });
+    assert!(rt.block_on(tokio_task).unwrap_err().is_panic());
+    assert!(smol::block_on(smol_task).is_err());
+    assert_eq!(signal.tracked(), 0);
+}
+
+#[cfg_attr(
+    miri,
+    ignore = "starts a tokio runtime (I/O driver, worker threads), far too slow under miri"
+)]
+#[test]
+fn a_drain_bounded_by_a_tokio_timeout_gives_up_and_leaves_the_signal_whole() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let signal = ShutdownSignal::new();
+        let stuck = signal.track();
+        signal.trigger();
+        assert!(
+            tokio::time::timeout(Duration::from_millis(10), signal.drained())
+                .await
+                .is_err(),
+            "a guard is still out"
+        );
+        drop(stuck);
+        tokio::time::timeout(HANG, signal.drained())
+            .await
+            .expect("drained once the guard is gone");
+    });
+}
