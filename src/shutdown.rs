@@ -453,7 +453,7 @@ impl ShutdownSignal {
             if current.raw.add().is_err() {
                 // Undo what was added below this signal, then say what went wrong.
                 if let Some(last) = done {
-                    sub_chain(&self.inner, last);
+                    sub_chain(&self.inner, Some(last));
                 }
                 too_many();
             }
@@ -571,12 +571,13 @@ impl ShutdownSignal {
     }
 }
 
-/// Completes one tracked task on every signal from `from` up to and including `last`.
-fn sub_chain(from: &Inner, last: &Inner) {
+/// Completes one tracked task on every signal from `from` up to and including `last` (the
+/// root when `None`).
+fn sub_chain(from: &Inner, last: Option<&Inner>) {
     let mut current = from;
     loop {
         current.raw.sub();
-        if core::ptr::eq(current, last) {
+        if last.is_some_and(|last| core::ptr::eq(current, last)) {
             return;
         }
         match current.parent.as_deref() {
@@ -683,12 +684,7 @@ impl Clone for DrainGuard {
 
 impl Drop for DrainGuard {
     fn drop(&mut self) {
-        let inner = &*self.signal.inner;
-        let mut root = inner;
-        while let Some(parent) = root.parent.as_deref() {
-            root = parent;
-        }
-        sub_chain(inner, root);
+        sub_chain(&self.signal.inner, None);
     }
 }
 

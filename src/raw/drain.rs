@@ -279,9 +279,6 @@ pub(crate) fn poll_triggered<S: Strategy>(
     raw: &RawDrain,
     strategy: &mut S,
 ) -> Poll<()> {
-    if node.is_idle() && raw.is_triggered() {
-        return Poll::Ready(());
-    }
     poll_wait(node, strategy, &mut DrainWait { raw, kind: 0 })
 }
 
