@@ -146,7 +146,6 @@ impl Drop for Inner {
 #[cfg(all(feature = "std", not(loom)))]
 fn fire(signal: Arc<Inner>) {
     use core::cell::RefCell;
-    use std::vec::Vec;
 
     std::thread_local! {
         /// Signals whose firing was asked for while this thread was already firing one.
