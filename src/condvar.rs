@@ -782,7 +782,7 @@ impl<G: CondvarGuard> Future for CondvarWait<'_, G> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<G> {
-        self.drive(&mut Async(cx))
+        self.drive(&mut Async(cx.waker()))
     }
 }
 
@@ -862,7 +862,7 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<G> {
-        self.drive(&mut Async(cx))
+        self.drive(&mut Async(cx.waker()))
     }
 }
 

@@ -139,7 +139,7 @@ macro_rules! wait_future {
                 self: core::pin::Pin<&mut Self>,
                 cx: &mut core::task::Context<'_>,
             ) -> core::task::Poll<$out> {
-                self.project().shell.poll_with(&mut crate::raw::wait::Async(cx))
+                self.project().shell.poll_with(&mut crate::raw::wait::Async(cx.waker()))
             }
         }
 

@@ -184,7 +184,7 @@ impl core::future::Future for WaitFuture<'_> {
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: as above: the node stays where it is until the future is dropped.
         let node = unsafe { Pin::new_unchecked(&this.node) };
-        let res = poll_wait(node, &mut Async(cx), &mut this.signals.wait());
+        let res = poll_wait(node, &mut Async(cx.waker()), &mut this.signals.wait());
         this.done = res.is_ready();
         res
     }
@@ -283,12 +283,10 @@ fn dropped_waiter_racing_notify_passes_the_signal_on() {
                     done: false,
                 });
                 let waker = futures::task::noop_waker();
-                let took = fut
-                    .as_mut()
+                // The future is dropped (and its wait withdrawn) as this thread returns.
+                fut.as_mut()
                     .poll(&mut core::task::Context::from_waker(&waker))
-                    .is_ready();
-                drop(fut);
-                took
+                    .is_ready()
             })
         };
         signals.notify_one();

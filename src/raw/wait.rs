@@ -39,7 +39,7 @@
 //! cancellation gives back what its data says it held through [`Protocol::unlinked`].
 
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::{Poll, Waker};
 
 use crate::raw::queue::{Locked, Node, Unpark, WaitQueue, Wakeup};
 
@@ -62,10 +62,14 @@ pub(crate) trait Strategy {
     fn park(&mut self, queue: &WaitQueue, node: Pin<&Node>, just_linked: bool) -> Poll<Wakeup>;
 }
 
-/// Drives a wait from a task's `Context`.
-pub(crate) struct Async<'a, 'b>(pub(crate) &'a mut Context<'b>);
+/// Drives a wait from a task's waker.
+///
+/// It holds the `Waker`, not the `Context`: a poll that completes at once then never needs
+/// the caller's `Context` in memory, only the waker's address (the fast paths pass this
+/// strategy by reference to their out-of-line slow paths).
+pub(crate) struct Async<'a>(pub(crate) &'a Waker);
 
-impl Strategy for Async<'_, '_> {
+impl Strategy for Async<'_> {
     #[inline]
     fn is_blocking(&self) -> bool {
         false
@@ -73,7 +77,7 @@ impl Strategy for Async<'_, '_> {
 
     #[inline]
     fn unparker(&mut self) -> Unpark {
-        Unpark::Task(self.0.waker().clone())
+        Unpark::Task(self.0.clone())
     }
 
     fn park(&mut self, queue: &WaitQueue, node: Pin<&Node>, just_linked: bool) -> Poll<Wakeup> {
@@ -85,7 +89,7 @@ impl Strategy for Async<'_, '_> {
         }
         // Polled again while linked: the task may have a new waker. Compare under the lock,
         // clone outside it, then swap it in under the lock again.
-        let waker = self.0.waker();
+        let waker = self.0;
         let same = queue.lock().wakes(&node, waker);
         if same == Some(false) {
             let fresh = Unpark::Task(waker.clone());
@@ -294,6 +298,8 @@ pub(crate) fn cancel<'q, P: Protocol<'q>>(node: Pin<&Node>, p: &mut P) {
 pub(crate) const SPINS: u32 = if cfg!(loom) { 0 } else { 16 };
 
 /// Retries `attempt` up to [`SPINS`] times, yielding the thread in between.
+// Under loom `SPINS` is 0, so the range is empty there on purpose.
+#[cfg_attr(loom, allow(clippy::reversed_empty_ranges))]
 #[inline]
 fn spin<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
     for _ in 0..SPINS {
