@@ -176,3 +176,57 @@ fn dropped_read_future_releases_admitted_lock() {
         assert!(lock.try_write().is_some());
     });
 }
+
+/// A reader queued behind a write, let in when it is released, racing the next writer, which
+/// waits for that reader to run before it announces itself: both get in, never together
+/// (preemption bound 2). `async_writer` picks which side parks a thread and which a task.
+fn let_in_reader_and_next_writer(async_writer: bool) {
+    model(move || {
+        let lock = Arc::new(RwLock::new(0));
+        let s = Arc::new(AtomicIsize::new(0));
+        let held = lock.try_write().unwrap();
+        let (l1, s1) = (lock.clone(), s.clone());
+        let reader = thread::spawn(move || {
+            let read = |g: &i32| {
+                enter_read(&s1);
+                let v = *g;
+                leave_read(&s1);
+                v
+            };
+            if async_writer {
+                read(&l1.read_blocking())
+            } else {
+                loom::future::block_on(async { read(&*l1.read().await) })
+            }
+        });
+        let (l2, s2) = (lock.clone(), s.clone());
+        let writer = thread::spawn(move || {
+            let write = |g: &mut i32| {
+                enter_write(&s2);
+                *g += 10;
+                leave_write(&s2);
+            };
+            if async_writer {
+                loom::future::block_on(async { write(&mut *l2.write().await) })
+            } else {
+                write(&mut l2.write_blocking())
+            }
+        });
+        drop(held);
+        let seen = reader.join().unwrap();
+        writer.join().unwrap();
+        assert!([0, 10].contains(&seen));
+        assert_eq!(*lock.try_read().unwrap(), 10);
+        assert!(lock.try_write().is_some());
+    });
+}
+
+#[test]
+fn let_in_async_reader_and_blocking_writer() {
+    let_in_reader_and_next_writer(false);
+}
+
+#[test]
+fn let_in_blocking_reader_and_async_writer() {
+    let_in_reader_and_next_writer(true);
+}

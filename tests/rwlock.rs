@@ -687,8 +687,8 @@ fn yielding<F: Future>(fut: F) -> impl Future<Output = F::Output> {
 /// writer announces itself and then gives up while another reader queues behind it. With a
 /// one-bit phase the second release flipped the phase back, the first reader believed it was
 /// still queued, and its bookkeeping corrupted the reader count (found by the churn test).
-/// Readers are now counted as holders when they are let in, so the next writer announces
-/// itself at once and waits for them to leave.
+/// Readers are counted as holders when they are let in; the next writer waits for them to
+/// run before it announces itself, then for them to leave.
 #[test]
 fn reader_let_in_before_a_cancelled_write_keeps_its_place() {
     let lock = RwLock::new(0);
@@ -698,18 +698,25 @@ fn reader_let_in_before_a_cancelled_write_keeps_its_place() {
     drop(writer); // lets `first` in
     assert!(first.woken());
     assert_eq!(lock.reader_count(), 1, "let in: a holder before it runs");
-    // The next writer announces itself at once: new readers queue behind it.
     let mut second_writer = Probe::new(lock.write());
     assert!(
         second_writer.poll().is_pending(),
         "`first` holds a read lock"
     );
-    assert!(lock.try_read().is_none(), "the announced writer goes first");
+    drop(
+        lock.try_read()
+            .expect("the writer announced before `first` ran"),
+    );
     let g1 = match first.poll() {
         Poll::Ready(g) => g,
         Poll::Pending => panic!("the reader that was let in did not get its lock"),
     };
-    assert!(!second_writer.woken(), "`first` is still inside");
+    assert!(
+        second_writer.woken(),
+        "`first` ran: the writer announces now"
+    );
+    assert!(second_writer.poll().is_pending(), "`first` is still inside");
+    assert!(lock.try_read().is_none(), "the announced writer goes first");
     let mut second = Probe::new(lock.read());
     assert!(
         second.poll().is_pending(),
@@ -787,8 +794,10 @@ fn upgrade_blocking_timeout_gives_the_upgradable_guard_back() {
 /// running) only marked that it wanted the lock, and new readers kept entering past it; under
 /// load, the released readers were not scheduled and the stream never ended. A writer now
 /// blocks new readers from its first try, from a task or a thread.
+/// The next writer first waits for the readers let in by the last write to run; until then
+/// new readers still enter. Once they have run it announces itself, and new readers queue.
 #[test]
-fn writer_blocks_new_readers_from_its_first_try() {
+fn writer_blocks_new_readers_once_the_let_in_readers_ran() {
     let lock = Arc::new(RwLock::new(0));
     let first = lock.try_write().unwrap();
     let mut let_in = Probe::new(lock.read());
@@ -799,27 +808,58 @@ fn writer_blocks_new_readers_from_its_first_try() {
         writer.poll().is_pending(),
         "the let-in reader holds a read lock"
     );
-    assert!(lock.is_write_locked(), "the writer announced itself");
+    assert!(
+        !lock.is_write_locked(),
+        "the writer announced before the let-in reader ran"
+    );
+    let early = lock
+        .try_read()
+        .expect("a new reader was kept out before the writer announced");
+    let guard = let_in.drive().expect("let in");
+    assert!(
+        writer.woken(),
+        "the let-in reader ran and did not wake the writer"
+    );
+    assert!(writer.poll().is_pending(), "two readers are inside");
+    assert!(lock.is_write_locked(), "the writer did not announce itself");
     assert!(
         lock.try_read().is_none(),
-        "a new reader overtook the waiting writer"
+        "a new reader overtook the announced writer"
     );
-    drop(writer);
+    drop(early);
+    assert!(!writer.woken(), "woken with a reader still inside");
+    drop(guard);
     assert!(
-        lock.try_read().is_some(),
-        "a withdrawn writer lets readers in again"
+        writer.woken(),
+        "the last reader out did not wake the writer"
     );
-    drop(let_in); // gives up the read lock it was let in with
+    *writer.drive().expect("the writer gets in") += 1;
+    drop(writer);
 
-    // The same with a blocked thread as the writer.
+    // A writer withdrawn while it waits for let-in readers leaves nothing behind.
     let second = lock.try_write().unwrap();
-    let mut let_in_2 = Probe::new(lock.read());
-    assert!(let_in_2.poll().is_pending());
+    let mut let_in = Probe::new(lock.read());
+    assert!(let_in.poll().is_pending());
     drop(second);
+    let mut writer = Probe::new(lock.write());
+    assert!(writer.poll().is_pending());
+    drop(writer);
+    drop(let_in.drive().expect("let in"));
+    assert_free(&lock);
+
+    // A blocked thread as the writer: new readers enter until the let-in reader runs.
+    let third = lock.try_write().unwrap();
+    let mut let_in = Probe::new(lock.read());
+    assert!(let_in.poll().is_pending());
+    drop(third);
     let blocked = {
         let lock = lock.clone();
         thread::spawn(move || *lock.write_blocking() += 1)
     };
+    thread::sleep(Duration::from_millis(20));
+    assert!(!lock.is_write_locked());
+    drop(lock.try_read().expect("a new reader was kept out"));
+    let guard = let_in.drive().expect("let in");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while !lock.is_write_locked() {
         assert!(
@@ -832,9 +872,19 @@ fn writer_blocks_new_readers_from_its_first_try() {
         lock.try_read().is_none(),
         "a new reader overtook the blocked writer"
     );
-    drop(let_in_2.drive().expect("let in"));
+    drop(guard);
     blocked.join().unwrap();
-    assert_eq!(*lock.try_read().unwrap(), 1);
+    assert_eq!(*lock.try_read().unwrap(), 2);
+
+    // With no let-in readers, a writer announces on its first try.
+    let reader = lock.try_read().unwrap();
+    let mut writer = Probe::new(lock.write());
+    assert!(writer.poll().is_pending());
+    assert!(lock.is_write_locked());
+    assert!(lock.try_read().is_none());
+    drop(reader);
+    drop(writer.drive().expect("the writer gets in"));
+    assert_free(&lock);
 }
 
 #[test]

@@ -6,8 +6,11 @@
 //!   exists at a time, and they queue on the mutex with its fairness rules.
 //! - `state`: the word below, shared by everybody.
 //! - `readers`: the queue of readers blocked by a writer.
-//! - `drain`: the queue on which the holder of `gate`, having announced a write, waits for the
-//!   readers inside to leave. Only the holder of `gate` ever waits there.
+//! - `drain`: the queue on which the holder of `gate` waits, first for the readers let in by
+//!   the previous write to enter, then, having announced its write, for the readers inside to
+//!   leave. Only the holder of `gate` ever waits there.
+//! - `entering`: how many readers let in by a write have not run yet (bits 1..), and `WANT`
+//!   (bit 0): the holder of `gate` waits on `drain` for that count to reach zero.
 //!
 //! # State word
 //!
@@ -23,16 +26,22 @@
 //! # Fairness (phase-fair)
 //!
 //! - *Writers are not starved by readers.* A writer sets `WRITE` as soon as it holds `gate`
-//!   (an upgrade, as soon as it starts): from then on new readers (and `try_read`) queue,
-//!   and the writer waits only for the readers already inside. A writer therefore waits for
-//!   the writers and upgradable readers queued on `gate` ahead of it (with the mutex's
-//!   bounds) and for one batch of readers.
+//!   (an upgrade, as soon as it starts) and the readers let in by the previous write have
+//!   entered: from then on new readers (and `try_read`) queue, and the writer waits only for
+//!   the readers already inside. A writer therefore waits for the writers and upgradable
+//!   readers queued on `gate` ahead of it (with the mutex's bounds) and for one batch of
+//!   readers.
 //! - *Readers are not starved by writers.* Whoever clears `WRITE` (a write guard dropped or
 //!   downgraded, a cancelled write or upgrade) lets every queued reader in: it counts them as
-//!   holders in the same step and then wakes them, each already holding its read lock. The
-//!   next writer sets `WRITE` at once but then waits for them to leave. A reader that arrives
-//!   while a writer is queued or writing therefore gets in when that writer is done, before
-//!   any writer that comes later.
+//!   holders (and in `entering`) in the same step and then wakes them, each already holding
+//!   its read lock. The next writer waits until they have run before it sets `WRITE`, and
+//!   then for them to leave. A reader that arrives while a writer is queued or writing
+//!   therefore gets in when that writer is done, before any writer that comes later.
+//! - *Why the next writer waits for the let-in readers to run.* Until they are scheduled,
+//!   which can take a while (an executor may well run the next writer first), the lock is
+//!   held only by readers that are not running. Setting `WRITE` then would queue every reader
+//!   that does run, each one another wake-up, for no one's benefit; new readers keep entering
+//!   instead, and the writer's wait is still bounded by that one batch.
 //!
 //! # Why no wake-up is lost
 //!
@@ -43,6 +52,11 @@
 //!   `drain` lock. A reader whose release takes the count to zero while `WRITE` is set takes
 //!   the `drain` lock and wakes whoever waits there: either the writer linked before that (and
 //!   is woken) or it checks after (and sees zero).
+//! - Entering: the holder of `gate` sets `WANT` with a read-modify-write of `entering` that
+//!   also reads the count, under the `drain` lock, and waits only if the count was not zero.
+//!   Each let-in reader takes itself off the count with one read-modify-write of the same
+//!   word; the one that takes it to zero sees `WANT` if the writer's mark came first, and
+//!   then wakes it through the `drain` lock; otherwise the writer saw zero and did not wait.
 //! - `gate` follows the mutex's own protocol.
 //!
 //! # Limits
@@ -61,6 +75,11 @@ use crate::sync::{const_fn, AtomicUsize, Ordering};
 const WRITE: usize = 1;
 const PARKED: usize = 1 << 1;
 const READER: usize = 1 << 2;
+
+/// In `entering`: the holder of `gate` waits for the count to reach zero.
+const WANT: usize = 1;
+/// In `entering`: one reader let in and not yet running.
+const ENTERING: usize = 1 << 1;
 
 /// The most read locks that can be held at once.
 pub(crate) const MAX_READERS: usize = usize::MAX >> 2;
@@ -82,6 +101,7 @@ pub(crate) struct RawRwLock {
     state: AtomicUsize,
     readers: WaitQueue,
     drain: WaitQueue,
+    entering: AtomicUsize,
 }
 
 impl RawRwLock {
@@ -92,6 +112,7 @@ impl RawRwLock {
                 state: AtomicUsize::new(0),
                 readers: WaitQueue::new(),
                 drain: WaitQueue::new(),
+                entering: AtomicUsize::new(0),
             }
         }
     }
@@ -319,6 +340,11 @@ impl RawRwLock {
                 queue.pop_front(0);
                 admitted += 1;
             }
+            if admitted > 0 {
+                // Counted before they can run: they are woken after this lock is released.
+                self.entering
+                    .fetch_add(admitted * ENTERING, Ordering::Relaxed);
+            }
             let add = (admitted + if first { extra } else { 0 }) * READER;
             let mut s = self.state.load(Ordering::Relaxed);
             loop {
@@ -345,6 +371,17 @@ impl RawRwLock {
                 return;
             }
             queue.make_room();
+        }
+    }
+
+    /// A reader let in by a write has started to run (or gave its lock up without running).
+    /// The last of its batch wakes the holder of `gate` if it waits for them.
+    #[inline]
+    fn entered(&self) {
+        let prev = self.entering.fetch_sub(ENTERING, Ordering::AcqRel);
+        debug_assert!(prev >= ENTERING, "a reader entered that was not let in");
+        if prev == ENTERING | WANT {
+            self.wake_writer();
         }
     }
 
@@ -420,6 +457,7 @@ impl<'a> Protocol<'a> for ReadWait<'a> {
 
     fn woken(&mut self, _wakeup: Wakeup) -> Option<()> {
         // Let in by a writer, already counted as a reader.
+        self.raw.entered();
         Some(())
     }
 
@@ -428,6 +466,7 @@ impl<'a> Protocol<'a> for ReadWait<'a> {
     }
 
     fn abandon(&mut self, _wakeup: Wakeup) {
+        self.raw.entered();
         // SAFETY: the writer that woke us counted us as a reader; we give that lock up.
         unsafe { self.raw.read_unlock() };
     }
@@ -455,6 +494,17 @@ struct DrainWait<'a> {
     announced: &'a mut Flag,
 }
 
+impl DrainWait<'_> {
+    /// Sets `WRITE`: from now on new readers queue behind us. Returns the state before.
+    #[inline]
+    fn announce(&mut self) -> usize {
+        self.announced.set(true);
+        let prev = self.raw.state.fetch_or(WRITE, Ordering::Acquire);
+        debug_assert!(prev & WRITE == 0, "two writers announced");
+        prev
+    }
+}
+
 impl<'a> Protocol<'a> for DrainWait<'a> {
     type Output = ();
 
@@ -468,16 +518,34 @@ impl<'a> Protocol<'a> for DrainWait<'a> {
         let s = if self.announced.get() {
             self.raw.state.load(Ordering::Acquire)
         } else {
-            // From our first try on, new readers queue behind us.
-            self.announced.set(true);
-            let prev = self.raw.state.fetch_or(WRITE, Ordering::Acquire);
-            debug_assert!(prev & WRITE == 0, "two writers announced");
-            prev
+            let entering = self.raw.entering.load(Ordering::Acquire);
+            if entering != 0 {
+                if entering != WANT {
+                    // Readers let in by the last write have yet to run: wait for them first.
+                    return None;
+                }
+                // They all ran; nobody else changes the word while we hold `gate` and the
+                // count is zero.
+                self.raw.entering.store(0, Ordering::Relaxed);
+            }
+            self.announce()
         };
         (readers(s) == 0).then_some(())
     }
 
     fn check(&mut self, _queue: &mut Locked<'_>) -> Check<()> {
+        if !self.announced.get() {
+            let prev = self.raw.entering.fetch_or(WANT, Ordering::AcqRel);
+            if prev & !WANT != 0 {
+                // The last of them to run wakes us.
+                return Check::Wait {
+                    data: 0,
+                    front: false,
+                };
+            }
+            self.raw.entering.store(0, Ordering::Relaxed);
+            self.announce();
+        }
         if readers(self.raw.state.load(Ordering::Acquire)) == 0 {
             Check::Done(())
         } else {
@@ -489,6 +557,10 @@ impl<'a> Protocol<'a> for DrainWait<'a> {
     }
 
     fn woken(&mut self, _wakeup: Wakeup) -> Option<()> {
+        // Not announced yet: the let-in readers have run; start over and announce.
+        if !self.announced.get() {
+            return None;
+        }
         (readers(self.raw.state.load(Ordering::Acquire)) == 0).then_some(())
     }
 }
@@ -529,7 +601,8 @@ impl DrainWaiter {
     }
 
     /// Withdraws an unfinished drain: clears `WRITE`, letting in the readers that queued
-    /// behind it. The caller still holds `gate` afterwards.
+    /// behind it, or the `WANT` of a drain still waiting for let-in readers to run. The caller
+    /// still holds `gate` afterwards.
     pub(crate) fn cancel(&mut self, node: Pin<&Node>, raw: &RawRwLock) {
         // Only the holder of `gate` waits on `drain`: there is nobody to pass a wake-up to.
         cancel(
@@ -541,39 +614,48 @@ impl DrainWaiter {
         );
         if self.announced.take() {
             raw.clear_write(0);
+        } else {
+            // Only the holder of `gate` sets `WANT`; a reader that saw it may still wake the
+            // (now empty) `drain` queue, which is harmless.
+            raw.entering.fetch_and(!WANT, Ordering::Relaxed);
         }
     }
 }
 
 /// The part of a write future that waits beside its node: first for `gate`, then for the
-/// readers to leave. It holds `gate` exactly while its drain has announced the write: the
-/// drain announces in the same poll that takes `gate`.
+/// readers to leave (and, before it announces, for readers let in by the last write to run).
 ///
-/// One word, both waiters' flags in it, so the future keeps the layout `Shell` wants.
+/// One word, both waiters' flags and whether it holds `gate` in it, so the future keeps the
+/// layout `Shell` wants.
 #[derive(Debug, Default)]
 pub(crate) struct WriteWaiter {
     bits: usize,
 }
 
 /// The low bits hold the gate's `LockWaiter`.
-const ANNOUNCED: usize = 1 << 2;
+const ANNOUNCED: usize = 1 << LockWaiter::BITS;
+/// The write wait holds `gate` and waits on `drain`.
+const HOLDS_GATE: usize = 1 << (LockWaiter::BITS + 1);
 
 impl WriteWaiter {
     pub(crate) const fn new() -> Self {
         WriteWaiter { bits: 0 }
     }
 
-    fn parts(&self) -> (LockWaiter, DrainWaiter) {
+    fn parts(&self) -> (LockWaiter, DrainWaiter, bool) {
         let gate = LockWaiter::from_bits(self.bits);
         let mut drain = DrainWaiter::new();
         drain.announced.set(self.bits & ANNOUNCED != 0);
-        (gate, drain)
+        (gate, drain, self.bits & HOLDS_GATE != 0)
     }
 
-    fn store(&mut self, gate: &LockWaiter, drain: &DrainWaiter) {
+    fn store(&mut self, gate: &LockWaiter, drain: &DrainWaiter, holds_gate: bool) {
         let mut bits = gate.into_bits();
         if drain.announced.get() {
             bits |= ANNOUNCED;
+        }
+        if holds_gate {
+            bits |= HOLDS_GATE;
         }
         self.bits = bits;
     }
@@ -585,28 +667,28 @@ impl WriteWaiter {
         raw: &RawRwLock,
         strategy: &mut S,
     ) -> Poll<()> {
-        let (mut gate, mut drain) = self.parts();
-        let res =
-            if !drain.announced.get() && gate.poll_lock(node, &raw.gate, strategy).is_pending() {
-                Poll::Pending
-            } else {
-                drain.poll_drain(node, raw, strategy)
-            };
-        self.store(&gate, &drain);
+        let (mut gate, mut drain, mut holds_gate) = self.parts();
+        let res = if !holds_gate && gate.poll_lock(node, &raw.gate, strategy).is_pending() {
+            Poll::Pending
+        } else {
+            holds_gate = true;
+            drain.poll_drain(node, raw, strategy)
+        };
+        self.store(&gate, &drain, holds_gate && res.is_pending());
         res
     }
 
     /// Withdraws an unfinished wait, releasing whatever it had taken.
     pub(crate) fn cancel(&mut self, node: Pin<&Node>, raw: &RawRwLock) {
-        let (mut gate, mut drain) = self.parts();
-        if drain.announced.get() {
+        let (mut gate, mut drain, holds_gate) = self.parts();
+        if holds_gate {
             drain.cancel(node, raw);
-            // SAFETY: we took `gate` (the drain announced) and nobody else released it.
+            // SAFETY: we took `gate` and nobody else released it.
             unsafe { raw.gate.unlock() };
         } else {
             gate.cancel(node, &raw.gate);
         }
-        self.store(&gate, &drain);
+        self.store(&gate, &drain, false);
     }
 }
 
