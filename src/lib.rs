@@ -42,9 +42,10 @@
 //! short: a wait that parks and is woken takes the queue's lock twice in all (to queue, and by
 //! the releaser that dequeues it), the woken waiter learns of its wake-up from its own node
 //! without the lock, and permits (or a lock, for a waiter that was overtaken once) are handed
-//! to the woken waiter directly rather than raced for. Measured against the same crate on `event-listener` (2 workers, see
-//! `BENCHMARKS.md`): a contended mutex takes 0.55–0.61 of the time and waking 10,000 event
-//! waiters 0.64, with no allocation per wait where there was one.
+//! to the woken waiter directly rather than raced for. Measured against the same crate on
+//! `event-listener` (2 workers, see `BENCHMARKS.md`): a contended mutex takes 0.58–0.60 of
+//! the time and waking 10,000 event waiters 0.86, with no allocation per wait where there was
+//! one.
 //!
 //! # Graceful shutdown
 //!
