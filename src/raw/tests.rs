@@ -222,6 +222,42 @@ fn rwlock_parked_waits_take_the_lock_twice() {
     assert!(ready.is_ready());
 }
 
+/// A writer that first waits for a reader let in by the last write to run, then for it to
+/// leave, parks twice, each time within the bounds of any parked wait.
+#[test]
+fn rwlock_writer_waiting_for_let_in_readers_parks_twice_within_the_bounds() {
+    let (waker, _probe) = checking_waker();
+    let lock = RwLock::new(0);
+    let first = lock.try_write().unwrap();
+    let mut read = pin!(lock.read());
+    assert!(poll(read.as_mut(), &waker).is_pending());
+    drop(first); // lets the reader in; it has not run yet
+    let mut write = pin!(lock.write());
+    let (register, pending) = locks_in(|| poll(write.as_mut(), &waker));
+    assert!(pending.is_pending());
+    assert_eq!(
+        register, 1,
+        "the writer queues for the let-in reader to run"
+    );
+    let (entered, ready) = locks_in(|| poll(read.as_mut(), &waker));
+    assert_eq!(entered, 1, "the let-in reader wakes the writer as it runs");
+    let guard = match ready {
+        Poll::Ready(guard) => guard,
+        Poll::Pending => panic!("the let-in reader did not get its lock"),
+    };
+    let (announce, pending) = locks_in(|| poll(write.as_mut(), &waker));
+    assert!(pending.is_pending());
+    assert_eq!(
+        announce, 1,
+        "the writer announces and queues for the reader to leave"
+    );
+    let (release, ()) = locks_in(|| drop(guard));
+    assert_eq!(release, 1, "the last reader out wakes the writer");
+    let (woken, ready) = locks_in(|| poll(write.as_mut(), &waker));
+    assert_eq!(woken, 0);
+    assert!(ready.is_ready());
+}
+
 #[test]
 fn event_set_takes_the_lock_once_per_batch() {
     let (waker, probe) = checking_waker();
