@@ -815,8 +815,11 @@ impl<T: ?Sized> RwLock<T> {
         self.value.get_mut()
     }
 
-    /// Returns whether a writer holds the lock or is waiting for the readers to leave (a hint:
-    /// it may change at once).
+    /// Returns whether a writer holds the lock or has announced itself and waits for the
+    /// readers inside to leave, so that new readers queue (a hint: it may change at once).
+    ///
+    /// A writer that still waits for the readers let in by the previous write to run has not
+    /// announced itself yet (see [Fairness](RwLock#fairness)): this returns `false` then.
     ///
     /// # Examples
     ///
