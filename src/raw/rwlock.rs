@@ -495,13 +495,23 @@ struct DrainWait<'a> {
 }
 
 impl DrainWait<'_> {
-    /// Sets `WRITE`: from now on new readers queue behind us. Returns the state before.
+    /// Sets `WRITE` (from now on new readers queue behind us) if the readers let in by the
+    /// last write have all run, as `entering`, just read, says. Returns the state before, or
+    /// `None` while some have not run.
     #[inline]
-    fn announce(&mut self) -> usize {
+    fn announce_if_entered(&mut self, entering: usize) -> Option<usize> {
+        if entering & !WANT != 0 {
+            return None;
+        }
+        if entering != 0 {
+            // Only our `WANT` is left; nobody else changes the word while we hold `gate` and
+            // the count is zero.
+            self.raw.entering.store(0, Ordering::Relaxed);
+        }
         self.announced.set(true);
         let prev = self.raw.state.fetch_or(WRITE, Ordering::Acquire);
         debug_assert!(prev & WRITE == 0, "two writers announced");
-        prev
+        Some(prev)
     }
 }
 
@@ -518,35 +528,21 @@ impl<'a> Protocol<'a> for DrainWait<'a> {
         let s = if self.announced.get() {
             self.raw.state.load(Ordering::Acquire)
         } else {
+            // Readers let in by the last write go first: until they have run, we wait.
             let entering = self.raw.entering.load(Ordering::Acquire);
-            if entering != 0 {
-                if entering != WANT {
-                    // Readers let in by the last write have yet to run: wait for them first.
-                    return None;
-                }
-                // They all ran; nobody else changes the word while we hold `gate` and the
-                // count is zero.
-                self.raw.entering.store(0, Ordering::Relaxed);
-            }
-            self.announce()
+            self.announce_if_entered(entering)?
         };
         (readers(s) == 0).then_some(())
     }
 
     fn check(&mut self, _queue: &mut Locked<'_>) -> Check<()> {
         if !self.announced.get() {
+            // Mark that we wait, reading the count in the same step: if it was not zero, the
+            // last of them to run sees the mark and wakes us.
             let prev = self.raw.entering.fetch_or(WANT, Ordering::AcqRel);
-            if prev & !WANT != 0 {
-                // The last of them to run wakes us.
-                return Check::Wait {
-                    data: 0,
-                    front: false,
-                };
-            }
-            self.raw.entering.store(0, Ordering::Relaxed);
-            self.announce();
+            let _ = self.announce_if_entered(prev | WANT);
         }
-        if readers(self.raw.state.load(Ordering::Acquire)) == 0 {
+        if self.announced.get() && readers(self.raw.state.load(Ordering::Acquire)) == 0 {
             Check::Done(())
         } else {
             Check::Wait {
@@ -615,8 +611,8 @@ impl DrainWaiter {
         if self.announced.take() {
             raw.clear_write(0);
         } else {
-            // Only the holder of `gate` sets `WANT`; a reader that saw it may still wake the
-            // (now empty) `drain` queue, which is harmless.
+            // Only the holder of `gate` sets `WANT`. A reader that saw it may still wake
+            // whoever waits on `drain` by then; a woken drain checks again before it goes on.
             raw.entering.fetch_and(!WANT, Ordering::Relaxed);
         }
     }
