@@ -440,20 +440,6 @@ mod assert_traits {
 /// struct NotSend(std::marker::PhantomData<*const ()>);
 /// unsafe impl Sync for NotSend {}
 /// fn check<T: Send>() {}
-/// check::<unisync::RwLockReadGuard<'static, NotSend>>();
-/// ```
-///
-/// ```compile_fail
-/// struct NotSend(std::marker::PhantomData<*const ()>);
-/// unsafe impl Sync for NotSend {}
-/// fn check<T: Sync>() {}
-/// check::<unisync::RwLockReadGuard<'static, NotSend>>();
-/// ```
-///
-/// ```compile_fail
-/// struct NotSend(std::marker::PhantomData<*const ()>);
-/// unsafe impl Sync for NotSend {}
-/// fn check<T: Send>() {}
 /// check::<unisync::RwLockWriteGuard<'static, NotSend>>();
 /// ```
 ///
@@ -555,7 +541,8 @@ mod assert_traits {
 /// check::<unisync::OwnedMappedRwLockWriteGuard<NotSend, u8>>();
 /// ```
 ///
-/// A mapped read guard shares `&T`, so it needs `T: Sync` to be sent or shared:
+/// A read guard, mapped or not, shares `&T` and has no way back to its lock, so it needs
+/// `T: Sync` (and only that) to be sent or shared:
 ///
 /// ```compile_fail
 /// fn check<T: Send>() {}
@@ -567,8 +554,9 @@ mod assert_traits {
 /// check::<unisync::MappedRwLockWriteGuard<'static, std::cell::Cell<u8>>>();
 /// ```
 ///
-/// What may be shared does compile: a mapped guard of a `Sync` value is `Sync`, permits are
-/// always `Send + Sync`, and lock guards of a `Send + Sync` value are too:
+/// What may be shared does compile: a mapped guard of a `Sync` value is `Sync`, a read guard of
+/// one is `Send` and `Sync`, permits are always `Send + Sync`, and lock guards of a
+/// `Send + Sync` value are too:
 ///
 /// ```
 /// struct NotSend(std::marker::PhantomData<*const ()>);
@@ -579,6 +567,8 @@ mod assert_traits {
 /// check::<unisync::SemaphorePermit<'static>>();
 /// check::<unisync::OwnedSemaphorePermit>();
 /// check::<unisync::RwLockReadGuard<'static, u8>>();
+/// check::<unisync::RwLockReadGuard<'static, NotSend>>();
+/// check::<unisync::MappedRwLockReadGuard<'static, NotSend>>();
 /// check::<unisync::OwnedRwLockUpgradableReadGuard<u8>>();
 /// check::<unisync::MutexGuard<'static, u8>>();
 /// ```

@@ -1,16 +1,25 @@
 //! The guards of [`RwLock`], and the ways to turn one into another.
 
 use alloc::sync::Arc;
+use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
+use core::ptr::NonNull;
 
 use super::futures::{Upgrade, UpgradeOwned};
 use super::RwLock;
 use crate::diag;
+use crate::raw::rwlock::RawRwLock;
 
 /// A guard that releases a read lock of the [`RwLock`] when dropped; it derefs to `&T`.
 ///
 /// Guard helpers are associated functions (`RwLockReadGuard::f(guard)`), so they never shadow methods
 /// of `T`.
+///
+/// Like a `&'a T`, the guard is covariant in `T` (a guard of `RwLock<&'static str>` can be
+/// used where one of `RwLock<&'a str>` is expected) and is `Send` and `Sync` when `T` is
+/// `Sync`. That is why, unlike the other guards, it has no `source`: handing out the lock
+/// itself would let a shortened `T` be written into it. The owned read guard keeps its
+/// [`source`](OwnedRwLockReadGuard::source) and is invariant in `T`.
 ///
 /// # Examples
 ///
@@ -21,15 +30,35 @@ use crate::diag;
 /// assert_eq!(*guard, [1]);
 /// # });
 /// ```
+///
+/// A guard of longer-lived data is one of shorter-lived data too:
+///
+/// ```
+/// use unisync::{RwLock, RwLockReadGuard};
+///
+/// fn first<'g>(guard: RwLockReadGuard<'g, &'g str>) -> char {
+///     guard.chars().next().unwrap()
+/// }
+///
+/// let lock: RwLock<&'static str> = RwLock::new("static");
+/// assert_eq!(first(lock.try_read().unwrap()), 's');
+/// ```
 #[must_use = "if unused the RwLock will immediately unlock"]
 #[clippy::has_significant_drop]
 pub struct RwLockReadGuard<'a, T: ?Sized> {
-    // `Send` and `Sync` follow from this field: only when `RwLock<T>` is `Sync`, that is when
-    // `T: Send + Sync`. A read guard hands out `&T` (needs `T: Sync`), and also the lock itself
-    // through `source`, with which another thread could later write-lock it and move or drop
-    // `T` there (needs `T: Send`).
-    lock: &'a RwLock<T>,
+    raw: &'a RawRwLock,
+    // A pointer rather than `&'a RwLock<T>`: the guard is covariant in `T`, as a `&'a T` is,
+    // and a reference to the value would claim it unchanged for as long as the guard is
+    // passed around, also after its drop has let a writer in.
+    value: NonNull<T>,
+    _marker: PhantomData<&'a T>,
 }
+
+// SAFETY: the guard is a shared borrow of `T` with no way back to its lock: sending or sharing
+// it shares `&T`, and a read lock may be released from any thread.
+unsafe impl<T: ?Sized + Sync> Send for RwLockReadGuard<'_, T> {}
+// SAFETY: as above.
+unsafe impl<T: ?Sized + Sync> Sync for RwLockReadGuard<'_, T> {}
 
 impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     /// Makes a guard for a lock the caller already holds.
@@ -38,20 +67,12 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     ///
     /// The caller must hold this kind of lock and hand its ownership to the new guard.
     pub(super) unsafe fn new(lock: &'a RwLock<T>) -> Self {
-        RwLockReadGuard { lock }
-    }
-
-    /// Returns the lock this guard holds.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let lock = unisync::RwLock::new(0);
-    /// let guard = lock.try_read().unwrap();
-    /// assert!(std::ptr::eq(unisync::RwLockReadGuard::source(&guard), &lock));
-    /// ```
-    pub fn source(guard: &Self) -> &'a RwLock<T> {
-        guard.lock
+        RwLockReadGuard {
+            raw: &lock.raw,
+            // SAFETY: `UnsafeCell::get` never returns null.
+            value: unsafe { NonNull::new_unchecked(lock.value.get()) },
+            _marker: PhantomData,
+        }
     }
 }
 
@@ -59,7 +80,7 @@ impl<'a, T: ?Sized> Drop for RwLockReadGuard<'a, T> {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: the guard owns this kind of lock.
-        unsafe { self.lock.raw.read_unlock() }
+        unsafe { self.raw.read_unlock() }
     }
 }
 
@@ -67,8 +88,9 @@ impl<'a, T: ?Sized> Deref for RwLockReadGuard<'a, T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        // SAFETY: the guard holds a lock, so nobody has `&mut T`.
-        unsafe { &*self.lock.value.get() }
+        // SAFETY: the guard holds a read lock, so nobody has `&mut T`, and the lock (with the
+        // value) outlives `'a`.
+        unsafe { self.value.as_ref() }
     }
 }
 
@@ -847,11 +869,7 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
 /// A mapped guard keeps the lock (read or write) held and releases it when dropped; it cannot
 /// be turned back into the full guard, downgraded or upgraded.
 mod mapped {
-    use core::marker::PhantomData;
-    use core::ptr::NonNull;
-
     use super::*;
-    use crate::raw::rwlock::RawRwLock;
 
     impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
         /// Narrows the guard to a part of the value; the read lock stays held by the new guard.
@@ -871,11 +889,11 @@ mod mapped {
         where
             F: FnOnce(&T) -> &U,
         {
-            let lock = guard.lock;
+            let raw = guard.raw;
             // SAFETY: `guard` holds a read lock until it is forgotten below, after `f`.
-            let value = NonNull::from(f(unsafe { &*lock.value.get() }));
+            let value = NonNull::from(f(unsafe { guard.value.as_ref() }));
             core::mem::forget(guard);
-            MappedRwLockReadGuard::new(&lock.raw, value)
+            MappedRwLockReadGuard::new(raw, value)
         }
 
         /// Narrows the guard to a part of the value that `f` may or may not find; gives the
@@ -904,13 +922,13 @@ mod mapped {
         where
             F: FnOnce(&T) -> Option<&U>,
         {
-            let lock = guard.lock;
+            let raw = guard.raw;
             // SAFETY: as in `map`.
-            let Some(value) = f(unsafe { &*lock.value.get() }).map(NonNull::from) else {
+            let Some(value) = f(unsafe { guard.value.as_ref() }).map(NonNull::from) else {
                 return Err(guard);
             };
             core::mem::forget(guard);
-            Ok(MappedRwLockReadGuard::new(&lock.raw, value))
+            Ok(MappedRwLockReadGuard::new(raw, value))
         }
     }
 
