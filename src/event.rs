@@ -26,6 +26,11 @@ use crate::sync::const_fn;
 /// after `set`, before the waiter was scheduled. A wait that starts after the `clear` waits for
 /// the next `set`. A wait "starts" when its future is first polled.
 ///
+/// A `set` ends all those waits in one step, as seen by whoever polls them: once one of them
+/// has completed, any other polled after it completes too, even while `set` is still waking
+/// the rest (a wait polled before its wake-up arrives checks the event itself and leaves the
+/// queue).
+///
 /// # Fairness
 ///
 /// There is no queue order to be fair about: `set` wakes all waiters together. Waking `n`

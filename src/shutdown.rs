@@ -322,6 +322,9 @@ impl ShutdownSignal {
 
     /// Waits until the signal fires; completes at once if it has.
     ///
+    /// Firing ends every wait in one step, as seen by whoever polls them: once one wait has
+    /// completed, any other polled after it completes too.
+    ///
     /// # Cancel safety
     ///
     /// Cancel-safe. Dropping the future at any point leaves the signal unchanged, and there

@@ -119,6 +119,10 @@ impl WaitGroup {
 
     /// Waits until no token is outstanding; completes at once if none is.
     ///
+    /// Reaching zero ends every wait in one step, as seen by whoever polls them: once one wait
+    /// has completed, any other polled after it completes too (unless a new token came
+    /// first).
+    ///
     /// # Cancel safety
     ///
     /// Cancel-safe. Dropping the future at any point leaves the group unchanged, and there is

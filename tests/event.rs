@@ -219,3 +219,17 @@ fn threads_tokio_smol_and_async_std_share_one_event() {
     });
     assert_eq!(gone.load(Ordering::SeqCst), 10);
 }
+
+/// One pulse ends every wait that had started, as one step: a wait polled after another one
+/// saw the pulse sees it too, even while `set` is still waking the waiters batch by batch.
+#[test]
+fn a_wait_polled_after_another_saw_the_pulse_completes_too() {
+    let event: &'static Event = Box::leak(Box::new(Event::new()));
+    common::one_release_ends_every_wait_at_once(
+        || event.wait(),
+        || {
+            event.set();
+            event.clear();
+        },
+    );
+}

@@ -36,6 +36,40 @@ fn event_set_racing_clear_completes_registered_waiter() {
     });
 }
 
+/// A pulse ends every started wait as one step: once a wait has seen it, a wait polled after
+/// that one sees it too, though `set` reaches the queued waiters one batch (one waiter, under
+/// loom) at a time. Two threads; explored with `LOOM_MAX_PREEMPTIONS=2`.
+#[test]
+fn event_pulse_seen_by_one_wait_is_seen_by_the_next() {
+    model(|| {
+        let event = Arc::new(Event::new());
+        let mut first = Box::pin(event.wait());
+        let mut second = Box::pin(event.wait());
+        assert!(poll_once(&mut first).is_pending());
+        assert!(poll_once(&mut second).is_pending());
+        let setter = {
+            let event = event.clone();
+            thread::spawn(move || {
+                event.set();
+                event.clear();
+            })
+        };
+        let first_done = poll_once(&mut first).is_ready();
+        let second_done = poll_once(&mut second).is_ready();
+        assert!(
+            !first_done || second_done,
+            "the second wait missed a pulse the first saw"
+        );
+        if !first_done {
+            loom::future::block_on(first);
+        }
+        if !second_done {
+            loom::future::block_on(second);
+        }
+        setter.join().unwrap();
+    });
+}
+
 /// A blocking waiter on a thread, started concurrently with set/clear: it must finish either
 /// because it saw the set, or because it started after the clear and a second set comes.
 /// Two threads; explored with `LOOM_MAX_PREEMPTIONS=2`.

@@ -479,3 +479,39 @@ fn wait_group_zero_racing_new_token_completes_blocking_waiter() {
         assert_eq!(group.count(), 0);
     });
 }
+
+// ---------------------------------------------------------------------------------------------
+// 5. A trigger seen by one wait is seen by the next.
+// ---------------------------------------------------------------------------------------------
+
+/// Two waits queued on a signal; a thread triggers it while the main thread polls both in
+/// order. `trigger` reaches the queued waits one batch (one wait, under loom) at a time, yet
+/// once the first has seen it, the second, polled after, sees it too. Two threads;
+/// `LOOM_MAX_PREEMPTIONS=2`.
+#[test]
+fn trigger_seen_by_one_wait_is_seen_by_the_next() {
+    model_no_leak(|| {
+        let signal = ShutdownSignal::new();
+        let mut first = Box::pin(signal.wait());
+        let mut second = Box::pin(signal.wait());
+        assert!(poll_once(&mut first).is_pending());
+        assert!(poll_once(&mut second).is_pending());
+        let trigger = {
+            let signal = signal.clone();
+            thread::spawn(move || assert!(signal.trigger()))
+        };
+        let first_done = poll_once(&mut first).is_ready();
+        let second_done = poll_once(&mut second).is_ready();
+        assert!(
+            !first_done || second_done,
+            "the second wait missed a trigger the first saw"
+        );
+        if !first_done {
+            block_on(first);
+        }
+        if !second_done {
+            block_on(second);
+        }
+        trigger.join().unwrap();
+    });
+}

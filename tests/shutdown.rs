@@ -1341,3 +1341,16 @@ fn a_drain_bounded_by_a_tokio_timeout_gives_up_and_leaves_the_signal_whole() {
             .expect("drained once the guard is gone");
     });
 }
+
+/// A trigger ends every wait on the signal in one step: a wait polled after another one saw it
+/// sees it too, even while the trigger is still waking the waiters batch by batch.
+#[test]
+fn a_wait_polled_after_another_saw_the_trigger_completes_too() {
+    let signal: &'static ShutdownSignal = Box::leak(Box::new(ShutdownSignal::new()));
+    common::one_release_ends_every_wait_at_once(
+        || signal.wait(),
+        || {
+            signal.trigger();
+        },
+    );
+}

@@ -495,3 +495,12 @@ fn polling_after_completion_panics_and_fused_reports_it() {
     let again = catch_unwind(AssertUnwindSafe(|| poll_once(&mut wait)));
     assert!(again.is_err(), "a completed wait must not be polled again");
 }
+
+/// The last token's drop ends every wait in one step: a wait polled after another one saw the
+/// group done sees it too, even while the drop is still waking the waiters batch by batch.
+#[test]
+fn a_wait_polled_after_another_saw_the_group_done_completes_too() {
+    let group: &'static WaitGroup = Box::leak(Box::new(WaitGroup::new()));
+    let token = group.token();
+    common::one_release_ends_every_wait_at_once(|| group.wait(), || drop(token));
+}

@@ -30,6 +30,10 @@
 //! before it. So each release of waiters (the trigger, a zero) bumps an epoch under the
 //! lock, every waiter links with the epoch current at the time, and a release wakes only the
 //! waiters older than its own epoch. The queue is in arrival order, so those are at its front.
+//!
+//! A queued wait that is polled again before its batch is reached loads the state word first
+//! and, if its wait is over, leaves the queue itself: once one waiter has seen a release, a
+//! waiter polled after it does too.
 
 use core::pin::Pin;
 use core::task::Poll;
@@ -253,6 +257,11 @@ impl<'a> Protocol<'a> for DrainWait<'a> {
     fn attempt(&mut self) -> Option<()> {
         self.done(self.raw.state.load(Ordering::Acquire))
             .then_some(())
+    }
+
+    fn rechecks(&self) -> bool {
+        // Once one waiter has seen the trigger (or the zero), one polled after it sees it too.
+        true
     }
 
     fn check(&mut self, _queue: &mut Locked<'_>) -> Check<()> {

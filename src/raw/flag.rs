@@ -20,6 +20,13 @@
 //! The generation wraps after 2^62 sets on 64-bit targets (2^30 on 32-bit ones); a waiter would
 //! have to sleep through exactly that many sets to miss one.
 //!
+//! # One set, seen at once
+//!
+//! `set` reaches the waiters batch by batch, so a queued wait that is polled again may be
+//! one it has not reached yet. Such a poll loads the state word first: a newer generation
+//! means the wait is over, and it leaves the queue itself (taking the lock once), so that a
+//! wait polled after one that saw the set never reports `Pending`.
+//!
 //! # Cost of waking many waiters
 //!
 //! `set` unlinks waiters in batches of [`BATCH`](crate::raw::queue::BATCH) and wakes each batch
@@ -148,6 +155,10 @@ impl<'a> Protocol<'a> for FlagWait<'a> {
     fn attempt(&mut self) -> Option<()> {
         let s = self.raw.state.load(Ordering::Acquire);
         self.done(s).then_some(())
+    }
+
+    fn rechecks(&self) -> bool {
+        true
     }
 
     fn check(&mut self, _queue: &mut Locked<'_>) -> Check<()> {

@@ -158,6 +158,12 @@ impl Node {
         self.state.load(Ordering::Relaxed) == IDLE
     }
 
+    /// Whether the node is in a queue and has not been woken yet.
+    #[inline]
+    pub(crate) fn is_linked(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & LINKED != 0
+    }
+
     /// Takes a wake-up, if the node has one; the node is idle again afterwards.
     ///
     /// Only the node's owner calls this.

@@ -188,6 +188,16 @@ pub(crate) trait Protocol<'q> {
         false
     }
 
+    /// Whether a queued wait that is polled again, before its wake-up has come, looks at the
+    /// state word again and finishes if [`attempt`](Self::attempt) succeeds. For waits that one
+    /// release ends all at once (an event): the releaser wakes them batch by batch, and a wait
+    /// polled after another one saw the release must see it too. Such waits must have nothing
+    /// to pass on when they leave with a wake-up unread ([`abandon`](Self::abandon) does
+    /// nothing).
+    fn rechecks(&self) -> bool {
+        false
+    }
+
     /// Under the queue's lock: tries once more, or marks the state word and says how to link.
     fn check(&mut self, queue: &mut Locked<'_>) -> Check<Self::Output>;
 
@@ -216,6 +226,13 @@ where
     // A thread retries before it first parks; once woken it is at the front, and it retries
     // once before it goes back there.
     let mut woken = false;
+    if p.rechecks() && node.is_linked() {
+        if let Some(out) = p.attempt() {
+            // Released, but not reached by the releaser yet: leave the queue now.
+            cancel(node, p);
+            return Poll::Ready(out);
+        }
+    }
     loop {
         let just_linked = node.is_idle();
         if just_linked {

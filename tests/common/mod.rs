@@ -291,3 +291,55 @@ pub fn live_allocs() -> isize {
     assert_counting();
     LIVE_ALLOCS.load(Ordering::SeqCst)
 }
+
+/// Checks that a release that ends many waits at once (an event's `set`, a shutdown trigger)
+/// ends them in one step as seen by whoever polls them. `make` builds a wait; 42 of them are
+/// polled once (more than one batch of wake-ups), then `release` runs, and the first wait's
+/// waker, which the release calls before it has reached the last wait, polls the last one:
+/// that poll must be ready. Every other wait must be ready afterwards.
+pub fn one_release_ends_every_wait_at_once<F>(make: impl Fn() -> F, release: impl FnOnce())
+where
+    F: Future + Send + 'static,
+{
+    use std::sync::Mutex;
+
+    struct PollsLast<F: Future> {
+        last: Mutex<Option<Pin<Box<F>>>>,
+        seen: Mutex<Option<bool>>,
+    }
+
+    impl<F: Future + Send> Wake for PollsLast<F> {
+        fn wake(self: Arc<Self>) {
+            let mut last = self.last.lock().unwrap();
+            let wait = last.as_mut().expect("the last wait is in place");
+            let ready = poll_once(wait).is_ready();
+            *self.seen.lock().unwrap() = Some(ready);
+        }
+    }
+
+    let mut first = Box::pin(make());
+    let mut others: Vec<_> = (0..40).map(|_| Box::pin(make())).collect();
+    let mut last = Box::pin(make());
+    let probe = Arc::new(PollsLast {
+        last: Mutex::new(None),
+        seen: Mutex::new(None),
+    });
+    assert!(poll_with(&mut first, &Waker::from(probe.clone())).is_pending());
+    for wait in &mut others {
+        assert!(poll_once(wait).is_pending());
+    }
+    assert!(poll_once(&mut last).is_pending());
+    *probe.last.lock().unwrap() = Some(last);
+
+    release();
+
+    assert_eq!(
+        *probe.seen.lock().unwrap(),
+        Some(true),
+        "a wait polled after another had seen the release missed it"
+    );
+    assert!(poll_once(&mut first).is_ready());
+    for wait in &mut others {
+        assert!(poll_once(wait).is_ready());
+    }
+}
