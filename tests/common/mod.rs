@@ -1,5 +1,6 @@
-//! Helpers shared by the integration tests: a waker that counts its wake-ups, poll helpers and
-//! a counting global allocator.
+//! Helpers shared by the integration tests: a waker that counts its wake-ups, poll helpers, a
+//! hand-polled task, thread helpers with a deadlock guard, a few checks that several files run, a
+//! macro that writes a test for two API variants, and a counting global allocator.
 //!
 //! Each test file includes it with `mod common;`; whatever a file does not use is allowed to go
 //! unused. It needs nothing from tokio or loom, so the loom models (`--cfg loom`) include it too.
@@ -7,13 +8,18 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How long a test waits for something that should happen before calling it a hang: a deadlock
+/// guard only, never a performance bound.
+pub const HANG: Duration = Duration::from_secs(60);
 
 /// A waker that counts how many times it was woken.
 #[derive(Default)]
@@ -74,6 +80,59 @@ pub fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
 /// Polls `fut` once with `waker`.
 pub fn poll_with<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
     Pin::new(fut).poll(&mut Context::from_waker(waker))
+}
+
+/// A future pinned on the heap and polled by hand with a [`Counter`]'s waker, which tells whether
+/// it was woken since its last [`poll`](Task::poll): a stand-in for `tokio_test::task::spawn`.
+pub struct Task<F: Future> {
+    fut: Pin<Box<F>>,
+    counter: Counter,
+    /// The counter's count when `poll` last ran.
+    polled_at: usize,
+}
+
+/// Wraps `fut` in a [`Task`]; nothing runs it but the task's polls.
+pub fn spawn<F: Future>(fut: F) -> Task<F> {
+    Task {
+        fut: Box::pin(fut),
+        counter: Counter::new(),
+        polled_at: 0,
+    }
+}
+
+impl<F: Future> Task<F> {
+    /// Polls once with this task's waker; [`is_woken`](Task::is_woken) then counts from here.
+    pub fn poll(&mut self) -> Poll<F::Output> {
+        self.polled_at = self.counter.count();
+        self.counter.poll(&mut self.fut)
+    }
+
+    /// Polls once with another waker (this task's wake-ups are not reset).
+    pub fn poll_with(&mut self, waker: &Waker) -> Poll<F::Output> {
+        poll_with(&mut self.fut, waker)
+    }
+
+    /// Whether this task's waker was woken since the last [`poll`](Task::poll).
+    pub fn is_woken(&self) -> bool {
+        self.counter.count() > self.polled_at
+    }
+
+    /// Polls once with this task's waker and returns the output; panics if it is `Pending`.
+    #[track_caller]
+    pub fn assert_ready(&mut self) -> F::Output {
+        match self.poll() {
+            Poll::Ready(out) => out,
+            Poll::Pending => panic!("expected Ready, got Pending"),
+        }
+    }
+
+    /// Polls once with this task's waker; panics if it is `Ready`.
+    #[track_caller]
+    pub fn assert_pending(&mut self) {
+        if self.poll().is_ready() {
+            panic!("expected Pending, got Ready");
+        }
+    }
 }
 
 /// Asserts that polling the future once (with the given `Counter`, or a no-op waker) is
@@ -169,6 +228,136 @@ where
         out
     })
 }
+
+/// Waits until `done` holds, checking every millisecond; panics, naming `what`, after [`HANG`].
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + HANG;
+    while !done() {
+        assert!(Instant::now() < deadline, "hung waiting for {what}");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Runs `f` on a thread of its own and fails if it has not finished within [`HANG`] (a deadlock
+/// guard only, never a performance bound); a panic in `f` is passed on.
+pub fn no_deadlock(f: impl FnOnce() + Send + 'static) {
+    let worker = thread::spawn(f);
+    wait_until("the guarded work to finish (deadlock?)", || {
+        worker.is_finished()
+    });
+    if let Err(panic) = worker.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Checks a semaphore of two free permits: `take` gets both, after which `try_acquire` fails,
+/// and it succeeds again once the first permit is dropped.
+pub fn takes_both_permits<P, E: Debug>(sem: &unisync::Semaphore, take: impl Fn() -> Result<P, E>) {
+    let first = take().unwrap();
+    let _second = take().unwrap();
+    assert!(sem.try_acquire().is_err());
+    drop(first);
+    assert!(sem.try_acquire().is_ok());
+}
+
+/// Runs `f` on `n` threads of their own while `meanwhile` runs on this one, joins them, and
+/// returns what `meanwhile` returned; a panic on any of the threads is passed on.
+pub fn on_threads<R>(n: usize, f: impl Fn() + Sync, meanwhile: impl FnOnce() -> R) -> R {
+    thread::scope(|s| {
+        for _ in 0..n {
+            s.spawn(&f);
+        }
+        meanwhile()
+    })
+}
+
+/// Writes each test body as two tests that differ only in some values they use, typically a
+/// borrowed API and its owned (`*_owned`) twin, so that a failure still names the variant.
+///
+/// Each `name = [a, b]` binds `name` to `a` in the first test and to `b` in the second; a method
+/// named by its path (`Semaphore::try_acquire`) is then called as `name(&receiver)`. Bindings in
+/// a `where ...;` that opens the invocation serve every test in it (each must still infer its
+/// types there: name a generic type in full, as `RwLock::<i32>::read`); a test's own follow its
+/// names. Attributes (`#[test]`, `#[tokio::test]`, `#[should_panic]`) go to both tests, and
+/// `async fn` works as `fn` does:
+///
+/// ```ignore
+/// common::twin_tests! {
+///     where try_acquire = [Semaphore::try_acquire, Semaphore::try_acquire_owned];
+///
+///     // try_acquire (borrowed or owned) fails while the only permit is held.
+///     #[test]
+///     fn [try_acquire_fails_while_held, try_acquire_owned_fails_while_held] {
+///         let sem = Arc::new(Semaphore::new(1));
+///         let _held = try_acquire(&sem).unwrap();
+///         assert!(try_acquire(&sem).is_err());
+///     }
+///
+///     // acquire (borrowed or owned) is ready at once on a free semaphore.
+///     #[tokio::test]
+///     async fn [acquire_free, acquire_owned_free]
+///     where acquire = [Semaphore::acquire, Semaphore::acquire_owned]
+///     {
+///         let sem = Arc::new(Semaphore::new(1));
+///         drop(acquire(&sem).await.unwrap());
+///     }
+/// }
+/// ```
+macro_rules! twin_tests {
+    // The bindings shared by every test of the invocation, as `let` statements per variant.
+    (where $($name:ident = [$va:expr, $vb:expr $(,)?]),+ $(,)?; $($rest:tt)*) => {
+        $crate::common::twin_tests! {
+            @tests
+            [$(#[allow(unused_variables)] let $name = $va;)+]
+            [$(#[allow(unused_variables)] let $name = $vb;)+]
+            $($rest)*
+        }
+    };
+    (@tests $shared_a:tt $shared_b:tt) => {};
+    (@tests $shared_a:tt $shared_b:tt $(#[$attr:meta])* async fn $($rest:tt)*) => {
+        $crate::common::twin_tests! { @emit [async] $shared_a $shared_b $(#[$attr])* fn $($rest)* }
+    };
+    (@tests $shared_a:tt $shared_b:tt $(#[$attr:meta])* fn $($rest:tt)*) => {
+        $crate::common::twin_tests! { @emit [] $shared_a $shared_b $(#[$attr])* fn $($rest)* }
+    };
+    (
+        @emit [$($kw:tt)*] [$($shared_a:tt)*] [$($shared_b:tt)*]
+        $(#[$attr:meta])*
+        fn [$a:ident, $b:ident $(,)?]
+        $(where $($name:ident = [$va:expr, $vb:expr $(,)?]),+ $(,)?)?
+        $body:block
+        $($rest:tt)*
+    ) => {
+        $(#[$attr])*
+        $($kw)* fn $a() {
+            $($shared_a)*
+            $($(let $name = $va;)+)?
+            $body
+        }
+
+        $(#[$attr])*
+        $($kw)* fn $b() {
+            $($shared_b)*
+            $($(let $name = $vb;)+)?
+            $body
+        }
+
+        $crate::common::twin_tests! { @tests [$($shared_a)*] [$($shared_b)*] $($rest)* }
+    };
+    (@$($unexpected:tt)*) => {
+        compile_error!(
+            "twin_tests!: expected `#[attr]* [async] fn [name_a, name_b] \
+             [where x = [a, b], ...] { body }`"
+        );
+    };
+    // No shared bindings.
+    ($($rest:tt)*) => {
+        $crate::common::twin_tests! { @tests [] [] $($rest)* }
+    };
+}
+
+#[allow(unused_imports)]
+pub(crate) use twin_tests;
 
 /// A global allocator that forwards every call to [`System`] and counts:
 ///
