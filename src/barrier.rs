@@ -204,6 +204,10 @@ impl Barrier {
 
     /// Waits until `parties` parties have called `wait`, then returns this party's result.
     ///
+    /// The trip ends the wait of every party of its generation in one step, as seen by
+    /// whoever polls them: once one of them has completed, any other polled after it
+    /// completes too.
+    ///
     /// # Errors
     ///
     /// Fails with [`BarrierError`] if the barrier is broken ([`abort`](Barrier::abort)) or

@@ -612,3 +612,17 @@ fn party_timing_out_of_a_full_generation_on_tokio_is_replaced() {
         check_generation(&[both.0, both.1], 2);
     });
 }
+
+/// A trip ends every arrived party's wait in one step: a party polled after another one saw
+/// the trip sees it too, even while the trip is still waking the parties batch by batch.
+#[test]
+fn a_party_polled_after_another_saw_the_trip_completes_too() {
+    let barrier: &'static Barrier = Box::leak(Box::new(Barrier::new(43)));
+    common::one_release_ends_every_wait_at_once(
+        || barrier.wait(),
+        || {
+            let last = poll_once(&mut Box::pin(barrier.wait()));
+            assert!(matches!(last, Poll::Ready(Ok(_))), "the last party trips");
+        },
+    );
+}

@@ -160,3 +160,41 @@ fn barrier_blocking_and_async_parties_trip_once() {
         assert_eq!(barrier.n_waiting(), 0);
     });
 }
+
+/// A trip ends every arrived party's wait in one step: two parties of a barrier of three are
+/// queued, a thread arrives last, and the main thread polls the two in order. The trip wakes
+/// them one batch (one party, under loom) at a time, yet once the first has seen it, the
+/// second, polled after, sees it too; the three indices are distinct, with one leader.
+/// Two threads; explored with `LOOM_MAX_PREEMPTIONS=2`.
+#[test]
+fn barrier_trip_seen_by_one_party_is_seen_by_the_next() {
+    model(|| {
+        let barrier = Arc::new(Barrier::new(3));
+        let mut first = Box::pin(barrier.wait());
+        let mut second = Box::pin(barrier.wait());
+        assert!(poll_once(&mut first).is_pending());
+        assert!(poll_once(&mut second).is_pending());
+        let last = {
+            let barrier = barrier.clone();
+            thread::spawn(move || barrier.wait_blocking().unwrap())
+        };
+        let first_done = poll_once(&mut first);
+        let second_done = poll_once(&mut second);
+        assert!(
+            first_done.is_pending() || second_done.is_ready(),
+            "the second party missed a trip the first saw"
+        );
+        let first = match first_done {
+            Poll::Ready(r) => r.unwrap(),
+            Poll::Pending => loom::future::block_on(first).unwrap(),
+        };
+        let second = match second_done {
+            Poll::Ready(r) => r.unwrap(),
+            Poll::Pending => loom::future::block_on(second).unwrap(),
+        };
+        let last = last.join().unwrap();
+        let mut indices = [first.index(), second.index(), last.index()];
+        indices.sort_unstable();
+        assert_eq!(indices, [0, 1, 2]);
+    });
+}

@@ -52,7 +52,9 @@
 //!
 //! Every change that someone may wait for wakes every queued waiter, and each re-reads the
 //! word, so no waiter ever holds a wake-up meant for another and cancellation has nothing to
-//! pass on.
+//! pass on. A queued waiter polled again re-reads the word before its wake-up comes (the
+//! wake-ups go out batch by batch), so once one party has seen a trip, a party polled after
+//! it sees it too.
 //!
 //! # Why no wake-up is lost
 //!
@@ -297,6 +299,12 @@ impl<'a> Protocol<'a> for BarrierWait<'a> {
                 None
             }
         }
+    }
+
+    fn rechecks(&self) -> bool {
+        // Once one party has seen the trip, a party polled after it sees it too. A look is
+        // what every wake-up leads to anyway, and a wake-up carries nothing to pass on.
+        true
     }
 
     fn check(&mut self, _queue: &mut Locked<'_>) -> Check<Outcome> {
