@@ -171,8 +171,10 @@ impl Semaphore {
 
     /// Closes the semaphore: every pending and later acquire fails with an error.
     ///
-    /// Waiting tasks and threads are all woken. Permits already held stay valid and are
-    /// returned as usual when dropped. Closing twice does nothing more.
+    /// Waiting tasks and threads are all woken, and fail as one: once one queued acquire has
+    /// failed, any other polled after it fails too, and permits returned while `close` is
+    /// still waking them go back to the count, not to a waiter. Permits already held stay
+    /// valid and are returned as usual when dropped. Closing twice does nothing more.
     ///
     /// # Examples
     ///

@@ -797,3 +797,50 @@ fn acquire_error_debug_is_readable() {
     let res: Result<(), AcquireError> = Err(from_async);
     assert_eq!(format!("{res:?}"), "Err(AcquireError(semaphore closed))");
 }
+
+/// `close` fails every queued acquire in one step: an acquire polled after another one saw the
+/// close fails too, even while `close` is still waking the waiters batch by batch.
+#[test]
+fn an_acquire_polled_after_another_saw_the_close_fails_too() {
+    let sem: &'static Semaphore = Box::leak(Box::new(Semaphore::new(0)));
+    common::one_release_ends_every_wait_at_once(|| sem.acquire(), || sem.close());
+}
+
+/// Permits returned while `close` is still failing the queued acquires go back to the count,
+/// not to a waiter `close` has not reached yet: every acquire queued before the close fails.
+#[test]
+fn permits_returned_during_close_go_to_no_waiter() {
+    use std::sync::Mutex as StdMutex;
+    use std::task::{Poll, Wake, Waker};
+
+    use common::poll_once;
+
+    struct AddsPermits(&'static Semaphore, StdMutex<bool>);
+    impl Wake for AddsPermits {
+        fn wake(self: Arc<Self>) {
+            // Called by `close` between two batches of wake-ups.
+            self.0.add_permits(1);
+            *self.1.lock().unwrap() = true;
+        }
+    }
+
+    let sem: &'static Semaphore = Box::leak(Box::new(Semaphore::new(0)));
+    let adds = Arc::new(AddsPermits(sem, StdMutex::new(false)));
+    let mut first = Box::pin(sem.acquire());
+    assert!(common::poll_with(&mut first, &Waker::from(adds.clone())).is_pending());
+    // More than one batch of wake-ups behind it.
+    let mut rest: Vec<_> = (0..40).map(|_| Box::pin(sem.acquire())).collect();
+    for wait in &mut rest {
+        assert!(poll_once(wait).is_pending());
+    }
+    sem.close();
+    assert!(*adds.1.lock().unwrap(), "close woke the first acquire");
+    assert!(matches!(poll_once(&mut first), Poll::Ready(Err(_))));
+    for wait in &mut rest {
+        assert!(
+            matches!(poll_once(wait), Poll::Ready(Err(_))),
+            "an acquire queued before the close got a permit"
+        );
+    }
+    assert_eq!(sem.available_permits(), 1);
+}

@@ -161,9 +161,11 @@ impl RawSemaphore {
     }
 
     /// Hands `n` permits to the waiters in order, then adds what is left to the word and
-    /// clears `PARKED` if nobody is left. Under the queue's lock.
+    /// clears `PARKED` if nobody is left. Under the queue's lock. Once the semaphore is closed
+    /// nobody is handed any: the waiters `close` has not reached yet fail like the others.
     fn release_locked(&self, queue: &mut Locked<'_>, mut n: usize) -> Result<(), Overflow> {
-        while n > 0 {
+        let closed = self.state.load(Ordering::Relaxed) & CLOSED != 0;
+        while n > 0 && !closed {
             queue.make_room();
             let Some(lacks) = queue.front() else { break };
             if n < lacks {
@@ -272,6 +274,12 @@ impl<'a> Protocol<'a> for AcquireWait<'a> {
     }
 
     fn spins(&self) -> bool {
+        true
+    }
+
+    fn rechecks(&self) -> bool {
+        // A queued wait polled after `close` fails at once, as the waits `close` has already
+        // reached did: while it is queued, `attempt` can only find the semaphore closed.
         true
     }
 

@@ -189,11 +189,12 @@ pub(crate) trait Protocol<'q> {
     }
 
     /// Whether a queued wait that is polled again, before its wake-up has come, looks at the
-    /// state word again and finishes if [`attempt`](Self::attempt) succeeds. For waits that one
-    /// release ends all at once (an event): the releaser wakes them batch by batch, and a wait
-    /// polled after another one saw the release must see it too. Such waits must have nothing
-    /// to pass on when they leave with a wake-up unread ([`abandon`](Self::abandon) does
-    /// nothing).
+    /// state word again and finishes if [`attempt`](Self::attempt) succeeds, leaving the queue
+    /// as a cancelled wait does (a wake-up that came meanwhile goes to
+    /// [`abandon`](Self::abandon)). For waits that one release ends all at once (an event, a
+    /// closed semaphore): the releaser wakes them batch by batch, and a wait polled after
+    /// another one saw the release must see it too. `attempt` must not take anything a waiter
+    /// queued ahead is owed.
     fn rechecks(&self) -> bool {
         false
     }
