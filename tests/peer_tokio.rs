@@ -19,7 +19,9 @@ use std::sync::Arc;
 use std::task::{RawWaker, RawWakerVTable, Wake, Waker};
 use std::thread;
 
-use common::{no_deadlock, on_threads, poll_once, poll_with, spawn, twin_tests, Task};
+use common::{
+    no_deadlock, on_threads, poll_once, poll_with, ready_while_held, spawn, twin_tests, Task,
+};
 use futures::executor::block_on;
 use futures::FutureExt;
 use unisync::{Barrier, Condvar, Event, Mutex, MutexGuard, RwLock, RwLockWriteGuard, Semaphore};
@@ -488,74 +490,25 @@ const RUNS: usize = 200;
 // No more than the semaphore's permits are ever held at once.
 #[test]
 fn loom_sem_basic_usage() {
-    const NUM: usize = 2;
-    struct Shared {
-        semaphore: Semaphore,
-        active: AtomicUsize,
-    }
-    async fn actor(shared: &Shared) {
-        for _ in 0..20 {
-            let p = shared.semaphore.acquire().await.unwrap();
-            let actual = shared.active.fetch_add(1, SeqCst);
-            assert!(actual < NUM);
-            let actual = shared.active.fetch_sub(1, SeqCst);
-            assert!(actual <= NUM);
-            drop(p);
-        }
-    }
-    for _ in 0..RUNS {
-        let shared = Shared {
-            semaphore: Semaphore::new(NUM),
-            active: AtomicUsize::new(0),
-        };
-        let run_actor = || block_on(actor(&shared));
-        on_threads(NUM, run_actor, run_actor);
-        assert_eq!(shared.semaphore.available_permits(), NUM);
-    }
+    common::sem_holders_never_exceed_permits(RUNS, 20);
 }
 
 // A permit passed between two threads is acquired and released by both.
 #[test]
 fn loom_sem_release() {
-    for _ in 0..RUNS {
-        let sem = Semaphore::new(1);
-        let acquire_release = || drop(block_on(sem.acquire()).unwrap());
-        on_threads(1, acquire_release, acquire_release);
-        assert_eq!(sem.available_permits(), 1);
-    }
+    common::sem_permit_passes_between_threads(RUNS);
 }
 
 // Threads looping on acquire/release all finish when the semaphore is closed meanwhile.
 #[test]
 fn loom_sem_basic_closing() {
-    for _ in 0..RUNS {
-        let sem = Semaphore::new(1);
-        let acquire_twice = || {
-            for _ in 0..2 {
-                if block_on(sem.acquire()).is_err() {
-                    return;
-                }
-            }
-        };
-        on_threads(2, acquire_twice, || sem.close());
-        assert!(sem.is_closed());
-    }
+    common::sem_close_ends_acquiring_threads(RUNS);
 }
 
 // Several threads each acquiring, releasing and closing all finish.
 #[test]
 fn loom_sem_concurrent_close() {
-    for _ in 0..RUNS {
-        let sem = Semaphore::new(1);
-        let acquire_then_close = || {
-            if let Ok(p) = block_on(sem.acquire()) {
-                drop(p);
-                sem.close();
-            }
-        };
-        on_threads(3, acquire_then_close, || {});
-        assert!(sem.is_closed());
-    }
+    common::sem_acquire_release_close_on_threads(RUNS);
 }
 
 // Acquires polled once and dropped on several threads lose no permits.
@@ -726,13 +679,6 @@ async fn mutex_debug() {
 fn rwlock_into_inner() {
     let rwlock = RwLock::new(42);
     assert_eq!(rwlock.into_inner(), 42);
-}
-
-/// Takes the guard that `first` gives on its first poll, then polls `second` once while that
-/// guard is held; returns whether `second` was ready.
-fn ready_while_held<A: Future, B: Future>(first: A, second: B) -> bool {
-    let _held = spawn(first).assert_ready();
-    spawn(second).poll().is_ready()
 }
 
 // Several reads are ready at once.

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: a waker that counts its wake-ups, poll helpers, a
 //! hand-polled task, thread helpers with a deadlock guard, a few checks that several files run, a
-//! macro that writes a test for two API variants, and a counting global allocator.
+//! macro that writes a test for two API variants and one that writes a table of one-line tests,
+//! and a counting global allocator.
 //!
 //! Each test file includes it with `mod common;`; whatever a file does not use is allowed to go
 //! unused. It needs nothing from tokio or loom, so the loom models (`--cfg loom`) include it too.
@@ -16,6 +17,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use futures::executor::block_on;
 
 /// How long a test waits for something that should happen before calling it a hang: a deadlock
 /// guard only, never a performance bound.
@@ -271,6 +274,121 @@ pub fn on_threads<R>(n: usize, f: impl Fn() + Sync, meanwhile: impl FnOnce() -> 
     })
 }
 
+/// Checks, `runs` times over, that three threads sharing a semaphore of two permits, each
+/// acquiring and releasing a permit `rounds` times in a row, never hold more than two at once,
+/// and that both permits are back after.
+pub fn sem_holders_never_exceed_permits(runs: usize, rounds: usize) {
+    const PERMITS: usize = 2;
+    for _ in 0..runs {
+        let sem = unisync::Semaphore::new(PERMITS);
+        let holding = AtomicUsize::new(0);
+        let task = || {
+            for _ in 0..rounds {
+                let permit = block_on(sem.acquire()).unwrap();
+                assert!(holding.fetch_add(1, Ordering::SeqCst) < PERMITS);
+                assert!(holding.fetch_sub(1, Ordering::SeqCst) <= PERMITS);
+                drop(permit);
+            }
+        };
+        on_threads(PERMITS, task, task);
+        assert_eq!(sem.available_permits(), PERMITS);
+    }
+}
+
+/// Checks, `runs` times over, that the permit of a one-permit semaphore passes between two
+/// threads that each acquire it and drop it, and is back after.
+pub fn sem_permit_passes_between_threads(runs: usize) {
+    for _ in 0..runs {
+        let sem = unisync::Semaphore::new(1);
+        let acquire_release = || drop(block_on(sem.acquire()).unwrap());
+        on_threads(1, acquire_release, acquire_release);
+        assert_eq!(sem.available_permits(), 1);
+    }
+}
+
+/// Checks, `runs` times over, that two threads acquiring a one-permit semaphore twice in a row
+/// (stopping at the first error) both finish when it is closed meanwhile, and that an acquire
+/// on the closed semaphore fails.
+pub fn sem_close_ends_acquiring_threads(runs: usize) {
+    for _ in 0..runs {
+        let sem = unisync::Semaphore::new(1);
+        let acquire_twice = || {
+            for _ in 0..2 {
+                if block_on(sem.acquire()).is_err() {
+                    return;
+                }
+            }
+        };
+        on_threads(2, acquire_twice, || sem.close());
+        assert!(sem.is_closed());
+        assert!(block_on(sem.acquire()).is_err());
+    }
+}
+
+/// Checks, `runs` times over, that three threads that each acquire a one-permit semaphore,
+/// release it and close the semaphore all finish, and that it ends closed.
+pub fn sem_acquire_release_close_on_threads(runs: usize) {
+    for _ in 0..runs {
+        let sem = unisync::Semaphore::new(1);
+        let acquire_then_close = || {
+            if let Ok(permit) = block_on(sem.acquire()) {
+                drop(permit);
+                sem.close();
+            }
+        };
+        on_threads(3, acquire_then_close, || {});
+        assert!(sem.is_closed());
+    }
+}
+
+/// Checks, `runs` times over, that acquires polled once and then dropped lose no permits: three
+/// threads each poll one acquire of an empty semaphore and drop it (keeping what the poll
+/// returned), then a second, while this one adds ten permits; all ten are free after.
+pub fn sem_cancelled_acquires_lose_no_permits(runs: usize) {
+    fn poll_twice_and_cancel(sem: &unisync::Semaphore) {
+        let _permit1 = poll_once(&mut Box::pin(sem.acquire()));
+        let _permit2 = poll_once(&mut Box::pin(sem.acquire()));
+    }
+    for _ in 0..runs {
+        let sem = unisync::Semaphore::new(0);
+        thread::scope(|s| {
+            let start = || s.spawn(|| poll_twice_and_cancel(&sem));
+            let (t1, t2, t3) = (start(), start(), start());
+            t1.join().unwrap();
+            sem.add_permits(10);
+            t2.join().unwrap();
+            t3.join().unwrap();
+        });
+        assert_eq!(sem.available_permits(), 10);
+    }
+}
+
+/// Takes the guard that `first` gives on its first poll, then polls `second` once while that
+/// guard is held; returns whether `second` was ready.
+pub fn ready_while_held<A: Future, B: Future>(first: A, second: B) -> bool {
+    let _held = spawn(first).assert_ready();
+    spawn(second).poll().is_ready()
+}
+
+/// Checks that once a write waits for the `readers` holding a new `RwLock`, a new read queues
+/// behind it too (both are pending on their first poll); and, where `cancel_write`, that
+/// dropping the waiting write wakes that read, which then gets in.
+pub fn reads_queue_behind_a_waiting_write(readers: usize, cancel_write: bool) {
+    let rwlock = unisync::RwLock::new(100);
+    let _readers: Vec<_> = (0..readers)
+        .map(|_| spawn(rwlock.read()).assert_ready())
+        .collect();
+    let mut write = spawn(rwlock.write());
+    write.assert_pending();
+    let mut read = spawn(rwlock.read());
+    read.assert_pending();
+    if cancel_write {
+        drop(write);
+        assert!(read.is_woken());
+        let _read = read.assert_ready();
+    }
+}
+
 /// Writes each test body as two tests that differ only in some values they use, typically a
 /// borrowed API and its owned (`*_owned`) twin, so that a failure still names the variant.
 ///
@@ -358,6 +476,34 @@ macro_rules! twin_tests {
 
 #[allow(unused_imports)]
 pub(crate) use twin_tests;
+
+/// Writes a table of one-line tests: each row `name => expression;` becomes a `#[test] fn name()`
+/// that evaluates the expression, so that a failure still names its row. For tests that each
+/// run a shared check with other arguments; a row may carry attributes (`#[should_panic]`), and
+/// a `//` comment above it says what it checks:
+///
+/// ```ignore
+/// common::table_tests! {
+///     // Two permits are free on a new semaphore of two.
+///     two_free => assert_eq!(Semaphore::new(2).available_permits(), 2);
+///     // A semaphore of no permits has none to try.
+///     none_free => assert!(Semaphore::new(0).try_acquire().is_err());
+/// }
+/// ```
+macro_rules! table_tests {
+    ($($(#[$attr:meta])* $name:ident => $check:expr;)+) => {
+        $(
+            $(#[$attr])*
+            #[test]
+            fn $name() {
+                $check;
+            }
+        )+
+    };
+}
+
+#[allow(unused_imports)]
+pub(crate) use table_tests;
 
 /// A global allocator that forwards every call to [`System`] and counts:
 ///
