@@ -617,7 +617,9 @@ fn party_timing_out_of_a_full_generation_on_tokio_is_replaced() {
 /// the trip sees it too, even while the trip is still waking the parties batch by batch.
 #[test]
 fn a_party_polled_after_another_saw_the_trip_completes_too() {
-    let barrier: &'static Barrier = Box::leak(Box::new(Barrier::new(43)));
+    // A static, not a leak: the waits are kept by a waker, which must be `'static`.
+    static BARRIER: Barrier = Barrier::new(43);
+    let barrier = &BARRIER;
     common::one_release_ends_every_wait_at_once(
         || barrier.wait(),
         || {

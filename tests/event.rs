@@ -224,7 +224,9 @@ fn threads_tokio_smol_and_async_std_share_one_event() {
 /// saw the pulse sees it too, even while `set` is still waking the waiters batch by batch.
 #[test]
 fn a_wait_polled_after_another_saw_the_pulse_completes_too() {
-    let event: &'static Event = Box::leak(Box::new(Event::new()));
+    // A static, not a leak: the waits are kept by a waker, which must be `'static`.
+    static EVENT: Event = Event::new();
+    let event = &EVENT;
     common::one_release_ends_every_wait_at_once(
         || event.wait(),
         || {

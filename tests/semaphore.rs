@@ -802,7 +802,9 @@ fn acquire_error_debug_is_readable() {
 /// close fails too, even while `close` is still waking the waiters batch by batch.
 #[test]
 fn an_acquire_polled_after_another_saw_the_close_fails_too() {
-    let sem: &'static Semaphore = Box::leak(Box::new(Semaphore::new(0)));
+    // A static, not a leak: the waits are kept by a waker, which must be `'static`.
+    static SEM: Semaphore = Semaphore::new(0);
+    let sem = &SEM;
     common::one_release_ends_every_wait_at_once(|| sem.acquire(), || sem.close());
 }
 
@@ -824,7 +826,9 @@ fn permits_returned_during_close_go_to_no_waiter() {
         }
     }
 
-    let sem: &'static Semaphore = Box::leak(Box::new(Semaphore::new(0)));
+    // A static, not a leak: the waker that adds permits must be `'static`.
+    static SEM: Semaphore = Semaphore::new(0);
+    let sem = &SEM;
     let adds = Arc::new(AddsPermits(sem, StdMutex::new(false)));
     let mut first = Box::pin(sem.acquire());
     assert!(common::poll_with(&mut first, &Waker::from(adds.clone())).is_pending());

@@ -1346,7 +1346,10 @@ fn a_drain_bounded_by_a_tokio_timeout_gives_up_and_leaves_the_signal_whole() {
 /// sees it too, even while the trigger is still waking the waiters batch by batch.
 #[test]
 fn a_wait_polled_after_another_saw_the_trigger_completes_too() {
-    let signal: &'static ShutdownSignal = Box::leak(Box::new(ShutdownSignal::new()));
+    // A static, not a leak: the waits are kept by a waker, which must be `'static`.
+    static SIGNAL: std::sync::LazyLock<ShutdownSignal> =
+        std::sync::LazyLock::new(ShutdownSignal::new);
+    let signal: &'static ShutdownSignal = &SIGNAL;
     common::one_release_ends_every_wait_at_once(
         || signal.wait(),
         || {

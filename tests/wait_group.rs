@@ -500,7 +500,9 @@ fn polling_after_completion_panics_and_fused_reports_it() {
 /// group done sees it too, even while the drop is still waking the waiters batch by batch.
 #[test]
 fn a_wait_polled_after_another_saw_the_group_done_completes_too() {
-    let group: &'static WaitGroup = Box::leak(Box::new(WaitGroup::new()));
+    // A static, not a leak: the waits are kept by a waker, which must be `'static`.
+    static GROUP: std::sync::LazyLock<WaitGroup> = std::sync::LazyLock::new(WaitGroup::new);
+    let group: &'static WaitGroup = &GROUP;
     let token = group.token();
     common::one_release_ends_every_wait_at_once(|| group.wait(), || drop(token));
 }
