@@ -455,15 +455,15 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
         if self.raw.try_lock() {
             // SAFETY: we just took the lock; the guard releases it.
             let guard = unsafe { self.make_guard_unchecked() };
-            d.field("value", &&*guard);
+            d.field("data", &&*guard);
         } else {
-            d.field("value", &format_args!("<locked>"));
+            d.field("data", &format_args!("<locked>"));
         }
         #[cfg(feature = "diagnostics")]
         if let Some(holder) = holder {
             d.field("holder", &holder);
         }
-        d.finish_non_exhaustive()
+        d.finish()
     }
 }
 

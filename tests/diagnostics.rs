@@ -234,12 +234,12 @@ fn mapped_guards_keep_the_record_until_they_drop() {
 #[test]
 fn debug_shows_the_holder() {
     let m = Mutex::new(5);
-    assert_eq!(format!("{m:?}"), "Mutex { value: 5, .. }");
+    assert_eq!(format!("{m:?}"), "Mutex { data: 5 }");
     let g = m.lock_blocking();
     let line = line!() - 1;
     let shown = format!("{m:?}");
     assert!(
-        shown.starts_with("Mutex { value: <locked>, holder: Holder {"),
+        shown.starts_with("Mutex { data: <locked>, holder: Holder {"),
         "{shown}"
     );
     assert!(shown.contains(&format!("{}:{line}:", file!())), "{shown}");
@@ -253,7 +253,7 @@ fn debug_shows_the_holder() {
     let shown = format!("{l:?}");
     assert!(shown.contains("writer: Holder {"), "{shown}");
     drop(w);
-    assert_eq!(format!("{l:?}"), "RwLock { value: 5, .. }");
+    assert_eq!(format!("{l:?}"), "RwLock { data: 5 }");
 
     let g = m.lock_blocking();
     let holder = m.holder().unwrap();

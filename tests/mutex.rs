@@ -238,16 +238,16 @@ fn get_mut_into_inner_default_from() {
 #[test]
 fn debug_shows_value_or_locked() {
     let m = Mutex::new(5);
-    assert_eq!(format!("{m:?}"), "Mutex { value: 5, .. }");
+    assert_eq!(format!("{m:?}"), "Mutex { data: 5 }");
     let g = m.try_lock().unwrap();
     let locked = format!("{m:?}");
     // With the `diagnostics` feature the holder is shown too (tests/diagnostics.rs).
     assert!(
-        locked.starts_with("Mutex { value: <locked>, ") && locked.ends_with(" .. }"),
+        locked.starts_with("Mutex { data: <locked>") && locked.ends_with(" }"),
         "{locked}"
     );
     #[cfg(not(feature = "diagnostics"))]
-    assert_eq!(locked, "Mutex { value: <locked>, .. }");
+    assert_eq!(locked, "Mutex { data: <locked> }");
     assert_eq!(format!("{g:?}"), "5");
     assert_eq!(format!("{g}"), "5");
     drop(g);
@@ -307,13 +307,13 @@ fn unsized_slice_in_arc_and_box() {
     drop(g);
     let b: Box<Mutex<[u8]>> = Box::new(Mutex::new([0; 4]));
     assert_eq!(b.try_lock().unwrap().len(), 4);
-    assert_eq!(format!("{b:?}"), "Mutex { value: [0, 0, 0, 0], .. }");
+    assert_eq!(format!("{b:?}"), "Mutex { data: [0, 0, 0, 0] }");
 }
 
 #[test]
 fn unsized_dyn_debug() {
     let m: Box<Mutex<dyn Debug + Send>> = Box::new(Mutex::new(42u16));
-    assert_eq!(format!("{m:?}"), "Mutex { value: 42, .. }");
+    assert_eq!(format!("{m:?}"), "Mutex { data: 42 }");
     let g = futures::executor::block_on(m.lock());
     assert_eq!(format!("{:?}", &*g), "42");
     let mapped = MutexGuard::map(g, |v| v);

@@ -108,8 +108,11 @@ fn guards_deref_and_format_the_value() {
     assert_eq!(format!("{g}"), "v");
     assert_eq!(format!("{g:?}"), "\"v\"");
     // The holder's own `Debug` of the mutex locks again and shows the value.
-    assert!(format!("{m:?}").contains("\"v\""));
-    assert!(on_other_thread(|| format!("{m:?}")).contains("<locked>"));
+    assert_eq!(format!("{m:?}"), "ReentrantMutex { data: \"v\" }");
+    assert_eq!(
+        on_other_thread(|| format!("{m:?}")),
+        "ReentrantMutex { data: <locked> }"
+    );
     assert!(std::ptr::eq(ReentrantMutexGuard::source(&g), &m));
 }
 

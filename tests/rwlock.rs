@@ -1203,3 +1203,19 @@ fn owned_mapped_guards_are_sent_to_another_thread_and_dropped_there() {
     assert_free(&lock);
     assert_eq!(Arc::strong_count(&lock), 1);
 }
+
+/// `Debug` shows the value while no writer holds the lock, and `<locked>` while one does, in
+/// the shape tokio's, async-lock's and parking_lot's locks use.
+#[cfg(not(feature = "diagnostics"))]
+#[test]
+fn debug_shows_the_value_or_locked() {
+    let lock = RwLock::new(5);
+    assert_eq!(format!("{lock:?}"), "RwLock { data: 5 }");
+    let reader = lock.try_read().unwrap();
+    assert_eq!(format!("{lock:?}"), "RwLock { data: 5 }");
+    drop(reader);
+    let writer = lock.try_write().unwrap();
+    assert_eq!(format!("{lock:?}"), "RwLock { data: <locked> }");
+    drop(writer);
+    assert_eq!(lock.reader_count(), 0);
+}

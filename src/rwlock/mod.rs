@@ -885,14 +885,14 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("RwLock");
         match self.try_read() {
-            Some(guard) => d.field("value", &&*guard),
-            None => d.field("value", &format_args!("<locked>")),
+            Some(guard) => d.field("data", &&*guard),
+            None => d.field("data", &format_args!("<locked>")),
         };
         #[cfg(feature = "diagnostics")]
         if let Some(writer) = self.writer() {
             d.field("writer", &writer);
         }
-        d.finish_non_exhaustive()
+        d.finish()
     }
 }
 
