@@ -46,19 +46,10 @@ use crate::raw::rwlock::RawRwLock;
 #[must_use = "if unused the RwLock will immediately unlock"]
 #[clippy::has_significant_drop]
 pub struct RwLockReadGuard<'a, T: ?Sized> {
-    raw: &'a RawRwLock,
-    // A pointer rather than `&'a RwLock<T>`: the guard is covariant in `T`, as a `&'a T` is,
-    // and a reference to the value would claim it unchanged for as long as the guard is
-    // passed around, also after its drop has let a writer in.
-    value: NonNull<T>,
-    _marker: PhantomData<&'a T>,
+    // A mapped guard of the whole value: a pointer rather than `&'a RwLock<T>`, so the guard
+    // is covariant in `T`, as a `&'a T` is, and `Send`/`Sync` exactly when `T: Sync`.
+    inner: MappedRwLockReadGuard<'a, T>,
 }
-
-// SAFETY: the guard is a shared borrow of `T` with no way back to its lock: sending or sharing
-// it shares `&T`, and a read lock may be released from any thread.
-unsafe impl<T: ?Sized + Sync> Send for RwLockReadGuard<'_, T> {}
-// SAFETY: as above.
-unsafe impl<T: ?Sized + Sync> Sync for RwLockReadGuard<'_, T> {}
 
 impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     /// Makes a guard for a lock the caller already holds.
@@ -67,30 +58,20 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     ///
     /// The caller must hold this kind of lock and hand its ownership to the new guard.
     pub(super) unsafe fn new(lock: &'a RwLock<T>) -> Self {
+        // SAFETY: `UnsafeCell::get` never returns null.
+        let value = unsafe { NonNull::new_unchecked(lock.value.get()) };
         RwLockReadGuard {
-            raw: &lock.raw,
-            // SAFETY: `UnsafeCell::get` never returns null.
-            value: unsafe { NonNull::new_unchecked(lock.value.get()) },
-            _marker: PhantomData,
+            inner: MappedRwLockReadGuard::new(&lock.raw, value),
         }
-    }
-}
-
-impl<'a, T: ?Sized> Drop for RwLockReadGuard<'a, T> {
-    #[inline]
-    fn drop(&mut self) {
-        // SAFETY: the guard owns this kind of lock.
-        unsafe { self.raw.read_unlock() }
     }
 }
 
 impl<'a, T: ?Sized> Deref for RwLockReadGuard<'a, T> {
     type Target = T;
 
+    #[inline]
     fn deref(&self) -> &T {
-        // SAFETY: the guard holds a read lock, so nobody has `&mut T`, and the lock (with the
-        // value) outlives `'a`.
-        unsafe { self.value.as_ref() }
+        &self.inner
     }
 }
 
@@ -889,11 +870,7 @@ mod mapped {
         where
             F: FnOnce(&T) -> &U,
         {
-            let raw = guard.raw;
-            // SAFETY: `guard` holds a read lock until it is forgotten below, after `f`.
-            let value = NonNull::from(f(unsafe { guard.value.as_ref() }));
-            core::mem::forget(guard);
-            MappedRwLockReadGuard::new(raw, value)
+            MappedRwLockReadGuard::map(guard.inner, f)
         }
 
         /// Narrows the guard to a part of the value that `f` may or may not find; gives the
@@ -922,13 +899,8 @@ mod mapped {
         where
             F: FnOnce(&T) -> Option<&U>,
         {
-            let raw = guard.raw;
-            // SAFETY: as in `map`.
-            let Some(value) = f(unsafe { guard.value.as_ref() }).map(NonNull::from) else {
-                return Err(guard);
-            };
-            core::mem::forget(guard);
-            Ok(MappedRwLockReadGuard::new(raw, value))
+            MappedRwLockReadGuard::try_map(guard.inner, f)
+                .map_err(|inner| RwLockReadGuard { inner })
         }
     }
 
@@ -1160,7 +1132,9 @@ mod mapped {
     unsafe impl<T: ?Sized + Sync> Sync for MappedRwLockReadGuard<'_, T> {}
 
     impl<'a, T: ?Sized> MappedRwLockReadGuard<'a, T> {
-        fn new(raw: &'a RawRwLock, value: NonNull<T>) -> Self {
+        /// Makes a guard of `value` for a read lock of `raw` the caller holds and hands over;
+        /// `value` points into the locked value.
+        pub(super) fn new(raw: &'a RawRwLock, value: NonNull<T>) -> Self {
             MappedRwLockReadGuard {
                 raw,
                 value,
@@ -1236,7 +1210,7 @@ mod mapped {
         type Target = T;
 
         fn deref(&self) -> &T {
-            // SAFETY: the read lock is held and the pointer came from a live `&T`.
+            // SAFETY: the read lock is held and the pointer points into the locked value.
             unsafe { self.value.as_ref() }
         }
     }
