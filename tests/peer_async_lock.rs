@@ -57,6 +57,7 @@ fn mutex_smoke() {
         let m = Mutex::new(());
         drop(m.lock().await);
         drop(m.lock().await);
+        assert!(m.try_lock().is_some(), "a dropped guard kept the lock");
     });
 }
 
@@ -162,6 +163,7 @@ fn rwlock_smoke() {
         drop(lock.write().await);
         drop((lock.read().await, lock.read().await));
         drop(lock.write().await);
+        assert!(lock.try_write().is_some(), "a dropped guard kept the lock");
     });
 }
 

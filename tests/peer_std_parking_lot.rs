@@ -148,6 +148,7 @@ fn mutex_smoke() {
     let m = Mutex::new(());
     drop(m.lock_blocking());
     drop(m.lock_blocking());
+    assert!(!m.is_locked(), "a dropped guard kept the lock");
 }
 
 // Six threads incrementing under the lock lose no update.
@@ -418,6 +419,7 @@ fn rwlock_smoke() {
     drop((l.read_blocking(), l.read_blocking()));
     drop((l.read_blocking(), l.upgradable_read_blocking()));
     drop(l.write_blocking());
+    assert!(l.try_write().is_some(), "a dropped guard kept the lock");
 }
 
 // Ten threads taking random reads and writes (one in ten a write) all finish.
@@ -847,12 +849,15 @@ common::twin_tests! {
 // Condvar (std condvar.rs, parking_lot condvar.rs)
 // ---------------------------------------------------------------------------------------------
 
-// Notifying a condvar nobody waits on does nothing.
+// Notifying a condvar nobody waits on does nothing, and stores nothing for a later wait.
 #[test]
 fn condvar_smoke() {
-    let c = Condvar::new();
+    let (m, c) = (Mutex::new(()), Condvar::new());
     c.notify_one();
     c.notify_all();
+    // Nobody waited, so nothing was stored for a later wait.
+    let (_guard, result) = c.wait_blocking_timeout(m.lock_blocking(), Duration::from_millis(1));
+    assert!(result.timed_out());
 }
 
 /// Runs `wait` here with `guard`, a guard of `mutex`, while another thread locks `mutex` (which
