@@ -461,22 +461,25 @@ impl std::task::Wake for PanickingWaker {
     }
 }
 
-/// A waker that panics in the middle of a release that takes several batches: every other
+/// Sets an event with `n` waiters, the one at `bad` with a waker that panics: every other
 /// waiter is still woken, the panic reaches the caller that woke it, and the queue's lock is
 /// released once (the primitive stays usable, from this thread and from others).
-#[test]
-fn a_panicking_waker_leaves_no_waiter_asleep() {
+fn set_with_a_panicking_waker(n: usize, bad: usize) {
     let event = unisync::Event::new();
     let counter = Counter::new();
-    let bad = std::task::Waker::from(Arc::new(PanickingWaker));
-    let mut waits: Vec<_> = (0..100).map(|_| Box::pin(event.wait())).collect();
+    let panicking = std::task::Waker::from(Arc::new(PanickingWaker));
+    let mut waits: Vec<_> = (0..n).map(|_| Box::pin(event.wait())).collect();
     for (i, wait) in waits.iter_mut().enumerate() {
-        let waker = if i == 40 { &bad } else { counter.waker() };
+        let waker = if i == bad {
+            &panicking
+        } else {
+            counter.waker()
+        };
         let mut cx = std::task::Context::from_waker(waker);
         assert!(std::future::Future::poll(wait.as_mut(), &mut cx).is_pending());
     }
     panics(|| event.set());
-    assert_eq!(counter.count(), 99, "every other waiter was woken");
+    assert_eq!(counter.count(), n - 1, "every other waiter was woken");
     for wait in &mut waits {
         assert!(wait.as_mut().now_or_never().is_some());
     }
@@ -487,4 +490,39 @@ fn a_panicking_waker_leaves_no_waiter_asleep() {
     let setter = std::thread::scope(|s| s.spawn(|| event.set()).join());
     assert!(setter.is_ok());
     assert!(again.now_or_never().is_some());
+}
+
+/// The panicking waker in the middle of a release that takes several batches (of 32).
+#[test]
+fn a_panicking_waker_leaves_no_waiter_asleep() {
+    set_with_a_panicking_waker(100, 40);
+}
+
+/// The panicking waker last in a full batch that is not the release's last, and last of the
+/// release's last batch, and the only waiter.
+#[test]
+fn a_panicking_waker_at_the_end_of_a_batch_leaves_the_lock_balanced() {
+    set_with_a_panicking_waker(100, 31);
+    set_with_a_panicking_waker(100, 99);
+    set_with_a_panicking_waker(1, 0);
+}
+
+/// A mutex unlock that wakes a waiter whose waker panics: the panic reaches the unlocker,
+/// the lock is free, and the woken waiter still gets it.
+#[test]
+fn an_unlock_waking_a_panicking_waker_leaves_the_mutex_usable() {
+    let m = Mutex::new(0u32);
+    let panicking = std::task::Waker::from(Arc::new(PanickingWaker));
+    let guard = m.try_lock().unwrap();
+    let mut waiter = Box::pin(m.lock());
+    let mut cx = std::task::Context::from_waker(&panicking);
+    assert!(std::future::Future::poll(waiter.as_mut(), &mut cx).is_pending());
+    panics(|| drop(guard));
+    let mut guard = waiter
+        .now_or_never()
+        .expect("the woken waiter takes the lock");
+    *guard += 1;
+    drop(guard);
+    let other = std::thread::scope(|s| s.spawn(|| *m.lock_blocking()).join());
+    assert_eq!(other.ok(), Some(1));
 }

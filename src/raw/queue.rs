@@ -417,7 +417,7 @@ impl Locked<'_> {
         let discard = self.discard.take();
         self.inner.release();
         #[cfg(all(feature = "std", not(loom)))]
-        self.wake.wake_all(&mut self.panic);
+        self.wake.wake_all(&mut self.panic, false);
         #[cfg(not(all(feature = "std", not(loom))))]
         {
             /// Takes the lock back even if a waker panics, so that `Locked` releases it once.
@@ -536,7 +536,7 @@ impl Drop for Locked<'_> {
             self.wake.publish();
             self.inner.release();
             #[cfg(all(feature = "std", not(loom)))]
-            self.wake.wake_all(&mut self.panic);
+            self.wake.wake_all(&mut self.panic, true);
             #[cfg(not(all(feature = "std", not(loom))))]
             self.wake.wake_all();
         }
@@ -608,7 +608,14 @@ impl WakeList {
 
     /// Wakes every entry, in the order they were popped, and empties the list. After the
     /// lock is released.
-    fn wake_all(&mut self, #[cfg(all(feature = "std", not(loom)))] panic: &mut Option<Panic>) {
+    ///
+    /// With `last`, nothing runs after this batch but the caller's unwinding: the final entry
+    /// is then woken without catching a panic from it, if none was caught before it.
+    fn wake_all(
+        &mut self,
+        #[cfg(all(feature = "std", not(loom)))] panic: &mut Option<Panic>,
+        #[cfg(all(feature = "std", not(loom)))] last: bool,
+    ) {
         #[cfg(all(test, not(loom)))]
         assert!(!stats::held(), "woken while a queue's lock is held");
         debug_assert_eq!(self.published, self.len);
@@ -617,8 +624,12 @@ impl WakeList {
             // each is read out once (and not again by `drop` if a waker panics).
             let unpark = unsafe { self.unparks[self.woken].assume_init_read() };
             self.woken += 1;
+            // A panic is caught so that the entries after it, and the caller's retaking of
+            // the lock, still run; after the final entry of the final batch nothing does.
             #[cfg(all(feature = "std", not(loom)))]
-            if let Err(caught) =
+            if last && self.woken == self.len && panic.is_none() {
+                unpark.unpark();
+            } else if let Err(caught) =
                 std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| unpark.unpark()))
             {
                 panic.get_or_insert(caught);
@@ -634,9 +645,19 @@ impl WakeList {
 }
 
 impl Drop for WakeList {
+    #[inline]
     fn drop(&mut self) {
-        // Only reached with entries left when a waker panicked: the rest are still woken, not
-        // silently dropped (their nodes were told before the panic could happen).
+        if self.woken < self.len {
+            self.wake_rest();
+        }
+    }
+}
+
+impl WakeList {
+    /// Only reached with entries left when a waker panicked: the rest are still woken, not
+    /// silently dropped (their nodes were told before the panic could happen).
+    #[cold]
+    fn wake_rest(&mut self) {
         while self.woken < self.len {
             // SAFETY: as in `wake_all`: each initialized entry is read out once.
             let unpark = unsafe { self.unparks[self.woken].assume_init_read() };

@@ -80,6 +80,7 @@ impl Strategy for Async<'_> {
         Unpark::Task(self.0.clone())
     }
 
+    #[inline]
     fn park(&mut self, queue: &WaitQueue, node: Pin<&Node>, just_linked: bool) -> Poll<Wakeup> {
         if let Some(wakeup) = node.take_wakeup() {
             return Poll::Ready(wakeup);
