@@ -193,6 +193,7 @@ impl<'a> Protocol<'a> for LockWait<'a> {
         true
     }
 
+    #[inline]
     fn check(&mut self, _queue: &mut Locked<'_>) -> Check<()> {
         let state = &self.raw.state;
         let mut s = state.load(Ordering::Relaxed);

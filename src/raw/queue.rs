@@ -342,6 +342,7 @@ impl Locked<'_> {
     /// the primitive's `data` and the unparker that will wake it.
     ///
     /// The node must be idle; it stays pinned where it is until it is woken or removed.
+    #[inline]
     pub(crate) fn push(&mut self, node: Pin<&Node>, unpark: Unpark, data: usize, front: bool) {
         let node: &Node = node.get_ref();
         debug_assert_eq!(node.state.load(Ordering::Relaxed), IDLE);
@@ -438,6 +439,7 @@ impl Locked<'_> {
     /// Unlinks the first node (which must exist) and hands it `token` (0 or 1); the node
     /// learns of it, and is woken, when the lock is released. The batch must have room (see
     /// [`make_room`](Self::make_room)).
+    #[inline]
     pub(crate) fn pop_front(&mut self, token: usize) {
         assert!(!self.is_full(), "wake-up batch is full");
         assert!(token <= 1, "a wake-up token is one bit");

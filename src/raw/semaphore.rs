@@ -283,6 +283,7 @@ impl<'a> Protocol<'a> for AcquireWait<'a> {
         true
     }
 
+    #[inline]
     fn check(&mut self, _queue: &mut Locked<'_>) -> Check<Result<(), Closed>> {
         let state = &self.raw.state;
         let mut s = state.load(Ordering::Relaxed);
