@@ -22,6 +22,10 @@
 //!   unlock, 100 times; every task but the holder is queued at nearly every moment.
 //! - `semaphore`: the same with two permits and one permit per acquire; `semaphore-mixed`:
 //!   every other task takes both permits at once.
+//! - `rwlock-read-heavy`: the same with a read-write lock, one operation in 20 a write (task
+//!   `i` writes at operation `op` when `(i + op) % 20 == 0`), the rest reads;
+//!   `rwlock-write-heavy`: every second operation a write.
+//! - `barrier`: 8 tasks pass a barrier of 8 parties 200 times; an operation is one wait.
 //! - `event`: 10,000 tasks wait on one event (their first poll is not counted); counted: the
 //!   set and every task running to its end.
 
@@ -64,6 +68,9 @@ const PAIRS: &[(&str, &[&str])] = &[
         "semaphore-mixed",
         &["unisync", "tokio", "futures-intrusive"],
     ),
+    ("rwlock-read-heavy", &["unisync", "tokio", "async-lock"]),
+    ("rwlock-write-heavy", &["unisync", "tokio", "async-lock"]),
+    ("barrier", &["unisync", "tokio", "async-lock"]),
     (
         "event",
         &[
@@ -207,6 +214,79 @@ fn semaphore(contender: &str, mixed: bool) -> usize {
     }
 }
 
+/// Reads, and a write every `every` operations, each guard held across a yield.
+macro_rules! read_write {
+    ($lock:expr, $every:expr) => {{
+        let lock = $lock;
+        run_tasks(|i, done| {
+            let lock = lock.clone();
+            async move {
+                for op in 0..OPS {
+                    if (i + op) % $every == 0 {
+                        let mut guard = lock.write().await;
+                        yield_now().await;
+                        *guard += 1;
+                    } else {
+                        let guard = lock.read().await;
+                        yield_now().await;
+                        std::hint::black_box(*guard);
+                    }
+                    done.set(done.get() + 1);
+                }
+            }
+        })
+    }};
+}
+
+fn rwlock(contender: &str, every: usize) -> usize {
+    match contender {
+        "unisync" => read_write!(Rc::new(unisync::RwLock::new(0u64)), every),
+        "tokio" => read_write!(Rc::new(tokio::sync::RwLock::new(0u64)), every),
+        "async-lock" => read_write!(Rc::new(async_lock::RwLock::new(0u64)), every),
+        _ => unknown("rwlock", contender),
+    }
+}
+
+/// Parties of the barrier workload, one task each.
+const PARTIES: usize = 8;
+/// Times each party passes the barrier.
+const ROUNDS: usize = 200;
+
+/// `PARTIES` tasks pass a barrier `ROUNDS` times, counted; returns the waits done.
+fn rounds<B: 'static>(barrier: B, wait: impl AsyncFn(&B) + Clone + 'static) -> usize {
+    let barrier = Rc::new(barrier);
+    let mut pool = LocalPool::new();
+    let done = Rc::new(Cell::new(0));
+    for _ in 0..PARTIES {
+        let (barrier, done, wait) = (barrier.clone(), done.clone(), wait.clone());
+        pool.spawner()
+            .spawn_local(async move {
+                for _ in 0..ROUNDS {
+                    wait(&barrier).await;
+                    done.set(done.get() + 1);
+                }
+            })
+            .unwrap();
+    }
+    measured(&mut pool, &mut || {});
+    done.get()
+}
+
+fn barrier(contender: &str) -> usize {
+    match contender {
+        "unisync" => rounds(unisync::Barrier::new(PARTIES), async |b| {
+            b.wait().await.unwrap();
+        }),
+        "tokio" => rounds(tokio::sync::Barrier::new(PARTIES), async |b| {
+            b.wait().await;
+        }),
+        "async-lock" => rounds(async_lock::Barrier::new(PARTIES), async |b| {
+            b.wait().await;
+        }),
+        _ => unknown("barrier", contender),
+    }
+}
+
 /// A flag with an `event_listener::Event`, the pattern that crate documents.
 #[derive(Default)]
 struct FlagEvent {
@@ -302,6 +382,9 @@ fn run(workload: &str, contender: &str) -> (usize, usize) {
         "mutex" => (mutex(contender), TASKS * OPS),
         "semaphore" => (semaphore(contender, false), TASKS * OPS),
         "semaphore-mixed" => (semaphore(contender, true), TASKS * OPS),
+        "rwlock-read-heavy" => (rwlock(contender, 20), TASKS * OPS),
+        "rwlock-write-heavy" => (rwlock(contender, 2), TASKS * OPS),
+        "barrier" => (barrier(contender), PARTIES * ROUNDS),
         "event" => (event(contender), WAITERS),
         _ => panic!("no workload `{workload}`; see PAIRS in this file"),
     }

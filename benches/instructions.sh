@@ -17,7 +17,7 @@ fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-printf '%-16s %-18s %12s %10s\n' workload contender instructions 'per op'
+printf '%-19s %-18s %12s %10s\n' workload contender instructions 'per op'
 # `instructions` with no arguments prints every pair it knows, one per line, as it runs it.
 "$bin" | sed -n 's/^\([^/]*\)\/\([^:]*\): \([0-9]*\) operations$/\1 \2 \3/p' |
     while read -r workload contender ops; do
@@ -27,5 +27,5 @@ printf '%-16s %-18s %12s %10s\n' workload contender instructions 'per op'
         ir=$(valgrind --tool=callgrind --callgrind-out-file="$out/cg" \
             --toggle-collect='instructions::measured' "$bin" "$workload" "$contender" 2>&1 |
             sed -n 's/.*Collected : \([0-9]*\).*/\1/p')
-        printf '%-16s %-18s %12s %10s\n' "$workload" "$contender" "$ir" $((ir / ops))
+        printf '%-19s %-18s %12s %10s\n' "$workload" "$contender" "$ir" $((ir / ops))
     done
