@@ -34,6 +34,12 @@ use crate::sync::const_fn;
 /// overtaken at most once after it reaches the front of the queue, and nobody who queued after
 /// it gets the lock before it.
 ///
+/// A task that finds the lock taken while nobody is queued spins briefly (three short rounds,
+/// trying again after each) before it queues: a holder on another thread usually lets go
+/// within that time, and parking and waking a task costs far more. Once anyone is queued,
+/// tasks queue at once, so a lock held across an `.await` costs at most the first contender
+/// that spin.
+///
 /// # Panics and poisoning
 ///
 /// The mutex is not poisoned when a guard is dropped during a panic: the lock is released and

@@ -36,6 +36,10 @@ use crate::sync::const_fn;
 /// The other side of that rule: a waiter asking for more permits than will ever be free at
 /// once waits for ever, and every waiter behind it too.
 ///
+/// A task that finds too few permits while nobody is queued spins briefly (three short
+/// rounds, trying again after each) before it queues, as a [`Mutex`](crate::Mutex) waiter
+/// does; once anyone is queued, tasks queue at once.
+///
 /// # Limits
 ///
 /// A semaphore holds at most [`Semaphore::MAX_PERMITS`] permits. Asking for more panics

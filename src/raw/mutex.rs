@@ -18,6 +18,10 @@
 //! take the lock before that waiter is scheduled. That keeps the lock busy rather than idle
 //! while a woken task is scheduled, which is what makes contended throughput high.
 //!
+//! Before it first queues, a task that finds the lock taken while `PARKED` is clear spins a
+//! few rounds, retrying (see `wait::TASK_SPIN_ROUNDS`): barging, but with nobody queued there
+//! is nobody to overtake.
+//!
 //! A woken waiter that finds the lock taken goes back to the *front* of the queue, marked
 //! as overtaken. The unlock that finds such a waiter first in line does not clear `LOCKED`: it
 //! hands the lock straight to it, so nobody can barge in between. A waiter is therefore
@@ -191,6 +195,10 @@ impl<'a> Protocol<'a> for LockWait<'a> {
 
     fn spins(&self) -> bool {
         true
+    }
+
+    fn nobody_queued(&self) -> bool {
+        self.raw.state.load(Ordering::Relaxed) & PARKED == 0
     }
 
     #[inline]

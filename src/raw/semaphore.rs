@@ -277,6 +277,11 @@ impl<'a> Protocol<'a> for AcquireWait<'a> {
         true
     }
 
+    fn nobody_queued(&self) -> bool {
+        // Closed: the next attempt fails at once anyway.
+        self.raw.state.load(Ordering::Relaxed) & (PARKED | CLOSED) == 0
+    }
+
     fn rechecks(&self) -> bool {
         // A queued wait polled after `close` fails at once, as the waits `close` has already
         // reached did: while it is queued, `attempt` can only find the semaphore closed.

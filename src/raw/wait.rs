@@ -49,7 +49,8 @@ use std::time::Instant;
 /// How a wait parks: by registering a waker, or by blocking the thread.
 pub(crate) trait Strategy {
     /// Whether this strategy blocks a thread. A thread retries briefly before it parks (see
-    /// [`SPINS`]); a task never does (it would hold up its executor).
+    /// [`SPINS`]); a task only spins a few rounds, and only while nobody is queued (see
+    /// [`TASK_SPIN_ROUNDS`]): longer would hold up its executor.
     fn is_blocking(&self) -> bool;
 
     /// What a releaser should use to wake this waiter.
@@ -189,6 +190,14 @@ pub(crate) trait Protocol<'q> {
         false
     }
 
+    /// Whether a task should spin a few rounds, retrying [`attempt`](Self::attempt), before
+    /// it first queues: only while the state word says that nobody is queued, so that the
+    /// holder is most likely running and about to let go, and only for waits whose
+    /// [`spins`](Self::spins) is true. Once anyone is queued, tasks queue at once.
+    fn nobody_queued(&self) -> bool {
+        false
+    }
+
     /// Whether a queued wait that is polled again, before its wake-up has come, looks at the
     /// state word again and finishes if [`attempt`](Self::attempt) succeeds, leaving the queue
     /// as a cancelled wait does (a wake-up that came meanwhile goes to
@@ -225,8 +234,8 @@ where
     S: Strategy,
     P: Protocol<'q>,
 {
-    // A thread retries before it first parks; once woken it is at the front, and it retries
-    // once before it goes back there.
+    // A thread (and, while nobody is queued, a task) retries before it first parks; once
+    // woken it is at the front, and it retries once before it goes back there.
     let mut woken = false;
     if p.rechecks() && node.is_linked() {
         if let Some(out) = p.attempt() {
@@ -241,8 +250,15 @@ where
             if let Some(out) = p.attempt() {
                 return Poll::Ready(out);
             }
-            if !woken && strategy.is_blocking() && p.spins() {
-                if let Some(out) = spin(|| p.attempt()) {
+            if !woken && p.spins() {
+                let spun = if strategy.is_blocking() {
+                    spin(|| p.attempt())
+                } else if p.nobody_queued() {
+                    spin_briefly(|| p.attempt())
+                } else {
+                    None
+                };
+                if let Some(out) = spun {
                     return Poll::Ready(out);
                 }
             }
@@ -326,6 +342,34 @@ fn spin<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
         std::thread::yield_now();
         #[cfg(any(not(feature = "std"), loom))]
         core::hint::spin_loop();
+        if let Some(out) = attempt() {
+            return Some(out);
+        }
+    }
+    None
+}
+
+/// How many rounds a task spins before it first queues (2, 4, then 8 `spin_loop` hints, an
+/// attempt after each), while nobody is queued.
+///
+/// A task cannot yield its thread, so it busy-spins, and only briefly: parking a task and
+/// waking it again (through its executor, often on another thread) costs far more than a
+/// critical section of a few instructions, but a holder that keeps the lock across an
+/// `.await` makes the spin wasted. Spinning only while nobody is queued bounds that waste to
+/// the first contender, which then queues and makes the next ones queue at once. Measured on
+/// 2 workers (64 tasks taking a mutex 100 times each, on smol): 186–244 µs without, about
+/// 125 µs with it.
+pub(crate) const TASK_SPIN_ROUNDS: u32 = if cfg!(loom) { 0 } else { 3 };
+
+/// Retries `attempt` after each of [`TASK_SPIN_ROUNDS`] rounds of busy spinning.
+// Under loom `TASK_SPIN_ROUNDS` is 0, so the range is empty there on purpose.
+#[cfg_attr(loom, allow(clippy::reversed_empty_ranges))]
+#[inline]
+fn spin_briefly<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
+    for round in 1..=TASK_SPIN_ROUNDS {
+        for _ in 0..1u32 << round {
+            core::hint::spin_loop();
+        }
         if let Some(out) = attempt() {
             return Some(out);
         }
