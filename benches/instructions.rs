@@ -110,15 +110,15 @@ fn measured(pool: &mut LocalPool, start: &mut dyn FnMut()) {
     pool.run();
 }
 
-/// Spawns `TASKS` tasks made by `task(i)` and runs them, counted; returns the operations done.
-fn run_tasks<F, Fut>(task: F) -> usize
+/// Spawns `tasks` tasks made by `task(i)` and runs them, counted; returns the operations done.
+fn run_tasks<F, Fut>(tasks: usize, task: F) -> usize
 where
     F: Fn(usize, Rc<Cell<usize>>) -> Fut,
     Fut: Future<Output = ()> + 'static,
 {
     let mut pool = LocalPool::new();
     let done = Rc::new(Cell::new(0));
-    for i in 0..TASKS {
+    for i in 0..tasks {
         pool.spawner().spawn_local(task(i, done.clone())).unwrap();
     }
     measured(&mut pool, &mut || {});
@@ -129,7 +129,7 @@ where
 macro_rules! hold_across_yield {
     ($shared:expr, |$s:ident, $i:ident| $acquire:expr) => {{
         let shared = $shared;
-        run_tasks(|$i, done| {
+        run_tasks(TASKS, |$i, done| {
             let $s = shared.clone();
             async move {
                 for _ in 0..OPS {
@@ -218,7 +218,7 @@ fn semaphore(contender: &str, mixed: bool) -> usize {
 macro_rules! read_write {
     ($lock:expr, $every:expr) => {{
         let lock = $lock;
-        run_tasks(|i, done| {
+        run_tasks(TASKS, |i, done| {
             let lock = lock.clone();
             async move {
                 for op in 0..OPS {
@@ -255,21 +255,15 @@ const ROUNDS: usize = 200;
 /// `PARTIES` tasks pass a barrier `ROUNDS` times, counted; returns the waits done.
 fn rounds<B: 'static>(barrier: B, wait: impl AsyncFn(&B) + Clone + 'static) -> usize {
     let barrier = Rc::new(barrier);
-    let mut pool = LocalPool::new();
-    let done = Rc::new(Cell::new(0));
-    for _ in 0..PARTIES {
-        let (barrier, done, wait) = (barrier.clone(), done.clone(), wait.clone());
-        pool.spawner()
-            .spawn_local(async move {
-                for _ in 0..ROUNDS {
-                    wait(&barrier).await;
-                    done.set(done.get() + 1);
-                }
-            })
-            .unwrap();
-    }
-    measured(&mut pool, &mut || {});
-    done.get()
+    run_tasks(PARTIES, |_, done| {
+        let (barrier, wait) = (barrier.clone(), wait.clone());
+        async move {
+            for _ in 0..ROUNDS {
+                wait(&barrier).await;
+                done.set(done.get() + 1);
+            }
+        }
+    })
 }
 
 fn barrier(contender: &str) -> usize {

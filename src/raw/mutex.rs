@@ -197,7 +197,8 @@ impl<'a> Protocol<'a> for LockWait<'a> {
         true
     }
 
-    fn nobody_queued(&self) -> bool {
+    fn task_spins(&self) -> bool {
+        // Only while nobody is queued: then there is nobody to overtake either.
         self.raw.state.load(Ordering::Relaxed) & PARKED == 0
     }
 

@@ -644,18 +644,7 @@ impl WakeList {
         self.woken = 0;
         self.tokens = 0;
     }
-}
 
-impl Drop for WakeList {
-    #[inline]
-    fn drop(&mut self) {
-        if self.woken < self.len {
-            self.wake_rest();
-        }
-    }
-}
-
-impl WakeList {
     /// Only reached with entries left when a waker panicked: the rest are still woken, not
     /// silently dropped (their nodes were told before the panic could happen).
     #[cold]
@@ -665,6 +654,15 @@ impl WakeList {
             let unpark = unsafe { self.unparks[self.woken].assume_init_read() };
             self.woken += 1;
             unpark.unpark();
+        }
+    }
+}
+
+impl Drop for WakeList {
+    #[inline]
+    fn drop(&mut self) {
+        if self.woken < self.len {
+            self.wake_rest();
         }
     }
 }

@@ -277,8 +277,8 @@ impl<'a> Protocol<'a> for AcquireWait<'a> {
         true
     }
 
-    fn nobody_queued(&self) -> bool {
-        // Closed: the next attempt fails at once anyway.
+    fn task_spins(&self) -> bool {
+        // Only while nobody is queued (permits go to them first) and the semaphore is open.
         self.raw.state.load(Ordering::Relaxed) & (PARKED | CLOSED) == 0
     }
 
