@@ -975,6 +975,31 @@ impl<'a> SemaphorePermit<'a> {
         self.permits += core::mem::take(&mut other.permits);
     }
 
+    /// Moves `n` of these permits into a new permit of their own, or returns `None` (and
+    /// changes nothing) if this one holds fewer than `n`.
+    ///
+    /// Each part is returned to the semaphore when it is dropped, so a task can give back part
+    /// of what it took while it keeps the rest.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = unisync::Semaphore::new(3);
+    /// let mut held = sem.try_acquire_many(3).unwrap();
+    /// let part = held.split(1).unwrap();
+    /// assert_eq!((held.num_permits(), part.num_permits()), (2, 1));
+    /// assert!(held.split(3).is_none());
+    /// drop(part);
+    /// assert_eq!(sem.available_permits(), 1);
+    /// ```
+    pub fn split(&mut self, n: usize) -> Option<SemaphorePermit<'a>> {
+        self.permits = self.permits.checked_sub(n)?;
+        Some(SemaphorePermit {
+            sem: self.sem,
+            permits: n,
+        })
+    }
+
     /// Returns the semaphore these permits belong to.
     ///
     /// # Examples
@@ -1082,6 +1107,33 @@ impl OwnedSemaphorePermit {
             "merged permits must belong to the same semaphore"
         );
         self.permits += core::mem::take(&mut other.permits);
+    }
+
+    /// Moves `n` of these permits into a new permit of their own, or returns `None` (and
+    /// changes nothing) if this one holds fewer than `n`.
+    ///
+    /// Each part is returned to the semaphore when it is dropped, so a task can give back part
+    /// of what it took while it keeps the rest.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let sem = Arc::new(unisync::Semaphore::new(3));
+    /// let mut held = sem.try_acquire_many_owned(3).unwrap();
+    /// let part = held.split(1).unwrap();
+    /// assert_eq!((held.num_permits(), part.num_permits()), (2, 1));
+    /// assert!(held.split(3).is_none());
+    /// drop(part);
+    /// assert_eq!(sem.available_permits(), 1);
+    /// ```
+    pub fn split(&mut self, n: usize) -> Option<OwnedSemaphorePermit> {
+        self.permits = self.permits.checked_sub(n)?;
+        Some(OwnedSemaphorePermit {
+            sem: Arc::clone(&self.sem),
+            permits: n,
+        })
     }
 
     /// Returns the semaphore these permits belong to.

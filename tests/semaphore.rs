@@ -218,6 +218,44 @@ fn forget_num_permits_merge() {
 }
 
 #[test]
+fn split_parts_return_on_their_own() {
+    let sem = Semaphore::new(4);
+    let mut held = sem.try_acquire_many(4).unwrap();
+    assert!(held.split(5).is_none(), "cannot split more than it holds");
+    assert_eq!(held.num_permits(), 4, "a failed split changes nothing");
+    let part = held.split(3).unwrap();
+    assert_eq!((held.num_permits(), part.num_permits()), (1, 3));
+    assert!(std::ptr::eq(part.semaphore(), &sem));
+
+    // A queued waiter is served by the part that is dropped, while the rest stays held.
+    let mut waiter = Box::pin(sem.acquire_many(2));
+    assert_pending!(waiter);
+    drop(part);
+    let served = assert_ready!(waiter).unwrap();
+    assert_eq!(served.num_permits(), 2);
+    assert_eq!(sem.available_permits(), 1);
+    assert_eq!(held.split(0).unwrap().num_permits(), 0);
+    held.split(1).unwrap().forget();
+    drop(held);
+    drop(served);
+    assert_eq!(
+        sem.available_permits(),
+        3,
+        "the forgotten part is gone for good"
+    );
+
+    let sem = Arc::new(Semaphore::new(3));
+    let mut held = sem.try_acquire_many_owned(3).unwrap();
+    assert!(held.split(4).is_none());
+    let part = held.split(2).unwrap();
+    assert_eq!((held.num_permits(), part.num_permits()), (1, 2));
+    drop(part);
+    assert_eq!(sem.available_permits(), 2);
+    drop(held);
+    assert_eq!(sem.available_permits(), 3);
+}
+
+#[test]
 #[should_panic(expected = "same semaphore")]
 fn merge_from_another_semaphore_panics() {
     let (s1, s2) = (Semaphore::new(1), Semaphore::new(1));
