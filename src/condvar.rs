@@ -224,6 +224,47 @@ impl Condvar {
         self.raw.notify_one();
     }
 
+    /// Wakes up to `n` waiting tasks or threads, those that have waited longest first.
+    ///
+    /// The same as `n` calls of [`notify_one`](Condvar::notify_one), made in one go: each
+    /// call's notification goes to a waiter of its own, and if fewer than `n` wait, the rest
+    /// are lost, not kept for later waiters. It is Python's `Condition.notify(n)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::{Condvar, Mutex};
+    ///
+    /// // Three workers wait for jobs; two jobs arrive, so two workers are woken.
+    /// let pair = Arc::new((Mutex::new(0_u32), Condvar::new()));
+    /// let workers: Vec<_> = (0..3)
+    ///     .map(|_| {
+    ///         let pair = pair.clone();
+    ///         std::thread::spawn(move || {
+    ///             let (jobs, cv) = &*pair;
+    ///             let mut jobs = cv.wait_while_blocking(jobs.lock_blocking(), |jobs| *jobs == 0);
+    ///             *jobs -= 1;
+    ///         })
+    ///     })
+    ///     .collect();
+    ///
+    /// let (jobs, cv) = &*pair;
+    /// *jobs.lock_blocking() += 2;
+    /// cv.notify_many(2);
+    /// // The third worker is still waiting; one more job lets it go.
+    /// *jobs.lock_blocking() += 1;
+    /// cv.notify_one();
+    /// for w in workers {
+    ///     w.join().unwrap();
+    /// }
+    /// assert_eq!(*jobs.lock_blocking(), 0);
+    /// ```
+    #[inline]
+    pub fn notify_many(&self, n: usize) {
+        self.raw.notify_many(n);
+    }
+
     /// Wakes every task and thread that waits right now.
     ///
     /// # Examples

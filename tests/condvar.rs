@@ -91,6 +91,7 @@ fn idle_notify_does_not_allocate() {
     let (n, ()) = allocs(|| {
         for _ in 0..10 {
             cv.notify_one();
+            cv.notify_many(3);
             cv.notify_all();
         }
     });
@@ -118,6 +119,41 @@ fn two_notify_one_wake_two_waiters() {
     drop(ready(b.poll()));
     assert!(c.poll().is_pending());
     assert_eq!(c.woken(), 0, "only two waiters were notified");
+}
+
+#[test]
+fn notify_many_wakes_that_many_longest_waiters_first() {
+    let (m, cv) = (Mutex::new(()), Condvar::new());
+    let mut ws: Vec<_> = (0..5)
+        .map(|_| {
+            let mut w = Probe::new(cv.wait(m.try_lock().unwrap()));
+            assert!(w.poll().is_pending());
+            w
+        })
+        .collect();
+    let woken = |ws: &Vec<Probe<_>>| ws.iter().map(Probe::woken).collect::<Vec<_>>();
+
+    cv.notify_many(0);
+    assert_eq!(woken(&ws), [0, 0, 0, 0, 0], "zero wakes nobody");
+    cv.notify_many(2);
+    assert_eq!(woken(&ws), [1, 1, 0, 0, 0], "the two that waited longest");
+
+    // The first woken gives up without running: its notification goes to the next in line.
+    ws[0].cancel();
+    assert_eq!(woken(&ws)[1..], [1, 1, 0, 0]);
+
+    // More than are left: every remaining waiter, and nothing is kept for a later one.
+    cv.notify_many(10);
+    assert_eq!(woken(&ws)[1..], [1, 1, 1, 1]);
+    for w in &mut ws[1..] {
+        drop(ready(w.poll()));
+    }
+    let mut late = Probe::new(cv.wait(m.try_lock().unwrap()));
+    assert!(late.poll().is_pending());
+    assert_eq!(late.woken(), 0, "surplus notifications are not kept");
+    cv.notify_many(1);
+    drop(ready(late.poll()));
+    assert!(!m.is_locked());
 }
 
 #[test]

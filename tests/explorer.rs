@@ -1460,6 +1460,8 @@ enum CondvarAction {
     /// `wait_while(value < threshold)` with the guard in the slot.
     WaitWhile(usize, u32),
     NotifyOne,
+    /// `notify_many(n)`.
+    NotifyMany(usize),
     NotifyAll,
     /// Adds one to the value through the guard in the slot.
     Bump(usize),
@@ -1472,6 +1474,7 @@ fn condvar_action() -> impl Strategy<Value = CondvarAction> {
         3 => (0..SLOTS).prop_map(CondvarAction::Wait),
         3 => (0..SLOTS, 0..4u32).prop_map(|(i, t)| CondvarAction::WaitWhile(i, t)),
         2 => Just(CondvarAction::NotifyOne),
+        1 => (0..4usize).prop_map(CondvarAction::NotifyMany),
         1 => Just(CondvarAction::NotifyAll),
         2 => (0..SLOTS).prop_map(CondvarAction::Bump),
     ]
@@ -1556,6 +1559,10 @@ impl<'a> Explorer<'a> for CondvarExplorer<'a> {
             CondvarAction::NotifyOne => {
                 cv.notify_one();
                 self.unnotified = self.unnotified.saturating_sub(1);
+            }
+            CondvarAction::NotifyMany(n) => {
+                cv.notify_many(n);
+                self.unnotified = self.unnotified.saturating_sub(n);
             }
             CondvarAction::NotifyAll => {
                 cv.notify_all();

@@ -139,3 +139,32 @@ fn notify_one_racing_a_blocking_wait_is_not_lost() {
         notifier.join().unwrap();
     });
 }
+
+/// Two workers wait for jobs while a notifier adds two jobs and calls `notify_many(2)`, which
+/// under loom releases and retakes the queue's lock between the two wake-ups (a batch is one
+/// there). Neither worker may be left waiting: each sees a job before it waits, or is woken.
+///
+/// Bound: 3 threads (two workers, the notifier), explored with `LOOM_MAX_PREEMPTIONS=2`.
+#[test]
+fn notify_many_racing_two_waits_wakes_both() {
+    model(|| {
+        let pair = Arc::new((Mutex::new(0_u32), Condvar::new()));
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let pair = pair.clone();
+                thread::spawn(move || {
+                    let (jobs, cv) = &*pair;
+                    let mut jobs = block_on(cv.wait_while(block_on(jobs.lock()), |j| *j == 0));
+                    *jobs -= 1;
+                })
+            })
+            .collect();
+        let (jobs, cv) = &*pair;
+        *block_on(jobs.lock()) += 2;
+        cv.notify_many(2);
+        for w in workers {
+            w.join().unwrap();
+        }
+        assert_eq!(*block_on(jobs.lock()), 0);
+    });
+}

@@ -3,7 +3,7 @@
 //! plain threads.
 //!
 //! Python's `release()` of a semaphore the caller does not hold is `add_permits` here (a held
-//! permit is returned by dropping it), `notify(n)` is `n` calls of `notify_one`, and
+//! permit is returned by dropping it), `notify(n)` is `notify_many(n)`, and
 //! `wait_for(pred)` is `wait_while(!pred)`. Where Python sleeps to let threads settle, these
 //! tests wait for a state they can observe (a counter, `n_waiting`), with a generous deadline
 //! that only catches hangs.
@@ -216,9 +216,7 @@ fn condition_notify_n_and_notify_all() {
 
             {
                 let mut state = mutex.lock_blocking();
-                for _ in 0..3 {
-                    cv.notify_one();
-                }
+                cv.notify_many(3);
                 state.phase = 1;
             }
             wait_until("3 wake-ups", || first.lock().unwrap().len() >= 3);
@@ -228,9 +226,7 @@ fn condition_notify_n_and_notify_all() {
 
             {
                 let mut state = mutex.lock_blocking();
-                for _ in 0..5 {
-                    cv.notify_one();
-                }
+                cv.notify_many(5);
                 state.phase = 2;
             }
             wait_until("5 more wake-ups", || {

@@ -21,7 +21,7 @@
 //! # Notifications
 //!
 //! `notify_one` unlinks the waiter that has waited longest and wakes it: two calls wake two
-//! waiters even if the first has not run yet. `notify_all` wakes every waiter that queued
+//! waiters even if the first has not run yet (`notify_many(n)` is `n` of them in one go). `notify_all` wakes every waiter that queued
 //! before it (the epoch tells them apart from waiters that queue while it works through the
 //! queue in batches). A waiter that was woken and then gives up (its future dropped) sends a
 //! `notify_one` on in its place.
@@ -97,6 +97,29 @@ impl RawCondvar {
             return;
         }
         queue.pop_front(0);
+        queue.clear_when_empty(&self.state, PARKED);
+    }
+
+    /// Wakes up to `n` of the waiters that have waited longest, under one lock (taken again
+    /// between batches).
+    #[inline]
+    pub(crate) fn notify_many(&self, n: usize) {
+        if n != 0 && self.state.load(Ordering::Acquire) & PARKED != 0 {
+            self.notify_many_slow(n);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn notify_many_slow(&self, n: usize) {
+        let mut queue = self.queue.lock();
+        for _ in 0..n {
+            queue.make_room();
+            if queue.is_empty() {
+                break;
+            }
+            queue.pop_front(0);
+        }
         queue.clear_when_empty(&self.state, PARKED);
     }
 

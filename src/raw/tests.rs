@@ -314,6 +314,40 @@ fn condvar_notify_all_takes_the_lock_once_per_batch() {
 }
 
 #[test]
+fn condvar_notify_many_takes_the_lock_once_per_batch() {
+    let (waker, probe) = checking_waker();
+    let n = 2 * BATCH + 5;
+    let mutex = Arc::new(Mutex::new(()));
+    let cv = Condvar::new();
+    let mut waits: alloc::vec::Vec<_> = (0..n)
+        .map(|_| Box::pin(cv.wait(mutex.try_lock_owned().unwrap())))
+        .map(|mut w| {
+            assert!(poll(w.as_mut(), &waker).is_pending());
+            w
+        })
+        .collect();
+    let many = BATCH + 3;
+    let (notify, ()) = locks_in(|| cv.notify_many(many));
+    assert!(
+        notify <= many.div_ceil(BATCH) + 1,
+        "{notify} lock acquisitions"
+    );
+    assert_eq!(probe.wakes(), many);
+    let (rest, ()) = locks_in(|| cv.notify_many(n));
+    assert!(
+        rest <= (n - many).div_ceil(BATCH) + 1,
+        "{rest} lock acquisitions"
+    );
+    assert_eq!(probe.wakes(), n);
+    for w in &mut waits {
+        match poll(w.as_mut(), &waker) {
+            Poll::Ready(guard) => drop(guard),
+            Poll::Pending => panic!("notified waiter relocks a free mutex"),
+        }
+    }
+}
+
+#[test]
 fn barrier_trip_takes_the_lock_once_per_batch() {
     let (waker, probe) = checking_waker();
     let n = BATCH + 3;
