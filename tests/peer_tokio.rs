@@ -883,6 +883,10 @@ fn loom_rwlock_downgrade() {
 // =============================================================================================
 // Barrier (tokio/tests/sync_barrier.rs)
 // =============================================================================================
+//
+// tokio's `zero_does_not_block` is not restated: tokio (like `std`) treats a barrier of zero
+// parties as one of one, while `Barrier::new(0)` panics here, documented under `# Panics`
+// (Python's `Barrier(0)` raises too); tests/barrier.rs checks that panic.
 
 // The barrier's wait future is Send.
 #[test]
