@@ -252,7 +252,7 @@ impl Condvar {
     /// let (jobs, cv) = &*pair;
     /// *jobs.lock_blocking() += 2;
     /// cv.notify_many(2);
-    /// // The third worker is still waiting; one more job lets it go.
+    /// // One more job, for the worker that is left.
     /// *jobs.lock_blocking() += 1;
     /// cv.notify_one();
     /// for w in workers {

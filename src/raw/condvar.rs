@@ -21,10 +21,10 @@
 //! # Notifications
 //!
 //! `notify_one` unlinks the waiter that has waited longest and wakes it: two calls wake two
-//! waiters even if the first has not run yet (`notify_many(n)` is `n` of them in one go). `notify_all` wakes every waiter that queued
-//! before it (the epoch tells them apart from waiters that queue while it works through the
-//! queue in batches). A waiter that was woken and then gives up (its future dropped) sends a
-//! `notify_one` on in its place.
+//! waiters even if the first has not run yet (`notify_many(n)` is `n` of them in one go).
+//! `notify_all` wakes every waiter that queued before it (the epoch tells them apart from
+//! waiters that queue while it works through the queue in batches). A waiter that was woken
+//! and then gives up (its future dropped) sends a `notify_one` on in its place.
 
 use core::pin::Pin;
 use core::task::Poll;
