@@ -285,10 +285,14 @@ fn event_set_takes_the_lock_once_per_batch() {
     }
 }
 
-#[test]
-fn condvar_notify_all_takes_the_lock_once_per_batch() {
+/// A notification to send, and how many more waiters it must wake.
+type NotifyStep<'a> = (&'a dyn Fn(&Condvar), usize);
+
+/// Queues `n` condvar waits, then runs each `(notify, woken)` step: it must wake `woken`
+/// more waiters within ⌈woken / BATCH⌉ + 1 lock acquisitions. Every waiter notified by the
+/// end then takes the mutex in turn.
+fn condvar_notifies_in_batches(n: usize, steps: &[NotifyStep<'_>]) {
     let (waker, probe) = checking_waker();
-    let n = 2 * BATCH + 5;
     let mutex = Arc::new(Mutex::new(()));
     let cv = Condvar::new();
     let mut waits: alloc::vec::Vec<_> = (0..n)
@@ -298,13 +302,17 @@ fn condvar_notify_all_takes_the_lock_once_per_batch() {
             w
         })
         .collect();
-    let (notify, ()) = locks_in(|| cv.notify_all());
-    assert!(
-        notify <= n.div_ceil(BATCH) + 1,
-        "{notify} lock acquisitions"
-    );
-    assert_eq!(probe.wakes(), n);
-    // Each woken waiter then takes the mutex in turn.
+    let mut expected = 0;
+    for (notify, woken) in steps {
+        let (locks, ()) = locks_in(|| notify(&cv));
+        assert!(
+            locks <= woken.div_ceil(BATCH) + 1,
+            "{locks} lock acquisitions to wake {woken}"
+        );
+        expected += woken;
+        assert_eq!(probe.wakes(), expected);
+    }
+    assert_eq!(expected, n, "every waiter is notified by the end");
     for w in &mut waits {
         match poll(w.as_mut(), &waker) {
             Poll::Ready(guard) => drop(guard),
@@ -314,37 +322,22 @@ fn condvar_notify_all_takes_the_lock_once_per_batch() {
 }
 
 #[test]
-fn condvar_notify_many_takes_the_lock_once_per_batch() {
-    let (waker, probe) = checking_waker();
+fn condvar_notify_all_takes_the_lock_once_per_batch() {
     let n = 2 * BATCH + 5;
-    let mutex = Arc::new(Mutex::new(()));
-    let cv = Condvar::new();
-    let mut waits: alloc::vec::Vec<_> = (0..n)
-        .map(|_| Box::pin(cv.wait(mutex.try_lock_owned().unwrap())))
-        .map(|mut w| {
-            assert!(poll(w.as_mut(), &waker).is_pending());
-            w
-        })
-        .collect();
-    let many = BATCH + 3;
-    let (notify, ()) = locks_in(|| cv.notify_many(many));
-    assert!(
-        notify <= many.div_ceil(BATCH) + 1,
-        "{notify} lock acquisitions"
+    condvar_notifies_in_batches(n, &[(&|cv| cv.notify_all(), n)]);
+}
+
+#[test]
+fn condvar_notify_many_takes_the_lock_once_per_batch() {
+    let (n, many) = (2 * BATCH + 5, BATCH + 3);
+    condvar_notifies_in_batches(
+        n,
+        &[
+            (&|cv| cv.notify_many(many), many),
+            // More than are left: the rest, within the bound for the rest.
+            (&|cv| cv.notify_many(n), n - many),
+        ],
     );
-    assert_eq!(probe.wakes(), many);
-    let (rest, ()) = locks_in(|| cv.notify_many(n));
-    assert!(
-        rest <= (n - many).div_ceil(BATCH) + 1,
-        "{rest} lock acquisitions"
-    );
-    assert_eq!(probe.wakes(), n);
-    for w in &mut waits {
-        match poll(w.as_mut(), &waker) {
-            Poll::Ready(guard) => drop(guard),
-            Poll::Pending => panic!("notified waiter relocks a free mutex"),
-        }
-    }
 }
 
 #[test]
