@@ -109,6 +109,67 @@ fn mutex_dropped_lock_future_passes_the_wake_up_on() {
     });
 }
 
+/// A barger locks and unlocks right after the release that wakes the first waiter, while a
+/// second waiter queues: the first waiter's wake-up is not lost (the barger's unlock wakes
+/// nobody while it is on its way) and everybody finishes. Preemption bound: 2.
+#[test]
+fn mutex_barger_racing_a_woken_waiter_loses_no_wake_up() {
+    model(|| {
+        let m = Arc::new(Mutex::new(0));
+        let g = m.try_lock_owned().unwrap();
+        let mut first = Box::pin(m.lock());
+        assert!(poll_once(&mut first).is_pending());
+        let waiter = {
+            let m = m.clone();
+            thread::spawn(move || *block_on(m.lock()) += 1)
+        };
+        let releaser = {
+            let m = m.clone();
+            thread::spawn(move || {
+                drop(g);
+                if let Some(mut barger) = m.try_lock() {
+                    *barger += 10;
+                }
+            })
+        };
+        *block_on(first) += 100;
+        releaser.join().unwrap();
+        waiter.join().unwrap();
+        let total = *m.try_lock().unwrap();
+        assert!(total == 101 || total == 111, "{total}");
+    });
+}
+
+/// The woken first waiter is dropped while a barger may hold the lock: its turn passes to the
+/// second waiter, either at once or through the barger's unlock. Preemption bound: 2.
+#[test]
+fn mutex_woken_waiter_dropped_behind_a_barger_passes_its_turn_on() {
+    model(|| {
+        let m = Arc::new(Mutex::new(0));
+        let g = m.try_lock_owned().unwrap();
+        let mut first = Box::pin(m.lock());
+        assert!(poll_once(&mut first).is_pending());
+        let waiter = {
+            let m = m.clone();
+            thread::spawn(move || *m.lock_blocking() += 1)
+        };
+        let releaser = {
+            let m = m.clone();
+            thread::spawn(move || {
+                drop(g);
+                if let Some(mut barger) = m.try_lock() {
+                    *barger += 10;
+                }
+            })
+        };
+        drop(first);
+        releaser.join().unwrap();
+        waiter.join().unwrap();
+        let total = *m.try_lock().unwrap();
+        assert!(total == 1 || total == 11, "{total}");
+    });
+}
+
 /// Permits are conserved across acquire, acquire_many and drop, and never over-committed.
 /// Preemption bound: 2.
 #[test]

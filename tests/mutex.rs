@@ -587,6 +587,76 @@ fn overtaken_waiter_keeps_its_place_ahead_of_later_waiters() {
     assert_eq!(*m.try_lock().unwrap(), [0, 1, 2, 3, 4, 5]);
 }
 
+/// Regression: while a woken waiter has not run yet, a barger that locks and unlocks wakes
+/// nobody. Each unlock used to wake the oldest waiter still queued, so the waiters behind a
+/// woken one were woken too, and whichever ran first took the lock ahead of the older ones.
+#[test]
+fn bargers_do_not_wake_the_waiters_behind_a_woken_one() {
+    let m = Mutex::new(Vec::new());
+    let holder = m.try_lock().unwrap();
+    let counters: Vec<_> = (0..5).map(|_| Counter::new()).collect();
+    let mut waiters: Vec<_> = (0..5).map(|_| Box::pin(m.lock())).collect();
+    for (c, w) in counters.iter().zip(waiters.iter_mut()) {
+        assert!(c.poll(w).is_pending());
+    }
+    drop(holder); // wakes the first waiter
+    for _ in 0..4 {
+        // A running task locks and unlocks before the woken waiter is scheduled.
+        drop(
+            m.try_lock()
+                .expect("barging while the woken waiter has not run"),
+        );
+    }
+    let woken: Vec<_> = counters.iter().map(Counter::count).collect();
+    assert_eq!(woken, [1, 0, 0, 0, 0], "only the first waiter was woken");
+    // The later waiters, polled anyway, do not get ahead of it.
+    for (c, w) in counters.iter().zip(waiters.iter_mut()).skip(1) {
+        assert!(c.poll(w).is_pending());
+    }
+    let mut order = Vec::new();
+    for (i, (c, w)) in counters.iter().zip(waiters.iter_mut()).enumerate() {
+        let mut g = match c.poll(w) {
+            Poll::Ready(g) => g,
+            Poll::Pending => panic!("waiter {i} was not served in its turn: {order:?}"),
+        };
+        g.push(i);
+        order.push(i);
+    }
+    assert_eq!(order, [0, 1, 2, 3, 4]);
+}
+
+/// A woken waiter whose wait is dropped before it runs passes its turn on: to the next
+/// waiter if the lock is free, or through the unlock of a barger that holds it.
+#[test]
+fn dropped_woken_waiter_passes_its_turn_on_even_behind_a_barger() {
+    let m = Mutex::new(());
+    let holder = m.try_lock().unwrap();
+    let (c1, c2) = (Counter::new(), Counter::new());
+    let mut w1 = Box::pin(m.lock());
+    let mut w2 = Box::pin(m.lock());
+    assert_pending!(c1, w1);
+    assert_pending!(c2, w2);
+    drop(holder); // wakes W1
+    let barger = m.try_lock().expect("barging before W1 runs");
+    drop(w1); // W1 goes away while the barger holds the lock
+    assert_eq!(c2.count(), 0, "the lock is held: nobody to wake yet");
+    drop(barger);
+    assert_eq!(c2.count(), 1, "the barger's unlock wakes W2");
+    drop(assert_ready!(c2, w2));
+
+    // The same with the lock free when the woken waiter goes away.
+    let holder = m.try_lock().unwrap();
+    let mut w1 = Box::pin(m.lock());
+    let mut w2 = Box::pin(m.lock());
+    assert_pending!(c1, w1);
+    assert_pending!(c2, w2);
+    drop(holder); // wakes W1
+    drop(w1);
+    assert_eq!(c2.count(), 2, "W1's drop woke W2");
+    drop(assert_ready!(c2, w2));
+    assert!(m.try_lock().is_some());
+}
+
 #[test]
 fn lock_owned_blocking_waits_for_a_holder_on_another_thread() {
     let m = Arc::new(Mutex::new(0));

@@ -1219,3 +1219,26 @@ fn debug_shows_the_value_or_locked() {
     drop(writer);
     assert_eq!(lock.reader_count(), 0);
 }
+
+/// Regression: while a woken writer has not run yet, a `try_write` that takes and drops the
+/// write lock wakes nobody, so the writer queued behind it cannot get ahead of it.
+#[test]
+fn barging_writes_do_not_wake_the_writer_behind_a_woken_one() {
+    let lock = RwLock::new(Vec::new());
+    let holder = lock.try_write().unwrap();
+    let (c1, c2) = (Counter::new(), Counter::new());
+    let mut w1 = Box::pin(lock.write());
+    let mut w2 = Box::pin(lock.write());
+    assert_pending!(c1, w1);
+    assert_pending!(c2, w2);
+    drop(holder); // wakes W1
+    for _ in 0..3 {
+        drop(lock.try_write().expect("barging while W1 has not run"));
+    }
+    assert_eq!((c1.count(), c2.count()), (1, 0), "only W1 was woken");
+    assert_pending!(c2, w2);
+    assert_ready!(c1, w1).push(1);
+    assert_eq!(c2.count(), 1, "W1's unlock wakes W2");
+    assert_ready!(c2, w2).push(2);
+    assert_eq!(*lock.try_read().unwrap(), [1, 2]);
+}

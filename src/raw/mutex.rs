@@ -6,10 +6,12 @@
 //! |------|----------|----------------------------------------------------------------------|
 //! | 0    | `LOCKED` | a guard exists, or the lock is being handed to a woken waiter        |
 //! | 1    | `PARKED` | the queue is not empty; set and cleared only under the queue's lock  |
+//! | 2    | `WOKEN`  | a waiter was woken to retry and has not tried yet; set under the     |
+//! |      |          | queue's lock, cleared by that waiter (or for it, if it goes away)    |
 //!
-//! Lock and unlock are one compare-and-swap each while `PARKED` is clear, and never touch the
-//! queue. `PARKED` is exact (it is cleared when the last waiter leaves), so a mutex that was
-//! contended once is as cheap as a new one again once its waiters are gone.
+//! Lock and unlock are one compare-and-swap each while `PARKED` and `WOKEN` are clear, and
+//! never touch the queue. `PARKED` is exact (it is cleared when the last waiter leaves), so a
+//! mutex that was contended once is as cheap as a new one again once its waiters are gone.
 //!
 //! # Fairness
 //!
@@ -17,6 +19,11 @@
 //! ("barging"): an unlock clears `LOCKED` and wakes the oldest waiter, but a running task may
 //! take the lock before that waiter is scheduled. That keeps the lock busy rather than idle
 //! while a woken task is scheduled, which is what makes contended throughput high.
+//!
+//! Only one waiter is woken to retry at a time. Until it has tried (`WOKEN`), an unlock just
+//! clears `LOCKED` and wakes nobody, so a barger that locks and unlocks meanwhile cannot wake
+//! the waiter queued behind it, which might then be scheduled first and take the lock ahead
+//! of the older one.
 //!
 //! Before it first queues, a task that finds the lock taken while `PARKED` is clear spins a
 //! few rounds, retrying (see `wait::TASK_SPIN_ROUNDS`): barging, but with nobody queued there
@@ -32,10 +39,12 @@
 //!
 //! A waiter sets `PARKED` (if the lock is still taken) and links its node in one critical
 //! section of the queue's lock. An unlock whose compare-and-swap fails because `PARKED` is set
-//! takes the queue's lock and wakes the first waiter. While `LOCKED` is set nobody but the
-//! holder and a holder of the queue's lock changes the word, so the unlock can rewrite it
-//! under the queue's lock. A woken waiter is the one that must take the freed lock; if its
-//! wait is dropped before it tries, it wakes the next waiter in its place.
+//! takes the queue's lock and wakes the first waiter, unless `WOKEN` says that a woken waiter
+//! is still on its way: that one tries after the unlock and finds the lock free. While
+//! `LOCKED` is set nobody but the holder and a holder of the queue's lock changes the word, so
+//! the unlock can rewrite it under the queue's lock. A woken waiter is the one that must take
+//! the freed lock; if its wait is dropped before it tries, it clears `WOKEN` and, if the lock
+//! is free, wakes the next waiter in its place.
 
 use core::pin::Pin;
 use core::task::Poll;
@@ -46,6 +55,7 @@ use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const LOCKED: usize = 1;
 const PARKED: usize = 1 << 1;
+const WOKEN: usize = 1 << 2;
 
 /// Token: the lock was freed; try to take it.
 const RETRY: usize = 0;
@@ -88,6 +98,27 @@ impl RawMutex {
         }
     }
 
+    /// Takes the lock if it is free, for the waiter that `WOKEN` stands for, clearing it.
+    #[inline]
+    fn try_lock_woken(&self) -> bool {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            debug_assert!(s & WOKEN != 0, "a waiter woken to retry finds `WOKEN` set");
+            if s & LOCKED != 0 {
+                return false;
+            }
+            match self.state.compare_exchange_weak(
+                s,
+                (s | LOCKED) & !WOKEN,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
     /// Whether a guard currently exists.
     #[inline]
     pub(crate) fn is_locked(&self) -> bool {
@@ -114,49 +145,63 @@ impl RawMutex {
     #[cold]
     #[inline(never)]
     fn unlock_slow(&self) {
+        let mut s = self.state.load(Ordering::Relaxed);
+        while s & WOKEN != 0 {
+            // A woken waiter is on its way and will find the lock free: wake nobody.
+            match self.state.compare_exchange_weak(
+                s,
+                s & !LOCKED,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => s = actual,
+            }
+        }
         let mut queue = self.queue.lock();
-        // We hold `LOCKED` and the queue's lock: nobody else can change the word now.
+        // We hold `LOCKED` and the queue's lock: nobody else can change the word now, and
+        // `WOKEN` is clear (it is set only by a holder of both, or with the lock free).
         let next = match queue.front() {
             None => 0,
             Some(data) => {
                 let handoff = data == OVERTAKEN;
                 queue.pop_front(if handoff { HANDOFF } else { RETRY });
                 let parked = if queue.is_empty() { 0 } else { PARKED };
-                parked | if handoff { LOCKED } else { 0 }
+                parked | if handoff { LOCKED } else { WOKEN }
             }
         };
         self.state.store(next, Ordering::Release);
     }
 
-    /// Wakes the first waiter if the lock is free: a woken waiter went away without trying.
+    /// A woken waiter went away without trying: clears `WOKEN` for it and, if the lock is
+    /// free, wakes the first waiter in its place.
     #[cold]
-    fn wake_next_if_free(&self) {
-        if self.state.load(Ordering::Relaxed) != PARKED {
-            // Locked (its holder's unlock wakes someone) or nobody queued.
-            return;
-        }
+    fn pass_on_wakeup(&self) {
         let mut queue = self.queue.lock();
-        if self.state.load(Ordering::Relaxed) != PARKED || queue.is_empty() {
-            return;
-        }
-        if queue.front() == Some(OVERTAKEN) {
-            // Its turn: hand it the lock if it is still free.
-            if self
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            debug_assert!(s & WOKEN != 0, "a waiter woken to retry stands for `WOKEN`");
+            let next = if s & LOCKED != 0 || queue.is_empty() {
+                // Nobody to wake, or the holder's unlock wakes the next one.
+                s & !WOKEN
+            } else if queue.front() == Some(OVERTAKEN) {
+                // Its turn: hand it the lock.
+                (s & !WOKEN) | LOCKED
+            } else {
+                // The next waiter is woken to retry and stands for `WOKEN` from now on.
+                s
+            };
+            match self
                 .state
-                .compare_exchange(
-                    PARKED,
-                    PARKED | LOCKED,
-                    Ordering::Acquire,
-                    Ordering::Relaxed,
-                )
-                .is_err()
+                .compare_exchange_weak(s, next, Ordering::Acquire, Ordering::Relaxed)
             {
-                return;
+                Ok(_) if next & WOKEN == 0 && next & LOCKED == s & LOCKED => return,
+                Ok(_) => break,
+                Err(actual) => s = actual,
             }
-            queue.pop_front(HANDOFF);
-        } else {
-            queue.pop_front(RETRY);
         }
+        let handoff = queue.front() == Some(OVERTAKEN);
+        queue.pop_front(if handoff { HANDOFF } else { RETRY });
         queue.clear_when_empty(&self.state, PARKED);
     }
 }
@@ -178,6 +223,9 @@ const _: () = assert!(WAITER_OVERTAKEN | WAITER_SLOW == (1 << LockWaiter::BITS) 
 struct LockWait<'a> {
     raw: &'a RawMutex,
     waiter: &'a mut LockWaiter,
+    /// Woken to retry and not yet tried: this wait stands for `WOKEN`. Set and cleared
+    /// within one poll (a wake-up is acted on in the poll that takes it).
+    retrying: bool,
 }
 
 impl<'a> Protocol<'a> for LockWait<'a> {
@@ -190,6 +238,13 @@ impl<'a> Protocol<'a> for LockWait<'a> {
 
     #[inline]
     fn attempt(&mut self) -> Option<()> {
+        if self.retrying {
+            if !self.raw.try_lock_woken() {
+                return None;
+            }
+            self.retrying = false;
+            return Some(());
+        }
         self.raw.try_lock().then_some(())
     }
 
@@ -205,18 +260,25 @@ impl<'a> Protocol<'a> for LockWait<'a> {
     #[inline]
     fn check(&mut self, _queue: &mut Locked<'_>) -> Check<()> {
         let state = &self.raw.state;
+        // A woken waiter gives up `WOKEN` here, whether it takes the lock or queues again.
+        let keep = if self.retrying { !WOKEN } else { !0 };
         let mut s = state.load(Ordering::Relaxed);
         loop {
             let (next, done) = if s & LOCKED == 0 {
-                (s | LOCKED, true)
-            } else if s & PARKED == 0 {
-                (s | PARKED, false)
+                ((s | LOCKED) & keep, true)
+            } else if s & PARKED == 0 || self.retrying {
+                ((s | PARKED) & keep, false)
             } else {
                 break;
             };
             match state.compare_exchange_weak(s, next, Ordering::Acquire, Ordering::Relaxed) {
-                Ok(_) if done => return Check::Done(()),
-                Ok(_) => break,
+                Ok(_) => {
+                    self.retrying = false;
+                    if done {
+                        return Check::Done(());
+                    }
+                    break;
+                }
                 Err(actual) => s = actual,
             }
         }
@@ -233,6 +295,7 @@ impl<'a> Protocol<'a> for LockWait<'a> {
         }
         // Freed for us, but someone may get there first: then we go back to the front.
         self.waiter.bits |= WAITER_OVERTAKEN;
+        self.retrying = true;
         None
     }
 
@@ -245,7 +308,7 @@ impl<'a> Protocol<'a> for LockWait<'a> {
             // SAFETY: the lock was handed to this wait, which is going away: release it.
             unsafe { self.raw.unlock() };
         } else {
-            self.raw.wake_next_if_free();
+            self.raw.pass_on_wakeup();
         }
     }
 }
@@ -300,7 +363,16 @@ impl LockWaiter {
         strategy: &mut S,
     ) -> Poll<()> {
         self.bits |= WAITER_SLOW;
-        let res = poll_wait(node, strategy, &mut LockWait { raw, waiter: self });
+        let mut wait = LockWait {
+            raw,
+            waiter: self,
+            retrying: false,
+        };
+        let res = poll_wait(node, strategy, &mut wait);
+        debug_assert!(
+            !wait.retrying,
+            "a woken waiter tries before its poll returns"
+        );
         if res.is_ready() {
             // Done, and the node is idle: new again.
             self.bits = 0;
@@ -310,7 +382,14 @@ impl LockWaiter {
 
     /// Withdraws an unfinished wait, passing on a wake-up it had not acted on.
     pub(crate) fn cancel(&mut self, node: Pin<&Node>, raw: &RawMutex) {
-        cancel(node, &mut LockWait { raw, waiter: self });
+        cancel(
+            node,
+            &mut LockWait {
+                raw,
+                waiter: self,
+                retrying: false,
+            },
+        );
         self.bits = 0;
     }
 }

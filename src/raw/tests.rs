@@ -139,6 +139,48 @@ fn mutex_overtaken_waiter_costs_two_locks_per_park_and_keeps_its_place() {
     assert!(poll(second.as_mut(), &waker).is_ready());
 }
 
+#[test]
+fn mutex_barger_unlock_while_a_waiter_is_woken_takes_no_lock_and_wakes_nobody() {
+    let (waker, probe) = checking_waker();
+    let m = Mutex::new(0);
+    let held = m.try_lock().unwrap();
+    let mut first = pin!(m.lock());
+    let mut second = pin!(m.lock());
+    assert!(poll(first.as_mut(), &waker).is_pending());
+    assert!(poll(second.as_mut(), &waker).is_pending());
+    drop(held);
+    assert_eq!(probe.wakes(), 1);
+    let barger = m.try_lock().unwrap();
+    let (unlock, ()) = locks_in(|| drop(barger));
+    assert_eq!(
+        unlock, 0,
+        "the first waiter is on its way: nothing to dequeue"
+    );
+    assert_eq!(probe.wakes(), 1, "and nobody else is woken");
+    let (woken, ready) = locks_in(|| poll(first.as_mut(), &waker));
+    assert_eq!(woken, 0, "the woken waiter finds the lock free");
+    assert!(ready.is_ready());
+    drop(ready);
+    assert_eq!(probe.wakes(), 2);
+    assert!(poll(second.as_mut(), &waker).is_ready());
+}
+
+#[test]
+fn mutex_woken_waiter_dropped_before_it_runs_takes_the_lock_once() {
+    let (waker, probe) = checking_waker();
+    let m = Mutex::new(0);
+    let held = m.try_lock().unwrap();
+    let mut first = Box::pin(m.lock());
+    let mut second = pin!(m.lock());
+    assert!(poll(first.as_mut(), &waker).is_pending());
+    assert!(poll(second.as_mut(), &waker).is_pending());
+    drop(held);
+    let (cancel, ()) = locks_in(|| drop(first));
+    assert_eq!(cancel, 1, "passing the turn on takes the lock once");
+    assert_eq!(probe.wakes(), 2, "the second waiter was woken in its place");
+    assert!(poll(second.as_mut(), &waker).is_ready());
+}
+
 /// Polls `fut` until it is queued, then drops it: the drop must take the lock once.
 fn cancel_costs_one_lock<F: Future>(what: &str, fut: F, waker: &Waker) {
     let mut fut = Box::pin(fut);
