@@ -123,6 +123,8 @@ pub(crate) struct Broken;
 
 impl RawBarrier {
     const_fn! {
+        // The public constructor's caller is the one to blame.
+        #[track_caller]
         pub(crate) const fn new(parties: usize) -> RawBarrier {
             assert!(parties != 0, "a barrier needs at least one party (`Barrier::new(0)`)");
             assert!(

@@ -76,6 +76,8 @@ pub(crate) struct RawSemaphore {
 
 impl RawSemaphore {
     const_fn! {
+        // The public constructor's caller is the one to blame.
+        #[track_caller]
         pub(crate) const fn new(permits: usize) -> RawSemaphore {
             assert!(
                 permits <= MAX_PERMITS,
