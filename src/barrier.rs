@@ -131,6 +131,10 @@ impl Barrier {
 
     /// Returns the number of parties waiting in the generation now filling.
     ///
+    /// While the barrier is broken, or a [`reset`](Barrier::reset) waits for the parties that
+    /// had arrived to leave, no generation is filling and this is 0 (as Python's `n_waiting`
+    /// is): those parties are about to fail, not waiting to trip.
+    ///
     /// # Examples
     ///
     /// ```

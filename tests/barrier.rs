@@ -260,6 +260,26 @@ fn reset_fails_current_waiters_and_newcomers_wait_for_them_to_leave() {
     check_generation(&[b, c], 2);
 }
 
+/// Parties arrived before an abort or a reset are about to fail: `n_waiting` does not count
+/// them, even before they have run (Python's `n_waiting` is 0 while broken or resetting).
+#[test]
+fn n_waiting_is_zero_while_broken_or_draining() {
+    let barrier = Barrier::new(3);
+    let mut a = Box::pin(barrier.wait());
+    assert!(poll_once(&mut a).is_pending());
+    assert_eq!(barrier.n_waiting(), 1);
+    barrier.abort();
+    assert_eq!(barrier.n_waiting(), 0, "broken: nobody is waiting to trip");
+    barrier.reset();
+    assert_eq!(barrier.n_waiting(), 0, "draining: `a` is about to fail");
+    let mut b = Box::pin(barrier.wait());
+    assert!(poll_once(&mut b).is_pending());
+    assert_eq!(barrier.n_waiting(), 0, "`b` waits outside until `a` has left");
+    assert!(matches!(poll_once(&mut a), Poll::Ready(Err(_))));
+    assert!(poll_once(&mut b).is_pending());
+    assert_eq!(barrier.n_waiting(), 1, "whole again: `b` counts");
+}
+
 #[test]
 fn reset_keeps_results_of_a_generation_that_tripped() {
     let barrier = Barrier::new(2);

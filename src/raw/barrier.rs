@@ -141,7 +141,13 @@ impl RawBarrier {
 
     /// Parties arrived in the generation now filling.
     pub(crate) fn n_waiting(&self) -> usize {
-        count(self.state.load(Ordering::Acquire))
+        let s = self.state.load(Ordering::Acquire);
+        // Parties arrived before an abort or a reset are about to fail, not waiting.
+        if s & (BROKEN | DRAINING) != 0 {
+            0
+        } else {
+            count(s)
+        }
     }
 
     pub(crate) fn is_broken(&self) -> bool {
