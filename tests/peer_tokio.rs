@@ -447,13 +447,12 @@ fn batch_release_permits_at_drop() {
         let waker = Waker::from(Arc::new(ReleaseOnDrop(sem.try_acquire_owned().ok())));
         assert!(poll_with(&mut fut, &waker).is_pending());
         drop(waker);
-        // The second poll replaces that waker, whose drop returns the permit. tokio reports
-        // `Pending` here (the permit is assigned, the wake-up comes next); completing at once
-        // is as good: what matters is that the drop does not deadlock and nothing is lost.
+        // The second poll replaces that waker, whose drop returns the permit: it must not
+        // deadlock. As in tokio, that poll is `Pending` (the permit is handed to the waiter,
+        // and the wake-up goes to the new waker); the next poll completes.
         let waker = Waker::from(Arc::new(ReleaseOnDrop(sem.try_acquire_owned().ok())));
-        if poll_with(&mut fut, &waker).is_pending() {
-            assert!(poll_with(&mut fut, &waker).is_ready());
-        }
+        assert!(poll_with(&mut fut, &waker).is_pending());
+        assert!(poll_with(&mut fut, &waker).is_ready());
         assert_eq!(sem.available_permits(), 1);
     });
 }

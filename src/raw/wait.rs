@@ -95,7 +95,12 @@ impl Strategy for Async<'_> {
         let same = queue.lock().wakes(&node, waker);
         if same == Some(false) {
             let fresh = Unpark::Task(waker.clone());
-            queue.lock().set_unpark(&node, fresh);
+            if queue.lock().set_unpark(&node, fresh) {
+                // Still queued when the new waker went in: any wake-up from now on, even one
+                // that dropping the old waker causes (it may own a permit), wakes the task
+                // through it. So this poll is over, as tokio's is.
+                return Poll::Pending;
+            }
         }
         match node.take_wakeup() {
             Some(wakeup) => Poll::Ready(wakeup),
