@@ -129,7 +129,7 @@ impl Semaphore {
         self.raw.available()
     }
 
-    /// Adds `n` permits and wakes waiters that can use them.
+    /// Adds `n` permits and wakes waiters that can use them. Adding zero does nothing.
     ///
     /// # Panics
     ///

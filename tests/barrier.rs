@@ -274,7 +274,11 @@ fn n_waiting_is_zero_while_broken_or_draining() {
     assert_eq!(barrier.n_waiting(), 0, "draining: `a` is about to fail");
     let mut b = Box::pin(barrier.wait());
     assert!(poll_once(&mut b).is_pending());
-    assert_eq!(barrier.n_waiting(), 0, "`b` waits outside until `a` has left");
+    assert_eq!(
+        barrier.n_waiting(),
+        0,
+        "`b` waits outside until `a` has left"
+    );
     assert!(matches!(poll_once(&mut a), Poll::Ready(Err(_))));
     assert!(poll_once(&mut b).is_pending());
     assert_eq!(barrier.n_waiting(), 1, "whole again: `b` counts");
