@@ -17,7 +17,9 @@
 //! Firing a signal wakes its children's wakers after its queue's lock is released; each of
 //! those fires a child. With `std`, nested firings on one thread are queued and run one
 //! after the other rather than recursively, so a deep chain of children cannot overflow the
-//! stack; dropping a deep chain is iterative too.
+//! stack; dropping a deep chain is iterative too. A `trigger` works through a queue of its
+//! own, set up for the call, so its whole tree has fired when it returns, even when it is
+//! called from a waker that another firing on the same thread woke.
 
 use alloc::sync::Arc;
 use alloc::task::Wake;
@@ -142,62 +144,79 @@ impl Drop for Inner {
     }
 }
 
-/// Fires `signal`, and through its queue every child that has not fired yet.
+#[cfg(all(feature = "std", not(loom)))]
+std::thread_local! {
+    /// The signals queued to fire on this thread: `Some` while a firing runs here (see
+    /// [`fire`]).
+    static DEFERRED: core::cell::RefCell<Option<alloc::vec::Vec<Arc<Inner>>>> =
+        const { core::cell::RefCell::new(None) };
+}
+
+/// Fires `signal`, and through its queue every child that has not fired yet; a child's
+/// waker. Nested in a firing on this thread, it only queues `signal` for that firing.
 #[cfg(all(feature = "std", not(loom)))]
 fn fire(signal: Arc<Inner>) {
-    use core::cell::RefCell;
-
-    std::thread_local! {
-        /// Signals whose firing was asked for while this thread was already firing one.
-        static DEFERRED: RefCell<Option<Vec<Arc<Inner>>>> = const { RefCell::new(None) };
-    }
-
     let mut signal = Some(signal);
-    let nested = DEFERRED.try_with(|deferred| {
-        let mut deferred = deferred.borrow_mut();
-        match deferred.as_mut() {
-            Some(list) => {
-                list.extend(signal.take());
-                true
-            }
-            None => {
-                *deferred = Some(Vec::new());
-                false
-            }
+    let nested = DEFERRED.try_with(|deferred| match deferred.borrow_mut().as_mut() {
+        Some(list) => {
+            list.extend(signal.take());
+            true
         }
+        None => false,
     });
-    let Some(mut current) = signal else {
-        // Queued for the firing that is running further up this thread's stack.
-        return;
-    };
-    if nested.is_err() {
-        // The thread is being torn down: no queue, so fire directly.
-        current.raw.trigger();
-        return;
+    if let Some(signal) = signal {
+        if nested.is_ok() {
+            fire_all(|| signal.raw.trigger());
+        } else {
+            // The thread is being torn down: no queue, so fire directly.
+            signal.raw.trigger();
+        }
     }
+}
 
+/// Runs `first` (a trigger), then fires every signal it queues on this thread, and those
+/// they queue, until none is left; returns what `first` returned.
+///
+/// The queue is this call's own: one that a firing further up this thread's stack was
+/// working through is set aside meanwhile. So everything `first` reaches has fired when this
+/// returns, even when it runs inside a waker that such a firing called.
+#[cfg(all(feature = "std", not(loom)))]
+fn fire_all(first: impl FnOnce() -> bool) -> bool {
+    let Ok(outer) = DEFERRED.try_with(|deferred| deferred.replace(Some(alloc::vec::Vec::new())))
+    else {
+        // The thread is being torn down: no queue, so children fire recursively.
+        return first();
+    };
     // A waker that panics (one of a signal's own waiters) must not leave the children queued
     // behind it unfired: catch it, fire the rest, then pass the first panic on.
     let mut panic = None;
-    loop {
-        let fired = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
-            current.raw.trigger();
+    let fired = match std::panic::catch_unwind(core::panic::AssertUnwindSafe(first)) {
+        Ok(fired) => fired,
+        Err(caught) => {
+            panic = Some(caught);
+            false
+        }
+    };
+    while let Some(next) = DEFERRED.with(|deferred| {
+        deferred
+            .borrow_mut()
+            .as_mut()
+            .and_then(alloc::vec::Vec::pop)
+    }) {
+        let result = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
+            next.raw.trigger();
         }));
-        if let Err(caught) = fired {
+        if let Err(caught) = result {
             panic.get_or_insert(caught);
         }
-        drop(current);
-        let next = DEFERRED.with(|deferred| deferred.borrow_mut().as_mut().and_then(Vec::pop));
-        match next {
-            Some(signal) => current = signal,
-            None => break,
-        }
+        drop(next);
     }
-    let done = DEFERRED.with(|deferred| deferred.borrow_mut().take());
+    let done = DEFERRED.with(|deferred| deferred.replace(outer));
     drop(done);
     if let Some(panic) = panic {
         std::panic::resume_unwind(panic);
     }
+    fired
 }
 
 /// Fires `signal`, and through its queue every child that has not fired yet.
@@ -205,6 +224,12 @@ fn fire(signal: Arc<Inner>) {
 fn fire(signal: Arc<Inner>) {
     // Without thread-locals, children fire recursively.
     signal.raw.trigger();
+}
+
+/// Runs `first`, a trigger; its children fire recursively from it.
+#[cfg(any(not(feature = "std"), loom))]
+fn fire_all(first: impl FnOnce() -> bool) -> bool {
+    first()
 }
 
 /// Links a child's registration with a waker made for it, moved in rather than cloned.
@@ -288,7 +313,13 @@ impl ShutdownSignal {
     /// Fires the signal and every child under it, and wakes everything waiting on them.
     ///
     /// Returns `true` if this call fired it, `false` if it had fired already. The signal
-    /// stays triggered for good.
+    /// stays triggered for good. When this returns, every child under the signal has fired
+    /// too, wherever it is called from (a waker included).
+    ///
+    /// # Panics
+    ///
+    /// A waker that panics when it is woken does not stop the firing: every child still
+    /// fires and every other waiter is woken, and then the first such panic is resumed here.
     ///
     /// # Examples
     ///
@@ -299,9 +330,10 @@ impl ShutdownSignal {
     /// ```
     #[doc(alias = "cancel")]
     pub fn trigger(&self) -> bool {
-        // Directly, not through `fire`: the signal has fired when this returns, even if it is
-        // called from a waker while this thread is firing other signals.
-        self.inner.raw.trigger()
+        // With a queue of its own: the signal and every child under it have fired when this
+        // returns, even if it is called from a waker while this thread is firing other
+        // signals.
+        fire_all(|| self.inner.raw.trigger())
     }
 
     /// Returns whether the signal has fired, by itself or through an ancestor.

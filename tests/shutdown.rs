@@ -595,6 +595,34 @@ fn a_waker_that_triggers_another_tree_finishes_before_the_outer_trigger_returns(
 }
 
 #[test]
+fn a_trigger_from_a_waker_has_fired_its_whole_tree_when_it_returns() {
+    // The waker runs while the root's children are being fired; the trigger it calls on
+    // another tree must not return before that tree's descendants have fired (code right
+    // after it may rely on them, or wait for them).
+    let root = ShutdownSignal::new();
+    let child = root.child();
+    let other = ShutdownSignal::new();
+    let other_leaf = other.child().child();
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let waker = {
+        let (other, seen) = (other.clone(), seen.clone());
+        OnWake::waker(move || {
+            assert!(other.trigger());
+            *seen.lock().unwrap() = Some(other_leaf.is_triggered());
+        })
+    };
+    let mut wait = pin!(child.wait());
+    assert!(poll_with(&mut wait, &waker).is_pending());
+    root.trigger();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        Some(true),
+        "the grandchild had fired when the inner trigger returned"
+    );
+    assert!(poll_with(&mut wait, &waker).is_ready());
+}
+
+#[test]
 fn a_waker_that_makes_and_drops_children_of_the_firing_signal() {
     let root = ShutdownSignal::new();
     let child = root.child();
