@@ -315,6 +315,23 @@ mod assert_traits {
     fn send<T: Send>() {}
     fn sync<T: Sync>() {}
     fn send_sync<T: Send + Sync>() {}
+    fn unwind_safe<T: core::panic::UnwindSafe>() {}
+    fn ref_unwind_safe<T: core::panic::UnwindSafe + core::panic::RefUnwindSafe>() {}
+
+    /// Unwind safety as `std` and tokio have it: the primitives without a value are unwind
+    /// safe; a lock is `UnwindSafe` when its value is, and not `RefUnwindSafe` (no poisoning).
+    fn check_unwind_safety() {
+        ref_unwind_safe::<Semaphore>();
+        ref_unwind_safe::<Event>();
+        ref_unwind_safe::<Condvar>();
+        ref_unwind_safe::<Barrier>();
+        ref_unwind_safe::<WaitGroup>();
+        ref_unwind_safe::<ShutdownSignal>();
+        unwind_safe::<Mutex<u8>>();
+        unwind_safe::<RwLock<u8>>();
+        #[cfg(feature = "std")]
+        unwind_safe::<ReentrantMutex<u8>>();
+    }
 
     fn check() {
         send_sync::<Mutex<u8>>();

@@ -47,6 +47,9 @@ use crate::sync::const_fn;
 /// The mutex is not poisoned when a guard is dropped during a panic: the lock is released and
 /// the next locker sees the value as the panicking code left it. If your invariants can be
 /// broken half-way, restore them before anything can panic, or record the breakage in `T`.
+/// For the same reason `Mutex<T>` is not `RefUnwindSafe` (as with tokio and `parking_lot`):
+/// a closure given to `catch_unwind` that uses a `&Mutex` needs `AssertUnwindSafe`, which
+/// says that a half-updated value is fine to see. It is `UnwindSafe` when `T` is.
 ///
 /// # Leaks
 ///

@@ -49,7 +49,9 @@ use crate::sync::const_fn;
 /// # Panics and poisoning
 ///
 /// The lock is not poisoned when a guard is dropped during a panic: each guard releases its
-/// share as usual, and the next locker sees the value as the panicking code left it.
+/// share as usual, and the next locker sees the value as the panicking code left it. So, as
+/// with [`Mutex`](crate::Mutex), `ReentrantMutex<T>` is not `RefUnwindSafe`, and
+/// `UnwindSafe` when `T` is.
 ///
 /// # Leaks
 ///

@@ -114,6 +114,12 @@ pub(crate) struct HolderCell {
     pub(super) group: AtomicPtr<Slot>,
 }
 
+// The record is rewritten whole by each holder and read with retries (the seqlock), and the
+// group pointer changes only under the registry's lock: a panic leaves nothing half-written
+// that a reader would take for a record. So the feature keeps the locks' unwind safety.
+impl core::panic::UnwindSafe for HolderCell {}
+impl core::panic::RefUnwindSafe for HolderCell {}
+
 impl HolderCell {
     pub(crate) const fn new() -> HolderCell {
         HolderCell {

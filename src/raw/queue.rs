@@ -139,6 +139,11 @@ unsafe impl Send for Node {}
 // SAFETY: as above: shared access goes through the atomic state word or the queue's lock.
 unsafe impl Sync for Node {}
 
+// A node is changed only by the queue's protocol, never by user code between two of its
+// steps, so a panic cannot leave one half-changed for the code that catches it.
+impl core::panic::UnwindSafe for Node {}
+impl core::panic::RefUnwindSafe for Node {}
+
 impl Node {
     #[inline]
     pub(crate) fn new() -> Node {
@@ -210,6 +215,13 @@ impl Drop for Node {
 pub(crate) struct WaitQueue {
     inner: AtomicPtr<Inner>,
 }
+
+// No user code runs under the queue's lock, and a waker's panic is caught or unwinds only
+// after the lock is released (see "A waker that panics"), so a panic never leaves the list
+// half-linked for the code that catches it. Without these, every primitive would be
+// `!UnwindSafe` because of the cells here, where `std`'s are not.
+impl core::panic::UnwindSafe for WaitQueue {}
+impl core::panic::RefUnwindSafe for WaitQueue {}
 
 struct Inner {
     lock: SpinLock,

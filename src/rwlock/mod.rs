@@ -71,7 +71,8 @@ pub use guards::{
 /// # Panics and poisoning
 ///
 /// The lock is not poisoned when a guard is dropped during a panic: the lock is released and
-/// the next holder sees the value as the panicking code left it.
+/// the next holder sees the value as the panicking code left it. So, as with
+/// [`Mutex`](crate::Mutex), `RwLock<T>` is not `RefUnwindSafe`, and `UnwindSafe` when `T` is.
 ///
 /// # When to use `std::sync::RwLock` instead
 ///
