@@ -793,6 +793,12 @@ impl<'a> Explorer<'a> for MutexExplorer<'a> {
                 "a guard exists but the mutex is unlocked"
             );
         }
+        // One waiter at a time is woken (to retry, or handed the lock): a second one woken
+        // before the first has run could take the lock ahead of it.
+        let woken = (pool.waiting())
+            .filter(|t| t.polled && t.tracker.woken.load(SeqCst))
+            .count();
+        assert!(woken <= 1, "{woken} lock futures woken and not yet polled");
     }
 
     fn finish(&mut self, pool: &mut Pool<'a, Self::Held>) {
