@@ -39,7 +39,7 @@ use crate::future::{wait_future, Shell, WaitKind};
 use crate::mutex::{Mutex, MutexGuard};
 use crate::raw::mutex::{LockWaiter, RawMutex};
 use crate::raw::queue::Node;
-use crate::raw::wait::Strategy;
+use crate::raw::wait::{Finally, Strategy};
 
 mod sealed {
     use super::{diag, LockSet, RawMutex};
@@ -537,17 +537,23 @@ impl<S: LockSet> WaitKind for LockAllKind<S> {
 
     fn cancel(&mut self, node: Pin<&Node>, set: &S) {
         let last = self.last();
+        // Whatever happens below (dropping a user's waker can panic), the mutexes taken are
+        // released.
+        let _release = Finally::new(|| {
+            if let Some(last) = last {
+                // SAFETY: the members up to `last` in the lock order are exactly those taken.
+                unsafe { unlock_through(set, last) };
+            }
+        });
+        let mut waiter = self.waiter();
+        self.bits = 0;
         if let Some(i) = next(set, last) {
+            let diag = &mut self.diag;
+            let _then = Finally::new(|| diag.cancel(target(set, i)));
             // The member being waited for: leave its queue, passing on a wake-up or a lock
             // handed to us (a no-op if its wait had not started).
-            self.waiter().cancel(node, raw(set, i));
-            self.diag.cancel(target(set, i));
+            waiter.cancel(node, raw(set, i));
         }
-        if let Some(last) = last {
-            // SAFETY: the members up to `last` in the lock order are exactly those taken.
-            unsafe { unlock_through(set, last) };
-        }
-        self.bits = 0;
     }
 }
 

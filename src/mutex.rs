@@ -15,7 +15,7 @@ use crate::diag;
 use crate::future::{wait_future, Shell, WaitKind};
 use crate::raw::mutex::{LockWaiter, RawMutex};
 use crate::raw::queue::Node;
-use crate::raw::wait::Strategy;
+use crate::raw::wait::{Finally, Strategy};
 use crate::sync::const_fn;
 
 /// An async mutual-exclusion lock that works on any executor and from plain threads.
@@ -576,8 +576,9 @@ impl<R: MutexRef> WaitKind for LockKind<R> {
     }
 
     fn cancel(&mut self, node: Pin<&Node>, source: &R) {
+        let diag = &mut self.diag;
+        let _then = Finally::new(|| diag.cancel(source.mutex().diag_target()));
         self.waiter.cancel(node, &source.mutex().raw);
-        self.diag.cancel(source.mutex().diag_target());
     }
 }
 

@@ -272,7 +272,9 @@ pub(super) fn watchdog() {
             let _ = catch_unwind(AssertUnwindSafe(|| hook(wait)));
         }
         drop(due);
-        drop(hook);
+        // The last reference to a replaced hook may be this one, and what it captured may
+        // panic when dropped: caught like the hook's own panics, so the watchdog goes on.
+        let _ = catch_unwind(AssertUnwindSafe(|| drop(hook)));
         reg = registry();
         if reg.hook.is_some() {
             let sleep = sleep.max(Duration::from_millis(1));

@@ -67,7 +67,7 @@ use core::pin::Pin;
 use core::task::Poll;
 
 use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
-use crate::raw::wait::{cancel, poll_wait, Check, Protocol, Strategy};
+use crate::raw::wait::{cancel, poll_wait, Check, Finally, Protocol, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const BROKEN: usize = 1;
@@ -461,10 +461,14 @@ impl BarrierWaiter {
 
     /// Withdraws an unfinished wait, or gives up the result of a generation that tripped.
     pub(crate) fn cancel(&mut self, node: Pin<&Node>, raw: &RawBarrier) {
+        let phase = core::mem::replace(&mut self.phase, Phase::Done);
+        // The party leaves even if leaving the queue panics (dropping a user's waker can).
+        let _leave = Finally::new(|| {
+            if let Some(gen) = phase.generation() {
+                Self::leave(gen, raw, false);
+            }
+        });
         self.unqueue(node, raw);
-        if let Some(gen) = core::mem::replace(&mut self.phase, Phase::Done).generation() {
-            Self::leave(gen, raw, false);
-        }
     }
 
     /// Takes the node out of the queue (a wake-up it holds carries nothing).

@@ -228,6 +228,17 @@ struct LockWait<'a> {
     retrying: bool,
 }
 
+impl Drop for LockWait<'_> {
+    fn drop(&mut self) {
+        if self.retrying {
+            // Unwinding between the wake-up and the try (cloning the task's waker panicked):
+            // the wait stands for `WOKEN`, so it must pass its turn on, or nobody is woken
+            // again.
+            self.raw.pass_on_wakeup();
+        }
+    }
+}
+
 impl<'a> Protocol<'a> for LockWait<'a> {
     type Output = ();
 
@@ -373,6 +384,7 @@ impl LockWaiter {
             !wait.retrying,
             "a woken waiter tries before its poll returns"
         );
+        drop(wait);
         if res.is_ready() {
             // Done, and the node is idle: new again.
             self.bits = 0;

@@ -69,7 +69,7 @@ use core::task::Poll;
 
 use crate::raw::mutex::{LockWaiter, RawMutex};
 use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
-use crate::raw::wait::{cancel, poll_wait, Check, Flag, Protocol, Strategy};
+use crate::raw::wait::{cancel, poll_wait, Check, Finally, Flag, Protocol, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const WRITE: usize = 1;
@@ -677,10 +677,12 @@ impl WriteWaiter {
     /// Withdraws an unfinished wait, releasing whatever it had taken.
     pub(crate) fn cancel(&mut self, node: Pin<&Node>, raw: &RawRwLock) {
         let (mut gate, mut drain, holds_gate) = self.parts();
+        self.store(&gate, &drain, false);
         if holds_gate {
+            // SAFETY: we took `gate` and nobody else released it; it is released even if
+            // leaving the drain panics (dropping a user's waker can).
+            let _release = Finally::new(|| unsafe { raw.gate.unlock() });
             drain.cancel(node, raw);
-            // SAFETY: we took `gate` and nobody else released it.
-            unsafe { raw.gate.unlock() };
         } else {
             gate.cancel(node, &raw.gate);
         }

@@ -297,6 +297,26 @@ where
     }
 }
 
+/// Runs a closure when dropped, on unwinding too: the later steps of a withdrawal that must
+/// run even if an earlier one panics (dropping a user's waker can).
+pub(crate) struct Finally<F: FnOnce()>(Option<F>);
+
+impl<F: FnOnce()> Finally<F> {
+    #[inline]
+    pub(crate) fn new(f: F) -> Self {
+        Finally(Some(f))
+    }
+}
+
+impl<F: FnOnce()> Drop for Finally<F> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
+        }
+    }
+}
+
 /// Withdraws a wait: unlinks its node, or gives back a wake-up it had not acted on.
 pub(crate) fn cancel<'q, P: Protocol<'q>>(node: Pin<&Node>, p: &mut P) {
     if node.is_idle() {

@@ -21,7 +21,7 @@ use crate::raw::rwlock::{
     cancel_read, cancel_upgradable, poll_read, poll_upgradable, release_gate, DrainWaiter,
     RawRwLock, WriteWaiter,
 };
-use crate::raw::wait::Strategy;
+use crate::raw::wait::{Finally, Strategy};
 
 /// A reference to a [`RwLock`] that a future holds: borrowed or an `Arc`.
 pub(crate) trait RwLockRef: Sized {
@@ -179,9 +179,9 @@ impl<R: RwLockRef> WaitKind for WriteKind<R> {
     }
 
     fn cancel(&mut self, node: Pin<&Node>, lock: &R) {
+        let record = &mut self.1;
+        let _then = Finally::new(|| record.cancel(lock.writer_target(diag::LockKind::RwLockWrite)));
         self.0.cancel(node, lock.raw());
-        self.1
-            .cancel(lock.writer_target(diag::LockKind::RwLockWrite));
     }
 }
 
@@ -236,11 +236,13 @@ impl<R: RwLockRef> WaitKind for UpgradeKind<R> {
     }
 
     fn cancel(&mut self, node: Pin<&Node>, lock: &R) {
+        // SAFETY: an unfinished upgrade owns the upgradable lock; it goes with the future,
+        // whatever happens below (dropping a user's waker can panic).
+        let _release = Finally::new(|| unsafe { release_gate(lock.raw()) });
+        let record = &mut self.1;
+        let _then =
+            Finally::new(|| record.cancel(lock.writer_target(diag::LockKind::RwLockUpgrade)));
         self.0.cancel(node, lock.raw());
-        self.1
-            .cancel(lock.writer_target(diag::LockKind::RwLockUpgrade));
-        // SAFETY: an unfinished upgrade owns the upgradable lock; it goes with the future.
-        unsafe { release_gate(lock.raw()) };
     }
 }
 
