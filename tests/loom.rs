@@ -92,21 +92,48 @@ fn mutex_blocking_waiter_is_woken() {
 /// not swallow the wake-up: the other waiter still gets the lock. Preemption bound: 2.
 #[test]
 fn mutex_dropped_lock_future_passes_the_wake_up_on() {
-    model(|| {
-        let m = Arc::new(Mutex::new(0));
-        let g = m.try_lock_owned().unwrap();
-        let mut first = Box::pin(m.lock());
-        assert!(poll_once(&mut first).is_pending());
-        let waiter = {
-            let m = m.clone();
-            thread::spawn(move || *block_on(m.lock()) += 1)
-        };
-        let releaser = thread::spawn(move || drop(g));
+    model(|| assert_eq!(first_waiter_racing_a_release(false, false, false), 1));
+}
+
+/// Queues a lock future, then races a second waiter (async or blocking), a release (followed,
+/// with `barger`, by a try_lock that locks and unlocks), and the first future: completed when
+/// `finish_first`, else dropped (a woken waiter going away). Everybody must finish; returns
+/// the total added (1 by the second waiter, 10 by the barger if it got in, 100 by the first).
+fn first_waiter_racing_a_release(finish_first: bool, blocking_second: bool, barger: bool) -> usize {
+    let m = Arc::new(Mutex::new(0));
+    let g = m.try_lock_owned().unwrap();
+    let mut first = Box::pin(m.lock());
+    assert!(poll_once(&mut first).is_pending());
+    let waiter = {
+        let m = m.clone();
+        thread::spawn(move || {
+            if blocking_second {
+                *m.lock_blocking() += 1;
+            } else {
+                *block_on(m.lock()) += 1;
+            }
+        })
+    };
+    let releaser = {
+        let m = m.clone();
+        thread::spawn(move || {
+            drop(g);
+            if barger {
+                if let Some(mut barger) = m.try_lock() {
+                    *barger += 10;
+                }
+            }
+        })
+    };
+    if finish_first {
+        *block_on(first) += 100;
+    } else {
         drop(first);
-        releaser.join().unwrap();
-        waiter.join().unwrap();
-        assert_eq!(*m.try_lock().unwrap(), 1);
-    });
+    }
+    releaser.join().unwrap();
+    waiter.join().unwrap();
+    let total = *m.try_lock().unwrap();
+    total
 }
 
 /// A barger locks and unlocks right after the release that wakes the first waiter, while a
@@ -115,27 +142,7 @@ fn mutex_dropped_lock_future_passes_the_wake_up_on() {
 #[test]
 fn mutex_barger_racing_a_woken_waiter_loses_no_wake_up() {
     model(|| {
-        let m = Arc::new(Mutex::new(0));
-        let g = m.try_lock_owned().unwrap();
-        let mut first = Box::pin(m.lock());
-        assert!(poll_once(&mut first).is_pending());
-        let waiter = {
-            let m = m.clone();
-            thread::spawn(move || *block_on(m.lock()) += 1)
-        };
-        let releaser = {
-            let m = m.clone();
-            thread::spawn(move || {
-                drop(g);
-                if let Some(mut barger) = m.try_lock() {
-                    *barger += 10;
-                }
-            })
-        };
-        *block_on(first) += 100;
-        releaser.join().unwrap();
-        waiter.join().unwrap();
-        let total = *m.try_lock().unwrap();
+        let total = first_waiter_racing_a_release(true, false, true);
         assert!(total == 101 || total == 111, "{total}");
     });
 }
@@ -145,27 +152,7 @@ fn mutex_barger_racing_a_woken_waiter_loses_no_wake_up() {
 #[test]
 fn mutex_woken_waiter_dropped_behind_a_barger_passes_its_turn_on() {
     model(|| {
-        let m = Arc::new(Mutex::new(0));
-        let g = m.try_lock_owned().unwrap();
-        let mut first = Box::pin(m.lock());
-        assert!(poll_once(&mut first).is_pending());
-        let waiter = {
-            let m = m.clone();
-            thread::spawn(move || *m.lock_blocking() += 1)
-        };
-        let releaser = {
-            let m = m.clone();
-            thread::spawn(move || {
-                drop(g);
-                if let Some(mut barger) = m.try_lock() {
-                    *barger += 10;
-                }
-            })
-        };
-        drop(first);
-        releaser.join().unwrap();
-        waiter.join().unwrap();
-        let total = *m.try_lock().unwrap();
+        let total = first_waiter_racing_a_release(false, true, true);
         assert!(total == 1 || total == 11, "{total}");
     });
 }

@@ -1,38 +1,19 @@
 //! Wakers that panic when cloned or dropped, in the middle of a withdrawal or of a retry: the
 //! rest of the withdrawal still runs (locks taken are released, the diagnostics forget the
-//! wait) and no wake-up is lost. Every test runs its body on a thread with a 60 s watchdog,
-//! so a hang shows as a failure.
+//! wait) and no wake-up is lost. Every test runs its body under a deadlock guard, so a hang
+//! shows as a failure.
+
+mod common;
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::thread;
-use std::time::Duration;
 
+use common::no_deadlock;
 use unisync::{lock_all, Mutex};
-
-const HANG: Duration = Duration::from_secs(60);
-
-fn watchdog(work: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = mpsc::channel();
-    let h = thread::spawn(move || {
-        work();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(HANG) {
-        Ok(()) => h.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            // The body panicked: re-raise its panic.
-            if let Err(p) = h.join() {
-                std::panic::resume_unwind(p);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("test body hung (60 s watchdog)"),
-    }
-}
 
 // ---- wakers ------------------------------------------------------------------------------
 
@@ -100,7 +81,7 @@ fn addr<T: ?Sized>(m: &Mutex<T>) -> usize {
 /// locked.
 #[test]
 fn lock_all_cancel_with_panicking_waker_drop_unlocks_taken_members() {
-    watchdog(|| {
+    no_deadlock(|| {
         let (a, b) = (Mutex::new(0), Mutex::new(0));
         let (lo, hi) = if addr(&a) < addr(&b) {
             (&a, &b)
@@ -183,18 +164,19 @@ fn woken_lost_scenario(use_lock_all: bool) {
 
 #[test]
 fn mutex_lock_panicking_waker_clone_after_retry_loses_no_wakeup() {
-    watchdog(|| woken_lost_scenario(false));
+    no_deadlock(|| woken_lost_scenario(false));
 }
 
 #[test]
 fn lock_all_panicking_waker_clone_after_retry_loses_no_wakeup() {
-    watchdog(|| woken_lost_scenario(true));
+    no_deadlock(|| woken_lost_scenario(true));
 }
 
 #[cfg(feature = "diagnostics")]
 mod diag {
     use super::*;
-    use std::time::Instant;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
     use unisync::diagnostics;
 
     /// A wait cancelled by a drop that unwinds (its waker's drop panics) must leave the
@@ -202,7 +184,7 @@ mod diag {
     /// leaked after its drop ran, so that this test itself reads no freed memory.
     #[test]
     fn cancel_unwinding_from_waker_drop_leaves_registry() {
-        watchdog(|| {
+        no_deadlock(|| {
             let m: &'static Mutex<()> = Box::leak(Box::new(Mutex::new(())));
             let held = m.try_lock().unwrap();
             let f = flags();

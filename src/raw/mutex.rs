@@ -179,29 +179,26 @@ impl RawMutex {
     fn pass_on_wakeup(&self) {
         let mut queue = self.queue.lock();
         let mut s = self.state.load(Ordering::Relaxed);
-        loop {
+        // Only this wait clears `WOKEN` and `PARKED` changes only under the queue's lock, so
+        // only `LOCKED` can move under us.
+        while s & LOCKED != 0 || queue.is_empty() {
             debug_assert!(s & WOKEN != 0, "a waiter woken to retry stands for `WOKEN`");
-            let next = if s & LOCKED != 0 || queue.is_empty() {
-                // Nobody to wake, or the holder's unlock wakes the next one.
-                s & !WOKEN
-            } else if queue.front() == Some(OVERTAKEN) {
-                // Its turn: hand it the lock.
-                (s & !WOKEN) | LOCKED
-            } else {
-                // The next waiter is woken to retry and stands for `WOKEN` from now on.
-                s
-            };
-            match self
-                .state
-                .compare_exchange_weak(s, next, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) if next & WOKEN == 0 && next & LOCKED == s & LOCKED => return,
-                Ok(_) => break,
+            // Nobody to wake, or the holder's unlock wakes the next one.
+            match self.state.compare_exchange_weak(
+                s,
+                s & !WOKEN,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
                 Err(actual) => s = actual,
             }
         }
-        let handoff = queue.front() == Some(OVERTAKEN);
-        queue.pop_front(if handoff { HANDOFF } else { RETRY });
+        // The lock is free: the first waiter is woken to retry and stands for `WOKEN` from now
+        // on. It cannot be an overtaken one, which cleared `WOKEN` when it went back to the
+        // front.
+        debug_assert!(queue.front() != Some(OVERTAKEN));
+        queue.pop_front(RETRY);
         queue.clear_when_empty(&self.state, PARKED);
     }
 }

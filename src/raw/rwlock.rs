@@ -677,7 +677,6 @@ impl WriteWaiter {
     /// Withdraws an unfinished wait, releasing whatever it had taken.
     pub(crate) fn cancel(&mut self, node: Pin<&Node>, raw: &RawRwLock) {
         let (mut gate, mut drain, holds_gate) = self.parts();
-        self.store(&gate, &drain, false);
         if holds_gate {
             // SAFETY: we took `gate` and nobody else released it; it is released even if
             // leaving the drain panics (dropping a user's waker can).

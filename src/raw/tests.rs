@@ -109,16 +109,27 @@ fn mutex_parked_wait_takes_the_lock_twice_and_the_woken_waiter_never() {
     assert_eq!(after, 0);
 }
 
+type BoxedLock<'m> = Pin<Box<crate::futures::Lock<'m, i32>>>;
+
+/// Two lock futures queued on `m` (held meanwhile), the first then woken by the unlock.
+fn first_woken_second_queued<'m>(
+    m: &'m Mutex<i32>,
+    waker: &Waker,
+) -> (BoxedLock<'m>, BoxedLock<'m>) {
+    let held = m.try_lock().unwrap();
+    let mut first = Box::pin(m.lock());
+    let mut second = Box::pin(m.lock());
+    assert!(poll(first.as_mut(), waker).is_pending());
+    assert!(poll(second.as_mut(), waker).is_pending());
+    drop(held);
+    (first, second)
+}
+
 #[test]
 fn mutex_overtaken_waiter_costs_two_locks_per_park_and_keeps_its_place() {
     let (waker, _probe) = checking_waker();
     let m = Mutex::new(0);
-    let held = m.try_lock().unwrap();
-    let mut first = pin!(m.lock());
-    let mut second = pin!(m.lock());
-    assert!(poll(first.as_mut(), &waker).is_pending());
-    assert!(poll(second.as_mut(), &waker).is_pending());
-    drop(held);
+    let (mut first, mut second) = first_woken_second_queued(&m, &waker);
     // A barger takes the freed lock before the woken waiter runs.
     let barger = m.try_lock().unwrap();
     let (repark, pending) = locks_in(|| poll(first.as_mut(), &waker));
@@ -143,12 +154,7 @@ fn mutex_overtaken_waiter_costs_two_locks_per_park_and_keeps_its_place() {
 fn mutex_barger_unlock_while_a_waiter_is_woken_takes_no_lock_and_wakes_nobody() {
     let (waker, probe) = checking_waker();
     let m = Mutex::new(0);
-    let held = m.try_lock().unwrap();
-    let mut first = pin!(m.lock());
-    let mut second = pin!(m.lock());
-    assert!(poll(first.as_mut(), &waker).is_pending());
-    assert!(poll(second.as_mut(), &waker).is_pending());
-    drop(held);
+    let (mut first, mut second) = first_woken_second_queued(&m, &waker);
     assert_eq!(probe.wakes(), 1);
     let barger = m.try_lock().unwrap();
     let (unlock, ()) = locks_in(|| drop(barger));
@@ -169,12 +175,7 @@ fn mutex_barger_unlock_while_a_waiter_is_woken_takes_no_lock_and_wakes_nobody() 
 fn mutex_woken_waiter_dropped_before_it_runs_takes_the_lock_once() {
     let (waker, probe) = checking_waker();
     let m = Mutex::new(0);
-    let held = m.try_lock().unwrap();
-    let mut first = Box::pin(m.lock());
-    let mut second = pin!(m.lock());
-    assert!(poll(first.as_mut(), &waker).is_pending());
-    assert!(poll(second.as_mut(), &waker).is_pending());
-    drop(held);
+    let (first, mut second) = first_woken_second_queued(&m, &waker);
     let (cancel, ()) = locks_in(|| drop(first));
     assert_eq!(cancel, 1, "passing the turn on takes the lock once");
     assert_eq!(probe.wakes(), 2, "the second waiter was woken in its place");
