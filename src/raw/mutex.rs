@@ -311,6 +311,11 @@ impl<'a> Protocol<'a> for LockWait<'a> {
         queue.clear_when_empty(&self.raw.state, PARKED);
     }
 
+    fn undo(&mut self, (): ()) {
+        // SAFETY: `check` locked the mutex for this wait, which is going away.
+        unsafe { self.raw.unlock() };
+    }
+
     fn abandon(&mut self, wakeup: Wakeup) {
         if wakeup.token == HANDOFF {
             // SAFETY: the lock was handed to this wait, which is going away: release it.

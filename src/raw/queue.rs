@@ -41,10 +41,12 @@
 //!
 //! ## A waker that panics
 //!
-//! With `std`, a waker's panic is caught where it is woken, the rest of the batch (and of the
-//! release: later batches too) is woken as usual, and the first panic is resumed when the
-//! [`Locked`] guard is dropped, after the lock is released and every wake-up has run. So a
-//! panicking waker reaches the caller that woke it, and nobody else is left asleep. Without
+//! With `std`, a waker's panic is caught where it is woken or dropped, the rest of the batch
+//! (and of the release: later batches too) is woken as usual, and the first panic is resumed
+//! when the [`Locked`] guard is dropped, after the lock is released and every wake-up has run.
+//! So a panicking waker reaches the caller that woke it, and nobody else is left asleep. If
+//! that caller is already unwinding (a withdrawal that a drop guard finishes), the panic is
+//! not resumed: a second one would abort the process. Without
 //! `std` the panic unwinds at once: the rest of its batch is still woken (from the batch's
 //! `Drop`), and the lock is taken back first so that it is released once.
 //!
@@ -430,7 +432,13 @@ impl Locked<'_> {
         let discard = self.discard.take();
         self.inner.release();
         #[cfg(all(feature = "std", not(loom)))]
-        self.wake.wake_all(&mut self.panic, false);
+        {
+            self.wake.wake_all(&mut self.panic, false);
+            // Caught too: a panic here must not skip retaking the lock, which `Locked`
+            // releases once more when it is dropped.
+            drop_caught(discard, &mut self.panic);
+            self.inner.acquire();
+        }
         #[cfg(not(all(feature = "std", not(loom))))]
         {
             /// Takes the lock back even if a waker panics, so that `Locked` releases it once.
@@ -441,11 +449,11 @@ impl Locked<'_> {
                 }
             }
             let _retake = Retake(self.inner);
+            // Declared after the guard, so dropped before it, unlocked, on unwinding too.
+            let discard = discard;
             self.wake.wake_all();
+            drop(discard);
         }
-        drop(discard);
-        #[cfg(all(feature = "std", not(loom)))]
-        self.inner.acquire();
     }
 
     /// Unlinks the first node (which must exist) and hands it `token` (0 or 1); the node
@@ -544,21 +552,54 @@ impl Locked<'_> {
 impl Drop for Locked<'_> {
     #[inline]
     fn drop(&mut self) {
+        #[cfg(all(feature = "std", not(loom)))]
+        if self.wake.len != 0 || self.discard.is_some() || self.panic.is_some() {
+            self.finish();
+            return;
+        }
         if self.wake.len == 0 {
             self.inner.release();
         } else {
             self.wake.publish();
             self.inner.release();
-            #[cfg(all(feature = "std", not(loom)))]
-            self.wake.wake_all(&mut self.panic, true);
             #[cfg(not(all(feature = "std", not(loom))))]
             self.wake.wake_all();
         }
-        #[cfg(all(feature = "std", not(loom)))]
-        if let Some(panic) = self.panic.take() {
-            std::panic::resume_unwind(panic);
-        }
         // `discard` is dropped after this body, with the lock released.
+    }
+}
+
+#[cfg(all(feature = "std", not(loom)))]
+impl Locked<'_> {
+    /// Unlocks, drops `discard`, wakes the batch and resumes the first panic among them.
+    ///
+    /// When the guard is dropped while its thread already unwinds (a withdrawal finishing
+    /// from a drop guard), a second panic would abort the process: every panic is caught
+    /// then, and the one already unwinding goes on.
+    #[cold]
+    fn finish(&mut self) {
+        self.wake.publish();
+        self.inner.release();
+        let unwinding = std::thread::panicking();
+        drop_caught(self.discard.take(), &mut self.panic);
+        self.wake.wake_all(&mut self.panic, !unwinding);
+        if let Some(panic) = self.panic.take() {
+            if !unwinding {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+}
+
+/// Drops an unparker taken out of a node, keeping the first panic.
+#[cfg(all(feature = "std", not(loom)))]
+fn drop_caught(unpark: Option<Unpark>, panic: &mut Option<Panic>) {
+    if let Some(unpark) = unpark {
+        if let Err(caught) =
+            std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| drop(unpark)))
+        {
+            panic.get_or_insert(caught);
+        }
     }
 }
 

@@ -465,6 +465,11 @@ impl<'a> Protocol<'a> for ReadWait<'a> {
         queue.clear_when_empty(&self.raw.state, PARKED);
     }
 
+    fn undo(&mut self, (): ()) {
+        // SAFETY: `check` counted this wait in as a reader; it gives that lock up.
+        unsafe { self.raw.read_unlock() };
+    }
+
     fn abandon(&mut self, _wakeup: Wakeup) {
         self.raw.entered();
         // SAFETY: the writer that woke us counted us as a reader; we give that lock up.
@@ -550,6 +555,12 @@ impl<'a> Protocol<'a> for DrainWait<'a> {
                 front: false,
             }
         }
+    }
+
+    fn undo(&mut self, (): ()) {
+        // Back to holding `gate` alone, as before the write was announced.
+        self.announced.set(false);
+        self.raw.clear_write(0);
     }
 
     fn woken(&mut self, _wakeup: Wakeup) -> Option<()> {
@@ -663,14 +674,34 @@ impl WriteWaiter {
         raw: &RawRwLock,
         strategy: &mut S,
     ) -> Poll<()> {
-        let (mut gate, mut drain, mut holds_gate) = self.parts();
-        let res = if !holds_gate && gate.poll_lock(node, &raw.gate, strategy).is_pending() {
-            Poll::Pending
-        } else {
-            holds_gate = true;
-            drain.poll_drain(node, raw, strategy)
+        /// Stores the parts back however the poll ends: one that took `gate` and then
+        /// panicked (dropping a user's waker can) must still say so, for its cancel.
+        struct Parts<'w> {
+            waiter: &'w mut WriteWaiter,
+            gate: LockWaiter,
+            drain: DrainWaiter,
+            holds_gate: bool,
+        }
+        impl Drop for Parts<'_> {
+            fn drop(&mut self) {
+                self.waiter.store(&self.gate, &self.drain, self.holds_gate);
+            }
+        }
+        let (gate, drain, holds_gate) = self.parts();
+        let mut parts = Parts {
+            waiter: self,
+            gate,
+            drain,
+            holds_gate,
         };
-        self.store(&gate, &drain, holds_gate && res.is_pending());
+        let res =
+            if !parts.holds_gate && parts.gate.poll_lock(node, &raw.gate, strategy).is_pending() {
+                Poll::Pending
+            } else {
+                parts.holds_gate = true;
+                parts.drain.poll_drain(node, raw, strategy)
+            };
+        parts.holds_gate &= res.is_pending();
         res
     }
 

@@ -335,6 +335,12 @@ impl<'a> Protocol<'a> for AcquireWait<'a> {
         );
     }
 
+    fn undo(&mut self, out: Result<(), Closed>) {
+        if out.is_ok() {
+            self.raw.give_back(self.need);
+        }
+    }
+
     fn abandon(&mut self, wakeup: Wakeup) {
         let held = if wakeup.token == GRANTED {
             self.need

@@ -38,6 +38,7 @@
 //! [`Protocol::abandon`], which passes it to the next waiter; a node unlinked by its own
 //! cancellation gives back what its data says it held through [`Protocol::unlinked`].
 
+use core::marker::PhantomData;
 use core::pin::Pin;
 use core::task::{Poll, Waker};
 
@@ -229,6 +230,10 @@ pub(crate) trait Protocol<'q> {
     /// A wait that was woken is going away without acting on its wake-up: give back what it
     /// carried.
     fn abandon(&mut self, _wakeup: Wakeup) {}
+
+    /// A [`Check::Done`] output that cannot be returned (dropping the unparker the wait did
+    /// not need panicked): give back what it owns.
+    fn undo(&mut self, _out: Self::Output) {}
 }
 
 /// Advances a wait. `Pending` means: parked (async) or out of time (blocking; the caller then
@@ -275,12 +280,15 @@ where
                         queue.push(node, unpark, data, front);
                         None
                     }
-                    other => Some(other),
+                    other => Some((other, unpark)),
                 }
             };
             match decided {
-                Some(Check::Done(out)) => return Poll::Ready(out),
-                Some(_) => continue,
+                Some((Check::Done(out), unpark)) => return Poll::Ready(unneeded(p, out, unpark)),
+                Some((_, unpark)) => {
+                    drop(unpark);
+                    continue;
+                }
                 None => {}
             }
             p.linked();
@@ -294,6 +302,33 @@ where
                 woken = true;
             }
         }
+    }
+}
+
+/// Drops the unparker a wait that finished under the lock did not need, and returns `out`.
+/// Dropping it runs the user's waker code, which can panic: `out` is then given back.
+fn unneeded<'q, P: Protocol<'q>>(p: &mut P, out: P::Output, unpark: Unpark) -> P::Output {
+    struct Undo<'p, 'q, P: Protocol<'q>> {
+        p: &'p mut P,
+        out: Option<P::Output>,
+        queue: PhantomData<&'q ()>,
+    }
+    impl<'q, P: Protocol<'q>> Drop for Undo<'_, 'q, P> {
+        fn drop(&mut self) {
+            if let Some(out) = self.out.take() {
+                self.p.undo(out);
+            }
+        }
+    }
+    let mut undo = Undo {
+        p,
+        out: Some(out),
+        queue: PhantomData,
+    };
+    drop(unpark);
+    match undo.out.take() {
+        Some(out) => out,
+        None => unreachable!("taken only here"),
     }
 }
 
