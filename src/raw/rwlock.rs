@@ -223,23 +223,39 @@ impl RawRwLock {
     /// The caller must hold the write lock, which it gives up.
     #[inline]
     pub(crate) unsafe fn write_unlock(&self) {
+        // SAFETY: a writer holds `gate`. Released even if waking a reader panics.
+        let _gate = Finally::new(|| unsafe { self.gate.unlock() });
         self.clear_write(0);
-        // SAFETY: a writer holds `gate`.
-        unsafe { self.gate.unlock() }
+    }
+
+    /// Panics, changing nothing, if a write lock could not become a read lock: the readers
+    /// counted in with it would not fit. Called before a downgrade gives its guard up.
+    #[track_caller]
+    pub(crate) fn check_downgrade(&self) {
+        if readers(self.state.load(Ordering::Relaxed)) >= MAX_READERS {
+            too_many_readers();
+        }
     }
 
     /// Turns the write lock into a read lock, letting in the queued readers with it.
+    ///
+    /// Waking a reader can panic, so the caller gives up its write guard and builds the read
+    /// guard first (after [`check_downgrade`](Self::check_downgrade)): the read lock then has
+    /// an owner whatever happens here.
     ///
     /// # Safety
     ///
     /// The caller must hold the write lock; it holds a read lock afterwards.
     pub(crate) unsafe fn downgrade_write(&self) {
+        // SAFETY: a writer holds `gate`. Released even if waking a reader panics.
+        let _gate = Finally::new(|| unsafe { self.gate.unlock() });
         self.clear_write(1);
-        // SAFETY: a writer holds `gate`.
-        unsafe { self.gate.unlock() }
     }
 
     /// Turns the write lock into the upgradable lock, letting in the queued readers.
+    ///
+    /// The caller builds the upgradable guard first, as for
+    /// [`downgrade_write`](Self::downgrade_write).
     ///
     /// # Safety
     ///
@@ -248,12 +264,14 @@ impl RawRwLock {
         self.clear_write(0);
     }
 
-    /// Turns the upgradable lock into a read lock. Panics, changing nothing, when
+    /// Takes a read lock for the holder of the upgradable lock, which then gives `gate` up
+    /// with [`upgradable_unlock`](Self::upgradable_unlock) once a read guard owns the read
+    /// lock (waking the next holder of `gate` can panic). Panics, changing nothing, when
     /// [`MAX_READERS`] are inside.
     ///
     /// # Safety
     ///
-    /// The caller must hold the upgradable lock; it holds a read lock afterwards.
+    /// The caller must hold the upgradable lock.
     #[track_caller]
     pub(crate) unsafe fn downgrade_upgradable(&self) {
         // `WRITE` is clear: only the holder of `gate` sets it.
@@ -272,8 +290,6 @@ impl RawRwLock {
                 Err(actual) => s = actual,
             }
         }
-        // SAFETY: the upgradable lock is `gate`.
-        unsafe { self.gate.unlock() }
     }
 
     /// Turns the upgradable lock into the write lock if no reader is inside.
@@ -456,8 +472,13 @@ impl<'a> Protocol<'a> for ReadWait<'a> {
     }
 
     fn woken(&mut self, _wakeup: Wakeup) -> Option<()> {
-        // Let in by a writer, already counted as a reader.
-        self.raw.entered();
+        // Let in by a writer, already counted as a reader. If waking the writer that waits
+        // for us panics, no guard will own that read lock: give it up.
+        let raw = self.raw;
+        // SAFETY: we were counted in as a reader.
+        let undo = Finally::new(|| unsafe { raw.read_unlock() });
+        raw.entered();
+        undo.disarm();
         Some(())
     }
 
@@ -471,9 +492,11 @@ impl<'a> Protocol<'a> for ReadWait<'a> {
     }
 
     fn abandon(&mut self, _wakeup: Wakeup) {
-        self.raw.entered();
-        // SAFETY: the writer that woke us counted us as a reader; we give that lock up.
-        unsafe { self.raw.read_unlock() };
+        let raw = self.raw;
+        // SAFETY: the writer that woke us counted us as a reader; we give that lock up, even
+        // if waking the writer that waits for us panics.
+        let _release = Finally::new(|| unsafe { raw.read_unlock() });
+        raw.entered();
     }
 }
 
@@ -611,7 +634,20 @@ impl DrainWaiter {
     /// behind it, or the `WANT` of a drain still waiting for let-in readers to run. The caller
     /// still holds `gate` afterwards.
     pub(crate) fn cancel(&mut self, node: Pin<&Node>, raw: &RawRwLock) {
+        let announced = self.announced.take();
+        // Run even if leaving the queue panics (dropping a user's waker can).
+        let _then = Finally::new(|| {
+            if announced {
+                raw.clear_write(0);
+            } else {
+                // Only the holder of `gate` sets `WANT`. A reader that saw it may still wake
+                // whoever waits on `drain` by then; a woken drain checks again before it
+                // goes on.
+                raw.entering.fetch_and(!WANT, Ordering::Relaxed);
+            }
+        });
         // Only the holder of `gate` waits on `drain`: there is nobody to pass a wake-up to.
+        // Leaving reads nothing but the node: the flag, cleared above, does not matter.
         cancel(
             node,
             &mut DrainWait {
@@ -619,13 +655,6 @@ impl DrainWaiter {
                 announced: &mut self.announced,
             },
         );
-        if self.announced.take() {
-            raw.clear_write(0);
-        } else {
-            // Only the holder of `gate` sets `WANT`. A reader that saw it may still wake
-            // whoever waits on `drain` by then; a woken drain checks again before it goes on.
-            raw.entering.fetch_and(!WANT, Ordering::Relaxed);
-        }
     }
 }
 

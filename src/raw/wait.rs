@@ -341,6 +341,12 @@ impl<F: FnOnce()> Finally<F> {
     pub(crate) fn new(f: F) -> Self {
         Finally(Some(f))
     }
+
+    /// Drops the closure without running it: the steps it stood for are not needed.
+    #[inline]
+    pub(crate) fn disarm(mut self) {
+        self.0 = None;
+    }
 }
 
 impl<F: FnOnce()> Drop for Finally<F> {

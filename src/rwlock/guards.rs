@@ -429,9 +429,10 @@ impl<T: ?Sized> Deref for OwnedRwLockUpgradableReadGuard<T> {
 impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     /// Turns the guard into the write lock, waiting for the readers inside to leave.
     ///
-    /// New readers queue as soon as the returned future is first polled, so a stream of
-    /// readers cannot hold the upgrade off; no other writer can get in between, since the
-    /// upgradable lock excludes writers.
+    /// New readers queue as soon as the returned future is first polled (or, if readers that
+    /// the last write let in have not run yet, as soon as they have: see the type's
+    /// fairness rules), so a stream of readers cannot hold the upgrade off; no other writer
+    /// can get in between, since the upgradable lock excludes writers.
     ///
     /// # Cancel safety
     ///
@@ -584,8 +585,12 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
         // panics (too many readers), nothing changed and the guard still releases its lock.
         unsafe { guard.lock.raw.downgrade_upgradable() };
         let lock = Self::into_lock(guard);
-        // SAFETY: we now hold a read lock.
-        unsafe { RwLockReadGuard::new(lock) }
+        // SAFETY: we now hold a read lock, and still `gate`. The read guard owns the read
+        // lock before `gate` goes, since waking its next holder can panic.
+        let reader = unsafe { RwLockReadGuard::new(lock) };
+        // SAFETY: the upgradable lock is ours to give up.
+        unsafe { lock.raw.upgradable_unlock() };
+        reader
     }
 }
 
@@ -607,14 +612,17 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     /// assert_eq!(*reader, 2);
     /// ```
     pub fn downgrade(guard: Self) -> RwLockReadGuard<'a, T> {
-        // No writer any more (if the downgrade panics, the guard's drop clears it anyway).
-        guard.lock.writer.clear();
-        // SAFETY: the guard holds the write lock and gives it up for a read lock. If that
-        // panics (too many readers), nothing changed and the guard still releases its lock.
-        unsafe { guard.lock.raw.downgrade_write() };
+        // Panics, changing nothing, if the read lock would not fit: the guard still owns the
+        // write lock then.
+        guard.lock.raw.check_downgrade();
         let lock = Self::into_lock(guard);
-        // SAFETY: we now hold a read lock.
-        unsafe { RwLockReadGuard::new(lock) }
+        lock.writer.clear();
+        // SAFETY: the read guard owns the read lock that the downgrade below takes (waking a
+        // reader can panic: the guard then gives it up).
+        let reader = unsafe { RwLockReadGuard::new(lock) };
+        // SAFETY: we held the write lock and give it up for that read lock.
+        unsafe { lock.raw.downgrade_write() };
+        reader
     }
 
     /// Turns the write lock into the upgradable read lock, letting readers in but no writer.
@@ -634,10 +642,12 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     pub fn downgrade_to_upgradable(guard: Self) -> RwLockUpgradableReadGuard<'a, T> {
         let lock = Self::into_lock(guard);
         lock.writer.clear();
-        // SAFETY: we held the write lock and give it up for the upgradable lock.
+        // SAFETY: we held the write lock and give it up for the upgradable lock, which the new
+        // guard owns first: waking a reader can panic, and the guard then releases `gate`.
         unsafe {
+            let upgradable = RwLockUpgradableReadGuard::new(lock);
             lock.raw.downgrade_write_to_upgradable();
-            RwLockUpgradableReadGuard::new(lock)
+            upgradable
         }
     }
 }
@@ -788,8 +798,12 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
         // panics (too many readers), nothing changed and the guard still releases its lock.
         unsafe { guard.lock.raw.downgrade_upgradable() };
         let lock = Self::into_lock(guard);
-        // SAFETY: we now hold a read lock.
-        unsafe { OwnedRwLockReadGuard::new(lock) }
+        // SAFETY: we now hold a read lock, and still `gate`. The read guard owns the read
+        // lock before `gate` goes, since waking its next holder can panic.
+        let reader = unsafe { OwnedRwLockReadGuard::new(lock) };
+        // SAFETY: the upgradable lock is ours to give up.
+        unsafe { reader.lock.raw.upgradable_unlock() };
+        reader
     }
 }
 
@@ -809,14 +823,17 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
     /// assert_eq!(*reader, 1);
     /// ```
     pub fn downgrade(guard: Self) -> OwnedRwLockReadGuard<T> {
-        // No writer any more (if the downgrade panics, the guard's drop clears it anyway).
-        guard.lock.writer.clear();
-        // SAFETY: the guard holds the write lock and gives it up for a read lock. If that
-        // panics (too many readers), nothing changed and the guard still releases its lock.
-        unsafe { guard.lock.raw.downgrade_write() };
+        // Panics, changing nothing, if the read lock would not fit: the guard still owns the
+        // write lock then.
+        guard.lock.raw.check_downgrade();
         let lock = Self::into_lock(guard);
-        // SAFETY: we now hold a read lock.
-        unsafe { OwnedRwLockReadGuard::new(lock) }
+        lock.writer.clear();
+        // SAFETY: the read guard owns the read lock that the downgrade below takes (waking a
+        // reader can panic: the guard then gives it up).
+        let reader = unsafe { OwnedRwLockReadGuard::new(lock) };
+        // SAFETY: we held the write lock and give it up for that read lock.
+        unsafe { reader.lock.raw.downgrade_write() };
+        reader
     }
 
     /// Turns the write lock into the upgradable read lock, letting readers in but no writer.
@@ -837,10 +854,12 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
     pub fn downgrade_to_upgradable(guard: Self) -> OwnedRwLockUpgradableReadGuard<T> {
         let lock = Self::into_lock(guard);
         lock.writer.clear();
-        // SAFETY: we held the write lock and give it up for the upgradable lock.
+        // SAFETY: we held the write lock and give it up for the upgradable lock, which the new
+        // guard owns first: waking a reader can panic, and the guard then releases `gate`.
         unsafe {
-            lock.raw.downgrade_write_to_upgradable();
-            OwnedRwLockUpgradableReadGuard::new(lock)
+            let upgradable = OwnedRwLockUpgradableReadGuard::new(lock);
+            upgradable.lock.raw.downgrade_write_to_upgradable();
+            upgradable
         }
     }
 }

@@ -39,8 +39,8 @@ pub use guards::{
 ///   included. The writer waits only for the readers already inside.
 /// - When a writer releases the lock, every reader that queued behind it is let in at once,
 ///   before the next writer: they hold their read locks from that moment (even before they
-///   are scheduled). The next writer waits until they have run (each as soon as it is
-///   scheduled) before it makes new readers queue, and then for them to leave. Until they
+///   are scheduled). The next writer, or upgrade, waits until they have run (each as soon as
+///   it is scheduled) before it makes new readers queue, and then for them to leave. Until they
 ///   run, new readers still get in: the lock is not left to readers that are not running
 ///   while every reader that is running queues.
 ///
