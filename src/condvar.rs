@@ -14,7 +14,7 @@ use crate::mutex::{Mutex, MutexGuard, OwnedMutexGuard};
 use crate::raw::condvar::{CondvarWaiter, RawCondvar};
 use crate::raw::mutex::LockWaiter;
 use crate::raw::queue::Node;
-use crate::raw::wait::{Async, Drive, Strategy};
+use crate::raw::wait::{Async, Drive, Finally, Strategy};
 use crate::sync::const_fn;
 
 /// A condition variable: tasks and threads wait on it, with a [`Mutex`] guard, until notified.
@@ -678,12 +678,18 @@ pin_project! {
             }
             let node = this.node.into_ref();
             let mutex = G::source_mutex(&source).raw();
-            if !this.waiter.is_waiting() {
+            let (waiter, condvar, diag) = (this.waiter, this.condvar, this.diag);
+            let relocking = !waiter.is_waiting();
+            // Run even if withdrawing the lock attempt panics (dropping a user's waker can):
+            // a notification this wait took is passed on.
+            let _then = Finally::new(|| {
+                diag.cancel(G::source_mutex(&source).diag_target());
+                waiter.cancel(node, &condvar.raw, mutex);
+            });
+            if relocking {
                 // Past the notification: the node may be queued on the mutex.
                 this.lock.cancel(node, mutex);
             }
-            this.diag.cancel(G::source_mutex(&source).diag_target());
-            this.waiter.cancel(node, &this.condvar.raw, mutex);
         }
     }
 }

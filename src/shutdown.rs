@@ -313,8 +313,12 @@ impl ShutdownSignal {
     /// Fires the signal and every child under it, and wakes everything waiting on them.
     ///
     /// Returns `true` if this call fired it, `false` if it had fired already. The signal
-    /// stays triggered for good. When this returns, every child under the signal has fired
-    /// too, wherever it is called from (a waker included).
+    /// stays triggered for good. When the call that fired it returns, every child under the
+    /// signal has fired too, wherever it is called from (a waker included), and this thread
+    /// fired them: a guard dropped meanwhile on another thread does not take that work over.
+    /// A call that returns `false` does not wait for the one that fired: that one may still
+    /// be firing the children (on another thread, or further up this thread's stack when this
+    /// call comes from a waker it woke).
     ///
     /// # Panics
     ///

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use common::{allocs, Counter};
+use common::{allocs, Counter, Stall};
 use unisync::{Condvar, Mutex, MutexGuard};
 
 common::counting_allocator!();
@@ -553,4 +553,45 @@ fn smol_async_std_tokio_and_a_thread_take_turns() {
     assert_eq!(guard.0, PARTIES * ROUNDS);
     let expected: Vec<usize> = (0..PARTIES * ROUNDS).map(|i| i % PARTIES).collect();
     assert_eq!(guard.1, expected, "turns taken out of order or twice");
+}
+
+/// `notify_all` "wakes every task and thread that waits right now", even while an older
+/// `notify_all` is still waking its batches (held between two of them): the waiter that queued
+/// meanwhile is woken by the newer call, and not left for every later one to skip.
+#[test]
+fn notify_all_wakes_every_waiter_while_an_older_notify_all_is_still_waking() {
+    static MUTEX: Mutex<()> = Mutex::new(());
+    static CONDVAR: Condvar = Condvar::new();
+    let stall = Stall::new();
+    let noop = futures::task::noop_waker();
+    // More waiters than a wake-up batch, the first one holding the first `notify_all` there.
+    let mut old = Vec::new();
+    for i in 0..40 {
+        let mut wait = Box::pin(CONDVAR.wait(MUTEX.lock_blocking()));
+        let waker = if i == 0 { stall.waker() } else { noop.clone() };
+        assert!(common::poll_with(&mut wait, &waker).is_pending());
+        old.push(wait);
+    }
+    let first = std::thread::spawn(|| CONDVAR.notify_all());
+    stall.wait_until_entered();
+
+    let late_waker = Counter::new();
+    let mut late = Box::pin(CONDVAR.wait(MUTEX.lock_blocking()));
+    assert!(late_waker.poll(&mut late).is_pending());
+    CONDVAR.notify_all();
+    assert_eq!(
+        late_waker.count(),
+        1,
+        "the waiter that waited was not woken"
+    );
+
+    stall.go_on();
+    first.join().unwrap();
+    for wait in &mut old {
+        match common::poll_with(wait, &noop) {
+            Poll::Ready(guard) => drop(guard),
+            Poll::Pending => panic!("a waiter of the first notify_all was not woken"),
+        }
+    }
+    assert!(late_waker.poll(&mut late).is_ready());
 }

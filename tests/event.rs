@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use common::{poll_once, Counter};
+use common::{poll_once, poll_with, Counter, Stall};
 use futures::FutureExt;
 use unisync::Event;
 
@@ -234,4 +234,44 @@ fn a_wait_polled_after_another_saw_the_pulse_completes_too() {
             event.clear();
         },
     );
+}
+
+/// "A wait that starts after the `clear` waits for the next `set`", even while an older `set`
+/// is still waking its batches: held between two of them, it is overtaken by a `clear`, a
+/// `set` and a `clear`, and must then stop at the wait that started last.
+#[test]
+fn an_older_set_still_waking_does_not_end_a_wait_started_after_a_later_clear() {
+    static EVENT: Event = Event::new();
+    let stall = Stall::new();
+    // More waiters than a wake-up batch, the first one holding the first `set` there.
+    let mut old: Vec<_> = (0..40).map(|_| Box::pin(EVENT.wait())).collect();
+    assert!(poll_with(&mut old[0], &stall.waker()).is_pending());
+    for wait in &mut old[1..] {
+        assert!(poll_once(wait).is_pending());
+    }
+    let first = std::thread::spawn(|| EVENT.set());
+    stall.wait_until_entered();
+
+    EVENT.clear();
+    let mut middle = Box::pin(EVENT.wait());
+    assert!(poll_once(&mut middle).is_pending());
+    EVENT.set();
+    EVENT.clear();
+    let late_waker = Counter::new();
+    let mut late = Box::pin(EVENT.wait());
+    assert!(late_waker.poll(&mut late).is_pending());
+
+    stall.go_on();
+    first.join().unwrap();
+    for wait in &mut old {
+        assert!(poll_once(wait).is_ready());
+    }
+    assert!(poll_once(&mut middle).is_ready());
+    assert!(
+        late_waker.poll(&mut late).is_pending(),
+        "a wait that started after the last clear completed without a set"
+    );
+    assert_eq!(late_waker.count(), 0, "and it was woken");
+    EVENT.set();
+    assert!(late_waker.poll(&mut late).is_ready());
 }

@@ -335,6 +335,30 @@ fn last_guard_drop_racing_drained_blocking_and_trigger() {
     });
 }
 
+/// The main thread fires the root while another drops its last guard. Ahead of the child's
+/// registration in the root's queue is a drain wait, so the firing releases the queue's lock
+/// between its batches (a batch is one under loom), where the last guard's zero can come:
+/// when `trigger` returns, the child has fired all the same, and the drain wait completes.
+/// Two threads; `LOOM_MAX_PREEMPTIONS=2`.
+#[test]
+fn trigger_racing_last_guard_drop_has_fired_the_child_when_it_returns() {
+    model_no_leak(|| {
+        let root = ShutdownSignal::new();
+        let guard = root.track();
+        let mut drained = Box::pin(root.drained());
+        assert!(poll_once(&mut drained).is_pending());
+        let child = root.child();
+        let dropper = thread::spawn(move || drop(guard));
+        assert!(root.trigger());
+        assert!(
+            child.is_triggered(),
+            "trigger returned before the child fired"
+        );
+        block_on(drained);
+        dropper.join().unwrap();
+    });
+}
+
 /// Two threads in `drained_blocking`, a thread dropping the last guard and the main thread
 /// triggering the root: the trigger wakes each drain wait while the guard may still be out,
 /// and a wait that links again meanwhile must neither be lost nor be woken by a release older

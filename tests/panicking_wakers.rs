@@ -16,7 +16,8 @@ use std::thread;
 use common::no_deadlock;
 use futures::FutureExt;
 use unisync::{
-    lock_all, Barrier, Mutex, RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard, Semaphore,
+    lock_all, Barrier, Condvar, Mutex, RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard,
+    Semaphore,
 };
 
 // ---- wakers ------------------------------------------------------------------------------
@@ -373,6 +374,41 @@ fn two_panicking_wakers_in_a_barrier_withdrawal_do_not_abort() {
         };
         let leaders = [&b, &c, &d].iter().filter(|r| r.is_leader()).count();
         assert_eq!(leaders, 1);
+    });
+}
+
+// ---- condvar ------------------------------------------------------------------------------
+
+/// `Condvar::wait`, cancel safety: dropped while locking the mutex again after a notification,
+/// "that lock attempt is withdrawn and the notification is passed to another waiter", also when
+/// dropping the waker the lock attempt stored panics.
+#[test]
+fn a_condvar_wait_dropped_while_relocking_passes_its_notification_on_when_its_waker_panics() {
+    no_deadlock(|| {
+        let (mutex, condvar) = (Mutex::new(()), Condvar::new());
+        let mut first = Box::pin(condvar.wait(mutex.lock_blocking()));
+        assert!(poll(first.as_mut(), &noop()).is_pending());
+        let fb = flags();
+        let second_waker = waker(fb);
+        let mut second = Box::pin(condvar.wait(mutex.lock_blocking()));
+        assert!(poll(second.as_mut(), &second_waker).is_pending());
+        condvar.notify_one(); // taken by `first`
+        let held = mutex.lock_blocking();
+        let fa = flags();
+        // Notified, `first` now queues on the mutex with its waker.
+        assert!(poll(first.as_mut(), &waker(fa)).is_pending());
+        fa.drop_panics.store(true, Ordering::SeqCst);
+        let r = catch_unwind(AssertUnwindSafe(|| drop(first)));
+        fa.drop_panics.store(false, Ordering::SeqCst);
+        assert!(r.is_err(), "the waker's drop panicked through the cancel");
+        drop(held);
+        assert_eq!(
+            fb.wakes.load(Ordering::SeqCst),
+            1,
+            "the notification was not passed on"
+        );
+        assert!(poll(second.as_mut(), &second_waker).is_ready());
+        assert!(!mutex.is_locked());
     });
 }
 

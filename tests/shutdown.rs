@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use common::{
     assert_pending, assert_ready, blocked_until_released, net_bytes, poll_once, poll_with, Counter,
+    Stall,
 };
 use futures::future::FusedFuture;
 use futures::FutureExt;
@@ -1384,4 +1385,117 @@ fn a_wait_polled_after_another_saw_the_trigger_completes_too() {
             signal.trigger();
         },
     );
+}
+
+// ---- draining and firing racing each other -------------------------------------------------
+
+/// `drained`: "It completes once both hold at some moment after the wait started, even if a
+/// new task is tracked before the waiter runs again", for a wait that started before the
+/// trigger: the trigger does not end it (work is still out), the last guard's drop does, and
+/// a guard tracked before the waiter runs does not take that back.
+#[test]
+fn a_drain_started_before_the_trigger_completes_on_the_zero_after_it() {
+    let root = ShutdownSignal::new();
+    let child = root.child();
+    for signal in [&root, &child] {
+        let guard = signal.track();
+        let counter = Counter::new();
+        let mut on_root = pin!(root.drained());
+        let mut on_signal = pin!(signal.drained());
+        assert_pending!(counter, on_root);
+        assert_pending!(counter, on_signal);
+        root.trigger();
+        drop(guard);
+        let _again = signal.track();
+        assert_ready!(counter, on_root);
+        assert_ready!(counter, on_signal);
+    }
+}
+
+/// Records the thread that woke it.
+#[derive(Default)]
+struct WokenOn(std::sync::Mutex<Option<thread::ThreadId>>);
+
+impl Wake for WokenOn {
+    fn wake(self: Arc<Self>) {
+        *self.0.lock().unwrap() = Some(thread::current().id());
+    }
+}
+
+/// `trigger`: when the call that fired the signal returns, every child has fired. The last
+/// guard dropped on another thread while the trigger is between two wake-up batches must not
+/// take the rest of the queue (a child's registration in it) off the firing thread's hands.
+#[test]
+fn the_firing_thread_fires_every_child_even_when_the_last_guard_goes_meanwhile() {
+    let root = ShutdownSignal::new();
+    let guard = root.track();
+    let stall = Stall::new();
+    // More waiters than a wake-up batch before the child, the first one holding its thread.
+    let mut waits: Vec<_> = (0..40).map(|_| Box::pin(root.wait())).collect();
+    assert!(poll_with(&mut waits[0], &stall.waker()).is_pending());
+    for wait in &mut waits[1..] {
+        assert!(poll_once(wait).is_pending());
+    }
+    let child = root.child();
+    let woken_on = Arc::new(WokenOn::default());
+    let mut child_wait = Box::pin(child.wait());
+    assert!(poll_with(&mut child_wait, &Waker::from(woken_on.clone())).is_pending());
+    let mut drained = Box::pin(root.drained());
+    assert!(poll_once(&mut drained).is_pending());
+
+    let firing = {
+        let root = root.clone();
+        thread::spawn(move || root.trigger())
+    };
+    stall.wait_until_entered();
+    thread::spawn(move || drop(guard)).join().unwrap();
+    stall.go_on();
+    let firing_thread = firing.thread().id();
+    assert!(firing.join().unwrap(), "that call fired the signal");
+    assert!(child.is_triggered());
+    assert_eq!(
+        *woken_on.0.lock().unwrap(),
+        Some(firing_thread),
+        "the child was fired by the thread that dropped the guard"
+    );
+    assert!(poll_once(&mut drained).is_ready(), "the zero was missed");
+    for wait in &mut waits {
+        assert!(poll_once(wait).is_ready());
+    }
+}
+
+/// A waker that drops the last guard while the signal fires: the drain waits queued before
+/// and after it, and on the child the guard was under, all complete.
+#[test]
+fn a_waker_that_drops_the_last_guard_while_the_signal_fires() {
+    struct DropsGuard(std::sync::Mutex<Option<DrainGuard>>);
+    impl Wake for DropsGuard {
+        fn wake(self: Arc<Self>) {
+            drop(self.0.lock().unwrap().take());
+        }
+    }
+    for before in [0, 1, 31, 40] {
+        let root = ShutdownSignal::new();
+        let child = root.child();
+        let guard = child.track();
+        let mut drains_before: Vec<_> = (0..before).map(|_| Box::pin(root.drained())).collect();
+        for drain in &mut drains_before {
+            assert!(poll_once(drain).is_pending());
+        }
+        let drops_guard = Waker::from(Arc::new(DropsGuard(std::sync::Mutex::new(Some(guard)))));
+        let mut wait = Box::pin(root.wait());
+        assert!(poll_with(&mut wait, &drops_guard).is_pending());
+        let mut drain_after = Box::pin(root.drained());
+        let mut child_drain = Box::pin(child.drained());
+        assert!(poll_once(&mut drain_after).is_pending());
+        assert!(poll_once(&mut child_drain).is_pending());
+        assert!(root.trigger());
+        assert_eq!(root.tracked(), 0);
+        for drain in &mut drains_before {
+            assert!(poll_once(drain).is_ready());
+        }
+        assert!(poll_once(&mut drain_after).is_ready());
+        assert!(poll_once(&mut child_drain).is_ready());
+        assert!(poll_once(&mut wait).is_ready());
+    }
 }

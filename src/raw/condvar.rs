@@ -30,7 +30,7 @@ use core::pin::Pin;
 use core::task::Poll;
 
 use crate::raw::mutex::RawMutex;
-use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
+use crate::raw::queue::{stamped_before, Locked, Node, WaitQueue, Wakeup};
 use crate::raw::wait::{cancel, poll_wait, Check, Protocol, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
@@ -135,12 +135,15 @@ impl RawCondvar {
     #[inline(never)]
     fn notify_all_slow(&self) {
         let mut queue = self.queue.lock();
-        // Waiters that queue while the batches below are woken carry the new epoch.
+        // Waiters that queue while the batches below are woken carry the new epoch. Those of
+        // older epochs are woken too: another `notify_all` may have stopped at this one's
+        // waiters, or may still be waking its own (between two batches, or from a waker).
         let epoch = self.state.fetch_add(EPOCH_ONE, Ordering::Relaxed) & !PARKED;
+        let next = epoch.wrapping_add(EPOCH_ONE);
         loop {
             queue.make_room();
             match queue.front() {
-                Some(queued) if queued == epoch => queue.pop_front(0),
+                Some(queued) if stamped_before(queued, next, usize::MAX) => queue.pop_front(0),
                 _ => break,
             }
         }

@@ -31,6 +31,21 @@
 //! lock, every waiter links with the epoch current at the time, and a release wakes only the
 //! waiters older than its own epoch. The queue is in arrival order, so those are at its front.
 //!
+//! # The trigger's release
+//!
+//! The trigger completes every trigger wait, and the drain waits if the count is zero. A
+//! drain wait with work still out is not woken: it moves to the back of the queue, still
+//! linked, with the trigger's epoch, so `PARKED` stays set and the zero that ends it is made
+//! under the lock, whenever it comes.
+//!
+//! While `PARKED` is set, `TRIGGERED` is set only under the lock, together with `FIRING` in
+//! the epoch word, which stays set until the trigger's release has popped every waiter that
+//! linked before it. A zero made meanwhile (between two of its batches) wakes nobody itself:
+//! it bumps the epoch and sets `ZERO_SEEN`, and the trigger's release completes the drain
+//! waits older than that epoch too. So the thread that fires a signal wakes every trigger wait
+//! (a child signal's registration among them) itself, and has fired every child when it
+//! returns.
+//!
 //! A queued wait that is polled again before its batch is reached loads the state word first
 //! and, if its wait is over, leaves the queue itself: once one waiter has seen a release, a
 //! waiter polled after it does too.
@@ -38,7 +53,7 @@
 use core::pin::Pin;
 use core::task::Poll;
 
-use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
+use crate::raw::queue::{stamped_before, Locked, Node, WaitQueue, Wakeup};
 use crate::raw::wait::{cancel, poll_wait, Check, Protocol, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
@@ -53,7 +68,13 @@ pub(crate) const MAX_COUNT: usize = usize::MAX >> 3;
 
 /// Bit 0 of a queued node's data: a drain wait (else a trigger wait). The epoch is above it.
 const DRAIN: usize = 1;
-const EPOCH_MASK: usize = usize::MAX >> 1;
+/// The epoch's bits in the epoch word; the two bits above them are flags.
+const EPOCH_MASK: usize = usize::MAX >> 3;
+/// In the epoch word: the trigger's release is running (see the module docs).
+const FIRING: usize = 1 << (usize::BITS - 1);
+/// In the epoch word: the count reached zero while `FIRING`; the trigger's release completes
+/// the drain waits older than the current epoch too.
+const ZERO_SEEN: usize = 1 << (usize::BITS - 2);
 
 #[inline]
 const fn count(state: usize) -> usize {
@@ -63,14 +84,14 @@ const fn count(state: usize) -> usize {
 /// Whether a waiter that linked in epoch `linked` came before a release of epoch `current`.
 #[inline]
 fn older(linked: usize, current: usize) -> bool {
-    let age = current.wrapping_sub(linked) & EPOCH_MASK;
-    age != 0 && age <= EPOCH_MASK / 2
+    stamped_before(linked, current, EPOCH_MASK)
 }
 
 /// A count of outstanding work, a trigger, and the queue their waiters park on.
 pub(crate) struct RawDrain {
     state: AtomicUsize,
-    /// Changed only under the queue's lock (see the module docs).
+    /// The epoch and the `FIRING` and `ZERO_SEEN` flags. Changed only under the queue's lock
+    /// (see the module docs).
     epoch: AtomicUsize,
     queue: WaitQueue,
 }
@@ -110,14 +131,80 @@ impl RawDrain {
     /// Fires the trigger and wakes every trigger wait (and every drain wait, which completes
     /// if the count is zero). Returns whether this call fired it.
     pub(crate) fn trigger(&self) -> bool {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if s & TRIGGERED != 0 {
+                return false;
+            }
+            if s & PARKED != 0 {
+                return self.fire();
+            }
+            // Nobody queued, so nobody to wake: a waiter that queues later (under the lock,
+            // setting `PARKED`, which fails this exchange) sees the trigger.
+            match self.state.compare_exchange_weak(
+                s,
+                s | TRIGGERED,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// Fires the trigger with waiters queued, and releases them (see the module docs).
+    #[cold]
+    #[inline(never)]
+    fn fire(&self) -> bool {
+        let mut queue = self.queue.lock();
         let prev = self.state.fetch_or(TRIGGERED, Ordering::AcqRel);
         if prev & TRIGGERED != 0 {
             return false;
         }
-        if prev & PARKED != 0 {
-            self.release(false);
+        let bound = self.next_epoch(FIRING);
+        loop {
+            queue.make_room();
+            let Some(data) = queue.front() else { break };
+            if !older(data >> 1, bound) {
+                break;
+            }
+            let zero_seen = self.epoch.load(Ordering::Relaxed) & ZERO_SEEN != 0;
+            if data & DRAIN == 0 || zero_seen || self.count() == 0 {
+                queue.pop_front(1);
+            } else {
+                // Work is still out: it waits on, linked, for the zero.
+                queue.requeue_front((bound << 1) | DRAIN);
+            }
         }
+        // Zeros made meanwhile: every drain wait that linked before the last of them is over.
+        loop {
+            let word = self.epoch.load(Ordering::Relaxed);
+            if word & ZERO_SEEN == 0 {
+                break;
+            }
+            queue.make_room();
+            match queue.front() {
+                Some(data) if older(data >> 1, self.epoch.load(Ordering::Relaxed) & EPOCH_MASK) => {
+                    queue.pop_front(1);
+                }
+                _ => break,
+            }
+        }
+        let word = self.epoch.load(Ordering::Relaxed);
+        self.epoch.store(word & EPOCH_MASK, Ordering::Relaxed);
+        queue.clear_when_empty(&self.state, PARKED);
         true
+    }
+
+    /// Starts a new epoch, keeping the flags and adding `flags`, and returns it. Under the
+    /// queue's lock.
+    fn next_epoch(&self, flags: usize) -> usize {
+        let word = self.epoch.load(Ordering::Relaxed);
+        let epoch = (word & EPOCH_MASK).wrapping_add(1) & EPOCH_MASK;
+        self.epoch
+            .store((word & !EPOCH_MASK) | flags | epoch, Ordering::Relaxed);
+        epoch
     }
 
     /// Adds one unit of work.
@@ -163,29 +250,24 @@ impl RawDrain {
         let mut queue = self.queue.lock();
         let prev = self.state.fetch_sub(ONE, Ordering::AcqRel);
         // `PARKED` changes only under the lock we hold; the count may have grown meanwhile.
-        if count(prev) == 1 && prev & PARKED != 0 {
-            self.release_locked(&mut queue, true);
+        if count(prev) != 1 || prev & PARKED == 0 {
+            return;
         }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn release(&self, zero: bool) {
-        self.release_locked(&mut self.queue.lock(), zero);
-    }
-
-    /// Wakes every waiter that linked before now: trigger waits complete; drain waits
-    /// complete if `zero` (the count just reached zero) or the count is zero now, and
-    /// otherwise check again.
-    fn release_locked(&self, queue: &mut Locked<'_>, zero: bool) {
-        let epoch = self.epoch.load(Ordering::Relaxed).wrapping_add(1) & EPOCH_MASK;
-        self.epoch.store(epoch, Ordering::Relaxed);
+        if self.epoch.load(Ordering::Relaxed) & FIRING != 0 {
+            // Between two batches of the trigger's release, which completes the drain waits
+            // this zero ends (see the module docs).
+            self.next_epoch(ZERO_SEEN);
+            return;
+        }
+        // Only drain waits are left once the trigger has fired: complete those queued before
+        // this zero.
+        let epoch = self.next_epoch(0);
         loop {
             queue.make_room();
             match queue.front() {
                 Some(data) if older(data >> 1, epoch) => {
-                    let done = data & DRAIN == 0 || zero || self.count() == 0;
-                    queue.pop_front(usize::from(done));
+                    debug_assert!(data & DRAIN != 0, "a trigger wait after the trigger");
+                    queue.pop_front(1);
                 }
                 _ => break,
             }
@@ -214,7 +296,7 @@ impl RawDrain {
                 Err(actual) => s = actual,
             }
         }
-        Some((self.epoch.load(Ordering::Relaxed) << 1) | kind)
+        Some(((self.epoch.load(Ordering::Relaxed) & EPOCH_MASK) << 1) | kind)
     }
 }
 
@@ -272,8 +354,9 @@ impl<'a> Protocol<'a> for DrainWait<'a> {
     }
 
     fn woken(&mut self, wakeup: Wakeup) -> Option<()> {
-        // A drain wait woken by the trigger while work was still out checks again.
-        (wakeup.token == 1).then_some(())
+        // Every release completes the waits it wakes.
+        debug_assert_eq!(wakeup.token, 1);
+        Some(())
     }
 
     fn unlinked(&mut self, queue: &mut Locked<'_>, _data: usize) {

@@ -37,7 +37,7 @@
 use core::pin::Pin;
 use core::task::Poll;
 
-use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
+use crate::raw::queue::{stamped_before, Locked, Node, WaitQueue, Wakeup};
 use crate::raw::wait::{cancel, poll_wait, Check, Protocol, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
@@ -100,7 +100,11 @@ impl RawFlag {
         loop {
             queue.make_room();
             match queue.front() {
-                Some(started) if started != current => queue.pop_front(0),
+                // Not `!=`: a set still waking its batches must stop at waiters that started
+                // after a later set and clear.
+                Some(started) if stamped_before(started, current, usize::MAX >> GEN_SHIFT) => {
+                    queue.pop_front(0);
+                }
                 _ => break,
             }
         }

@@ -289,6 +289,15 @@ impl WaitQueue {
     }
 }
 
+/// Whether `stamp`, read from a counter that wraps within `mask`, came before `now`: at most
+/// half the counter's range before it. A release that wakes the waiters stamped before it
+/// stops at newer ones even if a later release already ran.
+#[inline]
+pub(crate) fn stamped_before(stamp: usize, now: usize, mask: usize) -> bool {
+    let age = now.wrapping_sub(stamp) & mask;
+    age != 0 && age <= mask / 2
+}
+
 impl Drop for WaitQueue {
     fn drop(&mut self) {
         let inner = self.inner.load(Ordering::Acquire);
@@ -409,6 +418,29 @@ impl Locked<'_> {
         assert!(!head.is_null(), "set_front on an empty queue");
         // SAFETY: as in `front`.
         unsafe { (*head).data.with_mut(|d| (*d).write(data)) };
+    }
+
+    /// Moves the first node (which must exist) to the back of the queue with new `data`,
+    /// still linked and not woken.
+    pub(crate) fn requeue_front(&mut self, data: usize) {
+        let head = self.head();
+        assert!(!head.is_null(), "requeue_front on an empty queue");
+        // SAFETY: `head` is linked, so it is alive and its links are ours under the lock; the
+        // tail it is linked behind is linked and alive too.
+        unsafe {
+            let node = &*head;
+            self.unlink(node);
+            node.data.with_mut(|d| (*d).write(data));
+            let tail = self.inner.tail.with(|t| *t);
+            node.prev.with_mut(|p| (*p).write(tail));
+            node.next.with_mut(|n| (*n).write(ptr::null()));
+            if tail.is_null() {
+                self.inner.head.with_mut(|h| *h = head);
+            } else {
+                (*tail).next.with_mut(|n| (*n).write(head));
+            }
+            self.inner.tail.with_mut(|t| *t = head);
+        }
     }
 
     /// Whether the wake-up batch is full: [`make_room`](Self::make_room) before popping more.

@@ -40,6 +40,63 @@ impl Wake for CountingWaker {
     }
 }
 
+/// A waker that, the first time it is woken, stops inside `wake` until the test lets it go on:
+/// it holds the waking thread between two wake-up batches of a release, as a preempted thread
+/// would.
+pub struct Stall {
+    entered: std::sync::Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    entered_rx: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+    go: std::sync::Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+    go_tx: std::sync::Mutex<std::sync::mpsc::Sender<()>>,
+}
+
+impl Stall {
+    pub fn new() -> Arc<Stall> {
+        let (entered, entered_rx) = std::sync::mpsc::channel();
+        let (go_tx, go) = std::sync::mpsc::channel();
+        Arc::new(Stall {
+            entered: std::sync::Mutex::new(Some(entered)),
+            entered_rx: std::sync::Mutex::new(entered_rx),
+            go: std::sync::Mutex::new(Some(go)),
+            go_tx: std::sync::Mutex::new(go_tx),
+        })
+    }
+
+    pub fn waker(self: &Arc<Self>) -> Waker {
+        Waker::from(self.clone())
+    }
+
+    /// Returns once a thread stopped inside the waker.
+    pub fn wait_until_entered(&self) {
+        self.entered_rx
+            .lock()
+            .unwrap()
+            .recv_timeout(HANG)
+            .expect("the stalling waker was woken in time");
+    }
+
+    /// Lets the stopped thread go on.
+    pub fn go_on(&self) {
+        let _ = self.go_tx.lock().unwrap().send(());
+    }
+}
+
+impl Wake for Stall {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let Some(entered) = self.entered.lock().unwrap().take() else {
+            return;
+        };
+        let _ = entered.send(());
+        let go = self.go.lock().unwrap().take().unwrap();
+        go.recv_timeout(HANG)
+            .expect("the test let the stalled waker go on");
+    }
+}
+
 /// A counting waker and the `Waker` built from it.
 pub struct Counter {
     inner: Arc<CountingWaker>,
