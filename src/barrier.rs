@@ -169,7 +169,11 @@ impl Barrier {
     /// Breaks the barrier: every party waiting now, and every later `wait`, fails with
     /// [`BarrierError`] until [`reset`](Barrier::reset).
     ///
-    /// Parties of a generation that had already tripped still get their results.
+    /// Parties of a generation that had already tripped still get their results. A party
+    /// that waits to enter a full generation (one that tripped while the previous one had
+    /// not finished leaving) is not counted in any generation yet: it fails when it next
+    /// looks at the barrier, unless a `reset` came first; then it enters the fresh
+    /// generation, as a thread waiting to enter a Python `threading.Barrier` does.
     ///
     /// # Examples
     ///
@@ -189,6 +193,8 @@ impl Barrier {
     /// Parties waiting at the moment of the reset are woken and fail with [`BarrierError`];
     /// parties that arrive afterwards wait until those have left, then fill a fresh
     /// generation. Parties of a generation that had already tripped still get their results.
+    /// A party still waiting to enter a full generation (see [`abort`](Barrier::abort)) was
+    /// not counted in one: it is not failed, and it enters the fresh generation.
     ///
     /// # Examples
     ///

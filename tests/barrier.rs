@@ -652,3 +652,59 @@ fn a_party_polled_after_another_saw_the_trip_completes_too() {
         },
     );
 }
+
+/// A party that waits to enter a full generation (the one before it has not finished
+/// leaving) is not counted in any generation: `abort` then `reset`, or `reset` alone, fails
+/// the parties counted in the full generation and lets it into the fresh one; `abort` alone
+/// fails it too. As documented on `abort` and `reset`, and as in Python's `threading.Barrier`.
+#[test]
+fn a_party_waiting_to_enter_a_full_generation_joins_the_fresh_one_after_a_reset() {
+    for abort_first in [true, false] {
+        let barrier = Barrier::new(2);
+        // A waits in generation 0, which B trips; A has not collected, so C and D fill
+        // generation 1 and E waits outside.
+        let mut a = Box::pin(barrier.wait());
+        assert!(poll_once(&mut a).is_pending());
+        assert!(barrier.wait().now_or_never().unwrap().is_ok());
+        let mut c = Box::pin(barrier.wait());
+        let mut d = Box::pin(barrier.wait());
+        let mut e = Box::pin(barrier.wait());
+        for wait in [&mut c, &mut d, &mut e] {
+            assert!(poll_once(wait).is_pending());
+        }
+        if abort_first {
+            barrier.abort();
+        }
+        barrier.reset();
+        assert!(
+            matches!(poll_once(&mut a), Poll::Ready(Ok(_))),
+            "A had tripped"
+        );
+        assert!(matches!(poll_once(&mut c), Poll::Ready(Err(BarrierError))));
+        assert!(matches!(poll_once(&mut d), Poll::Ready(Err(BarrierError))));
+        assert!(
+            poll_once(&mut e).is_pending(),
+            "E waits in the fresh generation"
+        );
+        assert_eq!(barrier.n_waiting(), 1);
+        let f = barrier.wait().now_or_never().unwrap().unwrap();
+        let e = match poll_once(&mut e) {
+            Poll::Ready(result) => result.unwrap(),
+            Poll::Pending => panic!("the fresh generation did not trip"),
+        };
+        assert_ne!(e.is_leader(), f.is_leader());
+    }
+
+    let barrier = Barrier::new(2);
+    let mut a = Box::pin(barrier.wait());
+    assert!(poll_once(&mut a).is_pending());
+    assert!(barrier.wait().now_or_never().unwrap().is_ok());
+    let mut c = Box::pin(barrier.wait());
+    let mut d = Box::pin(barrier.wait());
+    let mut e = Box::pin(barrier.wait());
+    for wait in [&mut c, &mut d, &mut e] {
+        assert!(poll_once(wait).is_pending());
+    }
+    barrier.abort();
+    assert!(matches!(poll_once(&mut e), Poll::Ready(Err(BarrierError))));
+}
