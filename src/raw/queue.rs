@@ -584,39 +584,39 @@ impl Locked<'_> {
 impl Drop for Locked<'_> {
     #[inline]
     fn drop(&mut self) {
-        #[cfg(all(feature = "std", not(loom)))]
-        if self.wake.len != 0 || self.discard.is_some() || self.panic.is_some() {
-            self.finish();
-            return;
-        }
         if self.wake.len == 0 {
             self.inner.release();
         } else {
             self.wake.publish();
             self.inner.release();
+            #[cfg(all(feature = "std", not(loom)))]
+            {
+                // The final wake-up goes uncaught when nothing runs after it: not when an
+                // unparker is left to drop, nor while this thread already unwinds (a withdrawal
+                // that a drop guard finishes), where a second panic would abort the process.
+                let last = self.discard.is_none() && !std::thread::panicking();
+                self.wake.wake_all(&mut self.panic, last);
+            }
             #[cfg(not(all(feature = "std", not(loom))))]
             self.wake.wake_all();
         }
-        // `discard` is dropped after this body, with the lock released.
+        #[cfg(all(feature = "std", not(loom)))]
+        if self.discard.is_some() || self.panic.is_some() {
+            self.finish();
+        }
+        // Otherwise `discard` is dropped after this body, with the lock released.
     }
 }
 
 #[cfg(all(feature = "std", not(loom)))]
 impl Locked<'_> {
-    /// Unlocks, drops `discard`, wakes the batch and resumes the first panic among them.
-    ///
-    /// When the guard is dropped while its thread already unwinds (a withdrawal finishing
-    /// from a drop guard), a second panic would abort the process: every panic is caught
-    /// then, and the one already unwinding goes on.
+    /// After the unlock and the wake-ups: drops `discard` and resumes the first panic among
+    /// them, unless this thread already unwinds (the panic it unwinds with goes on).
     #[cold]
     fn finish(&mut self) {
-        self.wake.publish();
-        self.inner.release();
-        let unwinding = std::thread::panicking();
         drop_caught(self.discard.take(), &mut self.panic);
-        self.wake.wake_all(&mut self.panic, !unwinding);
         if let Some(panic) = self.panic.take() {
-            if !unwinding {
+            if !std::thread::panicking() {
                 std::panic::resume_unwind(panic);
             }
         }
@@ -625,6 +625,7 @@ impl Locked<'_> {
 
 /// Drops an unparker taken out of a node, keeping the first panic.
 #[cfg(all(feature = "std", not(loom)))]
+#[inline]
 fn drop_caught(unpark: Option<Unpark>, panic: &mut Option<Panic>) {
     if let Some(unpark) = unpark {
         if let Err(caught) =
