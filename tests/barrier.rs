@@ -680,8 +680,8 @@ fn a_party_waiting_to_enter_a_full_generation_joins_the_fresh_one_after_a_reset(
             matches!(poll_once(&mut a), Poll::Ready(Ok(_))),
             "A had tripped"
         );
-        assert!(matches!(poll_once(&mut c), Poll::Ready(Err(BarrierError))));
-        assert!(matches!(poll_once(&mut d), Poll::Ready(Err(BarrierError))));
+        assert!(matches!(poll_once(&mut c), Poll::Ready(Err(_))));
+        assert!(matches!(poll_once(&mut d), Poll::Ready(Err(_))));
         assert!(
             poll_once(&mut e).is_pending(),
             "E waits in the fresh generation"
@@ -706,5 +706,5 @@ fn a_party_waiting_to_enter_a_full_generation_joins_the_fresh_one_after_a_reset(
         assert!(poll_once(wait).is_pending());
     }
     barrier.abort();
-    assert!(matches!(poll_once(&mut e), Poll::Ready(Err(BarrierError))));
+    assert!(matches!(poll_once(&mut e), Poll::Ready(Err(_))));
 }
