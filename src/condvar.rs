@@ -228,7 +228,10 @@ impl Condvar {
     ///
     /// The same as `n` calls of [`notify_one`](Condvar::notify_one), made in one go: each
     /// call's notification goes to a waiter of its own, and if fewer than `n` wait, the rest
-    /// are lost, not kept for later waiters. It is Python's `Condition.notify(n)`.
+    /// are lost, not kept for later waiters. It is Python's `Condition.notify(n)`. Past 32,
+    /// the waiters are woken in batches of 32 with the condvar's queue released in between,
+    /// like that many `notify_one` calls in a row: a waiter that queues meanwhile may get one
+    /// of the notifications left.
     ///
     /// # Examples
     ///

@@ -595,3 +595,87 @@ fn notify_all_wakes_every_waiter_while_an_older_notify_all_is_still_waking() {
     }
     assert!(late_waker.poll(&mut late).is_ready());
 }
+
+/// `Condvar::notify_one`: "Wakes one waiting task or thread, if any. Each call wakes one more
+/// waiter". A `notify_all` held between two batches has already woken waiters; a waiter that
+/// queues after that, followed by a `notify_one`, must be woken (by one or the other). The
+/// `notify_one` takes a waiter the `notify_all` was still going to wake, and the `notify_all`
+/// then stops at the newer waiter: nobody wakes it.
+#[test]
+fn notify_one_during_an_older_notify_all_does_not_strand_a_new_waiter() {
+    static MUTEX: Mutex<()> = Mutex::new(());
+    static CONDVAR: Condvar = Condvar::new();
+    let stall = common::Stall::new();
+    let noop = futures::task::noop_waker();
+    let mut old = Vec::new();
+    for i in 0..40 {
+        let mut wait = Box::pin(CONDVAR.wait(MUTEX.lock_blocking()));
+        let waker = if i == 0 { stall.waker() } else { noop.clone() };
+        assert!(common::poll_with(&mut wait, &waker).is_pending());
+        old.push(wait);
+    }
+    let all = std::thread::spawn(|| CONDVAR.notify_all());
+    stall.wait_until_entered();
+    // The first notify_all has visibly notified: its first waiter returns.
+    match common::poll_with(&mut old[0], &noop) {
+        Poll::Ready(guard) => drop(guard),
+        Poll::Pending => panic!("the first waiter of notify_all was not notified"),
+    }
+
+    let late_waker = common::Counter::new();
+    let mut late = Box::pin(CONDVAR.wait(MUTEX.lock_blocking()));
+    assert!(late_waker.poll(&mut late).is_pending());
+    CONDVAR.notify_one();
+
+    stall.go_on();
+    all.join().unwrap();
+    for (i, wait) in old.iter_mut().enumerate().skip(1) {
+        match common::poll_with(wait, &noop) {
+            Poll::Ready(guard) => drop(guard),
+            Poll::Pending => panic!("waiter {i} of the notify_all was not woken"),
+        }
+    }
+    assert_eq!(
+        late_waker.count(),
+        1,
+        "the waiter that queued before notify_one was never woken"
+    );
+    assert!(late_waker.poll(&mut late).is_ready());
+}
+
+/// The same with `notify_many(1)`, "the same as `n` calls of `notify_one`".
+#[test]
+fn notify_many_during_an_older_notify_all_does_not_strand_a_new_waiter() {
+    static MUTEX: Mutex<()> = Mutex::new(());
+    static CONDVAR: Condvar = Condvar::new();
+    let stall = common::Stall::new();
+    let noop = futures::task::noop_waker();
+    let mut old = Vec::new();
+    for i in 0..40 {
+        let mut wait = Box::pin(CONDVAR.wait(MUTEX.lock_blocking()));
+        let waker = if i == 0 { stall.waker() } else { noop.clone() };
+        assert!(common::poll_with(&mut wait, &waker).is_pending());
+        old.push(wait);
+    }
+    let all = std::thread::spawn(|| CONDVAR.notify_all());
+    stall.wait_until_entered();
+
+    let late_waker = common::Counter::new();
+    let mut late = Box::pin(CONDVAR.wait(MUTEX.lock_blocking()));
+    assert!(late_waker.poll(&mut late).is_pending());
+    CONDVAR.notify_many(1);
+
+    stall.go_on();
+    all.join().unwrap();
+    for wait in &mut old {
+        if let Poll::Ready(guard) = common::poll_with(wait, &noop) {
+            drop(guard);
+        }
+    }
+    assert_eq!(
+        late_waker.count(),
+        1,
+        "the waiter that queued before notify_many(1) was never woken"
+    );
+    assert!(late_waker.poll(&mut late).is_ready());
+}

@@ -1242,3 +1242,36 @@ fn barging_writes_do_not_wake_the_writer_behind_a_woken_one() {
     assert_ready!(c2, w2).push(2);
     assert_eq!(*lock.try_read().unwrap(), [1, 2]);
 }
+
+/// `RwLock` fairness: "When a writer releases the lock, every reader that queued behind it is
+/// let in at once, before the next writer: they hold their read locks from that moment (even
+/// before they are scheduled)." While the write unlock is between two batches, a reader that
+/// queued behind the writer is still Pending when polled, after the first reader got in and
+/// after a brand-new `try_read` got in ahead of it.
+#[test]
+fn every_reader_queued_behind_a_writer_is_in_once_the_write_is_released() {
+    static LOCK: unisync::RwLock<u32> = unisync::RwLock::new(0);
+    let stall = common::Stall::new();
+    let guard = LOCK.try_write().unwrap();
+    let mut reads: Vec<_> = (0..40).map(|_| Box::pin(LOCK.read())).collect();
+    assert!(common::poll_with(&mut reads[0], &stall.waker()).is_pending());
+    for r in &mut reads[1..] {
+        assert!(common::poll_once(r).is_pending());
+    }
+    let unlock = std::thread::spawn(move || drop(guard));
+    stall.wait_until_entered();
+    let first = match common::poll_once(&mut reads[0]) {
+        Poll::Ready(g) => g,
+        Poll::Pending => panic!("the first reader was not let in"),
+    };
+    let newcomer = LOCK.try_read().expect("the write was released");
+    let last_ready = common::poll_once(&mut reads[39]).is_ready();
+    stall.go_on();
+    unlock.join().unwrap();
+    drop((first, newcomer));
+    assert!(
+        last_ready,
+        "a reader queued behind the writer was Pending after the write was released (and after \
+         a newcomer got in)"
+    );
+}

@@ -886,3 +886,62 @@ fn permits_returned_during_close_go_to_no_waiter() {
     }
     assert_eq!(sem.available_permits(), 1);
 }
+
+/// `Semaphore::close`: "every pending and later acquire fails with an error ... once one
+/// queued acquire has failed, any other polled after it fails too".
+///
+/// An `add_permits` that started before the close is held between two batches; the close is
+/// then held between two of its own; the older release, let go first, goes on handing permits
+/// to the waiters the close has not reached yet (it read "closed" once, before its first
+/// batch).
+#[test]
+fn a_release_still_waking_hands_no_permit_to_a_waiter_after_close() {
+    static SEM: Semaphore = Semaphore::new(0);
+    let releasing = common::Stall::new();
+    let closing = common::Stall::new();
+    let noop = futures::task::noop_waker();
+    // 70 waiters: the release pops 0..32, the close 32..64, and 64..70 are left.
+    let mut waits: Vec<_> = (0..70).map(|_| Box::pin(SEM.acquire())).collect();
+    for (i, wait) in waits.iter_mut().enumerate() {
+        let waker = match i {
+            0 => releasing.waker(),
+            32 => closing.waker(),
+            _ => noop.clone(),
+        };
+        assert!(common::poll_with(wait, &waker).is_pending());
+    }
+    let release = std::thread::spawn(|| SEM.add_permits(100));
+    releasing.wait_until_entered();
+    let close = std::thread::spawn(|| SEM.close());
+    closing.wait_until_entered();
+
+    // A waiter the close reached fails.
+    assert!(matches!(
+        common::poll_once(&mut waits[32]),
+        std::task::Poll::Ready(Err(_))
+    ));
+    // Let the older release go on while the close is still between its batches.
+    releasing.go_on();
+    release.join().unwrap();
+    closing.go_on();
+    close.join().unwrap();
+
+    let mut granted_after_close = Vec::new();
+    for (i, wait) in waits.iter_mut().enumerate().skip(33) {
+        match common::poll_once(wait) {
+            std::task::Poll::Ready(Ok(permit)) => {
+                granted_after_close.push(i);
+                drop(permit);
+            }
+            std::task::Poll::Ready(Err(_)) => {}
+            std::task::Poll::Pending => panic!("waiter {i} was stranded"),
+        }
+    }
+    assert!(
+        granted_after_close.is_empty(),
+        "waiters polled after a failed one got permits after close: {granted_after_close:?}"
+    );
+    for wait in &mut waits[..32] {
+        drop(common::poll_once(wait));
+    }
+}

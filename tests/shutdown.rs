@@ -1499,3 +1499,40 @@ fn a_waker_that_drops_the_last_guard_while_the_signal_fires() {
         assert!(poll_once(&mut wait).is_ready());
     }
 }
+
+/// `ShutdownSignal::drained`: "It completes once both hold at some moment after the wait
+/// started, even if a new task is tracked before the waiter runs again." The trigger fires
+/// with nothing tracked, so both hold at that moment for every drain wait queued before it;
+/// a task tracked while the trigger is between two batches must not keep the rest waiting.
+#[test]
+fn a_task_tracked_while_the_trigger_wakes_its_batches_does_not_hold_back_older_drain_waits() {
+    let signal = ShutdownSignal::new();
+    let stall = common::Stall::new();
+    let mut drains: Vec<_> = (0..40).map(|_| Box::pin(signal.drained())).collect();
+    assert!(common::poll_with(&mut drains[0], &stall.waker()).is_pending());
+    for wait in &mut drains[1..] {
+        assert!(common::poll_once(wait).is_pending());
+    }
+    let firing = {
+        let signal = signal.clone();
+        std::thread::spawn(move || signal.trigger())
+    };
+    stall.wait_until_entered();
+    // The first drain wait has completed: fired, nothing tracked.
+    assert!(common::poll_once(&mut drains[0]).is_ready());
+    let guard = signal.track();
+    stall.go_on();
+    assert!(firing.join().unwrap());
+
+    let pending: Vec<usize> = drains
+        .iter_mut()
+        .enumerate()
+        .skip(1)
+        .filter_map(|(i, wait)| common::poll_once(wait).is_pending().then_some(i))
+        .collect();
+    drop(guard);
+    assert!(
+        pending.is_empty(),
+        "drain waits that saw the fired, empty signal still wait for a later task: {pending:?}"
+    );
+}

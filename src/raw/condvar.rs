@@ -93,9 +93,11 @@ impl RawCondvar {
     #[inline(never)]
     fn notify_one_slow(&self) {
         let mut queue = self.queue.lock();
+        self.wake_owed(&mut queue);
         if queue.is_empty() {
             return;
         }
+        queue.make_room();
         queue.pop_front(0);
         queue.clear_when_empty(&self.state, PARKED);
     }
@@ -113,6 +115,7 @@ impl RawCondvar {
     #[inline(never)]
     fn notify_many_slow(&self, n: usize) {
         let mut queue = self.queue.lock();
+        self.wake_owed(&mut queue);
         for _ in 0..n {
             queue.make_room();
             if queue.is_empty() {
@@ -121,6 +124,20 @@ impl RawCondvar {
             queue.pop_front(0);
         }
         queue.clear_when_empty(&self.state, PARKED);
+    }
+
+    /// Wakes the waiters at the front that a `notify_all` still working through its batches
+    /// owes a wake-up (those stamped with an epoch before the current one), so that a
+    /// notification sent meanwhile goes to a waiter of its own, not to one of theirs.
+    fn wake_owed(&self, queue: &mut Locked<'_>) {
+        let epoch = self.state.load(Ordering::Relaxed) & !PARKED;
+        loop {
+            queue.make_room();
+            match queue.front() {
+                Some(queued) if stamped_before(queued, epoch, usize::MAX) => queue.pop_front(0),
+                _ => break,
+            }
+        }
     }
 
     /// Wakes every waiter that waits now.

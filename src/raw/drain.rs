@@ -162,6 +162,9 @@ impl RawDrain {
         if prev & TRIGGERED != 0 {
             return false;
         }
+        // Drained now, whatever is tracked between our batches: every drain wait queued
+        // before is over.
+        let zero_now = count(prev) == 0;
         let bound = self.next_epoch(FIRING);
         loop {
             queue.make_room();
@@ -170,7 +173,7 @@ impl RawDrain {
                 break;
             }
             let zero_seen = self.epoch.load(Ordering::Relaxed) & ZERO_SEEN != 0;
-            if data & DRAIN == 0 || zero_seen || self.count() == 0 {
+            if data & DRAIN == 0 || zero_now || zero_seen {
                 queue.pop_front(1);
             } else {
                 // Work is still out: it waits on, linked, for the zero.

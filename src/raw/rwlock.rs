@@ -471,6 +471,12 @@ impl<'a> Protocol<'a> for ReadWait<'a> {
         }
     }
 
+    fn rechecks(&self) -> bool {
+        // A write unlock lets the queued readers in batch by batch: a reader polled before
+        // its batch comes enters by itself, as one that arrives then does.
+        true
+    }
+
     fn woken(&mut self, _wakeup: Wakeup) -> Option<()> {
         // Let in by a writer, already counted as a reader. If waking the writer that waits
         // for us panics, no guard will own that read lock: give it up.

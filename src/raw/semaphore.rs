@@ -166,9 +166,13 @@ impl RawSemaphore {
     /// clears `PARKED` if nobody is left. Under the queue's lock. Once the semaphore is closed
     /// nobody is handed any: the waiters `close` has not reached yet fail like the others.
     fn release_locked(&self, queue: &mut Locked<'_>, mut n: usize) -> Result<(), Overflow> {
-        let closed = self.state.load(Ordering::Relaxed) & CLOSED != 0;
-        while n > 0 && !closed {
+        while n > 0 {
             queue.make_room();
+            // Read after every batch: a `close` that ran between two of them has failed the
+            // waiters it reached, and the rest must fail like them.
+            if self.state.load(Ordering::Relaxed) & CLOSED != 0 {
+                break;
+            }
             let Some(lacks) = queue.front() else { break };
             if n < lacks {
                 queue.set_front(lacks - n);
