@@ -39,7 +39,7 @@ use crate::future::{wait_future, Shell, WaitKind};
 use crate::mutex::{Mutex, MutexGuard};
 use crate::raw::mutex::{LockWaiter, RawMutex};
 use crate::raw::queue::Node;
-use crate::raw::wait::{Finally, Strategy};
+use crate::raw::wait::{each_finally, Finally, Strategy};
 
 mod sealed {
     use super::{diag, LockSet, RawMutex};
@@ -258,13 +258,12 @@ fn next<S: Sealed>(set: &S, last: Option<usize>) -> Option<usize> {
 /// The caller must hold exactly those locks.
 unsafe fn unlock_through<S: Sealed>(set: &S, last: usize) {
     let top = key(set, last);
-    for i in 0..set.len() {
-        if key(set, i) <= top {
-            target(set, i).clear();
-            // SAFETY: the caller holds every lock at or below `top` in the lock order.
-            unsafe { raw(set, i).unlock() };
-        }
-    }
+    // Every member, even if an unlock wakes a waker that panics.
+    each_finally((0..set.len()).filter(|&i| key(set, i) <= top), |i| {
+        target(set, i).clear();
+        // SAFETY: the caller holds every lock at or below `top` in the lock order.
+        unsafe { raw(set, i).unlock() };
+    });
 }
 
 /// Panics if a mutex appears twice in `set`: the lock would wait for itself for ever.
@@ -376,11 +375,12 @@ pub fn try_lock_all<S: LockSet>(set: S) -> Option<S::Guards> {
     let site = diag::caller();
     for i in 0..set.len() {
         if !raw(&set, i).try_lock() {
-            for j in 0..i {
+            // Every member taken, even if an unlock wakes a waker that panics.
+            each_finally(0..i, |j| {
                 target(&set, j).clear();
                 // SAFETY: members `0..i` were locked by this loop.
                 unsafe { raw(&set, j).unlock() };
-            }
+            });
             return None;
         }
         target(&set, i).record(site, false);

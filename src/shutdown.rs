@@ -32,7 +32,7 @@ use pin_project_lite::pin_project;
 use crate::future::{wait_future, Shell};
 use crate::raw::drain::{cancel_wait, poll_triggered, RawDrain};
 use crate::raw::queue::{Node, Unpark, WaitQueue, Wakeup};
-use crate::raw::wait::Strategy;
+use crate::raw::wait::{each_finally, Strategy};
 use crate::sync::{AtomicUsize, Ordering};
 use crate::wait_group::{too_many, DrainKind, DrainRef, TriggerKind};
 
@@ -612,17 +612,15 @@ impl ShutdownSignal {
 /// Completes one tracked task on every signal from `from` up to and including `last` (the
 /// root when `None`).
 fn sub_chain(from: &Inner, last: Option<&Inner>) {
-    let mut current = from;
-    loop {
-        current.raw.sub();
-        if last.is_some_and(|last| core::ptr::eq(current, last)) {
-            return;
+    let chain = core::iter::successors(Some(from), |current| {
+        if last.is_some_and(|last| core::ptr::eq(*current, last)) {
+            None
+        } else {
+            current.parent.as_deref()
         }
-        match current.parent.as_deref() {
-            Some(parent) => current = parent,
-            None => return,
-        }
-    }
+    });
+    // Every level, even if a zero on one of them wakes a waker that panics.
+    each_finally(chain, |signal| signal.raw.sub());
 }
 
 impl Clone for ShutdownSignal {

@@ -16,8 +16,8 @@ use std::thread;
 use common::no_deadlock;
 use futures::FutureExt;
 use unisync::{
-    lock_all, Barrier, Condvar, Mutex, RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard,
-    Semaphore,
+    lock_all, Barrier, Condvar, Event, Mutex, RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard,
+    Semaphore, ShutdownSignal, WaitGroup,
 };
 
 // ---- wakers ------------------------------------------------------------------------------
@@ -45,7 +45,7 @@ fn flags() -> &'static Flags {
         on_clone: StdMutex::new(None),
         wakes: AtomicUsize::new(0),
     };
-    static POOL: [Flags; 64] = [FRESH; 64];
+    static POOL: [Flags; 128] = [FRESH; 128];
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     &POOL[NEXT.fetch_add(1, Ordering::SeqCst)]
 }
@@ -823,12 +823,567 @@ fn write_downgrade_waking_a_panicking_writer_leaves_the_lock_usable() {
     });
 }
 
+fn panics<R>(f: impl FnOnce() -> R) {
+    assert!(
+        catch_unwind(AssertUnwindSafe(f)).is_err(),
+        "expected a panic"
+    );
+}
+
+// ---- shutdown -----------------------------------------------------------------------------
+
+/// Docs of `ShutdownSignal::tracked`: "how many tasks are tracked under this signal (including
+/// under its children)". A guard of a child dropped when the child's drain waiter (whose waker
+/// panics on wake) is woken: the panic reaches the dropper, but the parent's count must still
+/// go down, or the parent never drains.
+#[test]
+fn child_guard_drop_waking_a_panicking_drain_waiter_still_completes_the_parent() {
+    no_deadlock(|| {
+        let root = ShutdownSignal::new();
+        let child = root.child();
+        let guard = child.track();
+        assert_eq!((root.tracked(), child.tracked()), (1, 1));
+        root.trigger();
+        let f = flags();
+        f.wake_panics.store(true, Ordering::SeqCst);
+        let w = waker(f);
+        let mut drained = Box::pin(child.drained());
+        assert!(poll(drained.as_mut(), &w).is_pending());
+        panics(move || drop(guard));
+        assert_eq!(f.wakes.load(Ordering::SeqCst), 1);
+        assert!(poll(drained.as_mut(), &noop()).is_ready());
+        assert_eq!(child.tracked(), 0);
+        assert_eq!(root.tracked(), 0, "the parent's count was left up");
+        assert!(root.drained().now_or_never().is_some());
+    });
+}
+
+// ---- multi-lock ---------------------------------------------------------------------------
+
+/// Docs of `lock_all`: "Dropping the future before it completes unlocks every mutex it had
+/// taken". Unlocking the first member wakes a waiter queued on it whose waker panics: the
+/// panic reaches the dropper, but the other members taken must still be unlocked.
+#[test]
+fn lock_all_cancel_waking_a_panicking_waiter_unlocks_every_member_taken() {
+    no_deadlock(|| {
+        let ms = [Mutex::new(0), Mutex::new(0), Mutex::new(0)];
+        // Lock order is by address: ms[0], ms[1], ms[2].
+        let g2 = ms[2].try_lock().unwrap();
+        let mut all = Box::pin(lock_all([&ms[0], &ms[1], &ms[2]]));
+        assert!(poll(all.as_mut(), &noop()).is_pending());
+        assert!(ms[0].is_locked() && ms[1].is_locked());
+        let f = flags();
+        f.wake_panics.store(true, Ordering::SeqCst);
+        let mut w = Box::pin(ms[0].lock());
+        assert!(poll(w.as_mut(), &waker(f)).is_pending());
+        panics(move || drop(all));
+        assert_eq!(f.wakes.load(Ordering::SeqCst), 1);
+        assert!(
+            !ms[1].is_locked(),
+            "a member taken by the cancelled lock_all stays locked"
+        );
+        assert!(poll(w.as_mut(), &noop()).is_ready());
+        drop(g2);
+        assert!(ms[1].try_lock().is_some());
+    });
+}
+
+// ---- barrier ------------------------------------------------------------------------------
+
+/// The party that trips the barrier wakes a party whose waker panics: the panic reaches the
+/// tripping party's poll, and every party still gets its result, with exactly one leader; the
+/// barrier is usable for the next generation.
+#[test]
+fn barrier_trip_waking_a_panicking_party_keeps_every_result() {
+    no_deadlock(|| {
+        let b = Barrier::new(3);
+        let f = flags();
+        f.wake_panics.store(true, Ordering::SeqCst);
+        let mut a = Box::pin(b.wait());
+        let mut c = Box::pin(b.wait());
+        assert!(poll(a.as_mut(), &waker(f)).is_pending());
+        assert!(poll(c.as_mut(), &noop()).is_pending());
+        let mut last = Box::pin(b.wait());
+        panics(|| poll(last.as_mut(), &noop()));
+        let mut leaders = 0;
+        let mut idx = Vec::new();
+        for fut in [&mut a, &mut c, &mut last] {
+            match poll(fut.as_mut(), &noop()) {
+                Poll::Ready(Ok(r)) => {
+                    leaders += r.is_leader() as usize;
+                    idx.push(r.index());
+                }
+                other => panic!(
+                    "a party did not get its result: {:?}",
+                    other.map(|r| r.is_ok())
+                ),
+            }
+        }
+        idx.sort();
+        assert_eq!(leaders, 1);
+        assert_eq!(idx, vec![0, 1, 2]);
+        assert_eq!(b.n_waiting(), 0);
+        // Next generation.
+        let mut x = Box::pin(b.wait());
+        let mut y = Box::pin(b.wait());
+        assert!(poll(x.as_mut(), &noop()).is_pending());
+        assert!(poll(y.as_mut(), &noop()).is_pending());
+        assert!(matches!(
+            poll(Box::pin(b.wait()).as_mut(), &noop()),
+            Poll::Ready(Ok(_))
+        ));
+        assert!(matches!(poll(x.as_mut(), &noop()), Poll::Ready(Ok(_))));
+        assert!(matches!(poll(y.as_mut(), &noop()), Poll::Ready(Ok(_))));
+    });
+}
+
+/// `abort` waking a party whose waker panics: the panic reaches the caller, every party
+/// fails, and `reset` makes the barrier usable again.
+#[test]
+fn barrier_abort_and_reset_waking_panicking_parties() {
+    no_deadlock(|| {
+        let b = Barrier::new(3);
+        let f = flags();
+        f.wake_panics.store(true, Ordering::SeqCst);
+        let mut a = Box::pin(b.wait());
+        let mut c = Box::pin(b.wait());
+        assert!(poll(a.as_mut(), &waker(f)).is_pending());
+        assert!(poll(c.as_mut(), &noop()).is_pending());
+        panics(|| b.abort());
+        assert!(b.is_broken());
+        assert!(matches!(poll(a.as_mut(), &noop()), Poll::Ready(Err(_))));
+        assert!(matches!(poll(c.as_mut(), &noop()), Poll::Ready(Err(_))));
+        b.reset();
+        assert!(!b.is_broken());
+        let mut a = Box::pin(b.wait());
+        assert!(poll(a.as_mut(), &waker(f)).is_pending());
+        panics(|| b.reset());
+        assert!(matches!(poll(a.as_mut(), &noop()), Poll::Ready(Err(_))));
+        assert_eq!(b.n_waiting(), 0);
+        let mut x = Box::pin(b.wait());
+        let mut y = Box::pin(b.wait());
+        assert!(poll(x.as_mut(), &noop()).is_pending());
+        assert!(poll(y.as_mut(), &noop()).is_pending());
+        assert!(matches!(
+            poll(Box::pin(b.wait()).as_mut(), &noop()),
+            Poll::Ready(Ok(_))
+        ));
+        assert!(matches!(poll(x.as_mut(), &noop()), Poll::Ready(Ok(_))));
+    });
+}
+
+// ---- semaphore ----------------------------------------------------------------------------
+
+/// `close` over more than one batch, one waiter's waker panicking: every waiter fails, the
+/// permits are all there, the panic reaches the closer.
+#[test]
+fn semaphore_close_with_a_panicking_waker_fails_every_waiter() {
+    no_deadlock(|| {
+        let sem = Semaphore::new(2);
+        let held = sem.try_acquire_many(2).unwrap();
+        let f = flags();
+        f.wake_panics.store(true, Ordering::SeqCst);
+        let mut ws: Vec<_> = (0..70).map(|_| Box::pin(sem.acquire())).collect();
+        for (i, w) in ws.iter_mut().enumerate() {
+            let wk = if i == 33 { waker(f) } else { noop() };
+            assert!(poll(w.as_mut(), &wk).is_pending());
+        }
+        panics(|| sem.close());
+        for w in ws.iter_mut() {
+            assert!(matches!(poll(w.as_mut(), &noop()), Poll::Ready(Err(_))));
+        }
+        drop(held);
+        assert_eq!(sem.available_permits(), 2);
+    });
+}
+
+/// `add_permits` handing permits to a panicking waiter then to others.
+#[test]
+fn semaphore_add_permits_with_a_panicking_waker_hands_every_permit() {
+    no_deadlock(|| {
+        let sem = Semaphore::new(0);
+        let f = flags();
+        f.wake_panics.store(true, Ordering::SeqCst);
+        let mut ws: Vec<_> = (0..40).map(|_| Box::pin(sem.acquire())).collect();
+        for (i, w) in ws.iter_mut().enumerate() {
+            let wk = if i == 0 || i == 35 { waker(f) } else { noop() };
+            assert!(poll(w.as_mut(), &wk).is_pending());
+        }
+        panics(|| sem.add_permits(45));
+        let permits: Vec<_> = ws
+            .iter_mut()
+            .map(|w| match poll(w.as_mut(), &noop()) {
+                Poll::Ready(Ok(p)) => p,
+                _ => panic!("a waiter was not served"),
+            })
+            .collect();
+        assert_eq!(sem.available_permits(), 5);
+        drop(permits);
+        assert_eq!(sem.available_permits(), 45);
+    });
+}
+
+// ---- condvar ------------------------------------------------------------------------------
+
+/// `notify_many` across batches with a panicking waker: exactly n waiters are notified.
+#[test]
+fn condvar_notify_many_with_a_panicking_waker_notifies_exactly_n() {
+    no_deadlock(|| {
+        let m = Mutex::new(0);
+        let cv = Condvar::new();
+        let f = flags();
+        f.wake_panics.store(true, Ordering::SeqCst);
+        let mut ws = Vec::new();
+        for i in 0..50 {
+            let mut w = Box::pin(cv.wait(m.try_lock().unwrap()));
+            let wk = if i == 31 { waker(f) } else { noop() };
+            assert!(poll(w.as_mut(), &wk).is_pending());
+            ws.push(w);
+        }
+        assert!(!m.is_locked());
+        panics(|| cv.notify_many(40));
+        let mut done = 0;
+        for w in ws.iter_mut() {
+            if let Poll::Ready(g) = poll(w.as_mut(), &noop()) {
+                done += 1;
+                drop(g);
+            }
+        }
+        assert_eq!(done, 40);
+        cv.notify_all();
+        for w in ws.iter_mut().skip(40) {
+            assert!(poll(w.as_mut(), &noop()).is_ready());
+        }
+    });
+}
+
+// ---- wait group ---------------------------------------------------------------------------
+
+#[test]
+fn wait_group_last_token_waking_a_panicking_waiter() {
+    no_deadlock(|| {
+        let wg = WaitGroup::new();
+        let t = wg.token();
+        let f = flags();
+        f.wake_panics.store(true, Ordering::SeqCst);
+        let mut a = Box::pin(wg.wait());
+        let mut b = Box::pin(wg.wait());
+        assert!(poll(a.as_mut(), &waker(f)).is_pending());
+        assert!(poll(b.as_mut(), &noop()).is_pending());
+        panics(move || drop(t));
+        assert_eq!(wg.count(), 0);
+        assert!(poll(a.as_mut(), &noop()).is_ready());
+        assert!(poll(b.as_mut(), &noop()).is_ready());
+        let t = wg.token();
+        let mut c = Box::pin(wg.wait());
+        assert!(poll(c.as_mut(), &noop()).is_pending());
+        drop(t);
+        assert!(poll(c.as_mut(), &noop()).is_ready());
+    });
+}
+
+/// Docs of `Barrier`: "exactly one leader per generation among the parties that return".
+/// A queued party polled again while the trip is still waking earlier batches collects its
+/// result itself (index 0: the leader) and then leaves the queue; dropping its stored waker
+/// there panics, so the poll panics and that index is lost: no party that returns is the
+/// leader.
+#[test]
+fn barrier_party_collecting_first_and_panicking_on_leaving_the_queue_keeps_a_leader() {
+    no_deadlock(|| {
+        const N: usize = 40;
+        let b: &'static Barrier = Box::leak(Box::new(Barrier::new(N)));
+        let stall = common::Stall::new();
+        let f = flags();
+        let mut parties: Vec<_> = (0..N - 1).map(|_| Box::pin(b.wait())).collect();
+        for (i, p) in parties.iter_mut().enumerate() {
+            let w = match i {
+                0 => stall.waker(),
+                35 => waker(f),
+                _ => noop(),
+            };
+            assert!(poll(p.as_mut(), &w).is_pending());
+        }
+        let last = thread::spawn(move || {
+            let mut p = Box::pin(b.wait());
+            match poll(p.as_mut(), &noop()) {
+                Poll::Ready(Ok(r)) => r.is_leader(),
+                _ => panic!("the last party trips the barrier"),
+            }
+        });
+        // The tripping thread is stopped inside the first batch; party 35 is still queued.
+        stall.wait_until_entered();
+        f.drop_panics.store(true, Ordering::SeqCst);
+        let r = catch_unwind(AssertUnwindSafe(|| poll(parties[35].as_mut(), &noop())));
+        f.drop_panics.store(false, Ordering::SeqCst);
+        stall.go_on();
+        let mut leaders = usize::from(last.join().unwrap());
+        let panicked = r.is_err();
+        if let Ok(Poll::Ready(Ok(res))) = r {
+            leaders += usize::from(res.is_leader());
+        }
+        for (i, p) in parties.iter_mut().enumerate() {
+            if i == 35 {
+                continue;
+            }
+            match poll(p.as_mut(), &noop()) {
+                Poll::Ready(Ok(res)) => leaders += usize::from(res.is_leader()),
+                _ => panic!("party {i} did not get its result"),
+            }
+        }
+        assert!(panicked, "the stored waker's drop was expected to panic");
+        assert_eq!(leaders, 1, "the parties that returned have no leader");
+    });
+}
+
+// ---- woken but unpolled futures dropped: the pass-on wakes a panicking waiter ---------------
+
+#[test]
+fn mutex_retry_wakeup_passed_on_to_a_panicking_waiter() {
+    no_deadlock(|| {
+        let m = Mutex::new(0);
+        let g = m.try_lock().unwrap();
+        let f = flags();
+        let mut a = Box::pin(m.lock());
+        let mut b = Box::pin(m.lock());
+        assert!(poll(a.as_mut(), &noop()).is_pending());
+        assert!(poll(b.as_mut(), &waker(f)).is_pending());
+        drop(g); // a woken to retry
+        f.wake_panics.store(true, Ordering::SeqCst);
+        panics(move || drop(a)); // passes the turn to b, whose waker panics
+        assert_eq!(f.wakes.load(Ordering::SeqCst), 1);
+        f.wake_panics.store(false, Ordering::SeqCst);
+        assert!(!m.is_locked());
+        let gb = match poll(b.as_mut(), &noop()) {
+            Poll::Ready(g) => g,
+            Poll::Pending => panic!("b was passed the turn"),
+        };
+        drop(gb);
+        assert!(m.try_lock().is_some());
+    });
+}
+
+#[test]
+fn mutex_handoff_passed_on_to_a_panicking_waiter() {
+    no_deadlock(|| {
+        let m = Mutex::new(0);
+        let g = m.try_lock().unwrap();
+        let f = flags();
+        let mut a = Box::pin(m.lock());
+        let mut b = Box::pin(m.lock());
+        assert!(poll(a.as_mut(), &noop()).is_pending());
+        assert!(poll(b.as_mut(), &waker(f)).is_pending());
+        drop(g); // a woken to retry
+        let g2 = m.try_lock().unwrap(); // barge: a is overtaken
+        assert!(poll(a.as_mut(), &noop()).is_pending()); // a back at the front, overtaken
+        drop(g2); // handed to a
+        assert!(m.is_locked());
+        f.wake_panics.store(true, Ordering::SeqCst);
+        panics(move || drop(a)); // a's lock goes to b
+        f.wake_panics.store(false, Ordering::SeqCst);
+        let gb = match poll(b.as_mut(), &noop()) {
+            Poll::Ready(g) => g,
+            Poll::Pending => panic!("b got nothing"),
+        };
+        drop(gb);
+        assert!(!m.is_locked());
+        assert!(m.try_lock().is_some());
+    });
+}
+
+#[test]
+fn condvar_notification_passed_on_to_a_panicking_waiter() {
+    no_deadlock(|| {
+        let m = Mutex::new(0);
+        let cv = Condvar::new();
+        let f = flags();
+        let mut a = Box::pin(cv.wait(m.try_lock().unwrap()));
+        assert!(poll(a.as_mut(), &noop()).is_pending());
+        let mut b = Box::pin(cv.wait(m.try_lock().unwrap()));
+        assert!(poll(b.as_mut(), &waker(f)).is_pending());
+        cv.notify_one();
+        f.wake_panics.store(true, Ordering::SeqCst);
+        panics(move || drop(a));
+        f.wake_panics.store(false, Ordering::SeqCst);
+        assert!(poll(b.as_mut(), &noop()).is_ready());
+        assert!(!m.is_locked());
+    });
+}
+
+#[test]
+fn semaphore_granted_permits_passed_on_to_a_panicking_waiter() {
+    no_deadlock(|| {
+        let sem = Semaphore::new(0);
+        let f = flags();
+        let mut a = Box::pin(sem.acquire_many(2));
+        let mut b = Box::pin(sem.acquire_many(2));
+        assert!(poll(a.as_mut(), &noop()).is_pending());
+        assert!(poll(b.as_mut(), &waker(f)).is_pending());
+        sem.add_permits(3);
+        f.wake_panics.store(true, Ordering::SeqCst);
+        panics(move || drop(a));
+        f.wake_panics.store(false, Ordering::SeqCst);
+        let p = match poll(b.as_mut(), &noop()) {
+            Poll::Ready(Ok(p)) => p,
+            _ => panic!("b was not served"),
+        };
+        assert_eq!(sem.available_permits(), 1);
+        drop(p);
+        assert_eq!(sem.available_permits(), 3);
+    });
+}
+
+/// Re-polling a queued wait with a new waker drops the old one, which panics: the wait stays
+/// queued with the new waker and is served.
+#[test]
+fn repoll_with_a_new_waker_whose_predecessor_panics_on_drop() {
+    no_deadlock(|| {
+        let sem = Semaphore::new(0);
+        let f = flags();
+        let mut a = Box::pin(sem.acquire());
+        assert!(poll(a.as_mut(), &waker(f)).is_pending());
+        f.drop_panics.store(true, Ordering::SeqCst);
+        let g = flags();
+        panics(|| poll(a.as_mut(), &waker(g)));
+        f.drop_panics.store(false, Ordering::SeqCst);
+        sem.add_permits(1);
+        assert_eq!(g.wakes.load(Ordering::SeqCst), 1);
+        assert!(matches!(poll(a.as_mut(), &noop()), Poll::Ready(Ok(_))));
+        let ev = Event::new();
+        let mut w = Box::pin(ev.wait());
+        assert!(poll(w.as_mut(), &waker(f)).is_pending());
+        f.drop_panics.store(true, Ordering::SeqCst);
+        panics(|| poll(w.as_mut(), &waker(g)));
+        f.drop_panics.store(false, Ordering::SeqCst);
+        ev.set();
+        assert_eq!(g.wakes.load(Ordering::SeqCst), 2);
+        assert!(poll(w.as_mut(), &noop()).is_ready());
+    });
+}
+
+// ---- rwlock: a queued reader polled between the batches of a write unlock -------------------
+
+/// A write unlock lets more than one batch of queued readers in; a reader of a later batch,
+/// polled while the unlock is still waking the first one, enters by itself and then leaves the
+/// queue, where dropping its stored waker panics. The poll panics, so no guard owns the read
+/// lock it took: it must not be left counted (the lock could never be written again).
+#[test]
+fn rwlock_reader_entering_by_itself_and_panicking_on_leaving_the_queue_leaks_no_read_lock() {
+    no_deadlock(|| {
+        const N: usize = 40;
+        let lock: &'static RwLock<u32> = Box::leak(Box::new(RwLock::new(0)));
+        let w = lock.try_write().unwrap();
+        let stall = common::Stall::new();
+        let f = flags();
+        let mut readers: Vec<_> = (0..N).map(|_| Box::pin(lock.read())).collect();
+        for (i, r) in readers.iter_mut().enumerate() {
+            let wk = match i {
+                0 => stall.waker(),
+                36 => waker(f),
+                _ => noop(),
+            };
+            assert!(poll(r.as_mut(), &wk).is_pending());
+        }
+        let unlocker = thread::spawn(move || drop(w));
+        stall.wait_until_entered();
+        f.drop_panics.store(true, Ordering::SeqCst);
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            poll(readers[36].as_mut(), &noop()).map(drop)
+        }));
+        f.drop_panics.store(false, Ordering::SeqCst);
+        stall.go_on();
+        unlocker.join().unwrap();
+        assert!(
+            r.is_err(),
+            "dropping the stored waker was expected to panic"
+        );
+        let r36 = readers.remove(36);
+        drop(r36);
+        for r in readers.iter_mut() {
+            match poll(r.as_mut(), &noop()) {
+                Poll::Ready(g) => drop(g),
+                Poll::Pending => panic!("a reader was not let in"),
+            }
+        }
+        drop(readers);
+        assert_eq!(lock.reader_count(), 0, "a read lock was left behind");
+        assert!(lock.try_write().is_some(), "write lock not obtainable");
+    });
+}
+
 #[cfg(feature = "diagnostics")]
 mod diag {
     use super::*;
     use std::sync::mpsc;
     use std::time::{Duration, Instant};
     use unisync::diagnostics;
+
+    /// The long-wait hook is process-wide: tests that install one take turns.
+    static HOOK: StdMutex<()> = StdMutex::new(());
+
+    /// Whether a long-wait report about `lock` arrives within a second of installing a hook.
+    fn reported(lock: usize) -> bool {
+        let _turn = HOOK
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (tx, rx) = mpsc::channel();
+        diagnostics::set_long_wait_hook(Duration::from_millis(5), move |w| {
+            let _ = tx.send(w.lock_addr());
+        });
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let mut ghost = false;
+        while let Ok(a) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            if a == lock {
+                ghost = true;
+                break;
+            }
+        }
+        diagnostics::clear_long_wait_hook();
+        ghost
+    }
+
+    /// `upgrade_blocking_timeout` that times out while a reader whose waker panics is queued
+    /// behind the upgrade: the withdrawal lets that reader in and panics, and the upgrade's
+    /// wait must still leave the registry, or the registry keeps a pointer into the unwound
+    /// stack frame. The thread stays alive until the check is over, so that a stale entry
+    /// would still point into mapped memory.
+    #[test]
+    fn an_upgrade_timeout_whose_withdrawal_panics_leaves_the_registry() {
+        no_deadlock(|| {
+            let lock: &'static RwLock<u32> = Box::leak(Box::new(RwLock::new(0)));
+            let inside = lock.try_read().unwrap();
+            let (done_tx, done) = mpsc::channel();
+            let (exit, exit_rx) = mpsc::channel::<()>();
+            let upgrader = thread::spawn(move || {
+                let up = lock.try_upgradable_read().unwrap();
+                // Long enough for the reader below to queue first, even on a busy machine.
+                let res = catch_unwind(AssertUnwindSafe(|| {
+                    drop(RwLockUpgradableReadGuard::upgrade_blocking_timeout(
+                        up,
+                        Duration::from_secs(3),
+                    ))
+                }));
+                done_tx.send(res.is_err()).unwrap();
+                let _ = exit_rx.recv();
+            });
+            while !lock.is_write_locked() {
+                thread::yield_now();
+            }
+            let w = Waker::from(Arc::new(WakePanics));
+            let mut read = Box::pin(lock.read());
+            assert!(poll(read.as_mut(), &w).is_pending());
+            assert!(
+                done.recv().unwrap(),
+                "the withdrawal panicked (waking the reader)"
+            );
+            drop(read.as_mut().now_or_never().expect("let in"));
+            drop(read);
+            drop(inside);
+            let ghost = reported(lock as *const RwLock<u32> as usize);
+            exit.send(()).unwrap();
+            upgrader.join().unwrap();
+            assert!(!ghost, "the withdrawn upgrade is still in the registry");
+        });
+    }
 
     /// A wait cancelled by a drop that unwinds (its waker's drop panics) must leave the
     /// registry: otherwise the registry keeps a pointer into freed memory. The future is
@@ -854,19 +1409,7 @@ mod diag {
             assert!(r.is_err());
             drop(held);
             // No wait on `m` exists any more; a hook must not hear of one.
-            let (tx, rx) = mpsc::channel();
-            diagnostics::set_long_wait_hook(Duration::from_millis(5), move |w| {
-                let _ = tx.send(w.lock_addr());
-            });
-            let deadline = Instant::now() + Duration::from_secs(2);
-            let mut ghost = false;
-            while let Ok(a) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                if a == addr(m) {
-                    ghost = true;
-                    break;
-                }
-            }
-            diagnostics::clear_long_wait_hook();
+            let ghost = reported(addr(m));
             assert!(
                 !ghost,
                 "a dropped (cancelled) wait is still in the registry and was reported"

@@ -309,10 +309,11 @@ impl<'a> Protocol<'a> for BarrierWait<'a> {
         }
     }
 
-    fn rechecks(&self) -> bool {
-        // Once one party has seen the trip, a party polled after it sees it too. A look is
-        // what every wake-up leads to anyway, and a wake-up carries nothing to pass on.
-        true
+    fn released(&mut self) -> bool {
+        // Once one party has seen the trip, a party polled after it sees it too: any change
+        // of the word since this party queued is worth a look, which is what every wake-up
+        // leads to anyway (a wake-up carries nothing to pass on).
+        self.raw.state.load(Ordering::Acquire) & !PARKED != self.seen & !PARKED
     }
 
     fn check(&mut self, _queue: &mut Locked<'_>) -> Check<Outcome> {

@@ -344,9 +344,9 @@ impl<'a> Protocol<'a> for DrainWait<'a> {
             .then_some(())
     }
 
-    fn rechecks(&self) -> bool {
+    fn released(&mut self) -> bool {
         // Once one waiter has seen the trigger (or the zero), one polled after it sees it too.
-        true
+        self.done(self.raw.state.load(Ordering::Acquire))
     }
 
     fn check(&mut self, _queue: &mut Locked<'_>) -> Check<()> {

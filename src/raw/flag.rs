@@ -161,8 +161,10 @@ impl<'a> Protocol<'a> for FlagWait<'a> {
         self.done(s).then_some(())
     }
 
-    fn rechecks(&self) -> bool {
-        true
+    fn released(&mut self) -> bool {
+        // Linked, so the generation the wait started in is recorded: this only compares.
+        let s = self.raw.state.load(Ordering::Acquire);
+        self.done(s)
     }
 
     fn check(&mut self, _queue: &mut Locked<'_>) -> Check<()> {

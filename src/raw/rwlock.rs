@@ -471,10 +471,10 @@ impl<'a> Protocol<'a> for ReadWait<'a> {
         }
     }
 
-    fn rechecks(&self) -> bool {
+    fn released(&mut self) -> bool {
         // A write unlock lets the queued readers in batch by batch: a reader polled before
         // its batch comes enters by itself, as one that arrives then does.
-        true
+        self.raw.state.load(Ordering::Acquire) & WRITE == 0
     }
 
     fn woken(&mut self, _wakeup: Wakeup) -> Option<()> {

@@ -288,10 +288,10 @@ impl<'a> Protocol<'a> for AcquireWait<'a> {
         self.raw.state.load(Ordering::Relaxed) & (PARKED | CLOSED) == 0
     }
 
-    fn rechecks(&self) -> bool {
+    fn released(&mut self) -> bool {
         // A queued wait polled after `close` fails at once, as the waits `close` has already
-        // reached did: while it is queued, `attempt` can only find the semaphore closed.
-        true
+        // reached did. (While it is queued, `attempt` can only find the semaphore closed.)
+        self.raw.state.load(Ordering::Acquire) & CLOSED != 0
     }
 
     #[inline]

@@ -204,14 +204,17 @@ pub(crate) trait Protocol<'q> {
         false
     }
 
-    /// Whether a queued wait that is polled again, before its wake-up has come, looks at the
-    /// state word again and finishes if [`attempt`](Self::attempt) succeeds, leaving the queue
-    /// as a cancelled wait does (a wake-up that came meanwhile goes to
-    /// [`abandon`](Self::abandon)). For waits that one release ends all at once (an event, a
-    /// closed semaphore): the releaser wakes them batch by batch, and a wait polled after
-    /// another one saw the release must see it too. `attempt` must not take anything a waiter
-    /// queued ahead is owed.
-    fn rechecks(&self) -> bool {
+    /// For a queued wait polled again before its wake-up has come: whether the release it
+    /// waits for may have come, from a look at the state word that changes nothing. If so,
+    /// the wait leaves the queue as a cancelled one does (a wake-up that came meanwhile goes
+    /// to [`abandon`](Self::abandon)) and starts over from [`attempt`](Self::attempt).
+    ///
+    /// For waits that one release ends all at once (an event, a closed semaphore, the readers
+    /// a write lets in): the releaser wakes them batch by batch, and a wait polled after
+    /// another one saw the release must see it too. It leaves the queue before it takes
+    /// anything, since dropping the waker stored there can panic. `attempt` must not take
+    /// anything a waiter queued ahead is owed.
+    fn released(&mut self) -> bool {
         false
     }
 
@@ -247,12 +250,9 @@ where
     // A thread (and, while nobody is queued, a task) retries before it first parks; once
     // woken it is at the front, and it retries once before it goes back there.
     let mut woken = false;
-    if p.rechecks() && node.is_linked() {
-        if let Some(out) = p.attempt() {
-            // Released, but not reached by the releaser yet: leave the queue now.
-            cancel(node, p);
-            return Poll::Ready(out);
-        }
+    if node.is_linked() && p.released() {
+        // Released, but not reached by the releaser yet: leave the queue, then try as new.
+        cancel(node, p);
     }
     loop {
         let just_linked = node.is_idle();
@@ -355,6 +355,27 @@ impl<F: FnOnce()> Drop for Finally<F> {
         if let Some(f) = self.0.take() {
             f();
         }
+    }
+}
+
+/// Runs `step` on every item, each even if an earlier one panicked (waking or dropping a
+/// user's waker can): the rest run as the panic unwinds, when the queue catches any further
+/// waker panic instead of aborting.
+pub(crate) fn each_finally<I: Iterator>(items: I, step: impl FnMut(I::Item)) {
+    struct Rest<I: Iterator, F: FnMut(I::Item)> {
+        items: I,
+        step: F,
+    }
+    impl<I: Iterator, F: FnMut(I::Item)> Drop for Rest<I, F> {
+        fn drop(&mut self) {
+            for item in self.items.by_ref() {
+                (self.step)(item);
+            }
+        }
+    }
+    let mut rest = Rest { items, step };
+    for item in rest.items.by_ref() {
+        (rest.step)(item);
     }
 }
 

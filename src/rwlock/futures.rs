@@ -456,13 +456,18 @@ rwlock_future! {
 fn withdraw_upgrade<R: RwLockRef>(shell: Pin<&mut Shell<UpgradeKind<R>>>) -> R {
     let (node, source, kind) = shell.parts();
     let lock = source.take().expect("an unfinished upgrade owns its lock");
-    // SAFETY: we own the upgradable lock. If withdrawing panics (dropping a user's waker
-    // can), nobody gets a guard for it: it is released.
-    let release = Finally::new(|| unsafe { release_gate(lock.raw()) });
-    kind.0.cancel(node, lock.raw());
-    release.disarm();
-    kind.1
-        .cancel(lock.writer_target(diag::LockKind::RwLockUpgrade));
+    {
+        // Leaves the registry however the withdrawal ends: the record lives in the future.
+        let record = &mut kind.1;
+        let lock = &lock;
+        let _forget =
+            Finally::new(|| record.cancel(lock.writer_target(diag::LockKind::RwLockUpgrade)));
+        // SAFETY: we own the upgradable lock. If withdrawing panics (dropping a user's waker
+        // can), nobody gets a guard for it: it is released.
+        let release = Finally::new(|| unsafe { release_gate(lock.raw()) });
+        kind.0.cancel(node, lock.raw());
+        release.disarm();
+    }
     lock
 }
 
