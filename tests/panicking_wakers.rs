@@ -1091,7 +1091,8 @@ fn wait_group_last_token_waking_a_panicking_waiter() {
 fn barrier_party_collecting_first_and_panicking_on_leaving_the_queue_keeps_a_leader() {
     no_deadlock(|| {
         const N: usize = 40;
-        let b: &'static Barrier = Box::leak(Box::new(Barrier::new(N)));
+        static BARRIER: Barrier = Barrier::new(N);
+        let b = &BARRIER;
         let stall = common::Stall::new();
         let f = flags();
         let mut parties: Vec<_> = (0..N - 1).map(|_| Box::pin(b.wait())).collect();
@@ -1270,7 +1271,8 @@ fn repoll_with_a_new_waker_whose_predecessor_panics_on_drop() {
 fn rwlock_reader_entering_by_itself_and_panicking_on_leaving_the_queue_leaks_no_read_lock() {
     no_deadlock(|| {
         const N: usize = 40;
-        let lock: &'static RwLock<u32> = Box::leak(Box::new(RwLock::new(0)));
+        static LOCK: RwLock<u32> = RwLock::new(0);
+        let lock = &LOCK;
         let w = lock.try_write().unwrap();
         let stall = common::Stall::new();
         let f = flags();
