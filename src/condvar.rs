@@ -720,16 +720,17 @@ impl<'a, G: CondvarGuard> WaitCore<'a, G> {
             .source
             .as_ref()
             .expect("condvar wait polled after completion");
-        if this.waiter.holds_lock() {
-            // This call releases the lock: its holder is no longer.
-            G::source_mutex(source).clear_holder();
-        }
-        let mutex = G::source_mutex(source).raw();
+        let source_mutex = G::source_mutex(source);
         // SAFETY: `source` came from a guard and the lock has not been released since (the
-        // waiter tracks that); the waiter releases it once.
+        // waiter tracks that); the waiter releases it once, and its holder is no longer then.
         unsafe {
-            this.waiter
-                .poll_wait(this.node.into_ref(), &this.condvar.raw, mutex, strategy)
+            this.waiter.poll_wait(
+                this.node.into_ref(),
+                &this.condvar.raw,
+                source_mutex.raw(),
+                || source_mutex.clear_holder(),
+                strategy,
+            )
         }
     }
 

@@ -748,3 +748,30 @@ fn every_form_of_lock_all_records_its_callers_line_for_each_mutex() {
     assert_eq!((line_of_holder(&a), line_of_holder(&b)), (line, line));
     drop(guards);
 }
+
+/// `Mutex::holder` is `None` only while the mutex is free: a condvar wait whose first poll
+/// panics cloning the task's waker has not released the mutex (its future still holds it,
+/// and dropping the future unlocks it), so the record stays.
+#[test]
+fn a_condvar_wait_that_panics_before_releasing_keeps_the_holder() {
+    static CLONE_PANICS: std::task::RawWakerVTable =
+        std::task::RawWakerVTable::new(|_| panic!("waker clone panics"), |_| {}, |_| {}, |_| {});
+    let (m, cv) = (Mutex::new(()), Condvar::new());
+    let line = line!() + 1;
+    let guard = m.lock_blocking();
+    let mut wait = Box::pin(cv.wait(guard));
+    // SAFETY: the vtable never reads the data pointer.
+    let waker = unsafe {
+        std::task::Waker::from_raw(std::task::RawWaker::new(std::ptr::null(), &CLONE_PANICS))
+    };
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait.as_mut().poll(&mut Context::from_waker(&waker))
+    }));
+    assert!(res.is_err(), "the clone panicked");
+    assert!(m.is_locked(), "the wait still holds the mutex");
+    let holder = m.holder();
+    drop(wait);
+    assert!(!m.is_locked());
+    let holder = holder.expect("the mutex is locked, but holder() says it is free");
+    assert_eq!(holder.site().line(), line);
+}

@@ -1536,3 +1536,47 @@ fn a_task_tracked_while_the_trigger_wakes_its_batches_does_not_hold_back_older_d
         "drain waits that saw the fired, empty signal still wait for a later task: {pending:?}"
     );
 }
+
+/// The same promise for `drained` (they share their state machine with the wait group): a
+/// queued drain wait polled while the last guard's drop is still waking earlier waits sees the
+/// drain, and completes though a task is tracked as it leaves the queue.
+#[test]
+fn a_drain_wait_that_saw_the_drain_completes_though_a_task_comes_as_it_leaves_the_queue() {
+    static SIGNAL: std::sync::LazyLock<ShutdownSignal> =
+        std::sync::LazyLock::new(ShutdownSignal::new);
+    static LATE: std::sync::Mutex<Option<DrainGuard>> = std::sync::Mutex::new(None);
+    struct TracksOnDrop;
+    impl Wake for TracksOnDrop {
+        fn wake(self: Arc<Self>) {}
+    }
+    impl Drop for TracksOnDrop {
+        fn drop(&mut self) {
+            *LATE.lock().unwrap() = Some(SIGNAL.track());
+        }
+    }
+    let guard = SIGNAL.track();
+    SIGNAL.trigger();
+    let stall = Stall::new();
+    let mut waits: Vec<_> = (0..40).map(|_| Box::pin(SIGNAL.drained())).collect();
+    assert!(poll_with(&mut waits[0], &stall.waker()).is_pending());
+    for wait in &mut waits[1..39] {
+        assert!(poll_once(wait).is_pending());
+    }
+    let tracks_on_drop = Waker::from(Arc::new(TracksOnDrop));
+    assert!(poll_with(&mut waits[39], &tracks_on_drop).is_pending());
+    drop(tracks_on_drop);
+    let releaser = thread::spawn(move || drop(guard));
+    stall.wait_until_entered();
+    assert_eq!(SIGNAL.tracked(), 0);
+    let seen_drained = poll_once(&mut waits[39]).is_ready();
+    stall.go_on();
+    releaser.join().unwrap();
+    drop(LATE.lock().unwrap().take());
+    for wait in &mut waits[..39] {
+        assert!(poll_once(wait).is_ready());
+    }
+    assert!(
+        seen_drained,
+        "the wait saw the drain, yet waits on for the new task"
+    );
+}

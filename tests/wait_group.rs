@@ -506,3 +506,47 @@ fn a_wait_polled_after_another_saw_the_group_done_completes_too() {
     let token = group.token();
     common::one_release_ends_every_wait_at_once(|| group.wait(), || drop(token));
 }
+
+/// "A wait completes once the count is zero at some moment after the wait started, even if a
+/// new token is made before the waiter runs again": also for a queued wait polled while the
+/// last token's drop is still waking earlier waits (held between two batches), which sees the
+/// zero, leaves the queue, and meets a new token before it tries again (here made by its old
+/// waker's drop, which runs right there).
+#[test]
+fn a_wait_that_saw_the_zero_completes_though_a_token_comes_as_it_leaves_the_queue() {
+    static GROUP: std::sync::LazyLock<WaitGroup> = std::sync::LazyLock::new(WaitGroup::new);
+    static LATE: std::sync::Mutex<Option<WaitGroupToken>> = std::sync::Mutex::new(None);
+    struct TokenOnDrop;
+    impl std::task::Wake for TokenOnDrop {
+        fn wake(self: Arc<Self>) {}
+    }
+    impl Drop for TokenOnDrop {
+        fn drop(&mut self) {
+            *LATE.lock().unwrap() = Some(GROUP.token());
+        }
+    }
+    let token = GROUP.token();
+    let stall = common::Stall::new();
+    let mut waits: Vec<_> = (0..40).map(|_| Box::pin(GROUP.wait())).collect();
+    assert!(common::poll_with(&mut waits[0], &stall.waker()).is_pending());
+    for wait in &mut waits[1..39] {
+        assert!(poll_once(wait).is_pending());
+    }
+    let token_on_drop = std::task::Waker::from(Arc::new(TokenOnDrop));
+    assert!(common::poll_with(&mut waits[39], &token_on_drop).is_pending());
+    drop(token_on_drop);
+    let releaser = thread::spawn(move || drop(token));
+    stall.wait_until_entered();
+    assert_eq!(GROUP.count(), 0);
+    let seen_zero = poll_once(&mut waits[39]).is_ready();
+    stall.go_on();
+    releaser.join().unwrap();
+    drop(LATE.lock().unwrap().take());
+    for wait in &mut waits[..39] {
+        assert!(poll_once(wait).is_ready());
+    }
+    assert!(
+        seen_zero,
+        "the wait saw the zero, yet waits on for the token made after it"
+    );
+}

@@ -187,13 +187,15 @@ pub(crate) struct CondvarWaiter {
     phase: Phase,
 }
 
-struct CondvarWait<'a> {
+struct CondvarWait<'a, F: Fn()> {
     condvar: &'a RawCondvar,
     mutex: &'a RawMutex,
     phase: &'a mut Phase,
+    /// Runs just before the mutex is released (the lock diagnostics forget its holder).
+    releasing: F,
 }
 
-impl<'a> Protocol<'a> for CondvarWait<'a> {
+impl<'a, F: Fn()> Protocol<'a> for CondvarWait<'a, F> {
     type Output = ();
 
     fn queue(&self) -> &'a WaitQueue {
@@ -216,6 +218,7 @@ impl<'a> Protocol<'a> for CondvarWait<'a> {
     fn linked(&mut self) {
         if *self.phase == Phase::Holding {
             *self.phase = Phase::Waiting;
+            (self.releasing)();
             // SAFETY: the caller of `poll_wait` handed us the lock (see its `# Safety`); the
             // phase change above makes this the only release.
             unsafe { self.mutex.unlock() };
@@ -258,7 +261,8 @@ impl CondvarWaiter {
 
     /// Queues, releases `mutex`, and waits for a notification. `Ready` once notified (or once
     /// [`withdraw`](Self::withdraw) ended the wait); the mutex is then still released and the
-    /// node idle again.
+    /// node idle again. `releasing` runs just before the release, which comes only once the
+    /// node is queued (a panic before, from the waker's clone, leaves the lock held).
     ///
     /// # Safety
     ///
@@ -269,6 +273,7 @@ impl CondvarWaiter {
         node: Pin<&Node>,
         condvar: &RawCondvar,
         mutex: &RawMutex,
+        releasing: impl Fn(),
         strategy: &mut S,
     ) -> Poll<()> {
         if matches!(self.phase, Phase::Notified | Phase::TimedOut) {
@@ -278,6 +283,7 @@ impl CondvarWaiter {
             condvar,
             mutex,
             phase: &mut self.phase,
+            releasing,
         };
         poll_wait(node, strategy, &mut wait)
     }
@@ -327,6 +333,8 @@ impl CondvarWaiter {
                     condvar,
                     mutex,
                     phase: &mut self.phase,
+                    // Past the release already.
+                    releasing: || {},
                 },
             ),
             Phase::Notified => condvar.notify_one(),

@@ -317,6 +317,9 @@ fn drained(s: usize) -> bool {
 struct DrainWait<'a> {
     raw: &'a RawDrain,
     kind: usize,
+    /// `released` saw the wait over: it is, whatever the count does after (a drain wait takes
+    /// nothing, so it may end on what it saw).
+    seen: bool,
 }
 
 impl DrainWait<'_> {
@@ -340,13 +343,14 @@ impl<'a> Protocol<'a> for DrainWait<'a> {
 
     #[inline]
     fn attempt(&mut self) -> Option<()> {
-        self.done(self.raw.state.load(Ordering::Acquire))
-            .then_some(())
+        (self.seen || self.done(self.raw.state.load(Ordering::Acquire))).then_some(())
     }
 
     fn released(&mut self) -> bool {
-        // Once one waiter has seen the trigger (or the zero), one polled after it sees it too.
-        self.done(self.raw.state.load(Ordering::Acquire))
+        // Once one waiter has seen the trigger (or the zero), one polled after it sees it too,
+        // even if work is tracked again while it leaves the queue.
+        self.seen = self.done(self.raw.state.load(Ordering::Acquire));
+        self.seen
     }
 
     fn check(&mut self, _queue: &mut Locked<'_>) -> Check<()> {
@@ -374,7 +378,15 @@ pub(crate) fn poll_triggered<S: Strategy>(
     raw: &RawDrain,
     strategy: &mut S,
 ) -> Poll<()> {
-    poll_wait(node, strategy, &mut DrainWait { raw, kind: 0 })
+    poll_wait(
+        node,
+        strategy,
+        &mut DrainWait {
+            raw,
+            kind: 0,
+            seen: false,
+        },
+    )
 }
 
 /// Advances a wait for the trigger and a zero count.
@@ -384,12 +396,27 @@ pub(crate) fn poll_drained<S: Strategy>(
     raw: &RawDrain,
     strategy: &mut S,
 ) -> Poll<()> {
-    poll_wait(node, strategy, &mut DrainWait { raw, kind: DRAIN })
+    poll_wait(
+        node,
+        strategy,
+        &mut DrainWait {
+            raw,
+            kind: DRAIN,
+            seen: false,
+        },
+    )
 }
 
 /// Withdraws an unfinished wait of either kind. Releases wake every waiter, so nothing is
 /// passed on.
 pub(crate) fn cancel_wait(node: Pin<&Node>, raw: &RawDrain) {
     // The kind only matters to `check`, which a cancellation never runs.
-    cancel(node, &mut DrainWait { raw, kind: 0 });
+    cancel(
+        node,
+        &mut DrainWait {
+            raw,
+            kind: 0,
+            seen: false,
+        },
+    );
 }
