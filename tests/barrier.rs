@@ -708,3 +708,33 @@ fn a_party_waiting_to_enter_a_full_generation_joins_the_fresh_one_after_a_reset(
     barrier.abort();
     assert!(matches!(poll_once(&mut e), Poll::Ready(Err(_))));
 }
+
+/// Clones of the counting waker below.
+static CLONES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static COUNTING: std::task::RawWakerVTable =
+    std::task::RawWakerVTable::new(count_clone, |_| {}, |_| {}, |_| {});
+/// Counts a clone.
+fn count_clone(_: *const ()) -> std::task::RawWaker {
+    CLONES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    std::task::RawWaker::new(std::ptr::null(), &COUNTING)
+}
+
+/// A queued party polled again with the same waker, the barrier unchanged, keeps its stored
+/// waker and its place, as every other wait does: it does not leave the queue and link again.
+#[test]
+fn barrier_repoll_with_the_same_waker_does_not_requeue() {
+    // SAFETY: the vtable's functions ignore the data pointer.
+    let waker = unsafe {
+        std::task::Waker::from_raw(std::task::RawWaker::new(std::ptr::null(), &COUNTING))
+    };
+    let barrier = unisync::Barrier::new(2);
+    let mut wait = Box::pin(barrier.wait());
+    assert!(poll_with(&mut wait, &waker).is_pending());
+    let after_first = CLONES.load(std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..3 {
+        assert!(poll_with(&mut wait, &waker).is_pending());
+    }
+    let extra = CLONES.load(std::sync::atomic::Ordering::SeqCst) - after_first;
+    drop(wait);
+    assert_eq!(extra, 0, "re-polls with the same waker cloned it again");
+}

@@ -1275,3 +1275,85 @@ fn every_reader_queued_behind_a_writer_is_in_once_the_write_is_released() {
          a newcomer got in)"
     );
 }
+
+/// A waker that does nothing when woken and runs a hook when its last clone is dropped: it
+/// stands for a thread that acts at that moment (a preempted poll).
+struct DropHook(std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>);
+
+impl std::task::Wake for DropHook {
+    fn wake(self: Arc<Self>) {}
+}
+
+impl Drop for DropHook {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.lock().unwrap().take() {
+            f();
+        }
+    }
+}
+
+/// "When a writer releases the lock, every reader that queued behind it is let in at once,
+/// before the next writer": also a queued reader polled while the unlock is still letting in
+/// earlier batches, which enters by itself. It takes its read lock before it leaves the queue:
+/// the next writer, coming meanwhile (here while the reader's old waker is dropped), does not
+/// get in first.
+#[test]
+fn reader_polled_between_let_in_batches_is_not_overtaken_by_the_next_writer() {
+    let lock = Arc::new(RwLock::new(()));
+    let w1 = lock.try_write_owned().unwrap();
+    let stall = common::Stall::new();
+    let mut first = Box::pin(lock.read_owned());
+    assert!(common::poll_with(&mut first, &stall.waker()).is_pending());
+    let mut rest: Vec<_> = (0..31).map(|_| Box::pin(lock.read_owned())).collect();
+    for r in &mut rest {
+        assert!(common::poll_once(r).is_pending());
+    }
+    let batch = Arc::new(std::sync::Mutex::new(Some((first, rest))));
+    let (wrote_tx, wrote_rx) = std::sync::mpsc::channel::<()>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let wrote_first = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut late = Box::pin(lock.read_owned());
+    {
+        let (stall, batch, wrote_first) = (stall.clone(), batch.clone(), wrote_first.clone());
+        let hook = move || {
+            // The writer's release goes on, and the next writer comes.
+            stall.go_on();
+            // The first batch runs (here: gives up its read locks).
+            drop(batch.lock().unwrap().take());
+            if wrote_rx
+                .recv_timeout(std::time::Duration::from_secs(2))
+                .is_ok()
+            {
+                wrote_first.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        };
+        assert!(common::poll_with(
+            &mut late,
+            &std::task::Waker::from(Arc::new(DropHook(std::sync::Mutex::new(Some(Box::new(
+                hook
+            ))))))
+        )
+        .is_pending());
+    }
+    let writer = {
+        let lock = lock.clone();
+        std::thread::spawn(move || {
+            drop(w1);
+            let w2 = lock.write_blocking();
+            let _ = wrote_tx.send(());
+            let _ = done_rx.recv_timeout(std::time::Duration::from_secs(10));
+            drop(w2);
+        })
+    };
+    stall.wait_until_entered();
+    let polled = common::poll_once(&mut late);
+    let _ = done_tx.send(());
+    drop(polled);
+    drop(late);
+    drop(batch.lock().unwrap().take());
+    writer.join().unwrap();
+    assert!(
+        !wrote_first.load(std::sync::atomic::Ordering::SeqCst),
+        "the next writer got the lock before a reader queued behind the previous one"
+    );
+}

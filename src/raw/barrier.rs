@@ -310,10 +310,15 @@ impl<'a> Protocol<'a> for BarrierWait<'a> {
     }
 
     fn released(&mut self) -> bool {
-        // Once one party has seen the trip, a party polled after it sees it too: any change
-        // of the word since this party queued is worth a look, which is what every wake-up
-        // leads to anyway (a wake-up carries nothing to pass on).
-        self.raw.state.load(Ordering::Acquire) & !PARKED != self.seen & !PARKED
+        // Once one party has seen the trip, a party polled after it sees it too (a wake-up
+        // carries nothing to pass on). Whatever the next step of this party can act on:
+        let s = self.raw.state.load(Ordering::Acquire);
+        match self.phase.generation() {
+            // its generation tripped, or the barrier broke or is being reset;
+            Some(gen) => s & GEN != gen || s & (BROKEN | DRAINING) != 0,
+            // outside: the barrier broke, or the generation it waits to enter has room.
+            None => s & BROKEN != 0 || (s & DRAINING == 0 && count(s) < self.raw.parties),
+        }
     }
 
     fn check(&mut self, _queue: &mut Locked<'_>) -> Check<Outcome> {

@@ -477,6 +477,11 @@ impl<'a> Protocol<'a> for ReadWait<'a> {
         self.raw.state.load(Ordering::Acquire) & WRITE == 0
     }
 
+    fn takes_before_leaving(&self) -> bool {
+        // Entered before the next writer can announce itself, as the batch would have been.
+        true
+    }
+
     fn woken(&mut self, _wakeup: Wakeup) -> Option<()> {
         // Let in by a writer, already counted as a reader. If waking the writer that waits
         // for us panics, no guard will own that read lock: give it up.

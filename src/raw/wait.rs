@@ -218,6 +218,13 @@ pub(crate) trait Protocol<'q> {
         false
     }
 
+    /// Whether a released wait (see [`released`](Self::released)) takes what it waits for
+    /// before it leaves the queue, so that nobody who came later (a writer after a reader
+    /// let in) gets there first. If leaving then panics, [`undo`](Self::undo) gives it back.
+    fn takes_before_leaving(&self) -> bool {
+        false
+    }
+
     /// Under the queue's lock: tries once more, or marks the state word and says how to link.
     fn check(&mut self, queue: &mut Locked<'_>) -> Check<Self::Output>;
 
@@ -252,7 +259,11 @@ where
     let mut woken = false;
     if node.is_linked() && p.released() {
         // Released, but not reached by the releaser yet: leave the queue, then try as new.
-        cancel(node, p);
+        if !p.takes_before_leaving() {
+            cancel(node, p);
+        } else if let Some(out) = p.attempt() {
+            return Poll::Ready(keep_through(p, out, |p| cancel(node, p)));
+        }
     }
     loop {
         let just_linked = node.is_idle();
@@ -308,6 +319,16 @@ where
 /// Drops the unparker a wait that finished under the lock did not need, and returns `out`.
 /// Dropping it runs the user's waker code, which can panic: `out` is then given back.
 fn unneeded<'q, P: Protocol<'q>>(p: &mut P, out: P::Output, unpark: Unpark) -> P::Output {
+    keep_through(p, out, |_| drop(unpark))
+}
+
+/// Runs `step`, which can panic (it drops a user's waker), and returns `out`, or gives `out`
+/// back if `step` panics.
+fn keep_through<'q, P: Protocol<'q>>(
+    p: &mut P,
+    out: P::Output,
+    step: impl FnOnce(&mut P),
+) -> P::Output {
     struct Undo<'p, 'q, P: Protocol<'q>> {
         p: &'p mut P,
         out: Option<P::Output>,
@@ -325,7 +346,7 @@ fn unneeded<'q, P: Protocol<'q>>(p: &mut P, out: P::Output, unpark: Unpark) -> P
         out: Some(out),
         queue: PhantomData,
     };
-    drop(unpark);
+    step(undo.p);
     match undo.out.take() {
         Some(out) => out,
         None => unreachable!("taken only here"),
