@@ -555,30 +555,36 @@ fn smol_async_std_tokio_and_a_thread_take_turns() {
     assert_eq!(guard.1, expected, "turns taken out of order or twice");
 }
 
-/// `notify_all` "wakes every task and thread that waits right now", even while an older
-/// `notify_all` is still waking its batches (held between two of them): the waiter that queued
-/// meanwhile is woken by the newer call, and not left for every later one to skip.
-#[test]
-fn notify_all_wakes_every_waiter_while_an_older_notify_all_is_still_waking() {
-    static MUTEX: Mutex<()> = Mutex::new(());
-    static CONDVAR: Condvar = Condvar::new();
+/// Holds a `notify_all` of 40 waiters between its first two wake-up batches (its first
+/// waiter has seen its notification), queues a late waiter and sends `notify`. Every waiter
+/// then waits "right now": the late one is woken at once, by the newer call, and every old
+/// one by the end, whatever the newer call is (a `notify_one` first wakes the waiters the
+/// older `notify_all` still owes a wake-up, so that its own goes to a waiter of its own).
+fn late_waiter_while_an_older_notify_all_is_still_waking(
+    mutex: &'static Mutex<()>,
+    condvar: &'static Condvar,
+    notify: impl FnOnce(&Condvar),
+) {
     let stall = Stall::new();
     let noop = futures::task::noop_waker();
-    // More waiters than a wake-up batch, the first one holding the first `notify_all` there.
     let mut old = Vec::new();
     for i in 0..40 {
-        let mut wait = Box::pin(CONDVAR.wait(MUTEX.lock_blocking()));
+        let mut wait = Box::pin(condvar.wait(mutex.lock_blocking()));
         let waker = if i == 0 { stall.waker() } else { noop.clone() };
         assert!(common::poll_with(&mut wait, &waker).is_pending());
         old.push(wait);
     }
-    let first = std::thread::spawn(|| CONDVAR.notify_all());
+    let first = std::thread::spawn(|| condvar.notify_all());
     stall.wait_until_entered();
+    match common::poll_with(&mut old[0], &noop) {
+        Poll::Ready(guard) => drop(guard),
+        Poll::Pending => panic!("the first waiter of the notify_all was not notified"),
+    }
 
     let late_waker = Counter::new();
-    let mut late = Box::pin(CONDVAR.wait(MUTEX.lock_blocking()));
+    let mut late = Box::pin(condvar.wait(mutex.lock_blocking()));
     assert!(late_waker.poll(&mut late).is_pending());
-    CONDVAR.notify_all();
+    notify(condvar);
     assert_eq!(
         late_waker.count(),
         1,
@@ -587,60 +593,33 @@ fn notify_all_wakes_every_waiter_while_an_older_notify_all_is_still_waking() {
 
     stall.go_on();
     first.join().unwrap();
-    for wait in &mut old {
+    for (i, wait) in old.iter_mut().enumerate().skip(1) {
         match common::poll_with(wait, &noop) {
             Poll::Ready(guard) => drop(guard),
-            Poll::Pending => panic!("a waiter of the first notify_all was not woken"),
+            Poll::Pending => panic!("waiter {i} of the first notify_all was not woken"),
         }
     }
     assert!(late_waker.poll(&mut late).is_ready());
 }
 
-/// `Condvar::notify_one`: "Wakes one waiting task or thread, if any. Each call wakes one more
-/// waiter". A `notify_all` held between two batches has already woken waiters; a waiter that
-/// queues after that, followed by a `notify_one`, must be woken (by one or the other). The
-/// `notify_one` takes a waiter the `notify_all` was still going to wake, and the `notify_all`
-/// then stops at the newer waiter: nobody wakes it.
+/// `notify_all` "wakes every task and thread that waits right now", even while an older
+/// `notify_all` is still waking its batches: the waiter that queued meanwhile is woken by the
+/// newer call, and not left for every later one to skip.
+#[test]
+fn notify_all_wakes_every_waiter_while_an_older_notify_all_is_still_waking() {
+    static MUTEX: Mutex<()> = Mutex::new(());
+    static CONDVAR: Condvar = Condvar::new();
+    late_waiter_while_an_older_notify_all_is_still_waking(&MUTEX, &CONDVAR, Condvar::notify_all);
+}
+
+/// `notify_one`: "Each call wakes one more waiter", also while an older `notify_all` is still
+/// waking its batches: it must not take a waiter that call owes a wake-up, leaving the late
+/// waiter asleep.
 #[test]
 fn notify_one_during_an_older_notify_all_does_not_strand_a_new_waiter() {
     static MUTEX: Mutex<()> = Mutex::new(());
     static CONDVAR: Condvar = Condvar::new();
-    let stall = common::Stall::new();
-    let noop = futures::task::noop_waker();
-    let mut old = Vec::new();
-    for i in 0..40 {
-        let mut wait = Box::pin(CONDVAR.wait(MUTEX.lock_blocking()));
-        let waker = if i == 0 { stall.waker() } else { noop.clone() };
-        assert!(common::poll_with(&mut wait, &waker).is_pending());
-        old.push(wait);
-    }
-    let all = std::thread::spawn(|| CONDVAR.notify_all());
-    stall.wait_until_entered();
-    // The first notify_all has visibly notified: its first waiter returns.
-    match common::poll_with(&mut old[0], &noop) {
-        Poll::Ready(guard) => drop(guard),
-        Poll::Pending => panic!("the first waiter of notify_all was not notified"),
-    }
-
-    let late_waker = common::Counter::new();
-    let mut late = Box::pin(CONDVAR.wait(MUTEX.lock_blocking()));
-    assert!(late_waker.poll(&mut late).is_pending());
-    CONDVAR.notify_one();
-
-    stall.go_on();
-    all.join().unwrap();
-    for (i, wait) in old.iter_mut().enumerate().skip(1) {
-        match common::poll_with(wait, &noop) {
-            Poll::Ready(guard) => drop(guard),
-            Poll::Pending => panic!("waiter {i} of the notify_all was not woken"),
-        }
-    }
-    assert_eq!(
-        late_waker.count(),
-        1,
-        "the waiter that queued before notify_one was never woken"
-    );
-    assert!(late_waker.poll(&mut late).is_ready());
+    late_waiter_while_an_older_notify_all_is_still_waking(&MUTEX, &CONDVAR, Condvar::notify_one);
 }
 
 /// The same with `notify_many(1)`, "the same as `n` calls of `notify_one`".
@@ -648,34 +627,7 @@ fn notify_one_during_an_older_notify_all_does_not_strand_a_new_waiter() {
 fn notify_many_during_an_older_notify_all_does_not_strand_a_new_waiter() {
     static MUTEX: Mutex<()> = Mutex::new(());
     static CONDVAR: Condvar = Condvar::new();
-    let stall = common::Stall::new();
-    let noop = futures::task::noop_waker();
-    let mut old = Vec::new();
-    for i in 0..40 {
-        let mut wait = Box::pin(CONDVAR.wait(MUTEX.lock_blocking()));
-        let waker = if i == 0 { stall.waker() } else { noop.clone() };
-        assert!(common::poll_with(&mut wait, &waker).is_pending());
-        old.push(wait);
-    }
-    let all = std::thread::spawn(|| CONDVAR.notify_all());
-    stall.wait_until_entered();
-
-    let late_waker = common::Counter::new();
-    let mut late = Box::pin(CONDVAR.wait(MUTEX.lock_blocking()));
-    assert!(late_waker.poll(&mut late).is_pending());
-    CONDVAR.notify_many(1);
-
-    stall.go_on();
-    all.join().unwrap();
-    for wait in &mut old {
-        if let Poll::Ready(guard) = common::poll_with(wait, &noop) {
-            drop(guard);
-        }
-    }
-    assert_eq!(
-        late_waker.count(),
-        1,
-        "the waiter that queued before notify_many(1) was never woken"
-    );
-    assert!(late_waker.poll(&mut late).is_ready());
+    late_waiter_while_an_older_notify_all_is_still_waking(&MUTEX, &CONDVAR, |condvar| {
+        condvar.notify_many(1)
+    });
 }

@@ -184,13 +184,7 @@ impl RawBarrier {
     #[inline(never)]
     fn wake_all_slow(&self) {
         let mut queue = self.queue.lock();
-        loop {
-            queue.make_room();
-            if queue.is_empty() {
-                break;
-            }
-            queue.pop_front(0);
-        }
+        queue.pop_front_while(0, |_| true);
         self.state.fetch_and(!PARKED, Ordering::Relaxed);
     }
 

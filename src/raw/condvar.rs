@@ -131,13 +131,7 @@ impl RawCondvar {
     /// notification sent meanwhile goes to a waiter of its own, not to one of theirs.
     fn wake_owed(&self, queue: &mut Locked<'_>) {
         let epoch = self.state.load(Ordering::Relaxed) & !PARKED;
-        loop {
-            queue.make_room();
-            match queue.front() {
-                Some(queued) if stamped_before(queued, epoch, usize::MAX) => queue.pop_front(0),
-                _ => break,
-            }
-        }
+        queue.pop_front_while(0, |queued| stamped_before(queued, epoch, usize::MAX));
     }
 
     /// Wakes every waiter that waits now.
@@ -157,13 +151,7 @@ impl RawCondvar {
         // waiters, or may still be waking its own (between two batches, or from a waker).
         let epoch = self.state.fetch_add(EPOCH_ONE, Ordering::Relaxed) & !PARKED;
         let next = epoch.wrapping_add(EPOCH_ONE);
-        loop {
-            queue.make_room();
-            match queue.front() {
-                Some(queued) if stamped_before(queued, next, usize::MAX) => queue.pop_front(0),
-                _ => break,
-            }
-        }
+        queue.pop_front_while(0, |queued| stamped_before(queued, next, usize::MAX));
         queue.clear_when_empty(&self.state, PARKED);
     }
 }

@@ -180,19 +180,12 @@ impl RawDrain {
                 queue.requeue_front((bound << 1) | DRAIN);
             }
         }
-        // Zeros made meanwhile: every drain wait that linked before the last of them is over.
-        loop {
-            let word = self.epoch.load(Ordering::Relaxed);
-            if word & ZERO_SEEN == 0 {
-                break;
-            }
-            queue.make_room();
-            match queue.front() {
-                Some(data) if older(data >> 1, self.epoch.load(Ordering::Relaxed) & EPOCH_MASK) => {
-                    queue.pop_front(1);
-                }
-                _ => break,
-            }
+        // Zeros made meanwhile: every drain wait that linked before the last of them is over
+        // (one may come while the batches go out: the bound is read afresh each time).
+        if self.epoch.load(Ordering::Relaxed) & ZERO_SEEN != 0 {
+            queue.pop_front_while(1, |data| {
+                older(data >> 1, self.epoch.load(Ordering::Relaxed) & EPOCH_MASK)
+            });
         }
         let word = self.epoch.load(Ordering::Relaxed);
         self.epoch.store(word & EPOCH_MASK, Ordering::Relaxed);
@@ -265,16 +258,13 @@ impl RawDrain {
         // Only drain waits are left once the trigger has fired: complete those queued before
         // this zero.
         let epoch = self.next_epoch(0);
-        loop {
-            queue.make_room();
-            match queue.front() {
-                Some(data) if older(data >> 1, epoch) => {
-                    debug_assert!(data & DRAIN != 0, "a trigger wait after the trigger");
-                    queue.pop_front(1);
-                }
-                _ => break,
-            }
-        }
+        queue.pop_front_while(1, |data| {
+            debug_assert!(
+                !older(data >> 1, epoch) || data & DRAIN != 0,
+                "a trigger wait after the trigger"
+            );
+            older(data >> 1, epoch)
+        });
         queue.clear_when_empty(&self.state, PARKED);
     }
 

@@ -97,17 +97,11 @@ impl RawFlag {
     #[inline(never)]
     fn wake_older_than(&self, current: usize) {
         let mut queue = self.queue.lock();
-        loop {
-            queue.make_room();
-            match queue.front() {
-                // Not `!=`: a set still waking its batches must stop at waiters that started
-                // after a later set and clear.
-                Some(started) if stamped_before(started, current, usize::MAX >> GEN_SHIFT) => {
-                    queue.pop_front(0);
-                }
-                _ => break,
-            }
-        }
+        // Not `!=`: a set still waking its batches must stop at waiters that started after a
+        // later set and clear.
+        queue.pop_front_while(0, |started| {
+            stamped_before(started, current, usize::MAX >> GEN_SHIFT)
+        });
         queue.clear_when_empty(&self.state, PARKED);
     }
 

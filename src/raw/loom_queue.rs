@@ -76,14 +76,10 @@ impl Signals {
         }
         let mut sent = 0;
         let mut queue = self.queue.lock();
-        loop {
-            queue.make_room();
-            if queue.is_empty() {
-                break;
-            }
-            queue.pop_front(1);
+        queue.pop_front_while(1, |_| {
             sent += 1;
-        }
+            true
+        });
         self.state.fetch_and(!PARKED, Ordering::Relaxed);
         sent
     }

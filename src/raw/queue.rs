@@ -488,6 +488,20 @@ impl Locked<'_> {
         }
     }
 
+    /// Pops the nodes at the front while `pop` says so of their data, handing each `token`
+    /// (see [`pop_front`](Self::pop_front)). Past a batch the lock is released and taken again
+    /// (see [`make_room`](Self::make_room)), and `pop` is asked about whatever is in front then.
+    #[inline]
+    pub(crate) fn pop_front_while(&mut self, token: usize, mut pop: impl FnMut(usize) -> bool) {
+        loop {
+            self.make_room();
+            match self.front() {
+                Some(data) if pop(data) => self.pop_front(token),
+                _ => break,
+            }
+        }
+    }
+
     /// Unlinks the first node (which must exist) and hands it `token` (0 or 1); the node
     /// learns of it, and is woken, when the lock is released. The batch must have room (see
     /// [`make_room`](Self::make_room)).

@@ -234,13 +234,7 @@ impl RawSemaphore {
         }
         if prev & PARKED != 0 {
             let mut queue = self.queue.lock();
-            loop {
-                queue.make_room();
-                if queue.is_empty() {
-                    break;
-                }
-                queue.pop_front(CLOSING);
-            }
+            queue.pop_front_while(CLOSING, |_| true);
             self.state.fetch_and(!PARKED, Ordering::Relaxed);
         }
         true
