@@ -181,6 +181,20 @@ fn a_downgrade_clears_the_writer() {
     let up = RwLockWriteGuard::downgrade_to_upgradable(w);
     assert!(l.writer().is_none());
     drop(up);
+    let r = RwLockWriteGuard::downgrade_map(l.write_blocking(), |v| v);
+    assert!(l.writer().is_none());
+    drop(r);
+    let w = RwLockWriteGuard::try_downgrade_map(l.write_blocking(), |_| None::<&i32>).unwrap_err();
+    assert!(
+        l.writer().is_some(),
+        "a failed try keeps the write lock and its record"
+    );
+    drop(RwLockWriteGuard::try_downgrade_map(w, |v| Some(v)).unwrap());
+    assert!(l.writer().is_none());
+    let m = RwLockWriteGuard::map(l.write_blocking(), |v| v);
+    assert!(l.writer().is_some(), "a mapped guard keeps the record");
+    drop(unisync::MappedRwLockWriteGuard::downgrade(m));
+    assert!(l.writer().is_none());
 }
 
 #[test]

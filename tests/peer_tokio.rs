@@ -840,6 +840,44 @@ async fn rwlock_downgrade_wakes_reader() {
     assert!(std::ptr::eq(&*read_guard1, &*read_guard2));
 }
 
+// `downgrade_map` runs its closure under the write lock; the queued read gets in afterwards,
+// on the same value.
+#[tokio::test]
+async fn rwlock_downgrade_map() {
+    let lock = RwLock::new(0);
+    let write_guard = lock.write().await;
+    let mut read_t = spawn(lock.read());
+    read_t.assert_pending();
+    let read_guard1 = RwLockWriteGuard::downgrade_map(write_guard, |v| {
+        read_t.assert_pending();
+        v
+    });
+    let read_guard2 = read_t.assert_ready();
+    assert!(std::ptr::eq(&*read_guard1, &*read_guard2));
+}
+
+// `try_downgrade_map` keeps the write lock when its closure finds nothing.
+#[tokio::test]
+async fn rwlock_try_downgrade_map() {
+    let lock = RwLock::new(0);
+    let write_guard = lock.write().await;
+    let mut read_t = spawn(lock.read());
+    read_t.assert_pending();
+    let write_guard = RwLockWriteGuard::try_downgrade_map(write_guard, |_| {
+        read_t.assert_pending();
+        None::<&()>
+    })
+    .expect_err("the closure found nothing");
+    read_t.assert_pending();
+    let read_guard1 = RwLockWriteGuard::try_downgrade_map(write_guard, |v| {
+        read_t.assert_pending();
+        Some(v)
+    })
+    .expect("the closure found the value");
+    let read_guard2 = read_t.assert_ready();
+    assert!(std::ptr::eq(&*read_guard1, &*read_guard2));
+}
+
 // Two threads' writes both land.
 #[test]
 fn loom_rwlock_concurrent_write() {

@@ -1357,3 +1357,134 @@ fn reader_polled_between_let_in_batches_is_not_overtaken_by_the_next_writer() {
         "the next writer got the lock before a reader queued behind the previous one"
     );
 }
+
+#[test]
+fn downgrade_map_runs_under_the_write_lock_then_lets_queued_readers_in_before_a_writer() {
+    let lock = RwLock::new((1, String::from("a")));
+    let mut w = lock.try_write().unwrap();
+    w.1.push('b');
+    let mut reader = Probe::new(lock.read());
+    let mut writer = Probe::new(lock.write());
+    assert!(reader.poll().is_pending());
+    assert!(writer.poll().is_pending());
+    let name = RwLockWriteGuard::downgrade_map(w, |v| {
+        assert!(lock.try_read().is_none(), "f runs under the write lock");
+        &v.1
+    });
+    assert_eq!(*name, "ab");
+    let r = reader
+        .drive()
+        .expect("the queued reader gets in with the downgrade");
+    assert_eq!(r.1, "ab");
+    assert!(writer.drive().is_none(), "a writer got in between");
+    drop(r);
+    drop(reader);
+    assert!(
+        writer.drive().is_none(),
+        "the mapped guard still holds a read lock"
+    );
+    drop(name);
+    assert!(
+        writer.drive().is_some(),
+        "the writer gets in once it is dropped"
+    );
+    drop(writer);
+    assert_free(&lock);
+}
+
+#[test]
+fn try_downgrade_map_keeps_the_write_lock_when_nothing_is_found() {
+    let lock = RwLock::new(vec![1, 2]);
+    let w = lock.try_write().unwrap();
+    let mut reader = Probe::new(lock.read());
+    assert!(reader.poll().is_pending());
+    let w = RwLockWriteGuard::try_downgrade_map(w, |v| v.get(9));
+    let mut w = w.unwrap_err();
+    assert!(reader.drive().is_none(), "the write lock is still held");
+    w.push(3);
+    let third = RwLockWriteGuard::try_downgrade_map(w, |v| v.get(2)).unwrap();
+    assert_eq!(*third, 3);
+    assert_eq!(*reader.drive().expect("let in by the downgrade"), [1, 2, 3]);
+    drop(reader);
+    read_held_until_dropped(&lock, third);
+}
+
+#[test]
+fn owned_downgrade_map_and_try_downgrade_map_hold_a_read_lock() {
+    let lock = Arc::new(RwLock::new((1, 2)));
+    let mut w = lock.clone().try_write_owned().unwrap();
+    w.1 = 20;
+    let second = OwnedRwLockWriteGuard::downgrade_map(w, |v| &v.1);
+    assert_eq!(*second, 20);
+    assert_eq!(
+        Arc::strong_count(&lock),
+        2,
+        "the mapped guard keeps the lock"
+    );
+    read_held_until_dropped(&lock, second);
+
+    let w = lock.clone().try_write_owned().unwrap();
+    let w = OwnedRwLockWriteGuard::try_downgrade_map(w, |_| None::<&i32>).unwrap_err();
+    assert!(lock.try_read().is_none(), "still the write lock");
+    let first = OwnedRwLockWriteGuard::try_downgrade_map(w, |v| Some(&v.0)).unwrap();
+    assert_eq!(*first, 1);
+    read_held_until_dropped(&lock, first);
+    assert_eq!(Arc::strong_count(&lock), 1);
+}
+
+#[test]
+fn mapped_write_guards_downgrade_to_mapped_read_guards_of_the_same_part() {
+    let lock = RwLock::new((1, 2));
+    let mut second = RwLockWriteGuard::map(lock.try_write().unwrap(), |v| &mut v.1);
+    *second = 20;
+    let mut reader = Probe::new(lock.read());
+    assert!(reader.poll().is_pending());
+    let second: MappedRwLockReadGuard<'_, i32> = MappedRwLockWriteGuard::downgrade(second);
+    assert_eq!(*second, 20);
+    assert_eq!(*reader.drive().expect("let in by the downgrade"), (1, 20));
+    drop(reader);
+    read_held_until_dropped(&lock, second);
+
+    let lock = Arc::new(RwLock::new([1, 2]));
+    let mut first =
+        OwnedRwLockWriteGuard::map(lock.clone().try_write_owned().unwrap(), |a| &mut a[0]);
+    *first = 10;
+    let first: OwnedMappedRwLockReadGuard<[i32; 2], i32> =
+        OwnedMappedRwLockWriteGuard::downgrade(first);
+    assert_eq!(*first, 10);
+    read_held_until_dropped(&lock, first);
+    assert_eq!(*lock.try_read().unwrap(), [10, 2]);
+}
+
+#[test]
+fn a_panic_in_downgrade_map_releases_the_write_lock() {
+    let lock = Arc::new(RwLock::new(0));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        RwLockWriteGuard::downgrade_map(lock.try_write().unwrap(), |_| -> &i32 { panic!("f") })
+    }));
+    assert!(r.is_err());
+    assert_free(&lock);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        RwLockWriteGuard::try_downgrade_map(lock.try_write().unwrap(), |_| -> Option<&i32> {
+            panic!("f")
+        })
+    }));
+    assert!(r.is_err());
+    assert_free(&lock);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        OwnedRwLockWriteGuard::downgrade_map(lock.clone().try_write_owned().unwrap(), |_| -> &i32 {
+            panic!("f")
+        })
+    }));
+    assert!(r.is_err());
+    assert_free(&lock);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        OwnedRwLockWriteGuard::try_downgrade_map(
+            lock.clone().try_write_owned().unwrap(),
+            |_| -> Option<&i32> { panic!("f") },
+        )
+    }));
+    assert!(r.is_err());
+    assert_free(&lock);
+    assert_eq!(Arc::strong_count(&lock), 1);
+}

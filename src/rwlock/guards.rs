@@ -866,10 +866,45 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
 
 /// Narrowing guards to a part of the value: `map` and `try_map` on every read and write guard.
 ///
-/// A mapped guard keeps the lock (read or write) held and releases it when dropped; it cannot
-/// be turned back into the full guard, downgraded or upgraded.
+/// A mapped guard keeps the lock (read or write) held and releases it when dropped. It cannot
+/// be turned back into the full guard or upgraded; a mapped write guard can be downgraded to a
+/// mapped read guard of the same part, and a write guard can be narrowed and downgraded in one
+/// step (`downgrade_map`, `try_downgrade_map`).
 mod mapped {
     use super::*;
+
+    /// Downgrades `guard`'s write lock to a read lock owned by a guard of `value`.
+    fn downgrade_to_mapped<'a, T: ?Sized, U: ?Sized>(
+        guard: RwLockWriteGuard<'a, T>,
+        value: NonNull<U>,
+    ) -> MappedRwLockReadGuard<'a, U> {
+        // Panics, changing nothing, if the read lock would not fit: the guard still owns the
+        // write lock then.
+        guard.lock.raw.check_downgrade();
+        let lock = RwLockWriteGuard::into_lock(guard);
+        lock.writer.clear();
+        // The read guard owns the read lock before the downgrade takes it (waking a reader can
+        // panic: the guard then gives it up).
+        let reader = MappedRwLockReadGuard::new(&lock.raw, value);
+        // SAFETY: we held the write lock and give it up for that read lock.
+        unsafe { lock.raw.downgrade_write() };
+        reader
+    }
+
+    /// The owned form of [`downgrade_to_mapped`].
+    fn downgrade_owned_to_mapped<T: ?Sized, U: ?Sized>(
+        guard: OwnedRwLockWriteGuard<T>,
+        value: NonNull<U>,
+    ) -> OwnedMappedRwLockReadGuard<T, U> {
+        // As in `downgrade_to_mapped`.
+        guard.lock.raw.check_downgrade();
+        let lock = OwnedRwLockWriteGuard::into_lock(guard);
+        lock.writer.clear();
+        let reader = OwnedMappedRwLockReadGuard::new(lock, value);
+        // SAFETY: we held the write lock and give it up for that read lock.
+        unsafe { reader.lock.raw.downgrade_write() };
+        reader
+    }
 
     impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
         /// Narrows the guard to a part of the value; the read lock stays held by the new guard.
@@ -990,6 +1025,83 @@ mod mapped {
                 diag::HolderRef::new(&lock.writer),
                 value,
             ))
+        }
+
+        /// Turns the write lock into a read lock of a part of the value, without letting any
+        /// writer in between: [`map`](RwLockWriteGuard::map) and
+        /// [`downgrade`](RwLockWriteGuard::downgrade) in one step.
+        ///
+        /// `f` runs while the write lock is still held, so nobody else sees the value between
+        /// the last write and the read guard; it gets `&T`, not `&mut T`, since what it returns
+        /// is then shared with other readers. Readers that queued behind this writer get in
+        /// once `f` has returned.
+        ///
+        /// # Panics
+        ///
+        /// If `f` panics, the guard is dropped and the write lock released. Like
+        /// [`downgrade`](RwLockWriteGuard::downgrade), panics when
+        /// [`RwLock::MAX_READERS`] read locks are held, releasing the write lock.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use unisync::{RwLock, RwLockWriteGuard};
+        ///
+        /// let lock = RwLock::new((0, String::new()));
+        /// let mut writer = lock.try_write().unwrap();
+        /// writer.1.push_str("ready");
+        /// let name = RwLockWriteGuard::downgrade_map(writer, |v| &v.1);
+        /// assert_eq!(lock.try_read().unwrap().0, 0);
+        /// assert_eq!(*name, "ready");
+        /// ```
+        pub fn downgrade_map<U: ?Sized, F>(guard: Self, f: F) -> MappedRwLockReadGuard<'a, U>
+        where
+            F: FnOnce(&T) -> &U,
+        {
+            let lock = guard.lock;
+            // SAFETY: `guard` holds the write lock until the downgrade below, after `f`.
+            let value = NonNull::from(f(unsafe { &*lock.value.get() }));
+            downgrade_to_mapped(guard, value)
+        }
+
+        /// Like [`downgrade_map`](RwLockWriteGuard::downgrade_map), for a part that `f` may
+        /// or may not find; gives the write guard back unchanged when `f` returns `None`.
+        ///
+        /// # Errors
+        ///
+        /// Returns the original guard, still holding the write lock, when `f` returns `None`.
+        ///
+        /// # Panics
+        ///
+        /// As for [`downgrade_map`](RwLockWriteGuard::downgrade_map).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use unisync::{RwLock, RwLockWriteGuard};
+        ///
+        /// let lock = RwLock::new(vec![1, 2]);
+        /// let mut writer =
+        ///     RwLockWriteGuard::try_downgrade_map(lock.try_write().unwrap(), |v| v.get(5))
+        ///         .unwrap_err();
+        /// writer.push(3);
+        /// let third = RwLockWriteGuard::try_downgrade_map(writer, |v| v.get(2)).unwrap();
+        /// assert_eq!(*third, 3);
+        /// assert!(lock.try_write().is_none());
+        /// ```
+        pub fn try_downgrade_map<U: ?Sized, F>(
+            guard: Self,
+            f: F,
+        ) -> Result<MappedRwLockReadGuard<'a, U>, Self>
+        where
+            F: FnOnce(&T) -> Option<&U>,
+        {
+            let lock = guard.lock;
+            // SAFETY: as in `downgrade_map`.
+            match f(unsafe { &*lock.value.get() }).map(NonNull::from) {
+                Some(value) => Ok(downgrade_to_mapped(guard, value)),
+                None => Err(guard),
+            }
         }
     }
 
@@ -1121,6 +1233,71 @@ mod mapped {
                 Self::into_lock(guard),
                 value,
             ))
+        }
+
+        /// Turns the write lock into a read lock of a part of the value, without letting any
+        /// writer in between; the owned form of [`RwLockWriteGuard::downgrade_map`].
+        ///
+        /// # Panics
+        ///
+        /// As for [`RwLockWriteGuard::downgrade_map`]: if `f` panics the write lock is
+        /// released.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        /// use unisync::{OwnedRwLockWriteGuard, RwLock};
+        ///
+        /// let lock = Arc::new(RwLock::new((1, 2)));
+        /// let mut writer = lock.try_write_owned().unwrap();
+        /// writer.1 = 20;
+        /// let second = OwnedRwLockWriteGuard::downgrade_map(writer, |v| &v.1);
+        /// assert_eq!(lock.try_read().unwrap().0, 1);
+        /// assert_eq!(std::thread::spawn(move || *second).join().unwrap(), 20);
+        /// ```
+        pub fn downgrade_map<U: ?Sized, F>(guard: Self, f: F) -> OwnedMappedRwLockReadGuard<T, U>
+        where
+            F: FnOnce(&T) -> &U,
+        {
+            let value = NonNull::from(f(&*guard));
+            downgrade_owned_to_mapped(guard, value)
+        }
+
+        /// Like [`downgrade_map`](OwnedRwLockWriteGuard::downgrade_map), for a part that `f`
+        /// may or may not find; gives the write guard back unchanged when `f` returns `None`.
+        ///
+        /// # Errors
+        ///
+        /// Returns the original guard, still holding the write lock, when `f` returns `None`.
+        ///
+        /// # Panics
+        ///
+        /// As for [`RwLockWriteGuard::downgrade_map`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        /// use unisync::{OwnedRwLockWriteGuard, RwLock};
+        ///
+        /// let lock = Arc::new(RwLock::new(vec![7]));
+        /// let writer = lock.try_write_owned().unwrap();
+        /// let writer = OwnedRwLockWriteGuard::try_downgrade_map(writer, |v| v.get(1)).unwrap_err();
+        /// let first = OwnedRwLockWriteGuard::try_downgrade_map(writer, |v| v.first()).unwrap();
+        /// assert_eq!(*first, 7);
+        /// ```
+        pub fn try_downgrade_map<U: ?Sized, F>(
+            guard: Self,
+            f: F,
+        ) -> Result<OwnedMappedRwLockReadGuard<T, U>, Self>
+        where
+            F: FnOnce(&T) -> Option<&U>,
+        {
+            match f(&*guard).map(NonNull::from) {
+                Some(value) => Ok(downgrade_owned_to_mapped(guard, value)),
+                None => Err(guard),
+            }
         }
     }
 
@@ -1330,6 +1507,36 @@ mod mapped {
             let (raw, holder) = (guard.raw, guard.holder);
             core::mem::forget(guard);
             Ok(MappedRwLockWriteGuard::new(raw, holder, value))
+        }
+
+        /// Turns the write lock into a read lock of the same part of the value, without
+        /// letting any writer in between (see [`RwLockWriteGuard::downgrade`]).
+        ///
+        /// # Panics
+        ///
+        /// When [`RwLock::MAX_READERS`] read locks are held; the write lock is released then.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use unisync::{MappedRwLockWriteGuard, RwLock, RwLockWriteGuard};
+        ///
+        /// let lock = RwLock::new((1, 2));
+        /// let mut second = RwLockWriteGuard::map(lock.try_write().unwrap(), |v| &mut v.1);
+        /// *second = 20;
+        /// let second = MappedRwLockWriteGuard::downgrade(second);
+        /// assert_eq!(*lock.try_read().unwrap(), (1, 20));
+        /// assert_eq!(*second, 20);
+        /// ```
+        pub fn downgrade(guard: Self) -> MappedRwLockReadGuard<'a, T> {
+            // As in `downgrade_to_mapped`: a panic here leaves the write lock with `guard`.
+            guard.raw.check_downgrade();
+            let guard = core::mem::ManuallyDrop::new(guard);
+            guard.holder.clear();
+            let reader = MappedRwLockReadGuard::new(guard.raw, guard.value);
+            // SAFETY: we held the write lock and give it up for that read lock.
+            unsafe { guard.raw.downgrade_write() };
+            reader
         }
     }
 
@@ -1562,6 +1769,38 @@ mod mapped {
                 Self::into_lock(guard),
                 value,
             ))
+        }
+
+        /// Turns the write lock into a read lock of the same part of the value, without
+        /// letting any writer in between (see [`RwLockWriteGuard::downgrade`]).
+        ///
+        /// # Panics
+        ///
+        /// When [`RwLock::MAX_READERS`] read locks are held; the write lock is released then.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        /// use unisync::{OwnedMappedRwLockWriteGuard, OwnedRwLockWriteGuard, RwLock};
+        ///
+        /// let lock = Arc::new(RwLock::new([1, 2]));
+        /// let mut first = OwnedRwLockWriteGuard::map(lock.try_write_owned().unwrap(), |a| &mut a[0]);
+        /// *first = 10;
+        /// let first = OwnedMappedRwLockWriteGuard::downgrade(first);
+        /// assert_eq!(*lock.try_read().unwrap(), [10, 2]);
+        /// assert_eq!(*first, 10);
+        /// ```
+        pub fn downgrade(guard: Self) -> OwnedMappedRwLockReadGuard<T, U> {
+            // As in `downgrade_to_mapped`: a panic here leaves the write lock with `guard`.
+            guard.lock.raw.check_downgrade();
+            let value = guard.value;
+            let lock = Self::into_lock(guard);
+            lock.writer.clear();
+            let reader = OwnedMappedRwLockReadGuard::new(lock, value);
+            // SAFETY: we held the write lock and give it up for that read lock.
+            unsafe { reader.lock.raw.downgrade_write() };
+            reader
         }
 
         fn into_lock(guard: Self) -> Arc<RwLock<T>> {

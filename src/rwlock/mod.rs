@@ -962,6 +962,57 @@ mod tests {
         assert!(lock.try_write().is_some());
     }
 
+    /// Runs `downgrade`, which takes the write lock, fills the reader count to its limit with
+    /// the given closure, and downgrades: that must panic and leave the write lock released.
+    fn downgrade_panics_at_the_limit(downgrade: impl FnOnce(&Arc<RwLock<u8>>, &dyn Fn())) {
+        let lock = Arc::new(RwLock::new(0));
+        // Readers cannot enter while the writer holds the lock: count them in behind its back.
+        let fill = || lock.raw.add_phantom_readers(MAX_READERS as isize);
+        let res = catch_unwind(AssertUnwindSafe(|| downgrade(&lock, &fill)));
+        assert!(res.is_err(), "no room for one more reader");
+        assert!(
+            !lock.is_write_locked(),
+            "the write lock was released by the unwinding"
+        );
+        release_phantoms(&lock, 0);
+        assert!(lock.try_write().is_some());
+        assert_eq!(Arc::strong_count(&lock), 1);
+    }
+
+    #[test]
+    fn mapping_downgrades_at_the_reader_limit_panic_and_release_the_write_lock() {
+        downgrade_panics_at_the_limit(|l, fill| {
+            let w = l.try_write().unwrap();
+            fill();
+            drop(RwLockWriteGuard::downgrade_map(w, |v| v));
+        });
+        downgrade_panics_at_the_limit(|l, fill| {
+            let w = l.try_write().unwrap();
+            fill();
+            drop(RwLockWriteGuard::try_downgrade_map(w, |v| Some(v)));
+        });
+        downgrade_panics_at_the_limit(|l, fill| {
+            let w = l.clone().try_write_owned().unwrap();
+            fill();
+            drop(OwnedRwLockWriteGuard::downgrade_map(w, |v| v));
+        });
+        downgrade_panics_at_the_limit(|l, fill| {
+            let w = l.clone().try_write_owned().unwrap();
+            fill();
+            drop(OwnedRwLockWriteGuard::try_downgrade_map(w, |v| Some(v)));
+        });
+        downgrade_panics_at_the_limit(|l, fill| {
+            let w = RwLockWriteGuard::map(l.try_write().unwrap(), |v| v);
+            fill();
+            drop(MappedRwLockWriteGuard::downgrade(w));
+        });
+        downgrade_panics_at_the_limit(|l, fill| {
+            let w = OwnedRwLockWriteGuard::map(l.clone().try_write_owned().unwrap(), |v| v);
+            fill();
+            drop(OwnedMappedRwLockWriteGuard::downgrade(w));
+        });
+    }
+
     #[test]
     fn reads_at_the_limit_fail_or_panic_before_changing_anything() {
         let lock = near_the_limit(1);
