@@ -1125,6 +1125,10 @@ const UPGRADE_OWNED: &str = "upgrade (owned)";
 
 struct RwExplorer<'a> {
     lock: &'a Arc<RwLock<u32>>,
+    /// The lock's reader limit (`with_max_readers`), or `None`.
+    max: Option<usize>,
+    /// A downgrade made a read lock, which may pass the limit: it is no longer checked.
+    downgraded: bool,
 }
 
 impl<'a> Explorer<'a> for RwExplorer<'a> {
@@ -1238,6 +1242,7 @@ impl<'a> Explorer<'a> for RwExplorer<'a> {
                 let Some(i) = pool.pick(i, |s| upgradable(s) || writer(s)) else {
                     return;
                 };
+                self.downgraded = true;
                 let slot = match pool.take(i) {
                     Slot::Held(RwHeld::Write(g)) => RwHeld::Read(RwLockWriteGuard::downgrade(g)),
                     Slot::Held(RwHeld::Upgradable(g)) => {
@@ -1330,6 +1335,13 @@ impl<'a> Explorer<'a> for RwExplorer<'a> {
             "reader_count {} below the {readers} read guards",
             self.lock.reader_count()
         );
+        if let Some(max) = self.max.filter(|_| !self.downgraded) {
+            assert!(
+                self.lock.reader_count() <= max,
+                "{} read locks in a lock limited to {max}",
+                self.lock.reader_count()
+            );
+        }
     }
 
     fn finish(&mut self, pool: &mut Pool<'a, Self::Held>) {
@@ -1850,7 +1862,15 @@ proptest! {
     fn rwlock(steps in steps(rw_action())) {
         run_case(|trace| {
             let lock = Arc::new(RwLock::new(0));
-            explore(RwExplorer { lock: &lock }, &steps, trace);
+            explore(RwExplorer { lock: &lock, max: None, downgraded: false }, &steps, trace);
+        });
+    }
+
+    #[test]
+    fn rwlock_limited(max in 1..=2usize, steps in steps(rw_action())) {
+        run_case(|trace| {
+            let lock = Arc::new(RwLock::with_max_readers(0, max));
+            explore(RwExplorer { lock: &lock, max: Some(max), downgraded: false }, &steps, trace);
         });
     }
 

@@ -230,3 +230,125 @@ fn let_in_async_reader_and_blocking_writer() {
 fn let_in_blocking_reader_and_async_writer() {
     let_in_reader_and_next_writer(true);
 }
+
+/// Enters as a reader of a lock that allows `max` of them.
+fn enter_limited(s: &AtomicIsize, max: isize) {
+    let before = s.fetch_add(1, Ordering::SeqCst);
+    assert!(before >= 0, "reader inside with a writer");
+    assert!(before < max, "more readers inside than the limit");
+}
+
+/// A limit of one: a reader task waiting for the room a held read lock leaves, against a
+/// blocking writer; the release of the read lock races both (preemption bound 2).
+#[test]
+fn limited_reader_waits_for_room_beside_a_writer() {
+    model(|| {
+        let lock = Arc::new(RwLock::with_max_readers(0, 1));
+        let s = Arc::new(AtomicIsize::new(0));
+        let held = lock.try_read().unwrap();
+        enter_limited(&s, 1);
+        let (l1, s1) = (lock.clone(), s.clone());
+        let reader = thread::spawn(move || {
+            loom::future::block_on(async {
+                let g = l1.read().await;
+                enter_limited(&s1, 1);
+                let v = *g;
+                leave_read(&s1);
+                v
+            })
+        });
+        let (l2, s2) = (lock.clone(), s.clone());
+        let writer = thread::spawn(move || {
+            let mut g = l2.write_blocking();
+            enter_write(&s2);
+            *g += 1;
+            leave_write(&s2);
+        });
+        leave_read(&s);
+        drop(held);
+        let seen = reader.join().unwrap();
+        writer.join().unwrap();
+        assert!([0, 1].contains(&seen));
+        assert_eq!(*lock.try_read().unwrap(), 1);
+        assert!(lock.try_write().is_some());
+    });
+}
+
+/// A limit of one behind a write: the write's release lets one of two queued readers (a task
+/// and a thread) in, and that reader's release the other (preemption bound 2).
+#[test]
+fn limited_write_release_lets_in_one_reader_at_a_time() {
+    model(|| {
+        let lock = Arc::new(RwLock::with_max_readers(0, 1));
+        let s = Arc::new(AtomicIsize::new(0));
+        let held = lock.try_write().unwrap();
+        let (l1, s1) = (lock.clone(), s.clone());
+        let task = thread::spawn(move || {
+            loom::future::block_on(async {
+                let _g = l1.read().await;
+                enter_limited(&s1, 1);
+                leave_read(&s1);
+            })
+        });
+        let (l2, s2) = (lock.clone(), s.clone());
+        let thread = thread::spawn(move || {
+            let _g = l2.read_blocking();
+            enter_limited(&s2, 1);
+            leave_read(&s2);
+        });
+        drop(held);
+        task.join().unwrap();
+        thread.join().unwrap();
+        assert_eq!(lock.reader_count(), 0);
+        assert!(lock.try_write().is_some());
+    });
+}
+
+/// A limit of one: a read future polled once and dropped, possibly after it was let in for
+/// room, against a blocking reader; the room always reaches the thread (preemption bound 2).
+#[test]
+fn limited_dropped_read_passes_the_room_on() {
+    model(|| {
+        let lock = Arc::new(RwLock::with_max_readers(0, 1));
+        let held = lock.try_read().unwrap();
+        let l1 = lock.clone();
+        let canceller = thread::spawn(move || {
+            loom::future::block_on(async {
+                let mut fut = Box::pin(l1.read());
+                let _ = PollOnce(&mut fut).await;
+            })
+        });
+        let l2 = lock.clone();
+        let reader = thread::spawn(move || drop(l2.read_blocking()));
+        drop(held);
+        canceller.join().unwrap();
+        reader.join().unwrap();
+        assert_eq!(lock.reader_count(), 0);
+        assert!(lock.try_write().is_some());
+    });
+}
+
+/// A limit of one: a write future that announced itself is dropped (its release lets the
+/// queued readers in, as many as fit) while the reader inside leaves; the reader queued
+/// behind the write still gets the room (preemption bound 2).
+#[test]
+fn limited_cancelled_write_racing_a_read_release() {
+    model(|| {
+        let lock = Arc::new(RwLock::with_max_readers(0, 1));
+        let held = lock.try_read().unwrap();
+        let l1 = lock.clone();
+        let canceller = thread::spawn(move || {
+            loom::future::block_on(async {
+                let mut fut = Box::pin(l1.write());
+                let _ = PollOnce(&mut fut).await;
+            })
+        });
+        let l2 = lock.clone();
+        let reader = thread::spawn(move || drop(l2.read_blocking()));
+        drop(held);
+        canceller.join().unwrap();
+        reader.join().unwrap();
+        assert_eq!(lock.reader_count(), 0);
+        assert!(lock.try_write().is_some());
+    });
+}

@@ -840,6 +840,40 @@ async fn rwlock_downgrade_wakes_reader() {
     assert!(std::ptr::eq(&*read_guard1, &*read_guard2));
 }
 
+// Past the limit of a lock made `with_max_readers`, a read waits; a released read lock lets
+// it in.
+#[test]
+fn rwlock_exhaust_reading() {
+    let rwlock = RwLock::with_max_readers(100, 1024);
+    let mut reads = Vec::new();
+    loop {
+        let mut t = spawn(rwlock.read());
+        match t.poll() {
+            std::task::Poll::Ready(guard) => reads.push(guard),
+            std::task::Poll::Pending => break,
+        }
+    }
+    assert_eq!(reads.len(), 1024);
+    let mut t1 = spawn(rwlock.read());
+    t1.assert_pending();
+    let g2 = reads.pop().unwrap();
+    drop(g2);
+    assert!(t1.is_woken());
+    let _g1 = t1.assert_ready();
+}
+
+#[test]
+#[should_panic(expected = "at least 1")]
+fn rwlock_zero_max_readers() {
+    let _ = RwLock::with_max_readers(100, 0);
+}
+
+#[test]
+#[should_panic(expected = "at most")]
+fn rwlock_max_readers_above_the_limit() {
+    let _ = RwLock::with_max_readers(100, RwLock::<i32>::MAX_READERS + 1);
+}
+
 // `downgrade_map` runs its closure under the write lock; the queued read gets in afterwards,
 // on the same value.
 #[tokio::test]

@@ -1488,3 +1488,238 @@ fn a_panic_in_downgrade_map_releases_the_write_lock() {
     assert_free(&lock);
     assert_eq!(Arc::strong_count(&lock), 1);
 }
+
+#[test]
+fn limited_reads_wait_for_room_first_in_first_out() {
+    let lock = RwLock::with_max_readers(0, 1);
+    let first = lock.try_read().unwrap();
+    assert!(lock.try_read().is_none(), "no room");
+    let mut second = Probe::new(lock.read());
+    let mut third = Probe::new(lock.read());
+    assert!(second.poll().is_pending());
+    assert!(third.poll().is_pending());
+    drop(first);
+    assert!(
+        lock.try_read().is_none(),
+        "the room went to the queued reader"
+    );
+    let second_guard = second
+        .drive()
+        .expect("the first queued reader got the room");
+    assert!(!third.woken(), "no room for the next one");
+    assert!(third.drive().is_none());
+    drop(second_guard);
+    drop(second);
+    assert!(third.drive().is_some());
+    drop(third);
+    assert_free(&lock);
+}
+
+#[test]
+fn a_new_reader_queues_behind_readers_waiting_for_room() {
+    let lock = RwLock::with_max_readers(0, 2);
+    let a = lock.try_read().unwrap();
+    let b = lock.try_read().unwrap();
+    let mut waiting = Probe::new(lock.read());
+    assert!(waiting.poll().is_pending());
+    drop(a);
+    // The room is the waiting reader's, whether it has run yet or not.
+    assert!(lock.try_read().is_none());
+    let mut late = Probe::new(lock.read());
+    assert!(late.poll().is_pending());
+    let got = waiting.drive().expect("the waiting reader got the room");
+    assert!(late.drive().is_none(), "the late reader passed the limit");
+    drop(got);
+    drop(waiting);
+    assert!(late.drive().is_some());
+    drop((b, late));
+    assert_free(&lock);
+}
+
+#[test]
+fn a_limited_write_release_lets_in_only_as_many_readers_as_fit() {
+    let lock = RwLock::with_max_readers(0, 2);
+    let w = lock.try_write().unwrap();
+    let mut readers: Vec<_> = (0..5).map(|_| Probe::new(lock.read())).collect();
+    for r in &mut readers {
+        assert!(r.poll().is_pending());
+    }
+    drop(w);
+    let mut guards: Vec<_> = readers[..2]
+        .iter_mut()
+        .map(|r| r.drive().expect("let in by the write's release"))
+        .collect();
+    for r in &mut readers[2..] {
+        assert!(r.drive().is_none(), "let in past the limit");
+    }
+    assert_eq!(lock.reader_count(), 2);
+    // Each release lets the next one in, in order.
+    for next in 2..5 {
+        drop(guards.remove(0));
+        guards.push(readers[next].drive().expect("let in for the room"));
+        for r in &mut readers[next + 1..] {
+            assert!(r.drive().is_none());
+        }
+        assert!(lock.reader_count() <= 2);
+    }
+    drop(guards);
+    drop(readers);
+    assert_free(&lock);
+}
+
+#[test]
+fn a_writer_announced_while_readers_wait_for_room_goes_before_them() {
+    let lock = RwLock::with_max_readers(0, 1);
+    let inside = lock.try_read().unwrap();
+    let mut waiting = Probe::new(lock.read());
+    assert!(waiting.poll().is_pending());
+    let mut writer = Probe::new(lock.write());
+    assert!(writer.poll().is_pending());
+    drop(inside);
+    let mut w = writer
+        .drive()
+        .expect("the writer waited only for the reader inside");
+    assert!(waiting.drive().is_none(), "a reader with the writer");
+    *w = 1;
+    drop(w);
+    drop(writer);
+    assert_eq!(*waiting.drive().expect("let in by the write's release"), 1);
+    drop(waiting);
+    assert_free(&lock);
+}
+
+#[test]
+fn a_dropped_limited_read_gives_its_room_to_the_next() {
+    let lock = RwLock::with_max_readers(0, 1);
+    let inside = lock.try_read().unwrap();
+    let mut cancelled = Probe::new(lock.read());
+    let mut next = Probe::new(lock.read());
+    let mut last = Probe::new(lock.read());
+    assert!(cancelled.poll().is_pending());
+    assert!(next.poll().is_pending());
+    assert!(last.poll().is_pending());
+    // Dropped while queued: it leaves the queue.
+    drop(cancelled);
+    drop(inside);
+    // Let in for the room, then dropped before it ran: the room goes on.
+    assert!(next.woken());
+    drop(next);
+    assert!(last.drive().is_some(), "the room was passed on");
+    drop(last);
+    assert_free(&lock);
+}
+
+#[test]
+fn downgrades_take_their_read_lock_even_at_the_limit() {
+    let lock = RwLock::with_max_readers(0, 1);
+    let w = lock.try_write().unwrap();
+    let r = RwLockWriteGuard::downgrade(w);
+    assert_eq!(lock.reader_count(), 1);
+    let up = lock.try_upgradable_read().unwrap();
+    let r2 = RwLockUpgradableReadGuard::downgrade(up);
+    assert_eq!(lock.reader_count(), 2, "past the limit, as documented");
+    let mut waiting = Probe::new(lock.read());
+    assert!(waiting.poll().is_pending());
+    drop(r);
+    assert!(waiting.drive().is_none(), "still no room");
+    drop(r2);
+    assert!(waiting.drive().is_some());
+    drop(waiting);
+    assert_free(&lock);
+}
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "starts a tokio runtime (I/O driver, worker threads), far too slow under miri"
+)]
+fn limited_readers_never_exceed_the_limit_across_tasks_and_threads() {
+    const LIMIT: usize = 3;
+    let lock = Arc::new(RwLock::with_max_readers(0u64, LIMIT));
+    let inside = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let read = {
+        let (inside, most) = (inside.clone(), most.clone());
+        move |_: &u64| {
+            let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now, Ordering::SeqCst);
+            assert!(
+                now <= LIMIT,
+                "{now} readers inside a lock limited to {LIMIT}"
+            );
+            thread::yield_now();
+            inside.fetch_sub(1, Ordering::SeqCst);
+        }
+    };
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let (lock, read) = (lock.clone(), read.clone());
+            thread::spawn(move || {
+                for n in 0..300 {
+                    if (i + n) % 10 == 0 {
+                        *lock.write_blocking() += 1;
+                    } else {
+                        read(&lock.read_blocking());
+                    }
+                }
+            })
+        })
+        .collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let (lock, read) = (lock.clone(), read.clone());
+                tokio::spawn(async move {
+                    for _ in 0..300 {
+                        read(&*lock.read().await);
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(*lock.try_read().unwrap(), 120);
+    assert!(most.load(Ordering::SeqCst) <= LIMIT);
+    assert_free(&lock);
+}
+
+#[test]
+fn a_new_reader_does_not_pass_the_limit_between_let_in_batches() {
+    // A write's release lets more than one batch of readers in; between batches it releases
+    // the queue's lock to wake the first. A reader arriving then must queue, not take the
+    // room that the rest of the queue is counted against.
+    const LIMIT: usize = 40;
+    let lock = Arc::new(RwLock::with_max_readers((), LIMIT));
+    let w = lock.try_write_owned().unwrap();
+    let stall = common::Stall::new();
+    let mut first = Box::pin(lock.read_owned());
+    assert!(common::poll_with(&mut first, &stall.waker()).is_pending());
+    let mut rest: Vec<_> = (0..LIMIT).map(|_| Box::pin(lock.read_owned())).collect();
+    for r in &mut rest {
+        assert!(common::poll_once(r).is_pending());
+    }
+    let releaser = thread::spawn(move || drop(w));
+    stall.wait_until_entered();
+    let barged = lock.try_read().is_some();
+    stall.go_on();
+    releaser.join().unwrap();
+    assert!(!barged, "a new reader took room between the batches");
+    assert!(
+        lock.reader_count() <= LIMIT,
+        "{} read locks in a lock limited to {LIMIT}",
+        lock.reader_count()
+    );
+    drop(first);
+    drop(rest);
+    assert_free(&lock);
+}

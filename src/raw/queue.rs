@@ -505,7 +505,7 @@ impl Locked<'_> {
     /// Unlinks the first node (which must exist) and hands it `token` (0 or 1); the node
     /// learns of it, and is woken, when the lock is released. The batch must have room (see
     /// [`make_room`](Self::make_room)).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn pop_front(&mut self, token: usize) {
         assert!(!self.is_full(), "wake-up batch is full");
         assert!(token <= 1, "a wake-up token is one bit");

@@ -63,6 +63,17 @@
 //!
 //! At most [`MAX_READERS`] read locks can be held at once; a read past that panics, and
 //! `try_read` fails, before anything changes.
+//!
+//! A lock made with a lower limit (`max`) makes reads wait for room instead. Such a reader
+//! queues on `readers` as behind a writer, and sets `PARKED` only after seeing the count at
+//! `max` in the same read-modify-write. While `PARKED` is set and `WRITE` is not, new readers
+//! queue behind it (first in, first out), and a reader's release that finds `PARKED` without
+//! `WRITE` takes the `readers` lock and lets in as many as there is room for, each with its
+//! read lock counted in one compare-and-swap (checking `WRITE` and `max`) before its node is
+//! popped. A writer's release lets in at most as many as fit, and looks at the count again
+//! after each batch, since readers released meanwhile saw `WRITE` and left the letting-in to
+//! it. Readers let in for room are woken with token 1 and are not counted in `entering`.
+//! The upgradable lock is not a read lock; its downgrade always gets one, even past `max`.
 
 use core::pin::Pin;
 use core::task::Poll;
@@ -84,6 +95,11 @@ const ENTERING: usize = 1 << 1;
 /// The most read locks that can be held at once.
 pub(crate) const MAX_READERS: usize = usize::MAX >> 2;
 
+/// The wake-up token of a reader let in by a write (counted in `entering`).
+const LET_IN: usize = 0;
+/// The wake-up token of a reader let in because a read lock was released (not counted).
+const ROOM: usize = 1;
+
 #[inline]
 const fn readers(state: usize) -> usize {
     state >> 2
@@ -102,32 +118,62 @@ pub(crate) struct RawRwLock {
     readers: WaitQueue,
     drain: WaitQueue,
     entering: AtomicUsize,
+    /// The most read locks `read` hands out; reads past it wait, unless it is [`MAX_READERS`].
+    max: usize,
 }
 
 impl RawRwLock {
     const_fn! {
         pub(crate) const fn new() -> RawRwLock {
+            RawRwLock::with_max_readers(MAX_READERS)
+        }
+    }
+
+    const_fn! {
+        /// A lock whose reads wait while `max` read locks are held (`1..=MAX_READERS`, checked
+        /// by the caller).
+        pub(crate) const fn with_max_readers(max: usize) -> RawRwLock {
             RawRwLock {
                 gate: RawMutex::new(),
                 state: AtomicUsize::new(0),
                 readers: WaitQueue::new(),
                 drain: WaitQueue::new(),
                 entering: AtomicUsize::new(0),
+                max,
             }
         }
     }
 
-    /// Takes a read lock unless a writer holds or waits for the lock. `Err` (changing nothing)
-    /// when [`MAX_READERS`] are inside.
+    /// Whether reads wait for room below [`MAX_READERS`] (and then queue first in, first out).
+    #[inline]
+    fn limited(&self) -> bool {
+        self.max != MAX_READERS
+    }
+
+    /// Whether a new reader must wait, given the state `s`: a writer holds or waits for the
+    /// lock, or there is no room (the count is at the limit, or, on a limited lock, readers
+    /// already wait for room: `PARKED` without `WRITE`). `Err` at [`MAX_READERS`], where
+    /// waiting is not what a read does.
+    #[inline(always)]
+    fn must_wait(&self, s: usize) -> Result<bool, ()> {
+        // One test on the common path: neither bit set.
+        if s & (WRITE | PARKED) != 0 && (s & WRITE != 0 || self.limited()) {
+            return Ok(true);
+        }
+        if readers(s) >= self.max {
+            return if self.limited() { Ok(true) } else { Err(()) };
+        }
+        Ok(false)
+    }
+
+    /// Takes a read lock unless a writer holds or waits for the lock, or there is no room (see
+    /// [`must_wait`](Self::must_wait)). `Err` (changing nothing) when [`MAX_READERS`] are inside.
     #[inline]
     fn read_now(&self) -> Result<bool, ()> {
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
-            if s & WRITE != 0 {
+            if self.must_wait(s)? {
                 return Ok(false);
-            }
-            if readers(s) == MAX_READERS {
-                return Err(());
             }
             match self.state.compare_exchange_weak(
                 s,
@@ -142,7 +188,7 @@ impl RawRwLock {
     }
 
     /// Takes a read lock unless a writer holds or waits for the lock, or the reader count is
-    /// at its limit.
+    /// at its limit (or, on a limited lock, readers wait for room).
     #[inline]
     pub(crate) fn try_read(&self) -> bool {
         self.read_now() == Ok(true)
@@ -159,7 +205,8 @@ impl RawRwLock {
         }
     }
 
-    /// Releases a read lock; the last reader out hands the lock to a waiting writer.
+    /// Releases a read lock; the last reader out hands the lock to a waiting writer, and on a
+    /// limited lock the room left goes to readers waiting for it.
     ///
     /// # Safety
     ///
@@ -168,8 +215,45 @@ impl RawRwLock {
     pub(crate) unsafe fn read_unlock(&self) {
         let prev = self.state.fetch_sub(READER, Ordering::Release);
         debug_assert!(readers(prev) > 0, "read unlock without a reader");
-        if readers(prev) == 1 && prev & WRITE != 0 {
-            self.wake_writer();
+        if prev & WRITE != 0 {
+            if readers(prev) == 1 {
+                self.wake_writer();
+            }
+        } else if prev & PARKED != 0 && self.limited() {
+            self.let_in_for_room();
+        }
+    }
+
+    /// Lets queued readers in while there is room and no writer has announced itself. Each is
+    /// counted in before its node is popped, so the count never passes the limit.
+    #[cold]
+    #[inline(never)]
+    fn let_in_for_room(&self) {
+        let mut queue = self.readers.lock();
+        loop {
+            queue.make_room();
+            if queue.is_empty() {
+                return;
+            }
+            let mut s = self.state.load(Ordering::Relaxed);
+            loop {
+                // Behind a writer they are let in when it is done; without room, by the
+                // release that makes some (it sees `PARKED`, which stays set).
+                if s & WRITE != 0 || readers(s) >= self.max {
+                    return;
+                }
+                match self.state.compare_exchange_weak(
+                    s,
+                    s + READER,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(actual) => s = actual,
+                }
+            }
+            queue.pop_front(ROOM);
+            queue.clear_when_empty(&self.state, PARKED);
         }
     }
 
@@ -340,7 +424,8 @@ impl RawRwLock {
         }
     }
 
-    /// `clear_write` with readers queued: counts them in and wakes them, batch by batch.
+    /// `clear_write` with readers queued: counts them in and wakes them, batch by batch, as
+    /// many as there is room for.
     #[cold]
     #[inline(never)]
     #[track_caller]
@@ -351,9 +436,14 @@ impl RawRwLock {
         }
         let mut first = true;
         loop {
+            // Until `WRITE` is cleared below nobody else counts readers in, and after that,
+            // on a limited lock, new readers queue while `PARKED` is set: the room only grows
+            // (a downgrade of the upgradable lock aside, which may pass the limit).
+            let held = readers(self.state.load(Ordering::Relaxed)) + if first { extra } else { 0 };
+            let room = self.max.saturating_sub(held);
             let mut admitted = 0;
-            while !queue.is_full() && !queue.is_empty() {
-                queue.pop_front(0);
+            while admitted < room && !queue.is_full() && !queue.is_empty() {
+                queue.pop_front(LET_IN);
                 admitted += 1;
             }
             if admitted > 0 {
@@ -385,6 +475,14 @@ impl RawRwLock {
             first = false;
             if queue.is_empty() {
                 return;
+            }
+            if admitted == room {
+                // Full. Readers released since the count was read saw `WRITE` and left the
+                // letting-in to us: look again. Those released from now on see `PARKED`.
+                let s = self.state.load(Ordering::Relaxed);
+                if readers(s) >= self.max {
+                    return;
+                }
             }
             queue.make_room();
         }
@@ -449,10 +547,10 @@ impl<'a> Protocol<'a> for ReadWait<'a> {
         let state = &self.raw.state;
         let mut s = state.load(Ordering::Relaxed);
         loop {
-            let next = if s & WRITE == 0 {
-                if readers(s) == MAX_READERS {
-                    too_many_readers();
-                }
+            let Ok(waits) = self.raw.must_wait(s) else {
+                too_many_readers()
+            };
+            let next = if !waits {
                 s + READER
             } else if s & PARKED == 0 {
                 s | PARKED
@@ -460,7 +558,7 @@ impl<'a> Protocol<'a> for ReadWait<'a> {
                 break;
             };
             match state.compare_exchange_weak(s, next, Ordering::Acquire, Ordering::Relaxed) {
-                Ok(_) if s & WRITE == 0 => return Check::Done(()),
+                Ok(_) if !waits => return Check::Done(()),
                 Ok(_) => break,
                 Err(actual) => s = actual,
             }
@@ -482,7 +580,11 @@ impl<'a> Protocol<'a> for ReadWait<'a> {
         true
     }
 
-    fn woken(&mut self, _wakeup: Wakeup) -> Option<()> {
+    fn woken(&mut self, wakeup: Wakeup) -> Option<()> {
+        if wakeup.token == ROOM {
+            // Let in for room, already counted as a reader.
+            return Some(());
+        }
         // Let in by a writer, already counted as a reader. If waking the writer that waits
         // for us panics, no guard will own that read lock: give it up.
         let raw = self.raw;
@@ -502,12 +604,14 @@ impl<'a> Protocol<'a> for ReadWait<'a> {
         unsafe { self.raw.read_unlock() };
     }
 
-    fn abandon(&mut self, _wakeup: Wakeup) {
+    fn abandon(&mut self, wakeup: Wakeup) {
         let raw = self.raw;
-        // SAFETY: the writer that woke us counted us as a reader; we give that lock up, even
-        // if waking the writer that waits for us panics.
+        // SAFETY: whoever woke us counted us as a reader; we give that lock up, even if waking
+        // the writer that waits for us panics.
         let _release = Finally::new(|| unsafe { raw.read_unlock() });
-        raw.entered();
+        if wakeup.token == LET_IN {
+            raw.entered();
+        }
     }
 }
 

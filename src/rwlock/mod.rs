@@ -62,6 +62,9 @@ pub use guards::{
 /// twins panic and `try_read` fails, before anything changes; so does a downgrade to a read
 /// lock, which then releases the guard it was given.
 ///
+/// A lock made with [`RwLock::with_max_readers`] hands out fewer: past its limit, reads wait
+/// for a read lock to be released, first in, first out.
+///
 /// # Leaks
 ///
 /// A guard that is leaked (`mem::forget`) keeps its lock for ever. A wait future leaked while
@@ -149,6 +152,63 @@ impl<T> RwLock<T> {
         }
     }
 
+    const_fn! {
+        /// Creates an unlocked lock holding `value` that hands out at most `max_readers` read
+        /// locks at once.
+        ///
+        /// Past that, [`read`](RwLock::read) and its twins wait until a read lock is released
+        /// (where a lock made with [`new`](RwLock::new) panics at
+        /// [`RwLock::MAX_READERS`]), and [`try_read`](RwLock::try_read) fails. Readers that wait
+        /// for room get in first in, first out: while one waits, later readers queue behind
+        /// it. The writers' rules do not change (see [Fairness](RwLock#fairness)); a writer's
+        /// release lets in as many of the readers queued behind it as there is room for.
+        ///
+        /// The upgradable lock is not a read lock and does not count. Downgrading it, or the
+        /// write lock, to a read lock always succeeds, even when that takes the count past
+        /// `max_readers`; so a downgrading writer holds its read lock even with a limit of 1.
+        ///
+        /// # Panics
+        ///
+        /// If `max_readers` is 0 or greater than [`RwLock::MAX_READERS`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::task::Poll;
+        /// use futures::{poll, pin_mut};
+        /// use unisync::RwLock;
+        ///
+        /// # futures::executor::block_on(async {
+        /// let lock = RwLock::with_max_readers((), 2);
+        /// let a = lock.read().await;
+        /// let b = lock.read().await;
+        /// assert!(lock.try_read().is_none(), "no room for a third");
+        ///
+        /// let third = lock.read();
+        /// pin_mut!(third);
+        /// assert!(poll!(third.as_mut()).is_pending());
+        /// drop(a);
+        /// assert!(matches!(poll!(third.as_mut()), Poll::Ready(_)), "let in for the room");
+        /// # drop(b);
+        /// # });
+        /// ```
+        pub const fn with_max_readers(value: T, max_readers: usize) -> RwLock<T> {
+            assert!(
+                max_readers > 0,
+                "`RwLock::with_max_readers`: `max_readers` must be at least 1"
+            );
+            assert!(
+                max_readers <= MAX_READERS,
+                "`RwLock::with_max_readers`: `max_readers` must be at most `RwLock::MAX_READERS`"
+            );
+            RwLock {
+                raw: RawRwLock::with_max_readers(max_readers),
+                writer: diag::HolderCell::new(),
+                value: UnsafeCell::new(value),
+            }
+        }
+    }
+
     /// Consumes the lock and returns the value.
     ///
     /// # Examples
@@ -163,7 +223,8 @@ impl<T> RwLock<T> {
 }
 
 impl<T: ?Sized> RwLock<T> {
-    /// Takes a read lock, waiting while a writer holds or is waiting for the lock.
+    /// Takes a read lock, waiting while a writer holds or is waiting for the lock (and, on a
+    /// lock made with [`with_max_readers`](RwLock::with_max_readers), while it has no room).
     ///
     /// # Cancel safety
     ///
@@ -190,7 +251,9 @@ impl<T: ?Sized> RwLock<T> {
     /// Takes a read lock if that is possible right now.
     ///
     /// Fails while a writer holds the lock or is next in line for it (see
-    /// [Fairness](RwLock#fairness)), and when [`RwLock::MAX_READERS`] read locks are held.
+    /// [Fairness](RwLock#fairness)), and when [`RwLock::MAX_READERS`] read locks are held (on a
+    /// lock made with [`with_max_readers`](RwLock::with_max_readers): when its limit is
+    /// reached, or readers wait for room).
     ///
     /// # Examples
     ///
