@@ -1723,3 +1723,19 @@ fn a_new_reader_does_not_pass_the_limit_between_let_in_batches() {
     drop(rest);
     assert_free(&lock);
 }
+
+#[test]
+fn into_mapped_write_guards_hold_the_write_lock_until_dropped() {
+    let lock = RwLock::new(1u32);
+    let mut whole: MappedRwLockWriteGuard<'_, u32> =
+        RwLockWriteGuard::into_mapped(lock.try_write().unwrap());
+    *whole = 2;
+    assert_eq!(write_held_until_dropped(&lock, whole), 2);
+
+    let lock = Arc::new(RwLock::new(3u32));
+    let mut whole: OwnedMappedRwLockWriteGuard<u32, u32> =
+        OwnedRwLockWriteGuard::into_mapped(lock.clone().try_write_owned().unwrap());
+    *whole = 4;
+    assert_eq!(write_held_until_dropped(&lock, whole), 4);
+    assert_eq!(Arc::strong_count(&lock), 1);
+}

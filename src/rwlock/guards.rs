@@ -1103,6 +1103,26 @@ mod mapped {
                 None => Err(guard),
             }
         }
+
+        /// Turns the guard into a mapped write guard of the whole value, as
+        /// [`map`](RwLockWriteGuard::map) with `|v| v` does: for code that stores either kind
+        /// in one place.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use unisync::{MappedRwLockWriteGuard, RwLock, RwLockWriteGuard};
+        ///
+        /// let lock = RwLock::new(1);
+        /// let mut guard: MappedRwLockWriteGuard<'_, i32> =
+        ///     RwLockWriteGuard::into_mapped(lock.try_write().unwrap());
+        /// *guard = 2;
+        /// drop(guard);
+        /// assert_eq!(*lock.try_read().unwrap(), 2);
+        /// ```
+        pub fn into_mapped(guard: Self) -> MappedRwLockWriteGuard<'a, T> {
+            RwLockWriteGuard::map(guard, |v| v)
+        }
     }
 
     impl<T: ?Sized> OwnedRwLockReadGuard<T> {
@@ -1298,6 +1318,26 @@ mod mapped {
                 Some(value) => Ok(downgrade_owned_to_mapped(guard, value)),
                 None => Err(guard),
             }
+        }
+
+        /// Turns the guard into an owned mapped write guard of the whole value, as
+        /// [`map`](OwnedRwLockWriteGuard::map) with `|v| v` does.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        /// use unisync::{OwnedMappedRwLockWriteGuard, OwnedRwLockWriteGuard, RwLock};
+        ///
+        /// let lock = Arc::new(RwLock::new(1));
+        /// let mut guard: OwnedMappedRwLockWriteGuard<i32, i32> =
+        ///     OwnedRwLockWriteGuard::into_mapped(lock.try_write_owned().unwrap());
+        /// *guard = 2;
+        /// drop(guard);
+        /// assert_eq!(*lock.try_read().unwrap(), 2);
+        /// ```
+        pub fn into_mapped(guard: Self) -> OwnedMappedRwLockWriteGuard<T, T> {
+            OwnedRwLockWriteGuard::map(guard, |v| v)
         }
     }
 
