@@ -1127,7 +1127,8 @@ struct RwExplorer<'a> {
     lock: &'a Arc<RwLock<u32>>,
     /// The lock's reader limit (`with_max_readers`), or `None`.
     max: Option<usize>,
-    /// A downgrade made a read lock, which may pass the limit: it is no longer checked.
+    /// A downgrade of the upgradable lock made a read lock, which may pass the limit: it is no
+    /// longer checked. (A write's downgrade cannot pass it: no reader is inside a write.)
     downgraded: bool,
 }
 
@@ -1242,16 +1243,17 @@ impl<'a> Explorer<'a> for RwExplorer<'a> {
                 let Some(i) = pool.pick(i, |s| upgradable(s) || writer(s)) else {
                     return;
                 };
-                self.downgraded = true;
                 let slot = match pool.take(i) {
                     Slot::Held(RwHeld::Write(g)) => RwHeld::Read(RwLockWriteGuard::downgrade(g)),
                     Slot::Held(RwHeld::Upgradable(g)) => {
+                        self.downgraded = true;
                         RwHeld::Read(RwLockUpgradableReadGuard::downgrade(g))
                     }
                     Slot::Held(RwHeld::OwnedWrite(g)) => {
                         RwHeld::OwnedRead(OwnedRwLockWriteGuard::downgrade(g))
                     }
                     Slot::Held(RwHeld::OwnedUpgradable(g)) => {
+                        self.downgraded = true;
                         RwHeld::OwnedRead(OwnedRwLockUpgradableReadGuard::downgrade(g))
                     }
                     other => return pool.put(i, other),
@@ -1867,7 +1869,7 @@ proptest! {
     }
 
     #[test]
-    fn rwlock_limited(max in 1..=2usize, steps in steps(rw_action())) {
+    fn rwlock_limited(max in 1..=3usize, steps in steps(rw_action())) {
         run_case(|trace| {
             let lock = Arc::new(RwLock::with_max_readers(0, max));
             explore(RwExplorer { lock: &lock, max: Some(max), downgraded: false }, &steps, trace);

@@ -352,3 +352,36 @@ fn limited_cancelled_write_racing_a_read_release() {
         assert!(lock.try_write().is_some());
     });
 }
+
+/// A limit of two: a write downgraded to a read lock lets in one of the two readers queued
+/// behind it (one blocking, one with a timeout); the other gets the room the downgraded
+/// reader leaves, or times out and takes nothing (preemption bound 2).
+#[test]
+fn limited_downgrade_shares_the_room_with_one_queued_reader() {
+    model(|| {
+        let lock = Arc::new(RwLock::with_max_readers(0, 2));
+        let s = Arc::new(AtomicIsize::new(0));
+        let w = lock.try_write().unwrap();
+        let (l1, s1) = (lock.clone(), s.clone());
+        let blocking = thread::spawn(move || {
+            let _g = l1.read_blocking();
+            enter_limited(&s1, 2);
+            leave_read(&s1);
+        });
+        let (l2, s2) = (lock.clone(), s.clone());
+        let timed = thread::spawn(move || {
+            if let Some(_g) = l2.read_blocking_timeout(std::time::Duration::from_secs(1)) {
+                enter_limited(&s2, 2);
+                leave_read(&s2);
+            }
+        });
+        let r = RwLockWriteGuard::downgrade(w);
+        enter_limited(&s, 2);
+        leave_read(&s);
+        drop(r);
+        blocking.join().unwrap();
+        timed.join().unwrap();
+        assert_eq!(lock.reader_count(), 0);
+        assert!(lock.try_write().is_some());
+    });
+}

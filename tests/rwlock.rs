@@ -1739,3 +1739,32 @@ fn into_mapped_write_guards_hold_the_write_lock_until_dropped() {
     assert_eq!(write_held_until_dropped(&lock, whole), 4);
     assert_eq!(Arc::strong_count(&lock), 1);
 }
+
+#[test]
+fn limited_readers_left_queued_by_a_write_wait_for_a_writer_that_announced_before_them() {
+    // As documented under Fairness: a write's release lets in only as many as fit; the rest
+    // get in as room is made, after any writer that announced itself meanwhile.
+    let lock = RwLock::with_max_readers(0, 1);
+    let w1 = lock.try_write().unwrap();
+    let mut x1 = Probe::new(lock.read());
+    let mut x2 = Probe::new(lock.read());
+    assert!(x1.poll().is_pending());
+    assert!(x2.poll().is_pending());
+    let mut w2 = Probe::new(lock.write());
+    assert!(w2.poll().is_pending());
+    drop(w1);
+    let g1 = x1.drive().expect("let in by the write's release");
+    assert!(x2.drive().is_none(), "no room for the second");
+    assert!(
+        w2.drive().is_none(),
+        "the next writer waits for the reader inside"
+    );
+    drop(g1);
+    let mut g = w2.drive().expect("the next writer, announced, goes first");
+    assert!(x2.drive().is_none());
+    *g = 2;
+    drop(g);
+    assert_eq!(*x2.drive().expect("let in by its release"), 2);
+    drop((x1, x2, w2));
+    assert_free(&lock);
+}

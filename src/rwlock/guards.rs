@@ -597,7 +597,8 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
 impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     /// Turns the write lock into a read lock, without letting any writer in between.
     ///
-    /// Readers that queued behind this writer get in at the same time.
+    /// Readers that queued behind this writer get in at the same time (on a lock made with
+    /// [`RwLock::with_max_readers`], as many as fit beside this one).
     ///
     /// # Examples
     ///

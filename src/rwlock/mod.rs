@@ -43,9 +43,13 @@ pub use guards::{
 ///   it is scheduled) before it makes new readers queue, and then for them to leave. Until they
 ///   run, new readers still get in: the lock is not left to readers that are not running
 ///   while every reader that is running queues.
+/// - On a lock made with [`RwLock::with_max_readers`], a writer's release lets in only as many
+///   of those readers as there is room for. The rest get in first in, first out as read locks
+///   are released, and a writer that announces itself before they do goes first.
 ///
 /// So under a steady stream of readers a writer waits for one batch of readers, and under a
-/// steady stream of writers a reader waits for at most the writer in front of it. Writers and
+/// steady stream of writers a reader waits for at most the writer in front of it (on a lock
+/// with a reader limit, for as many writers as it takes to let in the readers ahead). Writers and
 /// upgradable readers queue among themselves like [`Mutex`](crate::Mutex) lockers (in arrival
 /// order, a woken waiter overtaken at most once). While an upgradable reader holds the lock
 /// without upgrading, readers keep entering; a writer queued behind it does not stop them.
@@ -163,9 +167,13 @@ impl<T> RwLock<T> {
         /// it. The writers' rules do not change (see [Fairness](RwLock#fairness)); a writer's
         /// release lets in as many of the readers queued behind it as there is room for.
         ///
-        /// The upgradable lock is not a read lock and does not count. Downgrading it, or the
-        /// write lock, to a read lock always succeeds, even when that takes the count past
-        /// `max_readers`; so a downgrading writer holds its read lock even with a limit of 1.
+        /// A limit of [`RwLock::MAX_READERS`] makes the lock [`new`](RwLock::new) makes: no
+        /// program can hold that many read locks, and a read past it panics.
+        ///
+        /// The upgradable lock is not a read lock and does not count. Downgrading it to a read
+        /// lock always succeeds, even when that takes the count past `max_readers`. A write
+        /// lock's downgrade always fits (no reader is inside a write); the readers queued
+        /// behind it get in as far as there is room beside it.
         ///
         /// # Panics
         ///
@@ -898,7 +906,11 @@ impl<T: ?Sized> RwLock<T> {
         self.raw.is_write_locked()
     }
 
-    /// Returns how many read guards exist (a hint; the upgradable guard is not counted).
+    /// Returns how many read locks are held (a hint; the upgradable lock is not counted).
+    ///
+    /// Readers let in by a writer's release, or for room on a lock made with
+    /// [`with_max_readers`](RwLock::with_max_readers), hold their read lock from that moment,
+    /// before their futures have run and made a guard: they are counted too.
     ///
     /// # Examples
     ///
@@ -1074,6 +1086,21 @@ mod tests {
             fill();
             drop(OwnedMappedRwLockWriteGuard::downgrade(w));
         });
+    }
+
+    #[test]
+    fn a_limit_of_max_readers_is_the_lock_new_makes() {
+        let lock = RwLock::with_max_readers(0u8, MAX_READERS);
+        lock.raw.add_phantom_readers(MAX_READERS as isize);
+        assert!(lock.try_read().is_none());
+        let res = catch_unwind(AssertUnwindSafe(|| drop(lock.read_blocking())));
+        assert!(
+            res.is_err(),
+            "a read past MAX_READERS panics, as documented"
+        );
+        release_phantoms(&lock, 0);
+        assert_eq!(lock.reader_count(), 0);
+        assert!(lock.try_write().is_some());
     }
 
     #[test]
