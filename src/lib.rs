@@ -560,6 +560,41 @@ mod assert_traits {
 /// check::<unisync::OwnedMappedRwLockWriteGuard<NotSend, u8>>();
 /// ```
 ///
+/// A mapped write guard can be downgraded on the thread it was sent to, where it then shares
+/// its part with readers on other threads, so sending it needs that part to be `Sync` too:
+///
+/// ```compile_fail
+/// fn check<T: Send>() {}
+/// check::<unisync::MappedRwLockWriteGuard<'static, std::cell::Cell<u8>>>();
+/// ```
+///
+/// ```compile_fail
+/// fn check<T: Send>() {}
+/// check::<unisync::OwnedMappedRwLockWriteGuard<std::sync::Mutex<std::cell::Cell<u8>>, std::cell::Cell<u8>>>();
+/// ```
+///
+/// Owned mapped write guards hand out `&mut U`, so they are invariant in `U`: a guard of a
+/// `&'static str` is not one of a shorter-lived `&str` (which could then be written into the
+/// value and outlive its referent):
+///
+/// ```compile_fail
+/// use unisync::OwnedMappedMutexGuard;
+/// fn shorten<'s>(
+///     g: OwnedMappedMutexGuard<&'static str, &'static str>,
+/// ) -> OwnedMappedMutexGuard<&'static str, &'s str> {
+///     g
+/// }
+/// ```
+///
+/// ```compile_fail
+/// use unisync::OwnedMappedRwLockWriteGuard;
+/// fn shorten<'s>(
+///     g: OwnedMappedRwLockWriteGuard<&'static str, &'static str>,
+/// ) -> OwnedMappedRwLockWriteGuard<&'static str, &'s str> {
+///     g
+/// }
+/// ```
+///
 /// A read guard, mapped or not, shares `&T` and has no way back to its lock, so it needs
 /// `T: Sync` (and only that) to be sent or shared:
 ///

@@ -853,6 +853,7 @@ impl<T: ?Sized> OwnedMutexGuard<T> {
         OwnedMappedMutexGuard {
             mutex: Self::into_locked(guard),
             value,
+            _invariant: PhantomData,
         }
     }
 
@@ -888,6 +889,7 @@ impl<T: ?Sized> OwnedMutexGuard<T> {
         Ok(OwnedMappedMutexGuard {
             mutex: Self::into_locked(guard),
             value,
+            _invariant: PhantomData,
         })
     }
 
@@ -1081,6 +1083,8 @@ impl<T: ?Sized> DerefMut for MappedMutexGuard<'_, T> {
 pub struct OwnedMappedMutexGuard<T: ?Sized, U: ?Sized> {
     mutex: Arc<Mutex<T>>,
     value: NonNull<U>,
+    /// Invariant in `U`, as `&mut U` is: the guard hands out `&mut U`.
+    _invariant: PhantomData<*mut U>,
 }
 
 // SAFETY: sending the guard sends exclusive access to `U` (needs `U: Send`) and the `Arc`,
@@ -1114,6 +1118,7 @@ impl<T: ?Sized, U: ?Sized> OwnedMappedMutexGuard<T, U> {
         OwnedMappedMutexGuard {
             mutex: Self::into_locked(guard),
             value,
+            _invariant: PhantomData,
         }
     }
 
@@ -1147,6 +1152,7 @@ impl<T: ?Sized, U: ?Sized> OwnedMappedMutexGuard<T, U> {
         Ok(OwnedMappedMutexGuard {
             mutex: Self::into_locked(guard),
             value,
+            _invariant: PhantomData,
         })
     }
 

@@ -1477,8 +1477,10 @@ mod mapped {
     }
 
     // SAFETY: the guard is an exclusive borrow of `T` with no way back to its lock: sending it
-    // sends `&mut T`, and releasing the write lock from another thread is fine.
-    unsafe impl<T: ?Sized + Send> Send for MappedRwLockWriteGuard<'_, T> {}
+    // sends `&mut T`, and releasing the write lock from another thread is fine. But
+    // `downgrade` turns it into a read guard on the receiving thread while readers on other
+    // threads share the same `T`, so that needs `T: Sync` as well.
+    unsafe impl<T: ?Sized + Send + Sync> Send for MappedRwLockWriteGuard<'_, T> {}
     // SAFETY: sharing the guard shares `&T`.
     unsafe impl<T: ?Sized + Sync> Sync for MappedRwLockWriteGuard<'_, T> {}
 
@@ -1740,17 +1742,27 @@ mod mapped {
     pub struct OwnedMappedRwLockWriteGuard<T: ?Sized, U: ?Sized> {
         lock: Arc<RwLock<T>>,
         value: NonNull<U>,
+        /// Invariant in `U`, as `&mut U` is: the guard hands out `&mut U`.
+        _invariant: PhantomData<*mut U>,
     }
 
     // SAFETY: sending the guard sends exclusive access to `U` (needs `U: Send`) and the `Arc`
-    // (needs `T: Send + Sync`, as for any `Arc<RwLock<T>>`).
-    unsafe impl<T: ?Sized + Send + Sync, U: ?Sized + Send> Send for OwnedMappedRwLockWriteGuard<T, U> {}
+    // (needs `T: Send + Sync`, as for any `Arc<RwLock<T>>`); `downgrade` then shares `&U` on
+    // the receiving thread with readers elsewhere (needs `U: Sync`).
+    unsafe impl<T: ?Sized + Send + Sync, U: ?Sized + Send + Sync> Send
+        for OwnedMappedRwLockWriteGuard<T, U>
+    {
+    }
     // SAFETY: sharing the guard shares `&U` (needs `U: Sync`) and the `Arc`.
     unsafe impl<T: ?Sized + Send + Sync, U: ?Sized + Sync> Sync for OwnedMappedRwLockWriteGuard<T, U> {}
 
     impl<T: ?Sized, U: ?Sized> OwnedMappedRwLockWriteGuard<T, U> {
         fn new(lock: Arc<RwLock<T>>, value: NonNull<U>) -> Self {
-            OwnedMappedRwLockWriteGuard { lock, value }
+            OwnedMappedRwLockWriteGuard {
+                lock,
+                value,
+                _invariant: PhantomData,
+            }
         }
 
         /// Narrows the guard further.
