@@ -241,6 +241,16 @@ fn tick(threshold: Duration) -> Duration {
     (threshold / 4).clamp(Duration::from_millis(1), Duration::from_secs(1))
 }
 
+/// Runs `f`, catching its panic. The panic's payload is user code too: its `Drop` may panic
+/// again, so each payload is dropped under `catch_unwind` as well, until one drops cleanly.
+/// Nothing escapes to end the watchdog thread.
+fn quietly(f: impl FnOnce()) {
+    let mut caught = catch_unwind(AssertUnwindSafe(f));
+    while let Err(payload) = caught {
+        caught = catch_unwind(AssertUnwindSafe(|| drop(payload)));
+    }
+}
+
 /// The watchdog thread: reports each wait once it passes the threshold, until the hook is
 /// removed.
 pub(super) fn watchdog() {
@@ -269,12 +279,12 @@ pub(super) fn watchdog() {
         drop(reg);
         for wait in &due {
             // The panic was printed by the panic hook; the watchdog goes on.
-            let _ = catch_unwind(AssertUnwindSafe(|| hook(wait)));
+            quietly(|| hook(wait));
         }
         drop(due);
         // The last reference to a replaced hook may be this one, and what it captured may
         // panic when dropped: caught like the hook's own panics, so the watchdog goes on.
-        let _ = catch_unwind(AssertUnwindSafe(|| drop(hook)));
+        quietly(|| drop(hook));
         reg = registry();
         if reg.hook.is_some() {
             let sleep = sleep.max(Duration::from_millis(1));
