@@ -177,7 +177,9 @@ impl Semaphore {
     ///
     /// Waiting tasks and threads are all woken, and fail as one: once one queued acquire has
     /// failed, any other polled after it fails too, and permits returned while `close` is
-    /// still waking them go back to the count, not to a waiter. Permits already held stay
+    /// still waking them go back to the count, not to a waiter. An acquire that was served
+    /// before `close` but is polled only after it fails too (it was still pending for its
+    /// caller), and the permits it had been given go back to the count. Permits already held stay
     /// valid and are returned as usual when dropped. Closing twice does nothing more.
     ///
     /// # Examples

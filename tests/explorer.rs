@@ -1012,6 +1012,12 @@ impl<'a> Explorer<'a> for SemExplorer<'a> {
                     "`{}` got the wrong count",
                     meta.kind
                 );
+                // Even one served before `close`: it was still pending for its caller.
+                assert!(
+                    !self.closed,
+                    "`{}` succeeded when polled after close",
+                    meta.kind
+                );
                 Some(Ok(permit))
             }
             Err(_) => {

@@ -945,3 +945,29 @@ fn a_release_still_waking_hands_no_permit_to_a_waiter_after_close() {
         drop(common::poll_once(wait));
     }
 }
+
+#[test]
+fn an_acquire_served_before_close_but_polled_after_it_fails_and_gives_its_permits_back() {
+    // "Every pending acquire fails": one already given its permits is still pending until it
+    // is polled, as in tokio.
+    let sem = Semaphore::new(0);
+    let mut one = Box::pin(sem.acquire());
+    let mut two = Box::pin(sem.acquire_many(2));
+    assert!(common::poll_once(&mut one).is_pending());
+    assert!(common::poll_once(&mut two).is_pending());
+    sem.add_permits(3);
+    sem.close();
+    assert!(matches!(
+        common::poll_once(&mut one),
+        std::task::Poll::Ready(Err(_))
+    ));
+    assert!(matches!(
+        common::poll_once(&mut two),
+        std::task::Poll::Ready(Err(_))
+    ));
+    assert_eq!(
+        sem.available_permits(),
+        3,
+        "the permits they were given went back"
+    );
+}

@@ -318,10 +318,17 @@ impl<'a> Protocol<'a> for AcquireWait<'a> {
     }
 
     fn woken(&mut self, wakeup: Wakeup) -> Option<Result<(), Closed>> {
-        if wakeup.token == GRANTED {
-            return Some(Ok(()));
-        }
-        self.raw.give_back(self.need - wakeup.data);
+        let held = if wakeup.token == GRANTED {
+            // Served before a `close` that came before this poll: the acquire is still pending
+            // for its caller, and every pending acquire fails once `close` has returned.
+            if self.raw.state.load(Ordering::Acquire) & CLOSED == 0 {
+                return Some(Ok(()));
+            }
+            self.need
+        } else {
+            self.need - wakeup.data
+        };
+        self.raw.give_back(held);
         Some(Err(Closed))
     }
 
