@@ -1768,3 +1768,27 @@ fn limited_readers_left_queued_by_a_write_wait_for_a_writer_that_announced_befor
     drop((x1, x2, w2));
     assert_free(&lock);
 }
+
+#[test]
+fn a_limited_write_release_that_leaves_no_room_lets_the_next_writer_go_first() {
+    // As documented under Fairness: the bound "a reader waits for at most the writer in front
+    // of it" does not hold on a limited lock when a writer downgrades with the lock full.
+    let lock = RwLock::with_max_readers(0, 1);
+    let w1 = lock.try_write().unwrap();
+    let mut r = Probe::new(lock.read());
+    assert!(r.poll().is_pending());
+    let mut w2 = Probe::new(lock.write());
+    assert!(w2.poll().is_pending());
+    let d = RwLockWriteGuard::downgrade(w1);
+    assert!(r.drive().is_none(), "no room beside the downgraded reader");
+    // The next writer runs before the downgraded reader leaves: it takes the writers' lock
+    // and, with no let-in reader left to run, announces itself at once.
+    assert!(w2.drive().is_none(), "waits for the downgraded reader");
+    drop(d);
+    let g2 = w2.drive().expect("the next writer had announced itself");
+    assert!(r.drive().is_none());
+    drop(g2);
+    assert!(r.drive().is_some(), "let in by the second writer's release");
+    drop((r, w2));
+    assert_free(&lock);
+}

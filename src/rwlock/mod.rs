@@ -48,11 +48,14 @@ pub use guards::{
 ///   are released, and a writer that announces itself before they do goes first.
 ///
 /// So under a steady stream of readers a writer waits for one batch of readers, and under a
-/// steady stream of writers a reader waits for at most the writer in front of it (on a lock
-/// with a reader limit, for as many writers as it takes to let in the readers ahead). Writers and
-/// upgradable readers queue among themselves like [`Mutex`](crate::Mutex) lockers (in arrival
-/// order, a woken waiter overtaken at most once). While an upgradable reader holds the lock
-/// without upgrading, readers keep entering; a writer queued behind it does not stop them.
+/// steady stream of writers a reader waits for at most the writer in front of it. A lock with
+/// a reader limit does not keep that second bound: a writer's release that leaves no room
+/// (one that downgrades while the lock is full, or is cancelled while readers fill it) lets
+/// no queued reader in, and the next writer goes first, so a queued reader can wait behind
+/// any number of such writers. Writers and upgradable readers queue among themselves like
+/// [`Mutex`](crate::Mutex) lockers (in arrival order, a woken waiter overtaken at most once).
+/// While an upgradable reader holds the lock without upgrading, readers keep entering; a
+/// writer queued behind it does not stop them.
 ///
 /// # Re-entrancy
 ///
