@@ -304,18 +304,24 @@ fn limited_write_release_lets_in_one_reader_at_a_time() {
     });
 }
 
-/// A limit of one: a read future polled once and dropped, possibly after it was let in for
-/// room, against a blocking reader; the room always reaches the thread (preemption bound 2).
-#[test]
-fn limited_dropped_read_passes_the_room_on() {
-    model(|| {
+/// A limit of one, a read lock held: a future polled once and then dropped, against a
+/// blocking reader, while the read lock is released. The room always reaches the thread
+/// (preemption bound 2). `write` picks the future:
+/// - a read, which may have been let in for room before it is dropped;
+/// - a write, which announces itself; its cancel lets in the readers queued behind it, as
+///   many as fit, while the reader inside may be leaving.
+fn limited_dropped_future_racing_a_read_release(write: bool) {
+    model(move || {
         let lock = Arc::new(RwLock::with_max_readers(0, 1));
         let held = lock.try_read().unwrap();
         let l1 = lock.clone();
         let canceller = thread::spawn(move || {
             loom::future::block_on(async {
-                let mut fut = Box::pin(l1.read());
-                let _ = PollOnce(&mut fut).await;
+                if write {
+                    let _ = PollOnce(&mut Box::pin(l1.write())).await;
+                } else {
+                    let _ = PollOnce(&mut Box::pin(l1.read())).await;
+                }
             })
         });
         let l2 = lock.clone();
@@ -328,29 +334,14 @@ fn limited_dropped_read_passes_the_room_on() {
     });
 }
 
-/// A limit of one: a write future that announced itself is dropped (its release lets the
-/// queued readers in, as many as fit) while the reader inside leaves; the reader queued
-/// behind the write still gets the room (preemption bound 2).
+#[test]
+fn limited_dropped_read_passes_the_room_on() {
+    limited_dropped_future_racing_a_read_release(false);
+}
+
 #[test]
 fn limited_cancelled_write_racing_a_read_release() {
-    model(|| {
-        let lock = Arc::new(RwLock::with_max_readers(0, 1));
-        let held = lock.try_read().unwrap();
-        let l1 = lock.clone();
-        let canceller = thread::spawn(move || {
-            loom::future::block_on(async {
-                let mut fut = Box::pin(l1.write());
-                let _ = PollOnce(&mut fut).await;
-            })
-        });
-        let l2 = lock.clone();
-        let reader = thread::spawn(move || drop(l2.read_blocking()));
-        drop(held);
-        canceller.join().unwrap();
-        reader.join().unwrap();
-        assert_eq!(lock.reader_count(), 0);
-        assert!(lock.try_write().is_some());
-    });
+    limited_dropped_future_racing_a_read_release(true);
 }
 
 /// A limit of two: a write downgraded to a read lock lets in one of the two readers queued

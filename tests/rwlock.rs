@@ -1376,6 +1376,7 @@ fn downgrade_map_runs_under_the_write_lock_then_lets_queued_readers_in_before_a_
         .drive()
         .expect("the queued reader gets in with the downgrade");
     assert_eq!(r.1, "ab");
+    assert_eq!(*name, "ab", "both read guards read the value");
     assert!(writer.drive().is_none(), "a writer got in between");
     drop(r);
     drop(reader);
@@ -1441,7 +1442,10 @@ fn mapped_write_guards_downgrade_to_mapped_read_guards_of_the_same_part() {
     assert!(reader.poll().is_pending());
     let second: MappedRwLockReadGuard<'_, i32> = MappedRwLockWriteGuard::downgrade(second);
     assert_eq!(*second, 20);
-    assert_eq!(*reader.drive().expect("let in by the downgrade"), (1, 20));
+    let other = reader.drive().expect("let in by the downgrade");
+    assert_eq!(*other, (1, 20));
+    assert_eq!(*second, 20, "both read guards read the value");
+    drop(other);
     drop(reader);
     read_held_until_dropped(&lock, second);
 

@@ -1556,25 +1556,13 @@ fn a_drain_wait_that_saw_the_drain_completes_though_a_task_comes_as_it_leaves_th
     }
     let guard = SIGNAL.track();
     SIGNAL.trigger();
-    let stall = Stall::new();
-    let mut waits: Vec<_> = (0..40).map(|_| Box::pin(SIGNAL.drained())).collect();
-    assert!(poll_with(&mut waits[0], &stall.waker()).is_pending());
-    for wait in &mut waits[1..39] {
-        assert!(poll_once(wait).is_pending());
-    }
-    let tracks_on_drop = Waker::from(Arc::new(TracksOnDrop));
-    assert!(poll_with(&mut waits[39], &tracks_on_drop).is_pending());
-    drop(tracks_on_drop);
-    let releaser = thread::spawn(move || drop(guard));
-    stall.wait_until_entered();
-    assert_eq!(SIGNAL.tracked(), 0);
-    let seen_drained = poll_once(&mut waits[39]).is_ready();
-    stall.go_on();
-    releaser.join().unwrap();
-    drop(LATE.lock().unwrap().take());
-    for wait in &mut waits[..39] {
-        assert!(poll_once(wait).is_ready());
-    }
+    let seen_drained = common::last_wait_polled_as_new_work_starts(
+        || SIGNAL.drained(),
+        Waker::from(Arc::new(TracksOnDrop)),
+        move || drop(guard),
+        || SIGNAL.tracked() == 0,
+        || drop(LATE.lock().unwrap().take()),
+    );
     assert!(
         seen_drained,
         "the wait saw the drain, yet waits on for the new task"

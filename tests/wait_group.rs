@@ -526,25 +526,13 @@ fn a_wait_that_saw_the_zero_completes_though_a_token_comes_as_it_leaves_the_queu
         }
     }
     let token = GROUP.token();
-    let stall = common::Stall::new();
-    let mut waits: Vec<_> = (0..40).map(|_| Box::pin(GROUP.wait())).collect();
-    assert!(common::poll_with(&mut waits[0], &stall.waker()).is_pending());
-    for wait in &mut waits[1..39] {
-        assert!(poll_once(wait).is_pending());
-    }
-    let token_on_drop = std::task::Waker::from(Arc::new(TokenOnDrop));
-    assert!(common::poll_with(&mut waits[39], &token_on_drop).is_pending());
-    drop(token_on_drop);
-    let releaser = thread::spawn(move || drop(token));
-    stall.wait_until_entered();
-    assert_eq!(GROUP.count(), 0);
-    let seen_zero = poll_once(&mut waits[39]).is_ready();
-    stall.go_on();
-    releaser.join().unwrap();
-    drop(LATE.lock().unwrap().take());
-    for wait in &mut waits[..39] {
-        assert!(poll_once(wait).is_ready());
-    }
+    let seen_zero = common::last_wait_polled_as_new_work_starts(
+        || GROUP.wait(),
+        std::task::Waker::from(Arc::new(TokenOnDrop)),
+        move || drop(token),
+        || GROUP.count() == 0,
+        || drop(LATE.lock().unwrap().take()),
+    );
     assert!(
         seen_zero,
         "the wait saw the zero, yet waits on for the token made after it"

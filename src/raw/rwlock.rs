@@ -230,30 +230,28 @@ impl RawRwLock {
     #[inline(never)]
     fn let_in_for_room(&self) {
         let mut queue = self.readers.lock();
+        queue.pop_front_while(ROOM, |_| self.take_room());
+        queue.clear_when_empty(&self.state, PARKED);
+    }
+
+    /// Counts one more reader in if no writer has announced itself and there is room. Behind
+    /// a writer, queued readers are let in when it is done; without room, by the release that
+    /// makes some (it sees `PARKED`, which stays set while anyone is queued).
+    fn take_room(&self) -> bool {
+        let mut s = self.state.load(Ordering::Relaxed);
         loop {
-            queue.make_room();
-            if queue.is_empty() {
-                return;
+            if s & WRITE != 0 || readers(s) >= self.max {
+                return false;
             }
-            let mut s = self.state.load(Ordering::Relaxed);
-            loop {
-                // Behind a writer they are let in when it is done; without room, by the
-                // release that makes some (it sees `PARKED`, which stays set).
-                if s & WRITE != 0 || readers(s) >= self.max {
-                    return;
-                }
-                match self.state.compare_exchange_weak(
-                    s,
-                    s + READER,
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => break,
-                    Err(actual) => s = actual,
-                }
+            match self.state.compare_exchange_weak(
+                s,
+                s + READER,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => s = actual,
             }
-            queue.pop_front(ROOM);
-            queue.clear_when_empty(&self.state, PARKED);
         }
     }
 

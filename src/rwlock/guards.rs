@@ -613,17 +613,9 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     /// assert_eq!(*reader, 2);
     /// ```
     pub fn downgrade(guard: Self) -> RwLockReadGuard<'a, T> {
-        // Panics, changing nothing, if the read lock would not fit: the guard still owns the
-        // write lock then.
-        guard.lock.raw.check_downgrade();
-        let lock = Self::into_lock(guard);
-        lock.writer.clear();
-        // SAFETY: the read guard owns the read lock that the downgrade below takes (waking a
-        // reader can panic: the guard then gives it up).
-        let reader = unsafe { RwLockReadGuard::new(lock) };
-        // SAFETY: we held the write lock and give it up for that read lock.
-        unsafe { lock.raw.downgrade_write() };
-        reader
+        RwLockReadGuard {
+            inner: MappedRwLockWriteGuard::downgrade(Self::into_mapped(guard)),
+        }
     }
 
     /// Turns the write lock into the upgradable read lock, letting readers in but no writer.
@@ -874,39 +866,6 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
 mod mapped {
     use super::*;
 
-    /// Downgrades `guard`'s write lock to a read lock owned by a guard of `value`.
-    fn downgrade_to_mapped<'a, T: ?Sized, U: ?Sized>(
-        guard: RwLockWriteGuard<'a, T>,
-        value: NonNull<U>,
-    ) -> MappedRwLockReadGuard<'a, U> {
-        // Panics, changing nothing, if the read lock would not fit: the guard still owns the
-        // write lock then.
-        guard.lock.raw.check_downgrade();
-        let lock = RwLockWriteGuard::into_lock(guard);
-        lock.writer.clear();
-        // The read guard owns the read lock before the downgrade takes it (waking a reader can
-        // panic: the guard then gives it up).
-        let reader = MappedRwLockReadGuard::new(&lock.raw, value);
-        // SAFETY: we held the write lock and give it up for that read lock.
-        unsafe { lock.raw.downgrade_write() };
-        reader
-    }
-
-    /// The owned form of [`downgrade_to_mapped`].
-    fn downgrade_owned_to_mapped<T: ?Sized, U: ?Sized>(
-        guard: OwnedRwLockWriteGuard<T>,
-        value: NonNull<U>,
-    ) -> OwnedMappedRwLockReadGuard<T, U> {
-        // As in `downgrade_to_mapped`.
-        guard.lock.raw.check_downgrade();
-        let lock = OwnedRwLockWriteGuard::into_lock(guard);
-        lock.writer.clear();
-        let reader = OwnedMappedRwLockReadGuard::new(lock, value);
-        // SAFETY: we held the write lock and give it up for that read lock.
-        unsafe { reader.lock.raw.downgrade_write() };
-        reader
-    }
-
     impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
         /// Narrows the guard to a part of the value; the read lock stays held by the new guard.
         ///
@@ -983,7 +942,15 @@ mod mapped {
             let lock = guard.lock;
             // SAFETY: `guard` holds the write lock until it is forgotten below, after `f`.
             let value = NonNull::from(f(unsafe { &mut *lock.value.get() }));
-            core::mem::forget(guard);
+            Self::into_mapped_at(guard, value)
+        }
+
+        /// Hands the write lock over to a mapped guard of `value`, a part of the locked value.
+        fn into_mapped_at<U: ?Sized>(
+            guard: Self,
+            value: NonNull<U>,
+        ) -> MappedRwLockWriteGuard<'a, U> {
+            let lock = Self::into_lock(guard);
             MappedRwLockWriteGuard::new(&lock.raw, diag::HolderRef::new(&lock.writer), value)
         }
 
@@ -1020,12 +987,7 @@ mod mapped {
             let Some(value) = f(unsafe { &mut *lock.value.get() }).map(NonNull::from) else {
                 return Err(guard);
             };
-            core::mem::forget(guard);
-            Ok(MappedRwLockWriteGuard::new(
-                &lock.raw,
-                diag::HolderRef::new(&lock.writer),
-                value,
-            ))
+            Ok(Self::into_mapped_at(guard, value))
         }
 
         /// Turns the write lock into a read lock of a part of the value, without letting any
@@ -1062,7 +1024,7 @@ mod mapped {
             let lock = guard.lock;
             // SAFETY: `guard` holds the write lock until the downgrade below, after `f`.
             let value = NonNull::from(f(unsafe { &*lock.value.get() }));
-            downgrade_to_mapped(guard, value)
+            MappedRwLockWriteGuard::downgrade(Self::into_mapped_at(guard, value))
         }
 
         /// Like [`downgrade_map`](RwLockWriteGuard::downgrade_map), for a part that `f` may
@@ -1100,7 +1062,9 @@ mod mapped {
             let lock = guard.lock;
             // SAFETY: as in `downgrade_map`.
             match f(unsafe { &*lock.value.get() }).map(NonNull::from) {
-                Some(value) => Ok(downgrade_to_mapped(guard, value)),
+                Some(value) => Ok(MappedRwLockWriteGuard::downgrade(Self::into_mapped_at(
+                    guard, value,
+                ))),
                 None => Err(guard),
             }
         }
@@ -1217,6 +1181,14 @@ mod mapped {
             F: FnOnce(&mut T) -> &mut U,
         {
             let value = NonNull::from(f(&mut *guard));
+            Self::into_mapped_at(guard, value)
+        }
+
+        /// Hands the write lock over to a mapped guard of `value`, a part of the locked value.
+        fn into_mapped_at<U: ?Sized>(
+            guard: Self,
+            value: NonNull<U>,
+        ) -> OwnedMappedRwLockWriteGuard<T, U> {
             OwnedMappedRwLockWriteGuard::new(Self::into_lock(guard), value)
         }
 
@@ -1250,10 +1222,7 @@ mod mapped {
             let Some(value) = f(&mut *guard).map(NonNull::from) else {
                 return Err(guard);
             };
-            Ok(OwnedMappedRwLockWriteGuard::new(
-                Self::into_lock(guard),
-                value,
-            ))
+            Ok(Self::into_mapped_at(guard, value))
         }
 
         /// Turns the write lock into a read lock of a part of the value, without letting any
@@ -1282,7 +1251,7 @@ mod mapped {
             F: FnOnce(&T) -> &U,
         {
             let value = NonNull::from(f(&*guard));
-            downgrade_owned_to_mapped(guard, value)
+            OwnedMappedRwLockWriteGuard::downgrade(Self::into_mapped_at(guard, value))
         }
 
         /// Like [`downgrade_map`](OwnedRwLockWriteGuard::downgrade_map), for a part that `f`
@@ -1316,7 +1285,9 @@ mod mapped {
             F: FnOnce(&T) -> Option<&U>,
         {
             match f(&*guard).map(NonNull::from) {
-                Some(value) => Ok(downgrade_owned_to_mapped(guard, value)),
+                Some(value) => Ok(OwnedMappedRwLockWriteGuard::downgrade(
+                    Self::into_mapped_at(guard, value),
+                )),
                 None => Err(guard),
             }
         }
@@ -1572,7 +1543,9 @@ mod mapped {
         /// assert_eq!(*second, 20);
         /// ```
         pub fn downgrade(guard: Self) -> MappedRwLockReadGuard<'a, T> {
-            // As in `downgrade_to_mapped`: a panic here leaves the write lock with `guard`.
+            // Panics, changing nothing, if the read lock would not fit: the guard still owns
+            // the write lock then. The read guard owns the read lock before the downgrade
+            // takes it (waking a reader can panic: the guard then gives it up).
             guard.raw.check_downgrade();
             let guard = core::mem::ManuallyDrop::new(guard);
             guard.holder.clear();
@@ -1845,7 +1818,7 @@ mod mapped {
         /// assert_eq!(*first, 10);
         /// ```
         pub fn downgrade(guard: Self) -> OwnedMappedRwLockReadGuard<T, U> {
-            // As in `downgrade_to_mapped`: a panic here leaves the write lock with `guard`.
+            // As in `MappedRwLockWriteGuard::downgrade`.
             guard.lock.raw.check_downgrade();
             let value = guard.value;
             let lock = Self::into_lock(guard);

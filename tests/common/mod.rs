@@ -684,6 +684,43 @@ pub fn live_allocs() -> isize {
     LIVE_ALLOCS.load(Ordering::SeqCst)
 }
 
+/// Polls a queued wait on a count (a wait group, a drain) while the release that takes the
+/// count to zero is still waking earlier waits, and returns whether that poll saw the zero.
+///
+/// `make` builds a wait; 40 of them are polled once. The first wait's waker stops the release
+/// (`release`, run on another thread) inside its first batch of wake-ups; the last wait is
+/// polled with `starts_work_on_drop`, a waker that starts new work when it is dropped, which
+/// happens as that wait leaves the queue. While the release is held, the count must read zero
+/// (`is_zero`) and the last wait is polled again. Then the release finishes, `end_late_work`
+/// ends the work the waker started, and every other wait must be ready.
+pub fn last_wait_polled_as_new_work_starts<F: Future>(
+    make: impl Fn() -> F,
+    starts_work_on_drop: Waker,
+    release: impl FnOnce() + Send + 'static,
+    is_zero: impl Fn() -> bool,
+    end_late_work: impl FnOnce(),
+) -> bool {
+    let stall = Stall::new();
+    let mut waits: Vec<_> = (0..40).map(|_| Box::pin(make())).collect();
+    assert!(poll_with(&mut waits[0], &stall.waker()).is_pending());
+    for wait in &mut waits[1..39] {
+        assert!(poll_once(wait).is_pending());
+    }
+    assert!(poll_with(&mut waits[39], &starts_work_on_drop).is_pending());
+    drop(starts_work_on_drop);
+    let releaser = thread::spawn(release);
+    stall.wait_until_entered();
+    assert!(is_zero(), "the count is zero once the release has begun");
+    let seen_zero = poll_once(&mut waits[39]).is_ready();
+    stall.go_on();
+    releaser.join().unwrap();
+    end_late_work();
+    for wait in &mut waits[..39] {
+        assert!(poll_once(wait).is_ready());
+    }
+    seen_zero
+}
+
 /// Checks that a release that ends many waits at once (an event's `set`, a shutdown trigger)
 /// ends them in one step as seen by whoever polls them. `make` builds a wait; 42 of them are
 /// polled once (more than one batch of wake-ups), then `release` runs, and the first wait's
