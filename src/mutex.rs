@@ -113,6 +113,7 @@ impl<T> Mutex<T> {
         /// static COUNT: Mutex<u32> = Mutex::new(0);
         /// assert_eq!(*COUNT.try_lock().unwrap(), 0);
         /// ```
+        #[doc(alias = "const_new")]
         pub const fn new(value: T) -> Mutex<T> {
             Mutex {
                 raw: RawMutex::new(),
@@ -278,6 +279,7 @@ impl<T: ?Sized> Mutex<T> {
     /// # });
     /// ```
     #[cfg_attr(feature = "diagnostics", track_caller)]
+    #[doc(alias = "lock_arc")]
     pub fn lock_owned(self: &Arc<Self>) -> LockOwned<T> {
         LockOwned {
             shell: Shell::new(self.clone(), LockKind::new(diag::caller())),
@@ -309,6 +311,7 @@ impl<T: ?Sized> Mutex<T> {
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_lock_owned")]
     #[cfg_attr(feature = "diagnostics", track_caller)]
+    #[doc(alias = "lock_arc_blocking")]
     pub fn lock_owned_blocking(self: &Arc<Self>) -> OwnedMutexGuard<T> {
         crate::raw::wait::block_on(self.lock_owned(), None)
             .expect("a wait without deadline completes")
@@ -360,6 +363,7 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     #[must_use = "if unused the lock is released at once"]
     #[cfg_attr(feature = "diagnostics", track_caller)]
+    #[doc(alias = "try_lock_arc")]
     pub fn try_lock_owned(self: &Arc<Self>) -> Option<OwnedMutexGuard<T>> {
         if self.raw.try_lock() {
             self.holder.record(diag::caller(), false);
@@ -678,6 +682,7 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     /// let guard = mutex.try_lock().unwrap();
     /// assert!(std::ptr::eq(MutexGuard::source(&guard), &mutex));
     /// ```
+    #[doc(alias = "mutex")]
     pub fn source(guard: &Self) -> &'a Mutex<T> {
         guard.mutex
     }
@@ -824,6 +829,7 @@ impl<T: ?Sized> OwnedMutexGuard<T> {
     /// let guard = mutex.try_lock_owned().unwrap();
     /// assert!(Arc::ptr_eq(OwnedMutexGuard::source(&guard), &mutex));
     /// ```
+    #[doc(alias = "mutex")]
     pub fn source(guard: &Self) -> &Arc<Mutex<T>> {
         &guard.mutex
     }

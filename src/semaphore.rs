@@ -11,7 +11,7 @@ use pin_project_lite::pin_project;
 use crate::future::{wait_future, Shell, WaitKind};
 use crate::raw::queue::Node;
 use crate::raw::semaphore::{
-    cancel_acquire, poll_acquire, Closed, Overflow, RawSemaphore, TryFail, MAX_PERMITS,
+    cancel_acquire, overflow, poll_acquire, Closed, Overflow, RawSemaphore, TryFail, MAX_PERMITS,
 };
 use crate::raw::wait::Strategy;
 use crate::sync::const_fn;
@@ -47,7 +47,10 @@ use crate::sync::const_fn;
 /// succeed. Asking for zero permits succeeds at once unless the semaphore is closed, for
 /// `acquire_many(0)` and `try_acquire_many(0)` alike, whoever waits. Returning permits past the
 /// limit (with [`add_permits`](Semaphore::add_permits), or by dropping a permit after
-/// `add_permits` filled the semaphore up) panics; see there.
+/// `add_permits` filled the semaphore up) panics; see there. So does an acquire that gives up
+/// (its future dropped, or a blocking wait timing out) holding permits it had collected (a
+/// weighted wait served in part, or a wait served but not polled since) when they no longer
+/// fit: permits are never lost silently.
 ///
 /// # Leaks
 ///
@@ -110,6 +113,7 @@ impl Semaphore {
         /// assert_eq!(LIMIT.available_permits(), 8);
         /// ```
         #[track_caller]
+        #[doc(alias = "const_new")]
         pub const fn new(permits: usize) -> Semaphore {
             Semaphore { raw: RawSemaphore::new(permits) }
         }
@@ -349,6 +353,7 @@ impl Semaphore {
     /// # });
     /// ```
     #[inline]
+    #[doc(alias = "acquire_arc")]
     pub fn acquire_owned(self: &Arc<Self>) -> AcquireOwned {
         self.acquire_many_owned(1)
     }
@@ -403,6 +408,7 @@ impl Semaphore {
     /// ```
     #[inline]
     #[must_use = "if unused the permits are released at once"]
+    #[doc(alias = "try_acquire_arc")]
     pub fn try_acquire_owned(self: &Arc<Self>) -> Result<OwnedSemaphorePermit, TryAcquireError> {
         self.try_acquire_many_owned(1)
     }
@@ -463,6 +469,7 @@ impl Semaphore {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_acquire_owned")]
+    #[doc(alias = "acquire_arc_blocking")]
     pub fn acquire_owned_blocking(self: &Arc<Self>) -> Result<OwnedSemaphorePermit, AcquireError> {
         self.acquire_many_owned_blocking(1)
     }
@@ -728,12 +735,6 @@ fn too_many_permits(n: usize) -> ! {
     )
 }
 
-#[cold]
-#[track_caller]
-fn overflow(n: usize) -> ! {
-    panic!("returning {n} permits would exceed `Semaphore::MAX_PERMITS` ({MAX_PERMITS})")
-}
-
 /// Returns a permit guard's permits.
 #[inline]
 #[track_caller]
@@ -853,6 +854,13 @@ pin_project! {
     /// `.await` pins it for you; to keep one in a struct or poll it by hand, pin it with
     /// [`core::pin::pin!`] or [`Box::pin`].
     ///
+    /// # Panics
+    ///
+    /// Dropping the future gives back the permits it had collected for its caller; if
+    /// [`add_permits`](Semaphore::add_permits) filled the semaphore up to
+    /// [`Semaphore::MAX_PERMITS`] meanwhile, the drop panics as dropping a
+    /// [`SemaphorePermit`] would.
+    ///
     /// # Examples
     ///
     /// ```
@@ -879,6 +887,10 @@ pin_project! {
     /// [`Semaphore::acquire_many_owned`].
     ///
     /// `!Unpin`, like [`Acquire`].
+    ///
+    /// # Panics
+    ///
+    /// Dropping it can panic at [`Semaphore::MAX_PERMITS`], as [`Acquire`]'s drop does.
     ///
     /// # Examples
     ///

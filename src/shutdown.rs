@@ -108,6 +108,24 @@ impl Inner {
         }
     }
 
+    /// Whether an ancestor has fired while its firing may not have reached this signal yet:
+    /// it wakes the ancestor's own waiters first, and a firing on another thread may still be
+    /// on its way down. Walks the ancestors only while a firing is under way somewhere, so a
+    /// deep chain costs nothing once every firing is done.
+    fn fired_above(&self) -> bool {
+        if self.parent.is_none() || !firing_anywhere() {
+            return false;
+        }
+        let mut current = self.parent.as_deref();
+        while let Some(signal) = current {
+            if signal.raw.is_triggered() {
+                return true;
+            }
+            current = signal.parent.as_deref();
+        }
+        false
+    }
+
     #[inline]
     fn registration(&self) -> Pin<&Node> {
         // SAFETY: `Inner` lives in an `Arc` and is never moved out of it (its `Drop` only
@@ -144,6 +162,48 @@ impl Drop for Inner {
     }
 }
 
+/// How many firings are working their way down a tree, anywhere in the process. While none
+/// is, every signal under a fired one has its own flag set (a firing sets the flags of its
+/// whole subtree before it ends), so a signal need not look at its ancestors.
+#[cfg(not(loom))]
+static FIRING: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Counts one firing in [`FIRING`] until it is dropped, unwinding included.
+struct Firing(());
+
+impl Firing {
+    #[inline]
+    fn start() -> Firing {
+        // Before the flag is set: whoever learns of the firing sees this count too.
+        #[cfg(not(loom))]
+        FIRING.fetch_add(1, core::sync::atomic::Ordering::SeqCst);
+        Firing(())
+    }
+}
+
+impl Drop for Firing {
+    #[inline]
+    fn drop(&mut self) {
+        // Release: a zero read by `firing_anywhere` shows the flags this firing set.
+        #[cfg(not(loom))]
+        FIRING.fetch_sub(1, core::sync::atomic::Ordering::Release);
+    }
+}
+
+/// Whether any firing may still be on its way down. Read *before* a signal's own flag: a zero
+/// then means that every firing this caller knows of has set the flags below it.
+#[cfg(not(loom))]
+#[inline]
+fn firing_anywhere() -> bool {
+    FIRING.load(core::sync::atomic::Ordering::Acquire) != 0
+}
+
+/// Under loom the count is not modelled: always look at the ancestors.
+#[cfg(loom)]
+fn firing_anywhere() -> bool {
+    true
+}
+
 #[cfg(all(feature = "std", not(loom)))]
 std::thread_local! {
     /// The signals queued to fire on this thread: `Some` while a firing runs here (see
@@ -169,6 +229,7 @@ fn fire(signal: Arc<Inner>) {
             fire_all(|| signal.raw.trigger());
         } else {
             // The thread is being torn down: no queue, so fire directly.
+            let _firing = Firing::start();
             signal.raw.trigger();
         }
     }
@@ -182,6 +243,7 @@ fn fire(signal: Arc<Inner>) {
 /// returns, even when it runs inside a waker that such a firing called.
 #[cfg(all(feature = "std", not(loom)))]
 fn fire_all(first: impl FnOnce() -> bool) -> bool {
+    let _firing = Firing::start();
     let Ok(outer) = DEFERRED.try_with(|deferred| deferred.replace(Some(alloc::vec::Vec::new())))
     else {
         // The thread is being torn down: no queue, so children fire recursively.
@@ -223,12 +285,14 @@ fn fire_all(first: impl FnOnce() -> bool) -> bool {
 #[cfg(any(not(feature = "std"), loom))]
 fn fire(signal: Arc<Inner>) {
     // Without thread-locals, children fire recursively.
+    let _firing = Firing::start();
     signal.raw.trigger();
 }
 
 /// Runs `first`, a trigger; its children fire recursively from it.
 #[cfg(any(not(feature = "std"), loom))]
 fn fire_all(first: impl FnOnce() -> bool) -> bool {
+    let _firing = Firing::start();
     first()
 }
 
@@ -316,6 +380,11 @@ impl ShutdownSignal {
     /// stays triggered for good. When the call that fired it returns, every child under the
     /// signal has fired too, wherever it is called from (a waker included), and this thread
     /// fired them: a guard dropped meanwhile on another thread does not take that work over.
+    /// The one exception is a child that another call fired first, on another thread: the
+    /// children under it are fired by that call, which may still be at work. They count as
+    /// fired all the same ([`is_triggered`](ShutdownSignal::is_triggered) and
+    /// [`wait`](ShutdownSignal::wait) see this signal's firing); a
+    /// [`drained`](ShutdownSignal::drained) wait on one of them ends once that call reaches it.
     /// A call that returns `false` does not wait for the one that fired: that one may still
     /// be firing the children (on another thread, or further up this thread's stack when this
     /// call comes from a waker it woke).
@@ -342,6 +411,10 @@ impl ShutdownSignal {
 
     /// Returns whether the signal has fired, by itself or through an ancestor.
     ///
+    /// A signal counts as fired as soon as any ancestor has, even while that ancestor's
+    /// firing is still on its way down to it: it wakes the ancestor's own waiters first, so
+    /// a task woken by the parent sees every child triggered.
+    ///
     /// # Examples
     ///
     /// ```
@@ -353,13 +426,17 @@ impl ShutdownSignal {
     #[doc(alias = "is_cancelled")]
     #[inline]
     pub fn is_triggered(&self) -> bool {
-        self.inner.raw.is_triggered()
+        // `fired_above` reads the count of firings under way first, and that is what it needs
+        // to come before this signal's own flag: see `firing_anywhere`.
+        let above = self.inner.fired_above();
+        above || self.inner.raw.is_triggered()
     }
 
     /// Waits until the signal fires; completes at once if it has.
     ///
     /// Firing ends every wait in one step, as seen by whoever polls them: once one wait has
-    /// completed, any other polled after it completes too.
+    /// completed, any other polled after it completes too. A wait polled once an ancestor has
+    /// fired completes too, as [`is_triggered`](ShutdownSignal::is_triggered) says.
     ///
     /// # Cancel safety
     ///
@@ -661,12 +738,20 @@ impl DrainRef for &ShutdownSignal {
     fn drain(&self) -> &RawDrain {
         &self.inner.raw
     }
+
+    fn fired_above(&self) -> bool {
+        self.inner.fired_above()
+    }
 }
 
 impl DrainRef for ShutdownSignal {
     #[inline]
     fn drain(&self) -> &RawDrain {
         &self.inner.raw
+    }
+
+    fn fired_above(&self) -> bool {
+        self.inner.fired_above()
     }
 }
 

@@ -285,6 +285,13 @@ impl fmt::Debug for WaitGroupToken {
 /// What a drain-based wait reads its state from.
 pub(crate) trait DrainRef {
     fn drain(&self) -> &RawDrain;
+
+    /// Whether a trigger above this one has fired (a shutdown signal's ancestor), so that a
+    /// wait for the trigger is over though this drain's own flag is not set yet.
+    #[inline]
+    fn fired_above(&self) -> bool {
+        false
+    }
 }
 
 impl DrainRef for &WaitGroup {
@@ -351,6 +358,12 @@ impl<R: DrainRef> WaitKind for TriggerKind<R> {
 
     #[inline]
     fn poll<S: Strategy>(&mut self, node: Pin<&Node>, source: &R, strategy: &mut S) -> Poll<()> {
+        if source.fired_above() {
+            // The firing is on its way down to this drain: the wait is over now, as it is for
+            // a wait polled after another one saw the trigger.
+            cancel_wait(node, source.drain());
+            return Poll::Ready(());
+        }
         poll_triggered(node, source.drain(), strategy)
     }
 

@@ -729,3 +729,131 @@ fn barrier_repoll_with_the_same_waker_does_not_requeue() {
     drop(wait);
     assert_eq!(extra, 0, "re-polls with the same waker cloned it again");
 }
+
+/// A xorshift step, so the chaos tests below need no extra crate.
+fn rng(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
+/// Tasks under tokio timeouts and threads under blocking timeouts leave the barrier whole.
+#[cfg_attr(
+    miri,
+    ignore = "starts tokio runtimes and times out thousands of waits, far too slow under miri"
+)]
+#[test]
+fn chaos_with_timeouts_then_a_clean_round() {
+    use std::thread;
+    common::no_deadlock(|| {
+        for run in 0..20u64 {
+            let parties = 3;
+            let barrier = Arc::new(Barrier::new(parties));
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_time()
+                .build()
+                .unwrap();
+            let mut handles = Vec::new();
+            for t in 0..5u64 {
+                let barrier = barrier.clone();
+                handles.push(rt.spawn(async move {
+                    let mut seed = 0x9E37_79B9_7F4A_7C15 ^ (run * 31 + t + 1);
+                    for _ in 0..100 {
+                        let ms = rng(&mut seed) % 3;
+                        let _ =
+                            tokio::time::timeout(Duration::from_millis(ms), barrier.wait()).await;
+                    }
+                }));
+            }
+            let threads: Vec<_> = (0..2u64)
+                .map(|t| {
+                    let barrier = barrier.clone();
+                    thread::spawn(move || {
+                        let mut seed = 0x1234_5678 ^ (run * 17 + t + 1);
+                        for _ in 0..100 {
+                            let ms = rng(&mut seed) % 3;
+                            let _ = barrier.wait_blocking_timeout(Duration::from_millis(ms));
+                        }
+                    })
+                })
+                .collect();
+            for h in handles {
+                rt.block_on(h).unwrap();
+            }
+            for t in threads {
+                t.join().unwrap();
+            }
+            assert!(!barrier.is_broken());
+            assert_eq!(barrier.n_waiting(), 0, "run {run}");
+            let ts: Vec<_> = (0..parties)
+                .map(|_| {
+                    let barrier = barrier.clone();
+                    thread::spawn(move || barrier.wait_blocking().unwrap())
+                })
+                .collect();
+            let rs: Vec<_> = ts.into_iter().map(|t| t.join().unwrap()).collect();
+            assert_eq!(rs.iter().filter(|r| r.is_leader()).count(), 1);
+        }
+    });
+}
+
+/// Timed parties racing `abort` and `reset` leave a barrier that, once reset, trips cleanly.
+#[cfg_attr(
+    miri,
+    ignore = "times out thousands of waits on racing threads, far too slow under miri"
+)]
+#[test]
+fn chaos_with_abort_and_reset_then_a_clean_round() {
+    use std::sync::atomic::AtomicBool;
+    use std::thread;
+    common::no_deadlock(|| {
+        for run in 0..20u64 {
+            let parties = 3;
+            let barrier = Arc::new(Barrier::new(parties));
+            let stop = Arc::new(AtomicBool::new(false));
+            let threads: Vec<_> = (0..4u64)
+                .map(|t| {
+                    let barrier = barrier.clone();
+                    thread::spawn(move || {
+                        let mut seed = 0x1234_5678 ^ (run * 17 + t + 1);
+                        for _ in 0..200 {
+                            let ms = rng(&mut seed) % 3;
+                            let _ = barrier.wait_blocking_timeout(Duration::from_millis(ms));
+                        }
+                    })
+                })
+                .collect();
+            let chaos = {
+                let barrier = barrier.clone();
+                let stop = stop.clone();
+                thread::spawn(move || {
+                    let mut seed = 99 + run;
+                    while !stop.load(Ordering::Relaxed) {
+                        match rng(&mut seed) % 3 {
+                            0 => barrier.abort(),
+                            _ => barrier.reset(),
+                        }
+                        thread::sleep(Duration::from_micros(rng(&mut seed) % 500));
+                    }
+                })
+            };
+            for t in threads {
+                t.join().unwrap();
+            }
+            stop.store(true, Ordering::Relaxed);
+            chaos.join().unwrap();
+            barrier.reset();
+            assert!(!barrier.is_broken());
+            let ts: Vec<_> = (0..parties)
+                .map(|_| {
+                    let barrier = barrier.clone();
+                    thread::spawn(move || barrier.wait_blocking_timeout(common::HANG))
+                })
+                .collect();
+            let rs: Vec<_> = ts.into_iter().map(|t| t.join().unwrap()).collect();
+            assert!(rs.iter().all(|r| r.is_ok()), "run {run}: {rs:?}");
+        }
+    });
+}

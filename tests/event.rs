@@ -275,3 +275,80 @@ fn an_older_set_still_waking_does_not_end_a_wait_started_after_a_later_clear() {
     EVENT.set();
     assert!(late_waker.poll(&mut late).is_ready());
 }
+
+/// Regression: a thread queued in a later wake-up batch than a slow waker timed out and
+/// returned `false` though the event had been set before its deadline.
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "orders by the clock, which miri's weak memory does not tie to what a thread sees"
+)]
+fn timed_blocking_wait_sees_a_set_that_came_before_its_deadline() {
+    common::timed_wait_counts_a_release_before_its_deadline(|| {
+        let event = Arc::new(Event::new());
+        let waits = (0..32)
+            .map(|_| {
+                let event = event.clone();
+                Box::pin(async move { event.wait().await })
+                    as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+            })
+            .collect();
+        let (timed, set) = (event.clone(), event);
+        common::BehindABatch {
+            waits,
+            timed: Box::new(move |timeout| timed.wait_blocking_timeout(timeout)),
+            // Cleared at once: the set still counts for every wait that began before it.
+            release: Box::new(move || {
+                set.set();
+                set.clear();
+            }),
+        }
+    });
+}
+
+/// Rounds of pulses and sets on one event end every wait registered before the `set`.
+#[cfg_attr(
+    miri,
+    ignore = "200 rounds of four threads each take minutes under miri"
+)]
+#[test]
+fn pulse_rounds_with_tasks_and_threads() {
+    common::no_deadlock(|| {
+        let event = Arc::new(Event::new());
+        for round in 0..200 {
+            let pulse = round % 2 == 0;
+            let registered = Arc::new(AtomicUsize::new(0));
+            let ts: Vec<_> = (0..4)
+                .map(|i| {
+                    let (event, registered) = (event.clone(), registered.clone());
+                    std::thread::spawn(move || {
+                        // A blocking wait's registration cannot be observed from outside, so
+                        // blocking threads join only the rounds without a `clear`.
+                        if i % 2 == 0 && !pulse {
+                            registered.fetch_add(1, Ordering::SeqCst);
+                            event.wait_blocking();
+                        } else {
+                            futures::executor::block_on(async {
+                                let mut w = std::pin::pin!(event.wait());
+                                assert!(futures::poll!(w.as_mut()).is_pending());
+                                registered.fetch_add(1, Ordering::SeqCst);
+                                w.await
+                            })
+                        }
+                    })
+                })
+                .collect();
+            common::wait_until("waiters registered", || {
+                registered.load(Ordering::SeqCst) == 4
+            });
+            event.set();
+            if pulse {
+                event.clear();
+            }
+            for t in ts {
+                t.join().unwrap();
+            }
+            event.clear();
+        }
+    });
+}

@@ -210,6 +210,41 @@ fn semaphore_close_conserves_permits() {
     });
 }
 
+/// A timed blocking acquire of two permits, served one of them, queued behind a task's acquire
+/// while `close` reaches the two in separate batches (one waiter each under loom): a thread
+/// out of time before its batch sees the close and leaves the queue itself. Either way the
+/// permit it was served comes back and nothing succeeds after the close. Preemption bound: 2.
+#[test]
+fn semaphore_timed_acquire_racing_batched_close_gives_back_its_permits() {
+    model(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let mut first = Box::pin(sem.acquire());
+        assert!(poll_once(&mut first).is_pending());
+        let timed = {
+            let sem = sem.clone();
+            thread::spawn(move || {
+                sem.acquire_many_blocking_timeout(2, std::time::Duration::from_secs(1))
+                    .map(drop)
+            })
+        };
+        let closer = {
+            let sem = sem.clone();
+            thread::spawn(move || {
+                // The task is served this one; the thread, if queued by now, the next.
+                sem.add_permits(2);
+                sem.close();
+            })
+        };
+        // The task may finish before the close (with its permit) or after it (without).
+        let _ = block_on(first).map(drop);
+        // The thread may get both permits too, once the task has given its one back.
+        let _ = timed.join().unwrap();
+        closer.join().unwrap();
+        // A permit the thread was served and gave back on timeout or close is not lost.
+        assert_eq!(sem.available_permits(), 2);
+    });
+}
+
 /// An acquire registered first, then dropped while a permit is released concurrently, passes
 /// the wake-up on to the other waiter. Preemption bound: 2.
 #[test]

@@ -88,6 +88,38 @@ fn event_blocking_waiter_is_not_lost() {
     });
 }
 
+/// A timed blocking wait queued behind a task's wait, racing a set and clear that reach the
+/// two waiters in separate batches (a batch is one waiter under loom): a thread out of time
+/// before its batch looks at the generation and leaves the queue itself. Whatever it reports,
+/// the task's wait completes and the queue is left whole: a later wait parks and a later set
+/// ends it. Three threads counting the main one; explored with `LOOM_MAX_PREEMPTIONS=2`.
+#[test]
+fn event_timed_waiter_racing_batched_set_leaves_the_queue_whole() {
+    model(|| {
+        let event = Arc::new(Event::new());
+        let mut first = Box::pin(event.wait());
+        assert!(poll_once(&mut first).is_pending());
+        let timed = {
+            let event = event.clone();
+            thread::spawn(move || event.wait_blocking_timeout(std::time::Duration::from_secs(1)))
+        };
+        let setter = {
+            let event = event.clone();
+            thread::spawn(move || {
+                event.set();
+                event.clear();
+            })
+        };
+        loom::future::block_on(first);
+        let _ = timed.join().unwrap();
+        setter.join().unwrap();
+        let mut later = Box::pin(event.wait());
+        assert!(poll_once(&mut later).is_pending());
+        event.set();
+        assert!(poll_once(&mut later).is_ready());
+    });
+}
+
 /// A barrier of 3: one party waits; another arrives and withdraws (future dropped) while a
 /// third arrives. Whatever the interleaving, at most one trip happens, and after a replacement
 /// fills in when needed, exactly one party of the generation is leader and the barrier ends

@@ -859,3 +859,27 @@ fn owned_mapped_guard_dropped_on_another_thread_can_free_the_mutex_there() {
         "the value was dropped once"
     );
 }
+
+/// Locks of `()` (and a semaphore) exclude as any other; a mapped `()` guard stays two words.
+#[test]
+fn zero_sized_values() {
+    use futures::executor::block_on;
+    use unisync::{RwLock, Semaphore};
+    let m = Mutex::new(());
+    let rw = RwLock::new(());
+    let s = Semaphore::new(1);
+    block_on(async {
+        let _g = m.lock().await;
+        assert!(m.try_lock().is_none());
+        let _r = rw.read().await;
+        assert!(rw.try_write().is_none());
+        let _p = s.acquire().await.unwrap();
+        assert!(s.try_acquire().is_err());
+    });
+    // With the `diagnostics` feature a mapped guard also carries its holder record.
+    #[cfg(not(feature = "diagnostics"))]
+    assert_eq!(
+        std::mem::size_of_val(&MutexGuard::map(m.try_lock().unwrap(), |u| u)),
+        std::mem::size_of::<usize>() * 2
+    );
+}

@@ -1,6 +1,6 @@
 //! The behaviour that CPython's `Lib/test/lock_tests.py` checks for `Event`, `Condition`,
 //! `Semaphore`/`BoundedSemaphore` and `Barrier`, restated against unisync's blocking API on
-//! plain threads.
+//! plain threads (and, where a check mixes kinds of waiters, tokio tasks).
 //!
 //! Python's `release()` of a semaphore the caller does not hold is `add_permits` here (a held
 //! permit is returned by dropping it), `notify(n)` is `notify_many(n)`, and
@@ -13,7 +13,7 @@ mod common;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex as StdMutex};
+use std::sync::{mpsc, Arc, Mutex as StdMutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -799,4 +799,66 @@ fn barrier_n_waiting() {
     });
     assert_eq!(barrier.n_waiting(), 0);
     assert!(!barrier.is_broken());
+}
+
+/// Port of lock_tests' `Condition.notify(n)` check across kinds: it wakes the longest waiters.
+#[test]
+fn condition_notify_n_wakes_longest_waiters_across_threads_and_tasks() {
+    common::no_deadlock(|| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let pair = Arc::new((Mutex::new(0usize), Condvar::new()));
+        let woke = Arc::new(StdMutex::new(Vec::new()));
+        let queued = Arc::new(AtomicUsize::new(0));
+        let mut threads = Vec::new();
+        let mut tasks = Vec::new();
+        for i in 0..6usize {
+            let (pair2, woke, queued2) = (pair.clone(), woke.clone(), queued.clone());
+            // Queue them one by one: the next starts only once this one holds the lock and
+            // has counted itself (it releases the lock only after it queued).
+            let before = i;
+            if i % 2 == 0 {
+                threads.push(thread::spawn(move || {
+                    let (m, c) = &*pair2;
+                    let g = m.lock_blocking();
+                    assert_eq!(queued2.fetch_add(1, Ordering::SeqCst), before);
+                    let g = c.wait_blocking(g);
+                    woke.lock().unwrap().push(i);
+                    drop(g);
+                }));
+            } else {
+                tasks.push(rt.spawn(async move {
+                    let (m, c) = &*pair2;
+                    let g = m.lock().await;
+                    assert_eq!(queued2.fetch_add(1, Ordering::SeqCst), before);
+                    let g = c.wait(g).await;
+                    woke.lock().unwrap().push(i);
+                    drop(g);
+                }));
+            }
+            wait_until("the waiter to count in", || {
+                queued.load(Ordering::SeqCst) == i + 1
+            });
+            // Counted in is not yet queued; getting the lock is, as it queues before it lets go.
+            drop(pair.0.lock_blocking());
+        }
+        pair.1.notify_many(2);
+        wait_until("two woken", || woke.lock().unwrap().len() == 2);
+        thread::sleep(Duration::from_millis(20));
+        {
+            let mut w = woke.lock().unwrap().clone();
+            w.sort();
+            assert_eq!(w, vec![0, 1]);
+        }
+        pair.1.notify_all();
+        for t in threads {
+            t.join().unwrap();
+        }
+        for t in tasks {
+            rt.block_on(t).unwrap();
+        }
+        assert_eq!(woke.lock().unwrap().len(), 6);
+    });
 }

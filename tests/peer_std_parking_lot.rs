@@ -10,10 +10,11 @@
 //! Left out, for want of a counterpart: `Mutex`/`RwLock` `get_cloned`, `set`, `replace`,
 //! `with`/`with_mut`, `MutexGuard::unlocked`, `try_map_or_err` (restated with `try_map`, which
 //! gives the guard back but no error value), `read_recursive` and cloning its guard,
-//! `MutexGuard::bump`/`ReentrantMutexGuard::bump`, `Condvar::notify_*`'s return values (hence
-//! parking_lot's `test_condvar_requeue`), `Condvar::wait_until` (an `Instant` deadline),
-//! `is_locked`/`is_locked_exclusive` on `RwLock` (restated with `is_write_locked` and
-//! `reader_count`), `with_upgraded` (restated as upgrade-then-downgrade), serde, `FairMutex`.
+//! `MutexGuard::bump`/`ReentrantMutexGuard::bump`, `Condvar::notify_*`'s return values
+//! (parking_lot's `test_condvar_requeue` is restated without them), `Condvar::wait_until` (an
+//! `Instant` deadline), `is_locked`/`is_locked_exclusive` on `RwLock` (restated with
+//! `is_write_locked` and `reader_count`), `with_upgraded` (restated as upgrade-then-downgrade),
+//! serde, `FairMutex`.
 //!
 //! Where the originals sleep to let threads settle, these tests wait for a state they can
 //! observe, with a deadline ([`common::HANG`]) that only catches hangs; no test bounds how long
@@ -1484,4 +1485,39 @@ fn remutex_not_poisoned_by_a_panicking_holder() {
     });
     let lock = m.try_lock().expect("released, not poisoned");
     assert_eq!(*lock.borrow(), 42);
+}
+
+/// Port of parking_lot's `test_condvar_requeue`: notified under the lock, it waits for the lock.
+#[test]
+fn condvar_requeue_notified_waiter_waits_for_the_mutex() {
+    no_deadlock(|| {
+        let pair = Arc::new((Mutex::new(false), Condvar::new()));
+        let pair2 = pair.clone();
+        let t = thread::spawn(move || {
+            let (m, c) = &*pair2;
+            let mut g = m.lock_blocking();
+            *g = true; // "I am about to wait"
+            let g = c.wait_blocking(g);
+            assert!(!*g, "relocked only after the notifier's change");
+        });
+        let (m, c) = &*pair;
+        let mut g = loop {
+            let g = m.lock_blocking();
+            if *g {
+                break g;
+            }
+            drop(g);
+            thread::yield_now();
+        };
+        // The waiter released the mutex only after it queued: this reaches it.
+        c.notify_one();
+        *g = false;
+        thread::sleep(Duration::from_millis(5));
+        assert!(
+            !t.is_finished(),
+            "the waiter cannot return while we hold the mutex"
+        );
+        drop(g);
+        t.join().unwrap();
+    });
 }

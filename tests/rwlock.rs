@@ -1796,3 +1796,73 @@ fn a_limited_write_release_that_leaves_no_room_lets_the_next_writer_go_first() {
     drop((r, w2));
     assert_free(&lock);
 }
+
+/// Regression: a thread queued for a read in a later batch than a slow waker timed out though
+/// the write lock had been released before its deadline and readers were being let in.
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "orders by the clock, which miri's weak memory does not tie to what a thread sees"
+)]
+fn timed_blocking_read_sees_a_write_release_that_came_before_its_deadline() {
+    common::timed_wait_counts_a_release_before_its_deadline(|| {
+        let lock = Arc::new(RwLock::new(0));
+        let write = lock.try_write_owned().unwrap();
+        let waits = (0..32)
+            .map(|_| {
+                let lock = lock.clone();
+                Box::pin(async move { assert_eq!(*lock.read().await, 0) })
+                    as Pin<Box<dyn Future<Output = ()> + Send>>
+            })
+            .collect();
+        common::BehindABatch {
+            waits,
+            timed: Box::new(move |timeout| lock.read_blocking_timeout(timeout).is_some()),
+            release: Box::new(move || drop(write)),
+        }
+    });
+}
+
+/// A lock of an unsized slice works through every kind of guard, borrowed and owned.
+#[test]
+fn unsized_slice_through_every_kind_of_guard() {
+    use futures::executor::block_on;
+    let rw: Arc<RwLock<[u8]>> = Arc::new(RwLock::new([1, 2, 3]));
+    block_on(async {
+        assert_eq!(rw.read().await.len(), 3);
+        rw.write().await[0] = 9;
+        let up = rw.upgradable_read().await;
+        assert_eq!(up[0], 9);
+        let mut w = RwLockUpgradableReadGuard::upgrade(up).await;
+        w[1] = 8;
+        let r = RwLockWriteGuard::downgrade(w);
+        let last: MappedRwLockReadGuard<'_, u8> = RwLockReadGuard::map(r, |s| &s[2]);
+        assert_eq!(*last, 3);
+        drop(last);
+        let ow = rw.write_owned().await;
+        let r = OwnedRwLockWriteGuard::downgrade(ow);
+        assert_eq!(&*r, &[9, 8, 3]);
+        drop(r);
+        let up = rw.upgradable_read_owned().await;
+        let w = OwnedRwLockUpgradableReadGuard::upgrade(up).await;
+        drop(w);
+        assert_eq!(rw.read_owned().await.len(), 3);
+    });
+    assert!(rw.try_write().is_some());
+}
+
+/// A lock of a `dyn Debug` value formats itself and its guards.
+#[cfg(not(feature = "diagnostics"))]
+#[test]
+fn unsized_dyn_debug() {
+    use futures::executor::block_on;
+    use std::fmt::Debug;
+    let rw: Box<RwLock<dyn Debug + Send + Sync>> = Box::new(RwLock::new(7u32));
+    assert_eq!(format!("{rw:?}"), "RwLock { data: 7 }");
+    let w = rw.try_write().unwrap();
+    assert_eq!(format!("{:?}", w), "7");
+    assert_eq!(format!("{rw:?}"), "RwLock { data: <locked> }");
+    drop(w);
+    let r = block_on(rw.read());
+    assert_eq!(format!("{:?}", r), "7");
+}

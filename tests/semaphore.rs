@@ -610,6 +610,41 @@ fn dropping_a_permit_into_a_full_semaphore_changes_nothing() {
     assert!(sem.try_acquire().is_ok());
 }
 
+/// Regression: an acquire served while it waited and dropped before its next poll gave its
+/// permits back with only a debug assertion, so a release build lost them silently when
+/// `add_permits` had filled the semaphore meanwhile. It now panics as the permit's drop does.
+#[test]
+fn dropping_a_served_acquire_into_a_full_semaphore_panics_like_its_permit() {
+    fn served_then_filled(sem: &Semaphore) -> std::pin::Pin<Box<unisync::futures::Acquire<'_>>> {
+        let mut fut = Box::pin(sem.acquire_many(3));
+        assert_pending!(fut);
+        // One permit completes the wait; the rest fill the count to one below the limit.
+        sem.add_permits(Semaphore::MAX_PERMITS);
+        assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS - 1);
+        fut
+    }
+    fn panic_message(f: impl FnOnce()) -> String {
+        let payload = catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");
+        match payload.downcast::<String>() {
+            Ok(message) => *message,
+            Err(payload) => payload.downcast_ref::<&str>().unwrap().to_string(),
+        }
+    }
+
+    let sem = Semaphore::new(2);
+    let mut fut = served_then_filled(&sem);
+    let permit = assert_ready!(fut).unwrap();
+    let by_permit = panic_message(|| drop(permit));
+    assert!(by_permit.contains("returning 3 permits"), "{by_permit}");
+
+    let sem = Semaphore::new(2);
+    let fut = served_then_filled(&sem);
+    assert_eq!(panic_message(|| drop(fut)), by_permit);
+    // Nothing was added: the count is where the fill left it, and the semaphore still works.
+    assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS - 1);
+    assert!(sem.try_acquire().is_ok());
+}
+
 /// Regression: `try_acquire_many(0)` failed while a waiter was queued, though
 /// `acquire_many(0)` succeeded; and `try_acquire_many(n > MAX_PERMITS)` returned an error
 /// where `acquire_many` of the same `n` panicked. One rule now: zero permits succeed unless
@@ -970,4 +1005,36 @@ fn an_acquire_served_before_close_but_polled_after_it_fails_and_gives_its_permit
         3,
         "the permits they were given went back"
     );
+}
+
+/// Regression: a thread queued in a later wake-up batch than a slow waker reported a timeout
+/// though the semaphore had been closed before its deadline.
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "orders by the clock, which miri's weak memory does not tie to what a thread sees"
+)]
+fn timed_blocking_acquire_sees_a_close_that_came_before_its_deadline() {
+    common::timed_wait_counts_a_release_before_its_deadline(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let waits = (0..32)
+            .map(|_| {
+                let sem = sem.clone();
+                Box::pin(async move { assert!(sem.acquire().await.is_err()) })
+                    as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+            })
+            .collect();
+        let (timed, close) = (sem.clone(), sem);
+        common::BehindABatch {
+            waits,
+            timed: Box::new(
+                move |timeout| match timed.acquire_blocking_timeout(timeout) {
+                    Err(AcquireTimeoutError::Closed) => true,
+                    Err(AcquireTimeoutError::Timeout) => false,
+                    Ok(_) => panic!("no permits to take"),
+                },
+            ),
+            release: Box::new(move || close.close()),
+        }
+    });
 }

@@ -5,8 +5,9 @@
 
 mod common;
 
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Poll, Wake, Waker};
@@ -1567,4 +1568,130 @@ fn a_drain_wait_that_saw_the_drain_completes_though_a_task_comes_as_it_leaves_th
         seen_drained,
         "the wait saw the drain, yet waits on for the new task"
     );
+}
+
+/// Regression: a parent's firing wakes its own waiters before it reaches its children, so a
+/// task woken by the parent saw a child as not triggered.
+#[test]
+fn a_child_counts_as_triggered_once_its_parent_has_fired() {
+    let root = ShutdownSignal::new();
+    let child = root.child();
+    let stall = Stall::new();
+    let mut wait = Box::pin(root.wait());
+    assert!(poll_with(&mut wait, &stall.waker()).is_pending());
+    let firing = {
+        let root = root.clone();
+        thread::spawn(move || root.trigger())
+    };
+    // The firing thread is inside the root waiter's waker: the child has not been reached.
+    stall.wait_until_entered();
+    let child_seen = child.is_triggered();
+    let child_wait_ready = poll_once(&mut Box::pin(child.wait())).is_ready();
+    stall.go_on();
+    assert!(firing.join().unwrap());
+    assert!(
+        child_seen,
+        "the root has fired, yet the child is not triggered"
+    );
+    assert!(
+        child_wait_ready,
+        "the root has fired, yet a wait on the child is pending"
+    );
+}
+
+/// Regression: a trigger that found a child already fired by another thread returned while
+/// that thread, held in a waker, had not reached the grandchild; the grandchild read as not
+/// triggered.
+#[test]
+fn a_grandchild_counts_as_triggered_when_the_root_trigger_returns() {
+    let root = ShutdownSignal::new();
+    let child = root.child();
+    let stall = Stall::new();
+    let mut wait = Box::pin(child.wait());
+    assert!(poll_with(&mut wait, &stall.waker()).is_pending());
+    let grandchild = child.child();
+    let alone = {
+        let child = child.clone();
+        thread::spawn(move || child.trigger())
+    };
+    stall.wait_until_entered();
+    assert!(root.trigger(), "this call fired the root");
+    let grandchild_seen = grandchild.is_triggered();
+    let grandchild_wait_ready = poll_once(&mut Box::pin(grandchild.wait_owned())).is_ready();
+    // Its drain waits for the firing that is on its way down.
+    let mut drained = Box::pin(grandchild.drained());
+    let counter = Counter::new();
+    assert_pending!(counter, drained);
+    stall.go_on();
+    assert!(alone.join().unwrap());
+    assert!(
+        grandchild_seen,
+        "root.trigger() returned, yet the grandchild is not triggered"
+    );
+    assert!(grandchild_wait_ready);
+    assert_eq!(counter.count(), 1);
+    assert_ready!(counter, drained);
+}
+
+/// Regression: a thread queued in a later wake-up batch than a slow waker timed out and
+/// returned `false` though the signal had fired before its deadline.
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "orders by the clock, which miri's weak memory does not tie to what a thread sees"
+)]
+fn a_timed_blocking_wait_sees_a_firing_that_came_before_its_deadline() {
+    common::timed_wait_counts_a_release_before_its_deadline(|| {
+        let signal = ShutdownSignal::new();
+        let waits = (0..32)
+            .map(|_| Box::pin(signal.wait_owned()) as Pin<Box<dyn Future<Output = ()> + Send>>)
+            .collect();
+        let (timed, fire) = (signal.clone(), signal.clone());
+        common::BehindABatch {
+            waits,
+            timed: Box::new(move |timeout| timed.wait_blocking_timeout(timeout)),
+            release: Box::new(move || assert!(fire.trigger())),
+        }
+    });
+}
+
+/// The same through a wait group's last token and a drain.
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "orders by the clock, which miri's weak memory does not tie to what a thread sees"
+)]
+fn timed_drains_see_a_zero_that_came_before_their_deadline() {
+    common::timed_wait_counts_a_release_before_its_deadline(|| {
+        let group = Arc::new(WaitGroup::new());
+        let token = group.token();
+        let waits = (0..32)
+            .map(|_| {
+                let group = group.clone();
+                Box::pin(async move { group.wait().await })
+                    as Pin<Box<dyn Future<Output = ()> + Send>>
+            })
+            .collect();
+        common::BehindABatch {
+            waits,
+            timed: Box::new(move |timeout| group.wait_blocking_timeout(timeout)),
+            release: Box::new(move || drop(token)),
+        }
+    });
+    common::timed_wait_counts_a_release_before_its_deadline(|| {
+        let signal = ShutdownSignal::new();
+        let waits = (0..32)
+            .map(|_| {
+                let signal = signal.clone();
+                Box::pin(async move { signal.drained().await })
+                    as Pin<Box<dyn Future<Output = ()> + Send>>
+            })
+            .collect();
+        let (timed, fire) = (signal.clone(), signal.clone());
+        common::BehindABatch {
+            waits,
+            timed: Box::new(move |timeout| timed.drained_blocking_timeout(timeout)),
+            release: Box::new(move || assert!(fire.trigger())),
+        }
+    });
 }

@@ -458,3 +458,19 @@ fn parked_shutdown_and_wait_group_waits_allocate_nothing_once_the_queue_exists()
         assert_eq!(n, 0, "parked shutdown waits allocated {n} times");
     }
 }
+
+/// `Barrier` and `Event` are exactly the sizes their `# Size` sections give for 64-bit targets.
+#[cfg(target_pointer_width = "64")]
+#[test]
+fn barrier_and_event_sizes_match_their_docs() {
+    assert_eq!(
+        size_of::<Barrier>(),
+        24,
+        "src/barrier.rs `# Size` says 24 bytes"
+    );
+    assert_eq!(
+        size_of::<Event>(),
+        16,
+        "src/event.rs `# Size` says 16 bytes"
+    );
+}

@@ -315,6 +315,12 @@ impl<'a> Protocol<'a> for BarrierWait<'a> {
         }
     }
 
+    fn released_counts_at_deadline(&self) -> bool {
+        // A timed-out party gives up through `give_up`, which lets a trip win; one waiting
+        // outside a full generation must not enter it after its deadline.
+        false
+    }
+
     fn check(&mut self, _queue: &mut Locked<'_>) -> Check<Outcome> {
         // Queue only if nothing changed since that look.
         match self.raw.state.compare_exchange(

@@ -68,6 +68,14 @@ pub(crate) struct Closed;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Overflow;
 
+/// The panic of a return that [`Overflow`]s: the same whether a permit is dropped or a wait
+/// that held part of its permits goes away.
+#[cold]
+#[track_caller]
+pub(crate) fn overflow(n: usize) -> ! {
+    panic!("returning {n} permits would exceed `Semaphore::MAX_PERMITS` ({MAX_PERMITS})")
+}
+
 /// A semaphore without guards.
 pub(crate) struct RawSemaphore {
     state: AtomicUsize,
@@ -241,13 +249,12 @@ impl RawSemaphore {
     }
 
     /// Gives back permits a waiter held when its wait ended without them. They came out of
-    /// this semaphore, so they fit unless `add_permits` filled it up meanwhile.
+    /// this semaphore, so they fit unless `add_permits` filled it up meanwhile; then this
+    /// panics as dropping a permit of them would.
     fn give_back(&self, n: usize) {
-        let returned = self.release(n);
-        debug_assert!(
-            returned.is_ok(),
-            "permits given back overflowed the semaphore"
-        );
+        if let Err(Overflow) = self.release(n) {
+            overflow(n);
+        }
     }
 }
 
@@ -333,11 +340,12 @@ impl<'a> Protocol<'a> for AcquireWait<'a> {
     }
 
     fn unlinked(&mut self, queue: &mut Locked<'_>, lacks: usize) {
-        let returned = self.raw.release_locked(queue, self.need - lacks);
-        debug_assert!(
-            returned.is_ok(),
-            "permits given back overflowed the semaphore"
-        );
+        let held = self.need - lacks;
+        // The count is consistent on `Err` (only what did not fit was refused), and the
+        // queue's guard unlocks and wakes the waiters served here as the panic unwinds.
+        if let Err(Overflow) = self.raw.release_locked(queue, held) {
+            overflow(held);
+        }
     }
 
     fn undo(&mut self, out: Result<(), Closed>) {

@@ -218,6 +218,14 @@ pub(crate) trait Protocol<'q> {
         false
     }
 
+    /// For a thread whose deadline has passed while it is still queued: whether it should
+    /// look at [`released`](Self::released) before it gives up, and end as a task polled now
+    /// would. A release that came before the deadline then counts, even if its batch has not
+    /// reached this node yet. Waits with a deadline rule of their own (the barrier's) say no.
+    fn released_counts_at_deadline(&self) -> bool {
+        true
+    }
+
     /// Whether a released wait (see [`released`](Self::released)) takes what it waits for
     /// before it leaves the queue, so that nobody who came later (a writer after a reader
     /// let in) gets there first. If leaving then panics, [`undo`](Self::undo) gives it back.
@@ -258,11 +266,8 @@ where
     // woken it is at the front, and it retries once before it goes back there.
     let mut woken = false;
     if node.is_linked() && p.released() {
-        // Released, but not reached by the releaser yet: leave the queue, then try as new.
-        if !p.takes_before_leaving() {
-            cancel(node, p);
-        } else if let Some(out) = p.attempt() {
-            return Poll::Ready(keep_through(p, out, |p| cancel(node, p)));
+        if let Some(out) = leave_released(node, p) {
+            return Poll::Ready(out);
         }
     }
     loop {
@@ -305,7 +310,20 @@ where
             p.linked();
         }
         match strategy.park(p.queue(), node, just_linked) {
-            Poll::Pending => return Poll::Pending,
+            Poll::Pending => {
+                // A thread out of time whose release came before its deadline but whose batch
+                // has not reached it yet ends as a task polled now would.
+                if strategy.is_blocking()
+                    && p.released_counts_at_deadline()
+                    && node.is_linked()
+                    && p.released()
+                {
+                    if let Some(out) = leave_released(node, p) {
+                        return Poll::Ready(out);
+                    }
+                }
+                return Poll::Pending;
+            }
             Poll::Ready(wakeup) => {
                 if let Some(out) = p.woken(wakeup) {
                     return Poll::Ready(out);
@@ -314,6 +332,18 @@ where
             }
         }
     }
+}
+
+/// A queued wait whose release has come but not reached it (see [`Protocol::released`]):
+/// leaves the queue and tries as new, or, for a wait that takes before it leaves, tries
+/// first and stays queued if that fails.
+fn leave_released<'q, P: Protocol<'q>>(node: Pin<&Node>, p: &mut P) -> Option<P::Output> {
+    if !p.takes_before_leaving() {
+        cancel(node, p);
+        return p.attempt();
+    }
+    let out = p.attempt()?;
+    Some(keep_through(p, out, |p| cancel(node, p)))
 }
 
 /// Drops the unparker a wait that finished under the lock did not need, and returns `out`.

@@ -122,6 +122,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     /// let guard = lock.try_write().unwrap();
     /// assert!(std::ptr::eq(unisync::RwLockWriteGuard::source(&guard), &lock));
     /// ```
+    #[doc(alias = "rwlock")]
     pub fn source(guard: &Self) -> &'a RwLock<T> {
         guard.lock
     }
@@ -198,6 +199,7 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     /// let guard = lock.try_upgradable_read().unwrap();
     /// assert!(std::ptr::eq(unisync::RwLockUpgradableReadGuard::source(&guard), &lock));
     /// ```
+    #[doc(alias = "rwlock")]
     pub fn source(guard: &Self) -> &'a RwLock<T> {
         guard.lock
     }
@@ -259,6 +261,7 @@ impl<T: ?Sized> OwnedRwLockReadGuard<T> {
     /// let guard = lock.try_read_owned().unwrap();
     /// assert!(std::sync::Arc::ptr_eq(unisync::OwnedRwLockReadGuard::source(&guard), &lock));
     /// ```
+    #[doc(alias = "rwlock")]
     pub fn source(guard: &Self) -> &Arc<RwLock<T>> {
         &guard.lock
     }
@@ -328,6 +331,7 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
     /// let guard = lock.try_write_owned().unwrap();
     /// assert!(std::sync::Arc::ptr_eq(unisync::OwnedRwLockWriteGuard::source(&guard), &lock));
     /// ```
+    #[doc(alias = "rwlock")]
     pub fn source(guard: &Self) -> &Arc<RwLock<T>> {
         &guard.lock
     }
@@ -404,6 +408,7 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
     /// let guard = lock.try_upgradable_read_owned().unwrap();
     /// assert!(std::sync::Arc::ptr_eq(unisync::OwnedRwLockUpgradableReadGuard::source(&guard), &lock));
     /// ```
+    #[doc(alias = "rwlock")]
     pub fn source(guard: &Self) -> &Arc<RwLock<T>> {
         &guard.lock
     }

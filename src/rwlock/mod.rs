@@ -150,6 +150,7 @@ impl<T> RwLock<T> {
         /// static CONFIG: RwLock<u32> = RwLock::new(7);
         /// assert_eq!(*CONFIG.try_read().unwrap(), 7);
         /// ```
+        #[doc(alias = "const_new")]
         pub const fn new(value: T) -> RwLock<T> {
             RwLock {
                 raw: RawRwLock::new(),
@@ -362,6 +363,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(handle.join().unwrap(), 2);
     /// # });
     /// ```
+    #[doc(alias = "read_arc")]
     pub fn read_owned(self: &Arc<Self>) -> ReadOwned<T> {
         ReadOwned::new(self.clone(), diag::caller())
     }
@@ -386,6 +388,7 @@ impl<T: ?Sized> RwLock<T> {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_read_owned")]
+    #[doc(alias = "read_arc_blocking")]
     pub fn read_owned_blocking(self: &Arc<Self>) -> OwnedRwLockReadGuard<T> {
         crate::raw::wait::block_on(self.read_owned(), None)
             .expect("a wait without deadline completes")
@@ -436,6 +439,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(lock.try_read_owned().is_some());
     /// ```
     #[must_use = "if unused the lock is released at once"]
+    #[doc(alias = "try_read_arc")]
     pub fn try_read_owned(self: &Arc<Self>) -> Option<OwnedRwLockReadGuard<T>> {
         if self.raw.try_read() {
             // SAFETY: we just took a read lock.
@@ -574,6 +578,7 @@ impl<T: ?Sized> RwLock<T> {
     /// # });
     /// ```
     #[cfg_attr(feature = "diagnostics", track_caller)]
+    #[doc(alias = "write_arc")]
     pub fn write_owned(self: &Arc<Self>) -> WriteOwned<T> {
         WriteOwned::new(self.clone(), diag::caller())
     }
@@ -600,6 +605,7 @@ impl<T: ?Sized> RwLock<T> {
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_write_owned")]
     #[cfg_attr(feature = "diagnostics", track_caller)]
+    #[doc(alias = "write_arc_blocking")]
     pub fn write_owned_blocking(self: &Arc<Self>) -> OwnedRwLockWriteGuard<T> {
         crate::raw::wait::block_on(self.write_owned(), None)
             .expect("a wait without deadline completes")
@@ -652,6 +658,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[must_use = "if unused the lock is released at once"]
     #[cfg_attr(feature = "diagnostics", track_caller)]
+    #[doc(alias = "try_write_arc")]
     pub fn try_write_owned(self: &Arc<Self>) -> Option<OwnedRwLockWriteGuard<T>> {
         if self.raw.try_write() {
             self.writer.record(diag::caller(), false);
@@ -788,6 +795,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(handle.join().unwrap(), 2);
     /// # });
     /// ```
+    #[doc(alias = "upgradable_read_arc")]
     pub fn upgradable_read_owned(self: &Arc<Self>) -> UpgradableReadOwned<T> {
         UpgradableReadOwned::new(self.clone(), diag::caller())
     }
@@ -812,6 +820,7 @@ impl<T: ?Sized> RwLock<T> {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_upgradable_read_owned")]
+    #[doc(alias = "upgradable_read_arc_blocking")]
     pub fn upgradable_read_owned_blocking(self: &Arc<Self>) -> OwnedRwLockUpgradableReadGuard<T> {
         crate::raw::wait::block_on(self.upgradable_read_owned(), None)
             .expect("a wait without deadline completes")
@@ -865,6 +874,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(lock.try_upgradable_read_owned().is_some());
     /// ```
     #[must_use = "if unused the lock is released at once"]
+    #[doc(alias = "try_upgradable_read_arc")]
     pub fn try_upgradable_read_owned(
         self: &Arc<Self>,
     ) -> Option<OwnedRwLockUpgradableReadGuard<T>> {

@@ -772,3 +772,54 @@ where
         assert!(poll_once(wait).is_ready());
     }
 }
+
+/// What [`timed_wait_counts_a_release_before_its_deadline`] runs once: task waits that are not
+/// polled yet (a full wake-up batch), a thread's timed wait (`true` if it was released) and the
+/// release that ends them all.
+pub struct BehindABatch {
+    pub waits: Vec<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    pub timed: Box<dyn FnOnce(Duration) -> bool + Send>,
+    pub release: Box<dyn FnOnce() + Send>,
+}
+
+/// A thread's timed wait queued behind a full batch of task waits must count a release that
+/// came before its deadline, even while the releaser is held in the first task's waker and
+/// has not reached the thread's node yet: a task polled then would see the release. Passes
+/// trivially when the machine is too slow to queue the thread before the release; slowness can
+/// never make it fail. It orders the release and the deadline by the clock, which is how a
+/// machine's caches behave but not something miri's weak-memory emulation follows.
+pub fn timed_wait_counts_a_release_before_its_deadline(mut setup: impl FnMut() -> BehindABatch) {
+    for timeout_ms in [200u64, 800, 3200, 12800] {
+        let BehindABatch {
+            mut waits,
+            timed,
+            release,
+        } = setup();
+        let stall = Stall::new();
+        assert!(poll_with(&mut waits[0], &stall.waker()).is_pending());
+        for wait in &mut waits[1..] {
+            assert!(poll_once(wait).is_pending());
+        }
+        let timeout = Duration::from_millis(timeout_ms);
+        let waiter = thread::spawn(move || (Instant::now() + timeout, timed(timeout)));
+        // Makes it likely that the thread queues behind the batch before the release; if it
+        // does not, it sees the release at once.
+        thread::sleep(Duration::from_millis(20));
+        let releaser = thread::spawn(release);
+        // The release has changed the state word before it wakes the first batch.
+        stall.wait_until_entered();
+        let released_by = Instant::now();
+        let (deadline, released) = waiter.join().unwrap();
+        stall.go_on();
+        releaser.join().unwrap();
+        drop(waits);
+        if released_by < deadline {
+            assert!(
+                released,
+                "released before the deadline, yet the timed wait timed out"
+            );
+            return;
+        }
+    }
+    panic!("inconclusive: the machine was too slow for every timeout tried");
+}
