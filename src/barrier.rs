@@ -135,6 +135,10 @@ impl Barrier {
     /// had arrived to leave, no generation is filling and this is 0 (as Python's `n_waiting`
     /// is): those parties are about to fail, not waiting to trip.
     ///
+    /// It can briefly equal [`parties`](Barrier::parties), which Python's never does: a
+    /// generation that fills while the parties of the previous one are still collecting their
+    /// results trips once the last of them has.
+    ///
     /// # Examples
     ///
     /// ```

@@ -47,10 +47,11 @@ use crate::sync::const_fn;
 /// succeed. Asking for zero permits succeeds at once unless the semaphore is closed, for
 /// `acquire_many(0)` and `try_acquire_many(0)` alike, whoever waits. Returning permits past the
 /// limit (with [`add_permits`](Semaphore::add_permits), or by dropping a permit after
-/// `add_permits` filled the semaphore up) panics; see there. So does an acquire that gives up
-/// (its future dropped, or a blocking wait timing out) holding permits it had collected (a
-/// weighted wait served in part, or a wait served but not polled since) when they no longer
-/// fit: permits are never lost silently.
+/// `add_permits` filled the semaphore up) panics; see there. So does an acquire that ends
+/// without its permits (its future dropped, a blocking wait timing out, or a wait that finds
+/// the semaphore closed) holding permits it had collected (a weighted wait served in part, or
+/// a wait served but not polled since) when they no longer fit: permits are never lost
+/// silently.
 ///
 /// # Leaks
 ///
@@ -856,10 +857,10 @@ pin_project! {
     ///
     /// # Panics
     ///
-    /// Dropping the future gives back the permits it had collected for its caller; if
-    /// [`add_permits`](Semaphore::add_permits) filled the semaphore up to
-    /// [`Semaphore::MAX_PERMITS`] meanwhile, the drop panics as dropping a
-    /// [`SemaphorePermit`] would.
+    /// Dropping the future, or polling it after [`close`](Semaphore::close), gives back the
+    /// permits it had collected for its caller; if [`add_permits`](Semaphore::add_permits)
+    /// filled the semaphore up to [`Semaphore::MAX_PERMITS`] meanwhile, that drop or poll
+    /// panics as dropping a [`SemaphorePermit`] would.
     ///
     /// # Examples
     ///
@@ -890,7 +891,7 @@ pin_project! {
     ///
     /// # Panics
     ///
-    /// Dropping it can panic at [`Semaphore::MAX_PERMITS`], as [`Acquire`]'s drop does.
+    /// Dropping or polling it can panic at [`Semaphore::MAX_PERMITS`], as [`Acquire`] can.
     ///
     /// # Examples
     ///

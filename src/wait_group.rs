@@ -364,7 +364,14 @@ impl<R: DrainRef> WaitKind for TriggerKind<R> {
             cancel_wait(node, source.drain());
             return Poll::Ready(());
         }
-        poll_triggered(node, source.drain(), strategy)
+        let polled = poll_triggered(node, source.drain(), strategy);
+        if polled.is_pending() && strategy.is_blocking() && source.fired_above() {
+            // A thread out of time after an ancestor fired, before the firing reached it: the
+            // firing came before the deadline.
+            cancel_wait(node, source.drain());
+            return Poll::Ready(());
+        }
+        polled
     }
 
     #[inline]

@@ -1038,3 +1038,23 @@ fn timed_blocking_acquire_sees_a_close_that_came_before_its_deadline() {
         }
     });
 }
+
+/// A partly served acquire that finds the semaphore closed gives its permit back as it fails;
+/// past `MAX_PERMITS` that poll panics, as the docs say, and the count stays consistent.
+#[test]
+fn polling_a_closed_partly_served_acquire_into_a_full_semaphore_panics() {
+    let sem = Semaphore::new(1);
+    let mut acquire = Box::pin(sem.acquire_many(2));
+    assert_pending!(acquire);
+    sem.close();
+    sem.add_permits(Semaphore::MAX_PERMITS);
+    let payload = catch_unwind(AssertUnwindSafe(|| common::poll_once(&mut acquire)))
+        .expect_err("the poll gives back one permit too many");
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(message.contains("returning 1 permits"), "{message}");
+    drop(acquire);
+    assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS);
+}

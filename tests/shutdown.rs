@@ -1655,6 +1655,29 @@ fn a_timed_blocking_wait_sees_a_firing_that_came_before_its_deadline() {
     });
 }
 
+/// A thread parked on a child, out of time after the root fired but before the firing reached
+/// the child (it wakes the root's own waiters first), counts the firing.
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "orders by the clock, which miri's weak memory does not tie to what a thread sees"
+)]
+fn a_timed_wait_on_a_child_sees_an_ancestor_firing_before_its_deadline() {
+    common::timed_wait_counts_a_release_before_its_deadline(|| {
+        let root = ShutdownSignal::new();
+        let waits = (0..32)
+            .map(|_| Box::pin(root.wait_owned()) as Pin<Box<dyn Future<Output = ()> + Send>>)
+            .collect();
+        // Registered after the root's waiters: the firing reaches it after their wakers.
+        let child = root.child();
+        common::BehindABatch {
+            waits,
+            timed: Box::new(move |timeout| child.wait_blocking_timeout(timeout)),
+            release: Box::new(move || assert!(root.trigger())),
+        }
+    });
+}
+
 /// The same through a wait group's last token and a drain.
 #[test]
 #[cfg_attr(

@@ -131,7 +131,10 @@ impl RawDrain {
     /// Fires the trigger and wakes every trigger wait (and every drain wait, which completes
     /// if the count is zero). Returns whether this call fired it.
     pub(crate) fn trigger(&self) -> bool {
-        let mut s = self.state.load(Ordering::Relaxed);
+        // Acquire, also where the exchange fails: a trigger that finds the flag set is ordered
+        // after the one that set it, and so after everything that firing had counted (a
+        // shutdown signal's count of firings under way, say).
+        let mut s = self.state.load(Ordering::Acquire);
         loop {
             if s & TRIGGERED != 0 {
                 return false;
@@ -145,7 +148,7 @@ impl RawDrain {
                 s,
                 s | TRIGGERED,
                 Ordering::AcqRel,
-                Ordering::Relaxed,
+                Ordering::Acquire,
             ) {
                 Ok(_) => return true,
                 Err(actual) => s = actual,

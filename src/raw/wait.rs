@@ -312,12 +312,9 @@ where
         match strategy.park(p.queue(), node, just_linked) {
             Poll::Pending => {
                 // A thread out of time whose release came before its deadline but whose batch
-                // has not reached it yet ends as a task polled now would.
-                if strategy.is_blocking()
-                    && p.released_counts_at_deadline()
-                    && node.is_linked()
-                    && p.released()
-                {
+                // has not reached it yet ends as a task polled now would. So does one whose
+                // wake-up landed since `park` last looked: `leave_released` passes it on.
+                if strategy.is_blocking() && p.released_counts_at_deadline() && p.released() {
                     if let Some(out) = leave_released(node, p) {
                         return Poll::Ready(out);
                     }
