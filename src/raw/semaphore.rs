@@ -251,6 +251,9 @@ impl RawSemaphore {
     /// Gives back permits a waiter held when its wait ended without them. They came out of
     /// this semaphore, so they fit unless `add_permits` filled it up meanwhile; then this
     /// panics as dropping a permit of them would.
+    // Out of line: only waits that end without their permits come here.
+    #[cold]
+    #[inline(never)]
     fn give_back(&self, n: usize) {
         if let Err(Overflow) = self.release(n) {
             overflow(n);

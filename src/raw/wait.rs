@@ -266,8 +266,12 @@ where
     // woken it is at the front, and it retries once before it goes back there.
     let mut woken = false;
     if node.is_linked() && p.released() {
-        if let Some(out) = leave_released(node, p) {
-            return Poll::Ready(out);
+        // Released, but not reached by the releaser yet: leave the queue, then try as new
+        // (the loop's first step).
+        if !p.takes_before_leaving() {
+            cancel(node, p);
+        } else if let Some(out) = p.attempt() {
+            return Poll::Ready(keep_through(p, out, |p| cancel(node, p)));
         }
     }
     loop {
@@ -331,9 +335,10 @@ where
     }
 }
 
-/// A queued wait whose release has come but not reached it (see [`Protocol::released`]):
-/// leaves the queue and tries as new, or, for a wait that takes before it leaves, tries
-/// first and stays queued if that fails.
+/// A thread out of time whose release has come (see [`Protocol::released`]): leaves the
+/// queue and tries once more, or, for a wait that takes before it leaves, tries first. As the
+/// poll above does for a task, but with no going back to the queue.
+#[cold]
 fn leave_released<'q, P: Protocol<'q>>(node: Pin<&Node>, p: &mut P) -> Option<P::Output> {
     if !p.takes_before_leaving() {
         cancel(node, p);
