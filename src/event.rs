@@ -99,6 +99,7 @@ impl Event {
     /// event.set();
     /// assert!(event.is_set());
     /// ```
+    #[doc(alias = "notify_waiters")]
     pub fn set(&self) {
         self.raw.set();
     }

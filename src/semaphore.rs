@@ -51,7 +51,8 @@ use crate::sync::const_fn;
 /// without its permits (its future dropped, a blocking wait timing out, or a wait that finds
 /// the semaphore closed) holding permits it had collected (a weighted wait served in part, or
 /// a wait served but not polled since) when they no longer fit: permits are never lost
-/// silently.
+/// silently, except while the thread is already unwinding from another panic (a second
+/// panic would abort the process).
 ///
 /// # Leaks
 ///

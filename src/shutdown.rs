@@ -363,6 +363,7 @@ impl ShutdownSignal {
     /// assert!(conn.is_triggered());
     /// assert!(server.child().is_triggered());
     /// ```
+    #[doc(alias = "child_token")]
     pub fn child(&self) -> ShutdownSignal {
         self.inner.users.fetch_add(1, Ordering::Relaxed);
         let child = Arc::new(Inner::new(Some(self.inner.clone())));
@@ -376,7 +377,8 @@ impl ShutdownSignal {
 
     /// Fires the signal and every child under it, and wakes everything waiting on them.
     ///
-    /// Returns `true` if this call fired it, `false` if it had fired already. The signal
+    /// Returns `true` if this call fired it, `false` if it had fired already (by itself or
+    /// through an ancestor, as [`is_triggered`](ShutdownSignal::is_triggered) counts). The signal
     /// stays triggered for good. When the call that fired it returns, every child under the
     /// signal has fired too, wherever it is called from (a waker included), and this thread
     /// fired them: a guard dropped meanwhile on another thread does not take that work over.
@@ -403,10 +405,13 @@ impl ShutdownSignal {
     /// ```
     #[doc(alias = "cancel")]
     pub fn trigger(&self) -> bool {
+        // A signal under an ancestor that has fired counts as fired already (see
+        // `is_triggered`): this call still helps that firing along, but did not fire it.
+        let above = self.inner.fired_above();
         // With a queue of its own: the signal and every child under it have fired when this
         // returns, even if it is called from a waker while this thread is firing other
         // signals.
-        fire_all(|| self.inner.raw.trigger())
+        fire_all(|| self.inner.raw.trigger()) && !above
     }
 
     /// Returns whether the signal has fired, by itself or through an ancestor.

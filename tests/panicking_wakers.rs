@@ -23,7 +23,7 @@ use unisync::{
 // ---- wakers ------------------------------------------------------------------------------
 
 /// What a test waker does: panic when dropped (unless already unwinding, or even then),
-/// panic when cloned or woken, run a closure on its next clone, and count its wake-ups. Every
+/// panic when cloned or woken, run a closure on its next clone or drop, and count its wake-ups. Every
 /// waker of this file points at one of these (see `waker`).
 struct Flags {
     drop_panics: AtomicBool,
@@ -31,6 +31,7 @@ struct Flags {
     clone_panics: AtomicBool,
     wake_panics: AtomicBool,
     on_clone: StdMutex<Option<Box<dyn FnOnce() + Send>>>,
+    on_drop: StdMutex<Option<Box<dyn FnOnce() + Send>>>,
     wakes: AtomicUsize,
 }
 
@@ -43,6 +44,7 @@ fn flags() -> &'static Flags {
         clone_panics: AtomicBool::new(false),
         wake_panics: AtomicBool::new(false),
         on_clone: StdMutex::new(None),
+        on_drop: StdMutex::new(None),
         wakes: AtomicUsize::new(0),
     };
     static POOL: [Flags; 128] = [FRESH; 128];
@@ -75,6 +77,10 @@ unsafe fn vt_wake(p: *const ()) {
 unsafe fn vt_drop(p: *const ()) {
     // SAFETY: every waker of this file points at a `Flags` of the static pool (see `waker`).
     let f = unsafe { &*(p as *const Flags) };
+    let hook = f.on_drop.lock().unwrap().take();
+    if let Some(hook) = hook {
+        hook();
+    }
     let unwinding = thread::panicking();
     if f.drop_panics_unwinding.load(Ordering::SeqCst)
         || (f.drop_panics.load(Ordering::SeqCst) && !unwinding)
@@ -1418,4 +1424,32 @@ mod diag {
             );
         });
     }
+}
+
+/// A wait that completes under the queue's lock gives its permit back when dropping the waker
+/// clone it did not need panics. If the semaphore was filled up meanwhile, the permit no
+/// longer fits; panicking for that while the waker's panic unwinds would abort the process, so
+/// it is dropped instead, and the waker's panic reaches the caller.
+#[test]
+fn give_back_past_the_limit_while_unwinding_does_not_abort() {
+    no_deadlock(|| {
+        static SEM: Semaphore = Semaphore::new(0);
+        let f = flags();
+        // The wait clones the waker just before it takes the queue's lock: a permit arrives
+        // then, so the check under the lock succeeds and the clone is not needed.
+        *f.on_clone.lock().unwrap() = Some(Box::new(|| SEM.add_permits(1)));
+        *f.on_drop.lock().unwrap() = Some(Box::new(|| {
+            SEM.add_permits(Semaphore::MAX_PERMITS - SEM.available_permits())
+        }));
+        f.drop_panics.store(true, Ordering::SeqCst);
+        let w = waker(f);
+        let mut fut = Box::pin(SEM.acquire());
+        let r = catch_unwind(AssertUnwindSafe(|| poll(fut.as_mut(), &w).is_ready()));
+        f.drop_panics.store(false, Ordering::SeqCst);
+        let payload = r.expect_err("the waker's drop panics");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"waker drop panics"));
+        assert_eq!(SEM.available_permits(), Semaphore::MAX_PERMITS);
+        drop(SEM.try_acquire().unwrap());
+        drop(fut);
+    });
 }

@@ -1718,3 +1718,29 @@ fn timed_drains_see_a_zero_that_came_before_their_deadline() {
         }
     });
 }
+
+/// A child counts as fired once an ancestor has; a `trigger` on it then reports that it had
+/// fired already, though it helps the firing along.
+#[test]
+fn a_child_trigger_after_an_ancestor_fired_reports_it_had_fired() {
+    let root = ShutdownSignal::new();
+    let child = root.child();
+    let stall = Stall::new();
+    let mut wait = Box::pin(root.wait());
+    assert!(poll_with(&mut wait, &stall.waker()).is_pending());
+    let firing = {
+        let root = root.clone();
+        thread::spawn(move || root.trigger())
+    };
+    // The firing is held in the root waiter's waker: it has not reached the child.
+    stall.wait_until_entered();
+    let seen = child.is_triggered();
+    let fired_here = child.trigger();
+    stall.go_on();
+    assert!(firing.join().unwrap());
+    assert!(seen);
+    assert!(
+        !fired_here,
+        "the child counted as fired, yet its trigger says it fired it"
+    );
+}

@@ -76,6 +76,18 @@ pub(crate) fn overflow(n: usize) -> ! {
     panic!("returning {n} permits would exceed `Semaphore::MAX_PERMITS` ({MAX_PERMITS})")
 }
 
+/// [`overflow`] for a wait giving back what it held, unless this thread is already unwinding
+/// (a drop guard gives the permits back): a second panic would abort the process, so the
+/// permits that did not fit are dropped then.
+#[cold]
+fn overflow_unless_unwinding(n: usize) {
+    #[cfg(feature = "std")]
+    if std::thread::panicking() {
+        return;
+    }
+    overflow(n)
+}
+
 /// A semaphore without guards.
 pub(crate) struct RawSemaphore {
     state: AtomicUsize,
@@ -256,7 +268,7 @@ impl RawSemaphore {
     #[inline(never)]
     fn give_back(&self, n: usize) {
         if let Err(Overflow) = self.release(n) {
-            overflow(n);
+            overflow_unless_unwinding(n);
         }
     }
 }
@@ -347,7 +359,7 @@ impl<'a> Protocol<'a> for AcquireWait<'a> {
         // The count is consistent on `Err` (only what did not fit was refused), and the
         // queue's guard unlocks and wakes the waiters served here as the panic unwinds.
         if let Err(Overflow) = self.raw.release_locked(queue, held) {
-            overflow(held);
+            overflow_unless_unwinding(held);
         }
     }
 
