@@ -738,6 +738,42 @@ fn rng(seed: &mut u64) -> u64 {
     *seed
 }
 
+/// `count` threads, each waiting `rounds` times with a random timeout of 0 to 2 ms.
+fn timed_parties(
+    barrier: &Arc<Barrier>,
+    run: u64,
+    count: u64,
+    rounds: usize,
+) -> Vec<std::thread::JoinHandle<()>> {
+    (0..count)
+        .map(|t| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let mut seed = 0x1234_5678 ^ (run * 17 + t + 1);
+                for _ in 0..rounds {
+                    let ms = rng(&mut seed) % 3;
+                    let _ = barrier.wait_blocking_timeout(Duration::from_millis(ms));
+                }
+            })
+        })
+        .collect()
+}
+
+/// After the chaos: one generation of threads trips the barrier as a fresh one would.
+fn clean_round(barrier: &Arc<Barrier>, run: u64) {
+    let parties: Vec<_> = (0..barrier.parties())
+        .map(|_| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || barrier.wait_blocking_timeout(common::HANG))
+        })
+        .collect();
+    let results: Result<Vec<_>, _> = parties.into_iter().map(|t| t.join().unwrap()).collect();
+    match results {
+        Ok(results) => check_generation(&results, barrier.parties()),
+        Err(e) => panic!("run {run}: a clean round failed: {e:?}"),
+    }
+}
+
 /// Tasks under tokio timeouts and threads under blocking timeouts leave the barrier whole.
 #[cfg_attr(
     miri,
@@ -745,11 +781,9 @@ fn rng(seed: &mut u64) -> u64 {
 )]
 #[test]
 fn chaos_with_timeouts_then_a_clean_round() {
-    use std::thread;
     common::no_deadlock(|| {
         for run in 0..20u64 {
-            let parties = 3;
-            let barrier = Arc::new(Barrier::new(parties));
+            let barrier = Arc::new(Barrier::new(3));
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_time()
@@ -767,18 +801,7 @@ fn chaos_with_timeouts_then_a_clean_round() {
                     }
                 }));
             }
-            let threads: Vec<_> = (0..2u64)
-                .map(|t| {
-                    let barrier = barrier.clone();
-                    thread::spawn(move || {
-                        let mut seed = 0x1234_5678 ^ (run * 17 + t + 1);
-                        for _ in 0..100 {
-                            let ms = rng(&mut seed) % 3;
-                            let _ = barrier.wait_blocking_timeout(Duration::from_millis(ms));
-                        }
-                    })
-                })
-                .collect();
+            let threads = timed_parties(&barrier, run, 2, 100);
             for h in handles {
                 rt.block_on(h).unwrap();
             }
@@ -787,14 +810,7 @@ fn chaos_with_timeouts_then_a_clean_round() {
             }
             assert!(!barrier.is_broken());
             assert_eq!(barrier.n_waiting(), 0, "run {run}");
-            let ts: Vec<_> = (0..parties)
-                .map(|_| {
-                    let barrier = barrier.clone();
-                    thread::spawn(move || barrier.wait_blocking().unwrap())
-                })
-                .collect();
-            let rs: Vec<_> = ts.into_iter().map(|t| t.join().unwrap()).collect();
-            assert_eq!(rs.iter().filter(|r| r.is_leader()).count(), 1);
+            clean_round(&barrier, run);
         }
     });
 }
@@ -810,21 +826,9 @@ fn chaos_with_abort_and_reset_then_a_clean_round() {
     use std::thread;
     common::no_deadlock(|| {
         for run in 0..20u64 {
-            let parties = 3;
-            let barrier = Arc::new(Barrier::new(parties));
+            let barrier = Arc::new(Barrier::new(3));
             let stop = Arc::new(AtomicBool::new(false));
-            let threads: Vec<_> = (0..4u64)
-                .map(|t| {
-                    let barrier = barrier.clone();
-                    thread::spawn(move || {
-                        let mut seed = 0x1234_5678 ^ (run * 17 + t + 1);
-                        for _ in 0..200 {
-                            let ms = rng(&mut seed) % 3;
-                            let _ = barrier.wait_blocking_timeout(Duration::from_millis(ms));
-                        }
-                    })
-                })
-                .collect();
+            let threads = timed_parties(&barrier, run, 4, 200);
             let chaos = {
                 let barrier = barrier.clone();
                 let stop = stop.clone();
@@ -846,14 +850,7 @@ fn chaos_with_abort_and_reset_then_a_clean_round() {
             chaos.join().unwrap();
             barrier.reset();
             assert!(!barrier.is_broken());
-            let ts: Vec<_> = (0..parties)
-                .map(|_| {
-                    let barrier = barrier.clone();
-                    thread::spawn(move || barrier.wait_blocking_timeout(common::HANG))
-                })
-                .collect();
-            let rs: Vec<_> = ts.into_iter().map(|t| t.join().unwrap()).collect();
-            assert!(rs.iter().all(|r| r.is_ok()), "run {run}: {rs:?}");
+            clean_round(&barrier, run);
         }
     });
 }

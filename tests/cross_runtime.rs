@@ -1,11 +1,10 @@
 //! One `Semaphore` and one `Mutex` shared at the same time by tokio tasks, async-std tasks,
 //! smol tasks and plain threads.
 
-use std::future::Future;
-use std::pin::Pin;
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::thread;
 
 use unisync::{Mutex, Semaphore};
@@ -34,23 +33,6 @@ impl Shared {
     }
 }
 
-/// Yields to the executor once, whatever the executor is.
-struct YieldNow(bool);
-
-impl Future for YieldNow {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
-
 /// Odd workers take two permits at a time, so the weighted path runs too.
 fn weight(worker: usize) -> usize {
     1 + worker % 2
@@ -66,10 +48,10 @@ async fn async_worker(s: Arc<Shared>, worker: usize) {
             *g += 1;
             if i % 4 == 0 {
                 // Hold the lock across a yield now and then.
-                YieldNow(false).await;
+                common::yield_once().await;
             }
         }
-        YieldNow(false).await;
+        common::yield_once().await;
         s.leave(n);
         drop(permit);
     }

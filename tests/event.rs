@@ -286,13 +286,10 @@ fn an_older_set_still_waking_does_not_end_a_wait_started_after_a_later_clear() {
 fn timed_blocking_wait_sees_a_set_that_came_before_its_deadline() {
     common::timed_wait_counts_a_release_before_its_deadline(|| {
         let event = Arc::new(Event::new());
-        let waits = (0..32)
-            .map(|_| {
-                let event = event.clone();
-                Box::pin(async move { event.wait().await })
-                    as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
-            })
-            .collect();
+        let waits = common::full_batch(|| {
+            let event = event.clone();
+            async move { event.wait().await }
+        });
         let (timed, set) = (event.clone(), event);
         common::BehindABatch {
             waits,

@@ -3,7 +3,7 @@
 //!
 //! Sources: async-rs/async-std `tests/condvar.rs` and the tests in `src/sync/barrier.rs`;
 //! rust-lang/futures-rs `futures/tests/lock_mutex.rs`. futures-test's `pending_once` becomes
-//! [`PendingOnce`]; futures' `ThreadPool` becomes a tokio multi-thread runtime. The
+//! `common::yield_once`; futures' `ThreadPool` becomes a tokio multi-thread runtime. The
 //! `quadratic_performance_test` there only prints timings: here it checks that every locker
 //! finishes, and is restated for the semaphore and the rwlock too. Where the originals sleep to
 //! let tasks settle, these tests wait for a state they can observe; no assertion depends on
@@ -11,33 +11,13 @@
 
 mod common;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use common::{no_deadlock, poll_once, Counter};
+use common::{no_deadlock, poll_once, yield_once, Counter};
 use futures::executor::block_on;
 use futures::FutureExt;
 use unisync::{Barrier, Condvar, Mutex, RwLock, Semaphore};
-
-/// A future that is pending once (waking itself), then ready: futures-test's `pending_once`.
-struct PendingOnce(bool);
-
-impl Future for PendingOnce {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // async-std
@@ -145,7 +125,7 @@ fn mutex_contested() {
             let mutex = mutex.clone();
             rt.spawn(async move {
                 let mut lock = mutex.lock().await;
-                PendingOnce(false).await;
+                yield_once().await;
                 *lock += 1;
                 tx.send(()).unwrap();
                 drop(lock);
@@ -168,7 +148,7 @@ fn many_lockers_in_one_futures_unordered_all_finish() {
             (0..20_000)
                 .map(|_| async {
                     let mut g = mutex.lock().await;
-                    PendingOnce(false).await;
+                    yield_once().await;
                     *g += 1;
                 })
                 .collect::<FuturesUnordered<_>>()
@@ -193,14 +173,14 @@ fn many_acquirers_and_readers_in_one_futures_unordered_all_finish() {
                     async move {
                         if i % 3 == 0 {
                             let _p = sem.acquire_many(1 + i % 3).await.unwrap();
-                            PendingOnce(false).await;
+                            yield_once().await;
                         } else if i % 7 == 0 {
                             let mut w = rw.write().await;
-                            PendingOnce(false).await;
+                            yield_once().await;
                             *w += 1;
                         } else {
                             let r = rw.read().await;
-                            PendingOnce(false).await;
+                            yield_once().await;
                             drop(r);
                         }
                     }

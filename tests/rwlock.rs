@@ -1808,13 +1808,10 @@ fn timed_blocking_read_sees_a_write_release_that_came_before_its_deadline() {
     common::timed_wait_counts_a_release_before_its_deadline(|| {
         let lock = Arc::new(RwLock::new(0));
         let write = lock.try_write_owned().unwrap();
-        let waits = (0..32)
-            .map(|_| {
-                let lock = lock.clone();
-                Box::pin(async move { assert_eq!(*lock.read().await, 0) })
-                    as Pin<Box<dyn Future<Output = ()> + Send>>
-            })
-            .collect();
+        let waits = common::full_batch(|| {
+            let lock = lock.clone();
+            async move { assert_eq!(*lock.read().await, 0) }
+        });
         common::BehindABatch {
             waits,
             timed: Box::new(move |timeout| lock.read_blocking_timeout(timeout).is_some()),

@@ -1017,13 +1017,10 @@ fn an_acquire_served_before_close_but_polled_after_it_fails_and_gives_its_permit
 fn timed_blocking_acquire_sees_a_close_that_came_before_its_deadline() {
     common::timed_wait_counts_a_release_before_its_deadline(|| {
         let sem = Arc::new(Semaphore::new(0));
-        let waits = (0..32)
-            .map(|_| {
-                let sem = sem.clone();
-                Box::pin(async move { assert!(sem.acquire().await.is_err()) })
-                    as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
-            })
-            .collect();
+        let waits = common::full_batch(|| {
+            let sem = sem.clone();
+            async move { assert!(sem.acquire().await.is_err()) }
+        });
         let (timed, close) = (sem.clone(), sem);
         common::BehindABatch {
             waits,

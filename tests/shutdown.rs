@@ -5,9 +5,8 @@
 
 mod common;
 
-use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::{pin, Pin};
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Poll, Wake, Waker};
@@ -1643,9 +1642,7 @@ fn a_grandchild_counts_as_triggered_when_the_root_trigger_returns() {
 fn a_timed_blocking_wait_sees_a_firing_that_came_before_its_deadline() {
     common::timed_wait_counts_a_release_before_its_deadline(|| {
         let signal = ShutdownSignal::new();
-        let waits = (0..32)
-            .map(|_| Box::pin(signal.wait_owned()) as Pin<Box<dyn Future<Output = ()> + Send>>)
-            .collect();
+        let waits = common::full_batch(|| signal.wait_owned());
         let (timed, fire) = (signal.clone(), signal.clone());
         common::BehindABatch {
             waits,
@@ -1665,9 +1662,7 @@ fn a_timed_blocking_wait_sees_a_firing_that_came_before_its_deadline() {
 fn a_timed_wait_on_a_child_sees_an_ancestor_firing_before_its_deadline() {
     common::timed_wait_counts_a_release_before_its_deadline(|| {
         let root = ShutdownSignal::new();
-        let waits = (0..32)
-            .map(|_| Box::pin(root.wait_owned()) as Pin<Box<dyn Future<Output = ()> + Send>>)
-            .collect();
+        let waits = common::full_batch(|| root.wait_owned());
         // Registered after the root's waiters: the firing reaches it after their wakers.
         let child = root.child();
         common::BehindABatch {
@@ -1688,13 +1683,10 @@ fn timed_drains_see_a_zero_that_came_before_their_deadline() {
     common::timed_wait_counts_a_release_before_its_deadline(|| {
         let group = Arc::new(WaitGroup::new());
         let token = group.token();
-        let waits = (0..32)
-            .map(|_| {
-                let group = group.clone();
-                Box::pin(async move { group.wait().await })
-                    as Pin<Box<dyn Future<Output = ()> + Send>>
-            })
-            .collect();
+        let waits = common::full_batch(|| {
+            let group = group.clone();
+            async move { group.wait().await }
+        });
         common::BehindABatch {
             waits,
             timed: Box::new(move |timeout| group.wait_blocking_timeout(timeout)),
@@ -1703,13 +1695,10 @@ fn timed_drains_see_a_zero_that_came_before_their_deadline() {
     });
     common::timed_wait_counts_a_release_before_its_deadline(|| {
         let signal = ShutdownSignal::new();
-        let waits = (0..32)
-            .map(|_| {
-                let signal = signal.clone();
-                Box::pin(async move { signal.drained().await })
-                    as Pin<Box<dyn Future<Output = ()> + Send>>
-            })
-            .collect();
+        let waits = common::full_batch(|| {
+            let signal = signal.clone();
+            async move { signal.drained().await }
+        });
         let (timed, fire) = (signal.clone(), signal.clone());
         common::BehindABatch {
             waits,

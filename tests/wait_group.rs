@@ -8,7 +8,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
 use std::thread;
 use std::time::Duration;
 
@@ -334,21 +333,6 @@ fn many_threads_racing_tokens_and_waits_never_strand_a_waiter() {
     }
 }
 
-/// Yields once to whatever executor polls it.
-async fn yield_now() {
-    let mut yielded = false;
-    futures::future::poll_fn(|cx| {
-        if yielded {
-            Poll::Ready(())
-        } else {
-            yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    })
-    .await
-}
-
 #[cfg_attr(
     miri,
     ignore = "starts tokio and smol runtimes (I/O drivers, worker threads), far too slow under miri"
@@ -387,7 +371,7 @@ fn tokens_held_by_tokio_smol_and_threads_complete_one_wait() {
             let (gate, done) = (gate.clone(), done.clone());
             async move {
                 gate.wait().await;
-                yield_now().await;
+                common::yield_once().await;
                 done.fetch_add(1, Ordering::SeqCst);
                 drop(token);
             }
@@ -463,14 +447,14 @@ fn panicking_tokio_and_smol_tasks_still_complete_their_tokens() {
     let token = group.token();
     let tokio_task = rt.spawn(async move {
         let _token = token;
-        yield_now().await;
+        common::yield_once().await;
         panic!("tokio task failed");
     });
     let token = group.token();
     let smol_task = smol::spawn(
         AssertUnwindSafe(async move {
             let _token = token;
-            yield_now().await;
+            common::yield_once().await;
             panic!("smol task failed");
         })
         .catch_unwind(),

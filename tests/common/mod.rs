@@ -773,11 +773,21 @@ where
     }
 }
 
+/// A task's wait, boxed so that waits of different primitives fill one list.
+pub type TaskWait = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// As many task waits made by `make`, not polled yet, as a release wakes in one batch (32).
+pub fn full_batch<F: Future<Output = ()> + Send + 'static>(
+    mut make: impl FnMut() -> F,
+) -> Vec<TaskWait> {
+    (0..32).map(|_| Box::pin(make()) as TaskWait).collect()
+}
+
 /// What [`timed_wait_counts_a_release_before_its_deadline`] runs once: task waits that are not
-/// polled yet (a full wake-up batch), a thread's timed wait (`true` if it was released) and the
-/// release that ends them all.
+/// polled yet (a full wake-up batch, see [`full_batch`]), a thread's timed wait (`true` if it
+/// was released) and the release that ends them all.
 pub struct BehindABatch {
-    pub waits: Vec<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    pub waits: Vec<TaskWait>,
     pub timed: Box<dyn FnOnce(Duration) -> bool + Send>,
     pub release: Box<dyn FnOnce() + Send>,
 }
@@ -822,4 +832,19 @@ pub fn timed_wait_counts_a_release_before_its_deadline(mut setup: impl FnMut() -
         }
     }
     panic!("inconclusive: the machine was too slow for every timeout tried");
+}
+
+/// Pending once (waking itself at once), then ready: yields to whatever executor polls it, as
+/// futures-test's `pending_once` does.
+pub fn yield_once() -> impl Future<Output = ()> {
+    let mut yielded = false;
+    std::future::poll_fn(move |cx| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
 }
