@@ -11,7 +11,8 @@ use pin_project_lite::pin_project;
 use crate::future::{wait_future, Shell, WaitKind};
 use crate::raw::queue::Node;
 use crate::raw::semaphore::{
-    cancel_acquire, overflow, poll_acquire, Closed, Overflow, RawSemaphore, TryFail, MAX_PERMITS,
+    cancel_acquire, overflow, overflow_unless_unwinding, poll_acquire, Closed, RawSemaphore,
+    TryFail, MAX_PERMITS,
 };
 use crate::raw::wait::Strategy;
 use crate::sync::const_fn;
@@ -141,8 +142,8 @@ impl Semaphore {
     ///
     /// Panics if the available permits would exceed [`Semaphore::MAX_PERMITS`]. With nobody
     /// waiting the semaphore is then unchanged; with waiters, the permits they were waiting
-    /// for are handed to them first and only what would not fit is refused. The same check
-    /// applies, with the same panic, when a permit is dropped into a semaphore that
+    /// for are handed to them first and only what would not fit is refused; the message says
+    /// how many. The same check applies when a permit is dropped into a semaphore that
     /// `add_permits` has filled up meanwhile.
     ///
     /// # Examples
@@ -154,8 +155,8 @@ impl Semaphore {
     /// ```
     #[track_caller]
     pub fn add_permits(&self, n: usize) {
-        if self.raw.release(n).is_err() {
-            overflow(n);
+        if let Err(refused) = self.raw.release(n) {
+            overflow("adding", n, refused);
         }
     }
 
@@ -741,8 +742,8 @@ fn too_many_permits(n: usize) -> ! {
 #[inline]
 #[track_caller]
 fn release_held(sem: &Semaphore, n: usize) {
-    if let Err(Overflow) = sem.raw.release(n) {
-        overflow(n);
+    if let Err(refused) = sem.raw.release(n) {
+        overflow_unless_unwinding(n, refused);
     }
 }
 
@@ -922,7 +923,8 @@ wait_future!(AcquireOwned [] [] -> Result<OwnedSemaphorePermit, AcquireError>);
 ///
 /// Dropping the permit panics if the semaphore cannot take its permits back because
 /// [`add_permits`](Semaphore::add_permits) has filled it up to [`Semaphore::MAX_PERMITS`]
-/// meanwhile.
+/// meanwhile. A permit dropped while its thread is already unwinding from another panic does
+/// not panic again (that would abort the process): the permits that do not fit are dropped.
 ///
 /// # Examples
 ///
@@ -1050,7 +1052,7 @@ impl fmt::Debug for SemaphorePermit<'_> {
 /// # Panics
 ///
 /// As for [`SemaphorePermit`]: dropping it panics if the semaphore is full to
-/// [`Semaphore::MAX_PERMITS`].
+/// [`Semaphore::MAX_PERMITS`], unless its thread is already unwinding.
 ///
 /// # Examples
 ///

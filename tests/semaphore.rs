@@ -610,6 +610,62 @@ fn dropping_a_permit_into_a_full_semaphore_changes_nothing() {
     assert!(sem.try_acquire().is_ok());
 }
 
+/// Regression: a permit dropped into a full semaphore while its thread was already unwinding
+/// panicked again, which aborts the process. It now keeps to the rule the waits follow: the
+/// permits that do not fit are dropped and the first panic reaches the caller.
+#[test]
+fn a_permit_dropped_while_unwinding_into_a_full_semaphore_does_not_panic_again() {
+    let sem = Semaphore::new(Semaphore::MAX_PERMITS);
+    let owned = Arc::new(Semaphore::new(Semaphore::MAX_PERMITS));
+    let payload = catch_unwind(AssertUnwindSafe(|| {
+        let _permit = sem.try_acquire().unwrap();
+        let _owned = owned.clone().try_acquire_owned().unwrap();
+        sem.add_permits(1);
+        owned.add_permits(1);
+        panic!("the holder's own panic");
+    }))
+    .expect_err("the closure panics");
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"the holder's own panic")
+    );
+    for sem in [&sem, &*owned] {
+        assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS);
+        assert!(sem.try_acquire().is_ok());
+    }
+}
+
+/// `add_permits` past the limit says it was adding, and how many went to waiters first.
+#[test]
+fn add_permits_past_the_limit_says_what_was_refused() {
+    let sem = Semaphore::new(0);
+    let mut waiter = Box::pin(sem.acquire_many(3));
+    assert_pending!(waiter);
+    let payload = catch_unwind(AssertUnwindSafe(|| sem.add_permits(usize::MAX)))
+        .expect_err("the count cannot hold them");
+    let message = payload.downcast_ref::<String>().unwrap();
+    let refused = usize::MAX - 3;
+    assert!(
+        message.starts_with(&format!("adding {} permits would exceed", usize::MAX))
+            && message.ends_with(&format!("3 went to waiters, {refused} did not fit")),
+        "{message}"
+    );
+    let served = assert_ready!(waiter).unwrap();
+    assert_eq!((served.num_permits(), sem.available_permits()), (3, 0));
+    drop(served);
+    assert_eq!(sem.available_permits(), 3);
+
+    let sem = Semaphore::new(Semaphore::MAX_PERMITS);
+    let payload = catch_unwind(AssertUnwindSafe(|| sem.add_permits(1))).expect_err("full");
+    assert_eq!(
+        payload.downcast_ref::<String>().unwrap(),
+        &format!(
+            "adding 1 permit would exceed `Semaphore::MAX_PERMITS` ({})",
+            Semaphore::MAX_PERMITS
+        )
+    );
+}
+
 /// Regression: an acquire served while it waited and dropped before its next poll gave its
 /// permits back with only a debug assertion, so a release build lost them silently when
 /// `add_permits` had filled the semaphore meanwhile. It now panics as the permit's drop does.
@@ -1051,7 +1107,7 @@ fn polling_a_closed_partly_served_acquire_into_a_full_semaphore_panics() {
         .downcast_ref::<String>()
         .cloned()
         .unwrap_or_default();
-    assert!(message.contains("returning 1 permits"), "{message}");
+    assert!(message.contains("returning 1 permit would"), "{message}");
     drop(acquire);
     assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS);
 }

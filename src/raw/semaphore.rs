@@ -64,28 +64,39 @@ pub(crate) enum TryFail {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Closed;
 
-/// Returning permits would have taken the count past [`MAX_PERMITS`].
+/// Returning permits would have taken the count past [`MAX_PERMITS`]: how many of them did
+/// not fit (the others went to waiters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Overflow;
+pub(crate) struct Overflow(pub(crate) usize);
 
 /// The panic of a return that [`Overflow`]s: the same whether a permit is dropped or a wait
-/// that held part of its permits goes away.
+/// that held part of its permits goes away. `verb` says what the caller did with the `n`
+/// permits ("returning", "adding").
 #[cold]
 #[track_caller]
-pub(crate) fn overflow(n: usize) -> ! {
-    panic!("returning {n} permits would exceed `Semaphore::MAX_PERMITS` ({MAX_PERMITS})")
+pub(crate) fn overflow(verb: &str, n: usize, Overflow(refused): Overflow) -> ! {
+    let permits = if n == 1 { "permit" } else { "permits" };
+    if refused == n {
+        panic!("{verb} {n} {permits} would exceed `Semaphore::MAX_PERMITS` ({MAX_PERMITS})")
+    }
+    panic!(
+        "{verb} {n} {permits} would exceed `Semaphore::MAX_PERMITS` ({MAX_PERMITS}): {} went \
+         to waiters, {refused} did not fit",
+        n - refused
+    )
 }
 
-/// [`overflow`] for a wait giving back what it held, unless this thread is already unwinding
-/// (a drop guard gives the permits back): a second panic would abort the process, so the
-/// permits that did not fit are dropped then.
+/// [`overflow`] for permits given back by a guard or a wait, unless this thread is already
+/// unwinding (a drop during a panic): a second panic would abort the process, so the permits
+/// that did not fit are dropped then.
 #[cold]
-fn overflow_unless_unwinding(n: usize) {
+#[track_caller]
+pub(crate) fn overflow_unless_unwinding(n: usize, refused: Overflow) {
     #[cfg(feature = "std")]
     if std::thread::panicking() {
         return;
     }
-    overflow(n)
+    overflow("returning", n, refused)
 }
 
 /// A semaphore without guards.
@@ -160,7 +171,7 @@ impl RawSemaphore {
                 return self.release_slow(n);
             }
             if n > MAX_PERMITS - permits(s) {
-                return Err(Overflow);
+                return Err(Overflow(n));
             }
             match self.state.compare_exchange_weak(
                 s,
@@ -213,14 +224,14 @@ impl RawSemaphore {
                 next += n << SHIFT;
             }
             if next == s {
-                return if fits { Ok(()) } else { Err(Overflow) };
+                return if fits { Ok(()) } else { Err(Overflow(n)) };
             }
             match self
                 .state
                 .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Relaxed)
             {
                 Ok(_) if fits => return Ok(()),
-                Ok(_) => return Err(Overflow),
+                Ok(_) => return Err(Overflow(n)),
                 Err(actual) => s = actual,
             }
         }
@@ -267,8 +278,8 @@ impl RawSemaphore {
     #[cold]
     #[inline(never)]
     fn give_back(&self, n: usize) {
-        if let Err(Overflow) = self.release(n) {
-            overflow_unless_unwinding(n);
+        if let Err(refused) = self.release(n) {
+            overflow_unless_unwinding(n, refused);
         }
     }
 }
@@ -358,8 +369,8 @@ impl<'a> Protocol<'a> for AcquireWait<'a> {
         let held = self.need - lacks;
         // The count is consistent on `Err` (only what did not fit was refused), and the
         // queue's guard unlocks and wakes the waiters served here as the panic unwinds.
-        if let Err(Overflow) = self.raw.release_locked(queue, held) {
-            overflow_unless_unwinding(held);
+        if let Err(refused) = self.raw.release_locked(queue, held) {
+            overflow_unless_unwinding(held, refused);
         }
     }
 
