@@ -5,7 +5,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
-use unisync::{lock_all_blocking, Barrier, Condvar, Mutex, Semaphore};
+use unisync::{lock_all_blocking, Barrier, Condvar, Mutex, RwLock, Semaphore};
 
 /// Runs `f`, which must panic, and returns the file its panic was reported in.
 fn panic_file(hook_file: &StdMutex<Option<String>>, f: impl FnOnce()) -> String {
@@ -76,6 +76,14 @@ fn documented_panics_point_at_the_caller() {
         (
             "Condvar::wait with another mutex",
             Box::new(|| drop(cv.wait(m2.try_lock().unwrap()))),
+        ),
+        (
+            "RwLock::with_max_readers(0)",
+            Box::new(|| drop(RwLock::with_max_readers((), 0))),
+        ),
+        (
+            "RwLock::with_max_readers(too many)",
+            Box::new(|| drop(RwLock::with_max_readers((), RwLock::<()>::MAX_READERS + 1))),
         ),
         (
             "lock_all_blocking with a mutex twice",

@@ -94,11 +94,12 @@ impl RawCondvar {
     fn notify_one_slow(&self) {
         let mut queue = self.queue.lock();
         self.wake_owed(&mut queue);
-        if queue.is_empty() {
-            return;
-        }
         queue.make_room();
-        queue.pop_front(0);
+        if !queue.is_empty() {
+            queue.pop_front(0);
+        }
+        // Also when the owed wake-ups emptied the queue: the next notify then stays on its
+        // fast path.
         queue.clear_when_empty(&self.state, PARKED);
     }
 

@@ -204,6 +204,8 @@ impl<T> RwLock<T> {
         /// # drop(b);
         /// # });
         /// ```
+        // The caller passed the count, so its line is the one to report.
+        #[track_caller]
         pub const fn with_max_readers(value: T, max_readers: usize) -> RwLock<T> {
             assert!(
                 max_readers > 0,
