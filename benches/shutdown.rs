@@ -19,6 +19,9 @@
 //!   measured; spawning and registering are not (the method of `event/fan-out-10000`).
 //! - `shutdown/child_create_drop/<siblings>`: make a child of a root and drop it, no runtime,
 //!   nobody waiting on the root; with 0 or 1,000 other children of the root kept alive.
+//! - `shutdown/child_trigger/<threads>`: make a child of a root, trigger it and drop it (a
+//!   connection that closes), nobody waiting; each thread has a tree of its own, so the
+//!   threads share nothing but what the implementation shares between trees.
 //! - `shutdown/drain_10000/<workers>`: 10,000 tracked tasks wait for the signal, each
 //!   finishing (dropping its guard or token) once it fires. Once every task has registered,
 //!   the time from the trigger until the drain wait returns is measured (and that nothing is
@@ -192,6 +195,55 @@ fn fan_out(c: &mut Criterion) {
     group.finish();
 }
 
+/// Runs `op` `iters` times on each of `threads` threads at once, each with its own `make()`;
+/// returns the time until the last thread is done.
+fn on_threads<T>(
+    threads: usize,
+    iters: u64,
+    make: impl Fn() -> T + Sync,
+    op: impl Fn(&T) + Sync,
+) -> Duration {
+    let start = std::sync::Barrier::new(threads + 1);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let state = make();
+                start.wait();
+                for _ in 0..iters {
+                    op(&state);
+                }
+            });
+        }
+        start.wait();
+        let began = Instant::now();
+        // The scope joins every thread before it returns.
+        began
+    })
+    .elapsed()
+}
+
+fn child_trigger(c: &mut Criterion) {
+    let mut group = c.benchmark_group("shutdown/child_trigger");
+    for threads in std::iter::once(1).chain(worker_counts("shutdown/child_trigger")) {
+        group.bench_function(BenchmarkId::new("unisync-shutdown", threads), |b| {
+            b.iter_custom(|iters| {
+                on_threads(threads, iters, unisync::ShutdownSignal::new, |root| {
+                    let child = root.child();
+                    assert!(child.trigger());
+                })
+            })
+        });
+        group.bench_function(BenchmarkId::new("tokio-util", threads), |b| {
+            b.iter_custom(|iters| {
+                on_threads(threads, iters, CancellationToken::new, |root| {
+                    root.child_token().cancel();
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
 fn child_create_drop(c: &mut Criterion) {
     let mut group = c.benchmark_group("shutdown/child_create_drop");
     for siblings in [0, SIBLINGS] {
@@ -305,6 +357,6 @@ fn drain(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = fan_out, child_create_drop, drain
+    targets = fan_out, child_create_drop, child_trigger, drain
 }
 criterion_main!(benches);

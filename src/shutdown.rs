@@ -164,7 +164,9 @@ impl Drop for Inner {
 
 /// How many firings are working their way down a tree, anywhere in the process. While none
 /// is, every signal under a fired one has its own flag set (a firing sets the flags of its
-/// whole subtree before it ends), so a signal need not look at its ancestors.
+/// whole subtree before it ends), so a signal need not look at its ancestors. A signal that
+/// fires with nothing queued on it (no waiters, no children) is not counted: no signal is
+/// under it, and a child made later sees its flag before `child` returns.
 #[cfg(not(loom))]
 static FIRING: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
 
@@ -177,6 +179,8 @@ impl Firing {
         // Before the flag is set: whoever learns of the firing sees this count too.
         #[cfg(not(loom))]
         FIRING.fetch_add(1, core::sync::atomic::Ordering::SeqCst);
+        #[cfg(all(test, not(loom)))]
+        tests::STARTED.with(|started| started.set(started.get() + 1));
         Firing(())
     }
 }
@@ -217,41 +221,37 @@ std::thread_local! {
 #[cfg(all(feature = "std", not(loom)))]
 fn fire(signal: Arc<Inner>) {
     let mut signal = Some(signal);
-    let nested = DEFERRED.try_with(|deferred| match deferred.borrow_mut().as_mut() {
-        Some(list) => {
+    // Outside a firing, or while the thread is torn down (no queue), it fires here.
+    let _ = DEFERRED.try_with(|deferred| {
+        if let Some(list) = deferred.borrow_mut().as_mut() {
             list.extend(signal.take());
-            true
         }
-        None => false,
     });
     if let Some(signal) = signal {
-        if nested.is_ok() {
-            fire_all(|| signal.raw.trigger());
-        } else {
-            // The thread is being torn down: no queue, so fire directly.
-            let _firing = Firing::start();
-            signal.raw.trigger();
-        }
+        fire_all(&signal);
     }
 }
 
-/// Runs `first` (a trigger), then fires every signal it queues on this thread, and those
-/// they queue, until none is left; returns what `first` returned.
+/// Fires `signal`, then every signal its firing queues on this thread, and those they queue,
+/// until none is left; returns whether this call fired `signal`.
 ///
 /// The queue is this call's own: one that a firing further up this thread's stack was
-/// working through is set aside meanwhile. So everything `first` reaches has fired when this
+/// working through is set aside meanwhile. So everything `signal` reaches has fired when this
 /// returns, even when it runs inside a waker that such a firing called.
 #[cfg(all(feature = "std", not(loom)))]
-fn fire_all(first: impl FnOnce() -> bool) -> bool {
-    let _firing = Firing::start();
+fn fire_all(signal: &Inner) -> bool {
+    // Counted from before the flag is set until every signal below has fired; only when the
+    // signal has waiters or children (a firing with neither has nothing left to reach).
+    let mut _firing = None;
     let Ok(outer) = DEFERRED.try_with(|deferred| deferred.replace(Some(alloc::vec::Vec::new())))
     else {
         // The thread is being torn down: no queue, so children fire recursively.
-        return first();
+        return signal.raw.trigger_with(|| _firing = Some(Firing::start()));
     };
     // A waker that panics (one of a signal's own waiters) must not leave the children queued
     // behind it unfired: catch it, fire the rest, then pass the first panic on.
     let mut panic = None;
+    let first = || signal.raw.trigger_with(|| _firing = Some(Firing::start()));
     let fired = match std::panic::catch_unwind(core::panic::AssertUnwindSafe(first)) {
         Ok(fired) => fired,
         Err(caught) => {
@@ -259,6 +259,7 @@ fn fire_all(first: impl FnOnce() -> bool) -> bool {
             false
         }
     };
+    // Only a counted firing queues signals here (it wakes their registrations).
     while let Some(next) = DEFERRED.with(|deferred| {
         deferred
             .borrow_mut()
@@ -275,6 +276,7 @@ fn fire_all(first: impl FnOnce() -> bool) -> bool {
     }
     let done = DEFERRED.with(|deferred| deferred.replace(outer));
     drop(done);
+    drop(_firing);
     if let Some(panic) = panic {
         std::panic::resume_unwind(panic);
     }
@@ -284,16 +286,15 @@ fn fire_all(first: impl FnOnce() -> bool) -> bool {
 /// Fires `signal`, and through its queue every child that has not fired yet.
 #[cfg(any(not(feature = "std"), loom))]
 fn fire(signal: Arc<Inner>) {
-    // Without thread-locals, children fire recursively.
-    let _firing = Firing::start();
-    signal.raw.trigger();
+    fire_all(&signal);
 }
 
-/// Runs `first`, a trigger; its children fire recursively from it.
+/// Fires `signal`; its children fire recursively from it.
 #[cfg(any(not(feature = "std"), loom))]
-fn fire_all(first: impl FnOnce() -> bool) -> bool {
-    let _firing = Firing::start();
-    first()
+fn fire_all(signal: &Inner) -> bool {
+    // Counted as in the `std` version.
+    let mut _firing = None;
+    signal.raw.trigger_with(|| _firing = Some(Firing::start()))
 }
 
 /// Links a child's registration with a waker made for it, moved in rather than cloned.
@@ -411,7 +412,7 @@ impl ShutdownSignal {
         // With a queue of its own: the signal and every child under it have fired when this
         // returns, even if it is called from a waker while this thread is firing other
         // signals.
-        fire_all(|| self.inner.raw.trigger()) && !above
+        fire_all(&self.inner) && !above
     }
 
     /// Returns whether the signal has fired, by itself or through an ancestor.
@@ -897,3 +898,46 @@ pin_project! {
 }
 
 wait_future!(Drained ['a] ['a] -> ());
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use core::future::Future;
+
+    std::thread_local! {
+        /// Firings counted in `FIRING` by this thread.
+        pub(super) static STARTED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    }
+
+    fn counted(f: impl FnOnce()) -> usize {
+        let before = STARTED.with(core::cell::Cell::get);
+        f();
+        STARTED.with(core::cell::Cell::get) - before
+    }
+
+    /// The process-wide count of firings is touched only by firings that have something
+    /// queued to reach: a signal that closes with nobody waiting and no children (one
+    /// connection, say) costs no shared write.
+    #[test]
+    fn only_a_firing_with_something_queued_is_counted() {
+        let root = ShutdownSignal::new();
+        let leaf = root.child();
+        assert_eq!(counted(|| assert!(leaf.trigger())), 0);
+        assert_eq!(counted(|| assert!(!leaf.trigger())), 0);
+
+        let waited = root.child();
+        let mut wait = Box::pin(waited.wait());
+        let waker = std::task::Waker::noop();
+        let mut cx = core::task::Context::from_waker(waker);
+        assert!(wait.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(counted(|| assert!(waited.trigger())), 1);
+        assert!(wait.as_mut().poll(&mut cx).is_ready());
+
+        // The root has live children: its firing, and the children it reaches, count once.
+        let grandchild = root.child().child();
+        assert_eq!(counted(|| assert!(root.trigger())), 1);
+        assert!(grandchild.is_triggered());
+        // A child made under a fired signal is fired before `child` returns, uncounted.
+        assert_eq!(counted(|| assert!(root.child().child().is_triggered())), 0);
+    }
+}

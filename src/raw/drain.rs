@@ -130,7 +130,15 @@ impl RawDrain {
 
     /// Fires the trigger and wakes every trigger wait (and every drain wait, which completes
     /// if the count is zero). Returns whether this call fired it.
+    #[inline]
     pub(crate) fn trigger(&self) -> bool {
+        self.trigger_with(|| ())
+    }
+
+    /// [`trigger`](Self::trigger), calling `before_waking` first if anyone is queued: before
+    /// the flag is set, and only then. Without waiters nothing is woken, so nothing runs on
+    /// behalf of this trigger after it has set the flag.
+    pub(crate) fn trigger_with(&self, before_waking: impl FnOnce()) -> bool {
         // Acquire, also where the exchange fails: a trigger that finds the flag set is ordered
         // after the one that set it, and so after everything that firing had counted (a
         // shutdown signal's count of firings under way, say).
@@ -140,6 +148,7 @@ impl RawDrain {
                 return false;
             }
             if s & PARKED != 0 {
+                before_waking();
                 return self.fire();
             }
             // Nobody queued, so nobody to wake: a waiter that queues later (under the lock,
