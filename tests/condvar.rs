@@ -631,3 +631,85 @@ fn notify_many_during_an_older_notify_all_does_not_strand_a_new_waiter() {
         condvar.notify_many(1)
     });
 }
+
+/// A `notify_one` (or `notify_many`) that is waking the waiters an older `notify_all` owes
+/// releases the lock between batches; a newer `notify_all` that starts then owes its own
+/// waiters a wake-up, and the `notify_one` must skip those too, so that its wake-up goes to
+/// a waiter that queued after them. The three calls are held between batches by stalling
+/// wakers: `notify_all` A at its first batch, the `notify` at its first batch of A's owed
+/// waiters, `notify_all` B at its first batch; the late waiter queues while all three wait.
+fn notify_while_a_newer_notify_all_starts_between_its_batches(
+    mutex: &'static Mutex<()>,
+    condvar: &'static Condvar,
+    notify: impl FnOnce(&Condvar) + Send + 'static,
+) {
+    let noop = futures::task::noop_waker();
+    let stalls = [Stall::new(), Stall::new(), Stall::new()];
+    let mut waits = Vec::new();
+    let mut queue = |waker: &std::task::Waker| {
+        let mut wait = Box::pin(condvar.wait(mutex.lock_blocking()));
+        assert!(common::poll_with(&mut wait, waker).is_pending());
+        waits.push(wait);
+    };
+    // 65 waiters: A wakes the first 32, the notify the next 32 (owed by A), B the last.
+    for i in 0..65 {
+        match i {
+            0 => queue(&stalls[0].waker()),
+            32 => queue(&stalls[1].waker()),
+            64 => queue(&stalls[2].waker()),
+            _ => queue(&noop),
+        }
+    }
+    let a = std::thread::spawn(|| condvar.notify_all());
+    stalls[0].wait_until_entered();
+    // Waiters of A's epoch, which B owes a wake-up: 31 fill B's first batch, 2 are left.
+    for _ in 0..33 {
+        queue(&noop);
+    }
+    let notifier = std::thread::spawn(move || notify(condvar));
+    stalls[1].wait_until_entered();
+    let b = std::thread::spawn(|| condvar.notify_all());
+    stalls[2].wait_until_entered();
+    let late_waker = Counter::new();
+    let mut late = Box::pin(condvar.wait(mutex.lock_blocking()));
+    assert!(late_waker.poll(&mut late).is_pending());
+
+    stalls[1].go_on();
+    notifier.join().unwrap();
+    let late_woken = late_waker.count();
+    stalls[2].go_on();
+    stalls[0].go_on();
+    b.join().unwrap();
+    a.join().unwrap();
+    assert_eq!(
+        late_woken, 1,
+        "the notification went to a waiter the newer notify_all owed a wake-up"
+    );
+    for (i, wait) in waits.iter_mut().enumerate() {
+        match common::poll_with(wait, &noop) {
+            Poll::Ready(guard) => drop(guard),
+            Poll::Pending => panic!("waiter {i} was not woken by either notify_all"),
+        }
+    }
+    assert!(late_waker.poll(&mut late).is_ready());
+}
+
+#[test]
+fn notify_one_skips_the_waiters_a_newer_notify_all_owes() {
+    static MUTEX: Mutex<()> = Mutex::new(());
+    static CONDVAR: Condvar = Condvar::new();
+    notify_while_a_newer_notify_all_starts_between_its_batches(
+        &MUTEX,
+        &CONDVAR,
+        Condvar::notify_one,
+    );
+}
+
+#[test]
+fn notify_many_skips_the_waiters_a_newer_notify_all_owes() {
+    static MUTEX: Mutex<()> = Mutex::new(());
+    static CONDVAR: Condvar = Condvar::new();
+    notify_while_a_newer_notify_all_starts_between_its_batches(&MUTEX, &CONDVAR, |condvar| {
+        condvar.notify_many(1)
+    });
+}

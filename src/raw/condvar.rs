@@ -94,7 +94,6 @@ impl RawCondvar {
     fn notify_one_slow(&self) {
         let mut queue = self.queue.lock();
         self.wake_owed(&mut queue);
-        queue.make_room();
         if !queue.is_empty() {
             queue.pop_front(0);
         }
@@ -116,9 +115,9 @@ impl RawCondvar {
     #[inline(never)]
     fn notify_many_slow(&self, n: usize) {
         let mut queue = self.queue.lock();
-        self.wake_owed(&mut queue);
         for _ in 0..n {
-            queue.make_room();
+            // Each time: a full batch releases the lock, and a `notify_all` may start then.
+            self.wake_owed(&mut queue);
             if queue.is_empty() {
                 break;
             }
@@ -129,10 +128,15 @@ impl RawCondvar {
 
     /// Wakes the waiters at the front that a `notify_all` still working through its batches
     /// owes a wake-up (those stamped with an epoch before the current one), so that a
-    /// notification sent meanwhile goes to a waiter of its own, not to one of theirs.
+    /// notification sent meanwhile goes to a waiter of its own, not to one of theirs. Leaves
+    /// room in the wake-up batch.
     fn wake_owed(&self, queue: &mut Locked<'_>) {
-        let epoch = self.state.load(Ordering::Relaxed) & !PARKED;
-        queue.pop_front_while(0, |queued| stamped_before(queued, epoch, usize::MAX));
+        // The epoch is read for every waiter: a `notify_all` that starts while a full batch
+        // is woken (the lock released) owes its waiters a wake-up too.
+        queue.pop_front_while(0, |queued| {
+            let epoch = self.state.load(Ordering::Relaxed) & !PARKED;
+            stamped_before(queued, epoch, usize::MAX)
+        });
     }
 
     /// Wakes every waiter that waits now.
