@@ -854,3 +854,82 @@ fn chaos_with_abort_and_reset_then_a_clean_round() {
         }
     });
 }
+
+/// A waker that polls its own wait again from inside `wake`, as a waker that re-enters the
+/// barrier does, up to `REPOLLS` times.
+struct Repoll {
+    wait: StdMutex<Option<std::pin::Pin<Box<unisync::futures::BarrierWait<'static>>>>>,
+    wakes: AtomicUsize,
+}
+
+const REPOLLS: usize = 20;
+
+impl std::task::Wake for Repoll {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.wakes.fetch_add(1, Ordering::SeqCst) >= REPOLLS {
+            return;
+        }
+        let waker = std::task::Waker::from(self.clone());
+        let mut wait = self.wait.lock().unwrap();
+        if wait
+            .as_mut()
+            .is_some_and(|w| poll_with(w, &waker).is_ready())
+        {
+            *wait = None;
+        }
+    }
+}
+
+/// Regression: a release of the waiters (here a withdrawal from a full generation) woke
+/// every waiter it found until the queue was empty, including those that, woken by it, found
+/// the generation full again and queued again while it was between two batches. With wakers
+/// that poll at once it never ended. Each waiter queued before the release is now woken once.
+#[test]
+fn a_release_does_not_wake_again_the_waiters_that_queue_again_during_it() {
+    let barrier: &'static Barrier = Box::leak(Box::new(Barrier::new(2)));
+    let mut first = Box::pin(barrier.wait());
+    assert!(poll_once(&mut first).is_pending());
+    assert!(
+        poll_once(&mut Box::pin(barrier.wait())).is_ready(),
+        "trips generation 0"
+    );
+    // Generation 1 is full until `leaving` withdraws.
+    let mut staying = Box::pin(barrier.wait());
+    assert!(poll_once(&mut staying).is_pending());
+    let mut leaving = Box::pin(barrier.wait());
+    assert!(poll_once(&mut leaving).is_pending());
+    // More than one batch of parties waits outside the full generation.
+    let outside: Vec<Arc<Repoll>> = (0..40)
+        .map(|_| {
+            let repoll = Arc::new(Repoll {
+                wait: StdMutex::new(None),
+                wakes: AtomicUsize::new(0),
+            });
+            let mut wait = Box::pin(barrier.wait());
+            assert!(poll_with(&mut wait, &std::task::Waker::from(repoll.clone())).is_pending());
+            *repoll.wait.lock().unwrap() = Some(wait);
+            repoll
+        })
+        .collect();
+    drop(leaving);
+    let wakes: Vec<usize> = outside
+        .iter()
+        .map(|r| r.wakes.swap(REPOLLS, Ordering::SeqCst))
+        .collect();
+    // The first of them took the free place; the others queued again, once each.
+    assert_eq!(
+        wakes.iter().max(),
+        Some(&1),
+        "one release woke a waiter more than once: {wakes:?}"
+    );
+    assert!(poll_once(&mut first).is_ready());
+    for repoll in &outside {
+        let wait = repoll.wait.lock().unwrap().take();
+        drop(wait);
+    }
+    drop(staying);
+}

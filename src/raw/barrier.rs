@@ -66,7 +66,7 @@
 use core::pin::Pin;
 use core::task::Poll;
 
-use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
+use crate::raw::queue::{stamped_before, Locked, Node, WaitQueue, Wakeup};
 use crate::raw::wait::{cancel, poll_wait, Check, Finally, Protocol, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
@@ -113,9 +113,18 @@ const fn trip(s: usize, parties: usize) -> usize {
 /// A barrier without results: a state word, the party count and the queue parties park on.
 pub(crate) struct RawBarrier {
     state: AtomicUsize,
-    parties: usize,
+    /// The party count in the low [`FIELD_BITS`] bits, fixed; above it the wake epoch, bumped
+    /// under the queue's lock by every release of the waiters. A waiter queues with the epoch
+    /// current then, and a release wakes only the waiters queued before it: a woken waiter
+    /// that has to wait on and queues again while the release is between two batches is not
+    /// woken again by it (with wakers that poll at once, that release would never end).
+    config: AtomicUsize,
     queue: WaitQueue,
 }
+
+/// The wake epoch's place in [`RawBarrier::config`].
+const EPOCH_SHIFT: u32 = FIELD_BITS;
+const EPOCH_MASK: usize = usize::MAX >> FIELD_BITS;
 
 /// Why a wait ended without a result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,12 +140,23 @@ impl RawBarrier {
                 parties <= MAX_PARTIES,
                 "too many parties for a barrier: at most `Barrier::MAX_PARTIES`"
             );
-            RawBarrier { state: AtomicUsize::new(0), parties, queue: WaitQueue::new() }
+            RawBarrier {
+                state: AtomicUsize::new(0),
+                config: AtomicUsize::new(parties),
+                queue: WaitQueue::new(),
+            }
         }
     }
 
+    #[inline]
     pub(crate) fn parties(&self) -> usize {
-        self.parties
+        // Relaxed: these bits never change.
+        self.config.load(Ordering::Relaxed) & MASK
+    }
+
+    /// The wake epoch now. Under the queue's lock, which guards it.
+    fn epoch(&self) -> usize {
+        self.config.load(Ordering::Relaxed) >> EPOCH_SHIFT
     }
 
     /// Parties arrived in the generation now filling.
@@ -184,8 +204,11 @@ impl RawBarrier {
     #[inline(never)]
     fn wake_all_slow(&self) {
         let mut queue = self.queue.lock();
-        queue.pop_front_while(0, |_| true);
-        self.state.fetch_and(!PARKED, Ordering::Relaxed);
+        let now = self.epoch().wrapping_add(1) & EPOCH_MASK;
+        self.config.fetch_add(1 << EPOCH_SHIFT, Ordering::Relaxed);
+        queue.pop_front_while(0, |linked| stamped_before(linked, now, EPOCH_MASK));
+        // Waiters that queued again meanwhile are still there, and keep `PARKED` set.
+        queue.clear_when_empty(&self.state, PARKED);
     }
 
     /// Breaks the barrier. Returns whether it was whole.
@@ -211,7 +234,7 @@ impl RawBarrier {
     /// Collects the result of a tripped generation; `keep` is false for a dropped future,
     /// which takes no index. Trips the next generation if it filled while this one collected.
     fn collect(&self, keep: bool) -> usize {
-        let parties = self.parties;
+        let parties = self.parties();
         let (prev, next) = self.update(|s| {
             let (l, h) = (left(s), handed(s));
             debug_assert!(
@@ -311,7 +334,7 @@ impl<'a> Protocol<'a> for BarrierWait<'a> {
             // its generation tripped, or the barrier broke or is being reset;
             Some(gen) => s & GEN != gen || s & (BROKEN | DRAINING) != 0,
             // outside: the barrier broke, or the generation it waits to enter has room.
-            None => s & BROKEN != 0 || (s & DRAINING == 0 && count(s) < self.raw.parties),
+            None => s & BROKEN != 0 || (s & DRAINING == 0 && count(s) < self.raw.parties()),
         }
     }
 
@@ -330,7 +353,7 @@ impl<'a> Protocol<'a> for BarrierWait<'a> {
             Ordering::Relaxed,
         ) {
             Ok(_) => Check::Wait {
-                data: 0,
+                data: self.raw.epoch(),
                 front: false,
             },
             Err(_) => Check::Retry,
@@ -357,7 +380,7 @@ impl BarrierWaiter {
     /// One look at the state word: arrive, collect, fail, or keep waiting (with the word seen).
     fn step(phase: &mut Phase, raw: &RawBarrier) -> Result<Outcome, usize> {
         if *phase == Phase::Outside {
-            let parties = raw.parties;
+            let parties = raw.parties();
             let mut arrived = None;
             let (prev, next) = raw.update(|s| {
                 arrived = None;
@@ -428,7 +451,7 @@ impl BarrierWaiter {
         }
         // The last party out of a reset ends the drain, and a party leaving a full generation
         // makes room for one waiting outside: either way, waiters have something to re-read.
-        if (prev ^ next) & DRAINING != 0 || count(prev) == raw.parties {
+        if (prev ^ next) & DRAINING != 0 || count(prev) == raw.parties() {
             raw.wake_all(prev);
         }
         None
