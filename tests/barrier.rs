@@ -890,7 +890,8 @@ impl std::task::Wake for Repoll {
 /// that poll at once it never ended. Each waiter queued before the release is now woken once.
 #[test]
 fn a_release_does_not_wake_again_the_waiters_that_queue_again_during_it() {
-    let barrier: &'static Barrier = Box::leak(Box::new(Barrier::new(2)));
+    static BARRIER: Barrier = Barrier::new(2);
+    let barrier = &BARRIER;
     let mut first = Box::pin(barrier.wait());
     assert!(poll_once(&mut first).is_pending());
     assert!(
