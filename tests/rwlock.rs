@@ -1863,3 +1863,126 @@ fn unsized_dyn_debug() {
     let r = block_on(rw.read());
     assert_eq!(format!("{:?}", r), "7");
 }
+
+type StaticRead = Pin<Box<unisync::futures::Read<'static, ()>>>;
+
+/// How many chained wakers fire at most: what ends a release that would chase them for ever.
+const CHAIN: usize = 20;
+
+/// A waker that, the first time it is woken, queues 32 new reads on the lock, the first of
+/// them with another such waker (up to [`CHAIN`] in all): readers that arrive while the
+/// release that woke it is between two batches.
+struct QueuesMoreReads {
+    lock: &'static RwLock<()>,
+    depth: usize,
+    fired: Arc<AtomicUsize>,
+    reads: Arc<std::sync::Mutex<Vec<StaticRead>>>,
+    woken: std::sync::atomic::AtomicBool,
+}
+
+impl QueuesMoreReads {
+    fn waker(
+        lock: &'static RwLock<()>,
+        depth: usize,
+        fired: &Arc<AtomicUsize>,
+        reads: &Arc<std::sync::Mutex<Vec<StaticRead>>>,
+    ) -> std::task::Waker {
+        std::task::Waker::from(Arc::new(QueuesMoreReads {
+            lock,
+            depth,
+            fired: fired.clone(),
+            reads: reads.clone(),
+            woken: std::sync::atomic::AtomicBool::new(false),
+        }))
+    }
+}
+
+impl std::task::Wake for QueuesMoreReads {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.woken.swap(true, Ordering::SeqCst) || self.depth >= CHAIN {
+            return;
+        }
+        self.fired.fetch_add(1, Ordering::SeqCst);
+        let next = Self::waker(self.lock, self.depth + 1, &self.fired, &self.reads);
+        let noop = futures::task::noop_waker();
+        let fresh: Vec<StaticRead> = (0..32)
+            .map(|i| {
+                let mut read: StaticRead = Box::pin(self.lock.read());
+                let waker = if i == 0 { &next } else { &noop };
+                // Queued while anyone is; in at once if nobody is left.
+                let _ = common::poll_with(&mut read, waker);
+                read
+            })
+            .collect();
+        self.reads.lock().unwrap().extend(fresh);
+    }
+}
+
+/// Regression: on a lock with a reader limit, a write release let in, batch after batch,
+/// readers that queued while it was between two batches, ahead of the writer waiting for the
+/// lock, and with wakers that queue reads at once it returned only when the room was used up.
+/// It now lets in the readers queued behind the writer; later ones wait for the next writer.
+#[test]
+fn a_limited_write_release_does_not_let_in_readers_that_queue_during_it_before_a_writer() {
+    static LOCK: RwLock<()> = RwLock::with_max_readers((), 100_000);
+    let writer = LOCK.try_write().unwrap();
+    let fired = Arc::new(AtomicUsize::new(0));
+    let later = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let first = QueuesMoreReads::waker(&LOCK, 0, &fired, &later);
+    let noop = futures::task::noop_waker();
+    // Two batches queue behind the writer; the first reader's waker makes more queue.
+    let behind: Vec<StaticRead> = (0..33)
+        .map(|i| {
+            let mut read: StaticRead = Box::pin(LOCK.read());
+            let waker = if i == 0 { &first } else { &noop };
+            assert!(common::poll_with(&mut read, waker).is_pending());
+            read
+        })
+        .collect();
+    let mut next_writer = Box::pin(LOCK.write());
+    let writer_waker = Counter::new();
+    assert!(writer_waker.poll(&mut next_writer).is_pending());
+    drop(writer);
+    assert_eq!(
+        fired.load(Ordering::SeqCst),
+        1,
+        "the release let in readers that queued during it"
+    );
+    assert_eq!(
+        LOCK.reader_count(),
+        33,
+        "the readers queued behind the writer are in"
+    );
+    // The next writer goes before the readers that queued during the release: once the
+    // readers let in have run, it announces itself and waits for them to leave.
+    let guards: Vec<_> = behind
+        .into_iter()
+        .map(|mut read| match common::poll_once(&mut read) {
+            Poll::Ready(guard) => guard,
+            Poll::Pending => panic!("a reader let in by the release is not in"),
+        })
+        .collect();
+    assert!(writer_waker.count() > 0);
+    assert!(writer_waker.poll(&mut next_writer).is_pending());
+    assert!(LOCK.is_write_locked());
+    drop(guards);
+    let guard = match writer_waker.poll(&mut next_writer) {
+        Poll::Ready(guard) => guard,
+        Poll::Pending => panic!("the writer waits behind the later readers"),
+    };
+    assert_eq!(LOCK.reader_count(), 0);
+    // Then those readers get in.
+    let mut queued_during = std::mem::take(&mut *later.lock().unwrap());
+    assert_eq!(queued_during.len(), 32);
+    drop(guard);
+    for read in &mut queued_during {
+        assert!(common::poll_once(read).is_ready());
+    }
+    drop(queued_during);
+    let rest = std::mem::take(&mut *later.lock().unwrap());
+    drop(rest);
+}

@@ -125,6 +125,12 @@ impl RawMutex {
         self.state.load(Ordering::Relaxed) & LOCKED != 0
     }
 
+    /// Whether anyone waits for the lock: queued, or woken to retry (a hint).
+    #[inline]
+    pub(crate) fn has_waiters(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & (PARKED | WOKEN) != 0
+    }
+
     /// Releases the lock, or hands it to the first waiter.
     ///
     /// # Safety

@@ -400,6 +400,18 @@ impl Locked<'_> {
         node.state.store(LINKED, Ordering::Relaxed);
     }
 
+    /// How many nodes are linked, counting no further than `cap`: a walk from the front.
+    pub(crate) fn count_up_to(&self, cap: usize) -> usize {
+        let mut n = 0;
+        let mut node = self.head();
+        while n < cap && !node.is_null() {
+            n += 1;
+            // SAFETY: a linked node is alive, and its links are guarded by the lock we hold.
+            node = unsafe { (*node).next.with(|next| (*next).assume_init()) };
+        }
+        n
+    }
+
     /// The data of the first node, if any.
     #[inline]
     pub(crate) fn front(&self) -> Option<usize> {

@@ -429,9 +429,23 @@ impl RawRwLock {
     #[track_caller]
     fn let_readers_in(&self, extra: usize) {
         let mut queue = self.readers.lock();
-        if extra > MAX_READERS - readers(self.state.load(Ordering::Relaxed)) {
+        let inside = readers(self.state.load(Ordering::Relaxed));
+        if extra > MAX_READERS - inside {
             too_many_readers();
         }
+        // The readers this release owes: those queued behind the writer, as many as there is
+        // room for. On a limited lock new readers queue while anyone does, so more can queue
+        // while a full batch is woken (the lock released): they are let in too unless a writer
+        // waits for `gate` (it goes first, as it would had they come after it) while readers
+        // are inside (one of them lets the rest in when it leaves, if the writer has not
+        // announced itself by then). So the writer waits for one batch, even when the wakers
+        // of that batch make new readers queue at once. Unlimited locks let new readers in
+        // without queueing once `WRITE` is cleared.
+        let mut owed = if self.limited() {
+            queue.count_up_to(self.max.saturating_sub(inside + extra))
+        } else {
+            usize::MAX
+        };
         let mut first = true;
         loop {
             // Until `WRITE` is cleared below nobody else counts readers in, and after that,
@@ -441,8 +455,12 @@ impl RawRwLock {
             let room = self.max.saturating_sub(held);
             let mut admitted = 0;
             while admitted < room && !queue.is_full() && !queue.is_empty() {
+                if owed == 0 && held + admitted > 0 && self.gate.has_waiters() {
+                    break;
+                }
                 queue.pop_front(LET_IN);
                 admitted += 1;
+                owed = owed.saturating_sub(1);
             }
             if admitted > 0 {
                 // Counted before they can run: they are woken after this lock is released.
@@ -472,6 +490,10 @@ impl RawRwLock {
             }
             first = false;
             if queue.is_empty() {
+                return;
+            }
+            if owed == 0 && readers(s) + add / READER > 0 && self.gate.has_waiters() {
+                // Only readers that queued during this release are left: see `owed`.
                 return;
             }
             if admitted == room {

@@ -45,7 +45,9 @@ pub use guards::{
 ///   while every reader that is running queues.
 /// - On a lock made with [`RwLock::with_max_readers`], a writer's release lets in only as many
 ///   of those readers as there is room for. The rest get in first in, first out as read locks
-///   are released, and a writer that announces itself before they do goes first.
+///   are released, and a writer that announces itself before they do goes first. Readers that
+///   queue while the release is still waking the ones behind it (new readers queue while
+///   anyone does) are let in by it only if no writer waits for its turn meanwhile.
 ///
 /// So under a steady stream of readers a writer waits for one batch of readers, and under a
 /// steady stream of writers a reader waits for at most the writer in front of it. A lock with
