@@ -1986,3 +1986,74 @@ fn a_limited_write_release_does_not_let_in_readers_that_queue_during_it_before_a
     let rest = std::mem::take(&mut *later.lock().unwrap());
     drop(rest);
 }
+
+/// Queues `n` reads on `lock`, each polled once (they wait).
+fn queued_reads(lock: &'static RwLock<()>, n: usize) -> Vec<StaticRead> {
+    (0..n)
+        .map(|_| {
+            let mut read: StaticRead = Box::pin(lock.read());
+            assert!(common::poll_once(&mut read).is_pending());
+            read
+        })
+        .collect()
+}
+
+/// A waker that runs a closure the first time it is woken.
+struct OnWake(std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>);
+
+impl std::task::Wake for OnWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let f = self.0.lock().unwrap().take();
+        if let Some(f) = f {
+            f();
+        }
+    }
+}
+
+/// The same when most of the readers the release owes leave the queue while it wakes its
+/// first batch: it stops at the last reader it owes, not after as many readers as it owed.
+#[test]
+fn a_limited_write_release_stops_at_the_last_reader_it_owes_when_others_leave() {
+    static LOCK: RwLock<()> = RwLock::with_max_readers((), 100_000);
+    let writer = LOCK.try_write().unwrap();
+    let owed_tail = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let late = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let hook = {
+        let (owed_tail, late) = (owed_tail.clone(), late.clone());
+        let run: Box<dyn FnOnce() + Send> = Box::new(move || {
+            // All but the last of the second batch give up; then new readers queue.
+            let mut tail = owed_tail.lock().unwrap();
+            let last = tail.pop();
+            tail.clear();
+            tail.extend(last);
+            drop(tail);
+            late.lock().unwrap().extend(queued_reads(&LOCK, 32));
+        });
+        std::task::Waker::from(Arc::new(OnWake(std::sync::Mutex::new(Some(run)))))
+    };
+    let noop = futures::task::noop_waker();
+    let first: Vec<StaticRead> = (0..32)
+        .map(|i| {
+            let mut read: StaticRead = Box::pin(LOCK.read());
+            assert!(common::poll_with(&mut read, if i == 0 { &hook } else { &noop }).is_pending());
+            read
+        })
+        .collect();
+    owed_tail.lock().unwrap().extend(queued_reads(&LOCK, 32));
+    let mut next_writer = Box::pin(LOCK.write());
+    assert!(Counter::new().poll(&mut next_writer).is_pending());
+    drop(writer);
+    assert_eq!(late.lock().unwrap().len(), 32);
+    assert_eq!(
+        LOCK.reader_count(),
+        33,
+        "readers that queued during the release got in ahead of the waiting writer"
+    );
+    drop((first, next_writer));
+    drop(std::mem::take(&mut *owed_tail.lock().unwrap()));
+    drop(std::mem::take(&mut *late.lock().unwrap()));
+}

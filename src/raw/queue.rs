@@ -298,6 +298,10 @@ pub(crate) fn stamped_before(stamp: usize, now: usize, mask: usize) -> bool {
     age != 0 && age <= mask / 2
 }
 
+/// A place in a queue, taken by [`Locked::back_mark`]: an address to compare, not to follow.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Mark(*const Node);
+
 impl Drop for WaitQueue {
     fn drop(&mut self) {
         let inner = self.inner.load(Ordering::Acquire);
@@ -400,16 +404,17 @@ impl Locked<'_> {
         node.state.store(LINKED, Ordering::Relaxed);
     }
 
-    /// How many nodes are linked, counting no further than `cap`: a walk from the front.
-    pub(crate) fn count_up_to(&self, cap: usize) -> usize {
-        let mut n = 0;
-        let mut node = self.head();
-        while n < cap && !node.is_null() {
-            n += 1;
-            // SAFETY: a linked node is alive, and its links are guarded by the lock we hold.
-            node = unsafe { (*node).next.with(|next| (*next).assume_init()) };
-        }
-        n
+    /// Marks where the last node is now, so that a later look can tell whether that node is
+    /// first ([`front_is`](Self::front_is)). The mark is only compared, never followed: by
+    /// then the node may have left the queue, and its memory may hold a node queued since.
+    pub(crate) fn back_mark(&self) -> Mark {
+        // SAFETY: we hold the lock, which guards `tail`.
+        Mark(self.inner.tail.with(|t| unsafe { *t }))
+    }
+
+    /// Whether the first node is where `mark` was taken (see [`back_mark`](Self::back_mark)).
+    pub(crate) fn front_is(&self, mark: Mark) -> bool {
+        !mark.0.is_null() && self.head() == mark.0
     }
 
     /// The data of the first node, if any.

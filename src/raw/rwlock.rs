@@ -429,23 +429,25 @@ impl RawRwLock {
     #[track_caller]
     fn let_readers_in(&self, extra: usize) {
         let mut queue = self.readers.lock();
-        let inside = readers(self.state.load(Ordering::Relaxed));
-        if extra > MAX_READERS - inside {
+        if extra > MAX_READERS - readers(self.state.load(Ordering::Relaxed)) {
             too_many_readers();
         }
-        // The readers this release owes: those queued behind the writer, as many as there is
-        // room for. On a limited lock new readers queue while anyone does, so more can queue
-        // while a full batch is woken (the lock released): they are let in too unless a writer
-        // waits for `gate` (it goes first, as it would had they come after it) while readers
-        // are inside (one of them lets the rest in when it leaves, if the writer has not
-        // announced itself by then). So the writer waits for one batch, even when the wakers
-        // of that batch make new readers queue at once. Unlimited locks let new readers in
+        // The readers this release owes are those queued behind the writer, up to the last
+        // one queued now. On a limited lock new readers queue while anyone does, so more can
+        // queue while a full batch is woken (the lock released): once the owed ones are in,
+        // those are let in too unless a writer waits for `gate` (it goes first, as it would
+        // had they come after it) while readers are inside (one of them lets the rest in when
+        // it leaves, if the writer has not announced itself by then). So the writer waits for
+        // one batch, even when the wakers of that batch make new readers queue at once. If
+        // the last owed reader leaves the queue by itself meanwhile, the mark is not seen and
+        // every queued reader is let in, room permitting. Unlimited locks let new readers in
         // without queueing once `WRITE` is cleared.
-        let mut owed = if self.limited() {
-            queue.count_up_to(self.max.saturating_sub(inside + extra))
+        let last_owed = if self.limited() {
+            Some(queue.back_mark())
         } else {
-            usize::MAX
+            None
         };
+        let mut owed_in = false;
         let mut first = true;
         loop {
             // Until `WRITE` is cleared below nobody else counts readers in, and after that,
@@ -455,12 +457,12 @@ impl RawRwLock {
             let room = self.max.saturating_sub(held);
             let mut admitted = 0;
             while admitted < room && !queue.is_full() && !queue.is_empty() {
-                if owed == 0 && held + admitted > 0 && self.gate.has_waiters() {
+                if owed_in && held + admitted > 0 && self.gate.has_waiters() {
                     break;
                 }
+                owed_in |= last_owed.is_some_and(|mark| queue.front_is(mark));
                 queue.pop_front(LET_IN);
                 admitted += 1;
-                owed = owed.saturating_sub(1);
             }
             if admitted > 0 {
                 // Counted before they can run: they are woken after this lock is released.
@@ -492,8 +494,8 @@ impl RawRwLock {
             if queue.is_empty() {
                 return;
             }
-            if owed == 0 && readers(s) + add / READER > 0 && self.gate.has_waiters() {
-                // Only readers that queued during this release are left: see `owed`.
+            if owed_in && readers(s) + add / READER > 0 && self.gate.has_waiters() {
+                // Only readers that queued during this release are left: see `last_owed`.
                 return;
             }
             if admitted == room {
