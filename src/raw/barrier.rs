@@ -50,9 +50,10 @@
 //! the barrier is empty and whole again. Parties of a generation that tripped before the abort
 //! or reset still collect their results.
 //!
-//! Every change that someone may wait for wakes every queued waiter, and each re-reads the
-//! word, so no waiter ever holds a wake-up meant for another and cancellation has nothing to
-//! pass on. A queued waiter polled again re-reads the word before its wake-up comes (the
+//! Every change that someone may wait for wakes every waiter queued before it, and each
+//! re-reads the word, so no waiter ever holds a wake-up meant for another and cancellation has
+//! nothing to pass on. A waiter that queues again while those wake-ups go out has read the
+//! word after the change, and is left for the next one (see `RawBarrier::config`). A queued waiter polled again re-reads the word before its wake-up comes (the
 //! wake-ups go out batch by batch), so once one party has seen a trip, a party polled after
 //! it sees it too.
 //!
