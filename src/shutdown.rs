@@ -240,18 +240,17 @@ fn fire(signal: Arc<Inner>) {
 /// returns, even when it runs inside a waker that such a firing called.
 #[cfg(all(feature = "std", not(loom)))]
 fn fire_all(signal: &Inner) -> bool {
-    // Counted from before the flag is set until every signal below has fired; only when the
-    // signal has waiters or children (a firing with neither has nothing left to reach).
-    let mut _firing = None;
+    // Counted until every signal below has fired.
+    let mut firing = None;
     let Ok(outer) = DEFERRED.try_with(|deferred| deferred.replace(Some(alloc::vec::Vec::new())))
     else {
         // The thread is being torn down: no queue, so children fire recursively.
-        return signal.raw.trigger_with(|| _firing = Some(Firing::start()));
+        return trigger_counted(signal, &mut firing);
     };
     // A waker that panics (one of a signal's own waiters) must not leave the children queued
     // behind it unfired: catch it, fire the rest, then pass the first panic on.
     let mut panic = None;
-    let first = || signal.raw.trigger_with(|| _firing = Some(Firing::start()));
+    let first = || trigger_counted(signal, &mut firing);
     let fired = match std::panic::catch_unwind(core::panic::AssertUnwindSafe(first)) {
         Ok(fired) => fired,
         Err(caught) => {
@@ -276,7 +275,7 @@ fn fire_all(signal: &Inner) -> bool {
     }
     let done = DEFERRED.with(|deferred| deferred.replace(outer));
     drop(done);
-    drop(_firing);
+    drop(firing);
     if let Some(panic) = panic {
         std::panic::resume_unwind(panic);
     }
@@ -292,9 +291,13 @@ fn fire(signal: Arc<Inner>) {
 /// Fires `signal`; its children fire recursively from it.
 #[cfg(any(not(feature = "std"), loom))]
 fn fire_all(signal: &Inner) -> bool {
-    // Counted as in the `std` version.
-    let mut _firing = None;
-    signal.raw.trigger_with(|| _firing = Some(Firing::start()))
+    trigger_counted(signal, &mut None)
+}
+
+/// Triggers `signal`, counting its firing in `firing` (from before its flag is set) if it has
+/// waiters or children to reach: a firing with neither has nothing left to reach.
+fn trigger_counted(signal: &Inner, firing: &mut Option<Firing>) -> bool {
+    signal.raw.trigger_with(|| *firing = Some(Firing::start()))
 }
 
 /// Links a child's registration with a waker made for it, moved in rather than cloned.

@@ -593,13 +593,20 @@ fn late_waiter_while_an_older_notify_all_is_still_waking(
 
     stall.go_on();
     first.join().unwrap();
-    for (i, wait) in old.iter_mut().enumerate().skip(1) {
+    assert_each_notified(&mut old[1..], "the first notify_all");
+    assert!(late_waker.poll(&mut late).is_ready());
+}
+
+/// Polls each wait once, dropping the guard it returns; panics at one still waiting, naming
+/// the notification that should have reached it.
+fn assert_each_notified<W: Future + Unpin>(waits: &mut [W], by: &str) {
+    let noop = futures::task::noop_waker();
+    for (i, wait) in waits.iter_mut().enumerate() {
         match common::poll_with(wait, &noop) {
             Poll::Ready(guard) => drop(guard),
-            Poll::Pending => panic!("waiter {i} of the first notify_all was not woken"),
+            Poll::Pending => panic!("waiter {i} was not woken by {by}"),
         }
     }
-    assert!(late_waker.poll(&mut late).is_ready());
 }
 
 /// `notify_all` "wakes every task and thread that waits right now", even while an older
@@ -685,12 +692,7 @@ fn notify_while_a_newer_notify_all_starts_between_its_batches(
         late_woken, 1,
         "the notification went to a waiter the newer notify_all owed a wake-up"
     );
-    for (i, wait) in waits.iter_mut().enumerate() {
-        match common::poll_with(wait, &noop) {
-            Poll::Ready(guard) => drop(guard),
-            Poll::Pending => panic!("waiter {i} was not woken by either notify_all"),
-        }
-    }
+    assert_each_notified(&mut waits, "either notify_all");
     assert!(late_waker.poll(&mut late).is_ready());
 }
 

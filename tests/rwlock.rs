@@ -1866,6 +1866,28 @@ fn unsized_dyn_debug() {
 
 type StaticRead = Pin<Box<unisync::futures::Read<'static, ()>>>;
 
+/// Queues `n` reads on `lock`, each polled once (they wait), the first with `first_waker`.
+fn queued_reads_first_woken_by(
+    lock: &'static RwLock<()>,
+    n: usize,
+    first_waker: &std::task::Waker,
+) -> Vec<StaticRead> {
+    let noop = futures::task::noop_waker();
+    (0..n)
+        .map(|i| {
+            let mut read: StaticRead = Box::pin(lock.read());
+            let waker = if i == 0 { first_waker } else { &noop };
+            assert!(common::poll_with(&mut read, waker).is_pending());
+            read
+        })
+        .collect()
+}
+
+/// Queues `n` reads on `lock`, each polled once (they wait).
+fn queued_reads(lock: &'static RwLock<()>, n: usize) -> Vec<StaticRead> {
+    queued_reads_first_woken_by(lock, n, &futures::task::noop_waker())
+}
+
 /// How many chained wakers fire at most: what ends a release that would chase them for ever.
 const CHAIN: usize = 20;
 
@@ -1933,16 +1955,8 @@ fn a_limited_write_release_does_not_let_in_readers_that_queue_during_it_before_a
     let fired = Arc::new(AtomicUsize::new(0));
     let later = Arc::new(std::sync::Mutex::new(Vec::new()));
     let first = QueuesMoreReads::waker(&LOCK, 0, &fired, &later);
-    let noop = futures::task::noop_waker();
     // Two batches queue behind the writer; the first reader's waker makes more queue.
-    let behind: Vec<StaticRead> = (0..33)
-        .map(|i| {
-            let mut read: StaticRead = Box::pin(LOCK.read());
-            let waker = if i == 0 { &first } else { &noop };
-            assert!(common::poll_with(&mut read, waker).is_pending());
-            read
-        })
-        .collect();
+    let behind = queued_reads_first_woken_by(&LOCK, 33, &first);
     let mut next_writer = Box::pin(LOCK.write());
     let writer_waker = Counter::new();
     assert!(writer_waker.poll(&mut next_writer).is_pending());
@@ -1987,17 +2001,6 @@ fn a_limited_write_release_does_not_let_in_readers_that_queue_during_it_before_a
     drop(rest);
 }
 
-/// Queues `n` reads on `lock`, each polled once (they wait).
-fn queued_reads(lock: &'static RwLock<()>, n: usize) -> Vec<StaticRead> {
-    (0..n)
-        .map(|_| {
-            let mut read: StaticRead = Box::pin(lock.read());
-            assert!(common::poll_once(&mut read).is_pending());
-            read
-        })
-        .collect()
-}
-
 /// A waker that runs a closure the first time it is woken.
 struct OnWake(std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>);
 
@@ -2035,14 +2038,7 @@ fn a_limited_write_release_stops_at_the_last_reader_it_owes_when_others_leave() 
         });
         std::task::Waker::from(Arc::new(OnWake(std::sync::Mutex::new(Some(run)))))
     };
-    let noop = futures::task::noop_waker();
-    let first: Vec<StaticRead> = (0..32)
-        .map(|i| {
-            let mut read: StaticRead = Box::pin(LOCK.read());
-            assert!(common::poll_with(&mut read, if i == 0 { &hook } else { &noop }).is_pending());
-            read
-        })
-        .collect();
+    let first = queued_reads_first_woken_by(&LOCK, 32, &hook);
     owed_tail.lock().unwrap().extend(queued_reads(&LOCK, 32));
     let mut next_writer = Box::pin(LOCK.write());
     assert!(Counter::new().poll(&mut next_writer).is_pending());

@@ -9,7 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Poll, Wake, Waker};
+use std::task::{Wake, Waker};
 use std::thread;
 use std::time::Duration;
 
@@ -1136,21 +1136,6 @@ fn threads_waiting_on_children_all_return_after_the_root_fires() {
 // One signal and one wait group across tokio, smol and threads
 // ---------------------------------------------------------------------------------------------
 
-/// Yields once to whatever executor polls it.
-async fn yield_now() {
-    let mut yielded = false;
-    futures::future::poll_fn(|cx| {
-        if yielded {
-            Poll::Ready(())
-        } else {
-            yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    })
-    .await
-}
-
 /// What one worker holds: a token of the shared group and a guard of the shared signal (or
 /// of a child of it).
 struct Worker {
@@ -1225,7 +1210,7 @@ fn tokio_smol_and_threads_wait_on_one_signal_and_one_group() {
         } else {
             signal.wait_owned().await;
         }
-        yield_now().await;
+        common::yield_once().await;
         w.finish();
     }
     let mut tokio_tasks = Vec::new();

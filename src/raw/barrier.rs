@@ -53,9 +53,9 @@
 //! Every change that someone may wait for wakes every waiter queued before it, and each
 //! re-reads the word, so no waiter ever holds a wake-up meant for another and cancellation has
 //! nothing to pass on. A waiter that queues again while those wake-ups go out has read the
-//! word after the change, and is left for the next one (see `RawBarrier::config`). A queued waiter polled again re-reads the word before its wake-up comes (the
-//! wake-ups go out batch by batch), so once one party has seen a trip, a party polled after
-//! it sees it too.
+//! word after the change, and is left for the next one (see `RawBarrier::config`). A queued
+//! waiter polled again re-reads the word before its wake-up comes (the wake-ups go out batch
+//! by batch), so once one party has seen a trip, a party polled after it sees it too.
 //!
 //! # Why no wake-up is lost
 //!
@@ -205,8 +205,8 @@ impl RawBarrier {
     #[inline(never)]
     fn wake_all_slow(&self) {
         let mut queue = self.queue.lock();
-        let now = self.epoch().wrapping_add(1) & EPOCH_MASK;
-        self.config.fetch_add(1 << EPOCH_SHIFT, Ordering::Relaxed);
+        let prev = self.config.fetch_add(1 << EPOCH_SHIFT, Ordering::Relaxed) >> EPOCH_SHIFT;
+        let now = prev.wrapping_add(1) & EPOCH_MASK;
         queue.pop_front_while(0, |linked| stamped_before(linked, now, EPOCH_MASK));
         // Waiters that queued again meanwhile are still there, and keep `PARKED` set.
         queue.clear_when_empty(&self.state, PARKED);
