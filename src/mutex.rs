@@ -54,9 +54,11 @@ use crate::sync::const_fn;
 /// # Leaks
 ///
 /// A guard that is leaked (`mem::forget`) keeps the mutex locked for ever, as with `std`. A
-/// lock future leaked while it is queued keeps its place: if it had been handed the lock, the
-/// mutex stays locked; otherwise the waiters behind it are still served. Drop futures you no
-/// longer need (every future here is cancel-safe).
+/// lock future leaked while it is queued keeps its place, and its turn still comes: handed the
+/// lock, it keeps the mutex locked for ever; woken to try again, it never does, and since an
+/// unlock wakes no one while a woken waiter is on its way, no queued waiter is woken after
+/// that (a locker that finds the mutex free still gets in). Drop futures you no longer need
+/// (every future here is cancel-safe).
 ///
 /// # When to use `std::sync::Mutex` instead
 ///

@@ -883,3 +883,37 @@ fn zero_sized_values() {
         std::mem::size_of::<usize>() * 2
     );
 }
+
+/// The `Mutex` docs, "Leaks": a leaked lock future that is woken to try again never does, so
+/// no queued waiter is woken after it, while a locker that finds the mutex free gets in.
+#[test]
+#[cfg_attr(miri, ignore = "leaks a future on purpose")]
+fn a_leaked_lock_future_woken_to_retry_leaves_the_mutex_to_lockers_that_find_it_free() {
+    let m = Mutex::new(0);
+    let holder = m.try_lock().unwrap();
+    let (leaked_waker, behind_waker) = (Counter::new(), Counter::new());
+    let mut leaked = Box::pin(m.lock());
+    assert_pending!(leaked_waker, leaked);
+    let mut behind = Box::pin(m.lock());
+    assert_pending!(behind_waker, behind);
+    std::mem::forget(leaked);
+    drop(holder);
+    assert_eq!(
+        leaked_waker.count(),
+        1,
+        "the unlock wakes the first waiter to retry"
+    );
+    assert!(!m.is_locked());
+    for _ in 0..3 {
+        *assert_ready!(Box::pin(m.lock())) += 1;
+        *m.try_lock().expect("the mutex is free") += 1;
+    }
+    assert_eq!(
+        behind_waker.count(),
+        0,
+        "no unlock wakes past a woken waiter"
+    );
+    assert_pending!(behind_waker, behind);
+    drop(behind);
+    assert_eq!(*m.try_lock().unwrap(), 6);
+}

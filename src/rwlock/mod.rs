@@ -77,8 +77,11 @@ pub use guards::{
 /// # Leaks
 ///
 /// A guard that is leaked (`mem::forget`) keeps its lock for ever. A wait future leaked while
-/// queued keeps its place: a leaked `write` that already announced itself keeps every later
-/// reader out. Drop futures you no longer need (every future here is cancel-safe).
+/// queued keeps its place, and its turn still comes: a leaked `write` or `upgradable_read`
+/// that is given its turn among writers and upgradable readers, or woken to take it, keeps
+/// those queued after it waiting for ever (as a leaked [`Mutex`](crate::Mutex) lock future
+/// does), and a leaked `write` or `upgrade` that already announced itself keeps every later
+/// reader out too. Drop futures you no longer need (every future here is cancel-safe).
 ///
 /// # Panics and poisoning
 ///
