@@ -1693,6 +1693,61 @@ fn timed_drains_see_a_zero_that_came_before_their_deadline() {
     });
 }
 
+/// As above, with new work right after the zero, so that the count no longer shows it when
+/// the thread's deadline passes: the zero came after the wait started, so the wait is over.
+#[test]
+fn timed_drains_see_a_zero_that_came_before_their_deadline_though_new_work_followed() {
+    // The last token of a wait group, then a new one.
+    common::timed_wait_counts_a_release_then(|| {
+        let group = Arc::new(WaitGroup::new());
+        let token = group.token();
+        let waits = common::full_batch(|| {
+            let group = group.clone();
+            async move { group.wait().await }
+        });
+        let (timed, late) = (group.clone(), group.clone());
+        let batch = common::BehindABatch {
+            waits,
+            timed: Box::new(move |timeout| timed.wait_blocking_timeout(timeout)),
+            release: Box::new(move || drop(token)),
+        };
+        (batch, Box::new(move || Box::new(late.token())))
+    });
+    // A signal fired with nothing tracked, then a tracked task.
+    common::timed_wait_counts_a_release_then(|| {
+        let signal = ShutdownSignal::new();
+        let waits = common::full_batch(|| {
+            let signal = signal.clone();
+            async move { signal.drained().await }
+        });
+        let (timed, fire, late) = (signal.clone(), signal.clone(), signal.clone());
+        let batch = common::BehindABatch {
+            waits,
+            timed: Box::new(move |timeout| timed.drained_blocking_timeout(timeout)),
+            release: Box::new(move || assert!(fire.trigger())),
+        };
+        (batch, Box::new(move || Box::new(late.track())))
+    });
+    // The last guard dropped between two batches of the firing, then a tracked task.
+    common::timed_wait_counts_a_release_then(|| {
+        let signal = ShutdownSignal::new();
+        let guard = signal.track();
+        // Trigger waits: the firing wakes them in its first batch.
+        let waits = common::full_batch(|| signal.wait_owned());
+        let (timed, fire, late) = (signal.clone(), signal.clone(), signal.clone());
+        let batch = common::BehindABatch {
+            waits,
+            timed: Box::new(move |timeout| timed.drained_blocking_timeout(timeout)),
+            release: Box::new(move || assert!(fire.trigger())),
+        };
+        let after: common::AfterRelease = Box::new(move || {
+            drop(guard);
+            Box::new(late.track())
+        });
+        (batch, after)
+    });
+}
+
 /// A child counts as fired once an ancestor has; a `trigger` on it then reports that it had
 /// fired already, though it helps the firing along.
 #[test]

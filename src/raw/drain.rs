@@ -177,7 +177,9 @@ impl RawDrain {
         // Drained now, whatever is tracked between our batches: every drain wait queued
         // before is over.
         let zero_now = count(prev) == 0;
-        let bound = self.next_epoch(FIRING);
+        // A zero now is seen as a zero made meanwhile is: a timed drain wait out of time
+        // before the firing reaches it reads it there (see `zero_since`).
+        let bound = self.next_epoch(FIRING | if zero_now { ZERO_SEEN } else { 0 });
         loop {
             queue.make_room();
             let Some(data) = queue.front() else { break };
@@ -280,6 +282,18 @@ impl RawDrain {
         queue.clear_when_empty(&self.state, PARKED);
     }
 
+    /// Whether a drain wait still linked with epoch `linked` is over: a zero came after it
+    /// linked, which the count may no longer show (new work came since). Under the lock.
+    ///
+    /// Outside a firing, every epoch after a linked drain wait's own was started by a zero
+    /// (the firing moves the drain waits it does not end to its own epoch). During one, only
+    /// `ZERO_SEEN` says that a zero came (at or after the firing), ending every drain wait
+    /// older than the current epoch.
+    fn zero_since(&self, linked: usize) -> bool {
+        let word = self.epoch.load(Ordering::Relaxed);
+        (word & FIRING == 0 || word & ZERO_SEEN != 0) && older(linked, word & EPOCH_MASK)
+    }
+
     /// Marks the state word as having a queued waiter and returns the data to link with.
     /// Under the lock; `None` if `done` holds for the state first.
     fn mark(&self, kind: usize, done: impl Fn(usize) -> bool) -> Option<usize> {
@@ -353,6 +367,24 @@ impl<'a> Protocol<'a> for DrainWait<'a> {
         // even if work is tracked again while it leaves the queue.
         self.seen = self.done(self.raw.state.load(Ordering::Acquire));
         self.seen
+    }
+
+    fn released_at_deadline(&mut self, node: Pin<&Node>) -> bool {
+        if self.released() || self.kind != DRAIN {
+            return self.seen;
+        }
+        // The zero may have come and gone (new work since) before the releaser reached this
+        // node: the epoch it linked with tells.
+        let over = {
+            let queue = self.raw.queue.lock();
+            match queue.data_if_linked(&node) {
+                Some(data) => self.raw.zero_since(data >> 1),
+                // Woken meanwhile: every wake-up ends a drain wait.
+                None => true,
+            }
+        };
+        self.seen = over;
+        over
     }
 
     fn check(&mut self, _queue: &mut Locked<'_>) -> Check<()> {

@@ -558,6 +558,15 @@ impl Locked<'_> {
         Ok(data)
     }
 
+    /// The data of `node` if it is still linked; `None` if it was woken meanwhile.
+    pub(crate) fn data_if_linked(&self, node: &Node) -> Option<usize> {
+        if node.state.load(Ordering::Relaxed) != LINKED {
+            return None;
+        }
+        // SAFETY: a linked node's data is guarded by the lock we hold.
+        Some(unsafe { node.data.with(|d| (*d).assume_init()) })
+    }
+
     /// Whether a still-linked `node` will wake `waker`; `None` if it was woken meanwhile.
     pub(crate) fn wakes(&self, node: &Node, waker: &Waker) -> Option<bool> {
         if node.state.load(Ordering::Relaxed) != LINKED {

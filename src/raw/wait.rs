@@ -226,6 +226,13 @@ pub(crate) trait Protocol<'q> {
         true
     }
 
+    /// [`released`](Self::released) for a thread out of time while still queued (its `node`).
+    /// Waits whose release the state word may no longer show (a count back above zero) ask
+    /// the queue too.
+    fn released_at_deadline(&mut self, _node: Pin<&Node>) -> bool {
+        self.released()
+    }
+
     /// Whether a released wait (see [`released`](Self::released)) takes what it waits for
     /// before it leaves the queue, so that nobody who came later (a writer after a reader
     /// let in) gets there first. If leaving then panics, [`undo`](Self::undo) gives it back.
@@ -318,7 +325,10 @@ where
                 // A thread out of time whose release came before its deadline but whose batch
                 // has not reached it yet ends as a task polled now would. So does one whose
                 // wake-up landed since `park` last looked: `leave_released` passes it on.
-                if strategy.is_blocking() && p.released_counts_at_deadline() && p.released() {
+                if strategy.is_blocking()
+                    && p.released_counts_at_deadline()
+                    && p.released_at_deadline(node)
+                {
                     if let Some(out) = leave_released(node, p) {
                         return Poll::Ready(out);
                     }

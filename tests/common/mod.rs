@@ -799,12 +799,26 @@ pub struct BehindABatch {
 /// never make it fail. It orders the release and the deadline by the clock, which is how a
 /// machine's caches behave but not something miri's weak-memory emulation follows.
 pub fn timed_wait_counts_a_release_before_its_deadline(mut setup: impl FnMut() -> BehindABatch) {
+    timed_wait_counts_a_release_then(|| (setup(), Box::new(|| Box::new(()))));
+}
+
+/// What [`timed_wait_counts_a_release_then`] does right after the release, while the releaser
+/// is held in the first batch: new work, say, that the state word then shows instead of the
+/// release. What it returns is dropped once the timed wait has ended.
+pub type AfterRelease = Box<dyn FnOnce() -> Box<dyn std::any::Any>>;
+
+/// [`timed_wait_counts_a_release_before_its_deadline`], with something done right after the
+/// release: the release must count though the state word may no longer show it.
+pub fn timed_wait_counts_a_release_then(mut setup: impl FnMut() -> (BehindABatch, AfterRelease)) {
     for timeout_ms in [200u64, 800, 3200, 12800] {
-        let BehindABatch {
-            mut waits,
-            timed,
-            release,
-        } = setup();
+        let (
+            BehindABatch {
+                mut waits,
+                timed,
+                release,
+            },
+            after_release,
+        ) = setup();
         let stall = Stall::new();
         assert!(poll_with(&mut waits[0], &stall.waker()).is_pending());
         for wait in &mut waits[1..] {
@@ -819,9 +833,11 @@ pub fn timed_wait_counts_a_release_before_its_deadline(mut setup: impl FnMut() -
         // The release has changed the state word before it wakes the first batch.
         stall.wait_until_entered();
         let released_by = Instant::now();
+        let after = after_release();
         let (deadline, released) = waiter.join().unwrap();
         stall.go_on();
         releaser.join().unwrap();
+        drop(after);
         drop(waits);
         if released_by < deadline {
             assert!(
