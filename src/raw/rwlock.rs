@@ -219,7 +219,10 @@ impl RawRwLock {
             if readers(prev) == 1 {
                 self.wake_writer();
             }
-        } else if prev & PARKED != 0 && self.limited() {
+        } else if prev & PARKED != 0 && (self.limited() || readers(prev) == MAX_READERS) {
+            // Without a limit of its own, a lock leaves readers queued with no writer in front
+            // only when a write or upgrade gave up while the count was at `MAX_READERS`: the
+            // first release that makes room lets them in, as on a limited lock.
             self.let_in_for_room();
         }
     }

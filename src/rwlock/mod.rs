@@ -1138,4 +1138,50 @@ mod tests {
         release_phantoms(&lock, 1);
         assert!(lock.try_write().is_some());
     }
+
+    /// Regression: on a lock without a limit of its own, a reader queued behind an upgrade
+    /// that gave up while the count was at `MAX_READERS` was never let in, though reads were
+    /// released and the room came back.
+    #[test]
+    fn readers_left_queued_by_an_upgrade_that_gave_up_at_the_limit_get_the_room() {
+        use core::future::Future;
+        use core::sync::atomic::{AtomicUsize, Ordering};
+        use core::task::{Context, Poll};
+        use std::task::{Wake, Waker};
+
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let woken = || count.0.load(Ordering::Relaxed);
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let lock = near_the_limit(1);
+        let last = lock.try_read().unwrap();
+        let mut upgrade = Box::pin(RwLockUpgradableReadGuard::upgrade(
+            lock.try_upgradable_read().unwrap(),
+        ));
+        assert!(upgrade.as_mut().poll(&mut cx).is_pending());
+        let mut read = Box::pin(lock.read());
+        assert!(
+            read.as_mut().poll(&mut cx).is_pending(),
+            "behind the upgrade"
+        );
+        drop(upgrade); // no room for the queued reader yet
+        assert!(!lock.is_write_locked());
+        let before = woken();
+        drop(last);
+        assert_eq!(
+            woken(),
+            before + 1,
+            "the release that made room woke the reader"
+        );
+        assert!(matches!(read.as_mut().poll(&mut cx), Poll::Ready(_)));
+        drop(read);
+        release_phantoms(&lock, 1);
+        assert!(lock.try_write().is_some());
+    }
 }
