@@ -789,3 +789,108 @@ fn a_condvar_wait_that_panics_before_releasing_keeps_the_holder() {
     let holder = holder.expect("the mutex is locked, but holder() says it is free");
     assert_eq!(holder.site().line(), line);
 }
+
+/// Three task waits on a held mutex, all past a 10 ms threshold before `install` installs the
+/// hook, so that the watchdog's first scan hands them out as one batch. `install` gets the
+/// mutex's address; the waits end when it returns.
+fn three_overdue_waits(install: impl FnOnce(usize)) {
+    let m = Mutex::new(());
+    let held = m.try_lock().unwrap();
+    let c = Counter::new();
+    let (mut a, mut b, mut d) = (Box::pin(m.lock()), Box::pin(m.lock()), Box::pin(m.lock()));
+    for wait in [&mut a, &mut b, &mut d] {
+        assert!(c.poll(wait).is_pending());
+    }
+    thread::sleep(Duration::from_millis(30));
+    install(addr(&m));
+    drop((a, b, d, held));
+}
+
+/// A hook for the mutex at `target` whose first call sends on `first` and then stops until
+/// `go` is dropped; every call is counted on `calls`.
+fn hook_that_stops_at_first(
+    target: usize,
+    calls: mpsc::Sender<()>,
+    first: mpsc::Sender<()>,
+    go: Receiver<()>,
+) -> impl Fn(&LongWait) + Send + Sync + 'static {
+    let go = StdMutex::new(go);
+    move |wait: &LongWait| {
+        if wait.lock_addr() != target {
+            return;
+        }
+        let _ = calls.send(());
+        let _ = first.send(());
+        let _ = go.lock().unwrap().recv_timeout(PATIENCE);
+    }
+}
+
+/// Counts the calls `calls` receives until the hook that sends them is dropped.
+fn calls_until_dropped(calls: &Receiver<()>) -> usize {
+    let mut n = 0;
+    loop {
+        match calls.recv_timeout(PATIENCE) {
+            Ok(()) => n += 1,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return n,
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("the hook was never dropped"),
+        }
+    }
+}
+
+/// The watchdog collects a batch of reports, then hands them out one by one: once
+/// `clear_long_wait_hook` has returned, only the report in hand reaches the hook it removed.
+#[test]
+fn a_hook_cleared_during_a_batch_gets_only_the_report_in_hand() {
+    let _turn = HOOK.lock().unwrap_or_else(PoisonError::into_inner);
+    three_overdue_waits(|target| {
+        let ((calls, called), (first, entered), (go, stop)) =
+            (mpsc::channel(), mpsc::channel(), mpsc::channel::<()>());
+        diagnostics::set_long_wait_hook(
+            Duration::from_millis(10),
+            hook_that_stops_at_first(target, calls, first, stop),
+        );
+        entered.recv_timeout(PATIENCE).expect("reported in time");
+        diagnostics::clear_long_wait_hook();
+        drop(go);
+        // The watchdog ends once its batch is out (the hook is gone): every call has come
+        // when the hook's channel closes.
+        assert_eq!(
+            calls_until_dropped(&called),
+            1,
+            "reports to the hook after it was cleared"
+        );
+    });
+}
+
+/// As above with `set_long_wait_hook`: the rest of the batch goes to the new hook.
+#[test]
+fn a_hook_replaced_during_a_batch_leaves_the_rest_of_it_to_the_new_one() {
+    let _turn = HOOK.lock().unwrap_or_else(PoisonError::into_inner);
+    three_overdue_waits(|target| {
+        let ((calls, called), (first, entered), (go, stop)) =
+            (mpsc::channel(), mpsc::channel(), mpsc::channel::<()>());
+        diagnostics::set_long_wait_hook(
+            Duration::from_millis(10),
+            hook_that_stops_at_first(target, calls, first, stop),
+        );
+        entered.recv_timeout(PATIENCE).expect("reported in time");
+        let (tx, rx) = mpsc::channel();
+        diagnostics::set_long_wait_hook(Duration::from_millis(10), move |wait| {
+            if wait.lock_addr() == target {
+                let _ = tx.send(());
+            }
+        });
+        drop(go);
+        for _ in 0..2 {
+            rx.recv_timeout(PATIENCE)
+                .expect("the new hook gets the rest of the batch");
+        }
+        diagnostics::clear_long_wait_hook();
+        // The old hook is dropped once the watchdog has handed out its batch.
+        assert_eq!(
+            calls_until_dropped(&called),
+            1,
+            "reports to the replaced hook"
+        );
+    });
+}

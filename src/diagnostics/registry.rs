@@ -277,16 +277,28 @@ pub(super) fn watchdog() {
             }
         });
         drop(reg);
-        for wait in &due {
+        // Each report goes to the hook installed when it is handed over: once
+        // `clear_long_wait_hook` or `set_long_wait_hook` has returned, the rest of the batch
+        // no longer reaches the hook it removed (only the report in hand may).
+        let mut hook = Some(hook);
+        for (i, wait) in due.iter().enumerate() {
+            if i > 0 {
+                let current = registry().hook.clone();
+                // The last reference to a replaced hook may be this one, and what it captured
+                // may panic when dropped: caught like the hook's own panics.
+                quietly(|| drop(core::mem::replace(&mut hook, current)));
+            }
+            let Some(hook) = &hook else { break };
             // The panic was printed by the panic hook; the watchdog goes on.
             quietly(|| hook(wait));
         }
         drop(due);
-        // The last reference to a replaced hook may be this one, and what it captured may
-        // panic when dropped: caught like the hook's own panics, so the watchdog goes on.
+        // As above: the last reference may be this one.
         quietly(|| drop(hook));
         reg = registry();
-        if reg.hook.is_some() {
+        // A threshold changed while the hook ran was signalled before this thread waited:
+        // scan again at once instead of sleeping on the old threshold's tick.
+        if reg.hook.is_some() && reg.threshold == threshold {
             let sleep = sleep.max(Duration::from_millis(1));
             reg = WATCHDOG
                 .wait_timeout(reg, sleep)
