@@ -330,7 +330,8 @@ impl Barrier {
                 // The wait ends here: its drop has nothing left to withdraw.
                 source.take();
                 match kind.0.give_up(node, &self.raw) {
-                    Some(index) => Ok(BarrierWaitResult { index }),
+                    Some(Ok(index)) => Ok(BarrierWaitResult { index }),
+                    Some(Err(Broken)) => Err(BarrierTimeoutError::Broken),
                     None => Err(BarrierTimeoutError::Timeout),
                 }
             }

@@ -934,3 +934,34 @@ fn a_release_does_not_wake_again_the_waiters_that_queue_again_during_it() {
     }
     drop(staying);
 }
+
+/// A thread's timed wait queued behind a full wake-up batch reports `Broken` for an `abort` or
+/// a `reset` that came before its deadline, as its docs say, even while the release is held
+/// in the first batch's waker: a task polled then would fail too.
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "orders by the clock, which miri's weak memory does not tie to what a thread sees"
+)]
+fn a_timed_wait_sees_an_abort_or_reset_that_came_before_its_deadline() {
+    let breaks: [fn(&Barrier); 2] = [Barrier::abort, Barrier::reset];
+    for break_it in breaks {
+        common::timed_wait_counts_a_release_before_its_deadline(|| {
+            let barrier = Arc::new(Barrier::new(40));
+            let waits = common::full_batch(|| {
+                let barrier = barrier.clone();
+                async move { assert!(barrier.wait().await.is_err()) }
+            });
+            let (timed, breaker) = (barrier.clone(), barrier);
+            common::BehindABatch {
+                waits,
+                timed: Box::new(move |timeout| match timed.wait_blocking_timeout(timeout) {
+                    Err(BarrierTimeoutError::Broken) => true,
+                    Err(BarrierTimeoutError::Timeout) => false,
+                    Ok(_) => panic!("40 parties, 33 waiting: the barrier cannot trip"),
+                }),
+                release: Box::new(move || break_it(&breaker)),
+            }
+        });
+    }
+}

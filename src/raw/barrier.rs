@@ -434,6 +434,11 @@ impl BarrierWaiter {
     /// index, or taking none unless `keep`). One compare-and-swap decides which, so a trip
     /// racing the leave is never undone.
     fn leave(gen: usize, raw: &RawBarrier, keep: bool) -> Option<usize> {
+        Self::leave_seen(gen, raw, keep).0
+    }
+
+    /// [`leave`](Self::leave), also returning the word the step that decided acted on.
+    fn leave_seen(gen: usize, raw: &RawBarrier, keep: bool) -> (Option<usize>, usize) {
         let mut tripped = false;
         let (prev, next) = raw.update(|s| {
             tripped = s & GEN != gen;
@@ -448,14 +453,14 @@ impl BarrierWaiter {
             }
         });
         if tripped {
-            return Some(raw.collect(keep));
+            return (Some(raw.collect(keep)), prev);
         }
         // The last party out of a reset ends the drain, and a party leaving a full generation
         // makes room for one waiting outside: either way, waiters have something to re-read.
         if (prev ^ next) & DRAINING != 0 || count(prev) == raw.parties() {
             raw.wake_all(prev);
         }
-        None
+        (None, prev)
     }
 
     /// Advances the wait; `Ready` with the index once the generation trips, or an error.
@@ -479,12 +484,20 @@ impl BarrierWaiter {
     }
 
     /// Ends the wait now: collects the result if this party's generation has tripped (in the
-    /// same step that would otherwise withdraw it), else withdraws.
+    /// same step that would otherwise withdraw it), else withdraws. `None` if it timed out;
+    /// `Some(Err(Broken))` if an `abort` or `reset` had come first (its wake-up may not have
+    /// reached this party yet).
     #[cfg(feature = "std")]
-    pub(crate) fn give_up(&mut self, node: Pin<&Node>, raw: &RawBarrier) -> Option<usize> {
+    pub(crate) fn give_up(&mut self, node: Pin<&Node>, raw: &RawBarrier) -> Option<Outcome> {
         self.unqueue(node, raw);
         match core::mem::replace(&mut self.phase, Phase::Done).generation() {
-            Some(gen) => Self::leave(gen, raw, true),
+            Some(gen) => match Self::leave_seen(gen, raw, true) {
+                (Some(index), _) => Some(Ok(index)),
+                (None, prev) if prev & (BROKEN | DRAINING) != 0 => Some(Err(Broken)),
+                (None, _) => None,
+            },
+            // Outside, it fails on a broken barrier as its next look would.
+            None if raw.is_broken() => Some(Err(Broken)),
             None => None,
         }
     }
