@@ -393,7 +393,11 @@ impl Condvar {
     ///
     /// The mutex is always locked again before this returns, also when the time ran out, and
     /// [`WaitTimeoutResult::timed_out`] tells which happened. The timeout bounds the wait for a
-    /// notification only: locking the mutex again may take longer.
+    /// notification only: locking the mutex again may take longer. A [`notify_all`] that began
+    /// before the deadline counts as a notification, even if it had not reached this waiter
+    /// yet when the time ran out.
+    ///
+    /// [`notify_all`]: Condvar::notify_all
     ///
     /// # Blocking
     ///

@@ -715,3 +715,34 @@ fn notify_many_skips_the_waiters_a_newer_notify_all_owes() {
         condvar.notify_many(1)
     });
 }
+
+/// A thread's timed wait queued behind a full wake-up batch counts a `notify_all` that began
+/// before its deadline (every task queued beside it is notified), even while the notifier is
+/// held in the first batch's waker: `timed_out()` is false.
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "orders by the clock, which miri's weak memory does not tie to what a thread sees"
+)]
+fn a_timed_wait_counts_a_notify_all_that_began_before_its_deadline() {
+    common::timed_wait_counts_a_release_before_its_deadline(|| {
+        let pair = Arc::new((Mutex::new(()), Condvar::new()));
+        let waits = common::full_batch(|| {
+            let pair = pair.clone();
+            async move {
+                let (m, cv) = &*pair;
+                drop(cv.wait(m.lock().await).await);
+            }
+        });
+        let (timed, notify) = (pair.clone(), pair);
+        common::BehindABatch {
+            waits,
+            timed: Box::new(move |timeout| {
+                let (m, cv) = &*timed;
+                let (_guard, res) = cv.wait_blocking_timeout(m.lock_blocking(), timeout);
+                !res.timed_out()
+            }),
+            release: Box::new(move || notify.1.notify_all()),
+        }
+    });
+}

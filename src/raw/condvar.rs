@@ -291,15 +291,22 @@ impl CondvarWaiter {
         let notified = match node.take_wakeup() {
             Some(_) => true,
             None => {
-                let removed = {
+                let (removed, owed) = {
                     let mut queue = condvar.queue.lock();
+                    // A `notify_all` that began after this wait queued notifies it, though its
+                    // batches have not reached it yet (the tasks queued beside it will be
+                    // notified): the wake-up is taken here, and nothing is passed on.
+                    let epoch = condvar.state.load(Ordering::Relaxed) & !PARKED;
+                    let owed = queue
+                        .data_if_linked(&node)
+                        .is_some_and(|queued| stamped_before(queued, epoch, usize::MAX));
                     let removed = queue.remove(&node).is_ok();
                     if removed {
                         queue.clear_when_empty(&condvar.state, PARKED);
                     }
-                    removed
+                    (removed, owed)
                 };
-                !removed && node.take_wakeup().is_some()
+                owed || (!removed && node.take_wakeup().is_some())
             }
         };
         self.phase = if notified {
