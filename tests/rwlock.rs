@@ -1798,26 +1798,29 @@ fn a_limited_write_release_that_leaves_no_room_lets_the_next_writer_go_first() {
 }
 
 /// Regression: a thread queued for a read in a later batch than a slow waker timed out though
-/// the write lock had been released before its deadline and readers were being let in.
+/// the write lock had been released before its deadline and readers were being let in; on a
+/// lock with a reader limit (room for all of them here), too.
 #[test]
 #[cfg_attr(
     miri,
     ignore = "orders by the clock, which miri's weak memory does not tie to what a thread sees"
 )]
 fn timed_blocking_read_sees_a_write_release_that_came_before_its_deadline() {
-    common::timed_wait_counts_a_release_before_its_deadline(|| {
-        let lock = Arc::new(RwLock::new(0));
-        let write = lock.try_write_owned().unwrap();
-        let waits = common::full_batch(|| {
-            let lock = lock.clone();
-            async move { assert_eq!(*lock.read().await, 0) }
+    for max_readers in [RwLock::<()>::MAX_READERS, 1000] {
+        common::timed_wait_counts_a_release_before_its_deadline(|| {
+            let lock = Arc::new(RwLock::with_max_readers(0, max_readers));
+            let write = lock.try_write_owned().unwrap();
+            let waits = common::full_batch(|| {
+                let lock = lock.clone();
+                async move { assert_eq!(*lock.read().await, 0) }
+            });
+            common::BehindABatch {
+                waits,
+                timed: Box::new(move |timeout| lock.read_blocking_timeout(timeout).is_some()),
+                release: Box::new(move || drop(write)),
+            }
         });
-        common::BehindABatch {
-            waits,
-            timed: Box::new(move |timeout| lock.read_blocking_timeout(timeout).is_some()),
-            release: Box::new(move || drop(write)),
-        }
-    });
+    }
 }
 
 /// A lock of an unsized slice works through every kind of guard, borrowed and owned.

@@ -417,6 +417,11 @@ impl Locked<'_> {
         !mark.0.is_null() && self.head() == mark.0
     }
 
+    /// Whether `node` is the first in the queue (its address compared, never followed).
+    pub(crate) fn is_front(&self, node: &Node) -> bool {
+        core::ptr::eq(self.head(), node)
+    }
+
     /// The data of the first node, if any.
     #[inline]
     pub(crate) fn front(&self) -> Option<usize> {

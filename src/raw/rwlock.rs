@@ -549,6 +549,9 @@ impl RawRwLock {
 
 struct ReadWait<'a> {
     raw: &'a RawRwLock,
+    /// Counted in as a reader by `released_at_deadline`, its node already out of the queue:
+    /// the next `attempt` ends the wait.
+    granted: bool,
 }
 
 impl<'a> Protocol<'a> for ReadWait<'a> {
@@ -561,6 +564,9 @@ impl<'a> Protocol<'a> for ReadWait<'a> {
 
     #[track_caller]
     fn attempt(&mut self) -> Option<()> {
+        if core::mem::take(&mut self.granted) {
+            return Some(());
+        }
         match self.raw.read_now() {
             Ok(entered) => entered.then_some(()),
             Err(()) => too_many_readers(),
@@ -598,6 +604,28 @@ impl<'a> Protocol<'a> for ReadWait<'a> {
         // A write unlock lets the queued readers in batch by batch: a reader polled before
         // its batch comes enters by itself, as one that arrives then does.
         self.raw.state.load(Ordering::Acquire) & WRITE == 0
+    }
+
+    fn released_at_deadline(&mut self, node: Pin<&Node>) -> bool {
+        if !self.raw.limited() {
+            return self.released();
+        }
+        // On a limited lock `attempt` queues behind any queued reader, this one's own node
+        // included. First in line, with room and no writer waiting for its turn, the release
+        // under way (or the next one to make room) would let it in: it takes the room itself.
+        let mut queue = self.raw.readers.lock();
+        if queue.data_if_linked(&node).is_none() {
+            drop(queue);
+            return self.released();
+        }
+        if !queue.is_front(&node) || self.raw.gate.has_waiters() || !self.raw.take_room() {
+            return false;
+        }
+        let removed = queue.remove(&node);
+        debug_assert!(removed.is_ok(), "linked under the lock we hold");
+        queue.clear_when_empty(&self.raw.state, PARKED);
+        self.granted = true;
+        true
     }
 
     fn takes_before_leaving(&self) -> bool {
@@ -649,12 +677,25 @@ pub(crate) fn poll_read<S: Strategy>(
     raw: &RawRwLock,
     strategy: &mut S,
 ) -> Poll<()> {
-    poll_wait(node, strategy, &mut ReadWait { raw })
+    poll_wait(
+        node,
+        strategy,
+        &mut ReadWait {
+            raw,
+            granted: false,
+        },
+    )
 }
 
 /// Withdraws an unfinished read, giving up a read lock it was let in with.
 pub(crate) fn cancel_read(node: Pin<&Node>, raw: &RawRwLock) {
-    cancel(node, &mut ReadWait { raw });
+    cancel(
+        node,
+        &mut ReadWait {
+            raw,
+            granted: false,
+        },
+    );
 }
 
 struct DrainWait<'a> {
