@@ -518,6 +518,11 @@ impl Semaphore {
     /// [`AcquireTimeoutError::Timeout`] if no permit came in time (the semaphore is then as
     /// if this call had never been made), [`AcquireTimeoutError::Closed`] if it was closed.
     ///
+    /// A permit comes when it is handed to this waiter. One release that serves many waiters
+    /// (a large [`add_permits`](Semaphore::add_permits)) hands its permits out in order, a
+    /// batch of waiters at a time; permits it has not handed to this thread when the time runs
+    /// out go to the waiters behind it, or back to the semaphore.
+    ///
     /// # Blocking
     ///
     /// Parks the thread; never call it from inside an async task.
@@ -640,6 +645,11 @@ impl Semaphore {
     ///
     /// [`AcquireTimeoutError::Timeout`] if no permit came in time (the semaphore is then as
     /// if this call had never been made), [`AcquireTimeoutError::Closed`] if it was closed.
+    ///
+    /// A permit comes when it is handed to this waiter. One release that serves many waiters
+    /// (a large [`add_permits`](Semaphore::add_permits)) hands its permits out in order, a
+    /// batch of waiters at a time; permits it has not handed to this thread when the time runs
+    /// out go to the waiters behind it, or back to the semaphore.
     ///
     /// # Blocking
     ///
