@@ -480,6 +480,9 @@ impl Condvar {
         F: FnMut(&mut G::Target) -> bool,
     {
         let deadline = crate::raw::wait::deadline(timeout);
+        // As the other waits do, even if the condition needs no wait; on a panic the guard is
+        // dropped, which unlocks its mutex.
+        self.bind(&guard);
         loop {
             if !condition(&mut guard) {
                 return (guard, WaitTimeoutResult(false));
@@ -489,6 +492,13 @@ impl Condvar {
             }
             guard = self.wait_until(guard, deadline).0;
         }
+    }
+
+    /// Binds the condvar to the guard's mutex on first use; panics if it is bound to another.
+    #[track_caller]
+    fn bind<G: CondvarGuard>(&self, guard: &G) {
+        let mutex: *const Mutex<G::Target> = G::guard_mutex(guard);
+        self.raw.bind(mutex.cast::<()>() as usize);
     }
 
     /// Waits for a notification until `deadline`, then locks the mutex again without one.
@@ -704,9 +714,8 @@ pin_project! {
 impl<'a, G: CondvarGuard> WaitCore<'a, G> {
     #[track_caller]
     fn new(condvar: &'a Condvar, guard: G) -> Self {
-        let mutex: *const Mutex<G::Target> = G::guard_mutex(&guard);
         // On a panic here the guard is dropped, which unlocks its mutex.
-        condvar.raw.bind(mutex.cast::<()>() as usize);
+        condvar.bind(&guard);
         WaitCore {
             condvar,
             source: Some(G::into_source(guard)),

@@ -265,6 +265,30 @@ fn wrong_mutex_panic_unlocks_the_guard() {
     drop(g);
 }
 
+/// Every wait checks the binding, `wait_while` and its twins even when the condition needs
+/// no wait: the guard of another mutex panics (and is unlocked), whatever the condition says.
+#[test]
+fn every_wait_while_checks_the_mutex_even_when_it_need_not_wait() {
+    let (a, b, cv) = (Mutex::new(()), Mutex::new(()), Condvar::new());
+    drop(cv.wait_while_blocking_timeout(a.try_lock().unwrap(), Duration::ZERO, |_| false));
+    let waits: [&dyn Fn(); 3] = [
+        &|| drop(cv.wait_while_blocking(b.try_lock().unwrap(), |_| false)),
+        &|| {
+            let guard = b.try_lock().unwrap();
+            drop(cv.wait_while_blocking_timeout(guard, Duration::from_secs(1), |_| false))
+        },
+        &|| drop(cv.wait_while(b.try_lock().unwrap(), |_| false)),
+    ];
+    for wait in waits {
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(wait));
+        assert!(
+            res.is_err(),
+            "the condvar was bound to `a` by the first wait"
+        );
+        assert!(!b.is_locked());
+    }
+}
+
 #[test]
 fn wait_while_returns_at_once_when_condition_is_false() {
     let (m, cv) = (Mutex::new(3), Condvar::new());
