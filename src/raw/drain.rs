@@ -54,7 +54,7 @@ use core::pin::Pin;
 use core::task::Poll;
 
 use crate::raw::queue::{stamped_before, Locked, Node, WaitQueue, Wakeup};
-use crate::raw::wait::{cancel, poll_wait, Check, Protocol, Strategy};
+use crate::raw::wait::{cancel, poll_wait, AtDeadline, Check, Protocol, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const TRIGGERED: usize = 1;
@@ -369,22 +369,18 @@ impl<'a> Protocol<'a> for DrainWait<'a> {
         self.seen
     }
 
-    fn released_at_deadline(&mut self, node: Pin<&Node>) -> bool {
-        if self.released() || self.kind != DRAIN {
-            return self.seen;
-        }
-        // The zero may have come and gone (new work since) before the releaser reached this
-        // node: the epoch it linked with tells.
-        let over = {
+    fn at_deadline(&mut self, node: Pin<&Node>) -> AtDeadline<()> {
+        if !self.released() && self.kind == DRAIN {
+            // The zero may have come and gone (new work since) before the releaser reached
+            // this node: the epoch it linked with tells.
             let queue = self.raw.queue.lock();
-            match queue.data_if_linked(&node) {
+            self.seen = match queue.data_if_linked(&node) {
                 Some(data) => self.raw.zero_since(data >> 1),
                 // Woken meanwhile: every wake-up ends a drain wait.
                 None => true,
-            }
-        };
-        self.seen = over;
-        over
+            };
+        }
+        AtDeadline::released_if(self.seen)
     }
 
     fn check(&mut self, _queue: &mut Locked<'_>) -> Check<()> {

@@ -80,7 +80,7 @@ use core::task::Poll;
 
 use crate::raw::mutex::{LockWaiter, RawMutex};
 use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
-use crate::raw::wait::{cancel, poll_wait, Check, Finally, Flag, Protocol, Strategy};
+use crate::raw::wait::{cancel, poll_wait, AtDeadline, Check, Finally, Flag, Protocol, Strategy};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const WRITE: usize = 1;
@@ -549,9 +549,6 @@ impl RawRwLock {
 
 struct ReadWait<'a> {
     raw: &'a RawRwLock,
-    /// Counted in as a reader by `released_at_deadline`, its node already out of the queue:
-    /// the next `attempt` ends the wait.
-    granted: bool,
 }
 
 impl<'a> Protocol<'a> for ReadWait<'a> {
@@ -564,9 +561,6 @@ impl<'a> Protocol<'a> for ReadWait<'a> {
 
     #[track_caller]
     fn attempt(&mut self) -> Option<()> {
-        if core::mem::take(&mut self.granted) {
-            return Some(());
-        }
         match self.raw.read_now() {
             Ok(entered) => entered.then_some(()),
             Err(()) => too_many_readers(),
@@ -606,9 +600,9 @@ impl<'a> Protocol<'a> for ReadWait<'a> {
         self.raw.state.load(Ordering::Acquire) & WRITE == 0
     }
 
-    fn released_at_deadline(&mut self, node: Pin<&Node>) -> bool {
+    fn at_deadline(&mut self, node: Pin<&Node>) -> AtDeadline<()> {
         if !self.raw.limited() {
-            return self.released();
+            return AtDeadline::released_if(self.released());
         }
         // On a limited lock `attempt` queues behind any queued reader, this one's own node
         // included. First in line, with room and no writer waiting for its turn, the release
@@ -616,16 +610,15 @@ impl<'a> Protocol<'a> for ReadWait<'a> {
         let mut queue = self.raw.readers.lock();
         if queue.data_if_linked(&node).is_none() {
             drop(queue);
-            return self.released();
+            return AtDeadline::released_if(self.released());
         }
         if !queue.is_front(&node) || self.raw.gate.has_waiters() || !self.raw.take_room() {
-            return false;
+            return AtDeadline::TimedOut;
         }
         let removed = queue.remove(&node);
         debug_assert!(removed.is_ok(), "linked under the lock we hold");
         queue.clear_when_empty(&self.raw.state, PARKED);
-        self.granted = true;
-        true
+        AtDeadline::Ended(())
     }
 
     fn takes_before_leaving(&self) -> bool {
@@ -677,25 +670,12 @@ pub(crate) fn poll_read<S: Strategy>(
     raw: &RawRwLock,
     strategy: &mut S,
 ) -> Poll<()> {
-    poll_wait(
-        node,
-        strategy,
-        &mut ReadWait {
-            raw,
-            granted: false,
-        },
-    )
+    poll_wait(node, strategy, &mut ReadWait { raw })
 }
 
 /// Withdraws an unfinished read, giving up a read lock it was let in with.
 pub(crate) fn cancel_read(node: Pin<&Node>, raw: &RawRwLock) {
-    cancel(
-        node,
-        &mut ReadWait {
-            raw,
-            granted: false,
-        },
-    );
+    cancel(node, &mut ReadWait { raw });
 }
 
 struct DrainWait<'a> {

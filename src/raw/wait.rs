@@ -228,9 +228,9 @@ pub(crate) trait Protocol<'q> {
 
     /// [`released`](Self::released) for a thread out of time while still queued (its `node`).
     /// Waits whose release the state word may no longer show (a count back above zero) ask
-    /// the queue too.
-    fn released_at_deadline(&mut self, _node: Pin<&Node>) -> bool {
-        self.released()
+    /// the queue too, and a wait may end there at once, having left the queue itself.
+    fn at_deadline(&mut self, _node: Pin<&Node>) -> AtDeadline<Self::Output> {
+        AtDeadline::released_if(self.released())
     }
 
     /// Whether a released wait (see [`released`](Self::released)) takes what it waits for
@@ -325,11 +325,8 @@ where
                 // A thread out of time whose release came before its deadline but whose batch
                 // has not reached it yet ends as a task polled now would. So does one whose
                 // wake-up landed since `park` last looked: `leave_released` passes it on.
-                if strategy.is_blocking()
-                    && p.released_counts_at_deadline()
-                    && p.released_at_deadline(node)
-                {
-                    if let Some(out) = leave_released(node, p) {
+                if strategy.is_blocking() && p.released_counts_at_deadline() {
+                    if let Some(out) = out_of_time(node, p) {
                         return Poll::Ready(out);
                     }
                 }
@@ -342,6 +339,39 @@ where
                 woken = true;
             }
         }
+    }
+}
+
+/// What a thread out of time while still queued does (see [`Protocol::at_deadline`]).
+pub(crate) enum AtDeadline<T> {
+    /// Gives up.
+    TimedOut,
+    /// Its release has come: it leaves the queue and tries once more, as a task polled now
+    /// would.
+    Released,
+    /// It has left the queue with what it waited for.
+    Ended(T),
+}
+
+impl<T> AtDeadline<T> {
+    /// `Released` if `released`, else `TimedOut`.
+    pub(crate) fn released_if(released: bool) -> Self {
+        match released {
+            true => AtDeadline::Released,
+            false => AtDeadline::TimedOut,
+        }
+    }
+}
+
+/// A thread out of time: ends the wait if its release has come (see
+/// [`Protocol::at_deadline`]). Out of line, as only a deadline gets here.
+#[cold]
+#[inline(never)]
+fn out_of_time<'q, P: Protocol<'q>>(node: Pin<&Node>, p: &mut P) -> Option<P::Output> {
+    match p.at_deadline(node) {
+        AtDeadline::TimedOut => None,
+        AtDeadline::Released => leave_released(node, p),
+        AtDeadline::Ended(out) => Some(out),
     }
 }
 
