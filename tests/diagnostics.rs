@@ -894,3 +894,70 @@ fn a_hook_replaced_during_a_batch_leaves_the_rest_of_it_to_the_new_one() {
         );
     });
 }
+
+/// A hook installed with a long threshold while the watchdog hands out a batch
+/// collected under a short one is not called for waits far below its own threshold.
+#[test]
+fn a_hook_replaced_during_a_batch_is_not_given_waits_below_its_threshold() {
+    let _turn = HOOK.lock().unwrap_or_else(PoisonError::into_inner);
+    three_overdue_waits(|target| {
+        let ((calls, called), (first, entered), (go, stop)) =
+            (mpsc::channel(), mpsc::channel(), mpsc::channel::<()>());
+        diagnostics::set_long_wait_hook(
+            Duration::from_millis(10),
+            hook_that_stops_at_first(target, calls, first, stop),
+        );
+        entered.recv_timeout(PATIENCE).expect("reported in time");
+        let (tx, rx) = mpsc::channel();
+        let long = Duration::from_secs(3600);
+        diagnostics::set_long_wait_hook(long, move |wait| {
+            if wait.lock_addr() == target {
+                let _ = tx.send(wait.waited());
+            }
+        });
+        drop(go);
+        // The old hook is dropped once the watchdog has handed out its batch.
+        assert_eq!(calls_until_dropped(&called), 1);
+        let got: Vec<Duration> = rx.try_iter().collect();
+        diagnostics::clear_long_wait_hook();
+        assert!(
+            got.iter().all(|w| *w >= long),
+            "a hook with a threshold of {long:?} was called for waits of {got:?}"
+        );
+    });
+}
+
+/// A hook cleared during a batch and installed again at once hears of every wait
+/// past its threshold (none of the rest of the batch was reported to anyone).
+#[test]
+fn a_hook_cleared_during_a_batch_and_set_again_hears_of_the_rest() {
+    let _turn = HOOK.lock().unwrap_or_else(PoisonError::into_inner);
+    three_overdue_waits(|target| {
+        let ((calls, called), (first, entered), (go, stop)) =
+            (mpsc::channel(), mpsc::channel(), mpsc::channel::<()>());
+        diagnostics::set_long_wait_hook(
+            Duration::from_millis(10),
+            hook_that_stops_at_first(target, calls, first, stop),
+        );
+        entered.recv_timeout(PATIENCE).expect("reported in time");
+        diagnostics::clear_long_wait_hook();
+        drop(go);
+        assert_eq!(calls_until_dropped(&called), 1);
+        // The watchdog has given the batch up; a new hook for the same waits, still going on.
+        let (tx, rx) = mpsc::channel();
+        diagnostics::set_long_wait_hook(Duration::from_millis(10), move |wait| {
+            if wait.lock_addr() == target {
+                let _ = tx.send(());
+            }
+        });
+        let mut n = 0;
+        while n < 2 && rx.recv_timeout(PATIENCE).is_ok() {
+            n += 1;
+        }
+        diagnostics::clear_long_wait_hook();
+        assert_eq!(
+            n, 2,
+            "waits past the new hook's threshold never reported to it"
+        );
+    });
+}

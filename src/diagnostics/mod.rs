@@ -780,8 +780,8 @@ impl fmt::Display for DeadlockCycle {
 /// The hook runs on a thread of its own (`unisync-watchdog`), started by the first call,
 /// never under a lock of this crate, so it may lock anything and call [`check_deadlock`]. It
 /// replaces a hook installed before (with its threshold): a report being handed to the old
-/// hook when this is called may still arrive there, and every later one goes to the new hook.
-/// Waits that were already reported are not reported again. Async waits are reported like blocking ones, while they are
+/// hook when this is called may still arrive there, and every later one goes to the new hook,
+/// by the new threshold. Waits that were already reported are not reported again. Async waits are reported like blocking ones, while they are
 /// parked. A wait is reported a little after it passes the threshold: the watchdog looks
 /// every quarter of the threshold (at most every millisecond, at least every second).
 ///

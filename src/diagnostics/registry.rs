@@ -271,34 +271,50 @@ pub(super) fn watchdog() {
             let waited = now.saturating_duration_since(entry.started);
             if waited >= threshold {
                 entry.reported = true;
-                due.push(entry.report(waited, holder));
+                due.push(((entry as *const Entry), entry.report(waited, holder)));
             } else {
                 sleep = sleep.min(threshold - waited);
             }
         });
         drop(reg);
-        // Each report goes to the hook installed when it is handed over: once
-        // `clear_long_wait_hook` or `set_long_wait_hook` has returned, the rest of the batch
-        // no longer reaches the hook it removed (only the report in hand may).
-        let mut hook = Some(hook);
-        for (i, wait) in due.iter().enumerate() {
+        // The batch goes to the hook (and threshold) it was collected for, while that hook is
+        // installed: once `clear_long_wait_hook` or `set_long_wait_hook` has returned, only
+        // the report in hand may still reach the hook it removed. The rest are not reported
+        // yet: the next scan hands them to the hook installed then, by its threshold.
+        let mut handed = 0;
+        for (i, (_, wait)) in due.iter().enumerate() {
             if i > 0 {
-                let current = registry().hook.clone();
-                // The last reference to a replaced hook may be this one, and what it captured
-                // may panic when dropped: caught like the hook's own panics.
-                quietly(|| drop(core::mem::replace(&mut hook, current)));
+                let reg = registry();
+                let same = reg.hook.as_ref().is_some_and(|now| Arc::ptr_eq(now, &hook))
+                    && reg.threshold == threshold;
+                if !same {
+                    break;
+                }
             }
-            let Some(hook) = &hook else { break };
             // The panic was printed by the panic hook; the watchdog goes on.
             quietly(|| hook(wait));
+            handed = i + 1;
+        }
+        let rescan = handed < due.len();
+        if rescan {
+            // An entry still registered at one of these addresses is either that wait, or
+            // one registered since (not reported yet): either way, not reported.
+            let rest: std::collections::HashSet<*const Entry> =
+                due[handed..].iter().map(|(entry, _)| *entry).collect();
+            registry().for_each(|entry, _| {
+                if rest.contains(&(entry as *const Entry)) {
+                    entry.reported = false;
+                }
+            });
         }
         drop(due);
-        // As above: the last reference may be this one.
+        // The last reference to a replaced hook may be this one, and what it captured may
+        // panic when dropped: caught like the hook's own panics, so the watchdog goes on.
         quietly(|| drop(hook));
         reg = registry();
         // A threshold changed while the hook ran was signalled before this thread waited:
         // scan again at once instead of sleeping on the old threshold's tick.
-        if reg.hook.is_some() && reg.threshold == threshold {
+        if reg.hook.is_some() && reg.threshold == threshold && !rescan {
             let sleep = sleep.max(Duration::from_millis(1));
             reg = WATCHDOG
                 .wait_timeout(reg, sleep)
