@@ -62,7 +62,10 @@ use crate::wait_group::{too_many, DrainKind, DrainRef, TriggerKind};
 ///
 /// [`new`](ShutdownSignal::new) and [`child`](ShutdownSignal::child) allocate one block each
 /// (the signal's state and its place in its parent's queue); the signal's own wait queue is
-/// allocated the first time something waits on it. Clones, guards and waits allocate nothing.
+/// allocated the first time something waits on it. Clones, guards and waits allocate nothing,
+/// except that [`track`](ShutdownSignal::track) on a signal more than 32 levels below its root
+/// lists the signal's ancestors in a short-lived allocation, to count the guard from the root
+/// down.
 ///
 /// # Examples
 ///
@@ -571,22 +574,7 @@ impl ShutdownSignal {
     /// ```
     #[track_caller]
     pub fn track(&self) -> DrainGuard {
-        let mut done: Option<&Inner> = None;
-        let mut current = &*self.inner;
-        loop {
-            if current.raw.add().is_err() {
-                // Undo what was added below this signal, then say what went wrong.
-                if let Some(last) = done {
-                    sub_chain(&self.inner, Some(last));
-                }
-                too_many();
-            }
-            done = Some(current);
-            match current.parent.as_deref() {
-                Some(parent) => current = parent,
-                None => break,
-            }
-        }
+        add_chain(&self.inner);
         DrainGuard {
             signal: self.clone(),
         }
@@ -695,16 +683,52 @@ impl ShutdownSignal {
     }
 }
 
-/// Completes one tracked task on every signal from `from` up to and including `last` (the
-/// root when `None`).
-fn sub_chain(from: &Inner, last: Option<&Inner>) {
-    let chain = core::iter::successors(Some(from), |current| {
-        if last.is_some_and(|last| core::ptr::eq(*current, last)) {
-            None
-        } else {
-            current.parent.as_deref()
+/// Levels of a tree that [`add_chain`] collects on the stack; deeper chains are collected in
+/// a short-lived `Vec`.
+const CHAIN_ON_STACK: usize = 32;
+
+/// Adds one tracked task to `leaf` and every signal above it, from the root down: with
+/// [`sub_chain`] going from the leaf up, no signal ever counts fewer tasks than one below it,
+/// so a task seen under a child is counted under each of its ancestors too (a drain of the
+/// root cannot end while a child shows a task). Panics, changing nothing, if a level is full.
+#[track_caller]
+fn add_chain(leaf: &Inner) {
+    let mut chain: [Option<&Inner>; CHAIN_ON_STACK] = [None; CHAIN_ON_STACK];
+    let mut current = Some(leaf);
+    for slot in &mut chain {
+        let Some(signal) = current else { break };
+        *slot = Some(signal);
+        current = signal.parent.as_deref();
+    }
+    // Plain loops: a closure would report a full level's panic here, not at the caller.
+    if current.is_some() {
+        let deep: alloc::vec::Vec<&Inner> =
+            core::iter::successors(Some(leaf), |signal| signal.parent.as_deref()).collect();
+        for signal in deep.iter().rev() {
+            add_level(signal);
         }
-    });
+    } else {
+        for signal in chain.iter().rev().flatten() {
+            add_level(signal);
+        }
+    }
+}
+
+/// Adds one tracked task to `signal`, whose ancestors have one added already: if it is full,
+/// takes that back from them and panics.
+#[track_caller]
+fn add_level(signal: &Inner) {
+    if signal.raw.add().is_err() {
+        if let Some(parent) = signal.parent.as_deref() {
+            sub_chain(parent);
+        }
+        too_many();
+    }
+}
+
+/// Completes one tracked task on `from` and every signal above it, from `from` up.
+fn sub_chain(from: &Inner) {
+    let chain = core::iter::successors(Some(from), |current| current.parent.as_deref());
     // Every level, even if a zero on one of them wakes a waker that panics.
     each_finally(chain, |signal| signal.raw.sub());
 }
@@ -814,7 +838,7 @@ impl Clone for DrainGuard {
 
 impl Drop for DrainGuard {
     fn drop(&mut self) {
-        sub_chain(&self.signal.inner, None);
+        sub_chain(&self.signal.inner);
     }
 }
 
@@ -905,6 +929,7 @@ wait_future!(Drained ['a] ['a] -> ());
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::raw::drain::MAX_COUNT;
     use core::future::Future;
 
     std::thread_local! {
@@ -942,5 +967,25 @@ mod tests {
         assert!(grandchild.is_triggered());
         // A child made under a fired signal is fired before `child` returns, uncounted.
         assert_eq!(counted(|| assert!(root.child().child().is_triggered())), 0);
+    }
+
+    /// A `track` that finds a level of its chain full panics at the caller and changes no
+    /// count, above or below that level.
+    #[test]
+    fn track_past_the_limit_in_the_middle_of_a_chain_changes_nothing() {
+        let root = ShutdownSignal::new();
+        let middle = root.child();
+        let leaf = middle.child();
+        let _kept = (root.track(), leaf.track());
+        middle.inner.raw.set_count_for_test(MAX_COUNT);
+        let err = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| leaf.track()))
+            .expect_err("past the limit");
+        let msg = err.downcast_ref::<String>().expect("a formatted message");
+        assert!(msg.contains("too many units of work"), "{msg}");
+        assert_eq!(
+            (root.tracked(), middle.tracked(), leaf.tracked()),
+            (2, MAX_COUNT, 1)
+        );
+        middle.inner.raw.set_count_for_test(1);
     }
 }

@@ -984,6 +984,45 @@ fn deep_chain_without_intermediate_handles_fires_and_drops_iteratively() {
     });
 }
 
+/// While a `track` on a leaf is under way, a thread that sees the task counted under the leaf
+/// sees it counted under the root too (the guard counts from the root down and uncounts from
+/// the leaf up): a drain of the root never ends while a child shows a task. A long chain
+/// makes the window of the opposite order wide.
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "races a track over a long chain; far too slow under miri"
+)]
+fn a_task_counted_under_a_leaf_is_counted_under_the_root() {
+    let root = ShutdownSignal::new();
+    assert!(root.trigger());
+    let leaf = chain(&root, depth(), false).pop().unwrap();
+    for _ in 0..50 {
+        let tracking = {
+            let leaf = leaf.clone();
+            thread::spawn(move || leaf.track())
+        };
+        // Spins, to look in the middle of the `track`.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while leaf.tracked() == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the track never ended"
+            );
+            std::hint::spin_loop();
+        }
+        assert_eq!(
+            root.tracked(),
+            1,
+            "the leaf counts a task that the root does not"
+        );
+        assert!(!root.drained_blocking_timeout(Duration::ZERO));
+        let guard = tracking.join().unwrap();
+        drop(guard);
+        assert_eq!((leaf.tracked(), root.tracked()), (0, 0));
+    }
+}
+
 #[test]
 fn deep_chain_with_every_handle_kept_fires_and_drops_in_either_order() {
     on_small_stack(|| {
