@@ -164,7 +164,12 @@
 //! # Feature flags
 //!
 //! - `std` (default): the `_blocking` methods and `std::error::Error` impls. Without it the
-//!   crate needs only `alloc`.
+//!   crate needs only `alloc`, and cannot catch a panic: a waker that panics when it is woken
+//!   unwinds at once out of the release that woke it. The rest of its batch (up to 32
+//!   waiters) is still woken, but the release goes no further: waiters behind that batch are
+//!   not woken, and what it was handing out to them (the permits of an `add_permits`, say) is
+//!   lost. A second waker of that batch that panics aborts the process. With `std`, every
+//!   waiter is woken and the first panic is resumed afterwards.
 //! - `diagnostics` (off; implies `std`): records where and since when each [`Mutex`] and each
 //!   [`RwLock`]'s writer is held (`Mutex::holder`, shown by `Debug`), reports waits that
 //!   last longer than a threshold to a hook of yours, and finds threads deadlocked on each

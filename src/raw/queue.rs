@@ -48,7 +48,9 @@
 //! that caller is already unwinding (a withdrawal that a drop guard finishes), the panic is
 //! not resumed: a second one would abort the process. Without
 //! `std` the panic unwinds at once: the rest of its batch is still woken (from the batch's
-//! `Drop`), and the lock is taken back first so that it is released once.
+//! `Drop`), and the lock is taken back first so that it is released once. The primitive's
+//! release stops there (later batches, and what it hands out with them, are left), and a
+//! second panicking waker in the batch aborts; the crate docs say so under the `std` feature.
 //!
 //! ## Why a spin lock
 //!
