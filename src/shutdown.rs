@@ -683,14 +683,15 @@ impl ShutdownSignal {
     }
 }
 
-/// Levels of a tree that [`add_chain`] collects on the stack; deeper chains are collected in
-/// a short-lived `Vec`.
-const CHAIN_ON_STACK: usize = 32;
+/// Signals that [`add_chain`] lists on the stack: a signal and its 32 nearest ancestors, as
+/// the type's docs say. Longer chains are listed in one short-lived `Vec`.
+const CHAIN_ON_STACK: usize = 33;
 
 /// Adds one tracked task to `leaf` and every signal above it, from the root down: with
 /// [`sub_chain`] going from the leaf up, no signal ever counts fewer tasks than one below it,
 /// so a task seen under a child is counted under each of its ancestors too (a drain of the
-/// root cannot end while a child shows a task). Panics, changing nothing, if a level is full.
+/// root cannot end while a child shows a task). Each add is a release, so whoever sees a
+/// level's count sees the adds above it. Panics, changing nothing, if a level is full.
 #[track_caller]
 fn add_chain(leaf: &Inner) {
     let mut chain: [Option<&Inner>; CHAIN_ON_STACK] = [None; CHAIN_ON_STACK];
@@ -702,8 +703,10 @@ fn add_chain(leaf: &Inner) {
     }
     // Plain loops: a closure would report a full level's panic here, not at the caller.
     if current.is_some() {
-        let deep: alloc::vec::Vec<&Inner> =
-            core::iter::successors(Some(leaf), |signal| signal.parent.as_deref()).collect();
+        let levels = || core::iter::successors(Some(leaf), |signal| signal.parent.as_deref());
+        // Sized first: one allocation, however deep.
+        let mut deep = alloc::vec::Vec::with_capacity(levels().count());
+        deep.extend(levels());
         for signal in deep.iter().rev() {
             add_level(signal);
         }

@@ -306,6 +306,32 @@ fn shutdown_and_wait_group_handles_are_one_pointer() {
     assert_eq!(size_of::<Option<WaitGroupToken>>(), word);
 }
 
+/// A guard of a signal up to 32 levels below its root allocates nothing, a deeper one one
+/// short-lived block (its list of ancestors), and every level counts it either way.
+#[test]
+fn a_guard_deep_in_a_tree_allocates_only_past_32_levels() {
+    for below in [0usize, 1, 31, 32, 33, 34, 100] {
+        let root = ShutdownSignal::new();
+        let mut all = vec![root.clone()];
+        for _ in 0..below {
+            let next = all.last().unwrap().child();
+            all.push(next);
+        }
+        let leaf = all.last().unwrap();
+        let (n, guard) = allocs(|| leaf.track());
+        let (m, other) = allocs(|| guard.clone());
+        let expected = usize::from(below > 32);
+        assert_eq!(
+            (n, m),
+            (expected, expected),
+            "a guard {below} levels below the root"
+        );
+        assert!(all.iter().all(|signal| signal.tracked() == 2));
+        drop((guard, other));
+        assert!(all.iter().all(|signal| signal.tracked() == 0));
+    }
+}
+
 #[test]
 fn shutdown_and_wait_group_allocate_one_block_each_and_nothing_on_their_fast_paths() {
     let (n, group) = allocs(WaitGroup::new);

@@ -222,8 +222,10 @@ impl RawDrain {
     /// Returns `Err(())`, with the count unchanged, if it already holds [`MAX_COUNT`] units.
     #[inline]
     pub(crate) fn add(&self) -> Result<(), ()> {
-        // Relaxed: a new unit publishes nothing; completing one does (see `sub`).
-        let prev = self.state.fetch_add(ONE, Ordering::Relaxed);
+        // Release: a shutdown signal adds a unit from its root down, and whoever reads (or
+        // completes) this one must see the adds made above it before. The unit's work itself
+        // publishes nothing until it completes (see `sub`).
+        let prev = self.state.fetch_add(ONE, Ordering::Release);
         if count(prev) >= MAX_COUNT {
             // Far from zero, so undoing cannot be the zero a drain waits for.
             self.state.fetch_sub(ONE, Ordering::Relaxed);
