@@ -48,7 +48,9 @@
 //!
 //! A queued wait that is polled again before its batch is reached loads the state word first
 //! and, if its wait is over, leaves the queue itself: once one waiter has seen a release, a
-//! waiter polled after it does too.
+//! waiter polled after it does too, as long as the word still shows it (a drain wait polled
+//! after new work came waits for its batch, which still ends it). A thread whose deadline
+//! passes asks the queue instead (`at_deadline`), so it counts such a zero too.
 
 use core::pin::Pin;
 use core::task::Poll;
