@@ -790,49 +790,73 @@ fn a_condvar_wait_that_panics_before_releasing_keeps_the_holder() {
     assert_eq!(holder.site().line(), line);
 }
 
-/// Three task waits on a held mutex, all past a 10 ms threshold before `install` installs the
-/// hook, so that the watchdog's first scan hands them out as one batch. `install` gets the
-/// mutex's address; the waits end when it returns.
-fn three_overdue_waits(install: impl FnOnce(usize)) {
-    let m = Mutex::new(());
-    let held = m.try_lock().unwrap();
-    let c = Counter::new();
-    let (mut a, mut b, mut d) = (Box::pin(m.lock()), Box::pin(m.lock()), Box::pin(m.lock()));
-    for wait in [&mut a, &mut b, &mut d] {
-        assert!(c.poll(wait).is_pending());
-    }
-    thread::sleep(Duration::from_millis(30));
-    install(addr(&m));
-    drop((a, b, d, held));
-}
-
-/// A hook for the mutex at `target` whose first call sends on `first` and then stops until
-/// `go` is dropped; every call is counted on `calls`.
-fn hook_that_stops_at_first(
+/// The watchdog stopped inside the first report of a batch: three task waits on a held mutex
+/// (at `target`), all past a 10 ms threshold before the hook was installed, so that its
+/// first scan hands them out as one batch. Dropping `go` lets the first report return;
+/// `called` gets one message per call of that hook, and closes when the hook is dropped.
+struct MidBatch {
     target: usize,
-    calls: mpsc::Sender<()>,
-    first: mpsc::Sender<()>,
-    go: Receiver<()>,
-) -> impl Fn(&LongWait) + Send + Sync + 'static {
-    let go = StdMutex::new(go);
-    move |wait: &LongWait| {
-        if wait.lock_addr() != target {
-            return;
-        }
-        let _ = calls.send(());
-        let _ = first.send(());
-        let _ = go.lock().unwrap().recv_timeout(PATIENCE);
-    }
+    go: Option<mpsc::Sender<()>>,
+    called: Receiver<()>,
 }
 
-/// Counts the calls `calls` receives until the hook that sends them is dropped.
-fn calls_until_dropped(calls: &Receiver<()>) -> usize {
-    let mut n = 0;
-    loop {
-        match calls.recv_timeout(PATIENCE) {
-            Ok(()) => n += 1,
-            Err(mpsc::RecvTimeoutError::Disconnected) => return n,
-            Err(mpsc::RecvTimeoutError::Timeout) => panic!("the hook was never dropped"),
+impl MidBatch {
+    /// Runs `during` while the watchdog is stopped in the first report; the waits end after.
+    fn run(during: impl FnOnce(&mut MidBatch)) {
+        let _turn = HOOK.lock().unwrap_or_else(PoisonError::into_inner);
+        let m = Mutex::new(());
+        let held = m.try_lock().unwrap();
+        let c = Counter::new();
+        let (mut a, mut b, mut d) = (Box::pin(m.lock()), Box::pin(m.lock()), Box::pin(m.lock()));
+        for wait in [&mut a, &mut b, &mut d] {
+            assert!(c.poll(wait).is_pending());
+        }
+        thread::sleep(Duration::from_millis(30));
+        let target = addr(&m);
+        let ((calls, called), (first, entered), (go, stop)) =
+            (mpsc::channel(), mpsc::channel(), mpsc::channel::<()>());
+        let stop = StdMutex::new(stop);
+        diagnostics::set_long_wait_hook(Duration::from_millis(10), move |wait| {
+            if wait.lock_addr() != target {
+                return;
+            }
+            let _ = calls.send(());
+            let _ = first.send(());
+            let _ = stop.lock().unwrap().recv_timeout(PATIENCE);
+        });
+        entered.recv_timeout(PATIENCE).expect("reported in time");
+        during(&mut MidBatch {
+            target,
+            go: Some(go),
+            called,
+        });
+        drop((a, b, d, held));
+    }
+
+    /// Installs a hook with `threshold` that forwards how long each wait on the mutex had
+    /// waited.
+    fn replace_hook(&self, threshold: Duration) -> Receiver<Duration> {
+        let (tx, rx) = mpsc::channel();
+        let target = self.target;
+        diagnostics::set_long_wait_hook(threshold, move |wait| {
+            if wait.lock_addr() == target {
+                let _ = tx.send(wait.waited());
+            }
+        });
+        rx
+    }
+
+    /// Lets the first report return, then counts the calls of the stopped hook until it is
+    /// dropped (the watchdog drops it once the batch is out).
+    fn go_on_and_count_calls(&mut self) -> usize {
+        drop(self.go.take());
+        let mut n = 0;
+        loop {
+            match self.called.recv_timeout(PATIENCE) {
+                Ok(()) => n += 1,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return n,
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!("the hook was never dropped"),
+            }
         }
     }
 }
@@ -841,21 +865,10 @@ fn calls_until_dropped(calls: &Receiver<()>) -> usize {
 /// `clear_long_wait_hook` has returned, only the report in hand reaches the hook it removed.
 #[test]
 fn a_hook_cleared_during_a_batch_gets_only_the_report_in_hand() {
-    let _turn = HOOK.lock().unwrap_or_else(PoisonError::into_inner);
-    three_overdue_waits(|target| {
-        let ((calls, called), (first, entered), (go, stop)) =
-            (mpsc::channel(), mpsc::channel(), mpsc::channel::<()>());
-        diagnostics::set_long_wait_hook(
-            Duration::from_millis(10),
-            hook_that_stops_at_first(target, calls, first, stop),
-        );
-        entered.recv_timeout(PATIENCE).expect("reported in time");
+    MidBatch::run(|batch| {
         diagnostics::clear_long_wait_hook();
-        drop(go);
-        // The watchdog ends once its batch is out (the hook is gone): every call has come
-        // when the hook's channel closes.
         assert_eq!(
-            calls_until_dropped(&called),
+            batch.go_on_and_count_calls(),
             1,
             "reports to the hook after it was cleared"
         );
@@ -865,33 +878,18 @@ fn a_hook_cleared_during_a_batch_gets_only_the_report_in_hand() {
 /// As above with `set_long_wait_hook`: the rest of the batch goes to the new hook.
 #[test]
 fn a_hook_replaced_during_a_batch_leaves_the_rest_of_it_to_the_new_one() {
-    let _turn = HOOK.lock().unwrap_or_else(PoisonError::into_inner);
-    three_overdue_waits(|target| {
-        let ((calls, called), (first, entered), (go, stop)) =
-            (mpsc::channel(), mpsc::channel(), mpsc::channel::<()>());
-        diagnostics::set_long_wait_hook(
-            Duration::from_millis(10),
-            hook_that_stops_at_first(target, calls, first, stop),
-        );
-        entered.recv_timeout(PATIENCE).expect("reported in time");
-        let (tx, rx) = mpsc::channel();
-        diagnostics::set_long_wait_hook(Duration::from_millis(10), move |wait| {
-            if wait.lock_addr() == target {
-                let _ = tx.send(());
-            }
-        });
-        drop(go);
-        for _ in 0..2 {
-            rx.recv_timeout(PATIENCE)
-                .expect("the new hook gets the rest of the batch");
-        }
-        diagnostics::clear_long_wait_hook();
-        // The old hook is dropped once the watchdog has handed out its batch.
+    MidBatch::run(|batch| {
+        let new = batch.replace_hook(Duration::from_millis(10));
         assert_eq!(
-            calls_until_dropped(&called),
+            batch.go_on_and_count_calls(),
             1,
             "reports to the replaced hook"
         );
+        for _ in 0..2 {
+            new.recv_timeout(PATIENCE)
+                .expect("the new hook gets the rest of the batch");
+        }
+        diagnostics::clear_long_wait_hook();
     });
 }
 
@@ -899,26 +897,15 @@ fn a_hook_replaced_during_a_batch_leaves_the_rest_of_it_to_the_new_one() {
 /// collected under a short one is not called for waits far below its own threshold.
 #[test]
 fn a_hook_replaced_during_a_batch_is_not_given_waits_below_its_threshold() {
-    let _turn = HOOK.lock().unwrap_or_else(PoisonError::into_inner);
-    three_overdue_waits(|target| {
-        let ((calls, called), (first, entered), (go, stop)) =
-            (mpsc::channel(), mpsc::channel(), mpsc::channel::<()>());
-        diagnostics::set_long_wait_hook(
-            Duration::from_millis(10),
-            hook_that_stops_at_first(target, calls, first, stop),
-        );
-        entered.recv_timeout(PATIENCE).expect("reported in time");
-        let (tx, rx) = mpsc::channel();
+    MidBatch::run(|batch| {
         let long = Duration::from_secs(3600);
-        diagnostics::set_long_wait_hook(long, move |wait| {
-            if wait.lock_addr() == target {
-                let _ = tx.send(wait.waited());
-            }
-        });
-        drop(go);
-        // The old hook is dropped once the watchdog has handed out its batch.
-        assert_eq!(calls_until_dropped(&called), 1);
-        let got: Vec<Duration> = rx.try_iter().collect();
+        let new = batch.replace_hook(long);
+        assert_eq!(
+            batch.go_on_and_count_calls(),
+            1,
+            "reports to the replaced hook"
+        );
+        let got: Vec<Duration> = new.try_iter().collect();
         diagnostics::clear_long_wait_hook();
         assert!(
             got.iter().all(|w| *w >= long),
@@ -931,27 +918,17 @@ fn a_hook_replaced_during_a_batch_is_not_given_waits_below_its_threshold() {
 /// past its threshold (none of the rest of the batch was reported to anyone).
 #[test]
 fn a_hook_cleared_during_a_batch_and_set_again_hears_of_the_rest() {
-    let _turn = HOOK.lock().unwrap_or_else(PoisonError::into_inner);
-    three_overdue_waits(|target| {
-        let ((calls, called), (first, entered), (go, stop)) =
-            (mpsc::channel(), mpsc::channel(), mpsc::channel::<()>());
-        diagnostics::set_long_wait_hook(
-            Duration::from_millis(10),
-            hook_that_stops_at_first(target, calls, first, stop),
-        );
-        entered.recv_timeout(PATIENCE).expect("reported in time");
+    MidBatch::run(|batch| {
         diagnostics::clear_long_wait_hook();
-        drop(go);
-        assert_eq!(calls_until_dropped(&called), 1);
+        assert_eq!(
+            batch.go_on_and_count_calls(),
+            1,
+            "reports to the cleared hook"
+        );
         // The watchdog has given the batch up; a new hook for the same waits, still going on.
-        let (tx, rx) = mpsc::channel();
-        diagnostics::set_long_wait_hook(Duration::from_millis(10), move |wait| {
-            if wait.lock_addr() == target {
-                let _ = tx.send(());
-            }
-        });
+        let new = batch.replace_hook(Duration::from_millis(10));
         let mut n = 0;
-        while n < 2 && rx.recv_timeout(PATIENCE).is_ok() {
+        while n < 2 && new.recv_timeout(PATIENCE).is_ok() {
             n += 1;
         }
         diagnostics::clear_long_wait_hook();

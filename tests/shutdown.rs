@@ -1697,6 +1697,49 @@ fn a_timed_wait_on_a_child_sees_an_ancestor_firing_before_its_deadline() {
     });
 }
 
+/// A wait group's last token dropped behind a full batch of task waits, and with `new_work` a
+/// token made right after.
+fn wait_group_zero(new_work: bool) -> (common::BehindABatch, common::AfterRelease) {
+    let group = Arc::new(WaitGroup::new());
+    let token = group.token();
+    let waits = common::full_batch(|| {
+        let group = group.clone();
+        async move { group.wait().await }
+    });
+    let (timed, late) = (group.clone(), group);
+    let batch = common::BehindABatch {
+        waits,
+        timed: Box::new(move |timeout| timed.wait_blocking_timeout(timeout)),
+        release: Box::new(move || drop(token)),
+    };
+    let after: common::AfterRelease = match new_work {
+        true => Box::new(move || Box::new(late.token())),
+        false => Box::new(|| Box::new(())),
+    };
+    (batch, after)
+}
+
+/// A signal fired with nothing tracked behind a full batch of drain waits, and with
+/// `new_work` a task tracked right after.
+fn drained_firing(new_work: bool) -> (common::BehindABatch, common::AfterRelease) {
+    let signal = ShutdownSignal::new();
+    let waits = common::full_batch(|| {
+        let signal = signal.clone();
+        async move { signal.drained().await }
+    });
+    let (timed, fire, late) = (signal.clone(), signal.clone(), signal);
+    let batch = common::BehindABatch {
+        waits,
+        timed: Box::new(move |timeout| timed.drained_blocking_timeout(timeout)),
+        release: Box::new(move || assert!(fire.trigger())),
+    };
+    let after: common::AfterRelease = match new_work {
+        true => Box::new(move || Box::new(late.track())),
+        false => Box::new(|| Box::new(())),
+    };
+    (batch, after)
+}
+
 /// The same through a wait group's last token and a drain.
 #[test]
 #[cfg_attr(
@@ -1704,32 +1747,8 @@ fn a_timed_wait_on_a_child_sees_an_ancestor_firing_before_its_deadline() {
     ignore = "orders by the clock, which miri's weak memory does not tie to what a thread sees"
 )]
 fn timed_drains_see_a_zero_that_came_before_their_deadline() {
-    common::timed_wait_counts_a_release_before_its_deadline(|| {
-        let group = Arc::new(WaitGroup::new());
-        let token = group.token();
-        let waits = common::full_batch(|| {
-            let group = group.clone();
-            async move { group.wait().await }
-        });
-        common::BehindABatch {
-            waits,
-            timed: Box::new(move |timeout| group.wait_blocking_timeout(timeout)),
-            release: Box::new(move || drop(token)),
-        }
-    });
-    common::timed_wait_counts_a_release_before_its_deadline(|| {
-        let signal = ShutdownSignal::new();
-        let waits = common::full_batch(|| {
-            let signal = signal.clone();
-            async move { signal.drained().await }
-        });
-        let (timed, fire) = (signal.clone(), signal.clone());
-        common::BehindABatch {
-            waits,
-            timed: Box::new(move |timeout| timed.drained_blocking_timeout(timeout)),
-            release: Box::new(move || assert!(fire.trigger())),
-        }
-    });
+    common::timed_wait_counts_a_release_then(|| wait_group_zero(false));
+    common::timed_wait_counts_a_release_then(|| drained_firing(false));
 }
 
 /// As above, with new work right after the zero, so that the count no longer shows it when
@@ -1740,37 +1759,8 @@ fn timed_drains_see_a_zero_that_came_before_their_deadline() {
     ignore = "orders by the clock, which miri's weak memory does not tie to what a thread sees"
 )]
 fn timed_drains_see_a_zero_that_came_before_their_deadline_though_new_work_followed() {
-    // The last token of a wait group, then a new one.
-    common::timed_wait_counts_a_release_then(|| {
-        let group = Arc::new(WaitGroup::new());
-        let token = group.token();
-        let waits = common::full_batch(|| {
-            let group = group.clone();
-            async move { group.wait().await }
-        });
-        let (timed, late) = (group.clone(), group.clone());
-        let batch = common::BehindABatch {
-            waits,
-            timed: Box::new(move |timeout| timed.wait_blocking_timeout(timeout)),
-            release: Box::new(move || drop(token)),
-        };
-        (batch, Box::new(move || Box::new(late.token())))
-    });
-    // A signal fired with nothing tracked, then a tracked task.
-    common::timed_wait_counts_a_release_then(|| {
-        let signal = ShutdownSignal::new();
-        let waits = common::full_batch(|| {
-            let signal = signal.clone();
-            async move { signal.drained().await }
-        });
-        let (timed, fire, late) = (signal.clone(), signal.clone(), signal.clone());
-        let batch = common::BehindABatch {
-            waits,
-            timed: Box::new(move |timeout| timed.drained_blocking_timeout(timeout)),
-            release: Box::new(move || assert!(fire.trigger())),
-        };
-        (batch, Box::new(move || Box::new(late.track())))
-    });
+    common::timed_wait_counts_a_release_then(|| wait_group_zero(true));
+    common::timed_wait_counts_a_release_then(|| drained_firing(true));
     // The last guard dropped between two batches of the firing, then a tracked task.
     common::timed_wait_counts_a_release_then(|| {
         let signal = ShutdownSignal::new();

@@ -608,7 +608,7 @@ impl<'a> Protocol<'a> for ReadWait<'a> {
         // included. First in line, with room and no writer waiting for its turn, the release
         // under way (or the next one to make room) would let it in: it takes the room itself.
         let mut queue = self.raw.readers.lock();
-        if queue.data_if_linked(&node).is_none() {
+        if !node.is_linked() {
             drop(queue);
             return AtDeadline::released_if(self.released());
         }
