@@ -657,7 +657,10 @@ impl ShutdownSignal {
     /// Parks the current thread until the signal has fired and no task is tracked under it,
     /// or until `timeout` passes.
     ///
-    /// Returns `true` if the signal drained, `false` on timeout.
+    /// Returns `true` if the signal drained, `false` on timeout. A thread whose time runs out
+    /// while an ancestor's firing is still on its way down to this signal (see
+    /// [`trigger`](ShutdownSignal::trigger)) returns `true` if no task is tracked under it: the
+    /// signal already counts as fired, as [`is_triggered`](ShutdownSignal::is_triggered) says.
     ///
     /// # Blocking
     ///

@@ -1677,24 +1677,31 @@ fn a_timed_blocking_wait_sees_a_firing_that_came_before_its_deadline() {
 }
 
 /// A thread parked on a child, out of time after the root fired but before the firing reached
-/// the child (it wakes the root's own waiters first), counts the firing.
+/// the child (it wakes the root's own waiters first), counts the firing: a wait for the
+/// trigger, and a drain with nothing tracked.
 #[test]
 #[cfg_attr(
     miri,
     ignore = "orders by the clock, which miri's weak memory does not tie to what a thread sees"
 )]
 fn a_timed_wait_on_a_child_sees_an_ancestor_firing_before_its_deadline() {
-    common::timed_wait_counts_a_release_before_its_deadline(|| {
-        let root = ShutdownSignal::new();
-        let waits = common::full_batch(|| root.wait_owned());
-        // Registered after the root's waiters: the firing reaches it after their wakers.
-        let child = root.child();
-        common::BehindABatch {
-            waits,
-            timed: Box::new(move |timeout| child.wait_blocking_timeout(timeout)),
-            release: Box::new(move || assert!(root.trigger())),
-        }
-    });
+    let waits: [fn(&ShutdownSignal, Duration) -> bool; 2] = [
+        ShutdownSignal::wait_blocking_timeout,
+        ShutdownSignal::drained_blocking_timeout,
+    ];
+    for timed_wait in waits {
+        common::timed_wait_counts_a_release_before_its_deadline(|| {
+            let root = ShutdownSignal::new();
+            let waits = common::full_batch(|| root.wait_owned());
+            // Registered after the root's waiters: the firing reaches it after their wakers.
+            let child = root.child();
+            common::BehindABatch {
+                waits,
+                timed: Box::new(move |timeout| timed_wait(&child, timeout)),
+                release: Box::new(move || assert!(root.trigger())),
+            }
+        });
+    }
 }
 
 /// A wait group's last token dropped behind a full batch of task waits, and with `new_work` a
