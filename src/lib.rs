@@ -204,6 +204,9 @@
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 extern crate alloc;
+// The unit tests use threads and `catch_unwind` in every configuration.
+#[cfg(all(test, not(feature = "std")))]
+extern crate std;
 
 /// Forwards `Debug` and `Display` of guard types to the value they deref to.
 ///

@@ -960,16 +960,19 @@ mod tests {
         assert_eq!(counted(|| assert!(!leaf.trigger())), 0);
 
         let waited = root.child();
-        let mut wait = Box::pin(waited.wait());
+        let mut wait = alloc::boxed::Box::pin(waited.wait());
         let waker = std::task::Waker::noop();
         let mut cx = core::task::Context::from_waker(waker);
         assert!(wait.as_mut().poll(&mut cx).is_pending());
         assert_eq!(counted(|| assert!(waited.trigger())), 1);
         assert!(wait.as_mut().poll(&mut cx).is_ready());
 
-        // The root has live children: its firing, and the children it reaches, count once.
+        // The root has live children: its firing, and the children it reaches, count once
+        // (without `std` there is no queue per thread: the middle child fires nested, as a
+        // firing of its own, and its child has nothing queued).
         let grandchild = root.child().child();
-        assert_eq!(counted(|| assert!(root.trigger())), 1);
+        let firings = if cfg!(feature = "std") { 1 } else { 2 };
+        assert_eq!(counted(|| assert!(root.trigger())), firings);
         assert!(grandchild.is_triggered());
         // A child made under a fired signal is fired before `child` returns, uncounted.
         assert_eq!(counted(|| assert!(root.child().child().is_triggered())), 0);
@@ -986,7 +989,9 @@ mod tests {
         middle.inner.raw.set_count_for_test(MAX_COUNT);
         let err = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| leaf.track()))
             .expect_err("past the limit");
-        let msg = err.downcast_ref::<String>().expect("a formatted message");
+        let msg = err
+            .downcast_ref::<alloc::string::String>()
+            .expect("a formatted message");
         assert!(msg.contains("too many units of work"), "{msg}");
         assert_eq!(
             (root.tracked(), middle.tracked(), leaf.tracked()),

@@ -431,7 +431,9 @@ mod tests {
         group.raw.set_count_for_test(MAX_COUNT);
         let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| group.token()))
             .expect_err("a token past the limit must panic");
-        let msg = err.downcast_ref::<String>().expect("a formatted message");
+        let msg = err
+            .downcast_ref::<alloc::string::String>()
+            .expect("a formatted message");
         assert!(msg.contains("too many units of work"), "{msg}");
         assert_eq!(group.count(), MAX_COUNT);
         group.raw.set_count_for_test(1);
