@@ -405,6 +405,11 @@ impl<S: Strategy> Strategy for Watched<'_, S> {
     }
 
     #[inline]
+    fn past_deadline(&self) -> bool {
+        self.inner.past_deadline()
+    }
+
+    #[inline]
     fn unparker(&mut self) -> Unpark {
         self.inner.unparker()
     }

@@ -800,7 +800,7 @@ impl Drop for WakeList {
     }
 }
 
-/// Counts of lock acquisitions on the current thread, for the crate's own tests.
+/// Counts of lock acquisitions and retries on the current thread, for the crate's own tests.
 #[cfg(all(test, not(loom)))]
 pub(crate) mod stats {
     use std::cell::Cell;
@@ -808,6 +808,7 @@ pub(crate) mod stats {
     std::thread_local! {
         static LOCKS: Cell<usize> = const { Cell::new(0) };
         static HELD: Cell<usize> = const { Cell::new(0) };
+        static RETRIES: Cell<usize> = const { Cell::new(0) };
     }
 
     pub(super) fn locked() {
@@ -827,5 +828,15 @@ pub(crate) mod stats {
     /// Whether this thread holds a queue's lock right now.
     pub(crate) fn held() -> bool {
         HELD.with(Cell::get) > 0
+    }
+
+    /// Counts one retry of a blocking wait before it parks.
+    pub(crate) fn retried() {
+        RETRIES.with(|c| c.set(c.get() + 1));
+    }
+
+    /// How many times blocking waits on this thread have retried before parking.
+    pub(crate) fn retries() -> usize {
+        RETRIES.with(Cell::get)
     }
 }

@@ -425,3 +425,36 @@ fn repoll_with_the_same_waker_keeps_it_and_a_new_waker_replaces_it() {
     assert_eq!(refs(&second_probe), 1, "woken by value");
     assert!(poll(fut.as_mut(), &second).is_ready());
 }
+
+/// A blocking wait out of time stops retrying: on busy cores each retry's yield may cost a
+/// time slice, so a zero timeout makes no retry at all, while a wait with time left still
+/// retries before it parks.
+#[cfg(feature = "std")]
+#[test]
+fn a_blocking_wait_retries_only_while_it_has_time() {
+    use core::time::Duration;
+
+    let mutex = Mutex::new(());
+    let held = mutex.try_lock().unwrap();
+    let semaphore = Arc::new(Semaphore::new(0));
+    let lock = RwLock::new(());
+    let read = lock.try_read().unwrap();
+    let before = stats::retries();
+    assert!(mutex.lock_blocking_timeout(Duration::ZERO).is_none());
+    assert!(semaphore.acquire_blocking_timeout(Duration::ZERO).is_err());
+    assert!(lock.write_blocking_timeout(Duration::ZERO).is_none());
+    assert_eq!(stats::retries(), before, "retries after the deadline");
+    drop((held, read));
+
+    let releaser = {
+        let semaphore = semaphore.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            semaphore.add_permits(1);
+        })
+    };
+    let permit = semaphore.acquire_blocking_timeout(Duration::from_secs(3600));
+    assert!(permit.is_ok());
+    assert!(stats::retries() > before, "no retry with an hour to go");
+    releaser.join().unwrap();
+}
