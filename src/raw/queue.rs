@@ -836,6 +836,7 @@ pub(crate) mod stats {
     }
 
     /// How many times blocking waits on this thread have retried before parking.
+    #[cfg(feature = "std")]
     pub(crate) fn retries() -> usize {
         RETRIES.with(Cell::get)
     }
