@@ -42,6 +42,8 @@
 //! UNISYNC_EXPLORER_CASES=100000 cargo test --release --test explorer
 //! ```
 
+mod common;
+
 use std::cell::{Cell, RefCell};
 use std::fmt::Debug;
 use std::future::Future;
@@ -52,6 +54,7 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
+use common::Permit;
 use futures::FutureExt as _;
 use proptest::prelude::*;
 use proptest::strategy::{NewTree, ValueTree};
@@ -59,8 +62,8 @@ use proptest::test_runner::TestRunner;
 use unisync::{
     AcquireError, Barrier, BarrierError, BarrierWaitResult, Condvar, Event, Mutex, MutexGuard,
     OwnedMutexGuard, OwnedRwLockReadGuard, OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard,
-    OwnedSemaphorePermit, RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
-    Semaphore, SemaphorePermit, TryAcquireError,
+    RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard, Semaphore,
+    TryAcquireError,
 };
 
 /// How many futures and guards can be alive at once.
@@ -818,27 +821,6 @@ impl<'a> Explorer<'a> for MutexExplorer<'a> {
 // ---------------------------------------------------------------------------------------------
 // Semaphore
 // ---------------------------------------------------------------------------------------------
-
-enum Permit<'a> {
-    Borrowed(SemaphorePermit<'a>),
-    Owned(OwnedSemaphorePermit),
-}
-
-impl Permit<'_> {
-    fn num_permits(&self) -> usize {
-        match self {
-            Permit::Borrowed(p) => p.num_permits(),
-            Permit::Owned(p) => p.num_permits(),
-        }
-    }
-
-    fn forget(self) {
-        match self {
-            Permit::Borrowed(p) => p.forget(),
-            Permit::Owned(p) => p.forget(),
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 enum SemAction {

@@ -99,27 +99,12 @@ mod semaphore {
     use super::*;
     use std::sync::Arc;
 
+    use common::Permit;
     use futures::FutureExt as _;
-    use unisync::{
-        AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
-    };
+    use unisync::{AcquireError, Semaphore, TryAcquireError};
 
     /// Permit guards kept at once (`split` makes more).
     const PERMITS: usize = 8;
-
-    enum Permit<'a> {
-        Borrowed(SemaphorePermit<'a>),
-        Owned(OwnedSemaphorePermit),
-    }
-
-    impl Permit<'_> {
-        fn count(&self) -> usize {
-            match self {
-                Permit::Borrowed(p) => p.num_permits(),
-                Permit::Owned(p) => p.num_permits(),
-            }
-        }
-    }
 
     type Acquire<'a> = dyn Future<Output = Result<Permit<'a>, AcquireError>> + 'a;
 
@@ -286,14 +271,14 @@ mod semaphore {
                     match (got, expected) {
                         (Poll::Pending, None) => {}
                         (Poll::Ready(Ok(permit)), Some(Ok(n))) => {
-                            assert_eq!(permit.count(), n, "permits of slot {i}");
+                            assert_eq!(permit.num_permits(), n, "permits of slot {i}");
                             self.slots[i] = None;
                             self.permits.push(permit);
                         }
                         (Poll::Ready(Err(_)), Some(Err(()))) => self.slots[i] = None,
                         (got, expected) => panic!(
                             "poll of slot {i}: got {:?}, the model says {expected:?}",
-                            got.map(|r| r.map(|p| p.count()))
+                            got.map(|r| r.map(|p| p.num_permits()))
                         ),
                     }
                 }
@@ -325,13 +310,13 @@ mod semaphore {
                     };
                     match (got, expected) {
                         (Ok(permit), Ok(k)) => {
-                            assert_eq!(permit.count(), k);
+                            assert_eq!(permit.num_permits(), k);
                             self.permits.push(permit);
                         }
                         (Err(got), Err(expected)) => assert_eq!(got, expected),
                         (got, expected) => panic!(
                             "try_acquire_many({n}): got {:?}, the model says {expected:?}",
-                            got.map(|p| p.count())
+                            got.map(|p| p.num_permits())
                         ),
                     }
                 }
@@ -360,7 +345,7 @@ mod semaphore {
                 Op::DropPermit(i) => {
                     if !self.permits.is_empty() {
                         let permit = self.permits.remove(i % self.permits.len());
-                        let n = permit.count();
+                        let n = permit.num_permits();
                         drop(permit);
                         self.release(n);
                     }
@@ -368,11 +353,8 @@ mod semaphore {
                 Op::ForgetPermit(i) => {
                     if !self.permits.is_empty() {
                         let permit = self.permits.remove(i % self.permits.len());
-                        self.total -= permit.count();
-                        match permit {
-                            Permit::Borrowed(p) => p.forget(),
-                            Permit::Owned(p) => p.forget(),
-                        }
+                        self.total -= permit.num_permits();
+                        permit.forget();
                     }
                 }
                 Op::Split { permit, n } => {
@@ -380,7 +362,7 @@ mod semaphore {
                         return;
                     }
                     let i = permit % self.permits.len();
-                    let had = self.permits[i].count();
+                    let had = self.permits[i].num_permits();
                     let split = match &mut self.permits[i] {
                         Permit::Borrowed(p) => p.split(n).map(Permit::Borrowed),
                         Permit::Owned(p) => p.split(n).map(Permit::Owned),
@@ -388,8 +370,8 @@ mod semaphore {
                     match split {
                         Some(part) => {
                             assert!(n <= had, "split({n}) of {had} succeeded");
-                            assert_eq!(part.count(), n);
-                            assert_eq!(self.permits[i].count(), had - n);
+                            assert_eq!(part.num_permits(), n);
+                            assert_eq!(self.permits[i].num_permits(), had - n);
                             self.permits.push(part);
                         }
                         None => assert!(n > had, "split({n}) of {had} failed"),
@@ -407,7 +389,7 @@ mod semaphore {
                     if a == b || !same_kind {
                         return;
                     }
-                    let sum = self.permits[a].count() + self.permits[b].count();
+                    let sum = self.permits[a].num_permits() + self.permits[b].num_permits();
                     let other = self.permits.remove(b);
                     let a = if b < a { a - 1 } else { a };
                     match (&mut self.permits[a], other) {
@@ -415,7 +397,7 @@ mod semaphore {
                         (Permit::Owned(p), Permit::Owned(q)) => p.merge(q),
                         _ => unreachable!("checked to be of one kind"),
                     }
-                    assert_eq!(self.permits[a].count(), sum);
+                    assert_eq!(self.permits[a].num_permits(), sum);
                 }
             }
             self.check(op);
@@ -439,7 +421,7 @@ mod semaphore {
                     );
                 }
             }
-            let held: usize = self.permits.iter().map(Permit::count).sum::<usize>()
+            let held: usize = self.permits.iter().map(Permit::num_permits).sum::<usize>()
                 + self.slots.iter().flatten().map(Slot::held).sum::<usize>();
             assert_eq!(
                 self.available + held,

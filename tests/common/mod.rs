@@ -864,3 +864,25 @@ pub fn yield_once() -> impl Future<Output = ()> {
         }
     })
 }
+
+/// A semaphore permit of either kind, for tests that mix borrowed and owned acquires.
+pub enum Permit<'a> {
+    Borrowed(unisync::SemaphorePermit<'a>),
+    Owned(unisync::OwnedSemaphorePermit),
+}
+
+impl Permit<'_> {
+    pub fn num_permits(&self) -> usize {
+        match self {
+            Permit::Borrowed(p) => p.num_permits(),
+            Permit::Owned(p) => p.num_permits(),
+        }
+    }
+
+    pub fn forget(self) {
+        match self {
+            Permit::Borrowed(p) => p.forget(),
+            Permit::Owned(p) => p.forget(),
+        }
+    }
+}
