@@ -50,6 +50,7 @@ mod off {
         Mutex,
         RwLockWrite,
         RwLockUpgrade,
+        ReentrantMutex,
     }
 
     pub(crate) struct HolderCell;

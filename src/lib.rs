@@ -170,8 +170,9 @@
 //!   not woken, and what it was handing out to them (the permits of an `add_permits`, say) is
 //!   lost. A second waker of that batch that panics aborts the process. With `std`, every
 //!   waiter is woken and the first panic is resumed afterwards.
-//! - `diagnostics` (off; implies `std`): records where and since when each [`Mutex`] and each
-//!   [`RwLock`]'s writer is held (`Mutex::holder`, shown by `Debug`), reports waits that
+//! - `diagnostics` (off; implies `std`): records where and since when each [`Mutex`], each
+//!   [`RwLock`]'s writer and each [`ReentrantMutex`] is held (`Mutex::holder`, shown by
+//!   `Debug`), reports waits that
 //!   last longer than a threshold to a hook of yours, and finds threads deadlocked on each
 //!   other. See the `diagnostics` module. Off, it costs nothing: no field, no instruction.
 //!

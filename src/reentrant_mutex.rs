@@ -7,11 +7,12 @@ use core::pin::pin;
 use core::pin::Pin;
 use core::task::Poll;
 
+use crate::diag;
 use crate::future::{Shell, WaitKind};
 use crate::raw::mutex::LockWaiter;
 use crate::raw::queue::Node;
 use crate::raw::reentrant::RawReentrantMutex;
-use crate::raw::wait::{Blocking, Strategy};
+use crate::raw::wait::{Blocking, Finally, Strategy};
 use crate::sync::const_fn;
 
 /// A mutual-exclusion lock that the thread holding it may lock again (Python's `RLock`).
@@ -58,6 +59,15 @@ use crate::sync::const_fn;
 /// A guard that is leaked (`mem::forget`) keeps the lock held for ever, even after its
 /// thread has exited: thread ids are never reused, so no other thread can take it over.
 ///
+/// # Diagnostics
+///
+/// With the `diagnostics` feature, the mutex records its holder as a
+/// [`Mutex`](crate::Mutex) does: the site of the outermost lock (locking again does not
+/// change it), when, and the thread; it is cleared when the outermost guard drops. Read it
+/// with `holder()`; `Debug` prints it. A wait that lasts too long is reported to the
+/// long-wait hook, and threads blocked on it take part in `diagnostics::check_deadlock`. See
+/// the `diagnostics` module.
+///
 /// # Examples
 ///
 /// ```
@@ -94,6 +104,8 @@ use crate::sync::const_fn;
 #[doc(alias = "RecursiveMutex")]
 pub struct ReentrantMutex<T: ?Sized> {
     raw: RawReentrantMutex,
+    // Zero-sized without the `diagnostics` feature.
+    holder: diag::HolderCell,
     value: T,
 }
 
@@ -115,7 +127,11 @@ impl<T> ReentrantMutex<T> {
         /// assert_eq!(*CONFIG.lock_blocking(), 7);
         /// ```
         pub const fn new(value: T) -> ReentrantMutex<T> {
-            ReentrantMutex { raw: RawReentrantMutex::new(), value }
+            ReentrantMutex {
+                raw: RawReentrantMutex::new(),
+                holder: diag::HolderCell::new(),
+                value,
+            }
         }
     }
 
@@ -163,8 +179,9 @@ impl<T: ?Sized> ReentrantMutex<T> {
     /// ```
     #[doc(alias = "lock")]
     #[doc(alias = "blocking_lock")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn lock_blocking(&self) -> ReentrantMutexGuard<'_, T> {
-        self.lock_until(None)
+        self.lock_until(None, diag::caller())
             .expect("a wait without deadline completes")
     }
 
@@ -200,11 +217,12 @@ impl<T: ?Sized> ReentrantMutex<T> {
     /// drop(guard);
     /// ```
     #[doc(alias = "try_lock_for")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn lock_blocking_timeout(
         &self,
         timeout: core::time::Duration,
     ) -> Option<ReentrantMutexGuard<'_, T>> {
-        self.lock_until(crate::raw::wait::deadline(timeout))
+        self.lock_until(crate::raw::wait::deadline(timeout), diag::caller())
     }
 
     /// Locks the mutex if it is free or this thread holds it already.
@@ -230,12 +248,18 @@ impl<T: ?Sized> ReentrantMutex<T> {
     /// drop(guard);
     /// ```
     #[must_use = "if unused the lock is released at once"]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_lock(&self) -> Option<ReentrantMutexGuard<'_, T>> {
-        if self.raw.try_lock() {
-            Some(ReentrantMutexGuard::new(self))
-        } else {
-            None
+        if self.raw.try_reenter() {
+            return Some(ReentrantMutexGuard::new(self));
         }
+        if !self.raw.mutex().try_lock() {
+            return None;
+        }
+        // SAFETY: we have just taken the raw mutex, for this one guard.
+        unsafe { self.raw.acquired() };
+        self.holder.record(diag::caller(), false);
+        Some(ReentrantMutexGuard::new(self))
     }
 
     /// Returns whether some thread holds the mutex right now (a hint: it may change at once,
@@ -287,33 +311,77 @@ impl<T: ?Sized> ReentrantMutex<T> {
         &mut self.value
     }
 
+    /// Returns who holds the mutex: where its outermost lock was taken, since when, and by
+    /// which thread.
+    ///
+    /// `None` while the mutex is free. The record is written by the lock that takes the mutex
+    /// (`lock_blocking`, `lock_blocking_timeout`, `try_lock`), at the caller's site; locking
+    /// again on the holding thread keeps it, and the outermost guard's drop clears it. `Debug`
+    /// prints it too. A copy: the mutex may change hands right after. See
+    /// [`diagnostics`](crate::diagnostics).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::ReentrantMutex;
+    ///
+    /// let mutex = ReentrantMutex::new(());
+    /// assert!(mutex.holder().is_none());
+    /// let outer = mutex.lock_blocking();
+    /// let inner = mutex.lock_blocking(); // locking again keeps the outer site
+    /// assert_eq!(mutex.holder().unwrap().site().line(), line!() - 2);
+    /// assert!(format!("{mutex:?}").contains("holder"));
+    /// drop(inner);
+    /// assert!(mutex.holder().is_some());
+    /// drop(outer);
+    /// assert!(mutex.holder().is_none());
+    /// ```
+    #[cfg(feature = "diagnostics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "diagnostics")))]
+    pub fn holder(&self) -> Option<crate::diagnostics::Holder> {
+        self.holder.get()
+    }
+
     /// Locks again if this thread holds the lock, else waits for it until `deadline`.
     fn lock_until(
         &self,
         deadline: Option<std::time::Instant>,
+        site: diag::Site,
     ) -> Option<ReentrantMutexGuard<'_, T>> {
         if !self.raw.try_reenter() {
             // The same wait as a mutex's, driven by parking; dropped on timeout, which
             // withdraws it and passes on a wake-up it had received.
-            let wait = pin!(Shell::new(
-                &self.raw,
-                RelockKind(LockWaiter::new(), PhantomData)
-            ));
+            let wait = pin!(Shell::new(self, RelockKind::new(site)));
             if wait.poll_with(&mut Blocking { deadline }).is_pending() {
                 return None;
             }
         }
         Some(ReentrantMutexGuard::new(self))
     }
+
+    /// The mutex as a diagnosed wait sees it (a zero-sized no-op without `diagnostics`).
+    #[inline]
+    fn diag_target(&self) -> diag::Target<'_> {
+        diag::Target::new(&self.holder, self, diag::LockKind::ReentrantMutex)
+    }
 }
 
 impl<T: ?Sized + fmt::Debug> fmt::Debug for ReentrantMutex<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("ReentrantMutex");
-        match self.try_lock() {
-            Some(guard) => d.field("data", &&*guard),
-            None => d.field("data", &format_args!("<locked>")),
-        };
+        #[cfg(feature = "diagnostics")]
+        let holder = self.holder();
+        // Not `try_lock`, which would record this line as the holder's site.
+        if self.raw.try_lock() {
+            let guard = ReentrantMutexGuard::new(self);
+            d.field("data", &&*guard);
+        } else {
+            d.field("data", &format_args!("<locked>"));
+        }
+        #[cfg(feature = "diagnostics")]
+        if let Some(holder) = holder {
+            d.field("holder", &holder);
+        }
         d.finish()
     }
 }
@@ -331,10 +399,27 @@ impl<T> From<T> for ReentrantMutex<T> {
 }
 
 /// The wait of a thread that does not hold the lock: the raw mutex's own.
-struct RelockKind<'a>(LockWaiter, PhantomData<&'a ()>);
+/// The wait of a thread that does not hold the lock: a mutex's lock wait on the raw mutex.
+struct RelockKind<'a, T: ?Sized> {
+    waiter: LockWaiter,
+    // Zero-sized without the `diagnostics` feature.
+    diag: diag::WaitRecord,
+    _source: PhantomData<fn() -> &'a ReentrantMutex<T>>,
+}
 
-impl<'a> WaitKind for RelockKind<'a> {
-    type Source = &'a RawReentrantMutex;
+impl<T: ?Sized> RelockKind<'_, T> {
+    #[inline]
+    fn new(site: diag::Site) -> Self {
+        RelockKind {
+            waiter: LockWaiter::new(),
+            diag: diag::WaitRecord::new(site),
+            _source: PhantomData,
+        }
+    }
+}
+
+impl<'a, T: ?Sized> WaitKind for RelockKind<'a, T> {
+    type Source = &'a ReentrantMutex<T>;
     type Ready = ();
     type Output = ();
 
@@ -342,20 +427,26 @@ impl<'a> WaitKind for RelockKind<'a> {
     fn poll<S: Strategy>(
         &mut self,
         node: Pin<&Node>,
-        raw: &&'a RawReentrantMutex,
+        mutex: &&'a ReentrantMutex<T>,
         strategy: &mut S,
     ) -> Poll<()> {
-        self.0.poll_lock(node, raw.mutex(), strategy)
+        let waiter = &mut self.waiter;
+        diag::watch(&mut self.diag, mutex.diag_target(), strategy, |strategy| {
+            waiter.poll_lock(node, mutex.raw.mutex(), strategy)
+        })
     }
 
     #[inline]
-    fn finish(&mut self, (): (), raw: &'a RawReentrantMutex) {
+    fn finish(&mut self, (): (), mutex: &'a ReentrantMutex<T>) {
         // SAFETY: the wait completed: this thread has just taken the raw mutex.
-        unsafe { raw.acquired() }
+        unsafe { mutex.raw.acquired() }
+        self.diag.record_holder(mutex.diag_target());
     }
 
-    fn cancel(&mut self, node: Pin<&Node>, raw: &&'a RawReentrantMutex) {
-        self.0.cancel(node, raw.mutex());
+    fn cancel(&mut self, node: Pin<&Node>, mutex: &&'a ReentrantMutex<T>) {
+        let diag = &mut self.diag;
+        let _then = Finally::new(|| diag.cancel(mutex.diag_target()));
+        self.waiter.cancel(node, mutex.raw.mutex());
     }
 }
 
@@ -443,7 +534,7 @@ impl<T: ?Sized> Drop for ReentrantMutexGuard<'_, T> {
     fn drop(&mut self) {
         // SAFETY: a guard exists only while its thread holds the lock, and it is dropped on
         // that thread (it is `!Send`); this is one of that thread's locks going away.
-        unsafe { self.mutex.raw.unlock() }
+        unsafe { self.mutex.raw.unlock(|| self.mutex.holder.clear()) }
     }
 }
 

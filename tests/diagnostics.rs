@@ -22,7 +22,7 @@ use common::Counter;
 use unisync::diagnostics::{self, DeadlockCycle, LockKind, LongWait, ThreadId};
 use unisync::{
     Condvar, MappedMutexGuard, Mutex, MutexGuard, OwnedMutexGuard, OwnedRwLockUpgradableReadGuard,
-    RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard,
+    ReentrantMutex, RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard,
 };
 
 /// How long an "eventually" may take before the test fails.
@@ -937,4 +937,175 @@ fn a_hook_cleared_during_a_batch_and_set_again_hears_of_the_rest() {
             "waits past the new hook's threshold never reported to it"
         );
     });
+}
+
+// -- ReentrantMutex ---------------------------------------------------------------------------
+
+fn line_of_reentrant_holder<T: ?Sized>(m: &ReentrantMutex<T>) -> u32 {
+    m.holder().expect("the mutex is held").site().line()
+}
+
+#[test]
+fn every_way_of_locking_a_reentrant_mutex_records_the_outermost_callers_line() {
+    let m = ReentrantMutex::new(());
+    assert!(m.holder().is_none());
+
+    let g = m.try_lock().unwrap();
+    assert_eq!(line_of_reentrant_holder(&m), line!() - 1);
+    drop(g);
+    assert!(m.holder().is_none());
+    let g = m.lock_blocking_timeout(Duration::from_secs(1)).unwrap();
+    assert_eq!(line_of_reentrant_holder(&m), line!() - 1);
+    drop(g);
+    let outer = m.lock_blocking();
+    let outer_at = line!() - 1;
+    let holder = m.holder().unwrap();
+    assert_eq!(holder.site().line(), outer_at);
+    assert_eq!(holder.thread(), ThreadId::current());
+    assert!(!holder.by_task());
+
+    // Locking again, every way, keeps the outermost record.
+    let inner = [
+        m.lock_blocking(),
+        m.try_lock().unwrap(),
+        m.lock_blocking_timeout(Duration::ZERO).unwrap(),
+    ];
+    assert_eq!(line_of_reentrant_holder(&m), outer_at);
+    // Whichever guard goes last clears it, not the outermost one.
+    drop(outer);
+    assert_eq!(line_of_reentrant_holder(&m), outer_at);
+    drop(inner);
+    assert!(m.holder().is_none());
+    assert!(!m.is_locked());
+}
+
+#[test]
+fn debug_of_a_reentrant_mutex_shows_the_holder_and_records_nothing() {
+    let m = ReentrantMutex::new(5);
+    assert_eq!(format!("{m:?}"), "ReentrantMutex { data: 5 }");
+    assert!(m.holder().is_none());
+    let g = m.lock_blocking();
+    let line = line!() - 1;
+    // The holder's own thread may look inside; the record stays the lock's.
+    let shown = format!("{m:?}");
+    assert!(
+        shown.starts_with("ReentrantMutex { data: 5, holder: Holder {"),
+        "{shown}"
+    );
+    assert!(shown.contains(&format!("{}:{line}:", file!())), "{shown}");
+    thread::scope(|s| {
+        let shown = s.spawn(|| format!("{m:?}")).join().unwrap();
+        assert!(
+            shown.starts_with("ReentrantMutex { data: <locked>, holder: Holder {"),
+            "{shown}"
+        );
+    });
+    assert_eq!(line_of_reentrant_holder(&m), line);
+    drop(g);
+    assert!(m.holder().is_none());
+    assert!(!m.is_locked());
+}
+
+#[test]
+fn a_thread_that_waits_too_long_for_a_reentrant_mutex_is_reported() {
+    let reports = Reports::install(Duration::from_millis(20));
+    let m = Arc::new(ReentrantMutex::new(()));
+    let held = m.lock_blocking();
+    let held_at = line!() - 1;
+    let again = m.lock_blocking(); // locking again is no wait and changes nothing
+    let waiter = {
+        let m = m.clone();
+        thread::Builder::new()
+            .name("reentrant-waiter".into())
+            .spawn(move || {
+                let g = m.lock_blocking();
+                let waited_at = line!() - 1;
+                let recorded = m.holder().unwrap().site().line();
+                drop(g);
+                (waited_at, recorded, ThreadId::current())
+            })
+            .unwrap()
+    };
+    let wait = reports.next_for(addr(&*m));
+    assert_eq!(wait.lock_kind(), LockKind::ReentrantMutex);
+    assert_eq!(wait.thread_name(), Some("reentrant-waiter"));
+    let holder = wait.holder().expect("the holder is known");
+    assert_eq!(holder.site().line(), held_at);
+    assert_eq!(holder.thread(), ThreadId::current());
+    assert!(wait.to_string().contains("ReentrantMutex"), "{wait}");
+    drop(again);
+    drop(held);
+    let (waited_at, recorded, waiter_id) = waiter.join().unwrap();
+    assert_eq!(wait.site().line(), waited_at);
+    // The wait that got the lock recorded its own site.
+    assert_eq!(recorded, waited_at);
+    assert_eq!(wait.thread(), Some(waiter_id));
+    assert!(m.holder().is_none());
+}
+
+#[test]
+fn check_deadlock_follows_reentrant_mutexes_too() {
+    let m = Arc::new(Mutex::new(()));
+    let r = Arc::new(ReentrantMutex::new(()));
+    let both_hold = Arc::new(Barrier::new(2));
+    let give_up = Arc::new(AtomicBool::new(false));
+    let other = {
+        let (m, r, both_hold, give_up) = (m.clone(), r.clone(), both_hold.clone(), give_up.clone());
+        thread::spawn(move || {
+            let held = m.lock_blocking();
+            let held_at = line!() - 1;
+            both_hold.wait();
+            // Timed waits, each withdrawn from the registry when it gives up.
+            let waited_at = line!() + 2;
+            while !give_up.load(Ordering::SeqCst) {
+                assert!(r.lock_blocking_timeout(Duration::from_millis(20)).is_none());
+            }
+            drop(held);
+            (held_at, waited_at, ThreadId::current())
+        })
+    };
+    let held = r.lock_blocking();
+    let again = r.lock_blocking(); // the holder locks again: no wait, no new record
+    let held_at = line!() - 2;
+    both_hold.wait();
+    let checker = {
+        let locks = [addr(&*m), addr(&*r)];
+        let give_up = give_up.clone();
+        thread::spawn(move || {
+            let cycle = find_cycle_through(&locks);
+            give_up.store(true, Ordering::SeqCst);
+            cycle
+        })
+    };
+    let g = m.lock_blocking(); // a cycle until the other thread gives up
+    let waited_at = line!() - 1;
+    drop(g);
+    let cycle = checker.join().unwrap().expect("the cycle was found");
+    let (m_held_at, r_waited_at, other_id) = other.join().unwrap();
+    drop(again);
+    drop(held);
+
+    assert_eq!(cycle.threads().len(), 2, "{cycle}");
+    let me = ThreadId::current();
+    let mine = cycle.threads().iter().find(|t| t.thread() == me).unwrap();
+    let theirs = cycle
+        .threads()
+        .iter()
+        .find(|t| t.thread() == other_id)
+        .unwrap();
+    assert_eq!(mine.lock_kind(), LockKind::Mutex);
+    assert_eq!(mine.site().line(), waited_at);
+    assert_eq!(mine.holder().site().line(), m_held_at);
+    assert_eq!(theirs.lock_kind(), LockKind::ReentrantMutex);
+    assert_eq!(theirs.lock_addr(), addr(&*r));
+    assert_eq!(theirs.site().line(), r_waited_at);
+    assert_eq!(theirs.holder().site().line(), held_at);
+    assert_eq!(theirs.holder().thread(), me);
+    // Every wait has left the registry: no cycle through these locks is left.
+    assert!(!diagnostics::check_deadlock()
+        .iter()
+        .any(|c| c
+            .threads()
+            .iter()
+            .any(|t| [addr(&*m), addr(&*r)].contains(&t.lock_addr()))));
 }

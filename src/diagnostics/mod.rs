@@ -5,16 +5,17 @@
 //! the feature off nothing of it is compiled: the locks are as small and as fast as without
 //! it, and no call site is recorded.
 //!
-//! What it covers: a [`Mutex`] and the write side of a [`RwLock`] (its writer, and a reader
-//! upgrading to it). Read locks, upgradable read locks, semaphores and the other primitives
-//! are not tracked.
+//! What it covers: a [`Mutex`], the write side of a [`RwLock`] (its writer, and a reader
+//! upgrading to it), and a [`ReentrantMutex`]. Read locks, upgradable read locks, semaphores
+//! and the other primitives are not tracked.
 //!
 //! - **Holders.** Every way of taking a lock (`lock`, `lock_owned`, `try_lock`, the
 //!   `_blocking` forms, `write`, `try_write`, `upgrade`, ...) records where it was called
-//!   (through `#[track_caller]`), when, and on which thread. [`Mutex::holder`] and
-//!   [`RwLock::writer`] read that record as a [`Holder`], and `Debug` of the lock prints it.
-//!   Mapping a guard keeps the record; dropping the guard, or downgrading a write guard,
-//!   clears it.
+//!   (through `#[track_caller]`), when, and on which thread. [`Mutex::holder`],
+//!   [`RwLock::writer`] and [`ReentrantMutex::holder`] read that record as a [`Holder`], and
+//!   `Debug` of the lock prints it. Mapping a guard keeps the record; dropping the guard, or
+//!   downgrading a write guard, clears it. A reentrant mutex keeps the record of its
+//!   outermost lock until the outermost guard drops.
 //! - **Long waits.** [`set_long_wait_hook`] installs a function that is called once for each
 //!   wait that has lasted longer than a threshold, with a [`LongWait`]: where the waiter
 //!   called, how long it has waited, which lock, and the lock's holder. Async waits are
@@ -99,22 +100,22 @@
 //! locks compile to the code they have without diagnostics (the existing `mutex/uncontended`
 //! and `rwlock/uncontended-write` benchmarks are unchanged).
 //!
-//! With it: a `Mutex` or `RwLock` is 40 bytes larger (the record), and a wait future is
-//! larger by its registry entry (about 130 bytes). Every acquisition takes a time stamp and
-//! writes the record, and every release clears it; `cargo bench --bench mutex --
-//! mutex/diagnostics`, with and without `--features diagnostics`, shows what that costs. On a
-//! 2-core x86-64 VM, an uncontended `lock().await` went from 5 ns to 20 ns, `try_lock` from
-//! 5 ns to 12 ns and `lock_blocking` from 5 ns to 20 ns. Contention costs more: a wait that
-//! parks takes the registry's lock to join and to leave, and while a lock has parked waiters
-//! each change of its holder takes it once more. On that VM, 64 tasks on one mutex ran 3×
-//! (tokio) to 10× (smol) slower, and 4 threads 1.5× slower. Fine for finding a bug; not
-//! meant for production throughput.
+//! With it: a `Mutex`, `RwLock` or `ReentrantMutex` is 40 bytes larger (the record), and a
+//! wait future is larger by its registry entry (about 130 bytes). Every acquisition takes a
+//! time stamp and writes the record, and every release clears it;
+//! `cargo bench --bench mutex -- mutex/diagnostics`, with and without
+//! `--features diagnostics`, shows what that costs. On a 2-core x86-64 VM, an uncontended
+//! `lock().await` went from 5 ns to 20 ns, `try_lock` from 5 ns to 12 ns and `lock_blocking`
+//! from 5 ns to 20 ns. Contention costs more: a wait that parks takes the registry's lock to
+//! join and to leave, and while a lock has parked waiters each change of its holder takes it
+//! once more. On that VM, 64 tasks on one mutex ran 3× (tokio) to 10× (smol) slower, and 4
+//! threads 1.5× slower. Fine for finding a bug; not meant for production throughput.
 //!
 //! # Limits
 //!
-//! - Only [`Mutex`] and the write side of [`RwLock`] are tracked. A writer waiting for
-//!   readers (or for an upgradable reader) is reported with no holder, and the deadlock check
-//!   cannot follow a read lock.
+//! - Only [`Mutex`], the write side of [`RwLock`] and [`ReentrantMutex`] are tracked. A
+//!   writer waiting for readers (or for an upgradable reader) is reported with no holder,
+//!   and the deadlock check cannot follow a read lock.
 //! - An async task has no identity that every runtime shares. A holder that took its lock
 //!   through an async wait is recorded with the thread that polled it, flagged with
 //!   [`Holder::by_task`], and the deadlock check does not follow it (the task may run on
@@ -123,7 +124,8 @@
 //! - [`lock_all`](crate::lock_all) and its forms record the `lock_all` call as the holder
 //!   of each mutex they take, and a multi-lock that waits is reported as a wait for the
 //!   mutex it is waiting for at that moment.
-//! - [`ReentrantMutex`](crate::ReentrantMutex) is not tracked.
+//! - A [`ReentrantMutex`] records only its outermost lock: locking it again on the holding
+//!   thread neither waits nor changes the record.
 //! - After a [`Condvar`](crate::Condvar) wait, the holder's site is the site of the
 //!   condvar wait that took the mutex back.
 //! - A leaked wait future stays registered (and is reported once) for ever.
@@ -137,6 +139,8 @@
 //! [`Mutex::holder`]: crate::Mutex::holder
 //! [`RwLock`]: crate::RwLock
 //! [`RwLock::writer`]: crate::RwLock::writer
+//! [`ReentrantMutex`]: crate::ReentrantMutex
+//! [`ReentrantMutex::holder`]: crate::ReentrantMutex::holder
 
 use core::fmt;
 use core::panic::Location;
@@ -365,6 +369,9 @@ pub enum LockKind {
     /// An upgradable read lock of a [`RwLock`](crate::RwLock) becoming the write lock: it
     /// waits for readers, so it has no holder to report.
     RwLockUpgrade,
+    /// A [`ReentrantMutex`](crate::ReentrantMutex), waited for by a thread that does not
+    /// hold it.
+    ReentrantMutex,
 }
 
 impl fmt::Display for LockKind {
@@ -373,6 +380,7 @@ impl fmt::Display for LockKind {
             LockKind::Mutex => "Mutex",
             LockKind::RwLockWrite => "RwLock (write)",
             LockKind::RwLockUpgrade => "RwLock (upgrade)",
+            LockKind::ReentrantMutex => "ReentrantMutex",
         })
     }
 }

@@ -112,13 +112,13 @@ impl RawReentrantMutex {
         true
     }
 
-    /// Gives back one lock; the last one releases the lock.
+    /// Gives back one lock; the last one calls `before_release` and then releases the lock.
     ///
     /// # Safety
     ///
     /// The current thread must hold the lock, and one of its locks must be going away.
     #[inline]
-    pub(crate) unsafe fn unlock(&self) {
+    pub(crate) unsafe fn unlock(&self, before_release: impl FnOnce()) {
         // SAFETY: the caller holds the lock, so it is the only one to touch `count`, which is
         // at least 1 (one lock is going away).
         let last = self.count.with_mut(|count| unsafe {
@@ -126,6 +126,7 @@ impl RawReentrantMutex {
             *count == 0
         });
         if last {
+            before_release();
             self.owner.store(0, Ordering::Relaxed);
             // SAFETY: the caller holds `mutex`; this was its last lock.
             unsafe { self.mutex.unlock() };
@@ -166,7 +167,7 @@ mod tests {
         // SAFETY: as above.
         raw.count.with_mut(|count| unsafe { *count = 1 });
         // SAFETY: this thread holds its one lock.
-        unsafe { raw.unlock() };
+        unsafe { raw.unlock(|| {}) };
         assert!(!raw.is_locked() && !raw.is_owned_by_current_thread());
     }
 }
