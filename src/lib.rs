@@ -200,6 +200,9 @@
 
 #![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// The docs link to the `_blocking` forms and `ReentrantMutex`, which need `std`; built
+// without it, those links have no target and are left as plain text.
+#![cfg_attr(not(feature = "std"), allow(rustdoc::broken_intra_doc_links))]
 // `unsafe_op_in_unsafe_fn` and the clippy lints live in the manifest's `[lints]` table.
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
