@@ -1109,3 +1109,45 @@ fn check_deadlock_follows_reentrant_mutexes_too() {
             .iter()
             .any(|t| [addr(&*m), addr(&*r)].contains(&t.lock_addr()))));
 }
+
+#[test]
+fn a_lasting_cycle_of_reentrant_mutexes_is_reported_by_every_call() {
+    // Three threads each hold one reentrant mutex twice and wait for the next one.
+    let locks: Arc<[ReentrantMutex<()>; 3]> = Arc::new(Default::default());
+    let all_hold = Arc::new(Barrier::new(4));
+    let give_up = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = (0..3)
+        .map(|i| {
+            let (locks, all_hold, give_up) = (locks.clone(), all_hold.clone(), give_up.clone());
+            thread::spawn(move || {
+                let _outer = locks[i].lock_blocking();
+                let _inner = locks[i].lock_blocking();
+                all_hold.wait();
+                while !give_up.load(Ordering::SeqCst) {
+                    // Succeeds only once a neighbour has given up.
+                    drop(locks[(i + 1) % 3].lock_blocking_timeout(Duration::from_millis(20)));
+                }
+            })
+        })
+        .collect();
+    all_hold.wait();
+    let addrs: Vec<usize> = locks.iter().map(addr).collect();
+    let first = find_cycle_through(&addrs).expect("the cycle was found");
+    let again = find_cycle_through(&addrs).expect("the cycle was found again");
+    give_up.store(true, Ordering::SeqCst);
+    for t in threads {
+        t.join().unwrap();
+    }
+    for cycle in [first, again] {
+        assert_eq!(cycle.threads().len(), 3, "{cycle}");
+        let mut waited: Vec<_> = cycle.threads().iter().map(|t| t.lock_addr()).collect();
+        waited.sort_unstable();
+        let mut expected = addrs.clone();
+        expected.sort_unstable();
+        assert_eq!(waited, expected, "{cycle}");
+        assert!(cycle
+            .threads()
+            .iter()
+            .all(|t| t.lock_kind() == LockKind::ReentrantMutex));
+    }
+}

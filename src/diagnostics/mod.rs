@@ -862,12 +862,19 @@ pub fn clear_long_wait_hook() {
 /// Finds the threads that are blocked on each other in a cycle, and returns each cycle once.
 ///
 /// A thread counts as blocked while it waits in a `_blocking` method of a
-/// [`Mutex`](crate::Mutex) or of the write side of a [`RwLock`](crate::RwLock)
-/// (`lock_blocking`, `lock_blocking_timeout`, `write_blocking`, `upgrade_blocking`, ...,
-/// and the re-lock of [`Condvar::wait_blocking`](crate::Condvar::wait_blocking)). Each of
-/// those waits for a lock whose holder is known; following holders from thread to thread,
-/// a cycle is a deadlock: nobody in it can go on until someone in it gives up (a wait with a
-/// timeout).
+/// [`Mutex`](crate::Mutex), of the write side of a [`RwLock`](crate::RwLock) or of a
+/// [`ReentrantMutex`](crate::ReentrantMutex) (`lock_blocking`, `lock_blocking_timeout`,
+/// `write_blocking`, `upgrade_blocking`, ..., and the re-lock of
+/// [`Condvar::wait_blocking`](crate::Condvar::wait_blocking)). Each of those waits for a
+/// lock whose holder is known; following holders from thread to thread, a cycle is a
+/// deadlock: nobody in it can go on until someone in it gives up (a wait with a timeout).
+///
+/// Each call reports the cycles that exist when it reads the registry, so a deadlock that
+/// lasts is reported again by every later call, and calls from several threads (yours and
+/// the long-wait hook, say) do not take reports from each other. (`parking_lot`'s
+/// `check_deadlock` differs: it reports each deadlock once, and leaves out waits with a
+/// deadline.) Waits with a timeout are included here: they are how a program gets out of a
+/// deadlock it has found.
 ///
 /// Async tasks are not followed (see the [module's limits](self#limits)); use the long-wait
 /// hook for them. The check takes the registry's lock once and costs time in proportion to
