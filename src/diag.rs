@@ -15,6 +15,8 @@
 //! | `Target`      | a lock as a wait sees it: its record, address and kind; type-erased |
 //! | `WaitRecord`  | a wait's site and registry entry, a field of the wait's kind        |
 //! | `watch`       | drives a wait so that it registers when it first parks              |
+//! | `Reader`      | which thread took a read lock, a field of the read guards           |
+//! | `read_acquired`, `read_released` | count a read lock in the readers' table  |
 //!
 //! How a lock uses them: it records its holder wherever it is taken (`HolderCell::record` in
 //! the `try` forms, `WaitRecord::record_holder` when a wait completes) and clears the record
@@ -23,7 +25,8 @@
 
 #[cfg(feature = "diagnostics")]
 pub(crate) use crate::diagnostics::{
-    caller, watch, HolderCell, HolderRef, LockKind, Site, Target, WaitRecord,
+    caller, read_acquired, read_released, watch, HolderCell, HolderRef, LockKind, Reader, Site,
+    Target, WaitRecord,
 };
 
 #[cfg(not(feature = "diagnostics"))]
@@ -51,6 +54,7 @@ mod off {
         RwLockWrite,
         RwLockUpgrade,
         ReentrantMutex,
+        RwLockRead,
     }
 
     pub(crate) struct HolderCell;
@@ -91,6 +95,11 @@ mod off {
         }
 
         #[inline(always)]
+        pub(crate) fn with_readers<L: ?Sized>(self, _raw: &L) -> Self {
+            self
+        }
+
+        #[inline(always)]
         pub(crate) fn record(self, _site: Site, _by_task: bool) {}
 
         #[inline(always)]
@@ -109,8 +118,25 @@ mod off {
         pub(crate) fn record_holder(&self, _target: Target<'_>) {}
 
         #[inline(always)]
+        pub(crate) fn record_reader<L: ?Sized>(&self, _raw: &L) -> Reader {
+            Reader
+        }
+
+        #[inline(always)]
         pub(crate) fn cancel(&mut self, _target: Target<'_>) {}
     }
+
+    /// Which thread took a read lock (nothing is recorded).
+    #[derive(Clone, Copy)]
+    pub(crate) struct Reader;
+
+    #[inline(always)]
+    pub(crate) fn read_acquired<L: ?Sized>(_raw: &L, _site: Site, _by_task: bool) -> Reader {
+        Reader
+    }
+
+    #[inline(always)]
+    pub(crate) fn read_released<L: ?Sized>(_raw: &L, _reader: Reader) {}
 
     #[inline(always)]
     pub(crate) fn watch<S, R>(

@@ -53,9 +53,9 @@ pin_project! {
     /// zero, fill the first 16 bytes and are written with one store; the source pointer comes
     /// last, after a pad word, so the 72-byte future ends in an 8-byte slot of its own, copied
     /// with an 8-byte load; nothing else is written until the node is linked. Every kind is
-    /// one word, zero when new. (With the `diagnostics` feature, the kinds of lock and write
-    /// waits also carry their call site and registry entry, and this layout is given up: that
-    /// feature trades speed for information.)
+    /// one word, zero when new. (With the `diagnostics` feature, the kinds of lock, read and
+    /// write waits also carry their call site and registry entry, and this layout is given
+    /// up: that feature trades speed for information.)
     #[repr(C)]
     pub(crate) struct Shell<W: WaitKind> {
         kind: W,

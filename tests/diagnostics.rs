@@ -1151,3 +1151,199 @@ fn a_lasting_cycle_of_reentrant_mutexes_is_reported_by_every_call() {
             .all(|t| t.lock_kind() == LockKind::ReentrantMutex));
     }
 }
+
+// -- Read locks in the deadlock check ---------------------------------------------------------
+
+#[test]
+fn check_deadlock_follows_a_waiting_writer_to_the_readers_of_its_lock() {
+    // Three threads each read one lock and wait to write the next one.
+    let locks: Arc<[RwLock<()>; 3]> = Arc::new(Default::default());
+    let all_read = Arc::new(Barrier::new(4));
+    let give_up = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = (0..3)
+        .map(|i| {
+            let (locks, all_read, give_up) = (locks.clone(), all_read.clone(), give_up.clone());
+            thread::spawn(move || {
+                let read = locks[i].read_blocking();
+                let read_at = line!() - 1;
+                all_read.wait();
+                let waited_at = line!() + 2;
+                while !give_up.load(Ordering::SeqCst) {
+                    drop(locks[(i + 1) % 3].write_blocking_timeout(Duration::from_millis(20)));
+                }
+                drop(read);
+                (ThreadId::current(), read_at, waited_at)
+            })
+        })
+        .collect();
+    all_read.wait();
+    let addrs: Vec<usize> = locks.iter().map(addr).collect();
+    let cycle = find_cycle_through(&addrs).expect("the cycle was found");
+    give_up.store(true, Ordering::SeqCst);
+    let ids: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+
+    assert_eq!(cycle.threads().len(), 3, "{cycle}");
+    for (i, &(id, _, waited_at)) in ids.iter().enumerate() {
+        let t = cycle.threads().iter().find(|t| t.thread() == id).unwrap();
+        assert_eq!(t.lock_kind(), LockKind::RwLockWrite);
+        assert_eq!(t.lock_addr(), addrs[(i + 1) % 3]);
+        assert_eq!(t.site().line(), waited_at);
+        // The holder it waits for is the next thread, as the reader of that lock.
+        let (next, read_at, _) = ids[(i + 1) % 3];
+        assert_eq!(t.holder().thread(), next);
+        assert_eq!(t.holder().site().line(), read_at);
+    }
+}
+
+#[test]
+fn a_thread_that_waits_to_write_or_upgrade_what_it_reads_is_a_cycle_of_one() {
+    let lock = RwLock::new(());
+    let read = lock.try_read().unwrap();
+    let read_at = line!() - 1;
+    let (give_up, gave_up_upgrade) = (AtomicBool::new(false), AtomicBool::new(false));
+    thread::scope(|s| {
+        let checker = s.spawn(|| {
+            let cycle = find_cycle_through(&[addr(&lock)]);
+            give_up.store(true, Ordering::SeqCst);
+            cycle
+        });
+        while !give_up.load(Ordering::SeqCst) {
+            assert!(lock
+                .write_blocking_timeout(Duration::from_millis(20))
+                .is_none());
+        }
+        let cycle = checker.join().unwrap().expect("the cycle was found");
+        let [me] = cycle.threads() else {
+            panic!("one thread: {cycle}");
+        };
+        assert_eq!(me.lock_kind(), LockKind::RwLockWrite);
+        assert_eq!(me.holder().thread(), ThreadId::current());
+        assert_eq!(me.holder().site().line(), read_at);
+
+        // The same with an upgrade, which waits for readers only.
+        let give_up = &gave_up_upgrade;
+        let checker = s.spawn(move || {
+            let deadline = Instant::now() + PATIENCE;
+            while Instant::now() < deadline {
+                let found = diagnostics::check_deadlock().into_iter().find(|c| {
+                    c.threads()
+                        .iter()
+                        .any(|t| t.lock_kind() == LockKind::RwLockUpgrade)
+                });
+                if found.is_some() {
+                    give_up.store(true, Ordering::SeqCst);
+                    return found;
+                }
+                thread::sleep(Duration::from_millis(1));
+            }
+            give_up.store(true, Ordering::SeqCst);
+            None
+        });
+        let mut upgradable = lock.try_upgradable_read().unwrap();
+        while !give_up.load(Ordering::SeqCst) {
+            upgradable = RwLockUpgradableReadGuard::upgrade_blocking_timeout(
+                upgradable,
+                Duration::from_millis(20),
+            )
+            .expect_err("this thread's own read lock keeps it out");
+        }
+        drop(upgradable);
+        let cycle = checker.join().unwrap().expect("the cycle was found");
+        assert_eq!(cycle.threads().len(), 1, "{cycle}");
+        assert_eq!(cycle.threads()[0].holder().site().line(), read_at);
+    });
+    drop(read);
+}
+
+#[test]
+fn check_deadlock_follows_a_reader_blocked_behind_a_writer() {
+    let l = Arc::new(RwLock::new(()));
+    let m = Arc::new(Mutex::new(()));
+    let both_hold = Arc::new(Barrier::new(2));
+    let give_up = Arc::new(AtomicBool::new(false));
+    let other = {
+        let (l, m, both_hold, give_up) = (l.clone(), m.clone(), both_hold.clone(), give_up.clone());
+        thread::spawn(move || {
+            let w = l.write_blocking();
+            let written_at = line!() - 1;
+            both_hold.wait();
+            while !give_up.load(Ordering::SeqCst) {
+                drop(m.lock_blocking_timeout(Duration::from_millis(20)));
+            }
+            drop(w);
+            (ThreadId::current(), written_at)
+        })
+    };
+    let held = m.lock_blocking();
+    both_hold.wait();
+    let checker = {
+        let locks = [addr(&*l), addr(&*m)];
+        let give_up = give_up.clone();
+        thread::spawn(move || {
+            let cycle = find_cycle_through(&locks);
+            give_up.store(true, Ordering::SeqCst);
+            cycle
+        })
+    };
+    let r = l.read_blocking(); // a cycle until the other thread gives up
+    let read_at = line!() - 1;
+    drop(r);
+    drop(held);
+    let cycle = checker.join().unwrap().expect("the cycle was found");
+    let (writer, written_at) = other.join().unwrap();
+    assert_eq!(cycle.threads().len(), 2, "{cycle}");
+    let mine = cycle
+        .threads()
+        .iter()
+        .find(|t| t.thread() == ThreadId::current())
+        .unwrap();
+    assert_eq!(mine.lock_kind(), LockKind::RwLockRead);
+    assert_eq!(mine.site().line(), read_at);
+    assert_eq!(mine.holder().thread(), writer);
+    assert_eq!(mine.holder().site().line(), written_at);
+    assert!(cycle.to_string().contains("RwLock (read)"), "{cycle}");
+}
+
+#[test]
+fn a_reader_that_waits_too_long_is_reported_with_the_writer() {
+    let reports = Reports::install(Duration::from_millis(20));
+    let l = Arc::new(RwLock::new(0));
+    let w = l.write_blocking();
+    let written_at = line!() - 1;
+    let reader = {
+        let l = l.clone();
+        thread::spawn(move || *l.read_blocking())
+    };
+    let wait = reports.next_for(addr(&*l));
+    assert_eq!(wait.lock_kind(), LockKind::RwLockRead);
+    assert_eq!(wait.holder().unwrap().site().line(), written_at);
+    drop(w);
+    assert_eq!(reader.join().unwrap(), 0);
+}
+
+#[test]
+fn read_locks_held_by_tasks_are_not_followed() {
+    // The main thread reads through an async wait, then waits to write: the reader's thread
+    // cannot be trusted to be the one that will release it, so no cycle is reported.
+    let lock = RwLock::new(());
+    let read = block_on(lock.read());
+    let blocked = AtomicBool::new(true);
+    thread::scope(|s| {
+        s.spawn(|| {
+            for _ in 0..20 {
+                let ours = diagnostics::check_deadlock()
+                    .into_iter()
+                    .any(|c| c.threads().iter().any(|t| t.lock_addr() == addr(&lock)));
+                assert!(!ours);
+                thread::sleep(Duration::from_millis(1));
+            }
+            blocked.store(false, Ordering::SeqCst);
+        });
+        while blocked.load(Ordering::SeqCst) {
+            assert!(lock
+                .write_blocking_timeout(Duration::from_millis(5))
+                .is_none());
+        }
+    });
+    drop(read);
+}

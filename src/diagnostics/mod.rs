@@ -5,9 +5,9 @@
 //! the feature off nothing of it is compiled: the locks are as small and as fast as without
 //! it, and no call site is recorded.
 //!
-//! What it covers: a [`Mutex`], the write side of a [`RwLock`] (its writer, and a reader
-//! upgrading to it), and a [`ReentrantMutex`]. Read locks, upgradable read locks, semaphores
-//! and the other primitives are not tracked.
+//! What it covers: a [`Mutex`], a [`RwLock`] (its writer, a reader upgrading to it, and
+//! its read locks), and a [`ReentrantMutex`]. Upgradable read locks, semaphores and the
+//! other primitives are not tracked.
 //!
 //! - **Holders.** Every way of taking a lock (`lock`, `lock_owned`, `try_lock`, the
 //!   `_blocking` forms, `write`, `try_write`, `upgrade`, ...) records where it was called
@@ -24,7 +24,8 @@
 //! - **Deadlocks.** [`check_deadlock`] looks for threads blocked in `_blocking` waits that
 //!   wait for each other in a cycle, and returns each cycle with the sites of its waits and
 //!   of its holders (like `parking_lot`'s `deadlock` module, it is a check you call, from a
-//!   thread of your own or from the long-wait hook).
+//!   thread of your own or from the long-wait hook). A wait on a `RwLock` waits for its
+//!   readers too: every read lock is counted, with its site, for the thread that took it.
 //!
 //! # Examples
 //!
@@ -92,7 +93,14 @@
 //!
 //! **Deadlock check.** The check builds the graph "thread → lock it is blocked on → thread
 //! that holds it" from the registry, and follows it: each thread is blocked in one wait at a
-//! time, so every thread has at most one way out, and each cycle is found once.
+//! time; a wait on a `RwLock` also points to every thread that reads that lock.
+//!
+//! **Readers.** A read lock has no single holder to record in the lock, so read locks are
+//! counted in one process-wide table instead, a row per lock and thread with the site and
+//! time of that thread's first read lock. The row is added after the lock is taken and
+//! counted down before it is released, so the check never follows a reader that has left;
+//! the read guard keeps the number of the thread that took it, so a guard dropped on
+//! another thread counts down the right row.
 //!
 //! # Costs
 //!
@@ -109,13 +117,21 @@
 //! from 5 ns to 20 ns. Contention costs more: a wait that parks takes the registry's lock to
 //! join and to leave, and while a lock has parked waiters each change of its holder takes it
 //! once more. On that VM, 64 tasks on one mutex ran 3× (tokio) to 10× (smol) slower, and 4
-//! threads 1.5× slower. Fine for finding a bug; not meant for production throughput.
+//! threads 1.5× slower. Every read lock and its release also take the lock of the readers'
+//! table, which the readers of every `RwLock` in the process share. Fine for finding a bug;
+//! not meant for production throughput.
 //!
 //! # Limits
 //!
-//! - Only [`Mutex`], the write side of [`RwLock`] and [`ReentrantMutex`] are tracked. A
-//!   writer waiting for readers (or for an upgradable reader) is reported with no holder,
-//!   and the deadlock check cannot follow a read lock.
+//! - Only [`Mutex`], [`RwLock`] and [`ReentrantMutex`] are tracked. A read lock is counted
+//!   for the deadlock check but has no holder record: a wait for readers (or for an
+//!   upgradable reader) is reported to the long-wait hook with no holder.
+//! - The check follows a wait on a `RwLock` to the lock's writer and to all of its readers,
+//!   whatever the wait is waiting for at that moment: a writer still queued behind another
+//!   writer, say, is taken to wait for the readers as well, which it will once it is first.
+//!   On a lock made with [`RwLock::with_max_readers`](crate::RwLock::with_max_readers), a
+//!   read that waits for room needs only one reader to leave: a cycle through one reader may
+//!   be reported while another reader can still leave and let it in.
 //! - An async task has no identity that every runtime shares. A holder that took its lock
 //!   through an async wait is recorded with the thread that polled it, flagged with
 //!   [`Holder::by_task`], and the deadlock check does not follow it (the task may run on
@@ -149,11 +165,14 @@ use std::sync::Arc;
 use std::thread::Thread;
 use std::time::Instant;
 
+use self::record::Snapshot;
 use self::registry::{registry, watchdog, Hook, WATCHDOG};
 
+mod readers;
 mod record;
 mod registry;
 
+pub(crate) use self::readers::{read_acquired, read_released, Reader};
 pub(crate) use self::record::{caller, watch, HolderCell, HolderRef, Site, Target, WaitRecord};
 
 /// The holder of a lock: where it took the lock, when, and on which thread.
@@ -372,6 +391,9 @@ pub enum LockKind {
     /// A [`ReentrantMutex`](crate::ReentrantMutex), waited for by a thread that does not
     /// hold it.
     ReentrantMutex,
+    /// A read lock of a [`RwLock`](crate::RwLock), waited for while a writer holds the lock
+    /// or waits for its readers.
+    RwLockRead,
 }
 
 impl fmt::Display for LockKind {
@@ -381,6 +403,7 @@ impl fmt::Display for LockKind {
             LockKind::RwLockWrite => "RwLock (write)",
             LockKind::RwLockUpgrade => "RwLock (upgrade)",
             LockKind::ReentrantMutex => "ReentrantMutex",
+            LockKind::RwLockRead => "RwLock (read)",
         })
     }
 }
@@ -862,12 +885,19 @@ pub fn clear_long_wait_hook() {
 /// Finds the threads that are blocked on each other in a cycle, and returns each cycle once.
 ///
 /// A thread counts as blocked while it waits in a `_blocking` method of a
-/// [`Mutex`](crate::Mutex), of the write side of a [`RwLock`](crate::RwLock) or of a
+/// [`Mutex`](crate::Mutex), a [`RwLock`](crate::RwLock) or a
 /// [`ReentrantMutex`](crate::ReentrantMutex) (`lock_blocking`, `lock_blocking_timeout`,
-/// `write_blocking`, `upgrade_blocking`, ..., and the re-lock of
-/// [`Condvar::wait_blocking`](crate::Condvar::wait_blocking)). Each of those waits for a
-/// lock whose holder is known; following holders from thread to thread, a cycle is a
-/// deadlock: nobody in it can go on until someone in it gives up (a wait with a timeout).
+/// `read_blocking`, `write_blocking`, `upgrade_blocking`, ..., and the re-lock of
+/// [`Condvar::wait_blocking`](crate::Condvar::wait_blocking)). Each of those waits for the
+/// lock's holder, and a wait on a `RwLock` also for every thread that holds a read lock of
+/// it. Following them from thread to thread, a cycle is a deadlock: nobody in it can go on
+/// until someone in it gives up (a wait with a timeout). Each thread of a reported cycle
+/// comes with the holder it waits for in that cycle.
+///
+/// A thread that waits for several (a writer waits for every reader) can be in more than
+/// one cycle. Every thread that is in a cycle is in at least one reported cycle, and no
+/// cycle is reported twice by one call; where every thread waits for one other (mutexes
+/// only, say), every cycle is reported.
 ///
 /// Each call reports the cycles that exist when it reads the registry, so a deadlock that
 /// lasts is reported again by every later call, and calls from several threads (yours and
@@ -923,70 +953,144 @@ pub fn clear_long_wait_hook() {
 pub fn check_deadlock() -> Vec<DeadlockCycle> {
     let now = Instant::now();
     let mut blocked = Vec::new();
-    registry().for_each(|entry, holder| {
-        let (Some((id, handle)), Some(holder)) = (&entry.thread, holder) else {
+    let mut reg = registry();
+    // Always taken after the registry's lock, so the two are read at one moment.
+    let holds = readers::holds();
+    reg.for_each(|entry, holder| {
+        let Some((id, handle)) = &entry.thread else {
             return;
         };
-        if holder.task() {
+        let mut holders: Vec<Snapshot> = holder.into_iter().collect();
+        if entry.readers != 0 {
+            holders.extend(readers::readers_of(&holds, entry.readers));
+        }
+        holders.retain(|h| !h.task());
+        if holders.is_empty() {
             return;
         }
-        blocked.push(BlockedThread {
+        blocked.push(Blocked {
             thread: ThreadId(*id),
             handle: handle.clone(),
             site: entry.site,
             waited: now.saturating_duration_since(entry.started),
             kind: entry.kind,
             addr: entry.addr,
-            holder: holder.holder(),
+            holders,
         });
     });
+    drop(holds);
+    drop(reg);
     find_cycles(blocked)
 }
 
-/// The cycles of the graph where each thread points to the holder of what it waits for.
+/// A thread blocked in a wait, and every thread its wait waits for: the lock's holder, and
+/// for a `RwLock` its readers.
+struct Blocked {
+    thread: ThreadId,
+    handle: Thread,
+    site: &'static Location<'static>,
+    waited: Duration,
+    kind: LockKind,
+    addr: usize,
+    holders: Vec<Snapshot>,
+}
+
+impl Blocked {
+    /// The thread, reported with the holder it waits for in a cycle.
+    fn report(&self, holder: Snapshot) -> BlockedThread {
+        BlockedThread {
+            thread: self.thread,
+            handle: self.handle.clone(),
+            site: self.site,
+            waited: self.waited,
+            kind: self.kind,
+            addr: self.addr,
+            holder: holder.holder(),
+        }
+    }
+}
+
+/// The cycles of the graph where each blocked thread points to each thread it waits for.
 ///
-/// Each thread is blocked in one wait at most, so each has one way out at most: walking
-/// from every thread not seen yet either ends, joins an earlier walk, or comes back to a
-/// thread of its own walk, which closes a cycle found for the first time.
-fn find_cycles(mut blocked: Vec<BlockedThread>) -> Vec<DeadlockCycle> {
+/// A thread waits in one wait at a time, but a wait on a `RwLock` waits for all of its
+/// readers, so a thread may point to several. A cycle is a deadlock whichever way it goes
+/// (a writer needs every reader to leave). From each thread in no cycle found so far, in
+/// order of thread id, a breadth-first search finds the shortest cycle back to it, if there
+/// is one; so every thread that is in a cycle is in one that is reported, and no cycle is
+/// reported twice. Where each thread has one way out this finds every cycle, once.
+fn find_cycles(mut blocked: Vec<Blocked>) -> Vec<DeadlockCycle> {
     blocked.sort_by_key(|b| b.thread);
-    let next = |i: usize| {
+    let index = |thread: usize| {
         blocked
-            .binary_search_by_key(&blocked[i].holder.thread, |b| b.thread)
+            .binary_search_by_key(&ThreadId(thread), |b| b.thread)
             .ok()
     };
-    // 0: not seen yet; otherwise 1 + the walk that saw it.
-    let mut seen = vec![0; blocked.len()];
+    // For each thread: the blocked threads it waits for, each with the holder record that
+    // says so (the first, if there are several).
+    let edges: Vec<Vec<(usize, Snapshot)>> = blocked
+        .iter()
+        .map(|b| {
+            let mut out: Vec<(usize, Snapshot)> = Vec::new();
+            for h in &b.holders {
+                if let Some(j) = index(h.thread_id()) {
+                    if !out.iter().any(|&(k, _)| k == j) {
+                        out.push((j, *h));
+                    }
+                }
+            }
+            out
+        })
+        .collect();
+    let mut in_cycle = vec![false; blocked.len()];
     let mut cycles = Vec::new();
+    // For the search: how each thread was reached (from which thread, through which record).
+    let mut reached: Vec<Option<(usize, Snapshot)>> = vec![None; blocked.len()];
+    let mut queue = std::collections::VecDeque::new();
     for start in 0..blocked.len() {
-        if seen[start] != 0 {
+        if in_cycle[start] {
             continue;
         }
-        let walk = start + 1;
-        let mut i = start;
-        loop {
-            seen[i] = walk;
-            match next(i) {
-                Some(j) if seen[j] == 0 => i = j,
-                Some(j) if seen[j] == walk => {
-                    let mut members = vec![j];
-                    let mut k = next(j).expect("a thread in a cycle waits for another");
-                    while k != j {
-                        members.push(k);
-                        k = next(k).expect("a thread in a cycle waits for another");
-                    }
-                    // Start with the lowest thread id (`blocked` is sorted by it).
-                    let lowest = (0..members.len())
-                        .min_by_key(|&m| members[m])
-                        .expect("a cycle has a member");
-                    members.rotate_left(lowest);
-                    let threads = members.into_iter().map(|m| blocked[m].clone()).collect();
-                    cycles.push(DeadlockCycle { threads });
-                    break;
+        reached.iter_mut().for_each(|r| *r = None);
+        queue.clear();
+        queue.push_back(start);
+        let mut closing = None;
+        'search: while let Some(u) = queue.pop_front() {
+            for &(v, h) in &edges[u] {
+                if v == start {
+                    closing = Some((u, h));
+                    break 'search;
                 }
-                _ => break,
+                if reached[v].is_none() {
+                    reached[v] = Some((u, h));
+                    queue.push_back(v);
+                }
             }
         }
+        let Some((last, closing_holder)) = closing else {
+            continue;
+        };
+        // Back from the last thread to `start`, each with the record of the one after it.
+        let mut members = vec![(last, closing_holder)];
+        let mut k = last;
+        while k != start {
+            let (from, h) = reached[k].expect("a thread on the path was reached");
+            members.push((from, h));
+            k = from;
+        }
+        members.reverse();
+        for &(m, _) in &members {
+            in_cycle[m] = true;
+        }
+        // Start with the lowest thread id (`blocked` is sorted by it).
+        let lowest = (0..members.len())
+            .min_by_key(|&m| members[m].0)
+            .expect("a cycle has a member");
+        members.rotate_left(lowest);
+        let threads = members
+            .into_iter()
+            .map(|(m, h)| blocked[m].report(h))
+            .collect();
+        cycles.push(DeadlockCycle { threads });
     }
     cycles
 }

@@ -134,13 +134,12 @@ impl HolderCell {
     /// Records the caller, which has just taken the lock, as its holder.
     #[inline]
     pub(crate) fn record(&self, site: Site, by_task: bool) {
-        let since = clock::now();
-        let thread = crate::sync::thread::current_id() | if by_task { BY_TASK } else { 0 };
-        let site: *const Location<'static> = site;
+        let now = Snapshot::now(site, by_task);
+        let site: *const Location<'static> = now.site;
         self.write(|cell| {
             cell.site.store(site.cast_mut(), Ordering::Relaxed);
-            cell.since.store(since, Ordering::Relaxed);
-            cell.thread.store(thread, Ordering::Relaxed);
+            cell.since.store(now.since, Ordering::Relaxed);
+            cell.thread.store(now.thread, Ordering::Relaxed);
         });
     }
 
@@ -224,15 +223,30 @@ pub(super) struct Snapshot {
 }
 
 impl Snapshot {
+    /// A record of the current thread (or a task it polls) taking a lock at `site`, now.
+    #[inline]
+    pub(super) fn now(site: Site, by_task: bool) -> Snapshot {
+        Snapshot {
+            site,
+            since: clock::now(),
+            thread: crate::sync::thread::current_id() | if by_task { BY_TASK } else { 0 },
+        }
+    }
+
     pub(super) fn task(self) -> bool {
         self.thread & BY_TASK != 0
+    }
+
+    /// The number of the thread that took the lock (or polled the task that did).
+    pub(super) fn thread_id(self) -> usize {
+        self.thread & !BY_TASK
     }
 
     pub(super) fn holder(self) -> Holder {
         Holder {
             site: self.site,
             since: clock::instant(self.since),
-            thread: ThreadId(self.thread & !BY_TASK),
+            thread: ThreadId(self.thread_id()),
             task: self.task(),
         }
     }
@@ -255,12 +269,16 @@ impl<'a> HolderRef<'a> {
     }
 }
 
-/// A lock as a wait sees it: its holder record, its address and its kind.
+/// A lock as a wait sees it: its holder record, its address and its kind, and for a
+/// `RwLock` the key of its read holds.
 #[derive(Clone, Copy)]
 pub(crate) struct Target<'a> {
     cell: &'a HolderCell,
     addr: usize,
     kind: LockKind,
+    /// The key of the lock's read holds (see `readers`), or 0: a wait on this lock also waits
+    /// for its readers.
+    readers: usize,
 }
 
 impl<'a> Target<'a> {
@@ -270,6 +288,18 @@ impl<'a> Target<'a> {
             cell,
             addr: (lock as *const L).cast::<()>() as usize,
             kind,
+            readers: 0,
+        }
+    }
+
+    /// The same lock, whose read locks are counted under `raw` (see
+    /// [`read_acquired`](super::readers::read_acquired)): the deadlock check follows a wait
+    /// on it to its readers as well as to its holder.
+    #[inline]
+    pub(crate) fn with_readers<L: ?Sized>(self, raw: &L) -> Self {
+        Target {
+            readers: super::readers::key(raw),
+            ..self
         }
     }
 
@@ -327,6 +357,13 @@ impl WaitRecord {
         target.cell.record(self.site, self.task);
     }
 
+    /// Records the wait's caller as a reader of the lock whose raw lock is `raw`: the wait
+    /// has just taken a read lock.
+    #[inline]
+    pub(crate) fn record_reader<L: ?Sized>(&self, raw: &L) -> super::readers::Reader {
+        super::readers::read_acquired(raw, self.site, self.task)
+    }
+
     /// Leaves the registry, if the wait is in it. `target` is the lock it waited for.
     #[inline]
     pub(crate) fn cancel(&mut self, target: Target<'_>) {
@@ -339,7 +376,7 @@ impl WaitRecord {
     #[inline(never)]
     fn register(&mut self, target: Target<'_>, blocking: bool) {
         let thread = blocking.then(|| (crate::sync::thread::current_id(), std::thread::current()));
-        let entry = Entry::new(target.addr, target.kind, self.site, thread);
+        let entry = Entry::new(target.addr, target.kind, target.readers, self.site, thread);
         let slot: *const Slot = &self.entry;
         let mut reg = registry();
         // SAFETY: the slot is in this pinned wait, which leaves the registry (`cancel`, or

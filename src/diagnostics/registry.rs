@@ -34,6 +34,8 @@ pub(super) struct Entry {
     holder: Option<Snapshot>,
     pub(super) addr: usize,
     pub(super) kind: LockKind,
+    /// The key of the lock's read holds, or 0 (see `Target`).
+    pub(super) readers: usize,
     pub(super) site: Site,
     pub(super) started: Instant,
     /// The blocked thread, for a blocking wait.
@@ -45,6 +47,7 @@ impl Entry {
     pub(super) fn new(
         addr: usize,
         kind: LockKind,
+        readers: usize,
         site: Site,
         thread: Option<(usize, Thread)>,
     ) -> Entry {
@@ -56,6 +59,7 @@ impl Entry {
             holder: None,
             addr,
             kind,
+            readers,
             site,
             started: Instant::now(),
             thread,

@@ -36,8 +36,8 @@ pub(crate) trait RwLockRef: Sized {
 
     /// # Safety
     ///
-    /// The caller must hold a read lock and hand it to the guard.
-    unsafe fn read_guard(self) -> Self::Read;
+    /// The caller must hold a read lock and hand it to the guard; `reader` says who took it.
+    unsafe fn read_guard(self, reader: diag::Reader) -> Self::Read;
 
     /// # Safety
     ///
@@ -66,9 +66,9 @@ impl<'a, T: ?Sized> RwLockRef for &'a RwLock<T> {
     }
 
     #[inline]
-    unsafe fn read_guard(self) -> Self::Read {
+    unsafe fn read_guard(self, reader: diag::Reader) -> Self::Read {
         // SAFETY: forwarded from the caller.
-        unsafe { RwLockReadGuard::new(self) }
+        unsafe { RwLockReadGuard::new(self, reader) }
     }
 
     #[inline]
@@ -100,9 +100,9 @@ impl<T: ?Sized> RwLockRef for Arc<RwLock<T>> {
     }
 
     #[inline]
-    unsafe fn read_guard(self) -> Self::Read {
+    unsafe fn read_guard(self, reader: diag::Reader) -> Self::Read {
         // SAFETY: forwarded from the caller.
-        unsafe { OwnedRwLockReadGuard::new(self) }
+        unsafe { OwnedRwLockReadGuard::new(self, reader) }
     }
 
     #[inline]
@@ -118,10 +118,23 @@ impl<T: ?Sized> RwLockRef for Arc<RwLock<T>> {
     }
 }
 
-/// The read wait: whether it has been in its slow path (one word, see `Shell`).
+/// The read wait: whether it has been in its slow path (one word, see `Shell`); and the
+/// wait's site and registry entry (zero-sized without the `diagnostics` feature).
 pub(crate) struct ReadKind<R> {
     slow: usize,
+    diag: diag::WaitRecord,
     _source: PhantomData<fn() -> R>,
+}
+
+impl<R> ReadKind<R> {
+    #[inline]
+    fn new(site: diag::Site) -> Self {
+        ReadKind {
+            slow: 0,
+            diag: diag::WaitRecord::new(site),
+            _source: PhantomData,
+        }
+    }
 }
 
 impl<R: RwLockRef> WaitKind for ReadKind<R> {
@@ -131,23 +144,30 @@ impl<R: RwLockRef> WaitKind for ReadKind<R> {
 
     #[inline(always)]
     fn poll<S: Strategy>(&mut self, node: Pin<&Node>, lock: &R, strategy: &mut S) -> Poll<()> {
-        if self.slow == 0 {
-            // No writer, inlined into the caller: a new wait is not queued.
-            if lock.raw().try_read_or_panic() {
-                return Poll::Ready(());
+        let slow = &mut self.slow;
+        let target = lock.writer_target(diag::LockKind::RwLockRead);
+        diag::watch(&mut self.diag, target, strategy, |strategy| {
+            if *slow == 0 {
+                // No writer, inlined into the caller: a new wait is not queued.
+                if lock.raw().try_read_or_panic() {
+                    return Poll::Ready(());
+                }
+                *slow = 1;
             }
-            self.slow = 1;
-        }
-        poll_read(node, lock.raw(), strategy)
+            poll_read(node, lock.raw(), strategy)
+        })
     }
 
     #[inline(always)]
     fn finish(&mut self, (): (), lock: R) -> R::Read {
+        let reader = self.diag.record_reader(lock.raw());
         // SAFETY: the wait completed, so we hold a read lock.
-        unsafe { lock.read_guard() }
+        unsafe { lock.read_guard(reader) }
     }
 
     fn cancel(&mut self, node: Pin<&Node>, lock: &R) {
+        let record = &mut self.diag;
+        let _then = Finally::new(|| record.cancel(lock.writer_target(diag::LockKind::RwLockRead)));
         cancel_read(node, lock.raw());
     }
 }
@@ -263,7 +283,7 @@ macro_rules! rwlock_future {
         }
 
         impl<$($decl)*> $name<$($used)*> {
-            /// A new wait on `lock`, called at `site` (which only writes and upgrades keep).
+            /// A new wait on `lock`, called at `site`.
             #[inline]
             pub(super) fn new(lock: $source, $site: diag::Site) -> Self {
                 $name { shell: Shell::new(lock, $make) }
@@ -293,7 +313,7 @@ rwlock_future! {
     /// # });
     /// ```
     Read ['a, T: ?Sized] ['a, T] = ReadKind<&'a RwLock<T>> -> RwLockReadGuard<'a, T>,
-    |_site| ReadKind { slow: 0, _source: PhantomData }
+    |site| ReadKind::new(site)
 }
 
 rwlock_future! {
@@ -314,7 +334,7 @@ rwlock_future! {
     /// # });
     /// ```
     ReadOwned [T: ?Sized] [T] = ReadKind<Arc<RwLock<T>>> -> OwnedRwLockReadGuard<T>,
-    |_site| ReadKind { slow: 0, _source: PhantomData }
+    |site| ReadKind::new(site)
 }
 
 rwlock_future! {

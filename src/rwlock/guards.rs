@@ -56,12 +56,13 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     ///
     /// # Safety
     ///
-    /// The caller must hold this kind of lock and hand its ownership to the new guard.
-    pub(super) unsafe fn new(lock: &'a RwLock<T>) -> Self {
+    /// The caller must hold this kind of lock and hand its ownership to the new guard;
+    /// `reader` says who took it (zero-sized without the `diagnostics` feature).
+    pub(super) unsafe fn new(lock: &'a RwLock<T>, reader: diag::Reader) -> Self {
         // SAFETY: `UnsafeCell::get` never returns null.
         let value = unsafe { NonNull::new_unchecked(lock.value.get()) };
         RwLockReadGuard {
-            inner: MappedRwLockReadGuard::new(&lock.raw, value),
+            inner: MappedRwLockReadGuard::new(&lock.raw, value, reader),
         }
     }
 }
@@ -240,6 +241,8 @@ impl<'a, T: ?Sized> Deref for RwLockUpgradableReadGuard<'a, T> {
 #[clippy::has_significant_drop]
 pub struct OwnedRwLockReadGuard<T: ?Sized> {
     lock: Arc<RwLock<T>>,
+    // Zero-sized without the `diagnostics` feature.
+    reader: diag::Reader,
 }
 
 impl<T: ?Sized> OwnedRwLockReadGuard<T> {
@@ -247,9 +250,10 @@ impl<T: ?Sized> OwnedRwLockReadGuard<T> {
     ///
     /// # Safety
     ///
-    /// The caller must hold this kind of lock and hand its ownership to the new guard.
-    pub(super) unsafe fn new(lock: Arc<RwLock<T>>) -> Self {
-        OwnedRwLockReadGuard { lock }
+    /// The caller must hold this kind of lock and hand its ownership to the new guard;
+    /// `reader` says who took it (zero-sized without the `diagnostics` feature).
+    pub(super) unsafe fn new(lock: Arc<RwLock<T>>, reader: diag::Reader) -> Self {
+        OwnedRwLockReadGuard { lock, reader }
     }
 
     /// Returns the lock this guard holds.
@@ -270,6 +274,7 @@ impl<T: ?Sized> OwnedRwLockReadGuard<T> {
 impl<T: ?Sized> Drop for OwnedRwLockReadGuard<T> {
     #[inline]
     fn drop(&mut self) {
+        diag::read_released(&self.lock.raw, self.reader);
         // SAFETY: the guard owns this kind of lock.
         unsafe { self.lock.raw.read_unlock() }
     }
@@ -585,14 +590,16 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     /// assert!(lock.try_upgradable_read().is_some());
     /// assert_eq!(*reader, 1);
     /// ```
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn downgrade(guard: Self) -> RwLockReadGuard<'a, T> {
         // SAFETY: the guard holds the upgradable lock and gives it up for a read lock. If that
         // panics (too many readers), nothing changed and the guard still releases its lock.
         unsafe { guard.lock.raw.downgrade_upgradable() };
         let lock = Self::into_lock(guard);
+        let who = diag::read_acquired(&lock.raw, diag::caller(), false);
         // SAFETY: we now hold a read lock, and still `gate`. The read guard owns the read
         // lock before `gate` goes, since waking its next holder can panic.
-        let reader = unsafe { RwLockReadGuard::new(lock) };
+        let reader = unsafe { RwLockReadGuard::new(lock, who) };
         // SAFETY: the upgradable lock is ours to give up.
         unsafe { lock.raw.upgradable_unlock() };
         reader
@@ -617,6 +624,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     /// assert_eq!(*lock.try_read().unwrap(), 2);
     /// assert_eq!(*reader, 2);
     /// ```
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn downgrade(guard: Self) -> RwLockReadGuard<'a, T> {
         RwLockReadGuard {
             inner: MappedRwLockWriteGuard::downgrade(Self::into_mapped(guard)),
@@ -791,14 +799,16 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
     /// assert!(lock.try_upgradable_read().is_some());
     /// assert_eq!(*reader, 1);
     /// ```
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn downgrade(guard: Self) -> OwnedRwLockReadGuard<T> {
         // SAFETY: the guard holds the upgradable lock and gives it up for a read lock. If that
         // panics (too many readers), nothing changed and the guard still releases its lock.
         unsafe { guard.lock.raw.downgrade_upgradable() };
         let lock = Self::into_lock(guard);
+        let who = diag::read_acquired(&lock.raw, diag::caller(), false);
         // SAFETY: we now hold a read lock, and still `gate`. The read guard owns the read
         // lock before `gate` goes, since waking its next holder can panic.
-        let reader = unsafe { OwnedRwLockReadGuard::new(lock) };
+        let reader = unsafe { OwnedRwLockReadGuard::new(lock, who) };
         // SAFETY: the upgradable lock is ours to give up.
         unsafe { reader.lock.raw.upgradable_unlock() };
         reader
@@ -820,15 +830,17 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
     /// assert!(lock.try_read().is_some());
     /// assert_eq!(*reader, 1);
     /// ```
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn downgrade(guard: Self) -> OwnedRwLockReadGuard<T> {
         // Panics, changing nothing, if the read lock would not fit: the guard still owns the
         // write lock then.
         guard.lock.raw.check_downgrade();
         let lock = Self::into_lock(guard);
         lock.writer.clear();
+        let who = diag::read_acquired(&lock.raw, diag::caller(), false);
         // SAFETY: the read guard owns the read lock that the downgrade below takes (waking a
         // reader can panic: the guard then gives it up).
-        let reader = unsafe { OwnedRwLockReadGuard::new(lock) };
+        let reader = unsafe { OwnedRwLockReadGuard::new(lock, who) };
         // SAFETY: we held the write lock and give it up for that read lock.
         unsafe { reader.lock.raw.downgrade_write() };
         reader
@@ -1022,6 +1034,7 @@ mod mapped {
         /// assert_eq!(lock.try_read().unwrap().0, 0);
         /// assert_eq!(*name, "ready");
         /// ```
+        #[cfg_attr(feature = "diagnostics", track_caller)]
         pub fn downgrade_map<U: ?Sized, F>(guard: Self, f: F) -> MappedRwLockReadGuard<'a, U>
         where
             F: FnOnce(&T) -> &U,
@@ -1057,6 +1070,7 @@ mod mapped {
         /// assert_eq!(*third, 3);
         /// assert!(lock.try_write().is_none());
         /// ```
+        #[cfg_attr(feature = "diagnostics", track_caller)]
         pub fn try_downgrade_map<U: ?Sized, F>(
             guard: Self,
             f: F,
@@ -1116,7 +1130,8 @@ mod mapped {
             F: FnOnce(&T) -> &U,
         {
             let value = NonNull::from(f(&*guard));
-            OwnedMappedRwLockReadGuard::new(Self::into_lock(guard), value)
+            let reader = guard.reader;
+            OwnedMappedRwLockReadGuard::new(Self::into_lock(guard), value, reader)
         }
 
         /// Narrows the guard to a part of the value that `f` may or may not find; gives the
@@ -1149,9 +1164,11 @@ mod mapped {
             let Some(value) = f(&*guard).map(NonNull::from) else {
                 return Err(guard);
             };
+            let reader = guard.reader;
             Ok(OwnedMappedRwLockReadGuard::new(
                 Self::into_lock(guard),
                 value,
+                reader,
             ))
         }
 
@@ -1251,6 +1268,7 @@ mod mapped {
         /// assert_eq!(lock.try_read().unwrap().0, 1);
         /// assert_eq!(std::thread::spawn(move || *second).join().unwrap(), 20);
         /// ```
+        #[cfg_attr(feature = "diagnostics", track_caller)]
         pub fn downgrade_map<U: ?Sized, F>(guard: Self, f: F) -> OwnedMappedRwLockReadGuard<T, U>
         where
             F: FnOnce(&T) -> &U,
@@ -1282,6 +1300,7 @@ mod mapped {
         /// let first = OwnedRwLockWriteGuard::try_downgrade_map(writer, |v| v.first()).unwrap();
         /// assert_eq!(*first, 7);
         /// ```
+        #[cfg_attr(feature = "diagnostics", track_caller)]
         pub fn try_downgrade_map<U: ?Sized, F>(
             guard: Self,
             f: F,
@@ -1335,6 +1354,8 @@ mod mapped {
     pub struct MappedRwLockReadGuard<'a, T: ?Sized> {
         raw: &'a RawRwLock,
         value: NonNull<T>,
+        // Zero-sized without the `diagnostics` feature.
+        reader: diag::Reader,
         _marker: PhantomData<&'a T>,
     }
 
@@ -1346,11 +1367,12 @@ mod mapped {
 
     impl<'a, T: ?Sized> MappedRwLockReadGuard<'a, T> {
         /// Makes a guard of `value` for a read lock of `raw` the caller holds and hands over;
-        /// `value` points into the locked value.
-        pub(super) fn new(raw: &'a RawRwLock, value: NonNull<T>) -> Self {
+        /// `value` points into the locked value, and `reader` says who took the lock.
+        pub(super) fn new(raw: &'a RawRwLock, value: NonNull<T>, reader: diag::Reader) -> Self {
             MappedRwLockReadGuard {
                 raw,
                 value,
+                reader,
                 _marker: PhantomData,
             }
         }
@@ -1373,9 +1395,9 @@ mod mapped {
             F: FnOnce(&T) -> &U,
         {
             let value = NonNull::from(f(&*guard));
-            let raw = guard.raw;
+            let (raw, reader) = (guard.raw, guard.reader);
             core::mem::forget(guard);
-            MappedRwLockReadGuard::new(raw, value)
+            MappedRwLockReadGuard::new(raw, value, reader)
         }
 
         /// Narrows the guard further, to a part `f` may or may not find; gives the guard back
@@ -1406,14 +1428,15 @@ mod mapped {
             let Some(value) = f(&*guard).map(NonNull::from) else {
                 return Err(guard);
             };
-            let raw = guard.raw;
+            let (raw, reader) = (guard.raw, guard.reader);
             core::mem::forget(guard);
-            Ok(MappedRwLockReadGuard::new(raw, value))
+            Ok(MappedRwLockReadGuard::new(raw, value, reader))
         }
     }
 
     impl<T: ?Sized> Drop for MappedRwLockReadGuard<'_, T> {
         fn drop(&mut self) {
+            diag::read_released(self.raw, self.reader);
             // SAFETY: a mapped read guard exists only while its read lock is held.
             unsafe { self.raw.read_unlock() }
         }
@@ -1547,6 +1570,7 @@ mod mapped {
         /// assert_eq!(*lock.try_read().unwrap(), (1, 20));
         /// assert_eq!(*second, 20);
         /// ```
+        #[cfg_attr(feature = "diagnostics", track_caller)]
         pub fn downgrade(guard: Self) -> MappedRwLockReadGuard<'a, T> {
             // Panics, changing nothing, if the read lock would not fit: the guard still owns
             // the write lock then. The read guard owns the read lock before the downgrade
@@ -1554,7 +1578,8 @@ mod mapped {
             guard.raw.check_downgrade();
             let guard = core::mem::ManuallyDrop::new(guard);
             guard.holder.clear();
-            let reader = MappedRwLockReadGuard::new(guard.raw, guard.value);
+            let who = diag::read_acquired(guard.raw, diag::caller(), false);
+            let reader = MappedRwLockReadGuard::new(guard.raw, guard.value, who);
             // SAFETY: we held the write lock and give it up for that read lock.
             unsafe { guard.raw.downgrade_write() };
             reader
@@ -1604,6 +1629,8 @@ mod mapped {
     pub struct OwnedMappedRwLockReadGuard<T: ?Sized, U: ?Sized> {
         lock: Arc<RwLock<T>>,
         value: NonNull<U>,
+        // Zero-sized without the `diagnostics` feature.
+        reader: diag::Reader,
     }
 
     // SAFETY: sending the guard shares `&U` with the other thread (needs `U: Sync`) and sends
@@ -1614,8 +1641,12 @@ mod mapped {
     unsafe impl<T: ?Sized + Send + Sync, U: ?Sized + Sync> Sync for OwnedMappedRwLockReadGuard<T, U> {}
 
     impl<T: ?Sized, U: ?Sized> OwnedMappedRwLockReadGuard<T, U> {
-        fn new(lock: Arc<RwLock<T>>, value: NonNull<U>) -> Self {
-            OwnedMappedRwLockReadGuard { lock, value }
+        fn new(lock: Arc<RwLock<T>>, value: NonNull<U>, reader: diag::Reader) -> Self {
+            OwnedMappedRwLockReadGuard {
+                lock,
+                value,
+                reader,
+            }
         }
 
         /// Narrows the guard further.
@@ -1637,7 +1668,8 @@ mod mapped {
             F: FnOnce(&U) -> &V,
         {
             let value = NonNull::from(f(&*guard));
-            OwnedMappedRwLockReadGuard::new(Self::into_lock(guard), value)
+            let reader = guard.reader;
+            OwnedMappedRwLockReadGuard::new(Self::into_lock(guard), value, reader)
         }
 
         /// Narrows the guard further, to a part `f` may or may not find; gives the guard back
@@ -1669,9 +1701,11 @@ mod mapped {
             let Some(value) = f(&*guard).map(NonNull::from) else {
                 return Err(guard);
             };
+            let reader = guard.reader;
             Ok(OwnedMappedRwLockReadGuard::new(
                 Self::into_lock(guard),
                 value,
+                reader,
             ))
         }
 
@@ -1684,6 +1718,7 @@ mod mapped {
 
     impl<T: ?Sized, U: ?Sized> Drop for OwnedMappedRwLockReadGuard<T, U> {
         fn drop(&mut self) {
+            diag::read_released(&self.lock.raw, self.reader);
             // SAFETY: a mapped read guard exists only while its read lock is held.
             unsafe { self.lock.raw.read_unlock() }
         }
@@ -1822,13 +1857,15 @@ mod mapped {
         /// assert_eq!(*lock.try_read().unwrap(), [10, 2]);
         /// assert_eq!(*first, 10);
         /// ```
+        #[cfg_attr(feature = "diagnostics", track_caller)]
         pub fn downgrade(guard: Self) -> OwnedMappedRwLockReadGuard<T, U> {
             // As in `MappedRwLockWriteGuard::downgrade`.
             guard.lock.raw.check_downgrade();
             let value = guard.value;
             let lock = Self::into_lock(guard);
             lock.writer.clear();
-            let reader = OwnedMappedRwLockReadGuard::new(lock, value);
+            let who = diag::read_acquired(&lock.raw, diag::caller(), false);
+            let reader = OwnedMappedRwLockReadGuard::new(lock, value, who);
             // SAFETY: we held the write lock and give it up for that read lock.
             unsafe { reader.lock.raw.downgrade_write() };
             reader

@@ -120,7 +120,7 @@ pub use guards::{
 /// sync::<unisync::RwLock<std::cell::Cell<u8>>>();
 /// ```
 pub struct RwLock<T: ?Sized> {
-    raw: RawRwLock,
+    pub(crate) raw: RawRwLock,
     // The writer's record; zero-sized without the `diagnostics` feature.
     writer: diag::HolderCell,
     value: UnsafeCell<T>,
@@ -263,6 +263,7 @@ impl<T: ?Sized> RwLock<T> {
     /// # });
     /// ```
     #[inline]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn read(&self) -> Read<'_, T> {
         Read::new(self, diag::caller())
     }
@@ -285,10 +286,12 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[inline]
     #[must_use = "if unused the lock is released at once"]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
         if self.raw.try_read() {
+            let reader = diag::read_acquired(&self.raw, diag::caller(), false);
             // SAFETY: we just took a read lock.
-            Some(unsafe { RwLockReadGuard::new(self) })
+            Some(unsafe { RwLockReadGuard::new(self, reader) })
         } else {
             None
         }
@@ -316,6 +319,7 @@ impl<T: ?Sized> RwLock<T> {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_read")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn read_blocking(&self) -> RwLockReadGuard<'_, T> {
         crate::raw::wait::block_on(self.read(), None).expect("a wait without deadline completes")
     }
@@ -343,6 +347,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn read_blocking_timeout(
         &self,
         timeout: core::time::Duration,
@@ -371,6 +376,7 @@ impl<T: ?Sized> RwLock<T> {
     /// # });
     /// ```
     #[doc(alias = "read_arc")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn read_owned(self: &Arc<Self>) -> ReadOwned<T> {
         ReadOwned::new(self.clone(), diag::caller())
     }
@@ -396,6 +402,7 @@ impl<T: ?Sized> RwLock<T> {
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_read_owned")]
     #[doc(alias = "read_arc_blocking")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn read_owned_blocking(self: &Arc<Self>) -> OwnedRwLockReadGuard<T> {
         crate::raw::wait::block_on(self.read_owned(), None)
             .expect("a wait without deadline completes")
@@ -424,6 +431,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn read_owned_blocking_timeout(
         self: &Arc<Self>,
         timeout: core::time::Duration,
@@ -447,10 +455,12 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[must_use = "if unused the lock is released at once"]
     #[doc(alias = "try_read_arc")]
+    #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_read_owned(self: &Arc<Self>) -> Option<OwnedRwLockReadGuard<T>> {
         if self.raw.try_read() {
+            let reader = diag::read_acquired(&self.raw, diag::caller(), false);
             // SAFETY: we just took a read lock.
-            Some(unsafe { OwnedRwLockReadGuard::new(self.clone()) })
+            Some(unsafe { OwnedRwLockReadGuard::new(self.clone(), reader) })
         } else {
             None
         }
@@ -969,11 +979,11 @@ impl<T: ?Sized> RwLock<T> {
         self.writer.get()
     }
 
-    /// The write side as a diagnosed wait sees it (a zero-sized no-op without
-    /// `diagnostics`).
+    /// The lock as a diagnosed wait sees it: its writer's record, and its readers (a
+    /// zero-sized no-op without `diagnostics`).
     #[inline]
     pub(crate) fn writer_target(&self, kind: diag::LockKind) -> diag::Target<'_> {
-        diag::Target::new(&self.writer, self, kind)
+        diag::Target::new(&self.writer, self, kind).with_readers(&self.raw)
     }
 }
 
