@@ -177,8 +177,9 @@ pub(crate) use self::record::{caller, watch, HolderCell, HolderRef, Site, Target
 
 /// The holder of a lock: where it took the lock, when, and on which thread.
 ///
-/// Returned by [`Mutex::holder`](crate::Mutex::holder) and
-/// [`RwLock::writer`](crate::RwLock::writer), and carried by [`LongWait`] and
+/// Returned by [`Mutex::holder`](crate::Mutex::holder),
+/// [`RwLock::writer`](crate::RwLock::writer) and
+/// [`ReentrantMutex::holder`](crate::ReentrantMutex::holder), and carried by [`LongWait`] and
 /// [`BlockedThread`]. It is a copy taken when it was read: [`held_for`](Holder::held_for)
 /// keeps counting, but the lock may have changed hands since.
 ///
@@ -712,7 +713,9 @@ impl BlockedThread {
         self.addr
     }
 
-    /// The holder of that lock: the next thread of the cycle, and where it took the lock.
+    /// The holder of that lock that this thread waits for in the cycle: the next thread of
+    /// the cycle, and where it took the lock (for a reader of a `RwLock`, its first read
+    /// lock of it).
     ///
     /// # Examples
     ///
