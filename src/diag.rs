@@ -95,7 +95,7 @@ mod off {
         }
 
         #[inline(always)]
-        pub(crate) fn with_readers<L: ?Sized>(self, _raw: &L) -> Self {
+        pub(crate) fn with_readers(self) -> Self {
             self
         }
 
@@ -118,7 +118,7 @@ mod off {
         pub(crate) fn record_holder(&self, _target: Target<'_>) {}
 
         #[inline(always)]
-        pub(crate) fn record_reader<L: ?Sized>(&self, _raw: &L) -> Reader {
+        pub(crate) fn record_reader(&self, _target: Target<'_>) -> Reader {
             Reader
         }
 
@@ -131,12 +131,12 @@ mod off {
     pub(crate) struct Reader;
 
     #[inline(always)]
-    pub(crate) fn read_acquired<L: ?Sized>(_raw: &L, _site: Site, _by_task: bool) -> Reader {
+    pub(crate) fn read_acquired(_cell: HolderRef<'_>, _site: Site, _by_task: bool) -> Reader {
         Reader
     }
 
     #[inline(always)]
-    pub(crate) fn read_released<L: ?Sized>(_raw: &L, _reader: Reader) {}
+    pub(crate) fn read_released(_reader: Reader) {}
 
     #[inline(always)]
     pub(crate) fn watch<S, R>(

@@ -68,7 +68,7 @@ use crate::sync::const_fn;
 ///
 /// # Size
 ///
-/// `Mutex<()>` is 16 bytes on 64-bit targets (56 with the `diagnostics` feature, which adds
+/// `Mutex<()>` is 16 bytes on 64-bit targets (64 with the `diagnostics` feature, which adds
 /// the holder's record): a state word and a pointer to its wait queue. The
 /// queue is allocated the first time a waiter has to park, never on the uncontended path;
 /// waiting itself allocates nothing (the waiter's place in the queue is inside its future).

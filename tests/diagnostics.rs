@@ -1347,3 +1347,143 @@ fn read_locks_held_by_tasks_are_not_followed() {
     });
     drop(read);
 }
+
+/// A thread reads `l` (after a read by a task it polled, if `task_first`) and then waits for
+/// `m`, which the main thread holds while it waits to write `l`: returns the cycle found.
+fn reader_and_writer_cycle(task_first: bool) -> Option<DeadlockCycle> {
+    let l = Arc::new(RwLock::new(()));
+    let m = Arc::new(Mutex::new(()));
+    let both_hold = Arc::new(Barrier::new(2));
+    let give_up = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (l, m, both_hold, give_up) = (l.clone(), m.clone(), both_hold.clone(), give_up.clone());
+        thread::spawn(move || {
+            let by_task = task_first.then(|| block_on(l.read()));
+            let by_thread = l.read_blocking();
+            drop(by_task); // the thread's own read lock is what is left
+            both_hold.wait();
+            while !give_up.load(Ordering::SeqCst) {
+                drop(m.lock_blocking_timeout(Duration::from_millis(20)));
+            }
+            drop(by_thread);
+        })
+    };
+    let held = m.lock_blocking();
+    both_hold.wait();
+    let checker = {
+        let locks = [addr(&*l), addr(&*m)];
+        let give_up = give_up.clone();
+        thread::spawn(move || {
+            let cycle = find_cycle_through(&locks);
+            give_up.store(true, Ordering::SeqCst);
+            cycle
+        })
+    };
+    drop(l.write_blocking()); // a cycle until the reader gives up
+    drop(held);
+    reader.join().unwrap();
+    checker.join().unwrap()
+}
+
+#[test]
+fn a_threads_read_lock_is_followed_whether_or_not_a_task_it_polled_read_first() {
+    for task_first in [false, true] {
+        let cycle = reader_and_writer_cycle(task_first).expect("the cycle was found");
+        assert_eq!(cycle.threads().len(), 2, "{cycle}");
+    }
+}
+
+#[test]
+fn readers_let_in_but_not_yet_running_are_not_blocked() {
+    // Readers queue behind a writer, each holding a mutex of its own; the downgrade lets them
+    // all in at once, and the downgraded reader then waits for the last reader's mutex. No
+    // thread is ever stuck, so no cycle may be reported, however late the readers run.
+    const READERS: usize = 4;
+    let l = Arc::new(RwLock::new(()));
+    let ms: Arc<Vec<Mutex<()>>> = Arc::new((0..READERS).map(|_| Mutex::new(())).collect());
+    let stop = Arc::new(AtomicBool::new(false));
+    let checker = {
+        let (l, ms, stop) = (l.clone(), ms.clone(), stop.clone());
+        thread::spawn(move || {
+            let mut locks: Vec<usize> = ms.iter().map(addr).collect();
+            locks.push(addr(&*l));
+            while !stop.load(Ordering::SeqCst) {
+                let found = diagnostics::check_deadlock()
+                    .into_iter()
+                    .find(|c| c.threads().iter().any(|t| locks.contains(&t.lock_addr())));
+                if let Some(cycle) = found {
+                    return Some(cycle.to_string());
+                }
+            }
+            None
+        })
+    };
+    let until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < until {
+        let w = l.write_blocking();
+        let readers: Vec<_> = (0..READERS)
+            .map(|i| {
+                let (l, ms, holds) = (l.clone(), ms.clone(), Arc::new(Barrier::new(2)));
+                let t = {
+                    let holds = holds.clone();
+                    thread::spawn(move || {
+                        let g = ms[i].lock_blocking();
+                        holds.wait();
+                        drop(l.read_blocking());
+                        drop(g);
+                    })
+                };
+                holds.wait();
+                t
+            })
+            .collect();
+        // Let the readers queue (if one has not yet, it queues behind nobody afterwards).
+        thread::sleep(Duration::from_millis(1));
+        let r = RwLockWriteGuard::downgrade(w);
+        drop(ms[READERS - 1].lock_blocking());
+        drop(r);
+        readers.into_iter().for_each(|t| t.join().unwrap());
+    }
+    stop.store(true, Ordering::SeqCst);
+    if let Some(cycle) = checker.join().unwrap() {
+        panic!("a cycle was reported where no thread is stuck:\n{cycle}");
+    }
+}
+
+#[test]
+fn a_leaked_read_guard_is_no_reader_of_a_new_lock_in_its_place() {
+    let mut slot = Some(RwLock::new(()));
+    std::mem::forget(slot.as_ref().unwrap().try_read().unwrap());
+    let old = addr(slot.as_ref().unwrap());
+    slot = Some(RwLock::new(()));
+    let l = slot.as_ref().unwrap();
+    assert_eq!(addr(l), old);
+    // A writer holds the new lock and a reader waits for it: no cycle, since nobody reads it.
+    let (held, done) = (Barrier::new(2), AtomicBool::new(false));
+    let reported = thread::scope(|s| {
+        s.spawn(|| {
+            let w = l.write_blocking();
+            held.wait();
+            while !done.load(Ordering::SeqCst) {
+                thread::sleep(Duration::from_millis(1));
+            }
+            drop(w);
+        });
+        held.wait();
+        let checker = s.spawn(|| {
+            let deadline = Instant::now() + Duration::from_millis(300);
+            let mut found = None;
+            while found.is_none() && Instant::now() < deadline {
+                found = diagnostics::check_deadlock()
+                    .into_iter()
+                    .find(|c| c.threads().iter().any(|t| t.lock_addr() == addr(l)));
+                thread::sleep(Duration::from_millis(1));
+            }
+            done.store(true, Ordering::SeqCst);
+            found
+        });
+        drop(l.read_blocking());
+        checker.join().unwrap()
+    });
+    assert!(reported.is_none(), "{}", reported.unwrap());
+}

@@ -96,11 +96,20 @@
 //! time; a wait on a `RwLock` also points to every thread that reads that lock.
 //!
 //! **Readers.** A read lock has no single holder to record in the lock, so read locks are
-//! counted in one process-wide table instead, a row per lock and thread with the site and
-//! time of that thread's first read lock. The row is added after the lock is taken and
-//! counted down before it is released, so the check never follows a reader that has left;
-//! the read guard keeps the number of the thread that took it, so a guard dropped on
-//! another thread counts down the right row.
+//! counted in one process-wide table instead, a row per lock and reader with the site and
+//! time of that reader's first read lock; a thread and the tasks it polls are different
+//! readers, since the check follows the one and not the others. The row is added after the
+//! lock is taken and counted down before it is released, so the check never follows a
+//! reader that has left. A lock's rows are found by a number it is given when it first needs
+//! one, not by its address, which a moved or dropped lock leaves to others; and a read guard
+//! keeps its lock's number and its reader, so a guard dropped on another thread counts down
+//! the right row.
+//!
+//! **Waits that are no longer queued.** A wait leaves the registry when its thread (or
+//! task) runs again. Between being handed its lock (or let in) and running, it is still
+//! registered but no longer blocked: the check reads the wait's place in the lock's queue
+//! (an atomic word in the same pinned wait as its entry) and leaves out a wait that is not
+//! queued.
 //!
 //! # Costs
 //!
@@ -108,7 +117,7 @@
 //! locks compile to the code they have without diagnostics (the existing `mutex/uncontended`
 //! and `rwlock/uncontended-write` benchmarks are unchanged).
 //!
-//! With it: a `Mutex`, `RwLock` or `ReentrantMutex` is 40 bytes larger (the record), and a
+//! With it: a `Mutex`, `RwLock` or `ReentrantMutex` is 48 bytes larger (the record), and a
 //! wait future is larger by its registry entry (about 130 bytes). Every acquisition takes a
 //! time stamp and writes the record, and every release clears it;
 //! `cargo bench --bench mutex -- mutex/diagnostics`, with and without
@@ -144,7 +153,8 @@
 //!   thread neither waits nor changes the record.
 //! - After a [`Condvar`](crate::Condvar) wait, the holder's site is the site of the
 //!   condvar wait that took the mutex back.
-//! - A leaked wait future stays registered (and is reported once) for ever.
+//! - A leaked wait future stays registered (and is reported once) for ever, and a leaked
+//!   read guard stays counted as a reader of its lock (which it keeps read-locked).
 //! - Holder times need a clock: on `wasm32-unknown-unknown`, where `std` has none, leave the
 //!   feature off.
 //! - The check sees a snapshot: a cycle it reports existed when the registry was read. A
@@ -963,6 +973,11 @@ pub fn check_deadlock() -> Vec<DeadlockCycle> {
         let Some((id, handle)) = &entry.thread else {
             return;
         };
+        // A wait that was handed its lock, or let in, is not blocked, though it has not run
+        // to leave the registry yet.
+        if !entry.is_queued() {
+            return;
+        }
         let mut holders: Vec<Snapshot> = holder.into_iter().collect();
         if entry.readers != 0 {
             holders.extend(readers::readers_of(&holds, entry.readers));

@@ -2,24 +2,27 @@
 //! on a lock to the threads that read it.
 //!
 //! A read lock has no single holder to record in the lock, so the holds live in one
-//! process-wide table instead, one row per lock and thread, counting that thread's read
-//! guards. A row is added after the read lock is taken and counted down before it is
-//! released, so every row names a thread that holds the lock: the check may miss a reader
-//! for a moment, but never follows one that has left.
+//! process-wide table instead, one row per lock and reader, counting that reader's read
+//! guards. A reader is a thread, or the tasks a thread polled (kept apart: the check does not
+//! follow a task's hold, and must still follow the thread's own). A row is added after the
+//! read lock is taken and counted down before it is released, so every row names a thread
+//! that holds the lock: the check may miss a reader for a moment, but never follows one that
+//! has left.
 //!
-//! A read guard keeps the number of the thread that took it, and takes down that thread's
-//! row wherever it is dropped: a guard sent to another thread is still counted for the one
+//! A lock's rows are found by the lock's number (see `HolderCell::readers_id`), and a read
+//! guard keeps its lock's number and the reader that took it: it counts down that row
+//! wherever it is dropped, so a guard sent to another thread is still counted for the one
 //! that took the lock, as a holder record is.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::record::{Site, Snapshot};
+use super::record::{HolderRef, Site, Snapshot};
 
-/// One thread's read guards of one lock.
+/// One reader's read guards of one lock.
 pub(super) struct Hold {
-    /// The lock's read side (its raw lock's address).
-    key: usize,
-    /// The first of them: where, when and by which thread (or task) it was taken.
+    /// The lock's number.
+    lock: u64,
+    /// The reader's first read lock of it: where, when, and by which thread (or task).
     first: Snapshot,
     count: usize,
 }
@@ -32,47 +35,37 @@ pub(super) fn holds() -> MutexGuard<'static, Vec<Hold>> {
     HOLDS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The key of the read side whose raw lock is `raw`.
-#[inline]
-pub(super) fn key<L: ?Sized>(raw: &L) -> usize {
-    (raw as *const L).cast::<()>() as usize
+/// Which row a read guard counts in: its lock's number and its reader.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Reader {
+    lock: u64,
+    reader: usize,
 }
 
-/// Which thread took a read lock: kept in the read guard, so that its release takes down
-/// that thread's row wherever the guard is dropped.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Reader(usize);
-
-/// Records that the current thread (or a task it polls) has just taken a read lock of the
-/// lock whose raw lock is `raw`, at `site`.
-pub(crate) fn read_acquired<L: ?Sized>(raw: &L, site: Site, by_task: bool) -> Reader {
-    let key = key(raw);
+/// Records that the current thread (or a task it polls, `by_task`) has just taken, at `site`,
+/// a read lock of the lock whose holder record is `cell`.
+pub(crate) fn read_acquired(cell: HolderRef<'_>, site: Site, by_task: bool) -> Reader {
     let first = Snapshot::now(site, by_task);
-    let reader = Reader(first.thread_id());
+    let at = Reader {
+        lock: cell.cell().readers_id(),
+        reader: first.thread_and_task(),
+    };
     let mut holds = holds();
-    match holds
-        .iter_mut()
-        .find(|h| h.key == key && h.first.thread_id() == first.thread_id())
-    {
+    match holds.iter_mut().find(|h| at.is(h)) {
         Some(hold) => hold.count += 1,
         None => holds.push(Hold {
-            key,
+            lock: at.lock,
             first,
             count: 1,
         }),
     }
-    reader
+    at
 }
 
-/// Records that one read lock of the lock whose raw lock is `raw`, taken by `reader`, is
-/// about to be released.
-pub(crate) fn read_released<L: ?Sized>(raw: &L, reader: Reader) {
-    let key = key(raw);
+/// Records that a read lock counted at `at` is about to be released.
+pub(crate) fn read_released(at: Reader) {
     let mut holds = holds();
-    let found = holds
-        .iter()
-        .position(|h| h.key == key && h.first.thread_id() == reader.0);
-    if let Some(i) = found {
+    if let Some(i) = holds.iter().position(|h| at.is(h)) {
         holds[i].count -= 1;
         if holds[i].count == 0 {
             holds.swap_remove(i);
@@ -80,10 +73,19 @@ pub(crate) fn read_released<L: ?Sized>(raw: &L, reader: Reader) {
     }
 }
 
-/// The threads (and tasks) that hold read locks of the read side `key`, each with its first
-/// read lock's record.
-pub(super) fn readers_of(holds: &[Hold], key: usize) -> impl Iterator<Item = Snapshot> + '_ {
-    holds.iter().filter(move |h| h.key == key).map(|h| h.first)
+impl Reader {
+    fn is(self, hold: &Hold) -> bool {
+        hold.lock == self.lock && hold.first.thread_and_task() == self.reader
+    }
+}
+
+/// The threads (and tasks) that hold read locks of the lock numbered `lock`, each with its
+/// first read lock's record.
+pub(super) fn readers_of(holds: &[Hold], lock: u64) -> impl Iterator<Item = Snapshot> + '_ {
+    holds
+        .iter()
+        .filter(move |h| h.lock == lock)
+        .map(|h| h.first)
 }
 
 #[cfg(test)]
@@ -99,10 +101,10 @@ mod tests {
 
     /// The read holds of `lock`: (thread number, line of the first read, count).
     fn rows<T>(lock: &RwLock<T>) -> Vec<(usize, u32, usize)> {
-        let key = key(&lock.raw);
+        let id = lock.readers().cell().readers_id();
         holds()
             .iter()
-            .filter(|h| h.key == key)
+            .filter(|h| h.lock == id)
             .map(|h| (h.first.thread_id(), h.first.holder().site().line(), h.count))
             .collect()
     }
@@ -121,12 +123,14 @@ mod tests {
         let e = lock
             .read_owned_blocking_timeout(core::time::Duration::ZERO)
             .unwrap();
-        // One row per thread, first site kept, every guard counted.
-        assert_eq!(rows(&lock), [(me, line, 5)]);
+        // One row for the thread and one for the task it polled, first sites kept, every
+        // guard counted.
+        let expected = [(me, line, 4), (me, line + 2, 1)];
+        assert_eq!(rows(&lock), expected);
         // Mapping moves the read lock, and its count, to the new guard.
         let a = RwLockReadGuard::map(a, |v| &v.0);
         let b = MappedRwLockReadGuard::map(RwLockReadGuard::map(b, |v| v), |v| &v.1);
-        assert_eq!(rows(&lock), [(me, line, 5)]);
+        assert_eq!(rows(&lock), expected);
         drop((a, b, c, d, e));
         assert!(rows(&lock).is_empty());
 
@@ -185,5 +189,35 @@ mod tests {
         }
         assert!(rows(&lock).is_empty());
         assert!(lock.try_write().is_some());
+    }
+
+    #[test]
+    fn a_thread_and_the_tasks_it_polls_are_counted_apart() {
+        let lock = RwLock::new(0);
+        let id = lock.readers().cell().readers_id();
+        let followed = || {
+            let holds = holds();
+            readers_of(&holds, id).filter(|h| !h.task()).count()
+        };
+        let by_task = futures::executor::block_on(lock.read());
+        let by_thread = lock.read_blocking();
+        assert_eq!(followed(), 1);
+        // The task's read lock goes; the thread's own is still followed.
+        drop(by_task);
+        assert_eq!(followed(), 1);
+        assert_eq!(rows(&lock).len(), 1);
+        drop(by_thread);
+        assert!(rows(&lock).is_empty());
+    }
+
+    #[test]
+    fn a_leaked_read_guard_is_no_reader_of_the_next_lock_at_its_address() {
+        let mut slot = Some(RwLock::new(()));
+        let old = slot.as_ref().map(|l| l as *const RwLock<()>);
+        core::mem::forget(slot.as_ref().unwrap().try_read().unwrap());
+        slot = Some(RwLock::new(())); // in the old one's place
+        let lock = slot.as_ref().unwrap();
+        assert_eq!(Some(lock as *const RwLock<()>), old);
+        assert!(rows(lock).is_empty());
     }
 }

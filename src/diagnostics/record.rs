@@ -112,6 +112,8 @@ pub(crate) struct HolderCell {
     since: AtomicU64,
     thread: AtomicUsize,
     pub(super) group: AtomicPtr<Slot>,
+    /// The lock's number in the readers' table, 0 until it needs one (see `readers`).
+    readers: AtomicU64,
 }
 
 // The record is rewritten whole by each holder and read with retries (the seqlock), and the
@@ -128,6 +130,27 @@ impl HolderCell {
             since: AtomicU64::new(0),
             thread: AtomicUsize::new(0),
             group: AtomicPtr::new(ptr::null_mut()),
+            readers: AtomicU64::new(0),
+        }
+    }
+
+    /// The lock's number in the readers' table, given the first time it is asked for.
+    ///
+    /// A number rather than the lock's address, which a moved lock leaves behind and a new
+    /// lock may take over: the rows of a leaked read guard must not become another lock's.
+    pub(super) fn readers_id(&self) -> u64 {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let id = self.readers.load(Ordering::Relaxed);
+        if id != 0 {
+            return id;
+        }
+        let new = NEXT.fetch_add(1, Ordering::Relaxed);
+        match self
+            .readers
+            .compare_exchange(0, new, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => new,
+            Err(first) => first,
         }
     }
 
@@ -242,6 +265,11 @@ impl Snapshot {
         self.thread & !BY_TASK
     }
 
+    /// The thread's number, with whether it was a task's poll.
+    pub(super) fn thread_and_task(self) -> usize {
+        self.thread
+    }
+
     pub(super) fn holder(self) -> Holder {
         Holder {
             site: self.site,
@@ -267,18 +295,23 @@ impl<'a> HolderRef<'a> {
     pub(crate) fn clear(self) {
         self.0.clear();
     }
+
+    /// The record itself.
+    pub(super) fn cell(self) -> &'a HolderCell {
+        self.0
+    }
 }
 
 /// A lock as a wait sees it: its holder record, its address and its kind, and for a
-/// `RwLock` the key of its read holds.
+/// `RwLock` the number of its rows in the readers' table.
 #[derive(Clone, Copy)]
 pub(crate) struct Target<'a> {
     cell: &'a HolderCell,
     addr: usize,
     kind: LockKind,
-    /// The key of the lock's read holds (see `readers`), or 0: a wait on this lock also waits
-    /// for its readers.
-    readers: usize,
+    /// The lock's number in the readers' table (see `readers`), or 0: a wait on this lock
+    /// also waits for its readers.
+    readers: u64,
 }
 
 impl<'a> Target<'a> {
@@ -292,13 +325,12 @@ impl<'a> Target<'a> {
         }
     }
 
-    /// The same lock, whose read locks are counted under `raw` (see
-    /// [`read_acquired`](super::readers::read_acquired)): the deadlock check follows a wait
-    /// on it to its readers as well as to its holder.
+    /// The same lock, which has readers (see [`read_acquired`](super::readers::read_acquired)):
+    /// the deadlock check follows a wait on it to its readers as well as to its holder.
     #[inline]
-    pub(crate) fn with_readers<L: ?Sized>(self, raw: &L) -> Self {
+    pub(crate) fn with_readers(self) -> Self {
         Target {
-            readers: super::readers::key(raw),
+            readers: self.cell.readers_id(),
             ..self
         }
     }
@@ -357,11 +389,11 @@ impl WaitRecord {
         target.cell.record(self.site, self.task);
     }
 
-    /// Records the wait's caller as a reader of the lock whose raw lock is `raw`: the wait
-    /// has just taken a read lock.
+    /// Records the wait's caller as a reader of `target`, of which the wait has just taken a
+    /// read lock.
     #[inline]
-    pub(crate) fn record_reader<L: ?Sized>(&self, raw: &L) -> super::readers::Reader {
-        super::readers::read_acquired(raw, self.site, self.task)
+    pub(crate) fn record_reader(&self, target: Target<'_>) -> super::readers::Reader {
+        super::readers::read_acquired(HolderRef(target.cell), self.site, self.task)
     }
 
     /// Leaves the registry, if the wait is in it. `target` is the lock it waited for.
@@ -374,9 +406,16 @@ impl WaitRecord {
 
     #[cold]
     #[inline(never)]
-    fn register(&mut self, target: Target<'_>, blocking: bool) {
+    fn register(&mut self, target: Target<'_>, blocking: bool, node: *const Node) {
         let thread = blocking.then(|| (crate::sync::thread::current_id(), std::thread::current()));
-        let entry = Entry::new(target.addr, target.kind, target.readers, self.site, thread);
+        let entry = Entry::new(
+            target.addr,
+            target.kind,
+            target.readers,
+            self.site,
+            thread,
+            node,
+        );
         let slot: *const Slot = &self.entry;
         let mut reg = registry();
         // SAFETY: the slot is in this pinned wait, which leaves the registry (`cancel`, or
@@ -454,7 +493,7 @@ impl<S: Strategy> Strategy for Watched<'_, S> {
     fn park(&mut self, queue: &WaitQueue, node: Pin<&Node>, just_linked: bool) -> Poll<Wakeup> {
         if !self.rec.registered {
             let blocking = self.inner.is_blocking();
-            self.rec.register(self.target, blocking);
+            self.rec.register(self.target, blocking, &*node);
         }
         self.inner.park(queue, node, just_linked)
     }
@@ -486,8 +525,10 @@ mod tests {
         let site = Location::caller();
         let mut waits: Vec<Box<WaitRecord>> =
             (0..12).map(|_| Box::new(WaitRecord::new(site))).collect();
+        // Never looked at here (only the deadlock check reads a wait's node).
+        let node = Box::pin(Node::new());
         for (i, wait) in waits.iter_mut().enumerate() {
-            wait.register(target(i % 3), i % 2 == 0);
+            wait.register(target(i % 3), i % 2 == 0, &*node);
         }
         for lock in 0..3 {
             assert_eq!(group_of(addr(lock)), (4, None));
@@ -525,7 +566,8 @@ mod tests {
         let first = Location::caller();
         cell.record(first, true);
         let mut wait = Box::new(WaitRecord::new(first));
-        wait.register(target, false);
+        let node = Box::pin(Node::new());
+        wait.register(target, false, &*node);
         assert_eq!(group_of(target.addr), (1, Some(first.line())));
         cell.clear();
         assert_eq!(group_of(target.addr), (1, None));
@@ -534,6 +576,39 @@ mod tests {
         assert_eq!(group_of(target.addr), (1, Some(second.line())));
         wait.cancel(target);
         assert_eq!(group_of(target.addr), (0, None));
+        cell.clear();
+    }
+
+    /// A blocked thread whose node is no longer queued (it was handed the lock, or let in,
+    /// and has yet to run) is not in a cycle, though its wait is still registered.
+    #[test]
+    fn a_wait_that_is_no_longer_queued_is_not_blocked() {
+        use crate::raw::queue::WaitQueue;
+
+        let cell = HolderCell::new();
+        let target = Target::new(&cell, &cell, LockKind::Mutex);
+        let site = Location::caller();
+        // This thread holds the lock and waits for it: a cycle of one, while queued.
+        cell.record(site, false);
+        let queue = WaitQueue::new();
+        let node = Box::pin(Node::new());
+        let waker = futures::task::noop_waker();
+        queue
+            .lock()
+            .push(node.as_ref(), Unpark::Task(waker), 0, false);
+        let mut wait = Box::new(WaitRecord::new(site));
+        wait.register(target, true, &*node);
+        let ours = || {
+            crate::diagnostics::check_deadlock()
+                .iter()
+                .any(|c| c.threads().iter().any(|t| t.lock_addr() == target.addr))
+        };
+        assert!(ours());
+        // Woken: still registered, but no longer blocked.
+        queue.lock().pop_front(0);
+        assert!(!ours());
+        assert!(node.take_wakeup().is_some());
+        wait.cancel(target);
         cell.clear();
     }
 }

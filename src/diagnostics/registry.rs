@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use super::record::{HolderCell, Site, Snapshot};
 use super::{LockKind, LongWait, ThreadId};
+use crate::raw::queue::Node;
 
 pub(super) type Hook = dyn Fn(&LongWait) + Send + Sync;
 
@@ -34,12 +35,14 @@ pub(super) struct Entry {
     holder: Option<Snapshot>,
     pub(super) addr: usize,
     pub(super) kind: LockKind,
-    /// The key of the lock's read holds, or 0 (see `Target`).
-    pub(super) readers: usize,
+    /// The lock's number in the readers' table, or 0 (see `Target`).
+    pub(super) readers: u64,
     pub(super) site: Site,
     pub(super) started: Instant,
     /// The blocked thread, for a blocking wait.
     pub(super) thread: Option<(usize, Thread)>,
+    /// The wait's node, in the same pinned wait as this entry: valid while it is linked.
+    node: *const Node,
     pub(super) reported: bool,
 }
 
@@ -47,9 +50,10 @@ impl Entry {
     pub(super) fn new(
         addr: usize,
         kind: LockKind,
-        readers: usize,
+        readers: u64,
         site: Site,
         thread: Option<(usize, Thread)>,
+        node: *const Node,
     ) -> Entry {
         Entry {
             prev: ptr::null(),
@@ -63,8 +67,18 @@ impl Entry {
             site,
             started: Instant::now(),
             thread,
+            node,
             reported: false,
         }
+    }
+
+    /// Whether the wait is queued on its lock now, rather than woken (handed the lock, or
+    /// let in) and yet to run.
+    pub(super) fn is_queued(&self) -> bool {
+        // SAFETY: the node is in the same pinned wait as this entry, which is linked (the
+        // caller got it from the registry, under its lock), so the wait has not left yet and
+        // its memory is still there; the node's state is an atomic.
+        unsafe { (*self.node).is_linked() }
     }
 
     fn report(&self, waited: Duration, holder: Option<Snapshot>) -> LongWait {

@@ -160,7 +160,9 @@ impl<R: RwLockRef> WaitKind for ReadKind<R> {
 
     #[inline(always)]
     fn finish(&mut self, (): (), lock: R) -> R::Read {
-        let reader = self.diag.record_reader(lock.raw());
+        let reader = self
+            .diag
+            .record_reader(lock.writer_target(diag::LockKind::RwLockRead));
         // SAFETY: the wait completed, so we hold a read lock.
         unsafe { lock.read_guard(reader) }
     }

@@ -274,7 +274,7 @@ impl<T: ?Sized> OwnedRwLockReadGuard<T> {
 impl<T: ?Sized> Drop for OwnedRwLockReadGuard<T> {
     #[inline]
     fn drop(&mut self) {
-        diag::read_released(&self.lock.raw, self.reader);
+        diag::read_released(self.reader);
         // SAFETY: the guard owns this kind of lock.
         unsafe { self.lock.raw.read_unlock() }
     }
@@ -596,7 +596,7 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
         // panics (too many readers), nothing changed and the guard still releases its lock.
         unsafe { guard.lock.raw.downgrade_upgradable() };
         let lock = Self::into_lock(guard);
-        let who = diag::read_acquired(&lock.raw, diag::caller(), false);
+        let who = diag::read_acquired(lock.readers(), diag::caller(), false);
         // SAFETY: we now hold a read lock, and still `gate`. The read guard owns the read
         // lock before `gate` goes, since waking its next holder can panic.
         let reader = unsafe { RwLockReadGuard::new(lock, who) };
@@ -805,7 +805,7 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
         // panics (too many readers), nothing changed and the guard still releases its lock.
         unsafe { guard.lock.raw.downgrade_upgradable() };
         let lock = Self::into_lock(guard);
-        let who = diag::read_acquired(&lock.raw, diag::caller(), false);
+        let who = diag::read_acquired(lock.readers(), diag::caller(), false);
         // SAFETY: we now hold a read lock, and still `gate`. The read guard owns the read
         // lock before `gate` goes, since waking its next holder can panic.
         let reader = unsafe { OwnedRwLockReadGuard::new(lock, who) };
@@ -837,7 +837,7 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
         guard.lock.raw.check_downgrade();
         let lock = Self::into_lock(guard);
         lock.writer.clear();
-        let who = diag::read_acquired(&lock.raw, diag::caller(), false);
+        let who = diag::read_acquired(lock.readers(), diag::caller(), false);
         // SAFETY: the read guard owns the read lock that the downgrade below takes (waking a
         // reader can panic: the guard then gives it up).
         let reader = unsafe { OwnedRwLockReadGuard::new(lock, who) };
@@ -1436,7 +1436,7 @@ mod mapped {
 
     impl<T: ?Sized> Drop for MappedRwLockReadGuard<'_, T> {
         fn drop(&mut self) {
-            diag::read_released(self.raw, self.reader);
+            diag::read_released(self.reader);
             // SAFETY: a mapped read guard exists only while its read lock is held.
             unsafe { self.raw.read_unlock() }
         }
@@ -1578,7 +1578,7 @@ mod mapped {
             guard.raw.check_downgrade();
             let guard = core::mem::ManuallyDrop::new(guard);
             guard.holder.clear();
-            let who = diag::read_acquired(guard.raw, diag::caller(), false);
+            let who = diag::read_acquired(guard.holder, diag::caller(), false);
             let reader = MappedRwLockReadGuard::new(guard.raw, guard.value, who);
             // SAFETY: we held the write lock and give it up for that read lock.
             unsafe { guard.raw.downgrade_write() };
@@ -1718,7 +1718,7 @@ mod mapped {
 
     impl<T: ?Sized, U: ?Sized> Drop for OwnedMappedRwLockReadGuard<T, U> {
         fn drop(&mut self) {
-            diag::read_released(&self.lock.raw, self.reader);
+            diag::read_released(self.reader);
             // SAFETY: a mapped read guard exists only while its read lock is held.
             unsafe { self.lock.raw.read_unlock() }
         }
@@ -1864,7 +1864,7 @@ mod mapped {
             let value = guard.value;
             let lock = Self::into_lock(guard);
             lock.writer.clear();
-            let who = diag::read_acquired(&lock.raw, diag::caller(), false);
+            let who = diag::read_acquired(lock.readers(), diag::caller(), false);
             let reader = OwnedMappedRwLockReadGuard::new(lock, value, who);
             // SAFETY: we held the write lock and give it up for that read lock.
             unsafe { reader.lock.raw.downgrade_write() };

@@ -120,7 +120,7 @@ pub use guards::{
 /// sync::<unisync::RwLock<std::cell::Cell<u8>>>();
 /// ```
 pub struct RwLock<T: ?Sized> {
-    pub(crate) raw: RawRwLock,
+    raw: RawRwLock,
     // The writer's record; zero-sized without the `diagnostics` feature.
     writer: diag::HolderCell,
     value: UnsafeCell<T>,
@@ -289,7 +289,7 @@ impl<T: ?Sized> RwLock<T> {
     #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
         if self.raw.try_read() {
-            let reader = diag::read_acquired(&self.raw, diag::caller(), false);
+            let reader = diag::read_acquired(self.readers(), diag::caller(), false);
             // SAFETY: we just took a read lock.
             Some(unsafe { RwLockReadGuard::new(self, reader) })
         } else {
@@ -458,7 +458,7 @@ impl<T: ?Sized> RwLock<T> {
     #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_read_owned(self: &Arc<Self>) -> Option<OwnedRwLockReadGuard<T>> {
         if self.raw.try_read() {
-            let reader = diag::read_acquired(&self.raw, diag::caller(), false);
+            let reader = diag::read_acquired(self.readers(), diag::caller(), false);
             // SAFETY: we just took a read lock.
             Some(unsafe { OwnedRwLockReadGuard::new(self.clone(), reader) })
         } else {
@@ -979,11 +979,18 @@ impl<T: ?Sized> RwLock<T> {
         self.writer.get()
     }
 
+    /// The record that read locks are counted under (a zero-sized no-op without
+    /// `diagnostics`).
+    #[inline]
+    pub(crate) fn readers(&self) -> diag::HolderRef<'_> {
+        diag::HolderRef::new(&self.writer)
+    }
+
     /// The lock as a diagnosed wait sees it: its writer's record, and its readers (a
     /// zero-sized no-op without `diagnostics`).
     #[inline]
     pub(crate) fn writer_target(&self, kind: diag::LockKind) -> diag::Target<'_> {
-        diag::Target::new(&self.writer, self, kind).with_readers(&self.raw)
+        diag::Target::new(&self.writer, self, kind).with_readers()
     }
 }
 
