@@ -83,6 +83,11 @@ mod off {
 
         #[inline(always)]
         pub(crate) fn clear(self) {}
+
+        #[inline(always)]
+        pub(crate) fn by_task(self) -> bool {
+            false
+        }
     }
 
     #[derive(Clone, Copy)]

@@ -135,12 +135,17 @@
 //! - Only [`Mutex`], [`RwLock`] and [`ReentrantMutex`] are tracked. A read lock is counted
 //!   for the deadlock check but has no holder record: a wait for readers (or for an
 //!   upgradable reader) is reported to the long-wait hook with no holder.
-//! - The check follows a wait on a `RwLock` to the lock's writer and to all of its readers,
-//!   whatever the wait is waiting for at that moment: a writer still queued behind another
-//!   writer, say, is taken to wait for the readers as well, which it will once it is first.
-//!   On a lock made with [`RwLock::with_max_readers`](crate::RwLock::with_max_readers), a
-//!   read that waits for room needs only one reader to leave: a cycle through one reader may
-//!   be reported while another reader can still leave and let it in.
+//! - The check follows a write or upgrade wait on a `RwLock` to the lock's writer and to all
+//!   of its readers, whatever the wait is waiting for at that moment: a writer still queued
+//!   behind another writer, say, is taken to wait for the readers as well, which it will once
+//!   it is first. A read wait is followed to the writer, and to the readers only while a
+//!   write or upgrade of that lock is queued too (the reader waits for them through it). So
+//!   a read that waits for room on a lock made with
+//!   [`RwLock::with_max_readers`](crate::RwLock::with_max_readers), with no writer queued,
+//!   is not followed to the readers; with one queued, it is, though it needs only one reader
+//!   to leave. And while a writer's release is still letting queued readers in (a batch of 32
+//!   at a time) and another writer is queued, a reader not let in yet is taken to wait for
+//!   the readers already in.
 //! - An async task has no identity that every runtime shares. A holder that took its lock
 //!   through an async wait is recorded with the thread that polled it, flagged with
 //!   [`Holder::by_task`], and the deadlock check does not follow it (the task may run on
@@ -969,6 +974,16 @@ pub fn check_deadlock() -> Vec<DeadlockCycle> {
     let mut reg = registry();
     // Always taken after the registry's lock, so the two are read at one moment.
     let holds = readers::holds();
+    // The locks with a queued write or upgrade: a read queued on one of them waits, through
+    // that writer, for the lock's readers. A read queued on another lock is waiting for its
+    // writer to go (holder record), or is already owed its read lock by a release that is
+    // still letting readers in, batch by batch: then it waits for no reader.
+    let mut writers_waiting = Vec::new();
+    reg.for_each(|entry, _| {
+        if entry.readers != 0 && entry.kind != LockKind::RwLockRead && entry.is_queued() {
+            writers_waiting.push(entry.readers);
+        }
+    });
     reg.for_each(|entry, holder| {
         let Some((id, handle)) = &entry.thread else {
             return;
@@ -979,7 +994,9 @@ pub fn check_deadlock() -> Vec<DeadlockCycle> {
             return;
         }
         let mut holders: Vec<Snapshot> = holder.into_iter().collect();
-        if entry.readers != 0 {
+        let through_writer =
+            entry.kind != LockKind::RwLockRead || writers_waiting.contains(&entry.readers);
+        if entry.readers != 0 && through_writer {
             holders.extend(readers::readers_of(&holds, entry.readers));
         }
         holders.retain(|h| !h.task());

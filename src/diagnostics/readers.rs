@@ -99,14 +99,17 @@ mod tests {
         RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
     };
 
-    /// The read holds of `lock`: (thread number, line of the first read, count).
+    /// The read holds of `lock`: (thread number, line of the first read, count), sorted.
     fn rows<T>(lock: &RwLock<T>) -> Vec<(usize, u32, usize)> {
         let id = lock.readers().cell().readers_id();
-        holds()
+        let mut rows = holds()
             .iter()
             .filter(|h| h.lock == id)
             .map(|h| (h.first.thread_id(), h.first.holder().site().line(), h.count))
-            .collect()
+            .collect::<Vec<_>>();
+        // In a stable order: other tests' releases reorder the table.
+        rows.sort_unstable();
+        rows
     }
 
     #[test]

@@ -300,6 +300,13 @@ impl<'a> HolderRef<'a> {
     pub(super) fn cell(self) -> &'a HolderCell {
         self.0
     }
+
+    /// Whether the lock's holder took it in a task (false when the lock is free, or held
+    /// without a record).
+    #[inline]
+    pub(crate) fn by_task(self) -> bool {
+        self.0.snapshot().is_some_and(Snapshot::task)
+    }
 }
 
 /// A lock as a wait sees it: its holder record, its address and its kind, and for a

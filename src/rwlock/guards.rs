@@ -836,8 +836,10 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
         // write lock then.
         guard.lock.raw.check_downgrade();
         let lock = Self::into_lock(guard);
+        // The read lock is the write lock's taker's: a task's, if a task took it.
+        let by_task = lock.readers().by_task();
         lock.writer.clear();
-        let who = diag::read_acquired(lock.readers(), diag::caller(), false);
+        let who = diag::read_acquired(lock.readers(), diag::caller(), by_task);
         // SAFETY: the read guard owns the read lock that the downgrade below takes (waking a
         // reader can panic: the guard then gives it up).
         let reader = unsafe { OwnedRwLockReadGuard::new(lock, who) };
@@ -1577,8 +1579,10 @@ mod mapped {
             // takes it (waking a reader can panic: the guard then gives it up).
             guard.raw.check_downgrade();
             let guard = core::mem::ManuallyDrop::new(guard);
+            // The read lock is the write lock's taker's: a task's, if a task took it.
+            let by_task = guard.holder.by_task();
             guard.holder.clear();
-            let who = diag::read_acquired(guard.holder, diag::caller(), false);
+            let who = diag::read_acquired(guard.holder, diag::caller(), by_task);
             let reader = MappedRwLockReadGuard::new(guard.raw, guard.value, who);
             // SAFETY: we held the write lock and give it up for that read lock.
             unsafe { guard.raw.downgrade_write() };
@@ -1863,8 +1867,10 @@ mod mapped {
             guard.lock.raw.check_downgrade();
             let value = guard.value;
             let lock = Self::into_lock(guard);
+            // As in `MappedRwLockWriteGuard::downgrade`.
+            let by_task = lock.readers().by_task();
             lock.writer.clear();
-            let who = diag::read_acquired(lock.readers(), diag::caller(), false);
+            let who = diag::read_acquired(lock.readers(), diag::caller(), by_task);
             let reader = OwnedMappedRwLockReadGuard::new(lock, value, who);
             // SAFETY: we held the write lock and give it up for that read lock.
             unsafe { reader.lock.raw.downgrade_write() };
