@@ -53,6 +53,7 @@ mod off {
         Mutex,
         RwLockWrite,
         RwLockUpgrade,
+        #[cfg(feature = "std")]
         ReentrantMutex,
         RwLockRead,
     }
