@@ -703,6 +703,30 @@ fn check_deadlock_follows_write_locks_too() {
     assert_eq!(kinds, [LockKind::Mutex, LockKind::RwLockWrite]);
 }
 
+/// Runs `wait` (a timed wait that fails) over and over while another thread checks, twenty
+/// times, that no reported cycle goes through the lock at `lock`.
+fn never_in_a_cycle_while(lock: usize, wait: impl Fn()) {
+    let checking = AtomicBool::new(true);
+    let seen = thread::scope(|s| {
+        let checker = s.spawn(|| {
+            let mut seen = false;
+            for _ in 0..20 {
+                seen |= diagnostics::check_deadlock()
+                    .into_iter()
+                    .any(|c| c.threads().iter().any(|t| t.lock_addr() == lock));
+                thread::sleep(Duration::from_millis(1));
+            }
+            checking.store(false, Ordering::SeqCst);
+            seen
+        });
+        while checking.load(Ordering::SeqCst) {
+            wait();
+        }
+        checker.join().unwrap()
+    });
+    assert!(!seen, "a lock held by a task was followed");
+}
+
 #[test]
 fn locks_held_by_tasks_are_not_followed() {
     // The main thread holds `m` through an async lock, then blocks on itself: no thread
@@ -710,24 +734,8 @@ fn locks_held_by_tasks_are_not_followed() {
     let m = Mutex::new(());
     let held = block_on(m.lock());
     assert!(m.holder().unwrap().by_task());
-    let blocked = AtomicBool::new(true);
-    thread::scope(|s| {
-        s.spawn(|| {
-            let mut seen = false;
-            for _ in 0..20 {
-                let ours = diagnostics::check_deadlock()
-                    .into_iter()
-                    .any(|c| c.threads().iter().any(|t| t.lock_addr() == addr(&m)));
-                seen |= ours;
-                thread::sleep(Duration::from_millis(1));
-            }
-            blocked.store(false, Ordering::SeqCst);
-            // After the loop ends, so that a failure does not leave it spinning.
-            assert!(!seen, "a lock held by a task was followed");
-        });
-        while blocked.load(Ordering::SeqCst) {
-            assert!(m.lock_blocking_timeout(Duration::from_millis(5)).is_none());
-        }
+    never_in_a_cycle_while(addr(&m), || {
+        assert!(m.lock_blocking_timeout(Duration::from_millis(5)).is_none());
     });
     drop(held);
 }
@@ -1330,26 +1338,10 @@ fn read_locks_held_by_tasks_are_not_followed() {
     // cannot be trusted to be the one that will release it, so no cycle is reported.
     let lock = RwLock::new(());
     let read = block_on(lock.read());
-    let blocked = AtomicBool::new(true);
-    thread::scope(|s| {
-        s.spawn(|| {
-            let mut seen = false;
-            for _ in 0..20 {
-                let ours = diagnostics::check_deadlock()
-                    .into_iter()
-                    .any(|c| c.threads().iter().any(|t| t.lock_addr() == addr(&lock)));
-                seen |= ours;
-                thread::sleep(Duration::from_millis(1));
-            }
-            blocked.store(false, Ordering::SeqCst);
-            // After the loop ends, so that a failure does not leave it spinning.
-            assert!(!seen, "a lock held by a task was followed");
-        });
-        while blocked.load(Ordering::SeqCst) {
-            assert!(lock
-                .write_blocking_timeout(Duration::from_millis(5))
-                .is_none());
-        }
+    never_in_a_cycle_while(addr(&lock), || {
+        assert!(lock
+            .write_blocking_timeout(Duration::from_millis(5))
+            .is_none());
     });
     drop(read);
 }
@@ -1576,26 +1568,10 @@ fn a_write_lock_a_task_took_stays_the_tasks_once_downgraded() {
     // write lock taken in a task.
     let lock = RwLock::new(());
     let read = block_on(async { RwLockWriteGuard::downgrade(lock.write().await) });
-    let blocked = AtomicBool::new(true);
-    thread::scope(|s| {
-        s.spawn(|| {
-            let mut seen = false;
-            for _ in 0..20 {
-                let ours = diagnostics::check_deadlock()
-                    .into_iter()
-                    .any(|c| c.threads().iter().any(|t| t.lock_addr() == addr(&lock)));
-                seen |= ours;
-                thread::sleep(Duration::from_millis(1));
-            }
-            blocked.store(false, Ordering::SeqCst);
-            // After the loop ends, so that a failure does not leave it spinning.
-            assert!(!seen, "a lock held by a task was followed");
-        });
-        while blocked.load(Ordering::SeqCst) {
-            assert!(lock
-                .write_blocking_timeout(Duration::from_millis(5))
-                .is_none());
-        }
+    never_in_a_cycle_while(addr(&lock), || {
+        assert!(lock
+            .write_blocking_timeout(Duration::from_millis(5))
+            .is_none());
     });
     drop(read);
 }
