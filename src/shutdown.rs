@@ -62,10 +62,12 @@ use crate::wait_group::{too_many, DrainKind, DrainRef, TriggerKind};
 ///
 /// [`new`](ShutdownSignal::new) and [`child`](ShutdownSignal::child) allocate one block each
 /// (the signal's state and its place in its parent's queue); the signal's own wait queue is
-/// allocated the first time something waits on it. Clones, guards and waits allocate nothing,
-/// except that [`track`](ShutdownSignal::track) on a signal more than 32 levels below its root
-/// lists the signal's ancestors in a short-lived allocation, to count the guard from the root
-/// down.
+/// allocated once, the first time something waits on it or a child is made under it. After
+/// that, clones, guards and waits allocate nothing, except that
+/// [`track`](ShutdownSignal::track) on a signal more than 32 levels below its root lists the
+/// signal's ancestors in a short-lived allocation, to count the guard from the root down, and
+/// a [`trigger`](ShutdownSignal::trigger) that reaches children lists the ones still to fire
+/// in a short-lived allocation on the firing thread.
 ///
 /// # Examples
 ///
@@ -392,8 +394,9 @@ impl ShutdownSignal {
     /// The one exception is a child that another call fired first, on another thread: the
     /// children under it are fired by that call, which may still be at work. They count as
     /// fired all the same ([`is_triggered`](ShutdownSignal::is_triggered) and
-    /// [`wait`](ShutdownSignal::wait) see this signal's firing); a
-    /// [`drained`](ShutdownSignal::drained) wait on one of them ends once that call reaches it.
+    /// [`wait`](ShutdownSignal::wait) see this signal's firing, and so does a
+    /// [`drained`](ShutdownSignal::drained) wait that looks while nothing is tracked); a drain
+    /// wait on one of them that was already parked ends once that call reaches it.
     /// A call that returns `false` does not wait for the one that fired: that one may still
     /// be firing the children (on another thread, or further up this thread's stack when this
     /// call comes from a waker it woke).
@@ -600,6 +603,12 @@ impl ShutdownSignal {
     /// It completes once both hold at some moment after the wait started, even if a new
     /// task is tracked before the waiter runs again. Bound it with your runtime's timer to
     /// drain with a deadline.
+    ///
+    /// A signal counts as fired as soon as an ancestor has (see
+    /// [`is_triggered`](ShutdownSignal::is_triggered)), and a wait polled then with nothing
+    /// tracked completes at once. A wait already parked when an ancestor fires learns of it
+    /// when the firing reaches this signal (a parent wakes its own waiters first): if a task
+    /// was tracked under this signal in between, the wait goes on until that task is done.
     ///
     /// # Cancel safety
     ///

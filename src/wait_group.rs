@@ -324,6 +324,13 @@ impl<R: DrainRef> WaitKind for DrainKind<R> {
 
     #[inline]
     fn poll<S: Strategy>(&mut self, node: Pin<&Node>, source: &R, strategy: &mut S) -> Poll<()> {
+        if source.fired_above() && source.drain().count() == 0 {
+            // An ancestor fired, its firing is on its way down to this drain, and nothing is
+            // tracked (a firing stays fired, so both held at the count's read): drained now,
+            // as `is_triggered` and a wait for the trigger already say.
+            cancel_wait(node, source.drain());
+            return Poll::Ready(());
+        }
         let polled = poll_drained(node, source.drain(), strategy);
         if polled.is_pending()
             && strategy.is_blocking()

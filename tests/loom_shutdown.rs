@@ -434,6 +434,34 @@ fn child_guard_drop_racing_trigger_drains_the_root() {
     });
 }
 
+/// A drain on a child racing the root's trigger, with a task tracked under the child that
+/// the main thread finishes after polling the drain once: the drain is not over while the
+/// task is, and it completes once the root has fired and the task is gone, whether it looks
+/// while the firing is still on its way down to the child or after it arrived. Two threads;
+/// `LOOM_MAX_PREEMPTIONS=2`.
+#[test]
+fn child_drain_racing_root_trigger_counts_the_firing_on_its_way() {
+    model_no_leak(|| {
+        let root = ShutdownSignal::new();
+        let child = root.child();
+        let guard = child.track();
+        let trigger = {
+            let root = root.clone();
+            thread::spawn(move || assert!(root.trigger()))
+        };
+        let mut drained = Box::pin(child.drained());
+        assert!(
+            poll_once(&mut drained).is_pending(),
+            "drained while a task is tracked"
+        );
+        drop(guard);
+        block_on(drained);
+        assert!(child.is_triggered());
+        assert_eq!(child.tracked(), 0);
+        trigger.join().unwrap();
+    });
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. A wait group reaching zero racing a new token.
 // ---------------------------------------------------------------------------------------------
