@@ -732,7 +732,7 @@ impl<'a, G: CondvarGuard> WaitCore<'a, G> {
         let source = this
             .source
             .as_ref()
-            .expect("condvar wait polled after completion");
+            .expect(crate::future::POLLED_AFTER_COMPLETION);
         let source_mutex = G::source_mutex(source);
         // SAFETY: `source` came from a guard and the lock has not been released since (the
         // waiter tracks that); the waiter releases it once, and its holder is no longer then.
@@ -780,7 +780,7 @@ impl<'a, G: CondvarGuard> WaitCore<'a, G> {
         let source = this
             .source
             .take()
-            .expect("`WaitWhile` polled after completion");
+            .expect(crate::future::POLLED_AFTER_COMPLETION);
         debug_assert!(this.waiter.holds_lock());
         // SAFETY: the waiter has not released the lock that `source`'s guard held.
         unsafe { G::from_source(source) }

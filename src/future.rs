@@ -14,6 +14,9 @@ use pin_project_lite::pin_project;
 use crate::raw::queue::Node;
 use crate::raw::wait::Strategy;
 
+/// The panic of every future polled again after it completed (see `crate::futures`).
+pub(crate) const POLLED_AFTER_COMPLETION: &str = "a unisync future was polled after it completed";
+
 /// What a future waits for, apart from its node and its source.
 pub(crate) trait WaitKind {
     /// What the future holds on to: a reference to the primitive, or an `Arc` of it.
@@ -97,10 +100,7 @@ impl<W: WaitKind> Shell<W> {
         strategy: &mut S,
     ) -> Poll<W::Output> {
         let this = self.project();
-        let source = this
-            .source
-            .as_ref()
-            .expect("a unisync future was polled after it completed");
+        let source = this.source.as_ref().expect(POLLED_AFTER_COMPLETION);
         let ready = ready!(this.kind.poll(this.node.as_ref(), source, strategy));
         let source = this.source.take().expect("checked above");
         Poll::Ready(this.kind.finish(ready, source))

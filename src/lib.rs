@@ -287,6 +287,13 @@ pub use wait_group::{WaitGroup, WaitGroupToken};
 /// machine words (72 bytes on 64-bit targets), laid out so that moving one right after it was
 /// built (as `FutureExt::now_or_never` or a `select!` does) is a cheap copy.
 ///
+/// # Panics
+///
+/// Polling one of these futures again after it returned `Poll::Ready` panics with "a unisync
+/// future was polled after it completed": its output (a guard, a permit) was already handed
+/// out. A `select!` loop or a combinator that may poll a finished arm can ask
+/// `FusedFuture::is_terminated` first.
+///
 /// # Examples
 ///
 /// ```

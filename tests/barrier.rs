@@ -965,3 +965,13 @@ fn a_timed_wait_sees_an_abort_or_reset_that_came_before_its_deadline() {
         });
     }
 }
+
+/// Polling a finished barrier wait again panics with the message every unisync future uses.
+#[test]
+#[should_panic(expected = "a unisync future was polled after it completed")]
+fn wait_polled_after_completion_panics() {
+    let barrier = Barrier::new(1);
+    let mut wait = Box::pin(barrier.wait());
+    assert!(poll_once(&mut wait).is_ready());
+    let _ = poll_once(&mut wait);
+}

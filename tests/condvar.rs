@@ -770,3 +770,36 @@ fn a_timed_wait_counts_a_notify_all_that_began_before_its_deadline() {
         }
     });
 }
+
+/// Polling a finished condvar wait again panics with the message every unisync future uses
+/// (its guard was already handed out).
+#[test]
+#[should_panic(expected = "a unisync future was polled after it completed")]
+fn wait_polled_after_completion_panics() {
+    let mutex = Mutex::new(0);
+    let cv = Condvar::new();
+    let mut wait = Box::pin(cv.wait(mutex.try_lock().unwrap()));
+    assert!(common::poll_once(&mut wait).is_pending());
+    cv.notify_one();
+    let guard = match common::poll_once(&mut wait) {
+        Poll::Ready(guard) => guard,
+        Poll::Pending => panic!("the notified wait is still pending"),
+    };
+    drop(guard);
+    let _ = common::poll_once(&mut wait);
+}
+
+/// The same for a predicate wait.
+#[test]
+#[should_panic(expected = "a unisync future was polled after it completed")]
+fn wait_while_polled_after_completion_panics() {
+    let mutex = Mutex::new(1);
+    let cv = Condvar::new();
+    let mut wait = Box::pin(cv.wait_while(mutex.try_lock().unwrap(), |n| *n == 0));
+    let guard = match common::poll_once(&mut wait) {
+        Poll::Ready(guard) => guard,
+        Poll::Pending => panic!("the predicate is false already, yet the wait is pending"),
+    };
+    drop(guard);
+    let _ = common::poll_once(&mut wait);
+}

@@ -427,7 +427,7 @@ impl BarrierWaiter {
             }
             return Err(s);
         }
-        unreachable!("barrier wait polled after completion")
+        panic!("{}", crate::future::POLLED_AFTER_COMPLETION)
     }
 
     /// Leaves generation `gen`: withdraws if it has not tripped, else collects (returning the
