@@ -281,7 +281,8 @@ impl Barrier {
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_wait")]
     pub fn wait_blocking(&self) -> Result<BarrierWaitResult, BarrierError> {
-        crate::raw::wait::block_on(self.wait(), None).expect("a wait without deadline finished")
+        crate::raw::wait::block_on(self.wait(), crate::raw::wait::Deadline::Never)
+            .expect("a wait without deadline finished")
     }
 
     /// Parks the current thread until `parties` parties have arrived or `timeout` passes.

@@ -338,7 +338,8 @@ impl Condvar {
     #[doc(alias = "blocking_wait")]
     #[track_caller]
     pub fn wait_blocking<G: CondvarGuard>(&self, guard: G) -> G {
-        crate::raw::wait::block_on(self.wait(guard), None).expect("a wait without deadline ends")
+        crate::raw::wait::block_on(self.wait(guard), crate::raw::wait::Deadline::Never)
+            .expect("a wait without deadline ends")
     }
 
     /// Parks the thread while `condition` returns `true`, then returns the guard.
@@ -384,8 +385,11 @@ impl Condvar {
         G: CondvarGuard,
         F: FnMut(&mut G::Target) -> bool,
     {
-        crate::raw::wait::block_on(self.wait_while(guard, condition), None)
-            .expect("a wait without deadline ends")
+        crate::raw::wait::block_on(
+            self.wait_while(guard, condition),
+            crate::raw::wait::Deadline::Never,
+        )
+        .expect("a wait without deadline ends")
     }
 
     /// Like [`wait_blocking`](Condvar::wait_blocking), but waits for a notification for at
@@ -479,7 +483,8 @@ impl Condvar {
         G: CondvarGuard,
         F: FnMut(&mut G::Target) -> bool,
     {
-        let deadline = crate::raw::wait::deadline(timeout);
+        // Fixed at the first wait, and kept through the waits that follow.
+        let mut deadline = crate::raw::wait::deadline(timeout);
         // As the other waits do, even if the condition needs no wait; on a panic the guard is
         // dropped, which unlocks its mutex.
         self.bind(&guard);
@@ -487,7 +492,7 @@ impl Condvar {
             if !condition(&mut guard) {
                 return (guard, WaitTimeoutResult(false));
             }
-            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            if deadline.passed() {
                 return (guard, WaitTimeoutResult(true));
             }
             guard = self.wait_until(guard, deadline).0;
@@ -508,7 +513,7 @@ impl Condvar {
     fn wait_until<G: CondvarGuard>(
         &self,
         guard: G,
-        deadline: Option<std::time::Instant>,
+        deadline: crate::raw::wait::Deadline,
     ) -> (G, bool) {
         use crate::raw::wait::{block_on_pinned, Blocking};
         let mut wait = core::pin::pin!(self.wait(guard));
@@ -517,7 +522,8 @@ impl Condvar {
             Poll::Ready(()) => true,
             Poll::Pending => core.withdraw(),
         };
-        let guard = block_on_pinned(wait, None).expect("a wait without deadline ends");
+        let guard = block_on_pinned(wait, crate::raw::wait::Deadline::Never)
+            .expect("a wait without deadline ends");
         (guard, notified)
     }
 }

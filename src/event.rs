@@ -179,7 +179,7 @@ impl Event {
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_wait")]
     pub fn wait_blocking(&self) {
-        crate::raw::wait::block_on(self.wait(), None);
+        crate::raw::wait::block_on(self.wait(), crate::raw::wait::Deadline::Never);
     }
 
     /// Parks the current thread until the event is set or `timeout` passes.

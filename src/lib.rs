@@ -149,6 +149,9 @@
 //! call had never been made, and a wake-up it had received is passed to the next waiter. Each
 //! async method says so under `# Cancel safety`.
 //!
+//! Threads use the `_blocking_timeout` methods. Their timeout counts from the call's first
+//! failed attempt: one that gets what it asked for at once never reads the clock.
+//!
 //! # What we are not
 //!
 //! - A `_blocking` method called from inside an async task parks the executor's worker thread;

@@ -434,7 +434,8 @@ pub fn try_lock_all<S: LockSet>(set: S) -> Option<S::Guards> {
 #[track_caller]
 #[doc(alias = "blocking_lock_all")]
 pub fn lock_all_blocking<S: LockSet>(set: S) -> S::Guards {
-    crate::raw::wait::block_on(lock_all(set), None).expect("a wait without deadline completes")
+    crate::raw::wait::block_on(lock_all(set), crate::raw::wait::Deadline::Never)
+        .expect("a wait without deadline completes")
 }
 
 /// Locks every mutex of `set`, parking the current thread for at most `timeout` in all.

@@ -224,7 +224,8 @@ impl<T: ?Sized> Mutex<T> {
     #[doc(alias = "blocking_lock")]
     #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn lock_blocking(&self) -> MutexGuard<'_, T> {
-        crate::raw::wait::block_on(self.lock(), None).expect("a wait without deadline completes")
+        crate::raw::wait::block_on(self.lock(), crate::raw::wait::Deadline::Never)
+            .expect("a wait without deadline completes")
     }
 
     /// Locks the mutex, parking the current thread for at most `timeout`.
@@ -315,7 +316,7 @@ impl<T: ?Sized> Mutex<T> {
     #[cfg_attr(feature = "diagnostics", track_caller)]
     #[doc(alias = "lock_arc_blocking")]
     pub fn lock_owned_blocking(self: &Arc<Self>) -> OwnedMutexGuard<T> {
-        crate::raw::wait::block_on(self.lock_owned(), None)
+        crate::raw::wait::block_on(self.lock_owned(), crate::raw::wait::Deadline::Never)
             .expect("a wait without deadline completes")
     }
 

@@ -181,7 +181,7 @@ impl<T: ?Sized> ReentrantMutex<T> {
     #[doc(alias = "blocking_lock")]
     #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn lock_blocking(&self) -> ReentrantMutexGuard<'_, T> {
-        self.lock_until(None, diag::caller())
+        self.lock_until(crate::raw::wait::Deadline::Never, diag::caller())
             .expect("a wait without deadline completes")
     }
 
@@ -345,7 +345,7 @@ impl<T: ?Sized> ReentrantMutex<T> {
     /// Locks again if this thread holds the lock, else waits for it until `deadline`.
     fn lock_until(
         &self,
-        deadline: Option<std::time::Instant>,
+        deadline: crate::raw::wait::Deadline,
         site: diag::Site,
     ) -> Option<ReentrantMutexGuard<'_, T>> {
         if !self.raw.try_reenter() {

@@ -507,8 +507,11 @@ impl Semaphore {
         self: &Arc<Self>,
         n: usize,
     ) -> Result<OwnedSemaphorePermit, AcquireError> {
-        crate::raw::wait::block_on(self.acquire_many_owned(n), None)
-            .expect("a wait without deadline completes")
+        crate::raw::wait::block_on(
+            self.acquire_many_owned(n),
+            crate::raw::wait::Deadline::Never,
+        )
+        .expect("a wait without deadline completes")
     }
 
     /// Acquires one owned permit, parking the current thread for at most `timeout`.
@@ -635,7 +638,7 @@ impl Semaphore {
     #[doc(alias = "blocking_acquire_many")]
     #[track_caller]
     pub fn acquire_many_blocking(&self, n: usize) -> Result<SemaphorePermit<'_>, AcquireError> {
-        crate::raw::wait::block_on(self.acquire_many(n), None)
+        crate::raw::wait::block_on(self.acquire_many(n), crate::raw::wait::Deadline::Never)
             .expect("a wait without deadline completes")
     }
 

@@ -525,7 +525,7 @@ impl ShutdownSignal {
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_wait")]
     pub fn wait_blocking(&self) {
-        crate::raw::wait::block_on(self.wait(), None);
+        crate::raw::wait::block_on(self.wait(), crate::raw::wait::Deadline::Never);
     }
 
     /// Parks the current thread until the signal fires or `timeout` passes.
@@ -660,7 +660,7 @@ impl ShutdownSignal {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     pub fn drained_blocking(&self) {
-        crate::raw::wait::block_on(self.drained(), None);
+        crate::raw::wait::block_on(self.drained(), crate::raw::wait::Deadline::Never);
     }
 
     /// Parks the current thread until the signal has fired and no task is tracked under it,

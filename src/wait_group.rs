@@ -169,7 +169,7 @@ impl WaitGroup {
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_wait")]
     pub fn wait_blocking(&self) {
-        crate::raw::wait::block_on(self.wait(), None);
+        crate::raw::wait::block_on(self.wait(), crate::raw::wait::Deadline::Never);
     }
 
     /// Parks the current thread until no token is outstanding or `timeout` passes.

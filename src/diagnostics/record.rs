@@ -488,7 +488,7 @@ impl<S: Strategy> Strategy for Watched<'_, S> {
     }
 
     #[inline]
-    fn past_deadline(&self) -> bool {
+    fn past_deadline(&mut self) -> bool {
         self.inner.past_deadline()
     }
 

@@ -22,7 +22,7 @@ use loom::sync::Arc;
 use loom::thread;
 
 use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
-use crate::raw::wait::{cancel, poll_wait, Async, Blocking, Check, Protocol};
+use crate::raw::wait::{cancel, poll_wait, Async, Blocking, Check, Deadline, Protocol};
 use crate::sync::{AtomicUsize, Ordering};
 
 const PARKED: usize = 1;
@@ -153,7 +153,10 @@ impl<'a> Protocol<'a> for Wait<'a> {
 fn wait_blocking(signals: &Signals, timed: bool) -> bool {
     let node = pin!(Node::new());
     let mut strategy = Blocking {
-        deadline: timed.then(std::time::Instant::now),
+        deadline: match timed {
+            true => Deadline::At(std::time::Instant::now()),
+            false => Deadline::Never,
+        },
     };
     let mut wait = signals.wait();
     match poll_wait(node.as_ref(), &mut strategy, &mut wait) {

@@ -809,6 +809,7 @@ pub(crate) mod stats {
         static LOCKS: Cell<usize> = const { Cell::new(0) };
         static HELD: Cell<usize> = const { Cell::new(0) };
         static RETRIES: Cell<usize> = const { Cell::new(0) };
+        static CLOCK_READS: Cell<usize> = const { Cell::new(0) };
     }
 
     pub(super) fn locked() {
@@ -839,5 +840,17 @@ pub(crate) mod stats {
     #[cfg(feature = "std")]
     pub(crate) fn retries() -> usize {
         RETRIES.with(Cell::get)
+    }
+
+    /// Counts one reading of the clock that fixes a blocking wait's deadline.
+    #[cfg(feature = "std")]
+    pub(crate) fn read_clock() {
+        CLOCK_READS.with(|c| c.set(c.get() + 1));
+    }
+
+    /// How many deadlines blocking waits on this thread have fixed from the clock.
+    #[cfg(feature = "std")]
+    pub(crate) fn clock_reads() -> usize {
+        CLOCK_READS.with(Cell::get)
     }
 }

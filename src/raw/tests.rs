@@ -458,3 +458,55 @@ fn a_blocking_wait_retries_only_while_it_has_time() {
     assert!(stats::retries() > before, "no retry with an hour to go");
     releaser.join().unwrap();
 }
+
+/// A blocking wait with a timeout reads the clock only once it has to wait: one that takes
+/// what it waits for at its first attempt reads none (there may be no clock, as on
+/// `wasm32-unknown-unknown`), and one that times out fixes its deadline once.
+#[cfg(feature = "std")]
+#[test]
+fn a_timed_blocking_wait_reads_the_clock_only_when_it_has_to_wait() {
+    use core::time::Duration;
+
+    let timeout = Duration::from_millis(1);
+    let mutex = Mutex::new(());
+    let semaphore = Arc::new(Semaphore::new(1));
+    let lock = Arc::new(RwLock::new(()));
+    let event = Event::new();
+    event.set();
+    let barrier = Barrier::new(1);
+    let condvar = Condvar::new();
+    let before = stats::clock_reads();
+    drop(mutex.lock_blocking_timeout(timeout).unwrap());
+    drop(semaphore.acquire_blocking_timeout(timeout).unwrap());
+    drop(
+        semaphore
+            .acquire_many_owned_blocking_timeout(1, timeout)
+            .unwrap(),
+    );
+    drop(lock.read_blocking_timeout(timeout).unwrap());
+    drop(lock.write_owned_blocking_timeout(timeout).unwrap());
+    drop(lock.upgradable_read_blocking_timeout(timeout).unwrap());
+    assert!(event.wait_blocking_timeout(timeout));
+    assert!(barrier.wait_blocking_timeout(timeout).is_ok());
+    let (guard, result) =
+        condvar.wait_while_blocking_timeout(mutex.try_lock().unwrap(), timeout, |()| false);
+    assert!(!result.timed_out());
+    drop(guard);
+    assert_eq!(
+        stats::clock_reads(),
+        before,
+        "a wait that never waited read the clock"
+    );
+
+    let held = mutex.try_lock().unwrap();
+    assert!(mutex.lock_blocking_timeout(timeout).is_none());
+    assert_eq!(
+        stats::clock_reads(),
+        before + 1,
+        "a timed-out wait fixes one deadline"
+    );
+    drop(held);
+    event.clear();
+    assert!(!event.wait_blocking_timeout(Duration::ZERO));
+    assert_eq!(stats::clock_reads(), before + 2);
+}

@@ -45,7 +45,7 @@ use core::task::{Poll, Waker};
 use crate::raw::queue::{Locked, Node, Unpark, WaitQueue, Wakeup};
 
 #[cfg(feature = "std")]
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// How a wait parks: by registering a waker, or by blocking the thread.
 pub(crate) trait Strategy {
@@ -58,7 +58,7 @@ pub(crate) trait Strategy {
     /// under load each yield may cost a whole time slice, which would stretch a short
     /// timeout many times over.
     #[inline]
-    fn past_deadline(&self) -> bool {
+    fn past_deadline(&mut self) -> bool {
         false
     }
 
@@ -118,10 +118,68 @@ impl Strategy for Async<'_> {
     }
 }
 
-/// Drives a wait by parking the current thread, until an optional deadline.
+/// When a blocking wait gives up.
+#[cfg(feature = "std")]
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Deadline {
+    /// Never: the wait lasts until it completes.
+    Never,
+    /// At this instant.
+    At(Instant),
+    /// This long after the wait first needs the clock, once its first attempt has failed. A
+    /// wait that never has to wait never reads the clock: it is not free, and on some targets
+    /// (`wasm32-unknown-unknown`) there is none.
+    After(Duration),
+}
+
+#[cfg(feature = "std")]
+impl Deadline {
+    /// Whether the deadline has passed (fixing an `After` from now, if it was not yet).
+    pub(crate) fn passed(&mut self) -> bool {
+        self.instant().is_some_and(|at| Instant::now() >= at)
+    }
+
+    /// The instant the wait gives up at, if any; an `After` is fixed the first time.
+    fn instant(&mut self) -> Option<Instant> {
+        if let Deadline::After(timeout) = *self {
+            #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+            {
+                let _ = timeout;
+                no_threads();
+            }
+            // A timeout too large to represent never expires.
+            #[allow(unreachable_code)]
+            {
+                #[cfg(all(test, not(loom)))]
+                crate::raw::queue::stats::read_clock();
+                *self = Instant::now()
+                    .checked_add(timeout)
+                    .map_or(Deadline::Never, Deadline::At);
+            }
+        }
+        match *self {
+            Deadline::At(at) => Some(at),
+            _ => None,
+        }
+    }
+}
+
+/// A blocking wait had to wait on a target where nothing could ever wake it: say so rather
+/// than spin for ever.
+#[cfg(all(
+    feature = "std",
+    target_arch = "wasm32",
+    not(target_feature = "atomics")
+))]
+#[cold]
+fn no_threads() -> ! {
+    panic!("a `_blocking` method had to wait on a target without threads; use the async method")
+}
+
+/// Drives a wait by parking the current thread, until a deadline.
 #[cfg(feature = "std")]
 pub(crate) struct Blocking {
-    pub(crate) deadline: Option<Instant>,
+    pub(crate) deadline: Deadline,
 }
 
 #[cfg(feature = "std")]
@@ -132,12 +190,11 @@ impl Strategy for Blocking {
     }
 
     #[inline]
-    fn past_deadline(&self) -> bool {
+    fn past_deadline(&mut self) -> bool {
         // Under loom nothing spins (`SPINS` is 0) and time is not modelled.
         #[cfg(not(loom))]
-        if let Some(deadline) = self.deadline {
-            return Instant::now() >= deadline;
-        }
+        return self.deadline.passed();
+        #[cfg(loom)]
         false
     }
 
@@ -146,21 +203,17 @@ impl Strategy for Blocking {
     }
 
     fn park(&mut self, _queue: &WaitQueue, node: Pin<&Node>, _just_linked: bool) -> Poll<Wakeup> {
-        // Without threads nobody could ever wake us: say so rather than spin for ever.
         #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
         {
             let _ = node;
-            panic!(
-                "a `_blocking` method had to wait on a target without threads; use the async \
-                 method"
-            );
+            no_threads();
         }
         #[allow(unreachable_code)]
         loop {
             if let Some(wakeup) = node.take_wakeup() {
                 return Poll::Ready(wakeup);
             }
-            match self.deadline {
+            match self.deadline.instant() {
                 None => crate::sync::thread::park(),
                 Some(deadline) => {
                     // Under loom a timed park is a yield: the deadline may pass at any point.
@@ -534,7 +587,10 @@ pub(crate) const SPINS: u32 = if cfg!(loom) { 0 } else { 16 };
 // Under loom `SPINS` is 0, so the range is empty there on purpose.
 #[cfg_attr(loom, allow(clippy::reversed_empty_ranges))]
 #[inline]
-fn spin<T>(mut attempt: impl FnMut() -> Option<T>, past_deadline: impl Fn() -> bool) -> Option<T> {
+fn spin<T>(
+    mut attempt: impl FnMut() -> Option<T>,
+    mut past_deadline: impl FnMut() -> bool,
+) -> Option<T> {
     for _ in 0..SPINS {
         if past_deadline() {
             return None;
@@ -580,10 +636,11 @@ fn spin_briefly<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
     None
 }
 
-/// Turns a timeout into a deadline; a timeout too large to represent never expires.
+/// The deadline of a wait with `timeout`, counted from when the wait first has to wait (see
+/// [`Deadline::After`]); a timeout too large to represent never expires.
 #[cfg(feature = "std")]
-pub(crate) fn deadline(timeout: core::time::Duration) -> Option<Instant> {
-    Instant::now().checked_add(timeout)
+pub(crate) fn deadline(timeout: Duration) -> Deadline {
+    Deadline::After(timeout)
 }
 
 /// A future that can also be driven by a blocking strategy.
@@ -600,7 +657,7 @@ pub(crate) trait Drive {
 /// On timeout the wait is dropped, which runs its cancellation path: whatever it held is
 /// released and any wake-up it had received is passed on.
 #[cfg(feature = "std")]
-pub(crate) fn block_on<W: Drive>(wait: W, deadline: Option<Instant>) -> Option<W::Output> {
+pub(crate) fn block_on<W: Drive>(wait: W, deadline: Deadline) -> Option<W::Output> {
     let mut wait = core::pin::pin!(wait);
     block_on_pinned(wait.as_mut(), deadline)
 }
@@ -611,7 +668,7 @@ pub(crate) fn block_on<W: Drive>(wait: W, deadline: Option<Instant>) -> Option<W
 #[cfg(feature = "std")]
 pub(crate) fn block_on_pinned<W: Drive + ?Sized>(
     wait: Pin<&mut W>,
-    deadline: Option<Instant>,
+    deadline: Deadline,
 ) -> Option<W::Output> {
     match wait.drive(&mut Blocking { deadline }) {
         Poll::Ready(out) => Some(out),

@@ -524,7 +524,7 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     #[doc(alias = "blocking_upgrade")]
     #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn upgrade_blocking(guard: Self) -> RwLockWriteGuard<'a, T> {
-        crate::raw::wait::block_on(Self::upgrade(guard), None)
+        crate::raw::wait::block_on(Self::upgrade(guard), crate::raw::wait::Deadline::Never)
             .expect("a wait without deadline completes")
     }
 
@@ -707,7 +707,7 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
     #[doc(alias = "blocking_upgrade")]
     #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn upgrade_blocking(guard: Self) -> OwnedRwLockWriteGuard<T> {
-        crate::raw::wait::block_on(Self::upgrade(guard), None)
+        crate::raw::wait::block_on(Self::upgrade(guard), crate::raw::wait::Deadline::Never)
             .expect("a wait without deadline completes")
     }
 

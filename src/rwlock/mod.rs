@@ -321,7 +321,7 @@ impl<T: ?Sized> RwLock<T> {
     #[doc(alias = "blocking_read")]
     #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn read_blocking(&self) -> RwLockReadGuard<'_, T> {
-        crate::raw::wait::block_on(self.read(), None).expect("a wait without deadline completes")
+        crate::raw::wait::block_on(self.read(), crate::raw::wait::Deadline::Never).expect("a wait without deadline completes")
     }
 
     /// Takes a read lock, parking the current thread for at most `timeout`.
@@ -404,7 +404,7 @@ impl<T: ?Sized> RwLock<T> {
     #[doc(alias = "read_arc_blocking")]
     #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn read_owned_blocking(self: &Arc<Self>) -> OwnedRwLockReadGuard<T> {
-        crate::raw::wait::block_on(self.read_owned(), None)
+        crate::raw::wait::block_on(self.read_owned(), crate::raw::wait::Deadline::Never)
             .expect("a wait without deadline completes")
     }
 
@@ -540,7 +540,7 @@ impl<T: ?Sized> RwLock<T> {
     #[doc(alias = "blocking_write")]
     #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn write_blocking(&self) -> RwLockWriteGuard<'_, T> {
-        crate::raw::wait::block_on(self.write(), None).expect("a wait without deadline completes")
+        crate::raw::wait::block_on(self.write(), crate::raw::wait::Deadline::Never).expect("a wait without deadline completes")
     }
 
     /// Takes the write lock, parking the current thread for at most `timeout`.
@@ -624,7 +624,7 @@ impl<T: ?Sized> RwLock<T> {
     #[cfg_attr(feature = "diagnostics", track_caller)]
     #[doc(alias = "write_arc_blocking")]
     pub fn write_owned_blocking(self: &Arc<Self>) -> OwnedRwLockWriteGuard<T> {
-        crate::raw::wait::block_on(self.write_owned(), None)
+        crate::raw::wait::block_on(self.write_owned(), crate::raw::wait::Deadline::Never)
             .expect("a wait without deadline completes")
     }
 
@@ -758,7 +758,7 @@ impl<T: ?Sized> RwLock<T> {
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[doc(alias = "blocking_upgradable_read")]
     pub fn upgradable_read_blocking(&self) -> RwLockUpgradableReadGuard<'_, T> {
-        crate::raw::wait::block_on(self.upgradable_read(), None)
+        crate::raw::wait::block_on(self.upgradable_read(), crate::raw::wait::Deadline::Never)
             .expect("a wait without deadline completes")
     }
 
@@ -839,7 +839,7 @@ impl<T: ?Sized> RwLock<T> {
     #[doc(alias = "blocking_upgradable_read_owned")]
     #[doc(alias = "upgradable_read_arc_blocking")]
     pub fn upgradable_read_owned_blocking(self: &Arc<Self>) -> OwnedRwLockUpgradableReadGuard<T> {
-        crate::raw::wait::block_on(self.upgradable_read_owned(), None)
+        crate::raw::wait::block_on(self.upgradable_read_owned(), crate::raw::wait::Deadline::Never)
             .expect("a wait without deadline completes")
     }
 
