@@ -602,7 +602,9 @@ impl ShutdownSignal {
     ///
     /// It completes once both hold at some moment after the wait started, even if a new
     /// task is tracked before the waiter runs again. Bound it with your runtime's timer to
-    /// drain with a deadline.
+    /// drain with a deadline. It waits for the guards, not for the tasks' futures: what a
+    /// task still holds after its guard is dropped (a clone of an `Arc`, say) may be alive
+    /// for a moment longer, so drop such things before the guard.
     ///
     /// A signal counts as fired as soon as an ancestor has (see
     /// [`is_triggered`](ShutdownSignal::is_triggered)), and a wait polled then with nothing
