@@ -95,7 +95,7 @@ fn main() {
             drop(p);
         }
     });
-    report("Semaphore acquire(1) (31 tasks)", small);
+    report("Semaphore acquires (all 32 tasks)", small);
     report(
         "Semaphore acquire_many(4) (1 task)",
         big.lock().unwrap().clone(),

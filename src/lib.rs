@@ -43,11 +43,11 @@
 //! the releaser that dequeues it), the woken waiter learns of its wake-up from its own node
 //! without the lock, and permits (or a lock, for a waiter that was overtaken once) are handed
 //! to the woken waiter directly rather than raced for. Measured against the same crate on
-//! `event-listener` (2 workers, see `BENCHMARKS.md`): a contended mutex takes 0.29–0.70 of
-//! the time (part of it from a brief spin before a task first queues) and waking 10,000
-//! event waiters 0.86–0.89, with no allocation per wait where there was one; counted with
-//! callgrind where every operation waits, a wait takes 0.60–0.70 of the instructions it took
-//! there (an event's waiters, 0.95).
+//! `event-listener` (2 workers, see `BENCHMARKS.md` in the crate's package): a contended
+//! mutex takes 0.29–0.70 of the time (part of it from a brief spin before a task first
+//! queues) and waking 10,000 event waiters 0.86–0.89, with no allocation per wait where
+//! there was one; counted with callgrind where every operation waits, a wait takes 0.60–0.70
+//! of the instructions it took there (an event's waiters, 0.95).
 //!
 //! # Graceful shutdown
 //!
@@ -147,7 +147,10 @@
 //! (`tokio::time::timeout`, a race with `smol::Timer`). That is safe because
 //! every future here is cancel-safe: dropping it at any point leaves the primitive as if the
 //! call had never been made, and a wake-up it had received is passed to the next waiter. Each
-//! async method says so under `# Cancel safety`.
+//! async method says so under `# Cancel safety`, with what else a drop does for the three
+//! waits that own something: a [`Condvar`] wait and an upgrade of an upgradable read lock drop
+//! the guard they were given (the lock is released), and a [`Barrier`] party dropped after its
+//! generation tripped leaves the trip standing and gives up only its result.
 //!
 //! Threads use the `_blocking_timeout` methods. Their timeout counts from the call's first
 //! failed attempt: one that gets what it asked for at once never reads the clock.
@@ -287,7 +290,8 @@ pub use wait_group::{WaitGroup, WaitGroupToken};
 /// park allocates nothing, and for the same reason each is `!Unpin`: `.await` pins it for you,
 /// and a future you keep in a struct or poll by hand must be pinned first, with
 /// [`core::pin::pin!`] or `Box::pin`. Every future implements `FusedFuture`. Most are nine
-/// machine words (72 bytes on 64-bit targets), laid out so that moving one right after it was
+/// machine words (72 bytes on 64-bit targets; the lock waits are larger with the
+/// `diagnostics` feature, which records their call sites), laid out so that moving one right after it was
 /// built (as `FutureExt::now_or_never` or a `select!` does) is a cheap copy.
 ///
 /// # Panics

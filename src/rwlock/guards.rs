@@ -579,6 +579,11 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
 
     /// Turns the guard into a read guard, letting writers and upgradable readers in again.
     ///
+    /// # Panics
+    ///
+    /// When [`RwLock::MAX_READERS`] read locks are held; the guard's lock is released then
+    /// (see [Limits](RwLock#limits)). Only leaked guards can get that far.
+    ///
     /// # Examples
     ///
     /// ```
@@ -611,6 +616,11 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     ///
     /// Readers that queued behind this writer get in at the same time (on a lock made with
     /// [`RwLock::with_max_readers`], as many as fit beside this one).
+    ///
+    /// # Panics
+    ///
+    /// When [`RwLock::MAX_READERS`] read locks are held; the guard's lock is released then
+    /// (see [Limits](RwLock#limits)). Only leaked guards can get that far.
     ///
     /// # Examples
     ///
@@ -787,6 +797,11 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
 
     /// Turns the guard into a read guard, letting writers and upgradable readers in again.
     ///
+    /// # Panics
+    ///
+    /// When [`RwLock::MAX_READERS`] read locks are held; the guard's lock is released then
+    /// (see [Limits](RwLock#limits)). Only leaked guards can get that far.
+    ///
     /// # Examples
     ///
     /// ```
@@ -817,6 +832,11 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
 
 impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
     /// Turns the write lock into a read lock, without letting any writer in between.
+    ///
+    /// # Panics
+    ///
+    /// When [`RwLock::MAX_READERS`] read locks are held; the guard's lock is released then
+    /// (see [Limits](RwLock#limits)). Only leaked guards can get that far.
     ///
     /// # Examples
     ///

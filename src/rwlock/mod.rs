@@ -250,6 +250,11 @@ impl<T: ?Sized> RwLock<T> {
     /// Cancel-safe. Dropping the returned future before it completes leaves the lock as if
     /// `read` had never been called: it holds no read lock, and it leaves the queue of readers (if it had already been let in, the read lock it was given is released at once).
     ///
+    /// # Panics
+    ///
+    /// When [`RwLock::MAX_READERS`] read locks are held (see [Limits](RwLock#limits)), before
+    /// anything changes. Only leaked guards can get that far.
+    ///
     /// # Examples
     ///
     /// ```
@@ -304,6 +309,11 @@ impl<T: ?Sized> RwLock<T> {
     /// Parks the thread. Never call it from inside an async task: it would stall the executor's
     /// worker and may deadlock it if the holder needs that worker to run.
     ///
+    /// # Panics
+    ///
+    /// When [`RwLock::MAX_READERS`] read locks are held (see [Limits](RwLock#limits)), before
+    /// anything changes. Only leaked guards can get that far.
+    ///
     /// # Examples
     ///
     /// ```
@@ -321,7 +331,8 @@ impl<T: ?Sized> RwLock<T> {
     #[doc(alias = "blocking_read")]
     #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn read_blocking(&self) -> RwLockReadGuard<'_, T> {
-        crate::raw::wait::block_on(self.read(), crate::raw::wait::Deadline::Never).expect("a wait without deadline completes")
+        crate::raw::wait::block_on(self.read(), crate::raw::wait::Deadline::Never)
+            .expect("a wait without deadline completes")
     }
 
     /// Takes a read lock, parking the current thread for at most `timeout`.
@@ -332,6 +343,11 @@ impl<T: ?Sized> RwLock<T> {
     /// # Blocking
     ///
     /// Parks the thread; never call it from inside an async task.
+    ///
+    /// # Panics
+    ///
+    /// When [`RwLock::MAX_READERS`] read locks are held (see [Limits](RwLock#limits)), before
+    /// anything changes. Only leaked guards can get that far.
     ///
     /// # Examples
     ///
@@ -362,6 +378,11 @@ impl<T: ?Sized> RwLock<T> {
     ///
     /// Cancel-safe, like [`read`](RwLock::read).
     ///
+    /// # Panics
+    ///
+    /// When [`RwLock::MAX_READERS`] read locks are held (see [Limits](RwLock#limits)), before
+    /// anything changes. Only leaked guards can get that far.
+    ///
     /// # Examples
     ///
     /// ```
@@ -387,6 +408,11 @@ impl<T: ?Sized> RwLock<T> {
     /// # Blocking
     ///
     /// Parks the thread; never call it from inside an async task.
+    ///
+    /// # Panics
+    ///
+    /// When [`RwLock::MAX_READERS`] read locks are held (see [Limits](RwLock#limits)), before
+    /// anything changes. Only leaked guards can get that far.
     ///
     /// # Examples
     ///
@@ -416,6 +442,11 @@ impl<T: ?Sized> RwLock<T> {
     /// # Blocking
     ///
     /// Parks the thread; never call it from inside an async task.
+    ///
+    /// # Panics
+    ///
+    /// When [`RwLock::MAX_READERS`] read locks are held (see [Limits](RwLock#limits)), before
+    /// anything changes. Only leaked guards can get that far.
     ///
     /// # Examples
     ///
@@ -540,7 +571,8 @@ impl<T: ?Sized> RwLock<T> {
     #[doc(alias = "blocking_write")]
     #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn write_blocking(&self) -> RwLockWriteGuard<'_, T> {
-        crate::raw::wait::block_on(self.write(), crate::raw::wait::Deadline::Never).expect("a wait without deadline completes")
+        crate::raw::wait::block_on(self.write(), crate::raw::wait::Deadline::Never)
+            .expect("a wait without deadline completes")
     }
 
     /// Takes the write lock, parking the current thread for at most `timeout`.
@@ -839,8 +871,11 @@ impl<T: ?Sized> RwLock<T> {
     #[doc(alias = "blocking_upgradable_read_owned")]
     #[doc(alias = "upgradable_read_arc_blocking")]
     pub fn upgradable_read_owned_blocking(self: &Arc<Self>) -> OwnedRwLockUpgradableReadGuard<T> {
-        crate::raw::wait::block_on(self.upgradable_read_owned(), crate::raw::wait::Deadline::Never)
-            .expect("a wait without deadline completes")
+        crate::raw::wait::block_on(
+            self.upgradable_read_owned(),
+            crate::raw::wait::Deadline::Never,
+        )
+        .expect("a wait without deadline completes")
     }
 
     /// Takes the upgradable read lock of a lock behind an `Arc`, parking the current thread for at most `timeout`.
