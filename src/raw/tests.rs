@@ -510,3 +510,67 @@ fn a_timed_blocking_wait_reads_the_clock_only_when_it_has_to_wait() {
     assert!(!event.wait_blocking_timeout(Duration::ZERO));
     assert_eq!(stats::clock_reads(), before + 2);
 }
+
+/// One call keeps one deadline through every step it waits in: a multi-lock that waits for
+/// its first mutex and then for its second, and a condvar wait woken while its condition
+/// still holds, each fix their deadline from the clock once.
+#[cfg(feature = "std")]
+#[test]
+fn a_timed_blocking_wait_keeps_one_deadline_through_its_steps() {
+    use core::time::Duration;
+    use std::sync::mpsc;
+
+    let (a, b) = (Arc::new(Mutex::new(())), Arc::new(Mutex::new(())));
+    let (locked, go) = (mpsc::channel(), mpsc::channel::<()>());
+    let holder = {
+        let (a, b) = (a.clone(), b.clone());
+        let (locked, go) = (locked.0, go.1);
+        std::thread::spawn(move || {
+            let held_a = a.try_lock().unwrap();
+            let held_b = b.try_lock().unwrap();
+            locked.send(()).unwrap();
+            // Lets the caller wait for `a`, then holds `b` until the caller has given up.
+            std::thread::sleep(Duration::from_millis(20));
+            drop(held_a);
+            let _ = go.recv();
+            drop(held_b);
+        })
+    };
+    locked.1.recv().unwrap();
+    let before = stats::clock_reads();
+    let all = crate::lock_all_blocking_timeout((&*a, &*b), Duration::from_millis(200));
+    let reads = stats::clock_reads() - before;
+    go.0.send(()).unwrap();
+    holder.join().unwrap();
+    assert!(all.is_none(), "`b` was held throughout");
+    assert_eq!(reads, 1, "the multi-lock fixed its deadline more than once");
+
+    let mutex = Mutex::new(false);
+    let condvar = Arc::new(Condvar::new());
+    let done = Arc::new(AtomicUsize::new(0));
+    let notifier = {
+        let (condvar, done) = (condvar.clone(), done.clone());
+        std::thread::spawn(move || {
+            // Wakes the waiter again and again without making its condition false.
+            while done.load(Ordering::Relaxed) == 0 {
+                std::thread::sleep(Duration::from_millis(5));
+                condvar.notify_one();
+            }
+        })
+    };
+    let before = stats::clock_reads();
+    let (guard, result) = condvar.wait_while_blocking_timeout(
+        mutex.lock_blocking(),
+        Duration::from_millis(100),
+        |ready| !*ready,
+    );
+    let reads = stats::clock_reads() - before;
+    done.store(1, Ordering::Relaxed);
+    drop(guard);
+    notifier.join().unwrap();
+    assert!(result.timed_out());
+    assert_eq!(
+        reads, 1,
+        "the condvar wait fixed its deadline more than once"
+    );
+}
