@@ -58,9 +58,10 @@ use crate::sync::const_fn;
 /// # Leaks
 ///
 /// A wait future leaked (`mem::forget`) after it arrived stays counted: its generation trips
-/// with one party fewer to come, and if it was the last result to collect, the next
-/// generation cannot trip. Drop futures you no longer need (every future here is
-/// cancel-safe).
+/// with one party fewer to come, but the leaked party never collects its result, and a
+/// generation cannot start until every result of the one before is collected. So no later
+/// generation ever trips, [`reset`](Barrier::reset) included. Drop futures you no longer need
+/// (every future here is cancel-safe).
 ///
 /// # Examples
 ///

@@ -40,8 +40,11 @@ use crate::sync::const_fn;
 /// # Leaks
 ///
 /// A wait future leaked (`mem::forget`) while queued stays in the condvar's queue and may take
-/// a `notify_one` that another waiter needed. Drop futures you no longer need (every future
-/// here is cancel-safe).
+/// a `notify_one` that another waiter needed. One leaked while it locks the mutex again after
+/// a notification is a leaked lock future of that mutex (see [`Mutex`'s
+/// leaks](crate::Mutex#leaks)): waiters queued on the mutex behind it are not woken again.
+/// One leaked before its first poll keeps the guard, and so the mutex, for ever. Drop
+/// futures you no longer need (every future here is cancel-safe).
 ///
 /// # Examples
 ///
@@ -147,9 +150,9 @@ impl Condvar {
 
     /// Waits while `condition` returns `true`, then returns the guard.
     ///
-    /// `condition` is called with the mutex locked: first right away (if it returns `false`,
-    /// the future completes without waiting), then after every wake-up. It is the async form
-    /// of `std::sync::Condvar::wait_while`.
+    /// `condition` is called with the mutex locked: first when the future is first polled (if
+    /// it returns `false`, the future completes without waiting), then after every wake-up.
+    /// It is the async form of `std::sync::Condvar::wait_while`.
     ///
     /// # Panics
     ///
@@ -354,7 +357,8 @@ impl Condvar {
     /// # Panics
     ///
     /// Panics if the guard is of another mutex than the one this condvar is bound to (see
-    /// [`wait`](Condvar::wait)).
+    /// [`wait`](Condvar::wait)). A panic inside `condition` drops the guard, which
+    /// unlocks the mutex.
     ///
     /// # Examples
     ///
@@ -454,7 +458,8 @@ impl Condvar {
     /// # Panics
     ///
     /// Panics if the guard is of another mutex than the one this condvar is bound to (see
-    /// [`wait`](Condvar::wait)).
+    /// [`wait`](Condvar::wait)). A panic inside `condition` drops the guard, which
+    /// unlocks the mutex.
     ///
     /// # Examples
     ///

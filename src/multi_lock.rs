@@ -458,12 +458,14 @@ pub fn lock_all_blocking<S: LockSet>(set: S) -> S::Guards {
 /// use std::time::Duration;
 /// use unisync::{lock_all_blocking_timeout, Mutex};
 ///
-/// let (a, b) = (Mutex::new(()), Mutex::new(()));
+/// // In an array the mutexes lie in address order, which is the order they are locked in.
+/// let [a, b] = &[Mutex::new(()), Mutex::new(())];
 /// let held = b.lock_blocking();
-/// assert!(lock_all_blocking_timeout((&a, &b), Duration::from_millis(10)).is_none());
-/// assert!(!a.is_locked()); // released on timeout
+/// // `a` is taken, then the wait for `b` times out and gives `a` back.
+/// assert!(lock_all_blocking_timeout((a, b), Duration::from_millis(10)).is_none());
+/// assert!(!a.is_locked());
 /// drop(held);
-/// assert!(lock_all_blocking_timeout((&a, &b), Duration::from_millis(10)).is_some());
+/// assert!(lock_all_blocking_timeout((a, b), Duration::from_millis(10)).is_some());
 /// ```
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
@@ -563,7 +565,8 @@ pin_project! {
     /// ([`LockSet::Guards`]).
     ///
     /// One node, reused for each mutex in turn, so the future is the size of a single
-    /// [`Lock`](crate::futures::Lock) plus the set it holds, however many mutexes it locks.
+    /// [`Lock`](crate::futures::Lock) with the set in place of its one mutex reference,
+    /// however many mutexes it locks.
     /// It holds its place in a mutex's queue, so it is `!Unpin`: `.await` pins it for you; to
     /// keep one in a struct or poll it by hand, pin it with [`core::pin::pin!`] or
     /// [`Box::pin`].
@@ -574,11 +577,13 @@ pin_project! {
     /// use futures::FutureExt;
     /// use unisync::{futures::LockAll, lock_all, Mutex};
     ///
-    /// let (a, b) = (Mutex::new(1), Mutex::new(2));
+    /// // In an array the mutexes lie in address order, which is the order they are locked in.
+    /// let [a, b] = &[Mutex::new(1), Mutex::new(2)];
     /// let held = b.try_lock().unwrap();
     /// let mut lock: std::pin::Pin<Box<LockAll<(&Mutex<i32>, &Mutex<i32>)>>> =
-    ///     Box::pin(lock_all((&a, &b)));
-    /// assert!(lock.as_mut().now_or_never().is_none()); // waits for `b`
+    ///     Box::pin(lock_all((a, b)));
+    /// assert!(lock.as_mut().now_or_never().is_none());
+    /// assert!(a.is_locked()); // taken; the future waits for `b`
     /// drop(lock); // cancelled: whatever it had taken is unlocked
     /// assert!(!a.is_locked());
     /// drop(held);

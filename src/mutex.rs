@@ -32,9 +32,10 @@ use crate::sync::const_fn;
 /// has run, unlocks wake nobody else, so a barger that locks and unlocks meanwhile cannot
 /// wake a later waiter that might run first. A woken waiter that loses the lock this way
 /// goes back to the *front* of the queue, and the next unlock hands the lock straight to it,
-/// so nobody (`try_lock` included) can take it in between. So a waiter is overtaken at most
-/// once after it reaches the front of the queue, and nobody who queued after it gets the lock
-/// before it.
+/// so nobody (`try_lock` included) can take it in between. So a waiter loses the lock at most
+/// once after it reaches the front of the queue (to whoever takes it before the woken waiter
+/// runs, one locker or several in turn), and nobody who queued after it gets the lock before
+/// it.
 ///
 /// A task that finds the lock taken while nobody is queued spins briefly (three short rounds,
 /// trying again after each) before it queues: a holder on another thread usually lets go

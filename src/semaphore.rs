@@ -59,8 +59,9 @@ use crate::sync::const_fn;
 ///
 /// A permit that is leaked (`mem::forget`) is never returned, as with
 /// [`forget`](SemaphorePermit::forget). A wait future that is leaked while queued keeps its
-/// place at the front of the line for ever, with any permits it had collected, so waiters behind
-/// it are never served; drop futures you no longer need (every future here is cancel-safe).
+/// place: when its turn comes it is handed its permits, which are never returned (as with a
+/// leaked permit), and the waiters behind it are served as usual. Drop futures you no longer
+/// need (every future here is cancel-safe).
 ///
 /// # Size
 ///
@@ -219,7 +220,8 @@ impl Semaphore {
     ///
     /// # Errors
     ///
-    /// Fails with [`AcquireError`] if the semaphore is closed before the permit is acquired.
+    /// Fails with [`AcquireError`] if the semaphore is closed before this acquire completes,
+    /// even if its permits had already been set aside for it (see [`close`](Semaphore::close)).
     ///
     /// # Cancel safety
     ///
@@ -253,7 +255,8 @@ impl Semaphore {
     ///
     /// # Errors
     ///
-    /// Fails with [`AcquireError`] if the semaphore is closed before the permits are acquired.
+    /// Fails with [`AcquireError`] if the semaphore is closed before this acquire completes,
+    /// even if its permits had already been set aside for it (see [`close`](Semaphore::close)).
     ///
     /// # Cancel safety
     ///
@@ -337,7 +340,8 @@ impl Semaphore {
     ///
     /// # Errors
     ///
-    /// Fails with [`AcquireError`] if the semaphore is closed first.
+    /// Fails with [`AcquireError`] if the semaphore is closed before this acquire completes,
+    /// even if its permits had already been set aside for it (see [`close`](Semaphore::close)).
     ///
     /// # Cancel safety
     ///
@@ -369,7 +373,8 @@ impl Semaphore {
     ///
     /// # Errors
     ///
-    /// Fails with [`AcquireError`] if the semaphore is closed first.
+    /// Fails with [`AcquireError`] if the semaphore is closed before this acquire completes,
+    /// even if its permits had already been set aside for it (see [`close`](Semaphore::close)).
     ///
     /// # Cancel safety
     ///
@@ -453,7 +458,8 @@ impl Semaphore {
     ///
     /// # Errors
     ///
-    /// Fails with [`AcquireError`] if the semaphore is closed first.
+    /// Fails with [`AcquireError`] if the semaphore is closed before this acquire completes,
+    /// even if its permits had already been set aside for it (see [`close`](Semaphore::close)).
     ///
     /// # Blocking
     ///
@@ -486,7 +492,8 @@ impl Semaphore {
     ///
     /// # Errors
     ///
-    /// Fails with [`AcquireError`] if the semaphore is closed first.
+    /// Fails with [`AcquireError`] if the semaphore is closed before this acquire completes,
+    /// even if its permits had already been set aside for it (see [`close`](Semaphore::close)).
     ///
     /// # Blocking
     ///
@@ -592,7 +599,8 @@ impl Semaphore {
     ///
     /// # Errors
     ///
-    /// Fails with [`AcquireError`] if the semaphore is closed first.
+    /// Fails with [`AcquireError`] if the semaphore is closed before this acquire completes,
+    /// even if its permits had already been set aside for it (see [`close`](Semaphore::close)).
     ///
     /// # Blocking
     ///
@@ -620,7 +628,8 @@ impl Semaphore {
     ///
     /// # Errors
     ///
-    /// Fails with [`AcquireError`] if the semaphore is closed first.
+    /// Fails with [`AcquireError`] if the semaphore is closed before this acquire completes,
+    /// even if its permits had already been set aside for it (see [`close`](Semaphore::close)).
     ///
     /// # Blocking
     ///

@@ -403,8 +403,10 @@ impl ShutdownSignal {
     ///
     /// # Panics
     ///
-    /// A waker that panics when it is woken does not stop the firing: every child still
-    /// fires and every other waiter is woken, and then the first such panic is resumed here.
+    /// With the `std` feature, a waker that panics when it is woken does not stop the firing:
+    /// every child still fires and every other waiter is woken, and then the first such panic
+    /// is resumed here. Without it the panic unwinds at once (see the crate's feature flags),
+    /// and children and waiters behind that waker's batch may not be reached.
     ///
     /// # Examples
     ///

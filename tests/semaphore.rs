@@ -1111,3 +1111,29 @@ fn polling_a_closed_partly_served_acquire_into_a_full_semaphore_panics() {
     drop(acquire);
     assert_eq!(sem.available_permits(), Semaphore::MAX_PERMITS);
 }
+
+/// As the type's docs say under Leaks: an acquire leaked while queued is handed its permits
+/// when its turn comes, which are then lost, and the waiters behind it are served as usual.
+#[test]
+#[cfg_attr(miri, ignore = "leaks a future on purpose")]
+fn a_leaked_acquire_is_served_in_turn_and_holds_back_nobody() {
+    use common::poll_once;
+    use std::task::Poll;
+
+    let sem = Semaphore::new(0);
+    let mut leaked = Box::pin(sem.acquire_many(2));
+    let mut next = Box::pin(sem.acquire());
+    assert!(poll_once(&mut leaked).is_pending());
+    assert!(poll_once(&mut next).is_pending());
+    std::mem::forget(leaked);
+    sem.add_permits(3);
+    match poll_once(&mut next) {
+        Poll::Ready(Ok(permit)) => drop(permit),
+        other => panic!("the waiter behind a leaked acquire was not served: {other:?}"),
+    }
+    assert_eq!(
+        sem.available_permits(),
+        1,
+        "the leaked acquire's two permits are lost"
+    );
+}

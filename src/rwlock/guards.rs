@@ -17,7 +17,7 @@ use crate::raw::rwlock::RawRwLock;
 ///
 /// Like a `&'a T`, the guard is covariant in `T` (a guard of `RwLock<&'static str>` can be
 /// used where one of `RwLock<&'a str>` is expected) and is `Send` and `Sync` when `T` is
-/// `Sync`. That is why, unlike the other guards, it has no `source`: handing out the lock
+/// `Sync`. That is why, unlike the other unmapped guards, it has no `source`: handing out the lock
 /// itself would let a shortened `T` be written into it. The owned read guard keeps its
 /// [`source`](OwnedRwLockReadGuard::source) and is invariant in `T`.
 ///
@@ -475,7 +475,8 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     ///
     /// # Errors
     ///
-    /// Returns the guard unchanged while some read guard exists.
+    /// Returns the guard unchanged while any read lock is held, including by readers let in but
+    /// not yet run (see [`reader_count`](RwLock::reader_count)).
     ///
     /// # Examples
     ///
@@ -617,11 +618,6 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     /// Readers that queued behind this writer get in at the same time (on a lock made with
     /// [`RwLock::with_max_readers`], as many as fit beside this one).
     ///
-    /// # Panics
-    ///
-    /// When [`RwLock::MAX_READERS`] read locks are held; the guard's lock is released then
-    /// (see [Limits](RwLock#limits)). Only leaked guards can get that far.
-    ///
     /// # Examples
     ///
     /// ```
@@ -670,6 +666,10 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
 
 impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
     /// Turns the guard into the write lock, waiting for the readers inside to leave.
+    ///
+    /// New readers queue behind the upgrade as they do for
+    /// [`RwLockUpgradableReadGuard::upgrade`], so a stream of readers cannot hold it off, and
+    /// no other writer can get in between.
     ///
     /// # Cancel safety
     ///
@@ -726,7 +726,8 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
     ///
     /// # Errors
     ///
-    /// If the readers did not leave in time, gives the upgradable guard back.
+    /// If the readers did not leave in time, gives the upgradable guard back: the caller keeps
+    /// its upgradable lock, and readers that queued behind the attempted upgrade are let in.
     ///
     /// # Blocking
     ///
@@ -768,7 +769,8 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
     ///
     /// # Errors
     ///
-    /// Returns the guard unchanged while some read guard exists.
+    /// Returns the guard unchanged while any read lock is held, including by readers let in but
+    /// not yet run (see [`reader_count`](RwLock::reader_count)).
     ///
     /// # Examples
     ///
@@ -833,10 +835,8 @@ impl<T: ?Sized> OwnedRwLockUpgradableReadGuard<T> {
 impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
     /// Turns the write lock into a read lock, without letting any writer in between.
     ///
-    /// # Panics
-    ///
-    /// When [`RwLock::MAX_READERS`] read locks are held; the guard's lock is released then
-    /// (see [Limits](RwLock#limits)). Only leaked guards can get that far.
+    /// Readers that queued behind this writer get in at the same time (on a lock made with
+    /// [`RwLock::with_max_readers`], as many as fit beside this one).
     ///
     /// # Examples
     ///
@@ -1040,9 +1040,7 @@ mod mapped {
         ///
         /// # Panics
         ///
-        /// If `f` panics, the guard is dropped and the write lock released. Like
-        /// [`downgrade`](RwLockWriteGuard::downgrade), panics when
-        /// [`RwLock::MAX_READERS`] read locks are held, releasing the write lock.
+        /// If `f` panics, the guard is dropped and the write lock released.
         ///
         /// # Examples
         ///
@@ -1359,7 +1357,9 @@ mod mapped {
         }
     }
 
-    /// A read guard for part of a locked value, made by [`RwLockReadGuard::map`].
+    /// A read guard for part of a locked value, made by [`RwLockReadGuard::map`] (and by
+    /// mapping it again, by [`RwLockWriteGuard::downgrade_map`], or by downgrading a mapped
+    /// write guard).
     ///
     /// # Examples
     ///
@@ -1473,7 +1473,8 @@ mod mapped {
         }
     }
 
-    /// A write guard for part of a locked value, made by [`RwLockWriteGuard::map`].
+    /// A write guard for part of a locked value, made by [`RwLockWriteGuard::map`] (and by
+    /// mapping it again).
     ///
     /// # Examples
     ///
@@ -1575,10 +1576,6 @@ mod mapped {
 
         /// Turns the write lock into a read lock of the same part of the value, without
         /// letting any writer in between (see [`RwLockWriteGuard::downgrade`]).
-        ///
-        /// # Panics
-        ///
-        /// When [`RwLock::MAX_READERS`] read locks are held; the write lock is released then.
         ///
         /// # Examples
         ///
@@ -1863,10 +1860,6 @@ mod mapped {
 
         /// Turns the write lock into a read lock of the same part of the value, without
         /// letting any writer in between (see [`RwLockWriteGuard::downgrade`]).
-        ///
-        /// # Panics
-        ///
-        /// When [`RwLock::MAX_READERS`] read locks are held; the write lock is released then.
         ///
         /// # Examples
         ///

@@ -55,7 +55,8 @@ pub use guards::{
 /// (one that downgrades while the lock is full, or is cancelled while readers fill it) lets
 /// no queued reader in, and the next writer goes first, so a queued reader can wait behind
 /// any number of such writers. Writers and upgradable readers queue among themselves like
-/// [`Mutex`](crate::Mutex) lockers (in arrival order, a woken waiter overtaken at most once).
+/// [`Mutex`](crate::Mutex) lockers (in arrival order, a woken waiter losing the lock at most
+/// once).
 /// While an upgradable reader holds the lock without upgrading, readers keep entering; a
 /// writer queued behind it does not stop them.
 ///
@@ -68,8 +69,9 @@ pub use guards::{
 /// # Limits
 ///
 /// At most [`RwLock::MAX_READERS`] read locks can be held at once. Past that, `read` and its
-/// twins panic and `try_read` fails, before anything changes; so does a downgrade to a read
-/// lock, which then releases the guard it was given.
+/// twins panic and `try_read` fails, before anything changes; so does the downgrade of an
+/// upgradable lock to a read lock, which then releases the guard it was given. (A write
+/// lock's downgrade always fits: no read lock is held while a writer is inside.)
 ///
 /// A lock made with [`RwLock::with_max_readers`] hands out fewer: past its limit, reads wait
 /// for a read lock to be released, first in, first out.
@@ -81,7 +83,9 @@ pub use guards::{
 /// that is given its turn among writers and upgradable readers, or woken to take it, keeps
 /// those queued after it waiting for ever (as a leaked [`Mutex`](crate::Mutex) lock future
 /// does), and a leaked `write` or `upgrade` that already announced itself keeps every later
-/// reader out too. Drop futures you no longer need (every future here is cancel-safe).
+/// reader out too. A leaked `read` that a writer's release lets in holds its read lock for
+/// ever, so no writer or upgrade gets in again. Drop futures you no longer need (every future
+/// here is cancel-safe).
 ///
 /// # Panics and poisoning
 ///
@@ -180,7 +184,8 @@ impl<T> RwLock<T> {
         /// program can hold that many read locks, and a read past it panics.
         ///
         /// The upgradable lock is not a read lock and does not count. Downgrading it to a read
-        /// lock always succeeds, even when that takes the count past `max_readers`. A write
+        /// lock succeeds even when that takes the count past `max_readers` (it panics only at
+        /// [`RwLock::MAX_READERS`], see [Limits](RwLock#limits)). A write
         /// lock's downgrade always fits (no reader is inside a write); the readers queued
         /// behind it get in as far as there is room beside it.
         ///
@@ -242,7 +247,8 @@ impl<T> RwLock<T> {
 }
 
 impl<T: ?Sized> RwLock<T> {
-    /// Takes a read lock, waiting while a writer holds or is waiting for the lock (and, on a
+    /// Takes a read lock, waiting while a writer holds the lock or is next in line for it (see
+    /// [Fairness](RwLock#fairness)) (and, on a
     /// lock made with [`with_max_readers`](RwLock::with_max_readers), while it has no room).
     ///
     /// # Cancel safety
@@ -523,7 +529,9 @@ impl<T: ?Sized> RwLock<T> {
 
     /// Takes the write lock if that is possible right now.
     ///
-    /// Fails while any other guard exists, or while the lock is handing itself to waiters in order.
+    /// Fails while the lock is held (including by readers let in but not yet run, see
+    /// [`reader_count`](RwLock::reader_count)), or while the lock is handing itself to waiters
+    /// in order.
     ///
     /// # Examples
     ///
@@ -562,9 +570,15 @@ impl<T: ?Sized> RwLock<T> {
     ///
     /// let lock = Arc::new(RwLock::new(1));
     /// let lock2 = lock.clone();
-    /// let mut guard = thread::spawn(move || *lock2.write_blocking() + 1).join().unwrap();
-    /// assert_eq!(guard, 2);
-    /// assert_eq!(*lock.write_blocking(), 1);
+    /// let seen = thread::spawn(move || {
+    ///     let mut guard = lock2.write_blocking();
+    ///     *guard += 1;
+    ///     *guard
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// assert_eq!(seen, 2);
+    /// assert_eq!(*lock.write_blocking(), 2);
     /// ```
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
