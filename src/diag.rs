@@ -1,7 +1,7 @@
 //! The hooks the locks call for the diagnostics: the real ones from
 //! `crate::diagnostics` with the `diagnostics` feature, and empty stand-ins without it.
 //!
-//! The stand-ins are zero-sized and every call to them is an inlined no-op, so with the
+//! The stand-ins that are stored are zero-sized and every call to them is an inlined no-op, so with the
 //! feature off a lock, its guards and its futures have the layout and the code they have
 //! without any diagnostics, and no caller location is captured. The locks call the same
 //! names either way, which keeps `cfg` out of their code:

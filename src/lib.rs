@@ -290,9 +290,10 @@ pub use wait_group::{WaitGroup, WaitGroupToken};
 /// park allocates nothing, and for the same reason each is `!Unpin`: `.await` pins it for you,
 /// and a future you keep in a struct or poll by hand must be pinned first, with
 /// [`core::pin::pin!`] or `Box::pin`. Every future implements `FusedFuture`. Most are nine
-/// machine words (72 bytes on 64-bit targets; the lock waits are larger with the
-/// `diagnostics` feature, which records their call sites), laid out so that moving one right after it was
-/// built (as `FutureExt::now_or_never` or a `select!` does) is a cheap copy.
+/// machine words (72 bytes on 64-bit targets), laid out so that moving one right after it was
+/// built (as `FutureExt::now_or_never` or a `select!` does) is a cheap copy. (With the
+/// `diagnostics` feature the lock waits are larger, recording their call sites, and give up
+/// that layout.)
 ///
 /// # Panics
 ///

@@ -46,11 +46,14 @@ pub(crate) mod thread {
         })
     }
 
+    /// The numbers stay below the top bit, which a holder record uses to flag a task's hold.
     #[cold]
     fn next_id() -> usize {
         static NEXT: AtomicUsize = AtomicUsize::new(1);
-        NEXT.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(1))
-            .expect("unisync ran out of thread ids")
+        NEXT.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+            (n < usize::MAX >> 1).then_some(n + 1)
+        })
+        .expect("unisync ran out of thread numbers (usize::MAX >> 1 threads asked for one)")
     }
 }
 

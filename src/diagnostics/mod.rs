@@ -119,8 +119,10 @@
 //!
 //! With it: a `Mutex`, `RwLock` or `ReentrantMutex` is 48 bytes larger (the record), and a
 //! wait future of a tracked lock is larger by its call site and registry entry (144 bytes on
-//! 64-bit targets: a `Lock` goes from 72 to 216 bytes). Every acquisition takes a
-//! time stamp and writes the record, and every release clears it;
+//! 64-bit targets: a `Lock` goes from 72 to 216 bytes). Read guards are 16 bytes larger
+//! (their row in the readers' table), and mapped mutex and write guards 8 (a reference to the
+//! record). Every acquisition takes a time stamp and writes the record, and every release
+//! clears it;
 //! `cargo bench --bench mutex -- mutex/diagnostics`, with and without
 //! `--features diagnostics`, shows what that costs. On a 2-core x86-64 VM, an uncontended
 //! `lock().await` went from 5 ns to 20 ns, `try_lock` from 5 ns to 12 ns and `lock_blocking`
@@ -136,6 +138,10 @@
 //! - Only [`Mutex`], [`RwLock`] and [`ReentrantMutex`] are tracked. A read lock is counted
 //!   for the deadlock check but has no holder record: a wait for readers (or for an
 //!   upgradable reader) is reported to the long-wait hook with no holder.
+//! - Upgradable read locks are not tracked: a thread waiting in `upgradable_read_blocking`
+//!   is not seen as blocked, and a thread holding an upgradable read lock is not followed,
+//!   so a deadlock through one is not found. (Its upgrade is tracked, as a wait for the
+//!   readers.)
 //! - The check follows a write or upgrade wait on a `RwLock` to the lock's writer and to all
 //!   of its readers, whatever the wait is waiting for at that moment: a writer still queued
 //!   behind another writer, say, is taken to wait for the readers as well, which it will once
@@ -150,7 +156,9 @@
 //! - An async task has no identity that every runtime shares. A holder that took its lock
 //!   through an async wait is recorded with the thread that polled it, flagged with
 //!   [`Holder::by_task`], and the deadlock check does not follow it (the task may run on
-//!   another worker next time); long waits of tasks are reported all the same.
+//!   another worker next time); long waits of tasks are reported all the same. A `try_*` or
+//!   `_blocking` call made inside a task cannot tell it is in one: it is recorded as the
+//!   polling thread's, and followed like any thread's hold.
 //! - A guard sent to another thread is still attributed to the thread that took the lock.
 //! - [`lock_all`](crate::lock_all) and its forms record the `lock_all` call as the holder
 //!   of each mutex they take, and a multi-lock that waits is reported as a wait for the
@@ -287,7 +295,8 @@ impl Holder {
     /// that is by a task rather than a thread.
     ///
     /// The deadlock check does not follow such holders: a task may be polled by another
-    /// worker thread each time.
+    /// worker thread each time. Only a wait future sets it: a `try_*` or `_blocking` call made
+    /// inside a task is recorded as the polling thread's (see the [limits](self#limits)).
     ///
     /// # Examples
     ///
@@ -337,6 +346,12 @@ impl fmt::Display for Holder {
 ///
 /// Never 0, and never given to another thread, even after this one has exited (the numbers
 /// of `std::thread::ThreadId` cannot be read on stable Rust). Displayed as `#n`.
+///
+/// # Panics
+///
+/// A thread is numbered the first time it needs one (it takes a tracked lock, or locks a
+/// [`ReentrantMutex`](crate::ReentrantMutex)). After `usize::MAX >> 1` threads have been
+/// numbered, which only a 32-bit target can reach, the next one panics there.
 ///
 /// # Examples
 ///
@@ -409,7 +424,8 @@ pub enum LockKind {
     /// hold it.
     ReentrantMutex,
     /// A read lock of a [`RwLock`](crate::RwLock), waited for while a writer holds the lock
-    /// or waits for its readers.
+    /// or waits for its readers, or while a lock made with
+    /// [`with_max_readers`](crate::RwLock::with_max_readers) has no room.
     RwLockRead,
 }
 
@@ -427,8 +443,8 @@ impl fmt::Display for LockKind {
 
 /// A report of a wait that has lasted longer than the threshold of the long-wait hook.
 ///
-/// Handed to the hook installed with [`set_long_wait_hook`], once per wait. `Display` gives
-/// a one-line summary.
+/// Handed to the hook installed with [`set_long_wait_hook`], once per wait (a multi-lock,
+/// once for each member it has to wait for). `Display` gives a one-line summary.
 ///
 /// # Examples
 ///
@@ -830,18 +846,24 @@ impl fmt::Display for DeadlockCycle {
 /// [`RwLock`](crate::RwLock)'s write, read and upgrade waits; a
 /// [`ReentrantMutex`](crate::ReentrantMutex)) that lasts longer than `threshold`.
 ///
-/// The hook runs on a thread of its own (`unisync-watchdog`), started by the first call,
-/// never under a lock of this crate, so it may lock anything and call [`check_deadlock`]. It
-/// replaces a hook installed before (with its threshold): a report being handed to the old
-/// hook when this is called may still arrive there, and every later one goes to the new hook,
-/// by the new threshold. Waits that were already reported are not reported again. Async waits are reported like blocking ones, while they are
-/// parked. A wait is reported a little after it passes the threshold: the watchdog looks
-/// every quarter of the threshold (at most every millisecond, at least every second).
+/// A multi-lock is reported once for each member it has to wait for, its `waited` counted
+/// from when it began to wait for that member.
+///
+/// The hook runs on a thread of its own (`unisync-watchdog`), started by a call made while
+/// none runs, never under a lock of this crate, so it may lock anything and call
+/// [`check_deadlock`]. It replaces a hook installed before (with its threshold): a report
+/// being handed to the old hook when this is called may still arrive there, and every later
+/// one goes to the new hook, by the new threshold. Waits that were already reported are not
+/// reported again. Async waits are reported like blocking ones, while they are parked. A
+/// wait is reported a little after it passes the threshold: the watchdog looks every quarter
+/// of the threshold (at most every millisecond, at least every second).
 ///
 /// # Panics
 ///
 /// Panics if the watchdog thread cannot be started (the hook is then not installed). A
-/// panic inside the hook is caught, and the watchdog goes on.
+/// panic inside the hook is caught, and the watchdog goes on. The hook this one replaces is
+/// dropped on the calling thread, so a panic in the drop of what it captured reaches the
+/// caller (the new hook is installed by then).
 ///
 /// # Examples
 ///
@@ -883,10 +905,16 @@ where
     drop(old);
 }
 
-/// Removes the long-wait hook, if one is installed, and stops the watchdog thread.
+/// Removes the long-wait hook, if one is installed, and tells the watchdog thread to exit
+/// (without waiting for it).
 ///
 /// Waits go on being registered (the deadlock check needs them); only the reports stop. A
 /// report being handed to the hook when this is called may still arrive.
+///
+/// # Panics
+///
+/// The removed hook is dropped on the calling thread: a panic in the drop of what it
+/// captured reaches the caller (the hook is removed by then).
 ///
 /// # Examples
 ///
@@ -911,10 +939,11 @@ pub fn clear_long_wait_hook() {
 /// [`ReentrantMutex`](crate::ReentrantMutex) (`lock_blocking`, `lock_blocking_timeout`,
 /// `read_blocking`, `write_blocking`, `upgrade_blocking`, ..., and the re-lock of
 /// [`Condvar::wait_blocking`](crate::Condvar::wait_blocking)). Each of those waits for the
-/// lock's holder, and a wait on a `RwLock` also for every thread that holds a read lock of
-/// it. Following them from thread to thread, a cycle is a deadlock: nobody in it can go on
-/// until someone in it gives up (a wait with a timeout). Each thread of a reported cycle
-/// comes with the holder it waits for in that cycle.
+/// lock's holder, and a write or upgrade wait on a `RwLock` also for every thread that holds
+/// a read lock of it (a read wait only while a write or upgrade of that lock is queued; see
+/// the [limits](self#limits)). Following them from thread to thread, a cycle is a deadlock:
+/// nobody in it can go on until someone in it gives up (a wait with a timeout). Each thread
+/// of a reported cycle comes with the holder it waits for in that cycle.
 ///
 /// A thread that waits for several (a writer waits for every reader) can be in more than
 /// one cycle. Every thread that is in a cycle is in at least one reported cycle, and no
@@ -929,9 +958,11 @@ pub fn clear_long_wait_hook() {
 /// deadlock it has found.
 ///
 /// Async tasks are not followed (see the [module's limits](self#limits)); use the long-wait
-/// hook for them. The check takes the registry's lock once and costs time in proportion to
-/// the number of waits registered; call it from a thread of your own every few seconds, or
-/// from the long-wait hook.
+/// hook for them. The check holds the registry's lock and the readers' table's lock while it
+/// copies the waits, which holds up every read lock and read release in the process
+/// meanwhile; its time grows with the waits times the read locks held, and quadratically
+/// with the number of blocked threads. Call it from a thread of your own every few
+/// seconds, or from the long-wait hook.
 ///
 /// # Examples
 ///
