@@ -110,8 +110,9 @@ pub struct ReentrantMutex<T: ?Sized> {
 }
 
 // SAFETY: only the thread holding the lock can reach `T` (`&T` through its guards, which are
-// `!Send`, so the references stay on that thread); threads take turns, never share, so `T`
-// need only be `Send`. `Send` itself follows from the fields.
+// `!Send`, and `Sync` only when `T` is, so a `&T` reaches another thread only where `T: Sync`
+// allows it); threads take turns, never share, so `T` need only be `Send`. `Send` itself
+// follows from the fields.
 unsafe impl<T: ?Sized + Send> Sync for ReentrantMutex<T> {}
 
 impl<T> ReentrantMutex<T> {

@@ -309,7 +309,9 @@ impl Drop for WaitQueue {
         let inner = self.inner.load(Ordering::Acquire);
         if !inner.is_null() {
             // SAFETY: `&mut self` means no reference into the queue is alive (a linked node
-            // borrows its primitive), and the pointer came from `Box::into_raw` in `init`.
+            // borrows its primitive; one whose future was leaked is never followed again, and
+            // dropping the queue does not walk its nodes), and the pointer came from
+            // `Box::into_raw` in `init`.
             drop(unsafe { Box::from_raw(inner) });
         }
     }

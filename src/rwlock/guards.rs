@@ -1062,6 +1062,8 @@ mod mapped {
             let lock = guard.lock;
             // SAFETY: `guard` holds the write lock until the downgrade below, after `f`.
             let value = NonNull::from(f(unsafe { &*lock.value.get() }));
+            // `value` came from a shared reference: the mapped write guard is only downgraded,
+            // never written through.
             MappedRwLockWriteGuard::downgrade(Self::into_mapped_at(guard, value))
         }
 
@@ -1294,6 +1296,8 @@ mod mapped {
             F: FnOnce(&T) -> &U,
         {
             let value = NonNull::from(f(&*guard));
+            // `value` came from a shared reference: the mapped write guard is only downgraded,
+            // never written through.
             OwnedMappedRwLockWriteGuard::downgrade(Self::into_mapped_at(guard, value))
         }
 
@@ -1619,14 +1623,17 @@ mod mapped {
         type Target = T;
 
         fn deref(&self) -> &T {
-            // SAFETY: the write lock is held and the pointer came from a live `&mut T`.
+            // SAFETY: the write lock is held and the pointer points into the locked value (it
+            // came from a `&mut T`, or from a `&T` for the guard `downgrade_map` makes).
             unsafe { self.value.as_ref() }
         }
     }
 
     impl<T: ?Sized> DerefMut for MappedRwLockWriteGuard<'_, T> {
         fn deref_mut(&mut self) -> &mut T {
-            // SAFETY: as above, and `&mut self` makes this borrow unique.
+            // SAFETY: as above, and `&mut self` makes this borrow unique. The pointer may be
+            // written through: only `downgrade_map` makes one from a shared reference, and it
+            // downgrades that guard at once, never calling this.
             unsafe { self.value.as_mut() }
         }
     }
@@ -1910,14 +1917,16 @@ mod mapped {
 
         fn deref(&self) -> &U {
             // SAFETY: the write lock is held, the `Arc` keeps the value alive, and the pointer
-            // came from a live `&mut U` into it.
+            // points into it (from a `&mut U`, or a `&U` for the guard `downgrade_map` makes).
             unsafe { self.value.as_ref() }
         }
     }
 
     impl<T: ?Sized, U: ?Sized> DerefMut for OwnedMappedRwLockWriteGuard<T, U> {
         fn deref_mut(&mut self) -> &mut U {
-            // SAFETY: as above, and `&mut self` makes this borrow unique.
+            // SAFETY: as above, and `&mut self` makes this borrow unique. The pointer may be
+            // written through: only `downgrade_map` makes one from a shared reference, and it
+            // downgrades that guard at once, never calling this.
             unsafe { self.value.as_mut() }
         }
     }
