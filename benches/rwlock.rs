@@ -9,6 +9,11 @@
 //!   Task `i` writes at operations `op` with `(i + op) % 20 == 0`, so the writes are spread
 //!   over the run instead of every task writing at the same step.
 //! - `rwlock/write-heavy-{tokio,smol}/<workers>`: the same with every second operation a write.
+//! - `rwlock/diagnostics`: uncontended `read` and `write` (polled in place) and `try_read` of
+//!   unisync alone, and its read-heavy workload on tokio with 2 workers, each row labelled
+//!   `diagnostics-on` or `diagnostics-off` by how the bench was built. Run
+//!   `cargo bench --bench rwlock -- rwlock/diagnostics` with and without
+//!   `--features diagnostics` to read what the writer's record and the readers' table cost.
 
 mod common;
 
@@ -114,9 +119,48 @@ fn write_heavy(c: &mut Criterion) {
     mixed_on(c, "write-heavy", 2, "smol");
 }
 
+fn diagnostics(c: &mut Criterion) {
+    let label = if cfg!(feature = "diagnostics") {
+        "diagnostics-on"
+    } else {
+        "diagnostics-off"
+    };
+    let mut group = c.benchmark_group("rwlock/diagnostics");
+    let l = unisync::RwLock::new(0u64);
+    group.bench_function(BenchmarkId::new("read", label), |b| {
+        b.iter(|| *poll_once::<false, _>(l.read()))
+    });
+    group.bench_function(BenchmarkId::new("try_read", label), |b| {
+        b.iter(|| *l.try_read().unwrap())
+    });
+    group.bench_function(BenchmarkId::new("write", label), |b| {
+        b.iter(|| *poll_once::<false, _>(l.write()) += 1)
+    });
+    let workers = 2;
+    if worker_counts("rwlock/diagnostics").contains(&workers) {
+        let exec = Exec::new("tokio", workers);
+        let name = format!("read-heavy-tokio-{label}");
+        let lock = Arc::new(unisync::RwLock::new(0u64));
+        group.bench_function(BenchmarkId::new(name, workers), |b| {
+            b.iter(|| {
+                exec.run(&lock, |i, lock| async move {
+                    for op in 0..OPS {
+                        if (i + op) % 20 == 0 {
+                            *lock.write().await += 1;
+                        } else {
+                            black_box(*lock.read().await);
+                        }
+                    }
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = uncontended_read::<false>, uncontended_read::<true>, uncontended_write::<false>, uncontended_write::<true>, read_heavy, write_heavy
+    targets = uncontended_read::<false>, uncontended_read::<true>, uncontended_write::<false>, uncontended_write::<true>, read_heavy, write_heavy, diagnostics
 }
 criterion_main!(benches);

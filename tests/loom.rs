@@ -291,6 +291,33 @@ fn semaphore_dropped_head_passes_permits_on() {
     });
 }
 
+/// The head waiter, holding one of the three permits it asked for, is dropped on one thread
+/// while another adds a permit and closes the semaphore: the waiter behind either gets its
+/// permit or fails with the close, and no permit is lost (the two that were out come back).
+/// Preemption bound: 2.
+#[test]
+fn semaphore_partial_head_dropped_racing_release_and_close_loses_nothing() {
+    model(|| {
+        let sem = Arc::new(Semaphore::new(1));
+        let mut big = Box::pin(sem.acquire_many_owned(3));
+        assert!(poll_once(&mut big).is_pending()); // holds 1, lacks 2
+        let mut small = Box::pin(sem.acquire());
+        assert!(poll_once(&mut small).is_pending());
+        let dropper = thread::spawn(move || drop(big));
+        let closer = {
+            let sem = sem.clone();
+            thread::spawn(move || {
+                sem.add_permits(1);
+                sem.close();
+            })
+        };
+        drop(block_on(small));
+        dropper.join().unwrap();
+        closer.join().unwrap();
+        assert_eq!(sem.available_permits(), 2);
+    });
+}
+
 /// Two permits released back to back while two waiters wait: both waiters must complete.
 /// Preemption bound: 2.
 #[test]

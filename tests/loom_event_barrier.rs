@@ -13,7 +13,9 @@ use std::task::Poll;
 use loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use loom::sync::Arc;
 use loom::thread;
-use unisync::{Barrier, Event};
+use std::time::Duration;
+
+use unisync::{Barrier, BarrierTimeoutError, Event};
 
 /// A waiter that had started before `set` completes even though `clear` races right behind it.
 /// Two threads (setter/clearer and the waiter); explored with `LOOM_MAX_PREEMPTIONS=2`.
@@ -228,5 +230,112 @@ fn barrier_trip_seen_by_one_party_is_seen_by_the_next() {
         let mut indices = [first.index(), second.index(), last.index()];
         indices.sort_unstable();
         assert_eq!(indices, [0, 1, 2]);
+    });
+}
+
+/// `reset` racing the last arrival of a barrier of two: the queued party either trips with
+/// the arriving one or fails (the reset broke its generation), and then a replacement trips
+/// with the arriving one. Either way one leader, nobody left waiting, and the barrier whole.
+/// Three threads; `LOOM_MAX_PREEMPTIONS=2`.
+#[test]
+fn barrier_reset_racing_the_last_arrival_fails_or_trips_the_queued_party() {
+    model(|| {
+        let barrier = Arc::new(Barrier::new(2));
+        let mut a = Box::pin(barrier.wait());
+        assert!(poll_once(&mut a).is_pending());
+        let resetter = {
+            let b = barrier.clone();
+            thread::spawn(move || b.reset())
+        };
+        let arriver = {
+            let b = barrier.clone();
+            thread::spawn(move || b.wait_blocking())
+        };
+        resetter.join().unwrap();
+        let a = loom::future::block_on(a);
+        let mut results = vec![];
+        match a {
+            Ok(r) => results.push(r),
+            Err(_) => {
+                results.push(loom::future::block_on(barrier.wait()).expect("replacement"));
+            }
+        }
+        results.push(arriver.join().unwrap().expect("arriver never fails"));
+        assert_eq!(
+            results.iter().filter(|r| r.is_leader()).count(),
+            1,
+            "{results:?}"
+        );
+        assert_eq!(barrier.n_waiting(), 0);
+        assert!(!barrier.is_broken());
+    });
+}
+
+/// `abort` racing a timed thread and a queued task of a barrier of two: both trip (one
+/// leader) or both fail, and a thread that timed out left the task to fail with the abort.
+/// After `reset` a fresh round trips. Three threads; `LOOM_MAX_PREEMPTIONS=2`.
+#[test]
+fn barrier_abort_racing_a_timed_party_fails_both_or_neither() {
+    model(|| {
+        let barrier = Arc::new(Barrier::new(2));
+        let mut a = Box::pin(barrier.wait());
+        assert!(poll_once(&mut a).is_pending());
+        let timed = {
+            let b = barrier.clone();
+            thread::spawn(move || b.wait_blocking_timeout(Duration::from_secs(1)))
+        };
+        let aborter = {
+            let b = barrier.clone();
+            thread::spawn(move || b.abort())
+        };
+        let a = loom::future::block_on(a);
+        let t = timed.join().unwrap();
+        aborter.join().unwrap();
+        match (&a, &t) {
+            (Ok(x), Ok(y)) => assert!(x.is_leader() != y.is_leader()),
+            (Err(_), Err(_)) => {}
+            other => panic!("one party tripped and the other failed: {other:?}"),
+        }
+        if matches!(t, Err(BarrierTimeoutError::Timeout)) {
+            assert!(a.is_err());
+        }
+        barrier.reset();
+        assert_eq!(barrier.n_waiting(), 0);
+        assert!(!barrier.is_broken());
+        // A fresh round of two still trips.
+        let mut x = Box::pin(barrier.wait());
+        assert!(poll_once(&mut x).is_pending());
+        let y = loom::future::block_on(barrier.wait()).unwrap();
+        let x = loom::future::block_on(x).unwrap();
+        assert!(x.is_leader() != y.is_leader());
+    });
+}
+
+/// A barrier of one, three parties at once: a timed thread, a thread and a task. Each
+/// generation waits for the one before to be collected, so a party can wait behind another;
+/// the timed one may give up then (under loom a timed park may end at any point), but
+/// nobody is held up by it: the others trip as leaders and the barrier is left whole. Three
+/// threads; `LOOM_MAX_PREEMPTIONS=2`.
+#[test]
+fn barrier_of_one_timed_party_holds_up_nobody() {
+    model(|| {
+        let barrier = Arc::new(Barrier::new(1));
+        let timed = {
+            let b = barrier.clone();
+            thread::spawn(move || b.wait_blocking_timeout(Duration::from_secs(1)))
+        };
+        let task = {
+            let b = barrier.clone();
+            thread::spawn(move || loom::future::block_on(b.wait()).unwrap())
+        };
+        assert!(barrier.wait_blocking().unwrap().is_leader());
+        match timed.join().unwrap() {
+            Ok(result) => assert!(result.is_leader()),
+            Err(BarrierTimeoutError::Timeout) => {}
+            Err(other) => panic!("nothing broke the barrier: {other:?}"),
+        }
+        assert!(task.join().unwrap().is_leader());
+        assert_eq!(barrier.n_waiting(), 0);
+        assert!(loom::future::block_on(barrier.wait()).unwrap().is_leader());
     });
 }
