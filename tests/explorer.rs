@@ -10,15 +10,18 @@
 //! After every step the cheap invariants are checked: mutual exclusion for the locks (the
 //! rwlock's writer excludes everything, there is at most one upgradable reader, readers inside
 //! together see one value), conservation of permits for the semaphore, one leader and dense,
-//! distinct indices per barrier generation, no lost `set` for the event, and that a finished
-//! or dropped future kept no clone of its waker.
+//! distinct indices per barrier generation, no lost `set` for the event, a model of the
+//! shutdown signals' tree (which have fired, how many guards each tracks) and of the wait
+//! group's count, and that a finished or dropped future kept no clone of its waker. There, a
+//! wait that a trigger or a drain (the count reaching zero once fired) has ended must also
+//! have been woken by the end of the step.
 //!
 //! At the end every guard and permit is released and every woken future is polled (releasing
 //! what it yields) until nothing changes. Then no live future may be left parked while the
 //! primitive could let it through, and every lock and permit must be back: a future that is
 //! still pending there was never woken after the state made progress possible, which is a lost
 //! wake-up, the bug class this file exists to find. Last, a final `set` / `notify_all` /
-//! `abort` must finish whatever legitimately still waits.
+//! `abort` / trigger of the root must finish whatever legitimately still waits.
 //!
 //! A failing case shrinks to a minimal step sequence, which proptest prints with the panic
 //! message naming the rule that broke. `PROPTEST_RNG_SEED` replays a run's random choices.
@@ -29,8 +32,9 @@
 //!
 //! 1. `UNISYNC_EXPLORER_CASES`, if set;
 //! 2. `PROPTEST_CASES`, if set;
-//! 3. [`DEFAULT_CASES`], sized so that the whole file takes about 30 s in a debug build
-//!    (`cargo test --test explorer`) on a 2-core machine, and under a minute on a loaded one.
+//! 3. [`DEFAULT_CASES`] ([`DRAIN_CASES`] for the shutdown signal and the wait group), sized so
+//!    that the whole file takes about 30 s in a debug build (`cargo test --test explorer`) on a
+//!    2-core machine, and under a minute on a loaded one.
 //!
 //! Under Miri the default drops to [`MIRI_CASES`] (`UNISYNC_EXPLORER_CASES` still overrides it,
 //! `PROPTEST_CASES` does not). Failures are not persisted to a regressions file; the minimal
@@ -60,10 +64,10 @@ use proptest::prelude::*;
 use proptest::strategy::{NewTree, ValueTree};
 use proptest::test_runner::TestRunner;
 use unisync::{
-    AcquireError, Barrier, BarrierError, BarrierWaitResult, Condvar, Event, Mutex, MutexGuard,
-    OwnedMutexGuard, OwnedRwLockReadGuard, OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard,
-    RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard, Semaphore,
-    TryAcquireError,
+    AcquireError, Barrier, BarrierError, BarrierWaitResult, Condvar, DrainGuard, Event, Mutex,
+    MutexGuard, OwnedMutexGuard, OwnedRwLockReadGuard, OwnedRwLockUpgradableReadGuard,
+    OwnedRwLockWriteGuard, RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
+    Semaphore, ShutdownSignal, TryAcquireError, WaitGroup, WaitGroupToken,
 };
 
 /// How many futures and guards can be alive at once.
@@ -72,6 +76,11 @@ const SLOTS: usize = 6;
 const MAX_STEPS: usize = 64;
 /// Cases per test unless an environment variable says otherwise (see the file's docs).
 const DEFAULT_CASES: u32 = 12_000;
+/// Cases per test for the shutdown signal and the wait group unless an environment variable
+/// says otherwise. Fewer, so that the file keeps to its time: a case costs about the same
+/// whatever the primitive (most of it goes to proptest generating the steps), and the two
+/// tests explore one shared core, the count-and-trigger under both, from two sides.
+const DRAIN_CASES: u32 = DEFAULT_CASES / 2;
 /// Cases per test under Miri unless `UNISYNC_EXPLORER_CASES` says otherwise.
 const MIRI_CASES: u32 = 4;
 
@@ -85,12 +94,13 @@ fn env_cases(name: &str) -> Option<u32> {
     )
 }
 
-fn config() -> ProptestConfig {
+/// The configuration of a test whose default number of cases is `default`.
+fn config(default: u32) -> ProptestConfig {
     let cases = env_cases("UNISYNC_EXPLORER_CASES").unwrap_or_else(|| {
         if cfg!(miri) {
             MIRI_CASES
         } else {
-            env_cases("PROPTEST_CASES").unwrap_or(DEFAULT_CASES)
+            env_cases("PROPTEST_CASES").unwrap_or(default)
         }
     });
     let mut config = ProptestConfig {
@@ -141,6 +151,11 @@ struct Meta {
     probe: Option<Rc<Cell<(usize, bool)>>>,
     /// Condvar `wait_while`: the number of condition calls seen so far.
     seen: usize,
+    /// Shutdown signal: the signal waited on, as an index into the explorer's tree.
+    node: usize,
+    /// Drain waits (shutdown signal, wait group): how many times the count had drained when
+    /// the wait first returned `Pending`.
+    drains: Option<usize>,
 }
 
 impl Meta {
@@ -1826,11 +1841,513 @@ impl<'a> Explorer<'a> for BarrierExplorer<'a> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// ShutdownSignal
+// ---------------------------------------------------------------------------------------------
+
+/// The signals every run starts with: a root, two children, and a grandchild under the first.
+const TREE: usize = 4;
+const TREE_NAMES: [&str; TREE] = ["root", "a", "b", "a/g"];
+
+/// `on` and `of` name a signal: one of the tree's (below [`TREE`]), or else the signal of the
+/// first kept child handle or guard at or after slot `on - TREE` (wrapping around), falling
+/// back to the tree's signal `on % TREE` when the pool holds none.
+#[derive(Debug, Clone)]
+enum ShutdownAction {
+    Wait {
+        on: usize,
+        owned: bool,
+    },
+    Drained {
+        on: usize,
+    },
+    /// Clones the guard if `on` picks one, else tracks a task under the signal.
+    Track {
+        on: usize,
+    },
+    /// Makes a child and keeps its handle in a slot, where dropping it unregisters the child
+    /// unless a guard, a future or a grandchild still holds it.
+    Child {
+        of: usize,
+    },
+    Trigger {
+        on: usize,
+    },
+}
+
+fn shutdown_action() -> impl Strategy<Value = ShutdownAction> {
+    let on = || 0..TREE + SLOTS;
+    // The three waits in one arm: each arm of a union costs a random generator per step.
+    let wait = (0..3, on()).prop_map(|(kind, on)| match kind {
+        0 => ShutdownAction::Wait { on, owned: false },
+        1 => ShutdownAction::Wait { on, owned: true },
+        _ => ShutdownAction::Drained { on },
+    });
+    prop_oneof![
+        6 => wait,
+        4 => on().prop_map(|on| ShutdownAction::Track { on }),
+        2 => on().prop_map(|of| ShutdownAction::Child { of }),
+        2 => on().prop_map(|on| ShutdownAction::Trigger { on }),
+    ]
+}
+
+const DRAINED: &str = "drained";
+
+enum ShutdownHeld {
+    /// A handle to a child made during the run.
+    Signal(usize, ShutdownSignal),
+    Guard(usize, DrainGuard),
+    /// A wait that completed.
+    Done,
+}
+
+impl ShutdownHeld {
+    fn signal(&self) -> Option<(usize, &ShutdownSignal)> {
+        match self {
+            ShutdownHeld::Signal(node, signal) => Some((*node, signal)),
+            ShutdownHeld::Guard(node, guard) => Some((*node, guard.signal())),
+            ShutdownHeld::Done => None,
+        }
+    }
+}
+
+/// Makes the tree every run starts with.
+fn shutdown_tree() -> [ShutdownSignal; TREE] {
+    let root = ShutdownSignal::new();
+    let (a, b) = (root.child(), root.child());
+    let g = a.child();
+    [root, a, b, g]
+}
+
+/// The model of the signals: the tree's, then every child made during the run, by index.
+struct ShutdownExplorer<'a> {
+    tree: &'a [ShutdownSignal; TREE],
+    parents: Vec<Option<usize>>,
+    /// Whether `trigger` was called on the signal itself; it has fired if it or an ancestor
+    /// was.
+    triggered: Vec<bool>,
+    /// Guards alive under the signal or its descendants.
+    tracked: Vec<usize>,
+    /// How many times the signal has drained: a trigger reached it with nothing tracked, or
+    /// its last guard went after it fired. A drain wait may end once this moves past what it
+    /// was when the wait started, whatever is tracked by the time it is polled.
+    drains: Vec<usize>,
+}
+
+impl<'a> ShutdownExplorer<'a> {
+    fn new(tree: &'a [ShutdownSignal; TREE]) -> Self {
+        ShutdownExplorer {
+            tree,
+            parents: vec![None, Some(0), Some(0), Some(1)],
+            triggered: vec![false; TREE],
+            tracked: vec![0; TREE],
+            drains: vec![0; TREE],
+        }
+    }
+
+    /// The signal and its ancestors, the signal first.
+    fn ancestry(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
+        std::iter::successors(Some(node), |&n| self.parents[n])
+    }
+
+    fn fired(&self, node: usize) -> bool {
+        self.ancestry(node).any(|n| self.triggered[n])
+    }
+
+    /// The signal's name for messages, formatted only if one is written: a child made during
+    /// the run is its parent's name and its index.
+    fn name(&self, node: usize) -> impl std::fmt::Display + '_ {
+        struct Name<'e>(&'e [Option<usize>], usize);
+        impl std::fmt::Display for Name<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                match self.0[self.1] {
+                    _ if self.1 < TREE => f.write_str(TREE_NAMES[self.1]),
+                    Some(parent) => write!(f, "{}/{}", Name(self.0, parent), self.1),
+                    None => unreachable!("only the root has no parent"),
+                }
+            }
+        }
+        Name(&self.parents, node)
+    }
+
+    /// The slot of the kept handle or guard that `on` names, if it names one (see
+    /// [`ShutdownAction`]).
+    fn kept(pool: &Pool<'a, ShutdownHeld>, on: usize) -> Option<usize> {
+        let kept = |s: &Slot<'a, ShutdownHeld>| matches!(s, Slot::Held(h) if h.signal().is_some());
+        on.checked_sub(TREE).and_then(|i| pool.pick(i, kept))
+    }
+
+    /// The signal `on` names.
+    fn signal<'p>(
+        &'p self,
+        pool: &'p Pool<'a, ShutdownHeld>,
+        on: usize,
+    ) -> (usize, &'p ShutdownSignal) {
+        match Self::kept(pool, on).map(|i| &pool.slots[i]) {
+            Some(Slot::Held(held)) => held.signal().unwrap(),
+            _ => (on % TREE, &self.tree[on % TREE]),
+        }
+    }
+
+    /// Counts a new guard under `node`.
+    fn add_guard(&mut self, node: usize) {
+        for n in std::iter::successors(Some(node), |&n| self.parents[n]) {
+            self.tracked[n] += 1;
+        }
+    }
+
+    /// Checks one handle against the model.
+    fn check_signal(&self, node: usize, signal: &ShutdownSignal) {
+        assert_eq!(
+            signal.is_triggered(),
+            self.fired(node),
+            "is_triggered of {} disagrees with the triggers made on it and its ancestors",
+            self.name(node)
+        );
+        assert_eq!(
+            signal.tracked(),
+            self.tracked[node],
+            "tracked() of {} disagrees with the guards alive under it",
+            self.name(node)
+        );
+    }
+}
+
+impl<'a> Explorer<'a> for ShutdownExplorer<'a> {
+    type Held = ShutdownHeld;
+    type Action = ShutdownAction;
+
+    fn describe(&self, held: &ShutdownHeld) -> String {
+        match held {
+            ShutdownHeld::Signal(node, _) => format!("signal {}", self.name(*node)),
+            ShutdownHeld::Guard(node, _) => format!("guard {}", self.name(*node)),
+            ShutdownHeld::Done => "done".into(),
+        }
+    }
+
+    fn act(&mut self, pool: &mut Pool<'a, ShutdownHeld>, action: &ShutdownAction) {
+        let done = |()| ShutdownHeld::Done;
+        match *action {
+            ShutdownAction::Wait { on, owned } => {
+                let Some(i) = pool.free() else { return };
+                let (node, signal) = self.signal(pool, on);
+                let kind = if owned { "wait_owned" } else { "wait" };
+                let meta = Meta {
+                    node,
+                    ..Meta::new(kind)
+                };
+                if owned {
+                    let fut = signal.wait_owned().map(done);
+                    pool.spawn(i, fut, meta);
+                } else if node < TREE {
+                    pool.spawn(i, self.tree[node].wait().map(done), meta);
+                } else {
+                    // The future borrows a handle of its own, as a spawned task would.
+                    let signal = signal.clone();
+                    pool.spawn(i, async move { signal.wait().await }.map(done), meta);
+                }
+            }
+            ShutdownAction::Drained { on } => {
+                let Some(i) = pool.free() else { return };
+                let (node, signal) = self.signal(pool, on);
+                let meta = Meta {
+                    node,
+                    ..Meta::new(DRAINED)
+                };
+                if node < TREE {
+                    pool.spawn(i, self.tree[node].drained().map(done), meta);
+                } else {
+                    let signal = signal.clone();
+                    pool.spawn(i, async move { signal.drained().await }.map(done), meta);
+                }
+            }
+            ShutdownAction::Track { on } => {
+                let Some(i) = pool.free() else { return };
+                let guard = match Self::kept(pool, on).map(|j| &pool.slots[j]) {
+                    Some(Slot::Held(ShutdownHeld::Guard(node, guard))) => (*node, guard.clone()),
+                    _ => {
+                        let (node, signal) = self.signal(pool, on);
+                        (node, signal.track())
+                    }
+                };
+                self.add_guard(guard.0);
+                pool.put(i, Slot::Held(ShutdownHeld::Guard(guard.0, guard.1)));
+            }
+            ShutdownAction::Child { of } => {
+                let Some(i) = pool.free() else { return };
+                let (parent, signal) = self.signal(pool, of);
+                let child = signal.child();
+                let node = self.parents.len();
+                self.parents.push(Some(parent));
+                self.triggered.push(false);
+                self.tracked.push(0);
+                self.drains.push(0);
+                pool.put(i, Slot::Held(ShutdownHeld::Signal(node, child)));
+            }
+            ShutdownAction::Trigger { on } => {
+                let (node, signal) = self.signal(pool, on);
+                let fired = signal.trigger();
+                let before: Vec<bool> = (0..self.parents.len()).map(|n| self.fired(n)).collect();
+                assert_eq!(
+                    fired,
+                    !before[node],
+                    "trigger of {} returned {fired}, but it had {}fired before",
+                    self.name(node),
+                    if before[node] { "" } else { "not " }
+                );
+                self.triggered[node] = true;
+                // What this trigger reached with nothing tracked has drained.
+                for (n, was) in before.into_iter().enumerate() {
+                    if !was && self.fired(n) && self.tracked[n] == 0 {
+                        self.drains[n] += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn pending(&mut self, meta: &mut Meta, first: bool) {
+        let node = meta.node;
+        let name = self.name(node);
+        if meta.kind != DRAINED {
+            assert!(
+                !self.fired(node),
+                "a `{}` on {name} is pending though it has fired (first poll: {first})",
+                meta.kind
+            );
+            return;
+        }
+        if first {
+            meta.drains = Some(self.drains[node]);
+        }
+        assert!(
+            !self.fired(node) || self.tracked[node] != 0,
+            "a drain wait on {name} is pending though it has fired and tracks nothing (first \
+             poll: {first})"
+        );
+        assert_eq!(
+            meta.drains,
+            Some(self.drains[node]),
+            "a drain wait on {name} is pending though it drained since the wait started"
+        );
+    }
+
+    fn ready(&mut self, out: ShutdownHeld, meta: &Meta) -> Option<ShutdownHeld> {
+        assert!(matches!(out, ShutdownHeld::Done));
+        let node = meta.node;
+        let name = self.name(node);
+        if meta.kind != DRAINED {
+            assert!(
+                self.fired(node),
+                "a `{}` on {name} completed before it fired",
+                meta.kind
+            );
+        } else {
+            let drained_now = self.fired(node) && self.tracked[node] == 0;
+            let drained_since = meta.drains.is_some_and(|d| self.drains[node] > d);
+            assert!(
+                drained_now || drained_since,
+                "a drain wait on {name} completed though it has not drained since it started"
+            );
+        }
+        None
+    }
+
+    fn dropping(&mut self, slot: &Slot<'a, ShutdownHeld>) {
+        if let Slot::Held(ShutdownHeld::Guard(node, _)) = *slot {
+            for n in std::iter::successors(Some(node), |&n| self.parents[n]) {
+                self.tracked[n] -= 1;
+                if self.tracked[n] == 0 && self.fired(n) {
+                    self.drains[n] += 1;
+                }
+            }
+        }
+    }
+
+    fn check(&self, pool: &Pool<'a, ShutdownHeld>) {
+        for (node, signal) in self.tree.iter().enumerate() {
+            self.check_signal(node, signal);
+        }
+        for (node, signal) in pool.held().filter_map(ShutdownHeld::signal) {
+            self.check_signal(node, signal);
+        }
+        // Firing and draining wake every wait they end, at once.
+        for t in pool.waiting().filter(|t| t.polled && !t.due()) {
+            let name = self.name(t.meta.node);
+            if t.meta.kind == DRAINED {
+                assert_eq!(
+                    t.meta.drains,
+                    Some(self.drains[t.meta.node]),
+                    "a drain wait on {name} is parked unwoken though it drained since the wait \
+                     started (lost wake-up)"
+                );
+            } else {
+                assert!(
+                    !self.fired(t.meta.node),
+                    "a `{}` on {name} is parked unwoken though it fired (lost wake-up)",
+                    t.meta.kind
+                );
+            }
+        }
+    }
+
+    fn finish(&mut self, pool: &mut Pool<'a, ShutdownHeld>) {
+        // Every guard is gone, so whatever fired has drained too.
+        self.check(pool);
+        let stuck: Vec<String> = (pool.waiting())
+            .filter(|t| self.fired(t.meta.node))
+            .map(|t| format!("{} on {}", t.meta.kind, self.name(t.meta.node)))
+            .collect();
+        assert!(
+            stuck.is_empty(),
+            "{stuck:?} left parked on fired signals with nothing tracked (lost wake-up)"
+        );
+        // Every signal is under the root, the kept children too (futures hold them).
+        self.act(pool, &ShutdownAction::Trigger { on: 0 });
+        settle(self, pool);
+        self.check(pool);
+        let left = pool.kinds_waiting();
+        assert!(
+            left.is_empty(),
+            "waits {left:?} left parked after a final trigger of the root (lost wake-up)"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// WaitGroup
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum WaitGroupAction {
+    Token,
+    /// Clones the token in the slot.
+    CloneToken(usize),
+    Wait,
+}
+
+fn wait_group_action() -> impl Strategy<Value = WaitGroupAction> {
+    prop_oneof![
+        3 => Just(WaitGroupAction::Token),
+        1 => (0..SLOTS).prop_map(WaitGroupAction::CloneToken),
+        3 => Just(WaitGroupAction::Wait),
+    ]
+}
+
+enum WaitGroupHeld {
+    Token(WaitGroupToken),
+    /// A wait that completed.
+    Done,
+}
+
+struct WaitGroupExplorer<'a> {
+    group: &'a WaitGroup,
+    /// Tokens alive.
+    count: usize,
+    /// How many times the count has come down to zero: a wait may end once this moves past
+    /// what it was when the wait started, whatever the count is by the time it is polled.
+    zeros: usize,
+}
+
+impl<'a> Explorer<'a> for WaitGroupExplorer<'a> {
+    type Held = WaitGroupHeld;
+    type Action = WaitGroupAction;
+
+    fn describe(&self, held: &WaitGroupHeld) -> String {
+        match held {
+            WaitGroupHeld::Token(_) => "token".into(),
+            WaitGroupHeld::Done => "done".into(),
+        }
+    }
+
+    fn act(&mut self, pool: &mut Pool<'a, WaitGroupHeld>, action: &WaitGroupAction) {
+        let Some(free) = pool.free() else { return };
+        match *action {
+            WaitGroupAction::Token => {
+                pool.put(free, Slot::Held(WaitGroupHeld::Token(self.group.token())));
+                self.count += 1;
+            }
+            WaitGroupAction::CloneToken(i) => {
+                let token =
+                    |s: &Slot<'a, WaitGroupHeld>| matches!(s, Slot::Held(WaitGroupHeld::Token(_)));
+                let Some(i) = pool.pick(i, token) else { return };
+                let Slot::Held(WaitGroupHeld::Token(token)) = &pool.slots[i] else {
+                    unreachable!()
+                };
+                let token = token.clone();
+                pool.put(free, Slot::Held(WaitGroupHeld::Token(token)));
+                self.count += 1;
+            }
+            WaitGroupAction::Wait => {
+                let fut = self.group.wait().map(|()| WaitGroupHeld::Done);
+                pool.spawn(free, fut, Meta::new("wait"));
+            }
+        }
+    }
+
+    fn pending(&mut self, meta: &mut Meta, first: bool) {
+        if first {
+            meta.drains = Some(self.zeros);
+        }
+        assert_ne!(
+            self.count, 0,
+            "a wait is pending with no token outstanding (first poll: {first})"
+        );
+        assert_eq!(
+            meta.drains,
+            Some(self.zeros),
+            "a wait is pending though the count reached zero since it started"
+        );
+    }
+
+    fn ready(&mut self, out: WaitGroupHeld, meta: &Meta) -> Option<WaitGroupHeld> {
+        assert!(matches!(out, WaitGroupHeld::Done));
+        assert!(
+            self.count == 0 || meta.drains.is_some_and(|z| self.zeros > z),
+            "a wait completed though the count has not reached zero since it started"
+        );
+        None
+    }
+
+    fn dropping(&mut self, slot: &Slot<'a, WaitGroupHeld>) {
+        if let Slot::Held(WaitGroupHeld::Token(_)) = slot {
+            self.count -= 1;
+            self.zeros += usize::from(self.count == 0);
+        }
+    }
+
+    fn check(&self, pool: &Pool<'a, WaitGroupHeld>) {
+        assert_eq!(
+            self.group.count(),
+            self.count,
+            "count() disagrees with the tokens alive"
+        );
+        // Reaching zero wakes every wait it ends, at once.
+        let lost = (pool.waiting())
+            .filter(|t| t.polled && !t.due() && t.meta.drains != Some(self.zeros))
+            .count();
+        assert_eq!(
+            lost, 0,
+            "{lost} waits parked unwoken though the count reached zero since they started \
+             (lost wake-up)"
+        );
+    }
+
+    fn finish(&mut self, pool: &mut Pool<'a, WaitGroupHeld>) {
+        self.check(pool);
+        let left = pool.waiting().count();
+        assert_eq!(
+            left, 0,
+            "{left} waits left parked with no token outstanding (lost wake-up)"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The tests
 // ---------------------------------------------------------------------------------------------
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(config(DEFAULT_CASES))]
 
     #[test]
     fn mutex(steps in steps(mutex_action())) {
@@ -1893,6 +2410,26 @@ proptest! {
                 arrived_drops: 0,
             };
             explore(explorer, &steps, trace);
+        });
+    }
+}
+
+proptest! {
+    #![proptest_config(config(DRAIN_CASES))]
+
+    #[test]
+    fn shutdown(steps in steps(shutdown_action())) {
+        run_case(|trace| {
+            let tree = shutdown_tree();
+            explore(ShutdownExplorer::new(&tree), &steps, trace);
+        });
+    }
+
+    #[test]
+    fn wait_group(steps in steps(wait_group_action())) {
+        run_case(|trace| {
+            let group = WaitGroup::new();
+            explore(WaitGroupExplorer { group: &group, count: 0, zeros: 0 }, &steps, trace);
         });
     }
 }
