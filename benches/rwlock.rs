@@ -57,7 +57,7 @@ fn uncontended_write<const MOVED: bool>(c: &mut Criterion) {
 
 /// Benchmarks one lock type in a mixed workload: every `$every`-th operation is a write.
 macro_rules! mixed {
-    ($group:expr, $exec:expr, $workers:expr, $name:literal, $lock:expr, $every:expr) => {{
+    ($group:expr, $exec:expr, $workers:expr, $name:expr, $lock:expr, $every:expr) => {{
         let lock = Arc::new($lock);
         $group.bench_function(BenchmarkId::new($name, $workers), |b| {
             b.iter(|| {
@@ -139,21 +139,14 @@ fn diagnostics(c: &mut Criterion) {
     let workers = 2;
     if worker_counts("rwlock/diagnostics").contains(&workers) {
         let exec = Exec::new("tokio", workers);
-        let name = format!("read-heavy-tokio-{label}");
-        let lock = Arc::new(unisync::RwLock::new(0u64));
-        group.bench_function(BenchmarkId::new(name, workers), |b| {
-            b.iter(|| {
-                exec.run(&lock, |i, lock| async move {
-                    for op in 0..OPS {
-                        if (i + op) % 20 == 0 {
-                            *lock.write().await += 1;
-                        } else {
-                            black_box(*lock.read().await);
-                        }
-                    }
-                })
-            })
-        });
+        mixed!(
+            group,
+            exec,
+            workers,
+            format!("read-heavy-tokio-{label}"),
+            unisync::RwLock::new(0u64),
+            20
+        );
     }
     group.finish();
 }

@@ -568,6 +568,20 @@ fn find_cycle_through(locks: &[usize]) -> Option<DeadlockCycle> {
     None
 }
 
+/// Looks for a cycle through `locks` on a thread of its own, then sets `give_up`, so that the
+/// threads of the cycle stop retrying and the test ends whether or not it was found.
+fn spawn_checker(
+    locks: [usize; 2],
+    give_up: &Arc<AtomicBool>,
+) -> thread::JoinHandle<Option<DeadlockCycle>> {
+    let give_up = give_up.clone();
+    thread::spawn(move || {
+        let cycle = find_cycle_through(&locks);
+        give_up.store(true, Ordering::SeqCst);
+        cycle
+    })
+}
+
 #[test]
 fn check_deadlock_finds_two_threads_that_wait_for_each_other() {
     let a = Arc::new(Mutex::new(()));
@@ -597,15 +611,7 @@ fn check_deadlock_finds_two_threads_that_wait_for_each_other() {
     let held_a = a.lock_blocking();
     let a_held_at = line!() - 1;
     both_hold.wait();
-    let checker = {
-        let locks = [addr(&*a), addr(&*b)];
-        let give_up = give_up.clone();
-        thread::spawn(move || {
-            let cycle = find_cycle_through(&locks);
-            give_up.store(true, Ordering::SeqCst);
-            cycle
-        })
-    };
+    let checker = spawn_checker([addr(&*a), addr(&*b)], &give_up);
     let g = b.lock_blocking(); // a cycle until the other thread gives up
     let b_waited_at = line!() - 1;
     drop(g);
@@ -685,15 +691,7 @@ fn check_deadlock_follows_write_locks_too() {
     };
     let held = m.lock_blocking();
     both_hold.wait();
-    let checker = {
-        let locks = [addr(&*m), addr(&*l)];
-        let give_up = give_up.clone();
-        thread::spawn(move || {
-            let cycle = find_cycle_through(&locks);
-            give_up.store(true, Ordering::SeqCst);
-            cycle
-        })
-    };
+    let checker = spawn_checker([addr(&*m), addr(&*l)], &give_up);
     drop(l.write_blocking());
     drop(held);
     let cycle = checker.join().unwrap().expect("the cycle was found");
@@ -1079,15 +1077,7 @@ fn check_deadlock_follows_reentrant_mutexes_too() {
     let again = r.lock_blocking(); // the holder locks again: no wait, no new record
     let held_at = line!() - 2;
     both_hold.wait();
-    let checker = {
-        let locks = [addr(&*m), addr(&*r)];
-        let give_up = give_up.clone();
-        thread::spawn(move || {
-            let cycle = find_cycle_through(&locks);
-            give_up.store(true, Ordering::SeqCst);
-            cycle
-        })
-    };
+    let checker = spawn_checker([addr(&*m), addr(&*r)], &give_up);
     let g = m.lock_blocking(); // a cycle until the other thread gives up
     let waited_at = line!() - 1;
     drop(g);
@@ -1287,15 +1277,7 @@ fn check_deadlock_follows_a_reader_blocked_behind_a_writer() {
     };
     let held = m.lock_blocking();
     both_hold.wait();
-    let checker = {
-        let locks = [addr(&*l), addr(&*m)];
-        let give_up = give_up.clone();
-        thread::spawn(move || {
-            let cycle = find_cycle_through(&locks);
-            give_up.store(true, Ordering::SeqCst);
-            cycle
-        })
-    };
+    let checker = spawn_checker([addr(&*l), addr(&*m)], &give_up);
     let r = l.read_blocking(); // a cycle until the other thread gives up
     let read_at = line!() - 1;
     drop(r);
@@ -1368,15 +1350,7 @@ fn reader_and_writer_cycle(task_first: bool) -> Option<DeadlockCycle> {
     };
     let held = m.lock_blocking();
     both_hold.wait();
-    let checker = {
-        let locks = [addr(&*l), addr(&*m)];
-        let give_up = give_up.clone();
-        thread::spawn(move || {
-            let cycle = find_cycle_through(&locks);
-            give_up.store(true, Ordering::SeqCst);
-            cycle
-        })
-    };
+    let checker = spawn_checker([addr(&*l), addr(&*m)], &give_up);
     drop(l.write_blocking()); // a cycle until the reader gives up
     drop(held);
     reader.join().unwrap();
