@@ -468,11 +468,18 @@ wait_future!(BarrierWait ['a] ['a] -> Result<BarrierWaitResult, BarrierError>);
 /// let barrier = unisync::Barrier::new(2);
 /// barrier.abort();
 /// let err = barrier.wait().await.unwrap_err();
-/// assert_eq!(err.to_string(), "barrier broken");
+/// assert_eq!(
+///     err.to_string(),
+///     "barrier broken: aborted or reset before this party's generation tripped"
+/// );
 /// # });
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct BarrierError(());
+
+/// One text for both errors: Python's `BrokenBarrierError` likewise covers abort and reset.
+const BROKEN_MESSAGE: &str =
+    "barrier broken: aborted or reset before this party's generation tripped";
 
 impl fmt::Debug for BarrierError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -482,7 +489,7 @@ impl fmt::Debug for BarrierError {
 
 impl fmt::Display for BarrierError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("barrier broken")
+        f.write_str(BROKEN_MESSAGE)
     }
 }
 
@@ -515,7 +522,7 @@ impl fmt::Display for BarrierTimeoutError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BarrierTimeoutError::Timeout => f.write_str("timed out waiting at the barrier"),
-            BarrierTimeoutError::Broken => f.write_str("barrier broken"),
+            BarrierTimeoutError::Broken => f.write_str(BROKEN_MESSAGE),
         }
     }
 }

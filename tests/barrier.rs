@@ -321,7 +321,10 @@ fn errors_have_messages() {
     let barrier = Barrier::new(2);
     barrier.abort();
     let err: Box<dyn std::error::Error> = Box::new(barrier.wait_blocking().unwrap_err());
-    assert_eq!(err.to_string(), "barrier broken");
+    assert_eq!(
+        err.to_string(),
+        "barrier broken: aborted or reset before this party's generation tripped"
+    );
     let err: Box<dyn std::error::Error> = Box::new(BarrierTimeoutError::Timeout);
     assert!(err.to_string().contains("timed out"));
 }
