@@ -84,6 +84,12 @@ pub struct Barrier {
 }
 
 impl Barrier {
+    /// Test only: the raw barrier underneath.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn raw(&self) -> &RawBarrier {
+        &self.raw
+    }
+
     /// The most parties a barrier can have: `2^20 - 1` on 64-bit targets, `2^9 - 1` on 32-bit
     /// ones.
     ///

@@ -74,6 +74,12 @@ pub struct Condvar {
 }
 
 impl Condvar {
+    /// Test only: the raw condvar underneath.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn raw(&self) -> &RawCondvar {
+        &self.raw
+    }
+
     const_fn! {
         /// Creates a condvar that no one waits on and that is bound to no mutex yet.
         ///

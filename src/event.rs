@@ -72,6 +72,12 @@ pub struct Event {
 }
 
 impl Event {
+    /// Test only: the raw flag underneath.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn raw(&self) -> &RawFlag {
+        &self.raw
+    }
+
     const_fn! {
         /// Creates an event that is not set.
         ///

@@ -337,6 +337,12 @@ fn release(inner: &Inner) {
 }
 
 impl ShutdownSignal {
+    /// Test only: the raw drain underneath.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn raw(&self) -> &RawDrain {
+        &self.inner.raw
+    }
+
     /// Creates a signal that has not fired, with no parent.
     ///
     /// # Examples

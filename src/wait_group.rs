@@ -54,6 +54,12 @@ pub struct WaitGroup {
 }
 
 impl WaitGroup {
+    /// Test only: the raw drain underneath.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn raw(&self) -> &RawDrain {
+        &self.raw
+    }
+
     /// The most tokens that can be outstanding at once: 2^61 - 1 on 64-bit targets.
     ///
     /// # Examples

@@ -212,6 +212,13 @@ impl RawBarrier {
         queue.clear_when_empty(&self.state, PARKED);
     }
 
+    /// Test only: puts the wake epoch at its last value, so that the next bump wraps.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn move_epoch_to_wrap(&self) {
+        self.config
+            .fetch_or(EPOCH_MASK << EPOCH_SHIFT, Ordering::Relaxed);
+    }
+
     /// Breaks the barrier. Returns whether it was whole.
     pub(crate) fn abort(&self) -> bool {
         let (prev, _) = self.update(|s| s | BROKEN);

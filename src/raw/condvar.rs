@@ -139,6 +139,12 @@ impl RawCondvar {
         });
     }
 
+    /// Test only: puts the wake epoch at its last value, so that the next bump wraps.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn move_epoch_to_wrap(&self) {
+        self.state.fetch_or(!PARKED, Ordering::Relaxed);
+    }
+
     /// Wakes every waiter that waits now.
     #[inline]
     pub(crate) fn notify_all(&self) {

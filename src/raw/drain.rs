@@ -209,6 +209,12 @@ impl RawDrain {
         true
     }
 
+    /// Test only: puts the wake epoch at its last value, so that the next bump wraps.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn move_epoch_to_wrap(&self) {
+        self.epoch.fetch_or(EPOCH_MASK, Ordering::Relaxed);
+    }
+
     /// Starts a new epoch, keeping the flags and adding `flags`, and returns it. Under the
     /// queue's lock.
     fn next_epoch(&self, flags: usize) -> usize {

@@ -105,6 +105,13 @@ impl RawFlag {
         queue.clear_when_empty(&self.state, PARKED);
     }
 
+    /// Test only: puts the generation at its last value, so that the next bump wraps.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn move_epoch_to_wrap(&self) {
+        self.state
+            .store(usize::MAX & !(SET | PARKED), Ordering::Relaxed);
+    }
+
     /// Clears the flag. Waiters that started before the last `set` still complete.
     #[inline]
     pub(crate) fn clear(&self) {

@@ -76,7 +76,7 @@ fn checking_waker() -> (Waker, Arc<Probe>) {
     (unsafe { Waker::from_raw(raw) }, probe)
 }
 
-fn poll<F: Future>(fut: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
+fn poll<F: Future + ?Sized>(fut: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
     fut.poll(&mut Context::from_waker(waker))
 }
 
@@ -573,4 +573,106 @@ fn a_timed_blocking_wait_keeps_one_deadline_through_its_steps() {
         reads, 1,
         "the condvar wait fixed its deadline more than once"
     );
+}
+
+/// Each wake epoch (or event generation) is a counter that wraps. With the counter at its
+/// last value, waiters that queued before the bump that wraps it must count as older than
+/// the new value: all of them woken, in batches, in two rounds on either side of the wrap.
+#[test]
+fn wake_epochs_wrap() {
+    let (waker, probe) = checking_waker();
+    let n = BATCH + 1;
+    let pending_all = |waits: &mut [Pin<Box<dyn Future<Output = ()> + '_>>]| {
+        for w in waits {
+            assert!(poll(w.as_mut(), &waker).is_pending());
+        }
+    };
+    let ready_all = |waits: &mut [Pin<Box<dyn Future<Output = ()> + '_>>], what: &str| {
+        for (i, w) in waits.iter_mut().enumerate() {
+            assert!(
+                poll(w.as_mut(), &waker).is_ready(),
+                "{what}: waiter {i} missed"
+            );
+        }
+    };
+
+    let event = Event::new();
+    event.raw().move_epoch_to_wrap();
+    for round in 0..2 {
+        let mut waits: alloc::vec::Vec<Pin<Box<dyn Future<Output = ()>>>> =
+            (0..n).map(|_| Box::pin(event.wait()) as _).collect();
+        pending_all(&mut waits);
+        let before = probe.wakes();
+        event.set();
+        event.clear();
+        assert_eq!(probe.wakes() - before, n, "event, round {round}");
+        ready_all(&mut waits, "event");
+    }
+
+    let mutex = Arc::new(Mutex::new(()));
+    let cv = Condvar::new();
+    cv.raw().move_epoch_to_wrap();
+    for round in 0..2 {
+        let mut waits: alloc::vec::Vec<Pin<Box<dyn Future<Output = ()>>>> = (0..n)
+            .map(|_| {
+                let wait = cv.wait(mutex.try_lock_owned().unwrap());
+                let mut wait: Pin<Box<dyn Future<Output = ()>>> =
+                    Box::pin(async move { drop(wait.await) });
+                // Queued, and the mutex free for the next one.
+                assert!(poll(wait.as_mut(), &waker).is_pending());
+                wait
+            })
+            .collect();
+        let before = probe.wakes();
+        cv.notify_all();
+        assert_eq!(probe.wakes() - before, n, "condvar, round {round}");
+        ready_all(&mut waits, "condvar");
+    }
+
+    let barrier = Barrier::new(n + 1);
+    barrier.raw().move_epoch_to_wrap();
+    for round in 0..2 {
+        let mut waits: alloc::vec::Vec<Pin<Box<dyn Future<Output = ()>>>> = (0..n)
+            .map(|_| Box::pin(async { assert!(barrier.wait().await.is_ok()) }) as _)
+            .collect();
+        pending_all(&mut waits);
+        let before = probe.wakes();
+        let mut last = pin!(barrier.wait());
+        assert!(poll(last.as_mut(), &waker).is_ready());
+        assert_eq!(probe.wakes() - before, n, "barrier, round {round}");
+        ready_all(&mut waits, "barrier");
+    }
+
+    let group = crate::WaitGroup::new();
+    group.raw().move_epoch_to_wrap();
+    for round in 0..2 {
+        let token = group.token();
+        let mut waits: alloc::vec::Vec<Pin<Box<dyn Future<Output = ()>>>> =
+            (0..n).map(|_| Box::pin(group.wait()) as _).collect();
+        pending_all(&mut waits);
+        let before = probe.wakes();
+        drop(token);
+        assert_eq!(probe.wakes() - before, n, "wait group, round {round}");
+        ready_all(&mut waits, "wait group");
+    }
+
+    // A signal fires once: its trigger waits and its drain waits, in one release.
+    let signal = crate::ShutdownSignal::new();
+    signal.raw().move_epoch_to_wrap();
+    let guard = signal.track();
+    let mut waits: alloc::vec::Vec<Pin<Box<dyn Future<Output = ()>>>> = (0..n)
+        .map(|i| {
+            if i % 2 == 0 {
+                Box::pin(signal.wait()) as _
+            } else {
+                Box::pin(signal.drained()) as _
+            }
+        })
+        .collect();
+    pending_all(&mut waits);
+    let before = probe.wakes();
+    drop(guard);
+    signal.trigger();
+    assert_eq!(probe.wakes() - before, n, "shutdown signal");
+    ready_all(&mut waits, "shutdown signal");
 }
