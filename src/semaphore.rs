@@ -760,6 +760,27 @@ fn too_many_permits(n: usize) -> ! {
     )
 }
 
+/// The permits of two guards merged into one, which must be able to give them all back.
+#[inline]
+#[track_caller]
+fn merged(held: usize, added: usize) -> usize {
+    // Each guard holds at most `MAX_PERMITS`, so the sum cannot wrap.
+    let sum = held + added;
+    if sum > MAX_PERMITS {
+        merge_too_large(held, added);
+    }
+    sum
+}
+
+#[cold]
+#[track_caller]
+fn merge_too_large(held: usize, added: usize) -> ! {
+    panic!(
+        "cannot merge permits of {held} and {added}: one permit holds at most \
+         `Semaphore::MAX_PERMITS` ({MAX_PERMITS})"
+    )
+}
+
 /// Returns a permit guard's permits.
 #[inline]
 #[track_caller]
@@ -996,7 +1017,11 @@ impl<'a> SemaphorePermit<'a> {
     ///
     /// # Panics
     ///
-    /// Panics if `other` belongs to a different semaphore.
+    /// Panics if `other` belongs to a different semaphore, or if the two hold more than
+    /// [`Semaphore::MAX_PERMITS`] together (possible only after
+    /// [`add_permits`](Semaphore::add_permits) refilled what they took): one permit could
+    /// not give that many back. Each permit then keeps its own, and `other` is returned to
+    /// the semaphore as the panic drops it.
     ///
     /// # Examples
     ///
@@ -1012,7 +1037,9 @@ impl<'a> SemaphorePermit<'a> {
             core::ptr::eq(self.sem, other.sem),
             "merged permits must belong to the same semaphore"
         );
-        self.permits += core::mem::take(&mut other.permits);
+        // Taken from `other` only once they fit: a panic drops it with its permits.
+        self.permits = merged(self.permits, other.permits);
+        other.permits = 0;
     }
 
     /// Moves `n` of these permits into a new permit of their own, or returns `None` (and
@@ -1128,7 +1155,11 @@ impl OwnedSemaphorePermit {
     ///
     /// # Panics
     ///
-    /// Panics if `other` belongs to a different semaphore.
+    /// Panics if `other` belongs to a different semaphore, or if the two hold more than
+    /// [`Semaphore::MAX_PERMITS`] together (possible only after
+    /// [`add_permits`](Semaphore::add_permits) refilled what they took): one permit could
+    /// not give that many back. Each permit then keeps its own, and `other` is returned to
+    /// the semaphore as the panic drops it.
     ///
     /// # Examples
     ///
@@ -1146,7 +1177,9 @@ impl OwnedSemaphorePermit {
             Arc::ptr_eq(&self.sem, &other.sem),
             "merged permits must belong to the same semaphore"
         );
-        self.permits += core::mem::take(&mut other.permits);
+        // Taken from `other` only once they fit: a panic drops it with its permits.
+        self.permits = merged(self.permits, other.permits);
+        other.permits = 0;
     }
 
     /// Moves `n` of these permits into a new permit of their own, or returns `None` (and

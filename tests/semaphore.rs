@@ -271,6 +271,48 @@ fn owned_merge_from_another_semaphore_panics() {
     a.merge(s2.try_acquire_owned().unwrap());
 }
 
+/// Two permits that together hold more than a semaphore can take back (possible once
+/// `add_permits` refilled what the first took) do not merge: the panic says so, and both
+/// permits go back to the semaphore whole.
+#[test]
+fn merge_past_max_permits_panics_and_loses_nothing() {
+    let max = Semaphore::MAX_PERMITS;
+    let sem = Arc::new(Semaphore::new(max));
+    let mut a = sem.try_acquire_many(max).unwrap();
+    sem.add_permits(max);
+    let b = sem.try_acquire_many(max).unwrap();
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| a.merge(b))).unwrap_err();
+    let msg = err.downcast_ref::<String>().unwrap();
+    assert!(
+        msg.contains("cannot merge permits") && msg.contains("MAX_PERMITS"),
+        "{msg}"
+    );
+    assert_eq!(a.num_permits(), max);
+    assert_eq!(
+        sem.available_permits(),
+        max,
+        "the merged-in permit went back"
+    );
+    // Room for `a` again, which then goes back whole.
+    assert_eq!(sem.forget_permits(max), max);
+    drop(a);
+    assert_eq!(sem.available_permits(), max);
+
+    let mut a = sem.clone().try_acquire_many_owned(max).unwrap();
+    sem.add_permits(max);
+    let b = sem.clone().try_acquire_many_owned(max).unwrap();
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| a.merge(b))).unwrap_err();
+    assert!(err
+        .downcast_ref::<String>()
+        .unwrap()
+        .contains("cannot merge permits"));
+    assert_eq!(a.num_permits(), max);
+    assert_eq!(sem.available_permits(), max);
+    assert_eq!(sem.forget_permits(max), max);
+    drop(a);
+    assert_eq!(sem.available_permits(), max);
+}
+
 #[test]
 fn acquire_many_zero_is_ready_at_once() {
     let sem = Semaphore::new(0);
