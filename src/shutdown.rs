@@ -173,7 +173,13 @@ impl Drop for Inner {
 /// fires with nothing queued on it (no waiters, no children) is not counted: no signal is
 /// under it, and a child made later sees its flag before `child` returns.
 #[cfg(not(loom))]
-static FIRING: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+static FIRING: AtomicUsize = AtomicUsize::new(0);
+
+// Under loom, a static made afresh for each execution of a model.
+#[cfg(loom)]
+loom::lazy_static! {
+    static ref FIRING: AtomicUsize = AtomicUsize::new(0);
+}
 
 /// Counts one firing in [`FIRING`] until it is dropped, unwinding included.
 struct Firing(());
@@ -182,8 +188,7 @@ impl Firing {
     #[inline]
     fn start() -> Firing {
         // Before the flag is set: whoever learns of the firing sees this count too.
-        #[cfg(not(loom))]
-        FIRING.fetch_add(1, core::sync::atomic::Ordering::SeqCst);
+        FIRING.fetch_add(1, Ordering::SeqCst);
         #[cfg(all(test, not(loom)))]
         tests::STARTED.with(|started| started.set(started.get() + 1));
         Firing(())
@@ -194,23 +199,15 @@ impl Drop for Firing {
     #[inline]
     fn drop(&mut self) {
         // Release: a zero read by `firing_anywhere` shows the flags this firing set.
-        #[cfg(not(loom))]
-        FIRING.fetch_sub(1, core::sync::atomic::Ordering::Release);
+        FIRING.fetch_sub(1, Ordering::Release);
     }
 }
 
 /// Whether any firing may still be on its way down. Read *before* a signal's own flag: a zero
 /// then means that every firing this caller knows of has set the flags below it.
-#[cfg(not(loom))]
 #[inline]
 fn firing_anywhere() -> bool {
-    FIRING.load(core::sync::atomic::Ordering::Acquire) != 0
-}
-
-/// Under loom the count is not modelled: always look at the ancestors.
-#[cfg(loom)]
-fn firing_anywhere() -> bool {
-    true
+    FIRING.load(Ordering::Acquire) != 0
 }
 
 #[cfg(all(feature = "std", not(loom)))]

@@ -567,3 +567,35 @@ fn trigger_seen_by_one_wait_is_seen_by_the_next() {
         trigger.join().unwrap();
     });
 }
+
+/// A child reads as triggered as soon as its root does, though the root's firing reaches the
+/// child's own flag later: in that window the child looks at its ancestors, because the
+/// firing is counted as on its way (the process-wide count of firings, which a signal reads
+/// before its own flag). The child's wait, polled then, completes at once. Two threads;
+/// `LOOM_MAX_PREEMPTIONS=2`.
+#[test]
+fn a_child_reads_as_triggered_once_its_root_does() {
+    model_no_leak(|| {
+        let root = ShutdownSignal::new();
+        let child = root.child();
+        let trigger = {
+            let root = root.clone();
+            thread::spawn(move || assert!(root.trigger()))
+        };
+        // Without it, loom runs this thread's first look before the trigger in every
+        // execution it explores.
+        thread::yield_now();
+        if root.is_triggered() {
+            assert!(
+                child.is_triggered(),
+                "the root read as triggered and its child did not"
+            );
+            assert!(
+                poll_once(&mut Box::pin(child.wait())).is_ready(),
+                "a child's wait stayed pending after its root read as triggered"
+            );
+        }
+        trigger.join().unwrap();
+        assert!(child.is_triggered());
+    });
+}
