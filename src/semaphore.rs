@@ -143,8 +143,9 @@ impl Semaphore {
     ///
     /// Panics if the available permits would exceed [`Semaphore::MAX_PERMITS`]. With nobody
     /// waiting the semaphore is then unchanged; with waiters, the permits they were waiting
-    /// for are handed to them first and only what would not fit is refused; the message says
-    /// how many. The same check applies when a permit is dropped into a semaphore that
+    /// for are handed to them first, and the rest is refused whole (none of it is added, even
+    /// the part that would have fitted); the message says how many went to waiters and how
+    /// many were refused. The same check applies when a permit is dropped into a semaphore that
     /// `add_permits` has filled up meanwhile.
     ///
     /// # Examples
