@@ -38,6 +38,17 @@ use crate::sync::const_fn;
 /// neither polled nor dropped holds the next generation back. When there are exactly `parties`
 /// tasks this cannot happen, since each is needed in the next generation anyway.
 ///
+/// A party that arrives again while the generation it left is still collecting is counted in
+/// the next generation at once. So an [`abort`](Barrier::abort) or [`reset`](Barrier::reset)
+/// made right after a trip, by the last party to collect say, fails the parties that are
+/// already back. Python holds such a party outside, uncounted, until the whole generation has
+/// left; with `asyncio`, whose tasks run one at a time, a reset made by the last party to
+/// leave then always comes first and lets them into the fresh generation (with threads it is
+/// a race there too). Holding them back here would cost each party that comes back early a
+/// second wake-up per generation. To reset between generations, do it before the parties can
+/// come back (behind a second barrier, as Python's own tests do), or have them retry on
+/// [`BarrierError`].
+///
 /// # Cancellation and timeouts
 ///
 /// A party whose future is dropped before the trip withdraws: the count goes down and the

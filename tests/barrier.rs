@@ -89,6 +89,51 @@ fn party_arriving_right_after_trip_counts_toward_next_generation() {
     );
 }
 
+/// Documented difference from Python: a party back while its generation still collects is
+/// counted at once, so a reset by the last party to collect fails it. The barrier is whole
+/// afterwards, and the next full set of parties trips it.
+#[test]
+fn reset_by_the_last_collector_fails_the_parties_already_back() {
+    let barrier = Barrier::new(3);
+    let mut a = Box::pin(barrier.wait());
+    let mut b = Box::pin(barrier.wait());
+    assert!(poll_once(&mut a).is_pending());
+    assert!(poll_once(&mut b).is_pending());
+    let c = barrier.wait().now_or_never().unwrap().unwrap();
+    let Poll::Ready(Ok(a)) = poll_once(&mut a) else {
+        panic!("not released")
+    };
+    let mut a_again = Box::pin(barrier.wait());
+    assert!(poll_once(&mut a_again).is_pending());
+    assert_eq!(
+        barrier.n_waiting(),
+        1,
+        "counted while `b` has not collected"
+    );
+    let Poll::Ready(Ok(b)) = poll_once(&mut b) else {
+        panic!("not released")
+    };
+    check_generation(&[a, b, c], 3);
+    barrier.reset();
+    assert!(matches!(
+        poll_once(&mut a_again),
+        Poll::Ready(Err(BarrierError { .. }))
+    ));
+    drop(a_again);
+    assert!(!barrier.is_broken());
+    let mut parties: Vec<_> = (0..3).map(|_| Box::pin(barrier.wait())).collect();
+    assert!(poll_once(&mut parties[0]).is_pending());
+    assert!(poll_once(&mut parties[1]).is_pending());
+    let results: Vec<_> = [2, 0, 1]
+        .into_iter()
+        .map(|i| match poll_once(&mut parties[i]) {
+            Poll::Ready(Ok(result)) => result,
+            other => panic!("party {i}: {other:?}"),
+        })
+        .collect();
+    check_generation(&results, 3);
+}
+
 #[test]
 fn next_generation_waits_for_previous_to_collect() {
     // More tasks than parties: generation 1 fills before generation 0 has collected.
