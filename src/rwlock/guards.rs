@@ -228,6 +228,12 @@ impl<'a, T: ?Sized> Deref for RwLockUpgradableReadGuard<'a, T> {
 /// Guard helpers are associated functions (`OwnedRwLockReadGuard::f(guard)`), so they never shadow methods
 /// of `T`.
 ///
+/// The guard is invariant in `T`, as tokio's owned read guard is: it hands out its lock
+/// ([`source`](OwnedRwLockReadGuard::source)), and through a lock seen with a shortened `T` a
+/// value that lives too briefly could be written. async-lock's `RwLockReadGuardArc` makes the
+/// other choice (covariant, with no way back to its lock). Where covariance matters, hold a
+/// borrowed [`RwLockReadGuard`], which is covariant.
+///
 /// # Examples
 ///
 /// ```
