@@ -30,6 +30,12 @@ use crate::sync::const_fn;
 /// usually collects first. Index 0 is the [leader](BarrierWaitResult::is_leader), so there is
 /// exactly one leader per generation among the parties that return.
 ///
+/// The one exception is a waker that panics (see the crate's feature flags for what that
+/// does). A party whose collecting trips the next generation wakes that generation's
+/// parties, after it took its own index; if one of their wakers panics, the panic comes out
+/// of this party's wait and its index is lost with its result. If that was index 0, its
+/// generation returns without a leader.
+///
 /// # Generations and collecting
 ///
 /// A generation trips only after every party of the previous one has collected its result
