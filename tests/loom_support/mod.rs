@@ -3,6 +3,17 @@
 //!
 //! Poll helpers (`poll_once`, `poll_with`) come from `tests/common`, which a model includes with
 //! `mod common;` like every other test file.
+//!
+//! # A blind spot of loom's
+//!
+//! Loom remembers one last access per atomic. When thread A only loads a word and thread B
+//! loads it and then changes it (a compare-and-swap loop), B's own load hides A's from B's
+//! change, so loom never runs B's change before A's load: in a two-thread model of just that,
+//! it explores one execution (the case of tokio-rs/loom#392). Waits, locks and
+//! parking add branch points that usually cover it, but a model whose point is what a plain
+//! look (`is_triggered`, `is_set`) sees while another thread changes the word must make loom
+//! try the other order itself: its main thread yields once after spawning the changer
+//! (see `a_child_reads_as_triggered_once_its_root_does` in `loom_shutdown.rs`).
 #![allow(dead_code)]
 
 /// Preemptions explored per model unless `LOOM_MAX_PREEMPTIONS` says otherwise.
