@@ -349,3 +349,31 @@ fn pulse_rounds_with_tasks_and_threads() {
         }
     });
 }
+
+/// A wait that started before a `set` is over even once a `clear` has undone the flag, and
+/// even when it is polled before the `set` has reached its wake-up batch: the generation, not
+/// the flag, tells it. The first waiter's waker holds the `set` in its first batch.
+#[test]
+fn a_wait_polled_after_a_set_and_clear_that_have_not_reached_it_completes() {
+    static EVENT: Event = Event::new();
+    let stall = Stall::new();
+    // More waits than one wake-up batch (32), so the last ones are still queued meanwhile.
+    let mut waits: Vec<_> = (0..40).map(|_| Box::pin(EVENT.wait())).collect();
+    assert!(poll_with(&mut waits[0], &stall.waker()).is_pending());
+    for wait in &mut waits[1..] {
+        assert!(poll_once(wait).is_pending());
+    }
+    let setter = std::thread::spawn(|| EVENT.set());
+    stall.wait_until_entered();
+    EVENT.clear();
+    let last = poll_once(&mut waits[39]);
+    stall.go_on();
+    setter.join().unwrap();
+    assert!(
+        last.is_ready(),
+        "a wait that started before the set stayed pending after the set and a clear"
+    );
+    for wait in &mut waits[..39] {
+        assert!(poll_once(wait).is_ready());
+    }
+}

@@ -2056,3 +2056,56 @@ fn a_limited_write_release_stops_at_the_last_reader_it_owes_when_others_leave() 
     drop(std::mem::take(&mut *owed_tail.lock().unwrap()));
     drop(std::mem::take(&mut *late.lock().unwrap()));
 }
+
+/// The gate that upgradable and write locks pass is a mutex whose "someone queued" mark a
+/// limited lock reads. Woken upgradable waiters that leave one after the other must leave it
+/// clear: else a write release, believing a writer waits for the gate, stops letting in
+/// readers that queued while it ran.
+#[test]
+fn woken_upgradable_waiters_that_leave_do_not_hold_back_readers_of_a_later_release() {
+    static LOCK: RwLock<u32> = RwLock::with_max_readers(0, 100);
+    let lock = &LOCK;
+
+    let held = lock.try_upgradable_read().unwrap();
+    let mut first = Box::pin(lock.upgradable_read());
+    let mut second = Box::pin(lock.upgradable_read());
+    assert!(common::poll_once(&mut first).is_pending());
+    assert!(common::poll_once(&mut second).is_pending());
+    drop(held); // wakes `first`
+    drop(first); // passes its turn to `second`, the last one queued
+    drop(second); // passes it to nobody: nobody waits for the gate now
+
+    let write = lock.try_write().unwrap();
+    // More readers than one wake-up batch (32); the first one's waker holds the release.
+    let stall = common::Stall::new();
+    let mut readers: Vec<_> = (0..41).map(|_| Box::pin(lock.read())).collect();
+    assert!(common::poll_with(&mut readers[0], &stall.waker()).is_pending());
+    for reader in &mut readers[1..] {
+        assert!(common::poll_once(reader).is_pending());
+    }
+    let (released_tx, released) = std::sync::mpsc::channel::<()>();
+    let late = {
+        let stall = stall.clone();
+        thread::spawn(move || {
+            stall.wait_until_entered();
+            // Queues while the release runs, behind the readers it lets in.
+            let mut late = Box::pin(lock.read());
+            assert!(common::poll_once(&mut late).is_pending());
+            stall.go_on();
+            released.recv().unwrap();
+            common::poll_once(&mut late).is_ready()
+        })
+    };
+    drop(write);
+    released_tx.send(()).unwrap();
+    let late_let_in = late.join().unwrap();
+    for reader in &mut readers {
+        assert!(common::poll_once(reader).is_ready());
+    }
+    drop(readers);
+    assert!(
+        late_let_in,
+        "a reader queued during a write release was left out though no writer waits"
+    );
+    assert_eq!(lock.reader_count(), 0);
+}

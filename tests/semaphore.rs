@@ -1179,3 +1179,42 @@ fn a_leaked_acquire_is_served_in_turn_and_holds_back_nobody() {
         "the leaked acquire's two permits are lost"
     );
 }
+
+/// A permit added while `close` wakes its batches goes to the count, not to a waiter that
+/// `close` has not reached yet: that waiter fails like the others. (Handed the permit, it
+/// would give it back when polled, so only the count before that poll tells.)
+#[test]
+fn permits_added_while_close_wakes_its_batches_stay_in_the_count() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Poll, Wake, Waker};
+
+    static SEM: Semaphore = Semaphore::new(0);
+    /// Adds a permit when woken, between `close`'s first and second batch, and records the
+    /// count it sees then.
+    struct AddsPermit(AtomicUsize);
+    impl Wake for AddsPermit {
+        fn wake(self: Arc<Self>) {
+            SEM.add_permits(1);
+            self.0.store(SEM.available_permits() + 1, Ordering::SeqCst);
+        }
+    }
+    let adds = Arc::new(AddsPermit(AtomicUsize::new(0)));
+    let mut first = Box::pin(SEM.acquire());
+    assert!(common::poll_with(&mut first, &Waker::from(adds.clone())).is_pending());
+    // More than one wake-up batch (32).
+    let mut rest: Vec<_> = (0..40).map(|_| Box::pin(SEM.acquire())).collect();
+    for wait in &mut rest {
+        assert!(common::poll_once(wait).is_pending());
+    }
+    SEM.close();
+    assert_eq!(
+        adds.0.load(Ordering::SeqCst),
+        2,
+        "the waker saw another count than 1 after adding its permit (0: it never ran)"
+    );
+    assert_eq!(SEM.available_permits(), 1, "before any waiter is polled");
+    for wait in std::iter::once(&mut first).chain(rest.iter_mut()) {
+        assert!(matches!(common::poll_once(wait), Poll::Ready(Err(_))));
+    }
+    assert_eq!(SEM.available_permits(), 1);
+}

@@ -676,3 +676,21 @@ fn wake_epochs_wrap() {
     assert_eq!(probe.wakes() - before, n, "shutdown signal");
     ready_all(&mut waits, "shutdown signal");
 }
+
+/// An event's "someone queued" mark is cleared once a `set` empties the queue, so the next
+/// `set` with nobody waiting takes the fast path: no lock.
+#[test]
+fn an_event_set_that_empties_the_queue_clears_its_mark() {
+    let (waker, _probe) = checking_waker();
+    let event = Event::new();
+    let mut waits: alloc::vec::Vec<_> = (0..3).map(|_| Box::pin(event.wait())).collect();
+    for w in &mut waits {
+        assert!(poll(w.as_mut(), &waker).is_pending());
+    }
+    event.set();
+    event.clear();
+    let (locks, ()) = locks_in(|| {
+        event.set();
+    });
+    assert_eq!(locks, 0, "an event set with nobody queued took the lock");
+}
