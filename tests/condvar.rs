@@ -345,6 +345,36 @@ fn wait_while_blocking_timeout_times_out_and_reports_it() {
     assert!(m.is_locked());
 }
 
+/// When the time runs out the condition is checked once more, with the mutex locked again:
+/// a condition that became false while the waiter was parked, without a notification, is
+/// no timeout.
+#[test]
+fn wait_while_blocking_timeout_checks_the_condition_once_more_at_the_deadline() {
+    for _ in 0..50 {
+        let pair = Arc::new((Mutex::new(false), Condvar::new()));
+        let (m, cv) = &*pair;
+        let g = m.lock_blocking();
+        let setter = {
+            let pair = pair.clone();
+            // Gets the mutex once the waiter parks, and notifies no one.
+            std::thread::spawn(move || *pair.0.lock_blocking() = true)
+        };
+        let (g, r) = cv.wait_while_blocking_timeout(g, Duration::from_millis(50), |v| !*v);
+        let set_meanwhile = *g;
+        drop(g);
+        setter.join().unwrap();
+        if set_meanwhile {
+            assert!(
+                !r.timed_out(),
+                "the condition no longer held when the wait returned"
+            );
+            return;
+        }
+        // The setter ran only after the waiter had locked the mutex again: try again.
+    }
+    panic!("the setter never got the mutex while the waiter was parked");
+}
+
 #[test]
 fn wait_while_blocking_timeout_notified_in_time() {
     let pair = Arc::new((Mutex::new(false), Condvar::new()));

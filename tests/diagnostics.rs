@@ -553,19 +553,27 @@ fn a_panicking_hook_does_not_stop_the_watchdog() {
 
 // -- The deadlock check -----------------------------------------------------------------------
 
-/// Calls `check_deadlock` until it returns a cycle through `locks`, or `PATIENCE` runs out.
-fn find_cycle_through(locks: &[usize]) -> Option<DeadlockCycle> {
+/// Calls `check_deadlock` until it reports at least `count` cycles through `locks`, or
+/// `PATIENCE` runs out; returns what the last call reported through them.
+fn find_cycles_through(locks: &[usize], count: usize) -> Vec<DeadlockCycle> {
     let deadline = Instant::now() + PATIENCE;
-    while Instant::now() < deadline {
-        let found = diagnostics::check_deadlock()
+    loop {
+        let found: Vec<_> = diagnostics::check_deadlock()
             .into_iter()
-            .find(|c| c.threads().iter().any(|t| locks.contains(&t.lock_addr())));
-        if found.is_some() {
+            .filter(|c| c.threads().iter().any(|t| locks.contains(&t.lock_addr())))
+            .collect();
+        if found.len() >= count || Instant::now() >= deadline {
             return found;
         }
         thread::sleep(Duration::from_millis(1));
     }
-    None
+}
+
+/// The one cycle through `locks`: `None` if it was not found in time, or if one call
+/// reported more than one (a cycle must be reported once, whichever member it is found from).
+fn find_cycle_through(locks: &[usize]) -> Option<DeadlockCycle> {
+    let mut found = find_cycles_through(locks, 1);
+    (found.len() == 1).then(|| found.remove(0))
 }
 
 /// Looks for a cycle through `locks` on a thread of its own, then sets `give_up`, so that the
@@ -616,7 +624,7 @@ fn check_deadlock_finds_two_threads_that_wait_for_each_other() {
     let b_waited_at = line!() - 1;
     drop(g);
     drop(held_a);
-    let cycle = checker.join().unwrap().expect("the cycle was found");
+    let cycle = checker.join().unwrap().expect("the cycle was found, once");
     let (b_held_at, a_waited_at, other_id) = other.join().unwrap();
 
     let me = ThreadId::current();
@@ -660,7 +668,7 @@ fn check_deadlock_finds_a_thread_that_waits_for_itself() {
         while !give_up.load(Ordering::SeqCst) {
             assert!(m.lock_blocking_timeout(Duration::from_millis(20)).is_none());
         }
-        let cycle = checker.join().unwrap().expect("the cycle was found");
+        let cycle = checker.join().unwrap().expect("the cycle was found, once");
         let [me] = cycle.threads() else {
             panic!("one thread: {cycle}");
         };
@@ -694,11 +702,64 @@ fn check_deadlock_follows_write_locks_too() {
     let checker = spawn_checker([addr(&*m), addr(&*l)], &give_up);
     drop(l.write_blocking());
     drop(held);
-    let cycle = checker.join().unwrap().expect("the cycle was found");
+    let cycle = checker.join().unwrap().expect("the cycle was found, once");
     other.join().unwrap();
     let mut kinds: Vec<_> = cycle.threads().iter().map(|t| t.lock_kind()).collect();
     kinds.sort_by_key(|k| format!("{k:?}"));
     assert_eq!(kinds, [LockKind::Mutex, LockKind::RwLockWrite]);
+}
+
+/// A writer waits for two readers, each of which waits for a mutex the writer holds: two
+/// cycles share the writer, which has the lowest thread id of the three. Each is reported
+/// once, and each starts with its lowest thread id, though it may be found from a reader.
+#[test]
+fn two_cycles_through_one_writer_are_each_reported_once_from_their_lowest_thread() {
+    let lock = RwLock::new(());
+    let (first, second) = (Mutex::new(()), Mutex::new(()));
+    let locks = [addr(&lock), addr(&first), addr(&second)];
+    let (writer_holds, all_hold) = (Barrier::new(2), Barrier::new(4));
+    let give_up = AtomicBool::new(false);
+    let cycles = thread::scope(|s| {
+        s.spawn(|| {
+            // Numbered before the readers are spawned.
+            ThreadId::current();
+            let _first = first.lock_blocking();
+            let _second = second.lock_blocking();
+            writer_holds.wait();
+            all_hold.wait();
+            while !give_up.load(Ordering::SeqCst) {
+                drop(lock.write_blocking_timeout(Duration::from_millis(20)));
+            }
+        });
+        writer_holds.wait();
+        for mutex in [&first, &second] {
+            let (lock, all_hold, give_up) = (&lock, &all_hold, &give_up);
+            s.spawn(move || {
+                let _read = lock.read_blocking();
+                all_hold.wait();
+                while !give_up.load(Ordering::SeqCst) {
+                    drop(mutex.lock_blocking_timeout(Duration::from_millis(20)));
+                }
+            });
+        }
+        all_hold.wait();
+        let cycles = find_cycles_through(&locks, 2);
+        give_up.store(true, Ordering::SeqCst);
+        cycles
+    });
+    assert_eq!(cycles.len(), 2, "{cycles:#?}");
+    let mut members: Vec<Vec<ThreadId>> = cycles
+        .iter()
+        .map(|c| {
+            let ids: Vec<_> = c.threads().iter().map(|t| t.thread()).collect();
+            assert_eq!(ids.len(), 2, "{c}");
+            assert_eq!(ids[0], *ids.iter().min().unwrap(), "{c}");
+            ids
+        })
+        .collect();
+    members.sort_unstable();
+    members.dedup();
+    assert_eq!(members.len(), 2, "one cycle reported twice: {cycles:#?}");
 }
 
 /// Runs `wait` (a timed wait that fails) over and over while another thread checks, twenty
@@ -1081,7 +1142,7 @@ fn check_deadlock_follows_reentrant_mutexes_too() {
     let g = m.lock_blocking(); // a cycle until the other thread gives up
     let waited_at = line!() - 1;
     drop(g);
-    let cycle = checker.join().unwrap().expect("the cycle was found");
+    let cycle = checker.join().unwrap().expect("the cycle was found, once");
     let (m_held_at, r_waited_at, other_id) = other.join().unwrap();
     drop(again);
     drop(held);
@@ -1133,8 +1194,8 @@ fn a_lasting_cycle_of_reentrant_mutexes_is_reported_by_every_call() {
         .collect();
     all_hold.wait();
     let addrs: Vec<usize> = locks.iter().map(addr).collect();
-    let first = find_cycle_through(&addrs).expect("the cycle was found");
-    let again = find_cycle_through(&addrs).expect("the cycle was found again");
+    let first = find_cycle_through(&addrs).expect("the cycle was found, once");
+    let again = find_cycle_through(&addrs).expect("the cycle was found again, once");
     give_up.store(true, Ordering::SeqCst);
     for t in threads {
         t.join().unwrap();
@@ -1179,7 +1240,7 @@ fn check_deadlock_follows_a_waiting_writer_to_the_readers_of_its_lock() {
         .collect();
     all_read.wait();
     let addrs: Vec<usize> = locks.iter().map(addr).collect();
-    let cycle = find_cycle_through(&addrs).expect("the cycle was found");
+    let cycle = find_cycle_through(&addrs).expect("the cycle was found, once");
     give_up.store(true, Ordering::SeqCst);
     let ids: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
 
@@ -1213,7 +1274,7 @@ fn a_thread_that_waits_to_write_or_upgrade_what_it_reads_is_a_cycle_of_one() {
                 .write_blocking_timeout(Duration::from_millis(20))
                 .is_none());
         }
-        let cycle = checker.join().unwrap().expect("the cycle was found");
+        let cycle = checker.join().unwrap().expect("the cycle was found, once");
         let [me] = cycle.threads() else {
             panic!("one thread: {cycle}");
         };
@@ -1249,7 +1310,7 @@ fn a_thread_that_waits_to_write_or_upgrade_what_it_reads_is_a_cycle_of_one() {
             .expect_err("this thread's own read lock keeps it out");
         }
         drop(upgradable);
-        let cycle = checker.join().unwrap().expect("the cycle was found");
+        let cycle = checker.join().unwrap().expect("the cycle was found, once");
         assert_eq!(cycle.threads().len(), 1, "{cycle}");
         assert_eq!(cycle.threads()[0].holder().site().line(), read_at);
     });
@@ -1282,7 +1343,7 @@ fn check_deadlock_follows_a_reader_blocked_behind_a_writer() {
     let read_at = line!() - 1;
     drop(r);
     drop(held);
-    let cycle = checker.join().unwrap().expect("the cycle was found");
+    let cycle = checker.join().unwrap().expect("the cycle was found, once");
     let (writer, written_at) = other.join().unwrap();
     assert_eq!(cycle.threads().len(), 2, "{cycle}");
     let mine = cycle
@@ -1360,7 +1421,7 @@ fn reader_and_writer_cycle(task_first: bool) -> Option<DeadlockCycle> {
 #[test]
 fn a_threads_read_lock_is_followed_whether_or_not_a_task_it_polled_read_first() {
     for task_first in [false, true] {
-        let cycle = reader_and_writer_cycle(task_first).expect("the cycle was found");
+        let cycle = reader_and_writer_cycle(task_first).expect("the cycle was found, once");
         assert_eq!(cycle.threads().len(), 2, "{cycle}");
     }
 }

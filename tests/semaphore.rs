@@ -313,6 +313,31 @@ fn merge_past_max_permits_panics_and_loses_nothing() {
     assert_eq!(sem.available_permits(), max);
 }
 
+/// The limit on a merged permit is inclusive, and a guard can split off all it holds.
+#[test]
+fn merge_up_to_max_permits_and_split_off_everything() {
+    let max = Semaphore::MAX_PERMITS;
+    let sem = Arc::new(Semaphore::new(max));
+    let mut a = sem.try_acquire_many(max - 1).unwrap();
+    a.merge(sem.try_acquire().unwrap());
+    assert_eq!(a.num_permits(), max);
+    let all = a.split(max).unwrap();
+    assert_eq!((a.num_permits(), all.num_permits()), (0, max));
+    drop((a, all));
+    assert_eq!(sem.available_permits(), max);
+
+    let mut a = sem.clone().try_acquire_many_owned(max - 1).unwrap();
+    a.merge(sem.clone().try_acquire_owned().unwrap());
+    assert_eq!(a.num_permits(), max);
+    let all = a.split(max).unwrap();
+    assert_eq!((a.num_permits(), all.num_permits()), (0, max));
+    assert!(a.split(1).is_none());
+    drop(a);
+    assert_eq!(sem.available_permits(), 0);
+    drop(all);
+    assert_eq!(sem.available_permits(), max);
+}
+
 #[test]
 fn acquire_many_zero_is_ready_at_once() {
     let sem = Semaphore::new(0);
