@@ -1021,8 +1021,8 @@ impl<'a> SemaphorePermit<'a> {
     /// Panics if `other` belongs to a different semaphore, or if the two hold more than
     /// [`Semaphore::MAX_PERMITS`] together (possible only after
     /// [`add_permits`](Semaphore::add_permits) refilled what they took): one permit could
-    /// not give that many back. Each permit then keeps its own, and `other` is returned to
-    /// the semaphore as the panic drops it.
+    /// not give that many back. Each permit then keeps its own, and the panic drops `other`,
+    /// which gives its permits back as any dropped permit does.
     ///
     /// # Examples
     ///
@@ -1159,8 +1159,8 @@ impl OwnedSemaphorePermit {
     /// Panics if `other` belongs to a different semaphore, or if the two hold more than
     /// [`Semaphore::MAX_PERMITS`] together (possible only after
     /// [`add_permits`](Semaphore::add_permits) refilled what they took): one permit could
-    /// not give that many back. Each permit then keeps its own, and `other` is returned to
-    /// the semaphore as the panic drops it.
+    /// not give that many back. Each permit then keeps its own, and the panic drops `other`,
+    /// which gives its permits back as any dropped permit does.
     ///
     /// # Examples
     ///
