@@ -236,21 +236,34 @@ fn a_wait_polled_after_another_saw_the_pulse_completes_too() {
     );
 }
 
+/// Queues 40 waits on `event` (more than one wake-up batch) and sets it on another thread,
+/// which the first wait's waker holds inside the first batch until `go_on`: the last waits
+/// are still queued meanwhile. Returns the waits, the stall and the setting thread.
+fn set_held_in_its_first_batch(
+    event: &'static Event,
+) -> (
+    Vec<std::pin::Pin<Box<unisync::futures::EventWait<'static>>>>,
+    Arc<Stall>,
+    std::thread::JoinHandle<()>,
+) {
+    let stall = Stall::new();
+    let mut waits: Vec<_> = (0..40).map(|_| Box::pin(event.wait())).collect();
+    assert!(poll_with(&mut waits[0], &stall.waker()).is_pending());
+    for wait in &mut waits[1..] {
+        assert!(poll_once(wait).is_pending());
+    }
+    let setter = std::thread::spawn(move || event.set());
+    stall.wait_until_entered();
+    (waits, stall, setter)
+}
+
 /// "A wait that starts after the `clear` waits for the next `set`", even while an older `set`
 /// is still waking its batches: held between two of them, it is overtaken by a `clear`, a
 /// `set` and a `clear`, and must then stop at the wait that started last.
 #[test]
 fn an_older_set_still_waking_does_not_end_a_wait_started_after_a_later_clear() {
     static EVENT: Event = Event::new();
-    let stall = Stall::new();
-    // More waiters than a wake-up batch, the first one holding the first `set` there.
-    let mut old: Vec<_> = (0..40).map(|_| Box::pin(EVENT.wait())).collect();
-    assert!(poll_with(&mut old[0], &stall.waker()).is_pending());
-    for wait in &mut old[1..] {
-        assert!(poll_once(wait).is_pending());
-    }
-    let first = std::thread::spawn(|| EVENT.set());
-    stall.wait_until_entered();
+    let (mut old, stall, first) = set_held_in_its_first_batch(&EVENT);
 
     EVENT.clear();
     let mut middle = Box::pin(EVENT.wait());
@@ -356,15 +369,7 @@ fn pulse_rounds_with_tasks_and_threads() {
 #[test]
 fn a_wait_polled_after_a_set_and_clear_that_have_not_reached_it_completes() {
     static EVENT: Event = Event::new();
-    let stall = Stall::new();
-    // More waits than one wake-up batch (32), so the last ones are still queued meanwhile.
-    let mut waits: Vec<_> = (0..40).map(|_| Box::pin(EVENT.wait())).collect();
-    assert!(poll_with(&mut waits[0], &stall.waker()).is_pending());
-    for wait in &mut waits[1..] {
-        assert!(poll_once(wait).is_pending());
-    }
-    let setter = std::thread::spawn(|| EVENT.set());
-    stall.wait_until_entered();
+    let (mut waits, stall, setter) = set_held_in_its_first_batch(&EVENT);
     EVENT.clear();
     let last = poll_once(&mut waits[39]);
     stall.go_on();
