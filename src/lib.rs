@@ -160,6 +160,12 @@
 //! - A `_blocking` method called from inside an async task parks the executor's worker thread;
 //!   if the task that would release the primitive needs that worker, the program deadlocks.
 //!   Use the async method inside tasks.
+//! - A `_blocking` method that has to wait names its thread with `std::thread::current()` and
+//!   parks it, so it works wherever those do: in a thread's own code and in `thread_local!`
+//!   destructors on recent toolchains, but not where std cannot name the thread any more (a
+//!   destructor registered outside Rust, or code run after `main` returns), where it panics
+//!   as `thread::current()` does. A blocking method that gets what it asked for at once
+//!   never names its thread.
 //! - Nothing is poisoned. A guard dropped while panicking releases its lock as usual; the next
 //!   holder sees the data as the panicking code left it.
 //! - If a lock is never held across an `.await`, `std::sync::Mutex` or `parking_lot` is cheaper.
