@@ -179,6 +179,45 @@ impl<T> UnsafeCell<T> {
 #[cfg(loom)]
 pub(crate) use loom::cell::UnsafeCell;
 
+/// Loom's view of the data a lock guards. The values sit in plain cells that loom cannot see,
+/// so under loom a lock records its holder's access on a loom cell of its own when the lock
+/// is taken and again when it is given up (a read for a shared holder, a write for an
+/// exclusive one). Every model that locks from two threads then checks that the lock orders
+/// each holder's accesses before the next conflicting holder's. Zero-sized, and does nothing,
+/// outside loom.
+pub(crate) struct Accesses {
+    #[cfg(loom)]
+    cell: loom::cell::UnsafeCell<()>,
+}
+
+impl Accesses {
+    #[cfg(not(loom))]
+    pub(crate) const fn new() -> Self {
+        Accesses {}
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn new() -> Self {
+        Accesses {
+            cell: loom::cell::UnsafeCell::new(()),
+        }
+    }
+
+    /// A shared holder takes or gives up the lock.
+    #[inline(always)]
+    pub(crate) fn shared(&self) {
+        #[cfg(loom)]
+        self.cell.with(|_| ());
+    }
+
+    /// An exclusive holder takes or gives up the lock.
+    #[inline(always)]
+    pub(crate) fn exclusive(&self) {
+        #[cfg(loom)]
+        self.cell.with_mut(|_| ());
+    }
+}
+
 /// Declares a `const fn` constructor outside loom and a plain `fn` under it (loom's atomics
 /// cannot be built in a `const` context). One macro, so the body is written once.
 macro_rules! const_fn {

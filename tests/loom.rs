@@ -10,6 +10,12 @@
 //! Every model below is explored with at most 2 preemptions (`LOOM_MAX_PREEMPTIONS=2`, also the
 //! default set by `model` here when the variable is unset); larger bounds take far longer.
 //! A lost wake-up shows up as loom reporting a deadlock.
+//!
+//! Under loom the mutex records its holder's access to the value on a loom cell when the lock
+//! is taken and when it is given up, so every model here that locks from two threads also
+//! checks that each unlock happens before the next holder's lock: loom reports two holders
+//! whose accesses it cannot order as a causality violation, without the model looking at the
+//! value.
 #![cfg(loom)]
 
 mod common;

@@ -1,5 +1,12 @@
 //! Loom models of `RwLock`. Run with
 //! `LOOM_MAX_PREEMPTIONS=2 RUSTFLAGS="--cfg loom" cargo test --release --test loom_rwlock`.
+//!
+//! Under loom the lock records each holder's access to the value on a loom cell, as a read
+//! for a reader or the upgradable reader and as a write for a writer, when the lock is taken
+//! and when it is given up. So each model also checks that a writer's access is ordered after
+//! every earlier holder's and before every later one's (loom reports a causality violation
+//! otherwise); the atomics the models count holders with cannot show that, since their own
+//! `SeqCst` operations order the threads.
 #![cfg(loom)]
 
 mod loom_support;

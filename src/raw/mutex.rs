@@ -51,7 +51,7 @@ use core::task::Poll;
 
 use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
 use crate::raw::wait::{cancel, poll_wait, Check, Protocol, Strategy};
-use crate::sync::{const_fn, AtomicUsize, Ordering};
+use crate::sync::{const_fn, Accesses, AtomicUsize, Ordering};
 
 const LOCKED: usize = 1;
 const PARKED: usize = 1 << 1;
@@ -69,12 +69,17 @@ const OVERTAKEN: usize = 1;
 pub(crate) struct RawMutex {
     state: AtomicUsize,
     queue: WaitQueue,
+    accesses: Accesses,
 }
 
 impl RawMutex {
     const_fn! {
         pub(crate) const fn new() -> RawMutex {
-            RawMutex { state: AtomicUsize::new(0), queue: WaitQueue::new() }
+            RawMutex {
+                state: AtomicUsize::new(0),
+                queue: WaitQueue::new(),
+                accesses: Accesses::new(),
+            }
         }
     }
 
@@ -92,7 +97,10 @@ impl RawMutex {
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return true,
+                Ok(_) => {
+                    self.accesses.exclusive();
+                    return true;
+                }
                 Err(actual) => s = actual,
             }
         }
@@ -138,6 +146,7 @@ impl RawMutex {
     /// The caller must hold the lock (it is released on behalf of the holder).
     #[inline]
     pub(crate) unsafe fn unlock(&self) {
+        self.accesses.exclusive();
         if self
             .state
             .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
@@ -396,6 +405,7 @@ impl LockWaiter {
         if res.is_ready() {
             // Done, and the node is idle: new again.
             self.bits = 0;
+            raw.accesses.exclusive();
         }
         res
     }

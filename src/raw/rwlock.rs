@@ -81,7 +81,7 @@ use core::task::Poll;
 use crate::raw::mutex::{LockWaiter, RawMutex};
 use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
 use crate::raw::wait::{cancel, poll_wait, AtDeadline, Check, Finally, Flag, Protocol, Strategy};
-use crate::sync::{const_fn, AtomicUsize, Ordering};
+use crate::sync::{const_fn, Accesses, AtomicUsize, Ordering};
 
 const WRITE: usize = 1;
 const PARKED: usize = 1 << 1;
@@ -120,6 +120,7 @@ pub(crate) struct RawRwLock {
     entering: AtomicUsize,
     /// The most read locks `read` hands out; reads past it wait, unless it is [`MAX_READERS`].
     max: usize,
+    accesses: Accesses,
 }
 
 impl RawRwLock {
@@ -140,6 +141,7 @@ impl RawRwLock {
                 drain: WaitQueue::new(),
                 entering: AtomicUsize::new(0),
                 max,
+                accesses: Accesses::new(),
             }
         }
     }
@@ -181,7 +183,10 @@ impl RawRwLock {
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Ok(true),
+                Ok(_) => {
+                    self.accesses.shared();
+                    return Ok(true);
+                }
                 Err(actual) => s = actual,
             }
         }
@@ -213,6 +218,7 @@ impl RawRwLock {
     /// The caller must hold a read lock, which it gives up.
     #[inline]
     pub(crate) unsafe fn read_unlock(&self) {
+        self.accesses.shared();
         let prev = self.state.fetch_sub(READER, Ordering::Release);
         debug_assert!(readers(prev) > 0, "read unlock without a reader");
         if prev & WRITE != 0 {
@@ -271,7 +277,11 @@ impl RawRwLock {
     /// Takes the upgradable lock if no writer or upgradable reader exists.
     #[inline]
     pub(crate) fn try_upgradable_read(&self) -> bool {
-        self.gate.try_lock()
+        let taken = self.gate.try_lock();
+        if taken {
+            self.accesses.shared();
+        }
+        taken
     }
 
     /// Releases the upgradable lock.
@@ -281,6 +291,7 @@ impl RawRwLock {
     /// The caller must hold the upgradable lock, which it gives up.
     #[inline]
     pub(crate) unsafe fn upgradable_unlock(&self) {
+        self.accesses.shared();
         // SAFETY: the upgradable lock is `gate`, which the caller holds.
         unsafe { self.gate.unlock() }
     }
@@ -308,6 +319,7 @@ impl RawRwLock {
     /// The caller must hold the write lock, which it gives up.
     #[inline]
     pub(crate) unsafe fn write_unlock(&self) {
+        self.accesses.exclusive();
         // SAFETY: a writer holds `gate`. Released even if waking a reader panics.
         let _gate = Finally::new(|| unsafe { self.gate.unlock() });
         self.clear_write(0);
@@ -394,7 +406,10 @@ impl RawRwLock {
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return true,
+                Ok(_) => {
+                    self.accesses.exclusive();
+                    return true;
+                }
                 Err(actual) => s = actual,
             }
         }
@@ -670,7 +685,11 @@ pub(crate) fn poll_read<S: Strategy>(
     raw: &RawRwLock,
     strategy: &mut S,
 ) -> Poll<()> {
-    poll_wait(node, strategy, &mut ReadWait { raw })
+    let res = poll_wait(node, strategy, &mut ReadWait { raw });
+    if res.is_ready() {
+        raw.accesses.shared();
+    }
+    res
 }
 
 /// Withdraws an unfinished read, giving up a read lock it was let in with.
@@ -787,6 +806,7 @@ impl DrainWaiter {
         let res = poll_wait(node, strategy, &mut wait);
         if res.is_ready() {
             self.announced = Flag::CLEAR;
+            raw.accesses.exclusive();
         }
         res
     }
@@ -918,7 +938,11 @@ pub(crate) fn poll_upgradable<S: Strategy>(
     raw: &RawRwLock,
     strategy: &mut S,
 ) -> Poll<()> {
-    waiter.poll_lock(node, &raw.gate, strategy)
+    let res = waiter.poll_lock(node, &raw.gate, strategy);
+    if res.is_ready() {
+        raw.accesses.shared();
+    }
+    res
 }
 
 /// Withdraws an unfinished upgradable read.
@@ -932,6 +956,7 @@ pub(crate) fn cancel_upgradable(waiter: &mut LockWaiter, node: Pin<&Node>, raw: 
 ///
 /// The caller must own the upgradable lock.
 pub(crate) unsafe fn release_gate(raw: &RawRwLock) {
+    raw.accesses.shared();
     // SAFETY: the caller owns the upgradable lock, which is `gate`.
     unsafe { raw.gate.unlock() }
 }
