@@ -359,6 +359,33 @@ fn trigger_racing_last_guard_drop_has_fired_the_child_when_it_returns() {
     });
 }
 
+/// As above with a trigger wait queued between the drain wait and the child: the firing
+/// takes the drain wait aside, wakes the trigger wait and unlocks, so the last guard's zero
+/// can come while the child's registration is still queued. The zero must leave the child to
+/// the firing (whose `trigger` has fired it by the time it returns), not release the queue
+/// itself. Two threads; `LOOM_MAX_PREEMPTIONS=2`.
+#[test]
+fn trigger_racing_last_guard_drop_fires_a_child_queued_behind_a_wait() {
+    model_no_leak(|| {
+        let root = ShutdownSignal::new();
+        let guard = root.track();
+        let mut drained = Box::pin(root.drained());
+        assert!(poll_once(&mut drained).is_pending());
+        let mut wait = Box::pin(root.wait());
+        assert!(poll_once(&mut wait).is_pending());
+        let child = root.child();
+        let dropper = thread::spawn(move || drop(guard));
+        assert!(root.trigger());
+        assert!(
+            child.is_triggered(),
+            "trigger returned before the child fired"
+        );
+        block_on(wait);
+        block_on(drained);
+        dropper.join().unwrap();
+    });
+}
+
 /// Two threads in `drained_blocking`, a thread dropping the last guard and the main thread
 /// triggering the root: the trigger wakes each drain wait while the guard may still be out,
 /// and a wait that links again meanwhile must neither be lost nor be woken by a release older
