@@ -155,6 +155,30 @@
 //! Threads use the `_blocking_timeout` methods. Their timeout counts from the call's first
 //! failed attempt: one that gets what it asked for at once never reads the clock.
 //!
+//! # Memory ordering
+//!
+//! Every primitive orders memory as a lock does: what a thread or task did before it gave
+//! something up happens before what runs after the wait that this let through. So data
+//! written before the release is seen after the wait without any other synchronization:
+//!
+//! - a lock holder's accesses come before the next holder's; for an [`RwLock`], every
+//!   reader's come before the next writer's, and a writer's before every later reader's;
+//! - what came before dropping a permit, or before [`Semaphore::add_permits`], comes before
+//!   the acquire that gets those permits;
+//! - what came before [`Event::set`] comes before each wait that it ends or that finds it
+//!   set, and before an [`Event::is_set`] that returns `true`;
+//! - what each party did before it reached a [`Barrier`] comes before the return of every
+//!   party's wait in that generation;
+//! - what came before dropping a [`WaitGroupToken`] comes before the wait that the count's
+//!   zero ends, and what came before dropping a [`DrainGuard`] before the
+//!   [`drained`](ShutdownSignal::drained) wait it ends;
+//! - what came before [`ShutdownSignal::trigger`] comes before each wait that it ends or
+//!   that finds it fired, its descendants' included, and before an
+//!   [`is_triggered`](ShutdownSignal::is_triggered) that returns `true`.
+//!
+//! Loom models check each of these (`tests/loom_ordering.rs`, and the locks' models, in which
+//! every lock records its holders' accesses where loom can see them).
+//!
 //! # What we are not
 //!
 //! - A `_blocking` method called from inside an async task parks the executor's worker thread;
