@@ -383,3 +383,34 @@ fn limited_downgrade_shares_the_room_with_one_queued_reader() {
         assert!(lock.try_write().is_some());
     });
 }
+
+/// A `try_write` and a `try_upgrade` that find the last reader gone: the reader's accesses come
+/// before the writer's (the lock records both on its loom cell), whether the reader left
+/// before the attempt or not at all yet. The main thread yields after spawning, for loom's
+/// blind spot (see `loom_support`). Preemption bound 2.
+#[test]
+fn try_write_and_try_upgrade_after_a_read_release_are_ordered_after_it() {
+    model(|| {
+        let lock = Arc::new(RwLock::new(0));
+        let l1 = lock.clone();
+        let reader = thread::spawn(move || *l1.read_blocking());
+        thread::yield_now();
+        if let Some(mut g) = lock.try_write() {
+            *g += 1;
+        }
+        let seen = reader.join().unwrap();
+        assert!(seen <= 1);
+    });
+    model(|| {
+        let lock = Arc::new(RwLock::new(0));
+        let up = lock.try_upgradable_read().unwrap();
+        let l1 = lock.clone();
+        let reader = thread::spawn(move || *l1.read_blocking());
+        thread::yield_now();
+        if let Ok(mut g) = RwLockUpgradableReadGuard::try_upgrade(up) {
+            *g += 1;
+        }
+        let seen = reader.join().unwrap();
+        assert!(seen <= 1);
+    });
+}
