@@ -227,6 +227,27 @@ fn wait_group_orders_a_tokens_writes_before_the_wait() {
         block_on(first);
         worker.join().unwrap();
     });
+    // Two tokens and a queued wait: the token dropped last wakes the wait under the queue's
+    // lock, and passes on what the other token's holder wrote before its own drop.
+    model(|| {
+        let group = WaitGroup::new();
+        let data = Arc::new(Data::default());
+        let (early, late) = (group.token(), group.token());
+        let mut wait = Box::pin(group.wait());
+        assert!(poll_once(&mut wait).is_pending());
+        let worker = {
+            let data = data.clone();
+            thread::spawn(move || {
+                data.write(1);
+                drop(early);
+            })
+        };
+        thread::yield_now();
+        drop(late);
+        block_on(wait);
+        assert_eq!(data.read(), 1);
+        worker.join().unwrap();
+    });
 }
 
 /// A trigger orders the triggering thread's writes before the waits it ends, a child's
@@ -353,6 +374,27 @@ fn shutdown_orders_writes_before_the_waits_it_ends() {
         block_on(root.drained());
         assert_eq!(data.read(), 1);
         block_on(first);
+        worker.join().unwrap();
+    });
+    // A drain wait queued before the trigger and the last guard dropped before it too: the
+    // firing wakes the wait, and passes on what the guard's holder wrote.
+    model(|| {
+        let root = ShutdownSignal::new();
+        let data = Arc::new(Data::default());
+        let guard = root.track();
+        let mut drained = Box::pin(root.drained());
+        assert!(poll_once(&mut drained).is_pending());
+        let worker = {
+            let data = data.clone();
+            thread::spawn(move || {
+                data.write(1);
+                drop(guard);
+            })
+        };
+        thread::yield_now();
+        root.trigger();
+        block_on(drained);
+        assert_eq!(data.read(), 1);
         worker.join().unwrap();
     });
 }

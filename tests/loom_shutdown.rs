@@ -626,3 +626,76 @@ fn a_child_reads_as_triggered_once_its_root_does() {
         assert!(child.is_triggered());
     });
 }
+
+/// A `trigger` that finds the signal fired returns `false`, and by then every child counts as
+/// fired, though the firing may still be on its way down on another thread: the look at the
+/// flag acquires the count of firings under way that the firing raised first. The second
+/// model makes the child on a third thread while the two triggers race, so the losing trigger
+/// sees the flag through its failed exchange. Two and three threads; `LOOM_MAX_PREEMPTIONS=2`.
+#[test]
+fn a_trigger_that_finds_the_signal_fired_sees_its_children_fired() {
+    model_no_leak(|| {
+        let root = ShutdownSignal::new();
+        let child = root.child();
+        let firer = {
+            let root = root.clone();
+            thread::spawn(move || {
+                root.trigger();
+            })
+        };
+        thread::yield_now();
+        if !root.trigger() {
+            assert!(child.is_triggered(), "a lost trigger saw the child unfired");
+        }
+        firer.join().unwrap();
+    });
+    model_no_leak(|| {
+        let root = ShutdownSignal::new();
+        let firer = {
+            let root = root.clone();
+            thread::spawn(move || {
+                root.trigger();
+            })
+        };
+        let maker = {
+            let root = root.clone();
+            thread::spawn(move || root.child())
+        };
+        thread::yield_now();
+        let fired_here = root.trigger();
+        let child = maker.join().unwrap();
+        if !fired_here {
+            assert!(child.is_triggered(), "a lost trigger saw the child unfired");
+        }
+        firer.join().unwrap();
+    });
+}
+
+/// A task tracked under a child is counted under the root first: once a look at the child
+/// shows it, a drain wait on the fired root does not end. The spawned thread looks and the
+/// main thread tracks, with no yield: loom never lets a load return a value its thread saw
+/// before its last yield, so a looker that yields could not read the root's stale count (see
+/// `loom_support`). Two threads; `LOOM_MAX_PREEMPTIONS=2`.
+#[test]
+fn a_task_seen_under_a_child_holds_up_the_roots_drain() {
+    model_no_leak(|| {
+        let root = ShutdownSignal::new();
+        let child = root.child();
+        root.trigger();
+        let looker = {
+            let (root, child) = (root.clone(), child.clone());
+            thread::spawn(move || {
+                if child.tracked() == 1 {
+                    let mut drained = Box::pin(root.drained());
+                    assert!(
+                        poll_once(&mut drained).is_pending(),
+                        "the root drained with a task tracked under its child"
+                    );
+                }
+            })
+        };
+        let guard = child.track();
+        looker.join().unwrap();
+        drop(guard);
+    });
+}

@@ -14,6 +14,13 @@
 //! look (`is_triggered`, `is_set`) sees while another thread changes the word must make loom
 //! try the other order itself: its main thread yields once after spawning the changer
 //! (see `a_child_reads_as_triggered_once_its_root_does` in `loom_shutdown.rs`).
+//!
+//! The yield has a blind spot of its own: after a thread yields, loom never lets its loads
+//! return a store it had seen before the yield (loom 0.7's `is_seen_before_yield`). So a
+//! thread that yields can no longer read a stale value of a word it has looked at. A model
+//! whose point is such a stale read (a count seen through a child but not through its root,
+//! say) looks from a spawned thread that does not yield (see
+//! `a_task_seen_under_a_child_holds_up_the_roots_drain` in `loom_shutdown.rs`).
 #![allow(dead_code)]
 
 /// Preemptions explored per model unless `LOOM_MAX_PREEMPTIONS` says otherwise.
