@@ -51,6 +51,22 @@ impl Data {
     }
 }
 
+/// Spawns a thread that writes 1 to `data` and then releases with `release(handle)`, then
+/// yields once (see the module docs) and returns the thread.
+fn write_then<H: Send + 'static, R>(
+    data: &Arc<Data>,
+    handle: H,
+    release: impl FnOnce(H) -> R + Send + 'static,
+) -> thread::JoinHandle<()> {
+    let data = data.clone();
+    let thread = thread::spawn(move || {
+        data.write(1);
+        release(handle);
+    });
+    thread::yield_now();
+    thread
+}
+
 /// Writes before `set`, reads after a wait that the set ended or found done: async, blocking,
 /// and a look with `is_set`.
 #[test]
@@ -58,14 +74,7 @@ fn event_set_orders_the_setters_writes_before_the_wait() {
     model(|| {
         let event = Arc::new(Event::new());
         let data = Arc::new(Data::default());
-        let setter = {
-            let (event, data) = (event.clone(), data.clone());
-            thread::spawn(move || {
-                data.write(1);
-                event.set();
-            })
-        };
-        thread::yield_now();
+        let setter = write_then(&data, event.clone(), |event| event.set());
         block_on(event.wait());
         assert_eq!(data.read(), 1);
         setter.join().unwrap();
@@ -88,14 +97,7 @@ fn event_set_orders_the_setters_writes_before_the_wait() {
     model(|| {
         let event = Arc::new(Event::new());
         let data = Arc::new(Data::default());
-        let setter = {
-            let (event, data) = (event.clone(), data.clone());
-            thread::spawn(move || {
-                data.write(1);
-                event.set();
-            })
-        };
-        thread::yield_now();
+        let setter = write_then(&data, event.clone(), |event| event.set());
         if event.is_set() {
             assert_eq!(data.read(), 1);
         }
@@ -113,14 +115,7 @@ fn semaphore_release_orders_writes_before_the_next_acquire() {
         let data = Arc::new(Data::default());
         let mut first = Box::pin(sem.acquire());
         assert!(poll_once(&mut first).is_pending());
-        let adder = {
-            let (sem, data) = (sem.clone(), data.clone());
-            thread::spawn(move || {
-                data.write(1);
-                sem.add_permits(2);
-            })
-        };
-        thread::yield_now();
+        let adder = write_then(&data, sem.clone(), |sem| sem.add_permits(2));
         let permit = block_on(sem.acquire()).unwrap();
         assert_eq!(data.read(), 1);
         drop((permit, block_on(first).unwrap()));
@@ -129,14 +124,7 @@ fn semaphore_release_orders_writes_before_the_next_acquire() {
     model(|| {
         let sem = Arc::new(Semaphore::new(0));
         let data = Arc::new(Data::default());
-        let adder = {
-            let (sem, data) = (sem.clone(), data.clone());
-            thread::spawn(move || {
-                data.write(1);
-                sem.add_permits(1);
-            })
-        };
-        thread::yield_now();
+        let adder = write_then(&data, sem.clone(), |sem| sem.add_permits(1));
         let permit = block_on(sem.acquire()).unwrap();
         assert_eq!(data.read(), 1);
         drop(permit);
@@ -194,14 +182,7 @@ fn wait_group_orders_a_tokens_writes_before_the_wait() {
         let group = WaitGroup::new();
         let data = Arc::new(Data::default());
         let token = group.token();
-        let worker = {
-            let data = data.clone();
-            thread::spawn(move || {
-                data.write(1);
-                drop(token);
-            })
-        };
-        thread::yield_now();
+        let worker = write_then(&data, token, drop);
         block_on(group.wait());
         assert_eq!(data.read(), 1);
         worker.join().unwrap();
@@ -214,14 +195,7 @@ fn wait_group_orders_a_tokens_writes_before_the_wait() {
         let token = group.token();
         let mut first = Box::pin(group.wait());
         assert!(poll_once(&mut first).is_pending());
-        let worker = {
-            let data = data.clone();
-            thread::spawn(move || {
-                data.write(1);
-                drop(token);
-            })
-        };
-        thread::yield_now();
+        let worker = write_then(&data, token, drop);
         block_on(group.wait());
         assert_eq!(data.read(), 1);
         block_on(first);
@@ -235,14 +209,7 @@ fn wait_group_orders_a_tokens_writes_before_the_wait() {
         let (early, late) = (group.token(), group.token());
         let mut wait = Box::pin(group.wait());
         assert!(poll_once(&mut wait).is_pending());
-        let worker = {
-            let data = data.clone();
-            thread::spawn(move || {
-                data.write(1);
-                drop(early);
-            })
-        };
-        thread::yield_now();
+        let worker = write_then(&data, early, drop);
         drop(late);
         block_on(wait);
         assert_eq!(data.read(), 1);
@@ -257,14 +224,7 @@ fn shutdown_orders_writes_before_the_waits_it_ends() {
     model(|| {
         let root = ShutdownSignal::new();
         let data = Arc::new(Data::default());
-        let trigger = {
-            let (root, data) = (root.clone(), data.clone());
-            thread::spawn(move || {
-                data.write(1);
-                root.trigger();
-            })
-        };
-        thread::yield_now();
+        let trigger = write_then(&data, root.clone(), |root| root.trigger());
         block_on(root.wait());
         assert_eq!(data.read(), 1);
         trigger.join().unwrap();
@@ -274,14 +234,7 @@ fn shutdown_orders_writes_before_the_waits_it_ends() {
         let root = ShutdownSignal::new();
         let child = root.child();
         let data = Arc::new(Data::default());
-        let trigger = {
-            let (root, data) = (root.clone(), data.clone());
-            thread::spawn(move || {
-                data.write(1);
-                root.trigger();
-            })
-        };
-        thread::yield_now();
+        let trigger = write_then(&data, root.clone(), |root| root.trigger());
         if child.is_triggered() {
             assert_eq!(data.read(), 1);
         }
@@ -290,14 +243,7 @@ fn shutdown_orders_writes_before_the_waits_it_ends() {
     model(|| {
         let root = ShutdownSignal::new();
         let data = Arc::new(Data::default());
-        let trigger = {
-            let (root, data) = (root.clone(), data.clone());
-            thread::spawn(move || {
-                data.write(1);
-                root.trigger();
-            })
-        };
-        thread::yield_now();
+        let trigger = write_then(&data, root.clone(), |root| root.trigger());
         if root.is_triggered() {
             assert_eq!(data.read(), 1);
         }
@@ -307,14 +253,7 @@ fn shutdown_orders_writes_before_the_waits_it_ends() {
         let root = ShutdownSignal::new();
         let child = root.child();
         let data = Arc::new(Data::default());
-        let trigger = {
-            let (root, data) = (root.clone(), data.clone());
-            thread::spawn(move || {
-                data.write(1);
-                root.trigger();
-            })
-        };
-        thread::yield_now();
+        let trigger = write_then(&data, root.clone(), |root| root.trigger());
         block_on(child.wait());
         assert_eq!(data.read(), 1);
         trigger.join().unwrap();
@@ -323,14 +262,7 @@ fn shutdown_orders_writes_before_the_waits_it_ends() {
         let root = ShutdownSignal::new();
         let data = Arc::new(Data::default());
         let guard = root.track();
-        let worker = {
-            let data = data.clone();
-            thread::spawn(move || {
-                data.write(1);
-                drop(guard);
-            })
-        };
-        thread::yield_now();
+        let worker = write_then(&data, guard, drop);
         root.trigger();
         block_on(root.drained());
         assert_eq!(data.read(), 1);
@@ -343,14 +275,7 @@ fn shutdown_orders_writes_before_the_waits_it_ends() {
         let data = Arc::new(Data::default());
         let mut first = Box::pin(root.wait());
         assert!(poll_once(&mut first).is_pending());
-        let trigger = {
-            let (root, data) = (root.clone(), data.clone());
-            thread::spawn(move || {
-                data.write(1);
-                root.trigger();
-            })
-        };
-        thread::yield_now();
+        let trigger = write_then(&data, root.clone(), |root| root.trigger());
         block_on(root.wait());
         assert_eq!(data.read(), 1);
         block_on(first);
@@ -363,14 +288,7 @@ fn shutdown_orders_writes_before_the_waits_it_ends() {
         root.trigger();
         let mut first = Box::pin(root.drained());
         assert!(poll_once(&mut first).is_pending());
-        let worker = {
-            let data = data.clone();
-            thread::spawn(move || {
-                data.write(1);
-                drop(guard);
-            })
-        };
-        thread::yield_now();
+        let worker = write_then(&data, guard, drop);
         block_on(root.drained());
         assert_eq!(data.read(), 1);
         block_on(first);
@@ -384,14 +302,7 @@ fn shutdown_orders_writes_before_the_waits_it_ends() {
         let guard = root.track();
         let mut drained = Box::pin(root.drained());
         assert!(poll_once(&mut drained).is_pending());
-        let worker = {
-            let data = data.clone();
-            thread::spawn(move || {
-                data.write(1);
-                drop(guard);
-            })
-        };
-        thread::yield_now();
+        let worker = write_then(&data, guard, drop);
         root.trigger();
         block_on(drained);
         assert_eq!(data.read(), 1);
