@@ -119,10 +119,14 @@ impl Condvar {
     /// - before its first poll, the guard is dropped and the mutex unlocked, as if the guard had
     ///   been dropped directly;
     /// - while waiting (the mutex is released), the mutex is not locked again behind your back;
-    ///   the waiter leaves the condvar, and if it had just been notified, the notification goes
-    ///   to another waiter;
+    ///   the waiter leaves the condvar, and if it had just been woken by
+    ///   [`notify_one`](Condvar::notify_one) or [`notify_many`](Condvar::notify_many), that
+    ///   notification goes to another waiter;
     /// - while locking the mutex again after a notification, that lock attempt is withdrawn
-    ///   and the notification is passed to another waiter.
+    ///   and a `notify_one` or `notify_many` notification is passed to another waiter.
+    ///
+    /// A notification from [`notify_all`](Condvar::notify_all) is not passed on: it reached
+    /// every waiter there was, and passing it on would wake one that started waiting after it.
     ///
     /// # Examples
     ///
@@ -169,7 +173,8 @@ impl Condvar {
     /// # Cancel safety
     ///
     /// As for [`wait`](Condvar::wait): dropping the future drops the guard (or, while waiting,
-    /// leaves the mutex released) and passes on a notification it had received.
+    /// leaves the mutex released) and passes on a `notify_one` or `notify_many` notification it
+    /// had received.
     ///
     /// # Examples
     ///

@@ -146,11 +146,12 @@
 //! Async waits have no timeout parameter: compose them with your runtime's timer
 //! (`tokio::time::timeout`, a race with `smol::Timer`). That is safe because
 //! every future here is cancel-safe: dropping it at any point leaves the primitive as if the
-//! call had never been made, and a wake-up it had received is passed to the next waiter. Each
-//! async method says so under `# Cancel safety`, with what else a drop does for the three
-//! waits that own something: a [`Condvar`] wait and an upgrade of an upgradable read lock drop
-//! the guard they were given (the lock is released), and a [`Barrier`] party dropped after its
-//! generation tripped leaves the trip standing and gives up only its result.
+//! call had never been made, and a wake-up meant for it alone (a lock or permits handed to it,
+//! a `Condvar::notify_one`) is passed to the next waiter. Each async method says so under
+//! `# Cancel safety`, with what else a drop does for the three waits that own something: a
+//! [`Condvar`] wait and an upgrade of an upgradable read lock drop the guard they were given
+//! (the lock is released), and a [`Barrier`] party dropped after its generation tripped leaves
+//! the trip standing and gives up only its result.
 //!
 //! Threads use the `_blocking_timeout` methods. Their timeout counts from the call's first
 //! failed attempt: one that gets what it asked for at once never reads the clock.

@@ -214,6 +214,42 @@ fn dropped_waiter_while_relocking_passes_the_notification_on() {
     assert!(!m.is_locked());
 }
 
+/// A `notify_all` reached every waiter there was: a waiter it woke that then gives up (while
+/// queued, or while locking the mutex again) owes nobody a wake-up, and must not wake a waiter
+/// that started after the `notify_all`.
+#[test]
+fn dropped_waiter_woken_by_notify_all_passes_nothing_on() {
+    for relocking in [false, true] {
+        let (m, cv) = (Mutex::new(()), Condvar::new());
+        let mut a = Probe::new(cv.wait(m.try_lock().unwrap()));
+        assert!(a.poll().is_pending());
+        let holder = m.try_lock().unwrap();
+        cv.notify_all();
+        assert_eq!(a.woken(), 1);
+        if relocking {
+            assert!(
+                a.poll().is_pending(),
+                "a was notified but the mutex is held"
+            );
+        }
+        drop(holder);
+        let mut b = Probe::new(cv.wait(m.try_lock().unwrap()));
+        assert!(b.poll().is_pending());
+        a.cancel();
+        assert_eq!(
+            b.woken(),
+            0,
+            "relocking = {relocking}: b came after the notify_all"
+        );
+        assert!(b.poll().is_pending(), "relocking = {relocking}");
+        assert!(!m.is_locked());
+        cv.notify_one();
+        assert_eq!(b.woken(), 1, "relocking = {relocking}");
+        drop(ready(b.poll()));
+        assert!(!m.is_locked());
+    }
+}
+
 #[test]
 fn dropped_unpolled_wait_releases_the_guard_once() {
     let (m, cv) = (Mutex::new(()), Condvar::new());

@@ -49,6 +49,7 @@
 mod common;
 
 use std::cell::{Cell, RefCell};
+use std::collections::{HashSet, VecDeque};
 use std::fmt::Debug;
 use std::future::Future;
 use std::mem;
@@ -156,6 +157,8 @@ struct Meta {
     /// Drain waits (shutdown signal, wait group): how many times the count had drained when
     /// the wait first returned `Pending`.
     drains: Option<usize>,
+    /// Condvar: the number of the wait's latest registration on the condvar.
+    registration: Option<u64>,
 }
 
 impl Meta {
@@ -1513,8 +1516,34 @@ fn is_condvar_wait(meta: &Meta) -> bool {
 struct CondvarExplorer<'a> {
     mutex: &'a Arc<Mutex<u32>>,
     cv: &'a Condvar,
-    /// Condvar waits registered and not notified (by this model's count).
-    unnotified: usize,
+    /// Registrations on the condvar not notified yet, in the order they queued.
+    unnotified: VecDeque<u64>,
+    /// Registrations that a `notify_all` notified: a wait dropped after one passes nothing on.
+    by_all: HashSet<u64>,
+    next_registration: u64,
+}
+
+impl CondvarExplorer<'_> {
+    fn new<'a>(mutex: &'a Arc<Mutex<u32>>, cv: &'a Condvar) -> CondvarExplorer<'a> {
+        CondvarExplorer {
+            mutex,
+            cv,
+            unnotified: VecDeque::new(),
+            by_all: HashSet::new(),
+            next_registration: 0,
+        }
+    }
+
+    fn register(&mut self, meta: &mut Meta) {
+        meta.registration = Some(self.next_registration);
+        self.unnotified.push_back(self.next_registration);
+        self.next_registration += 1;
+    }
+
+    /// A `notify_one`: the registration that queued first is notified.
+    fn notify_one(&mut self) {
+        self.unnotified.pop_front();
+    }
 }
 
 impl<'a> Explorer<'a> for CondvarExplorer<'a> {
@@ -1581,15 +1610,17 @@ impl<'a> Explorer<'a> for CondvarExplorer<'a> {
             }
             CondvarAction::NotifyOne => {
                 cv.notify_one();
-                self.unnotified = self.unnotified.saturating_sub(1);
+                self.notify_one();
             }
             CondvarAction::NotifyMany(n) => {
                 cv.notify_many(n);
-                self.unnotified = self.unnotified.saturating_sub(n);
+                for _ in 0..n {
+                    self.notify_one();
+                }
             }
             CondvarAction::NotifyAll => {
                 cv.notify_all();
-                self.unnotified = 0;
+                self.by_all.extend(self.unnotified.drain(..));
             }
             CondvarAction::Bump(i) => {
                 let Some(i) = pool.pick_held(i) else { return };
@@ -1602,7 +1633,7 @@ impl<'a> Explorer<'a> for CondvarExplorer<'a> {
 
     fn pending(&mut self, meta: &mut Meta, first: bool) {
         if meta.kind == WAIT && first {
-            self.unnotified += 1;
+            self.register(meta);
         } else if let Some(probe) = &meta.probe {
             // `wait_while` (re-)registers each time its condition says to keep waiting.
             let (checks, keep_waiting) = probe.get();
@@ -1612,7 +1643,7 @@ impl<'a> Explorer<'a> for CondvarExplorer<'a> {
                     keep_waiting,
                     "wait_while is pending after its condition turned false"
                 );
-                self.unnotified += 1;
+                self.register(meta);
             }
         }
     }
@@ -1629,11 +1660,15 @@ impl<'a> Explorer<'a> for CondvarExplorer<'a> {
     }
 
     fn dropping(&mut self, slot: &Slot<'a, Self::Held>) {
-        // A registered wait leaves: if it was notified, it passes the notification on, so
-        // either way one fewer wait is left to notify.
+        // A registered wait leaves the queue, or passes on a `notify_one` it was woken by; a
+        // `notify_all` reached every wait there was, and is not passed on.
         if let Slot::Waiting(t) = slot {
-            if is_condvar_wait(&t.meta) && t.polled {
-                self.unnotified = self.unnotified.saturating_sub(1);
+            if let Some(registration) = t.meta.registration {
+                if let Some(at) = self.unnotified.iter().position(|&r| r == registration) {
+                    self.unnotified.remove(at);
+                } else if !self.by_all.contains(&registration) {
+                    self.notify_one();
+                }
             }
         }
     }
@@ -1669,10 +1704,11 @@ impl<'a> Explorer<'a> for CondvarExplorer<'a> {
         );
         let parked = pool.waiting().count();
         assert_eq!(
-            parked, self.unnotified,
+            parked,
+            self.unnotified.len(),
             "{parked} condvar waits parked but {} were never notified (a notified wait lost \
              its wake-up, or a wait returned un-notified)",
-            self.unnotified
+            self.unnotified.len()
         );
         // Make every condition false, then wake everybody.
         let mut guard = self.mutex.try_lock().expect("the mutex is free at the end");
@@ -2394,7 +2430,7 @@ proptest! {
         run_case(|trace| {
             let mutex = Arc::new(Mutex::new(0));
             let cv = Condvar::new();
-            explore(CondvarExplorer { mutex: &mutex, cv: &cv, unnotified: 0 }, &steps, trace);
+            explore(CondvarExplorer::new(&mutex, &cv), &steps, trace);
         });
     }
 

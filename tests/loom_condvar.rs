@@ -116,6 +116,46 @@ fn dropped_notified_wait_passes_the_notification_on() {
     });
 }
 
+/// The same with `notify_all`, whose wake-up a dropped waiter does not pass on: B still
+/// finishes in every interleaving, woken by the `notify_all` itself or seeing the flag before
+/// it waits.
+///
+/// Bound: 3 threads (A's owner, B, the notifier), explored with `LOOM_MAX_PREEMPTIONS=2`.
+#[test]
+fn dropped_wait_woken_by_notify_all_leaves_the_others_woken() {
+    model(|| {
+        let pair = Arc::new((Mutex::new(false), Condvar::new()));
+        let (flag, cv) = &*pair;
+
+        let mut a = Box::pin(cv.wait(block_on(flag.lock())));
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(Pin::new(&mut a).poll(&mut cx).is_pending());
+
+        let b = {
+            let pair = pair.clone();
+            thread::spawn(move || {
+                let (flag, cv) = &*pair;
+                drop(block_on(cv.wait_while(block_on(flag.lock()), |f| !*f)));
+            })
+        };
+        let notifier = {
+            let pair = pair.clone();
+            thread::spawn(move || {
+                let (flag, cv) = &*pair;
+                *block_on(flag.lock()) = true;
+                cv.notify_all();
+            })
+        };
+
+        let polled = Pin::new(&mut a).poll(&mut cx);
+        drop(a);
+        drop(polled);
+        b.join().unwrap();
+        notifier.join().unwrap();
+    });
+}
+
 /// The blocking path: a thread waiting with `wait_while_blocking` and a thread that sets the
 /// condition and calls `notify_one`; the waiter always wakes and sees the condition.
 ///

@@ -523,6 +523,8 @@ mod condvar {
         started: bool,
         /// Wake-ups of the latest poll's waker before that poll.
         seen: usize,
+        /// Notified by a `notify_all`, which a dropped wait does not pass on.
+        by_all: bool,
     }
 
     impl Slot {
@@ -554,7 +556,7 @@ mod condvar {
             3 => Just(Op::DropGuard),
             3 => Just(Op::NotifyOne),
             2 => (0..=3usize).prop_map(Op::NotifyMany),
-            1 => Just(Op::NotifyAll),
+            2 => Just(Op::NotifyAll),
         ]
     }
 
@@ -568,12 +570,14 @@ mod condvar {
     }
 
     impl Model {
-        fn notify(&mut self, n: usize) {
+        fn notify(&mut self, n: usize, by_all: bool) {
             for _ in 0..n {
                 let Some(i) = self.queue.pop_front() else {
                     return;
                 };
-                self.slots[i].as_mut().unwrap().stage = Stage::Notified;
+                let slot = self.slots[i].as_mut().unwrap();
+                slot.stage = Stage::Notified;
+                slot.by_all = by_all;
             }
         }
 
@@ -584,6 +588,7 @@ mod condvar {
                 stage,
                 started: false,
                 seen: 0,
+                by_all: false,
             });
         }
 
@@ -653,26 +658,28 @@ mod condvar {
                     let Some(i) = pick(&self.slots, i) else {
                         return;
                     };
-                    let stage = self.slots[i].take().unwrap().stage;
-                    match stage {
+                    let slot = self.slots[i].take().unwrap();
+                    match slot.stage {
                         Stage::Waiting => self.queue.retain(|&q| q != i),
-                        // Its notification goes to the next waiter.
-                        Stage::Notified | Stage::Relocking => self.notify(1),
+                        // A `notify_one`'s notification goes to the next waiter; a
+                        // `notify_all` already reached everyone there was.
+                        Stage::Notified | Stage::Relocking if !slot.by_all => self.notify(1, false),
+                        Stage::Notified | Stage::Relocking => {}
                         Stage::Lock | Stage::Holding => {}
                     }
                 }
                 Op::DropGuard => self.guard = None,
                 Op::NotifyOne => {
                     self.condvar.notify_one();
-                    self.notify(1);
+                    self.notify(1, false);
                 }
                 Op::NotifyMany(n) => {
                     self.condvar.notify_many(n);
-                    self.notify(n);
+                    self.notify(n, false);
                 }
                 Op::NotifyAll => {
                     self.condvar.notify_all();
-                    self.notify(usize::MAX);
+                    self.notify(usize::MAX, true);
                 }
             }
             self.check(op);

@@ -24,7 +24,9 @@
 //! waiters even if the first has not run yet (`notify_many(n)` is `n` of them in one go).
 //! `notify_all` wakes every waiter that queued before it (the epoch tells them apart from
 //! waiters that queue while it works through the queue in batches). A waiter that was woken
-//! and then gives up (its future dropped) sends a `notify_one` on in its place.
+//! by `notify_one` or `notify_many` and then gives up (its future dropped) sends a
+//! `notify_one` on in its place. One woken by `notify_all` passes nothing on: that call
+//! reached every waiter there was, and a `notify_one` would wake a waiter that came after it.
 
 use core::pin::Pin;
 use core::task::Poll;
@@ -36,6 +38,12 @@ use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const PARKED: usize = 1;
 const EPOCH_ONE: usize = 1 << 1;
+
+/// Wake-up token: a `notify_one` (or one of a `notify_many`), owed to another waiter if this
+/// one gives up.
+const ONE: usize = 0;
+/// Wake-up token: a `notify_all`, which leaves nothing to pass on.
+const ALL: usize = 1;
 
 /// A condvar without data: its state word, the bound mutex and the queue its waiters park on.
 pub(crate) struct RawCondvar {
@@ -95,7 +103,7 @@ impl RawCondvar {
         let mut queue = self.queue.lock();
         self.wake_owed(&mut queue);
         if !queue.is_empty() {
-            queue.pop_front(0);
+            queue.pop_front(ONE);
         }
         // Also when the owed wake-ups emptied the queue: the next notify then stays on its
         // fast path.
@@ -121,7 +129,7 @@ impl RawCondvar {
             if queue.is_empty() {
                 break;
             }
-            queue.pop_front(0);
+            queue.pop_front(ONE);
         }
         queue.clear_when_empty(&self.state, PARKED);
     }
@@ -133,7 +141,7 @@ impl RawCondvar {
     fn wake_owed(&self, queue: &mut Locked<'_>) {
         // The epoch is read for every waiter: a `notify_all` that starts while a full batch
         // is woken (the lock released) owes its waiters a wake-up too.
-        queue.pop_front_while(0, |queued| {
+        queue.pop_front_while(ALL, |queued| {
             let epoch = self.state.load(Ordering::Relaxed) & !PARKED;
             stamped_before(queued, epoch, usize::MAX)
         });
@@ -162,7 +170,7 @@ impl RawCondvar {
         // waiters, or may still be waking its own (between two batches, or from a waker).
         let epoch = self.state.fetch_add(EPOCH_ONE, Ordering::Relaxed) & !PARKED;
         let next = epoch.wrapping_add(EPOCH_ONE);
-        queue.pop_front_while(0, |queued| stamped_before(queued, next, usize::MAX));
+        queue.pop_front_while(ALL, |queued| stamped_before(queued, next, usize::MAX));
         queue.clear_when_empty(&self.state, PARKED);
     }
 }
@@ -174,8 +182,9 @@ enum Phase {
     Holding,
     /// Queued; the mutex has been released.
     Waiting,
-    /// Woken by a notification; the mutex is still released.
-    Notified,
+    /// Woken by a notification; the mutex is still released. `pass_on`: by a `notify_one`,
+    /// so that giving up now owes another waiter one.
+    Notified { pass_on: bool },
     /// Gave up at a deadline without a notification; the mutex is still released.
     TimedOut,
 }
@@ -224,8 +233,10 @@ impl<'a, F: Fn()> Protocol<'a> for CondvarWait<'a, F> {
         }
     }
 
-    fn woken(&mut self, _wakeup: Wakeup) -> Option<()> {
-        *self.phase = Phase::Notified;
+    fn woken(&mut self, wakeup: Wakeup) -> Option<()> {
+        *self.phase = Phase::Notified {
+            pass_on: wakeup.token == ONE,
+        };
         Some(())
     }
 
@@ -233,9 +244,11 @@ impl<'a, F: Fn()> Protocol<'a> for CondvarWait<'a, F> {
         queue.clear_when_empty(&self.condvar.state, PARKED);
     }
 
-    fn abandon(&mut self, _wakeup: Wakeup) {
-        // The notification was meant for one waiter: pass it on.
-        self.condvar.notify_one();
+    fn abandon(&mut self, wakeup: Wakeup) {
+        // A notification meant for one waiter goes to another.
+        if wakeup.token == ONE {
+            self.condvar.notify_one();
+        }
     }
 }
 
@@ -275,7 +288,7 @@ impl CondvarWaiter {
         releasing: impl Fn(),
         strategy: &mut S,
     ) -> Poll<()> {
-        if matches!(self.phase, Phase::Notified | Phase::TimedOut) {
+        if matches!(self.phase, Phase::Notified { .. } | Phase::TimedOut) {
             return Poll::Ready(());
         }
         let mut wait = CondvarWait {
@@ -292,10 +305,11 @@ impl CondvarWaiter {
     #[cfg(feature = "std")]
     pub(crate) fn withdraw(&mut self, node: Pin<&Node>, condvar: &RawCondvar) -> bool {
         if self.phase != Phase::Waiting {
-            return self.phase == Phase::Notified;
+            return matches!(self.phase, Phase::Notified { .. });
         }
+        // `Some(pass_on)` if notified.
         let notified = match node.take_wakeup() {
-            Some(_) => true,
+            Some(wakeup) => Some(wakeup.token == ONE),
             None => {
                 let (removed, owed) = {
                     let mut queue = condvar.queue.lock();
@@ -312,15 +326,21 @@ impl CondvarWaiter {
                     }
                     (removed, owed)
                 };
-                owed || (!removed && node.take_wakeup().is_some())
+                if owed {
+                    Some(false)
+                } else if removed {
+                    None
+                } else {
+                    let wakeup = node.take_wakeup();
+                    wakeup.map(|wakeup| wakeup.token == ONE)
+                }
             }
         };
-        self.phase = if notified {
-            Phase::Notified
-        } else {
-            Phase::TimedOut
+        self.phase = match notified {
+            Some(pass_on) => Phase::Notified { pass_on },
+            None => Phase::TimedOut,
         };
-        notified
+        notified.is_some()
     }
 
     /// Starts over after the caller re-acquired the lock (for `wait_while`).
@@ -328,7 +348,7 @@ impl CondvarWaiter {
         self.phase = Phase::Holding;
     }
 
-    /// Withdraws an unfinished wait after the mutex was released, passing on a notification it
+    /// Withdraws an unfinished wait after the mutex was released, passing on a `notify_one` it
     /// had received. The caller deals with the lock.
     pub(crate) fn cancel(&mut self, node: Pin<&Node>, condvar: &RawCondvar, mutex: &RawMutex) {
         match self.phase {
@@ -343,7 +363,8 @@ impl CondvarWaiter {
                     releasing: || {},
                 },
             ),
-            Phase::Notified => condvar.notify_one(),
+            Phase::Notified { pass_on: true } => condvar.notify_one(),
+            Phase::Notified { pass_on: false } => {}
         }
         self.phase = Phase::TimedOut;
     }
