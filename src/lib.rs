@@ -5,7 +5,7 @@
 //! | type               | use it to                                                                     |
 //! |--------------------|-------------------------------------------------------------------------------|
 //! | [`Mutex`]          | guard shared state, with a guard that may live across `.await`                |
-//! | [`lock_all`]       | lock several mutexes at once; callers naming them in any order never deadlock |
+//! | [`lock_all`]       | lock several mutexes at once; multi-locks in any naming order never deadlock  |
 //! | [`ReentrantMutex`] | let the thread holding a lock take it again (Python's `RLock`)                |
 //! | [`RwLock`]         | share state among many readers or one writer (phase-fair)                     |
 //! | [`Semaphore`]      | cap concurrent work: connections, jobs, `acquire_many` for weights            |
@@ -166,16 +166,19 @@
 //!   reader's come before the next writer's, and a writer's before every later reader's;
 //! - what came before dropping a permit, or before [`Semaphore::add_permits`], comes before
 //!   the acquire that gets those permits;
-//! - what came before [`Event::set`] comes before each wait that it ends or that finds it
-//!   set, and before an [`Event::is_set`] that returns `true`;
+//! - what came before an [`Event::set`] that set the event (one that found it clear)
+//!   comes before each wait that it ends or that finds it set, and before an
+//!   [`Event::is_set`] that returns `true`; a `set` of an event already set changes nothing
+//!   and orders nothing;
 //! - what each party did before it reached a [`Barrier`] comes before the return of every
 //!   party's wait in that generation;
 //! - what came before dropping a [`WaitGroupToken`] comes before the wait that the count's
 //!   zero ends, and what came before dropping a [`DrainGuard`] before the
 //!   [`drained`](ShutdownSignal::drained) wait it ends;
-//! - what came before [`ShutdownSignal::trigger`] comes before each wait that it ends or
-//!   that finds it fired, its descendants' included, and before an
-//!   [`is_triggered`](ShutdownSignal::is_triggered) that returns `true`.
+//! - what came before a [`ShutdownSignal::trigger`] that fired the signal (one that returned
+//!   `true`) comes before each wait that it ends or that finds it fired, its descendants'
+//!   included, and before an [`is_triggered`](ShutdownSignal::is_triggered) that returns
+//!   `true`; a `trigger` that returned `false` orders nothing.
 //!
 //! Loom models check each of these (`tests/loom_ordering.rs`, and the locks' models, in which
 //! every lock records its holders' accesses where loom can see them).

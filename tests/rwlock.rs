@@ -2157,3 +2157,43 @@ fn a_dropped_writer_racing_the_last_reader_leaves_no_reader_queued_with_room() {
         assert!(lock.try_write().is_some());
     }
 }
+
+/// `RwLock` fairness: "A writer handed its turn while it waited announces itself when its task
+/// next polls it: until then new readers still get in (and the writer then waits for them
+/// too)". The writer is overtaken once, so the upgradable reader's release hands it the turn
+/// directly.
+#[test]
+fn writer_handed_its_turn_announces_itself_when_next_polled() {
+    let lock = RwLock::new(0);
+    let upgradable = lock.try_upgradable_read().unwrap();
+    let mut writer = Probe::new(lock.write());
+    assert!(writer.poll().is_pending());
+    drop(upgradable); // wakes the writer to retry
+    let barger = lock.try_upgradable_read().unwrap();
+    assert!(
+        writer.poll().is_pending(),
+        "overtaken once: now first in line"
+    );
+    drop(barger); // hands the turn to the writer
+    assert!(writer.woken());
+    assert!(
+        lock.try_upgradable_read().is_none(),
+        "the writer has its turn"
+    );
+    assert!(!lock.is_write_locked(), "not announced before it runs");
+    let reader = lock.try_read().expect("a reader still gets in");
+    assert!(
+        writer.poll().is_pending(),
+        "announced; waits for the reader inside"
+    );
+    assert!(lock.is_write_locked());
+    assert!(lock.try_read().is_none(), "new readers queue now");
+    drop(reader);
+    assert!(writer.woken());
+    let Poll::Ready(mut guard) = writer.poll() else {
+        panic!("the reader left: the writer goes in");
+    };
+    *guard = 1;
+    drop(guard);
+    assert_free(&lock);
+}

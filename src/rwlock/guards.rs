@@ -446,9 +446,10 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     /// Turns the guard into the write lock, waiting for the readers inside to leave.
     ///
     /// New readers queue as soon as the returned future is first polled (or, if readers that
-    /// the last write let in have not run yet, as soon as they have: see the type's
-    /// fairness rules), so a stream of readers cannot hold the upgrade off; no other writer
-    /// can get in between, since the upgradable lock excludes writers.
+    /// the last write let in have not run yet, when it is next polled after they have: the
+    /// last of them to run wakes it; see the type's fairness rules), so a stream of readers
+    /// cannot hold the upgrade off; no other writer can get in between, since the upgradable
+    /// lock excludes writers.
     ///
     /// # Cancel safety
     ///

@@ -34,9 +34,12 @@ pub use guards::{
 ///
 /// The lock is *phase-fair*: neither side can starve the other.
 ///
-/// - Once a writer is next in line (it has got past the other writers and upgradable readers),
-///   or an upgradable reader starts to upgrade, new readers queue behind it, `try_read`
-///   included. The writer waits only for the readers already inside.
+/// - Once a writer is next in line (it has got past the other writers and upgradable readers)
+///   and runs, or an upgradable reader starts to upgrade, new readers queue behind it,
+///   `try_read` included. The writer waits only for the readers already inside. A writer
+///   handed its turn while it waited announces itself when its task next polls it: until
+///   then new readers still get in (and the writer then waits for them too), for the reason
+///   given for let-in readers below.
 /// - When a writer releases the lock, every reader that queued behind it is let in at once,
 ///   before the next writer: they hold their read locks from that moment (even before they
 ///   are scheduled). The next writer, or upgrade, waits until they have run (each as soon as
@@ -247,9 +250,9 @@ impl<T> RwLock<T> {
 }
 
 impl<T: ?Sized> RwLock<T> {
-    /// Takes a read lock, waiting while a writer holds the lock or is next in line for it (see
-    /// [Fairness](RwLock#fairness)) (and, on a
-    /// lock made with [`with_max_readers`](RwLock::with_max_readers), while it has no room).
+    /// Takes a read lock, waiting while a writer holds the lock or has announced itself as next
+    /// in line for it (see [Fairness](RwLock#fairness)), and, on a lock made with
+    /// [`with_max_readers`](RwLock::with_max_readers), while it has no room.
     ///
     /// # Cancel safety
     ///
@@ -281,8 +284,8 @@ impl<T: ?Sized> RwLock<T> {
 
     /// Takes a read lock if that is possible right now.
     ///
-    /// Fails while a writer holds the lock or is next in line for it (see
-    /// [Fairness](RwLock#fairness)), and when [`RwLock::MAX_READERS`] read locks are held (on a
+    /// Fails while a writer holds the lock or has announced itself as next in line for it
+    /// (see [Fairness](RwLock#fairness)), and when [`RwLock::MAX_READERS`] read locks are held (on a
     /// lock made with [`with_max_readers`](RwLock::with_max_readers): when its limit is
     /// reached, or readers wait for room).
     ///
@@ -732,7 +735,9 @@ impl<T: ?Sized> RwLock<T> {
         }
     }
 
-    /// Takes the upgradable read lock, waiting while a writer or another upgradable reader holds the lock.
+    /// Takes the upgradable read lock, waiting while a writer or another upgradable reader holds
+    /// the lock or is queued for it ahead of this one (they take turns in arrival order, see
+    /// [Fairness](RwLock#fairness)).
     ///
     /// # Cancel safety
     ///
@@ -759,7 +764,9 @@ impl<T: ?Sized> RwLock<T> {
 
     /// Takes the upgradable read lock if that is possible right now.
     ///
-    /// Fails while a writer or another upgradable reader exists.
+    /// Fails while a writer or another upgradable reader exists, and also while the lock is
+    /// being handed to a writer or upgradable reader that waited for it (see
+    /// [Fairness](RwLock#fairness)).
     ///
     /// # Examples
     ///
