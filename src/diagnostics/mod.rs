@@ -958,7 +958,10 @@ pub fn clear_long_wait_hook() {
 /// the long-wait hook, say) do not take reports from each other. (`parking_lot`'s
 /// `check_deadlock` differs: it reports each deadlock once, and leaves out waits with a
 /// deadline.) Waits with a timeout are included here: they are how a program gets out of a
-/// deadlock it has found.
+/// deadlock it has found. A wait is in the registry once it has to park, after a blocking
+/// wait's few yields: on a loaded machine, a wait with a timeout of a few milliseconds can
+/// run out of time before it parks, and is then never seen. Wait in steps of 100 ms or
+/// more where a step should be seen.
 ///
 /// Async tasks are not followed (see the [module's limits](self#limits)); use the long-wait
 /// hook for them. The check holds the registry's lock and the readers' table's lock while it
@@ -987,7 +990,7 @@ pub fn clear_long_wait_hook() {
 ///         both_hold_one.wait();
 ///         while !give_up.load(Ordering::SeqCst) {
 ///             // Waits for `a`, which the main thread holds while it waits for `b`.
-///             let _ = a.lock_blocking_timeout(Duration::from_millis(10));
+///             let _ = a.lock_blocking_timeout(Duration::from_millis(100));
 ///         }
 ///     });
 ///     let _a = a.lock_blocking();
