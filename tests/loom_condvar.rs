@@ -76,44 +76,7 @@ fn notify_one_under_the_lock_racing_wait_while_is_not_lost() {
 /// Bound: 3 threads (A's owner, B, the notifier), explored with `LOOM_MAX_PREEMPTIONS=2`.
 #[test]
 fn dropped_notified_wait_passes_the_notification_on() {
-    model(|| {
-        let pair = Arc::new((Mutex::new(false), Condvar::new()));
-        let (flag, cv) = &*pair;
-
-        // A: registered and waiting, with the mutex released.
-        let mut a = Box::pin(cv.wait(block_on(flag.lock())));
-        let waker = futures::task::noop_waker();
-        let mut cx = Context::from_waker(&waker);
-        assert!(Pin::new(&mut a).poll(&mut cx).is_pending());
-
-        let b = {
-            let pair = pair.clone();
-            thread::spawn(move || {
-                let (flag, cv) = &*pair;
-                drop(block_on(cv.wait_while(block_on(flag.lock()), |f| !*f)));
-            })
-        };
-        let notifier = {
-            let pair = pair.clone();
-            thread::spawn(move || {
-                let (flag, cv) = &*pair;
-                *block_on(flag.lock()) = true;
-                cv.notify_one();
-            })
-        };
-
-        // A may be notified or not yet, and may be locking again; it gives up here unless it
-        // already got the mutex back, in which case the notification was rightly its own and
-        // it hands the work on as a consumer that does nothing would.
-        let polled = Pin::new(&mut a).poll(&mut cx);
-        drop(a);
-        if let Poll::Ready(guard) = polled {
-            drop(guard);
-            cv.notify_one();
-        }
-        b.join().unwrap();
-        notifier.join().unwrap();
-    });
+    model(|| dropped_wait_beside_a_notifier(Condvar::notify_one, true));
 }
 
 /// The same with `notify_all`, whose wake-up a dropped waiter does not pass on: B still
@@ -123,37 +86,51 @@ fn dropped_notified_wait_passes_the_notification_on() {
 /// Bound: 3 threads (A's owner, B, the notifier), explored with `LOOM_MAX_PREEMPTIONS=2`.
 #[test]
 fn dropped_wait_woken_by_notify_all_leaves_the_others_woken() {
-    model(|| {
-        let pair = Arc::new((Mutex::new(false), Condvar::new()));
-        let (flag, cv) = &*pair;
+    model(|| dropped_wait_beside_a_notifier(Condvar::notify_all, false));
+}
 
-        let mut a = Box::pin(cv.wait(block_on(flag.lock())));
-        let waker = futures::task::noop_waker();
-        let mut cx = Context::from_waker(&waker);
-        assert!(Pin::new(&mut a).poll(&mut cx).is_pending());
+/// One execution of the two models above: A waits, B waits with `wait_while` for the flag,
+/// a notifier sets the flag and calls `notify`, and A gives up. `for_one`: the notification
+/// was meant for one waiter.
+fn dropped_wait_beside_a_notifier(notify: fn(&Condvar), for_one: bool) {
+    let pair = Arc::new((Mutex::new(false), Condvar::new()));
+    let (flag, cv) = &*pair;
 
-        let b = {
-            let pair = pair.clone();
-            thread::spawn(move || {
-                let (flag, cv) = &*pair;
-                drop(block_on(cv.wait_while(block_on(flag.lock()), |f| !*f)));
-            })
-        };
-        let notifier = {
-            let pair = pair.clone();
-            thread::spawn(move || {
-                let (flag, cv) = &*pair;
-                *block_on(flag.lock()) = true;
-                cv.notify_all();
-            })
-        };
+    // A: registered and waiting, with the mutex released.
+    let mut a = Box::pin(cv.wait(block_on(flag.lock())));
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    assert!(Pin::new(&mut a).poll(&mut cx).is_pending());
 
-        let polled = Pin::new(&mut a).poll(&mut cx);
-        drop(a);
-        drop(polled);
-        b.join().unwrap();
-        notifier.join().unwrap();
-    });
+    let b = {
+        let pair = pair.clone();
+        thread::spawn(move || {
+            let (flag, cv) = &*pair;
+            drop(block_on(cv.wait_while(block_on(flag.lock()), |f| !*f)));
+        })
+    };
+    let notifier = {
+        let pair = pair.clone();
+        thread::spawn(move || {
+            let (flag, cv) = &*pair;
+            *block_on(flag.lock()) = true;
+            notify(cv);
+        })
+    };
+
+    // A may be notified or not yet, and may be locking again; it gives up here unless it
+    // already got the mutex back. Then a `notify_one` was rightly its own, and it hands the
+    // work on as a consumer that does nothing would; a `notify_all` reached B as well.
+    let polled = Pin::new(&mut a).poll(&mut cx);
+    drop(a);
+    if let Poll::Ready(guard) = polled {
+        drop(guard);
+        if for_one {
+            cv.notify_one();
+        }
+    }
+    b.join().unwrap();
+    notifier.join().unwrap();
 }
 
 /// The blocking path: a thread waiting with `wait_while_blocking` and a thread that sets the
