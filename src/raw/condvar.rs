@@ -331,8 +331,7 @@ impl CondvarWaiter {
                 } else if removed {
                     None
                 } else {
-                    let wakeup = node.take_wakeup();
-                    wakeup.map(|wakeup| wakeup.token == ONE)
+                    node.take_wakeup().map(|wakeup| wakeup.token == ONE)
                 }
             }
         };

@@ -285,9 +285,9 @@ impl<T: ?Sized> RwLock<T> {
     /// Takes a read lock if that is possible right now.
     ///
     /// Fails while a writer holds the lock or has announced itself as next in line for it
-    /// (see [Fairness](RwLock#fairness)), and when [`RwLock::MAX_READERS`] read locks are held (on a
-    /// lock made with [`with_max_readers`](RwLock::with_max_readers): when its limit is
-    /// reached, or readers wait for room).
+    /// (see [Fairness](RwLock#fairness)), and when [`RwLock::MAX_READERS`] read locks are
+    /// held (on a lock made with [`with_max_readers`](RwLock::with_max_readers): when its
+    /// limit is reached, or readers wait for room).
     ///
     /// # Examples
     ///
