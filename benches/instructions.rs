@@ -28,6 +28,14 @@
 //! - `barrier`: 8 tasks pass a barrier of 8 parties 200 times; an operation is one wait.
 //! - `event`: 10,000 tasks wait on one event (their first poll is not counted); counted: the
 //!   set and every task running to its end.
+//! - `condvar-ping-pong`: two tasks take turns on a counter behind a mutex, 1,000 turns each,
+//!   each waiting on a condvar while it is not its turn and waking the other with
+//!   `notify_one`; an operation is one turn.
+//! - `condvar-notify-all`: 64 tasks meet 100 times at a barrier made of a mutex and a condvar,
+//!   the last to arrive waking the rest with `notify_all`; an operation is one arrival.
+//!
+//! The condvar workloads' peers are async-std's `Condvar` and a tokio `Mutex` with a `Notify`
+//! (see `benches/condvar.rs`).
 
 use std::cell::Cell;
 use std::future::Future;
@@ -80,6 +88,14 @@ const PAIRS: &[(&str, &[&str])] = &[
             "futures-intrusive",
             "tokio-watch",
         ],
+    ),
+    (
+        "condvar-ping-pong",
+        &["unisync", "async-std", "tokio-notify"],
+    ),
+    (
+        "condvar-notify-all",
+        &["unisync", "async-std", "tokio-notify"],
     ),
 ];
 
@@ -365,6 +381,165 @@ fn event(contender: &str) -> usize {
     }
 }
 
+/// Turns each task takes in the condvar ping-pong.
+const TURNS: usize = 1000;
+/// Tasks meeting at the condvar barrier.
+const MEETING: usize = 64;
+/// Times they meet.
+const MEETINGS: usize = 100;
+
+/// Runs the condvar ping-pong: `turn(me)` waits for this task's turn, takes it, and wakes the
+/// other task.
+fn ping_pong<S: 'static>(shared: S, turn: impl AsyncFn(&S, usize) + Clone + 'static) -> usize {
+    let shared = Rc::new(shared);
+    run_tasks(2, |me, done| {
+        let (shared, turn) = (shared.clone(), turn.clone());
+        async move {
+            for _ in 0..TURNS {
+                turn(&shared, me).await;
+                done.set(done.get() + 1);
+            }
+        }
+    })
+}
+
+fn condvar_ping_pong(contender: &str) -> usize {
+    match contender {
+        "unisync" => ping_pong(
+            (unisync::Mutex::new(0usize), unisync::Condvar::new()),
+            async |(count, cv), me| {
+                let mut guard = cv.wait_while(count.lock().await, |n| *n % 2 != me).await;
+                *guard += 1;
+                drop(guard);
+                cv.notify_one();
+            },
+        ),
+        "async-std" => ping_pong(
+            (
+                async_std::sync::Mutex::new(0usize),
+                async_std::sync::Condvar::new(),
+            ),
+            async |(count, cv), me| {
+                let mut guard = cv.wait_until(count.lock().await, |n| *n % 2 == me).await;
+                *guard += 1;
+                drop(guard);
+                cv.notify_one();
+            },
+        ),
+        "tokio-notify" => ping_pong(
+            (tokio::sync::Mutex::new(0usize), tokio::sync::Notify::new()),
+            async |(count, notify), me| {
+                let mut guard = count.lock().await;
+                while *guard % 2 != me {
+                    let mut notified = pin!(notify.notified());
+                    notified.as_mut().enable();
+                    drop(guard);
+                    notified.await;
+                    guard = count.lock().await;
+                }
+                *guard += 1;
+                drop(guard);
+                notify.notify_one();
+            },
+        ),
+        _ => unknown("condvar-ping-pong", contender),
+    }
+}
+
+/// The condvar barrier's state: the round, and how many tasks reached it.
+#[derive(Default)]
+struct Meeting {
+    round: usize,
+    arrived: usize,
+}
+
+impl Meeting {
+    /// Counts a task in; returns whether it was the last, which starts the next round.
+    fn arrive(&mut self) -> bool {
+        self.arrived += 1;
+        let last = self.arrived == MEETING;
+        if last {
+            self.arrived = 0;
+            self.round += 1;
+        }
+        last
+    }
+}
+
+/// Runs the condvar barrier: `meet` waits until the round this task arrived in is over.
+fn meetings<S: 'static>(shared: S, meet: impl AsyncFn(&S) + Clone + 'static) -> usize {
+    let shared = Rc::new(shared);
+    run_tasks(MEETING, |_, done| {
+        let (shared, meet) = (shared.clone(), meet.clone());
+        async move {
+            for _ in 0..MEETINGS {
+                meet(&shared).await;
+                done.set(done.get() + 1);
+            }
+        }
+    })
+}
+
+fn condvar_notify_all(contender: &str) -> usize {
+    match contender {
+        "unisync" => meetings(
+            (
+                unisync::Mutex::new(Meeting::default()),
+                unisync::Condvar::new(),
+            ),
+            async |(state, cv)| {
+                let mut guard = state.lock().await;
+                let round = guard.round;
+                if guard.arrive() {
+                    drop(guard);
+                    cv.notify_all();
+                } else {
+                    drop(cv.wait_while(guard, |s| s.round == round).await);
+                }
+            },
+        ),
+        "async-std" => meetings(
+            (
+                async_std::sync::Mutex::new(Meeting::default()),
+                async_std::sync::Condvar::new(),
+            ),
+            async |(state, cv)| {
+                let mut guard = state.lock().await;
+                let round = guard.round;
+                if guard.arrive() {
+                    drop(guard);
+                    cv.notify_all();
+                } else {
+                    drop(cv.wait_until(guard, |s| s.round != round).await);
+                }
+            },
+        ),
+        "tokio-notify" => meetings(
+            (
+                tokio::sync::Mutex::new(Meeting::default()),
+                tokio::sync::Notify::new(),
+            ),
+            async |(state, notify)| {
+                let mut guard = state.lock().await;
+                let round = guard.round;
+                if guard.arrive() {
+                    drop(guard);
+                    notify.notify_waiters();
+                    return;
+                }
+                while guard.round == round {
+                    let mut notified = pin!(notify.notified());
+                    notified.as_mut().enable();
+                    drop(guard);
+                    notified.await;
+                    guard = state.lock().await;
+                }
+            },
+        ),
+        _ => unknown("condvar-notify-all", contender),
+    }
+}
+
 fn unknown(workload: &str, contender: &str) -> ! {
     panic!("no contender `{contender}` for workload `{workload}`; see PAIRS in this file")
 }
@@ -380,6 +555,8 @@ fn run(workload: &str, contender: &str) -> (usize, usize) {
         "rwlock-write-heavy" => (rwlock(contender, 2), TASKS * OPS),
         "barrier" => (barrier(contender), PARTIES * ROUNDS),
         "event" => (event(contender), WAITERS),
+        "condvar-ping-pong" => (condvar_ping_pong(contender), 2 * TURNS),
+        "condvar-notify-all" => (condvar_notify_all(contender), MEETING * MEETINGS),
         _ => panic!("no workload `{workload}`; see PAIRS in this file"),
     }
 }
