@@ -6,7 +6,8 @@
 //! - `mutex/contended-{tokio,smol}/<workers>`: 64 tasks each lock, increment and unlock 100
 //!   times on an executor with that many worker threads.
 //! - `mutex/blocking`: 2 × cores threads each lock, increment and unlock 1000 times from
-//!   plain threads, against blocking mutexes.
+//!   plain threads, against blocking mutexes; `mutex/blocking-long`: 200,000 times each, so
+//!   that starting the threads is a small part of the time.
 //! - `mutex/diagnostics`: uncontended `lock` (polled in place), `try_lock` and `lock_blocking`
 //!   of unisync alone, each row labelled `diagnostics-on` or `diagnostics-off` by how the bench
 //!   was built. Run `cargo bench --bench mutex -- mutex/diagnostics` with and without
@@ -17,7 +18,8 @@ mod common;
 use std::sync::Arc;
 
 use common::{
-    config, cores, poll_once, run_threads, uncontended_name, worker_counts, Exec, OPS, TASKS,
+    config, cores, poll_once, run_threads, uncontended_name, worker_counts, Exec, LONG_THREAD_OPS,
+    OPS, TASKS, THREAD_OPS,
 };
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
@@ -113,28 +115,33 @@ fn contended(c: &mut Criterion) {
     contended_on(c, "smol");
 }
 
-fn blocking(c: &mut Criterion) {
+fn blocking_with(c: &mut Criterion, name: &str, ops: usize) {
     let threads = 2 * cores();
-    let mut group = c.benchmark_group("mutex/blocking");
-    group.throughput(Throughput::Elements((threads * OPS * 10) as u64));
+    let mut group = c.benchmark_group(name);
+    group.throughput(Throughput::Elements((threads * ops) as u64));
 
     let m = unisync::Mutex::new(0u64);
     group.bench_function(BenchmarkId::new("unisync", threads), |b| {
-        b.iter(|| run_threads(threads, &m, |m| *m.lock_blocking() += 1))
+        b.iter(|| run_threads(threads, ops, &m, |m| *m.lock_blocking() += 1))
     });
     let m = async_lock::Mutex::new(0u64);
     group.bench_function(BenchmarkId::new("async-lock", threads), |b| {
-        b.iter(|| run_threads(threads, &m, |m| *m.lock_blocking() += 1))
+        b.iter(|| run_threads(threads, ops, &m, |m| *m.lock_blocking() += 1))
     });
     let m = std::sync::Mutex::new(0u64);
     group.bench_function(BenchmarkId::new("std", threads), |b| {
-        b.iter(|| run_threads(threads, &m, |m| *m.lock().unwrap() += 1))
+        b.iter(|| run_threads(threads, ops, &m, |m| *m.lock().unwrap() += 1))
     });
     let m = parking_lot::Mutex::new(0u64);
     group.bench_function(BenchmarkId::new("parking_lot", threads), |b| {
-        b.iter(|| run_threads(threads, &m, |m| *m.lock() += 1))
+        b.iter(|| run_threads(threads, ops, &m, |m| *m.lock() += 1))
     });
     group.finish();
+}
+
+fn blocking(c: &mut Criterion) {
+    blocking_with(c, "mutex/blocking", THREAD_OPS);
+    blocking_with(c, "mutex/blocking-long", LONG_THREAD_OPS);
 }
 
 fn diagnostics(c: &mut Criterion) {

@@ -9,6 +9,10 @@
 //!   Task `i` writes at operations `op` with `(i + op) % 20 == 0`, so the writes are spread
 //!   over the run instead of every task writing at the same step.
 //! - `rwlock/write-heavy-{tokio,smol}/<workers>`: the same with every second operation a write.
+//! - `rwlock/blocking/<threads>`: 2 × cores plain threads each do 1000 operations, one in 20 a
+//!   write, spread as above (thread `t` writes when `(t + op) % 20 == 0`), against blocking
+//!   read-write locks; `rwlock/blocking-long`: 200,000 operations each, so that starting the
+//!   threads is a small part of the time.
 //! - `rwlock/diagnostics`: uncontended `read` and `write` (polled in place) and `try_read` of
 //!   unisync alone, and its read-heavy workload on tokio with 2 workers, each row labelled
 //!   `diagnostics-on` or `diagnostics-off` by how the bench was built. Run
@@ -20,7 +24,10 @@ mod common;
 use std::hint::black_box;
 use std::sync::Arc;
 
-use common::{config, poll_once, uncontended_name, worker_counts, Exec, OPS, TASKS};
+use common::{
+    config, cores, poll_once, uncontended_name, worker_counts, Exec, LONG_THREAD_OPS, OPS, TASKS,
+    THREAD_OPS,
+};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 fn uncontended_read<const MOVED: bool>(c: &mut Criterion) {
@@ -151,9 +158,103 @@ fn diagnostics(c: &mut Criterion) {
     group.finish();
 }
 
+/// Runs `threads` plain threads that each do `ops` operations, a `write` when
+/// `(thread + op) % 20 == 0` and a `read` otherwise, and waits for them.
+fn read_heavy_threads<L: Sync>(
+    threads: usize,
+    ops: usize,
+    lock: &L,
+    read: impl Fn(&L) + Sync,
+    write: impl Fn(&L) + Sync,
+) {
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let (read, write) = (&read, &write);
+            scope.spawn(move || {
+                for op in 0..ops {
+                    if (t + op) % 20 == 0 {
+                        write(lock);
+                    } else {
+                        read(lock);
+                    }
+                }
+            });
+        }
+    });
+}
+
+fn blocking_with(c: &mut Criterion, name: &str, ops: usize) {
+    let threads = 2 * cores();
+    let mut group = c.benchmark_group(name);
+    group.throughput(Throughput::Elements((threads * ops) as u64));
+
+    let l = unisync::RwLock::new(0u64);
+    group.bench_function(BenchmarkId::new("unisync", threads), |b| {
+        b.iter(|| {
+            read_heavy_threads(
+                threads,
+                ops,
+                &l,
+                |l| {
+                    black_box(*l.read_blocking());
+                },
+                |l| *l.write_blocking() += 1,
+            )
+        })
+    });
+    let l = async_lock::RwLock::new(0u64);
+    group.bench_function(BenchmarkId::new("async-lock", threads), |b| {
+        b.iter(|| {
+            read_heavy_threads(
+                threads,
+                ops,
+                &l,
+                |l| {
+                    black_box(*l.read_blocking());
+                },
+                |l| *l.write_blocking() += 1,
+            )
+        })
+    });
+    let l = std::sync::RwLock::new(0u64);
+    group.bench_function(BenchmarkId::new("std", threads), |b| {
+        b.iter(|| {
+            read_heavy_threads(
+                threads,
+                ops,
+                &l,
+                |l| {
+                    black_box(*l.read().unwrap());
+                },
+                |l| *l.write().unwrap() += 1,
+            )
+        })
+    });
+    let l = parking_lot::RwLock::new(0u64);
+    group.bench_function(BenchmarkId::new("parking_lot", threads), |b| {
+        b.iter(|| {
+            read_heavy_threads(
+                threads,
+                ops,
+                &l,
+                |l| {
+                    black_box(*l.read());
+                },
+                |l| *l.write() += 1,
+            )
+        })
+    });
+    group.finish();
+}
+
+fn blocking(c: &mut Criterion) {
+    blocking_with(c, "rwlock/blocking", THREAD_OPS);
+    blocking_with(c, "rwlock/blocking-long", LONG_THREAD_OPS);
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = uncontended_read::<false>, uncontended_read::<true>, uncontended_write::<false>, uncontended_write::<true>, read_heavy, write_heavy, diagnostics
+    targets = uncontended_read::<false>, uncontended_read::<true>, uncontended_write::<false>, uncontended_write::<true>, read_heavy, write_heavy, blocking, diagnostics
 }
 criterion_main!(benches);

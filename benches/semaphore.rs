@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use common::{
     config, cores, poll_once, run_threads, uncontended_name, worker_counts, Exec, OPS, TASKS,
+    THREAD_OPS,
 };
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
@@ -167,7 +168,7 @@ fn blocking(c: &mut Criterion) {
     let s = unisync::Semaphore::new(permits);
     group.bench_function(BenchmarkId::new("unisync", threads), |b| {
         b.iter(|| {
-            run_threads(threads, &s, |s| {
+            run_threads(threads, THREAD_OPS, &s, |s| {
                 let _permit = s.acquire_blocking().unwrap();
                 tiny_work();
             })
@@ -176,7 +177,7 @@ fn blocking(c: &mut Criterion) {
     let s = async_lock::Semaphore::new(permits);
     group.bench_function(BenchmarkId::new("async-lock", threads), |b| {
         b.iter(|| {
-            run_threads(threads, &s, |s| {
+            run_threads(threads, THREAD_OPS, &s, |s| {
                 let _permit = s.acquire_blocking();
                 tiny_work();
             })

@@ -127,12 +127,18 @@ impl Drop for Exec {
     }
 }
 
-/// Runs `threads` threads that each call `op` `OPS * 10` times, and waits for them.
-pub fn run_threads<S: Sync>(threads: usize, shared: &S, op: impl Fn(&S) + Sync) {
+/// Operations each thread performs per iteration of a `blocking` group.
+pub const THREAD_OPS: usize = OPS * 10;
+/// Operations each thread performs per iteration of a `blocking-long` group: enough that
+/// starting the threads is a small part of the time, so that the lock's own cost shows.
+pub const LONG_THREAD_OPS: usize = 200_000;
+
+/// Runs `threads` threads that each call `op` `ops` times, and waits for them.
+pub fn run_threads<S: Sync>(threads: usize, ops: usize, shared: &S, op: impl Fn(&S) + Sync) {
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
-                for _ in 0..OPS * 10 {
+                for _ in 0..ops {
                     op(shared);
                 }
             });

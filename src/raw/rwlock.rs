@@ -574,6 +574,11 @@ impl<'a> Protocol<'a> for ReadWait<'a> {
         &self.raw.readers
     }
 
+    fn spins(&self) -> bool {
+        // A write is a short critical section, as a mutex's is.
+        true
+    }
+
     #[track_caller]
     fn attempt(&mut self) -> Option<()> {
         match self.raw.read_now() {
@@ -729,6 +734,11 @@ impl<'a> Protocol<'a> for DrainWait<'a> {
     #[inline]
     fn queue(&self) -> &'a WaitQueue {
         &self.raw.drain
+    }
+
+    fn spins(&self) -> bool {
+        // Readers inside leave after a short critical section.
+        true
     }
 
     #[inline]
