@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::future::Future;
 use std::sync::Arc;
 
 use common::{config, cores, worker_counts, Exec};
@@ -15,33 +14,6 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 
 /// Times each party passes the barrier per iteration.
 const ROUNDS: usize = 1000;
-
-/// Spawns one task per party on `exec` and waits for all of them.
-fn run_parties<S, F, Fut>(exec: &Exec, parties: usize, shared: &Arc<S>, task: F)
-where
-    S: Send + Sync + 'static,
-    F: Fn(Arc<S>) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    match exec {
-        Exec::Tokio(rt) => rt.block_on(async {
-            let handles: Vec<_> = (0..parties)
-                .map(|_| tokio::spawn(task(shared.clone())))
-                .collect();
-            for handle in handles {
-                handle.await.unwrap();
-            }
-        }),
-        Exec::Smol { ex, .. } => smol::block_on(async {
-            let handles: Vec<_> = (0..parties)
-                .map(|_| ex.spawn(task(shared.clone())))
-                .collect();
-            for handle in handles {
-                handle.await;
-            }
-        }),
-    }
-}
 
 fn rounds_on(c: &mut Criterion, kind: &str) {
     let name = format!("barrier/rounds-{kind}");
@@ -53,7 +25,7 @@ fn rounds_on(c: &mut Criterion, kind: &str) {
         let barrier = Arc::new(unisync::Barrier::new(workers));
         group.bench_function(BenchmarkId::new("unisync", workers), |b| {
             b.iter(|| {
-                run_parties(&exec, workers, &barrier, |barrier| async move {
+                exec.run_tasks(workers, &barrier, |_, barrier| async move {
                     for _ in 0..ROUNDS {
                         barrier.wait().await.unwrap();
                     }
@@ -63,7 +35,7 @@ fn rounds_on(c: &mut Criterion, kind: &str) {
         let barrier = Arc::new(tokio::sync::Barrier::new(workers));
         group.bench_function(BenchmarkId::new("tokio", workers), |b| {
             b.iter(|| {
-                run_parties(&exec, workers, &barrier, |barrier| async move {
+                exec.run_tasks(workers, &barrier, |_, barrier| async move {
                     for _ in 0..ROUNDS {
                         barrier.wait().await;
                     }
@@ -73,7 +45,7 @@ fn rounds_on(c: &mut Criterion, kind: &str) {
         let barrier = Arc::new(async_lock::Barrier::new(workers));
         group.bench_function(BenchmarkId::new("async-lock", workers), |b| {
             b.iter(|| {
-                run_parties(&exec, workers, &barrier, |barrier| async move {
+                exec.run_tasks(workers, &barrier, |_, barrier| async move {
                     for _ in 0..ROUNDS {
                         barrier.wait().await;
                     }

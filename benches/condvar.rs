@@ -28,34 +28,6 @@ const TURNS: usize = 1000;
 /// Rounds of the notify-all barrier per iteration.
 const ROUNDS: usize = 100;
 
-/// Runs `parties` tasks made by `task` on `exec` and waits for all of them; `task` gets its
-/// party number.
-fn run_parties<S, F, Fut>(exec: &Exec, parties: usize, shared: &Arc<S>, task: F)
-where
-    S: Send + Sync + 'static,
-    F: Fn(usize, Arc<S>) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    match exec {
-        Exec::Tokio(rt) => rt.block_on(async {
-            let handles: Vec<_> = (0..parties)
-                .map(|i| tokio::spawn(task(i, shared.clone())))
-                .collect();
-            for handle in handles {
-                handle.await.unwrap();
-            }
-        }),
-        Exec::Smol { ex, .. } => smol::block_on(async {
-            let handles: Vec<_> = (0..parties)
-                .map(|i| ex.spawn(task(i, shared.clone())))
-                .collect();
-            for handle in handles {
-                handle.await;
-            }
-        }),
-    }
-}
-
 /// Whose turn the counter says it is.
 fn turn_of(count: usize) -> usize {
     count % 2
@@ -72,7 +44,7 @@ fn ping_pong_on(c: &mut Criterion, kind: &str) {
         group.bench_function(BenchmarkId::new("unisync", workers), |b| {
             b.iter(|| {
                 *shared.0.lock_blocking() = 0;
-                run_parties(&exec, 2, &shared, |me, shared| async move {
+                exec.run_tasks(2, &shared, |me, shared| async move {
                     let (count, cv) = &*shared;
                     for _ in 0..TURNS {
                         let mut guard = cv
@@ -92,7 +64,7 @@ fn ping_pong_on(c: &mut Criterion, kind: &str) {
         group.bench_function(BenchmarkId::new("async-std", workers), |b| {
             b.iter(|| {
                 *shared.0.try_lock().unwrap() = 0;
-                run_parties(&exec, 2, &shared, |me, shared| async move {
+                exec.run_tasks(2, &shared, |me, shared| async move {
                     let (count, cv) = &*shared;
                     for _ in 0..TURNS {
                         let mut guard = cv
@@ -109,7 +81,7 @@ fn ping_pong_on(c: &mut Criterion, kind: &str) {
         group.bench_function(BenchmarkId::new("tokio-notify", workers), |b| {
             b.iter(|| {
                 *shared.0.try_lock().unwrap() = 0;
-                run_parties(&exec, 2, &shared, |me, shared| async move {
+                exec.run_tasks(2, &shared, |me, shared| async move {
                     let (count, notify) = &*shared;
                     for _ in 0..TURNS {
                         let mut guard = count.lock().await;
@@ -170,7 +142,7 @@ fn notify_all_on(c: &mut Criterion, kind: &str) {
         ));
         group.bench_function(BenchmarkId::new("unisync", workers), |b| {
             b.iter(|| {
-                run_parties(&exec, TASKS, &shared, |_, shared| async move {
+                exec.run_tasks(TASKS, &shared, |_, shared| async move {
                     let (state, cv) = &*shared;
                     for _ in 0..ROUNDS {
                         let mut guard = state.lock().await;
@@ -191,7 +163,7 @@ fn notify_all_on(c: &mut Criterion, kind: &str) {
         ));
         group.bench_function(BenchmarkId::new("async-std", workers), |b| {
             b.iter(|| {
-                run_parties(&exec, TASKS, &shared, |_, shared| async move {
+                exec.run_tasks(TASKS, &shared, |_, shared| async move {
                     let (state, cv) = &*shared;
                     for _ in 0..ROUNDS {
                         let mut guard = state.lock().await;
@@ -212,7 +184,7 @@ fn notify_all_on(c: &mut Criterion, kind: &str) {
         ));
         group.bench_function(BenchmarkId::new("tokio-notify", workers), |b| {
             b.iter(|| {
-                run_parties(&exec, TASKS, &shared, |_, shared| async move {
+                exec.run_tasks(TASKS, &shared, |_, shared| async move {
                     let (state, notify) = &*shared;
                     for _ in 0..ROUNDS {
                         let mut guard = state.lock().await;

@@ -95,9 +95,20 @@ impl Exec {
         F: Fn(usize, Arc<S>) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        self.run_tasks(TASKS, shared, task)
+    }
+
+    /// Spawns `tasks` tasks made by `task` (given its number) on the workers and waits for
+    /// all of them.
+    pub fn run_tasks<S, F, Fut>(&self, tasks: usize, shared: &Arc<S>, task: F)
+    where
+        S: Send + Sync + 'static,
+        F: Fn(usize, Arc<S>) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
         match self {
             Exec::Tokio(rt) => rt.block_on(async {
-                let handles: Vec<_> = (0..TASKS)
+                let handles: Vec<_> = (0..tasks)
                     .map(|i| tokio::spawn(task(i, shared.clone())))
                     .collect();
                 for handle in handles {
@@ -105,7 +116,7 @@ impl Exec {
                 }
             }),
             Exec::Smol { ex, .. } => smol::block_on(async {
-                let handles: Vec<_> = (0..TASKS)
+                let handles: Vec<_> = (0..tasks)
                     .map(|i| ex.spawn(task(i, shared.clone())))
                     .collect();
                 for handle in handles {
