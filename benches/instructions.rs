@@ -268,14 +268,20 @@ const PARTIES: usize = 8;
 /// Times each party passes the barrier.
 const ROUNDS: usize = 200;
 
-/// `PARTIES` tasks pass a barrier `ROUNDS` times, counted; returns the waits done.
-fn rounds<B: 'static>(barrier: B, wait: impl AsyncFn(&B) + Clone + 'static) -> usize {
-    let barrier = Rc::new(barrier);
-    run_tasks(PARTIES, |_, done| {
-        let (barrier, wait) = (barrier.clone(), wait.clone());
+/// Runs `tasks` tasks that each call `op(&shared, task number)` `times` times, counted;
+/// returns the calls done.
+fn repeat<S: 'static>(
+    tasks: usize,
+    times: usize,
+    shared: S,
+    op: impl AsyncFn(&S, usize) + Clone + 'static,
+) -> usize {
+    let shared = Rc::new(shared);
+    run_tasks(tasks, |i, done| {
+        let (shared, op) = (shared.clone(), op.clone());
         async move {
-            for _ in 0..ROUNDS {
-                wait(&barrier).await;
+            for _ in 0..times {
+                op(&shared, i).await;
                 done.set(done.get() + 1);
             }
         }
@@ -284,15 +290,30 @@ fn rounds<B: 'static>(barrier: B, wait: impl AsyncFn(&B) + Clone + 'static) -> u
 
 fn barrier(contender: &str) -> usize {
     match contender {
-        "unisync" => rounds(unisync::Barrier::new(PARTIES), async |b| {
-            b.wait().await.unwrap();
-        }),
-        "tokio" => rounds(tokio::sync::Barrier::new(PARTIES), async |b| {
-            b.wait().await;
-        }),
-        "async-lock" => rounds(async_lock::Barrier::new(PARTIES), async |b| {
-            b.wait().await;
-        }),
+        "unisync" => repeat(
+            PARTIES,
+            ROUNDS,
+            unisync::Barrier::new(PARTIES),
+            async |b, _| {
+                b.wait().await.unwrap();
+            },
+        ),
+        "tokio" => repeat(
+            PARTIES,
+            ROUNDS,
+            tokio::sync::Barrier::new(PARTIES),
+            async |b, _| {
+                b.wait().await;
+            },
+        ),
+        "async-lock" => repeat(
+            PARTIES,
+            ROUNDS,
+            async_lock::Barrier::new(PARTIES),
+            async |b, _| {
+                b.wait().await;
+            },
+        ),
         _ => unknown("barrier", contender),
     }
 }
@@ -388,24 +409,11 @@ const MEETING: usize = 64;
 /// Times they meet.
 const MEETINGS: usize = 100;
 
-/// Runs the condvar ping-pong: `turn(me)` waits for this task's turn, takes it, and wakes the
-/// other task.
-fn ping_pong<S: 'static>(shared: S, turn: impl AsyncFn(&S, usize) + Clone + 'static) -> usize {
-    let shared = Rc::new(shared);
-    run_tasks(2, |me, done| {
-        let (shared, turn) = (shared.clone(), turn.clone());
-        async move {
-            for _ in 0..TURNS {
-                turn(&shared, me).await;
-                done.set(done.get() + 1);
-            }
-        }
-    })
-}
-
 fn condvar_ping_pong(contender: &str) -> usize {
     match contender {
-        "unisync" => ping_pong(
+        "unisync" => repeat(
+            2,
+            TURNS,
             (unisync::Mutex::new(0usize), unisync::Condvar::new()),
             async |(count, cv), me| {
                 let mut guard = cv.wait_while(count.lock().await, |n| *n % 2 != me).await;
@@ -414,7 +422,9 @@ fn condvar_ping_pong(contender: &str) -> usize {
                 cv.notify_one();
             },
         ),
-        "async-std" => ping_pong(
+        "async-std" => repeat(
+            2,
+            TURNS,
             (
                 async_std::sync::Mutex::new(0usize),
                 async_std::sync::Condvar::new(),
@@ -426,7 +436,9 @@ fn condvar_ping_pong(contender: &str) -> usize {
                 cv.notify_one();
             },
         ),
-        "tokio-notify" => ping_pong(
+        "tokio-notify" => repeat(
+            2,
+            TURNS,
             (tokio::sync::Mutex::new(0usize), tokio::sync::Notify::new()),
             async |(count, notify), me| {
                 let mut guard = count.lock().await;
@@ -466,28 +478,16 @@ impl Meeting {
     }
 }
 
-/// Runs the condvar barrier: `meet` waits until the round this task arrived in is over.
-fn meetings<S: 'static>(shared: S, meet: impl AsyncFn(&S) + Clone + 'static) -> usize {
-    let shared = Rc::new(shared);
-    run_tasks(MEETING, |_, done| {
-        let (shared, meet) = (shared.clone(), meet.clone());
-        async move {
-            for _ in 0..MEETINGS {
-                meet(&shared).await;
-                done.set(done.get() + 1);
-            }
-        }
-    })
-}
-
 fn condvar_notify_all(contender: &str) -> usize {
     match contender {
-        "unisync" => meetings(
+        "unisync" => repeat(
+            MEETING,
+            MEETINGS,
             (
                 unisync::Mutex::new(Meeting::default()),
                 unisync::Condvar::new(),
             ),
-            async |(state, cv)| {
+            async |(state, cv), _| {
                 let mut guard = state.lock().await;
                 let round = guard.round;
                 if guard.arrive() {
@@ -498,12 +498,14 @@ fn condvar_notify_all(contender: &str) -> usize {
                 }
             },
         ),
-        "async-std" => meetings(
+        "async-std" => repeat(
+            MEETING,
+            MEETINGS,
             (
                 async_std::sync::Mutex::new(Meeting::default()),
                 async_std::sync::Condvar::new(),
             ),
-            async |(state, cv)| {
+            async |(state, cv), _| {
                 let mut guard = state.lock().await;
                 let round = guard.round;
                 if guard.arrive() {
@@ -514,12 +516,14 @@ fn condvar_notify_all(contender: &str) -> usize {
                 }
             },
         ),
-        "tokio-notify" => meetings(
+        "tokio-notify" => repeat(
+            MEETING,
+            MEETINGS,
             (
                 tokio::sync::Mutex::new(Meeting::default()),
                 tokio::sync::Notify::new(),
             ),
-            async |(state, notify)| {
+            async |(state, notify), _| {
                 let mut guard = state.lock().await;
                 let round = guard.round;
                 if guard.arrive() {
