@@ -88,17 +88,16 @@ impl RawMutex {
     pub(crate) fn try_lock(&self) -> bool {
         // First as if the lock were free and nobody waited: a compare-and-swap without a load
         // before it takes the cache line once, not twice, when other threads want it too.
-        let mut s =
-            match self
-                .state
-                .compare_exchange_weak(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => {
-                    self.accesses.exclusive();
-                    return true;
-                }
-                Err(actual) => actual,
-            };
+        let first =
+            self.state
+                .compare_exchange_weak(0, LOCKED, Ordering::Acquire, Ordering::Relaxed);
+        let mut s = match first {
+            Ok(_) => {
+                self.accesses.exclusive();
+                return true;
+            }
+            Err(actual) => actual,
+        };
         loop {
             if s & LOCKED != 0 {
                 return false;
