@@ -20,7 +20,7 @@ mod common;
 use std::pin::pin;
 use std::sync::Arc;
 
-use common::{config, worker_counts, Exec, TASKS};
+use common::{config, worker_counts, Exec, Meeting, TASKS};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 /// Turns each of the two ping-pong parties takes per iteration.
@@ -108,27 +108,6 @@ fn ping_pong(c: &mut Criterion) {
     ping_pong_on(c, "smol");
 }
 
-/// The barrier's state: the round it is in, and how many tasks reached it.
-#[derive(Default)]
-struct Round {
-    round: usize,
-    arrived: usize,
-}
-
-impl Round {
-    /// Counts this task in; returns whether it was the last, which starts the next round.
-    fn arrive(&mut self) -> bool {
-        self.arrived += 1;
-        if self.arrived == TASKS {
-            self.arrived = 0;
-            self.round += 1;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 fn notify_all_on(c: &mut Criterion, kind: &str) {
     let name = format!("condvar/notify-all-{kind}");
     let mut group = c.benchmark_group(&name);
@@ -137,7 +116,7 @@ fn notify_all_on(c: &mut Criterion, kind: &str) {
         let exec = Exec::new(kind, workers);
 
         let shared = Arc::new((
-            unisync::Mutex::new(Round::default()),
+            unisync::Mutex::new(Meeting::new(TASKS)),
             unisync::Condvar::new(),
         ));
         group.bench_function(BenchmarkId::new("unisync", workers), |b| {
@@ -158,7 +137,7 @@ fn notify_all_on(c: &mut Criterion, kind: &str) {
             })
         });
         let shared = Arc::new((
-            async_std::sync::Mutex::new(Round::default()),
+            async_std::sync::Mutex::new(Meeting::new(TASKS)),
             async_std::sync::Condvar::new(),
         ));
         group.bench_function(BenchmarkId::new("async-std", workers), |b| {
@@ -179,7 +158,7 @@ fn notify_all_on(c: &mut Criterion, kind: &str) {
             })
         });
         let shared = Arc::new((
-            tokio::sync::Mutex::new(Round::default()),
+            tokio::sync::Mutex::new(Meeting::new(TASKS)),
             tokio::sync::Notify::new(),
         ));
         group.bench_function(BenchmarkId::new("tokio-notify", workers), |b| {

@@ -37,6 +37,8 @@
 //! The condvar workloads' peers are async-std's `Condvar` and a tokio `Mutex` with a `Notify`
 //! (see `benches/condvar.rs`).
 
+mod common;
+
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::{pin, Pin};
@@ -47,6 +49,8 @@ use std::task::{Context, Poll};
 use futures::executor::LocalPool;
 use futures::poll;
 use futures::task::LocalSpawnExt;
+
+use common::Meeting;
 
 /// Tasks in the lock and permit workloads.
 const TASKS: usize = 64;
@@ -458,33 +462,13 @@ fn condvar_ping_pong(contender: &str) -> usize {
     }
 }
 
-/// The condvar barrier's state: the round, and how many tasks reached it.
-#[derive(Default)]
-struct Meeting {
-    round: usize,
-    arrived: usize,
-}
-
-impl Meeting {
-    /// Counts a task in; returns whether it was the last, which starts the next round.
-    fn arrive(&mut self) -> bool {
-        self.arrived += 1;
-        let last = self.arrived == MEETING;
-        if last {
-            self.arrived = 0;
-            self.round += 1;
-        }
-        last
-    }
-}
-
 fn condvar_notify_all(contender: &str) -> usize {
     match contender {
         "unisync" => repeat(
             MEETING,
             MEETINGS,
             (
-                unisync::Mutex::new(Meeting::default()),
+                unisync::Mutex::new(Meeting::new(MEETING)),
                 unisync::Condvar::new(),
             ),
             async |(state, cv), _| {
@@ -502,7 +486,7 @@ fn condvar_notify_all(contender: &str) -> usize {
             MEETING,
             MEETINGS,
             (
-                async_std::sync::Mutex::new(Meeting::default()),
+                async_std::sync::Mutex::new(Meeting::new(MEETING)),
                 async_std::sync::Condvar::new(),
             ),
             async |(state, cv), _| {
@@ -520,7 +504,7 @@ fn condvar_notify_all(contender: &str) -> usize {
             MEETING,
             MEETINGS,
             (
-                tokio::sync::Mutex::new(Meeting::default()),
+                tokio::sync::Mutex::new(Meeting::new(MEETING)),
                 tokio::sync::Notify::new(),
             ),
             async |(state, notify), _| {

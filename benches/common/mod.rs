@@ -195,3 +195,34 @@ pub fn uncontended_name<const MOVED: bool>(name: &str) -> String {
         name.to_owned()
     }
 }
+
+/// The state of a barrier built from a mutex and a condvar, for the condvar workloads: the
+/// round its parties are in, and how many of them have reached it.
+pub struct Meeting {
+    parties: usize,
+    /// The round the parties are in; it moves on when the last of them arrives.
+    pub round: usize,
+    arrived: usize,
+}
+
+impl Meeting {
+    /// A meeting of `parties` parties, in round 0.
+    pub fn new(parties: usize) -> Meeting {
+        Meeting {
+            parties,
+            round: 0,
+            arrived: 0,
+        }
+    }
+
+    /// Counts a party in; returns whether it was the last, which starts the next round.
+    pub fn arrive(&mut self) -> bool {
+        self.arrived += 1;
+        let last = self.arrived == self.parties;
+        if last {
+            self.arrived = 0;
+            self.round += 1;
+        }
+        last
+    }
+}
