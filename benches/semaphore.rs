@@ -7,7 +7,10 @@
 //!   acquire one permit, do a little work and release it, 100 times.
 //! - `semaphore/mixed-{tokio,smol}/<workers>`: the same, but every other task takes two permits
 //!   at once (`acquire_many(2)`), so whole-batch waiters compete with single ones.
-//! - `semaphore/blocking`: 2 × cores plain threads share `cores` permits, 1000 acquisitions each.
+//! - `semaphore/blocking`: 2 × cores plain threads share `cores` permits, 1000 acquisitions
+//!   each; `semaphore/blocking-long`: 200,000 each, so that starting the threads is a small
+//!   part of the time. `std` is the semaphore plain-thread code writes without a crate: a
+//!   count under a `std::sync::Mutex` and a `Condvar` to wait for it.
 
 mod common;
 
@@ -15,8 +18,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use common::{
-    config, cores, poll_once, run_threads, uncontended_name, worker_counts, Exec, OPS, TASKS,
-    THREAD_OPS,
+    config, cores, poll_once, run_threads, uncontended_name, worker_counts, Exec, LONG_THREAD_OPS,
+    OPS, TASKS, THREAD_OPS,
 };
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
@@ -160,15 +163,48 @@ fn contended(c: &mut Criterion) {
     }
 }
 
-fn blocking(c: &mut Criterion) {
+/// A counting semaphore from `std` alone: the permits under a mutex, a condvar to wait on.
+struct StdSemaphore {
+    permits: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+impl StdSemaphore {
+    fn new(permits: usize) -> Self {
+        StdSemaphore {
+            permits: std::sync::Mutex::new(permits),
+            freed: std::sync::Condvar::new(),
+        }
+    }
+
+    fn acquire(&self) -> StdPermit<'_> {
+        let mut permits = self
+            .freed
+            .wait_while(self.permits.lock().unwrap(), |permits| *permits == 0)
+            .unwrap();
+        *permits -= 1;
+        StdPermit(self)
+    }
+}
+
+struct StdPermit<'a>(&'a StdSemaphore);
+
+impl Drop for StdPermit<'_> {
+    fn drop(&mut self) {
+        *self.0.permits.lock().unwrap() += 1;
+        self.0.freed.notify_one();
+    }
+}
+
+fn blocking_with(c: &mut Criterion, name: &str, ops: usize) {
     let (threads, permits) = (2 * cores(), cores());
-    let mut group = c.benchmark_group("semaphore/blocking");
-    group.throughput(Throughput::Elements((threads * OPS * 10) as u64));
+    let mut group = c.benchmark_group(name);
+    group.throughput(Throughput::Elements((threads * ops) as u64));
 
     let s = unisync::Semaphore::new(permits);
     group.bench_function(BenchmarkId::new("unisync", threads), |b| {
         b.iter(|| {
-            run_threads(threads, THREAD_OPS, &s, |s| {
+            run_threads(threads, ops, &s, |s| {
                 let _permit = s.acquire_blocking().unwrap();
                 tiny_work();
             })
@@ -177,13 +213,27 @@ fn blocking(c: &mut Criterion) {
     let s = async_lock::Semaphore::new(permits);
     group.bench_function(BenchmarkId::new("async-lock", threads), |b| {
         b.iter(|| {
-            run_threads(threads, THREAD_OPS, &s, |s| {
+            run_threads(threads, ops, &s, |s| {
                 let _permit = s.acquire_blocking();
                 tiny_work();
             })
         })
     });
+    let s = StdSemaphore::new(permits);
+    group.bench_function(BenchmarkId::new("std", threads), |b| {
+        b.iter(|| {
+            run_threads(threads, ops, &s, |s| {
+                let _permit = s.acquire();
+                tiny_work();
+            })
+        })
+    });
     group.finish();
+}
+
+fn blocking(c: &mut Criterion) {
+    blocking_with(c, "semaphore/blocking", THREAD_OPS);
+    blocking_with(c, "semaphore/blocking-long", LONG_THREAD_OPS);
 }
 
 criterion_group! {
