@@ -334,6 +334,13 @@ impl<'a> Protocol<'a> for BarrierWait<'a> {
         }
     }
 
+    fn spins(&self) -> bool {
+        // A thread retries a few times, yielding, before it parks: parties that work in step
+        // arrive within microseconds of each other, and a party still retrying when the last
+        // one trips the barrier is released without a wake-up through the kernel.
+        true
+    }
+
     fn released(&mut self) -> bool {
         // Once one party has seen the trip, a party polled after it sees it too (a wake-up
         // carries nothing to pass on). Whatever the next step of this party can act on:

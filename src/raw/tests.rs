@@ -439,10 +439,12 @@ fn a_blocking_wait_retries_only_while_it_has_time() {
     let semaphore = Arc::new(Semaphore::new(0));
     let lock = RwLock::new(());
     let read = lock.try_read().unwrap();
+    let barrier = Arc::new(Barrier::new(2));
     let before = stats::retries();
     assert!(mutex.lock_blocking_timeout(Duration::ZERO).is_none());
     assert!(semaphore.acquire_blocking_timeout(Duration::ZERO).is_err());
     assert!(lock.write_blocking_timeout(Duration::ZERO).is_none());
+    assert!(barrier.wait_blocking_timeout(Duration::ZERO).is_err());
     assert_eq!(stats::retries(), before, "retries after the deadline");
     drop((held, read));
 
@@ -457,6 +459,24 @@ fn a_blocking_wait_retries_only_while_it_has_time() {
     assert!(permit.is_ok());
     assert!(stats::retries() > before, "no retry with an hour to go");
     releaser.join().unwrap();
+
+    // A barrier's party retries too (the other party arrives later, on its own thread).
+    let before = stats::retries();
+    let other = {
+        let barrier = barrier.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            barrier.wait_blocking().unwrap();
+        })
+    };
+    assert!(barrier
+        .wait_blocking_timeout(Duration::from_secs(3600))
+        .is_ok());
+    assert!(
+        stats::retries() > before,
+        "no barrier retry with an hour to go"
+    );
+    other.join().unwrap();
 }
 
 /// A blocking wait with a timeout reads the clock only once it has to wait: one that takes

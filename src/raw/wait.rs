@@ -262,7 +262,8 @@ pub(crate) trait Protocol<'q> {
     fn attempt(&mut self) -> Option<Self::Output>;
 
     /// Whether a thread should retry [`attempt`](Self::attempt) a few times before it parks:
-    /// worth it for locks and permits, which come back after a short critical section.
+    /// worth it for locks and permits, which come back after a short critical section, and
+    /// for a barrier, whose parties arrive close together when they work in step.
     fn spins(&self) -> bool {
         false
     }
@@ -573,17 +574,18 @@ pub(crate) fn cancel<'q, P: Protocol<'q>>(node: Pin<&Node>, p: &mut P) {
 
 /// How many times a blocking waiter retries before it parks.
 ///
-/// Parking and waking a thread costs far more than a short critical section, so a thread
-/// first retries a few times, *yielding* its time slice in between (mutex and semaphore
-/// waits, and the read-write lock's reads and its writer's wait for readers to leave).
-/// Yielding rather than busy-spinning matters when threads outnumber cores: a busy spin burns
-/// the slice the lock holder needs. When the count was chosen, 4 threads on 2 cores taking a
-/// mutex 200,000 times each took: no retry 23 ms, 64 busy spins 57 ms, 8 yields 10 ms, 16
-/// yields 4.5 ms (`parking_lot` 5.4 ms, `std` 14 ms). The read-write lock's waits, with 4
-/// threads doing 200,000 operations each, one in 20 a write (`rwlock/blocking-long/4`):
-/// 13–21 ms parking at once, 7.7–9.4 ms retrying first. A timed wait stops retrying once
-/// its deadline has passed: on busy cores a yield can cost a time slice, and 16 of them
-/// stretched a 50 µs timeout past 20 ms.
+/// Parking and waking a thread costs far more than a short critical section, so a thread first
+/// retries a few times, *yielding* its time slice in between (mutex and semaphore waits, the
+/// read-write lock's reads and its writer's wait for readers to leave, and a barrier's
+/// parties). Yielding rather than busy-spinning matters when threads outnumber cores: a busy
+/// spin burns the slice the lock holder needs. When the count was chosen, 4 threads on 2 cores
+/// taking a mutex 200,000 times each took: no retry 23 ms, 64 busy spins 57 ms, 8 yields 10 ms,
+/// 16 yields 4.5 ms (`parking_lot` 5.4 ms, `std` 14 ms). The read-write lock's waits, with 4
+/// threads doing 200,000 operations each, one in 20 a write (`rwlock/blocking-long/4`): 13–21
+/// ms parking at once, 7.7–9.4 ms retrying first. Two threads passing a barrier 1,000 times
+/// (`barrier/blocking/2`): 16–18 ms parking at once, 0.5–1.3 ms retrying first. A timed wait
+/// stops retrying once its deadline has passed: on busy cores a yield can cost a time slice,
+/// and 16 of them stretched a 50 µs timeout past 20 ms.
 pub(crate) const SPINS: u32 = if cfg!(loom) { 0 } else { 16 };
 
 /// Retries `attempt` up to [`SPINS`] times, yielding the thread in between, until
