@@ -445,6 +445,11 @@ fn a_blocking_wait_retries_only_while_it_has_time() {
     assert!(semaphore.acquire_blocking_timeout(Duration::ZERO).is_err());
     assert!(lock.write_blocking_timeout(Duration::ZERO).is_none());
     assert!(barrier.wait_blocking_timeout(Duration::ZERO).is_err());
+    let (other_mutex, condvar) = (Mutex::new(()), Condvar::new());
+    let guard = other_mutex.lock_blocking();
+    let (guard, result) = condvar.wait_blocking_timeout(guard, Duration::ZERO);
+    assert!(result.timed_out());
+    drop(guard);
     assert_eq!(stats::retries(), before, "retries after the deadline");
     drop((held, read));
 
@@ -477,6 +482,32 @@ fn a_blocking_wait_retries_only_while_it_has_time() {
         "no barrier retry with an hour to go"
     );
     other.join().unwrap();
+
+    // A queued thread looks at its node a few times before it parks: a condvar waiter can
+    // be woken only once it is queued.
+    let pair = Arc::new((Mutex::new(false), Condvar::new()));
+    let before = stats::retries();
+    let notifier = {
+        let pair = pair.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            *pair.0.lock_blocking() = true;
+            pair.1.notify_one();
+        })
+    };
+    let (flag, condvar) = &*pair;
+    let (guard, result) = condvar.wait_while_blocking_timeout(
+        flag.lock_blocking(),
+        Duration::from_secs(3600),
+        |set| !*set,
+    );
+    assert!(*guard && !result.timed_out());
+    drop(guard);
+    assert!(
+        stats::retries() > before,
+        "no retry on the node with an hour to go"
+    );
+    notifier.join().unwrap();
 }
 
 /// A blocking wait with a timeout reads the clock only once it has to wait: one that takes
