@@ -12,7 +12,7 @@ use pin_project_lite::pin_project;
 use crate::diag;
 use crate::mutex::{Mutex, MutexGuard, OwnedMutexGuard};
 use crate::raw::condvar::{CondvarWaiter, RawCondvar};
-use crate::raw::mutex::LockWaiter;
+use crate::raw::mutex::{LockWaiter, TaskSpin};
 use crate::raw::queue::Node;
 use crate::raw::wait::{Async, Drive, Finally, Strategy};
 use crate::sync::const_fn;
@@ -788,7 +788,7 @@ impl<'a, G: CondvarGuard> WaitCore<'a, G> {
             this.diag,
             mutex.diag_target(),
             strategy,
-            |strategy| lock.poll_lock(node, mutex.raw(), strategy)
+            |strategy| lock.poll_lock(node, mutex.raw(), strategy, TaskSpin::Alone)
         ));
         this.diag.record_holder(mutex.diag_target());
         let source = this.source.take().expect("checked above");

@@ -37,7 +37,7 @@ use pin_project_lite::pin_project;
 use crate::diag;
 use crate::future::{wait_future, Shell, WaitKind};
 use crate::mutex::{Mutex, MutexGuard};
-use crate::raw::mutex::{LockWaiter, RawMutex};
+use crate::raw::mutex::{LockWaiter, RawMutex, TaskSpin};
 use crate::raw::queue::Node;
 use crate::raw::wait::{each_finally, Finally, Strategy};
 
@@ -520,7 +520,7 @@ impl<S: LockSet> WaitKind for LockAllKind<S> {
             let mut waiter = self.waiter();
             let t = target(set, i);
             let res = diag::watch(&mut self.diag, t, strategy, |strategy| {
-                waiter.poll_lock(node, raw(set, i), strategy)
+                waiter.poll_lock(node, raw(set, i), strategy, TaskSpin::Eager)
             });
             if res.is_pending() {
                 self.bits = (self.bits & !WAITER_MASK) | waiter.into_bits();

@@ -13,7 +13,7 @@ use pin_project_lite::pin_project;
 
 use crate::diag;
 use crate::future::{wait_future, Shell, WaitKind};
-use crate::raw::mutex::{LockWaiter, RawMutex};
+use crate::raw::mutex::{LockWaiter, RawMutex, TaskSpin};
 use crate::raw::queue::Node;
 use crate::raw::wait::{Finally, Strategy};
 use crate::sync::const_fn;
@@ -37,11 +37,14 @@ use crate::sync::const_fn;
 /// runs, one locker or several in turn), and nobody who queued after it gets the lock before
 /// it.
 ///
-/// A task that finds the lock taken while nobody is queued spins briefly (three short rounds,
-/// trying again after each) before it queues: a holder on another thread usually lets go
-/// within that time, and parking and waking a task costs far more. Once anyone is queued,
-/// tasks queue at once, so a lock held across an `.await` costs at most the first contender
-/// that spin.
+/// A task that finds the lock taken spins briefly (four short rounds, trying again after
+/// each) before it queues: a holder on another thread usually lets go within that time, and
+/// parking and waking a task costs far more. A spinning task is a barger, so the rules above
+/// hold for it: it cannot take a lock that is being handed to an overtaken waiter. While
+/// others are queued, a task spins only as long as such spins have been taking the lock on
+/// its thread (at least one in two; without the `std` feature, never), so on a
+/// single-threaded executor, or behind a lock held across an `.await`, its tasks soon queue
+/// at once and the spin costs only the first contender.
 ///
 /// # Panics and poisoning
 ///
@@ -572,7 +575,7 @@ impl<R: MutexRef> WaitKind for LockKind<R> {
         let mutex = source.mutex();
         let waiter = &mut self.waiter;
         diag::watch(&mut self.diag, mutex.diag_target(), strategy, |strategy| {
-            waiter.poll_lock(node, &mutex.raw, strategy)
+            waiter.poll_lock(node, &mutex.raw, strategy, TaskSpin::Eager)
         })
     }
 

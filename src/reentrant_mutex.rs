@@ -9,7 +9,7 @@ use core::task::Poll;
 
 use crate::diag;
 use crate::future::{Shell, WaitKind};
-use crate::raw::mutex::LockWaiter;
+use crate::raw::mutex::{LockWaiter, TaskSpin};
 use crate::raw::queue::Node;
 use crate::raw::reentrant::RawReentrantMutex;
 use crate::raw::wait::{Blocking, Finally, Strategy};
@@ -433,7 +433,7 @@ impl<'a, T: ?Sized> WaitKind for RelockKind<'a, T> {
     ) -> Poll<()> {
         let waiter = &mut self.waiter;
         diag::watch(&mut self.diag, mutex.diag_target(), strategy, |strategy| {
-            waiter.poll_lock(node, mutex.raw.mutex(), strategy)
+            waiter.poll_lock(node, mutex.raw.mutex(), strategy, TaskSpin::Eager)
         })
     }
 

@@ -25,9 +25,10 @@
 //! the waiter queued behind it, which might then be scheduled first and take the lock ahead
 //! of the older one.
 //!
-//! Before it first queues, a task that finds the lock taken while `PARKED` is clear spins a
-//! few rounds, retrying (see `wait::TASK_SPIN_ROUNDS`): barging, but with nobody queued there
-//! is nobody to overtake.
+//! Before it first queues, a task that finds the lock taken spins a few rounds, retrying (see
+//! `wait::MUTEX_SPIN_ROUNDS`; an rwlock's gate only while `PARKED` is clear): barging, which
+//! the rule allows until a waiter has been overtaken, and then the lock is handed over, so
+//! that no spinning task can take it.
 //!
 //! A woken waiter that finds the lock taken goes back to the *front* of the queue, marked
 //! as overtaken. The unlock that finds such a waiter first in line does not clear `LOCKED`: it
@@ -50,7 +51,9 @@ use core::pin::Pin;
 use core::task::Poll;
 
 use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
-use crate::raw::wait::{cancel, poll_wait, Check, Protocol, Strategy};
+use crate::raw::wait::{
+    cancel, poll_wait, Check, Protocol, Strategy, MUTEX_SPIN_ROUNDS, TASK_SPIN_ROUNDS,
+};
 use crate::sync::{const_fn, Accesses, AtomicUsize, Ordering};
 
 const LOCKED: usize = 1;
@@ -243,9 +246,71 @@ const WAITER_OVERTAKEN: usize = 1;
 const WAITER_SLOW: usize = 1 << 1;
 const _: () = assert!(WAITER_OVERTAKEN | WAITER_SLOW == (1 << LockWaiter::BITS) - 1);
 
+/// Whether the mutex spins of this thread's tasks have been paying off lately: a task spins
+/// for a mutex that others are queued for only while they have.
+///
+/// A spin can only pay off while the holder runs on another thread. On a single-threaded
+/// executor, or behind a lock held across an `.await`, every such spin is wasted: with every
+/// waiter spinning, a run of 64 tasks on one thread taking a lock held across a yield 100
+/// times each took 4.4–4.8 ms instead of 1.8–2.5 (`benches/instructions.rs`, workload
+/// `mutex`, timed whole). A spin that takes the lock earns one credit, up to `MAX`; one that
+/// fails costs one, so spins go on while at least half of them succeed. With no credit left
+/// a task still spins when nobody is queued, and a success then earns credit back.
+#[cfg(all(feature = "std", not(loom)))]
+mod spin_credit {
+    use core::cell::Cell;
+
+    const MAX: u8 = 16;
+
+    std::thread_local! {
+        static CREDIT: Cell<u8> = const { Cell::new(MAX / 2) };
+    }
+
+    /// Whether this thread's tasks may spin for a mutex that others are queued for.
+    pub(super) fn has() -> bool {
+        // Not while the thread's locals are being destroyed.
+        CREDIT.try_with(|c| c.get() > 0).unwrap_or(false)
+    }
+
+    pub(super) fn record(took: bool) {
+        let _ = CREDIT.try_with(|c| {
+            let v = c.get();
+            c.set(if took {
+                (v + 1).min(MAX)
+            } else {
+                v.saturating_sub(1)
+            });
+        });
+    }
+}
+
+/// Without threads of its own to keep a credit for, a task spins only while nobody is queued.
+#[cfg(not(all(feature = "std", not(loom))))]
+mod spin_credit {
+    pub(super) fn has() -> bool {
+        false
+    }
+
+    pub(super) fn record(_took: bool) {}
+}
+
+/// How a task that finds the lock taken spins before it queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TaskSpin {
+    /// A lock call (`Mutex`, `ReentrantMutex`, a multi-lock): `MUTEX_SPIN_ROUNDS`, whether or
+    /// not others are queued, unless spins for a queued mutex have been failing on this
+    /// thread (`spin_credit`).
+    Eager,
+    /// `TASK_SPIN_ROUNDS`, and only while nobody is queued: an rwlock's gate, whose holder may
+    /// be a writer waiting for readers to leave or an upgradable reader, and a condvar
+    /// waiter's relock, where a `notify_all` sends every waiter to the lock at once.
+    Alone,
+}
+
 struct LockWait<'a> {
     raw: &'a RawMutex,
     waiter: &'a mut LockWaiter,
+    spin: TaskSpin,
     /// Woken to retry and not yet tried: this wait stands for `WOKEN`. Set and cleared
     /// within one poll (a wake-up is acted on in the poll that takes it).
     retrying: bool,
@@ -286,9 +351,19 @@ impl<'a> Protocol<'a> for LockWait<'a> {
         true
     }
 
-    fn task_spins(&self) -> bool {
-        // Only while nobody is queued: then there is nobody to overtake either.
-        self.raw.state.load(Ordering::Relaxed) & PARKED == 0
+    fn task_spin_rounds(&self) -> u32 {
+        let alone = self.raw.state.load(Ordering::Relaxed) & PARKED == 0;
+        match self.spin {
+            TaskSpin::Eager if alone || spin_credit::has() => MUTEX_SPIN_ROUNDS,
+            TaskSpin::Alone if alone => TASK_SPIN_ROUNDS,
+            _ => 0,
+        }
+    }
+
+    fn task_spun(&mut self, took: bool) {
+        if self.spin == TaskSpin::Eager {
+            spin_credit::record(took);
+        }
     }
 
     #[inline]
@@ -386,12 +461,13 @@ impl LockWaiter {
         node: Pin<&Node>,
         raw: &RawMutex,
         strategy: &mut S,
+        spin: TaskSpin,
     ) -> Poll<()> {
         // The uncontended case, inlined into the caller: a new waiter's node is not queued.
         if self.bits == 0 && raw.try_lock() {
             return Poll::Ready(());
         }
-        self.poll_lock_slow(node, raw, strategy)
+        self.poll_lock_slow(node, raw, strategy, spin)
     }
 
     #[inline(never)]
@@ -400,11 +476,13 @@ impl LockWaiter {
         node: Pin<&Node>,
         raw: &RawMutex,
         strategy: &mut S,
+        spin: TaskSpin,
     ) -> Poll<()> {
         self.bits |= WAITER_SLOW;
         let mut wait = LockWait {
             raw,
             waiter: self,
+            spin,
             retrying: false,
         };
         let res = poll_wait(node, strategy, &mut wait);
@@ -428,6 +506,8 @@ impl LockWaiter {
             &mut LockWait {
                 raw,
                 waiter: self,
+                // A cancelled wait does not spin.
+                spin: TaskSpin::Alone,
                 retrying: false,
             },
         );

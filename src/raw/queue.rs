@@ -812,6 +812,7 @@ pub(crate) mod stats {
         static HELD: Cell<usize> = const { Cell::new(0) };
         static RETRIES: Cell<usize> = const { Cell::new(0) };
         static CLOCK_READS: Cell<usize> = const { Cell::new(0) };
+        static TASK_SPINS: Cell<usize> = const { Cell::new(0) };
     }
 
     pub(super) fn locked() {
@@ -842,6 +843,17 @@ pub(crate) mod stats {
     #[cfg(feature = "std")]
     pub(crate) fn retries() -> usize {
         RETRIES.with(Cell::get)
+    }
+
+    /// Counts one spin of a task before it queues.
+    pub(crate) fn task_spun() {
+        TASK_SPINS.with(|c| c.set(c.get() + 1));
+    }
+
+    /// How many times tasks on this thread have spun before queueing.
+    #[cfg(feature = "std")]
+    pub(crate) fn task_spins() -> usize {
+        TASK_SPINS.with(Cell::get)
     }
 
     /// Counts one reading of the clock that fixes a blocking wait's deadline.

@@ -78,7 +78,7 @@
 use core::pin::Pin;
 use core::task::Poll;
 
-use crate::raw::mutex::{LockWaiter, RawMutex};
+use crate::raw::mutex::{LockWaiter, RawMutex, TaskSpin};
 use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
 use crate::raw::wait::{cancel, poll_wait, AtDeadline, Check, Finally, Flag, Protocol, Strategy};
 use crate::sync::{const_fn, Accesses, AtomicUsize, Ordering};
@@ -914,13 +914,17 @@ impl WriteWaiter {
             drain,
             holds_gate,
         };
-        let res =
-            if !parts.holds_gate && parts.gate.poll_lock(node, &raw.gate, strategy).is_pending() {
-                Poll::Pending
-            } else {
-                parts.holds_gate = true;
-                parts.drain.poll_drain(node, raw, strategy)
-            };
+        let res = if !parts.holds_gate
+            && parts
+                .gate
+                .poll_lock(node, &raw.gate, strategy, TaskSpin::Alone)
+                .is_pending()
+        {
+            Poll::Pending
+        } else {
+            parts.holds_gate = true;
+            parts.drain.poll_drain(node, raw, strategy)
+        };
         parts.holds_gate &= res.is_pending();
         res
     }
@@ -948,7 +952,7 @@ pub(crate) fn poll_upgradable<S: Strategy>(
     raw: &RawRwLock,
     strategy: &mut S,
 ) -> Poll<()> {
-    let res = waiter.poll_lock(node, &raw.gate, strategy);
+    let res = waiter.poll_lock(node, &raw.gate, strategy, TaskSpin::Alone);
     if res.is_ready() {
         raw.accesses.shared();
     }

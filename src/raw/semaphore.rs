@@ -33,7 +33,7 @@ use core::pin::Pin;
 use core::task::Poll;
 
 use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
-use crate::raw::wait::{cancel, poll_wait, Check, Protocol, Strategy};
+use crate::raw::wait::{cancel, poll_wait, Check, Protocol, Strategy, TASK_SPIN_ROUNDS};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const CLOSED: usize = 1;
@@ -310,9 +310,13 @@ impl<'a> Protocol<'a> for AcquireWait<'a> {
         true
     }
 
-    fn task_spins(&self) -> bool {
+    fn task_spin_rounds(&self) -> u32 {
         // Only while nobody is queued (permits go to them first) and the semaphore is open.
-        self.raw.state.load(Ordering::Relaxed) & (PARKED | CLOSED) == 0
+        if self.raw.state.load(Ordering::Relaxed) & (PARKED | CLOSED) == 0 {
+            TASK_SPIN_ROUNDS
+        } else {
+            0
+        }
     }
 
     fn released(&mut self) -> bool {

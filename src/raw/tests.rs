@@ -426,6 +426,46 @@ fn repoll_with_the_same_waker_keeps_it_and_a_new_waker_replaces_it() {
     assert!(poll(fut.as_mut(), &second).is_ready());
 }
 
+/// A task spins for a mutex that others are queued for only while such spins have been
+/// paying off on its thread: behind a holder that does not run (here it never will), the
+/// thread's tasks soon queue at once, as they would for a lock held across an `.await` on a
+/// single-threaded executor.
+#[cfg(feature = "std")]
+#[test]
+fn a_task_stops_spinning_for_a_queued_mutex_once_its_spins_keep_failing() {
+    // On a thread of its own: the credit is kept per thread.
+    std::thread::spawn(|| {
+        let (waker, _probe) = checking_waker();
+        let m = Mutex::new(0);
+        let held = m.try_lock().unwrap();
+        let mut waits: alloc::vec::Vec<_> = (0..40).map(|_| Box::pin(m.lock())).collect();
+        let spun: alloc::vec::Vec<usize> = waits
+            .iter_mut()
+            .map(|wait| {
+                let before = stats::task_spins();
+                assert!(poll(wait.as_mut(), &waker).is_pending());
+                stats::task_spins() - before
+            })
+            .collect();
+        assert_eq!(spun[0], 1, "the first finds nobody queued and spins");
+        assert_eq!(
+            spun[1], 1,
+            "a fresh thread's task spins though others are queued"
+        );
+        assert!(
+            spun[20..].iter().all(|&n| n == 0),
+            "spins went on failing: {spun:?}"
+        );
+        drop(held);
+        // The lock goes down the queue in order.
+        for wait in &mut waits {
+            assert!(poll(wait.as_mut(), &waker).is_ready());
+        }
+    })
+    .join()
+    .unwrap();
+}
+
 /// A blocking wait out of time stops retrying: on busy cores each retry's yield may cost a
 /// time slice, so a zero timeout makes no retry at all, while a wait with time left still
 /// retries before it parks.
