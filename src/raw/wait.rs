@@ -277,7 +277,8 @@ pub(crate) trait Protocol<'q> {
     /// How many rounds a task should spin, retrying [`attempt`](Self::attempt), before it
     /// first queues; 0 for none. Worth it only for locks and permits, whose holder is most
     /// likely running and about to let go: [`TASK_SPIN_ROUNDS`] while the state word says that
-    /// nobody is queued, or [`MUTEX_SPIN_ROUNDS`] for a mutex, queued waiters or not.
+    /// nobody is queued, or [`MUTEX_SPIN_ROUNDS`] for a mutex, queued waiters or not while its
+    /// thread's spins have been paying off.
     fn task_spin_rounds(&self) -> u32 {
         0
     }
@@ -638,7 +639,8 @@ fn spin<T>(
 }
 
 /// How many rounds a task spins before it first queues (2, 4, then 8 `spin_loop` hints, an
-/// attempt after each), while nobody is queued: a semaphore's waits, an rwlock's writers, a condvar's relock.
+/// attempt after each), while nobody is queued: a semaphore's waits, an rwlock's writers, a
+/// condvar's relock.
 ///
 /// A task cannot yield its thread, so it busy-spins, and only briefly: parking a task and
 /// waking it again (through its executor, often on another thread) costs far more than a
@@ -663,8 +665,8 @@ pub(crate) const TASK_SPIN_ROUNDS: u32 = if cfg!(loom) { 0 } else { 3 };
 /// condvar waiter's relock keep [`TASK_SPIN_ROUNDS`]: a writer often holds the gate while it
 /// waits for readers to leave, which no spin outlasts (spinning there too made the read-heavy
 /// groups 5 % slower), and a `notify_all` sends every waiter to the mutex at once (the
-/// condvar benches, bimodal with and without the spin, showed no gain from it). What a spin that fails costs the task's thread: 30 hints, 0.75 µs on the machine the
-/// benches name.
+/// condvar benches, bimodal with and without the spin, showed no gain from it). What a spin
+/// that fails costs the task's thread: 30 hints, 0.75 µs on the machine the benches name.
 pub(crate) const MUTEX_SPIN_ROUNDS: u32 = if cfg!(loom) { 0 } else { 4 };
 
 /// Retries `attempt` after each of `rounds` rounds of busy spinning, the `r`th of `2^r` hints.
