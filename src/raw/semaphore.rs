@@ -310,6 +310,7 @@ impl<'a> Protocol<'a> for AcquireWait<'a> {
         true
     }
 
+    #[inline]
     fn task_spin_rounds(&self) -> u32 {
         // Only while nobody is queued (permits go to them first) and the semaphore is open.
         if self.raw.state.load(Ordering::Relaxed) & (PARKED | CLOSED) == 0 {
@@ -341,6 +342,15 @@ impl<'a> Protocol<'a> for AcquireWait<'a> {
             } else {
                 (s - (take << SHIFT)) | PARKED
             };
+            if !done && next == s {
+                // Marked already, with nothing to take: while `PARKED` is set only a holder of
+                // the lock (us) adds permits to the word, so no exchange is needed to know it.
+                // A `close` that lands meanwhile finds `PARKED` and fails us once we unlock.
+                return Check::Wait {
+                    data: self.need - take,
+                    front: false,
+                };
+            }
             match state.compare_exchange_weak(s, next, Ordering::Acquire, Ordering::Relaxed) {
                 Ok(_) if done => return Check::Done(Ok(())),
                 Ok(_) => {
