@@ -342,25 +342,24 @@ impl<'a> Protocol<'a> for AcquireWait<'a> {
             } else {
                 (s - (take << SHIFT)) | PARKED
             };
-            if !done && next == s {
-                // Marked already, with nothing to take: while `PARKED` is set only a holder of
-                // the lock (us) adds permits to the word, so no exchange is needed to know it.
-                // A `close` that lands meanwhile finds `PARKED` and fails us once we unlock.
-                return Check::Wait {
+            // Nothing to change (marked already, with nothing to take) needs no exchange:
+            // while `PARKED` is set only a holder of the lock (us) adds permits to the word. A
+            // `close` that lands meanwhile finds `PARKED` and fails us once we unlock.
+            if next != s {
+                if let Err(actual) =
+                    state.compare_exchange_weak(s, next, Ordering::Acquire, Ordering::Relaxed)
+                {
+                    s = actual;
+                    continue;
+                }
+            }
+            return match done {
+                true => Check::Done(Ok(())),
+                false => Check::Wait {
                     data: self.need - take,
                     front: false,
-                };
-            }
-            match state.compare_exchange_weak(s, next, Ordering::Acquire, Ordering::Relaxed) {
-                Ok(_) if done => return Check::Done(Ok(())),
-                Ok(_) => {
-                    return Check::Wait {
-                        data: self.need - take,
-                        front: false,
-                    }
-                }
-                Err(actual) => s = actual,
-            }
+                },
+            };
         }
     }
 
