@@ -13,14 +13,11 @@
 
 mod common;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use common::live_allocs;
+use common::{limit, live_allocs, Rng};
 use unisync::{Event, Mutex, RwLock, Semaphore, ShutdownSignal, WaitGroup};
 
 // Counts the live heap allocations of the whole process (`live_allocs`).
@@ -62,49 +59,6 @@ impl Shared {
         if !signal.is_triggered() {
             self.premature.store(true, SeqCst);
         }
-    }
-}
-
-/// A small xorshift generator: reproducible, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// Polls `fut` at most `polls` times, yielding in between, then drops it if unfinished.
-struct PollLimit<F> {
-    fut: Pin<Box<F>>,
-    left: u32,
-}
-
-impl<F: Future> Future for PollLimit<F> {
-    type Output = Option<F::Output>;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let Poll::Ready(v) = self.fut.as_mut().poll(cx) {
-            return Poll::Ready(Some(v));
-        }
-        if self.left == 0 {
-            return Poll::Ready(None);
-        }
-        self.left -= 1;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
-
-fn limit<F: Future>(fut: F, polls: u32) -> PollLimit<F> {
-    PollLimit {
-        fut: Box::pin(fut),
-        left: polls,
     }
 }
 
@@ -270,7 +224,7 @@ fn round(shared: &Arc<Shared>, ops: usize, seed: u64, rt: &tokio::runtime::Runti
     for t in 0..2u64 {
         let s = shared.clone();
         joins.push(std::thread::spawn(move || {
-            let mut rng = Rng(seed ^ (0x9E37 + t));
+            let mut rng = Rng::new(seed ^ (0x9E37 + t));
             for _ in 0..per {
                 blocking_op(&s, &mut rng);
             }
@@ -285,7 +239,7 @@ fn round(shared: &Arc<Shared>, ops: usize, seed: u64, rt: &tokio::runtime::Runti
                 .map(|t| {
                     let s = s.clone();
                     ex.spawn(async move {
-                        let mut rng = Rng(seed ^ (0x51 + t));
+                        let mut rng = Rng::new(seed ^ (0x51 + t));
                         for _ in 0..per {
                             async_op(&s, &mut rng).await;
                         }
@@ -315,7 +269,7 @@ fn round(shared: &Arc<Shared>, ops: usize, seed: u64, rt: &tokio::runtime::Runti
                     .map(|t| {
                         let s = s.clone();
                         async_std::task::spawn(async move {
-                            let mut rng = Rng(seed ^ (0xA5 + t));
+                            let mut rng = Rng::new(seed ^ (0xA5 + t));
                             for _ in 0..per {
                                 async_op(&s, &mut rng).await;
                             }
@@ -334,11 +288,12 @@ fn round(shared: &Arc<Shared>, ops: usize, seed: u64, rt: &tokio::runtime::Runti
         for t in 0..2u64 {
             let s = shared.clone();
             handles.push(tokio::spawn(async move {
-                let mut rng = Rng(seed ^ (0x70 + t));
+                let mut rng = Rng::new(seed ^ (0x70 + t));
                 for _ in 0..per {
                     if rng.below(8) == 0 {
                         let d = Duration::from_micros(rng.below(50));
-                        let _ = tokio::time::timeout(d, async_op(&s, &mut Rng(rng.next()))).await;
+                        let _ =
+                            tokio::time::timeout(d, async_op(&s, &mut Rng::new(rng.next()))).await;
                     } else {
                         async_op(&s, &mut rng).await;
                     }

@@ -1,7 +1,8 @@
 //! Helpers shared by the integration tests: a waker that counts its wake-ups, poll helpers, a
 //! hand-polled task, thread helpers with a deadlock guard, a few checks that several files run, a
 //! macro that writes a test for two API variants and one that writes a table of one-line tests,
-//! and a counting global allocator.
+//! a counting global allocator, a seeded random generator, a poll limit and the stress tests'
+//! scale.
 //!
 //! Each test file includes it with `mod common;`; whatever a file does not use is allowed to go
 //! unused. It needs nothing from tokio or loom, so the loom models (`--cfg loom`) include it too.
@@ -884,5 +885,67 @@ impl Permit<'_> {
             Permit::Borrowed(p) => p.forget(),
             Permit::Owned(p) => p.forget(),
         }
+    }
+}
+
+/// How many times over the stress tests (`tests/stress_*.rs`) run their rounds: the
+/// `UNISYNC_STRESS_SCALE` environment variable, 1 when it is unset or not a number.
+pub fn stress_scale() -> usize {
+    std::env::var("UNISYNC_STRESS_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
+
+/// A small xorshift generator: the same seed gives the same run, with no dependency.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        // Xorshift stays at zero forever.
+        Rng(seed.max(1))
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A wait polled at most `polls + 1` times (waking itself in between) and then dropped: a
+/// cancellation at a chosen point, whatever the executor. `None` when it was dropped.
+pub struct PollLimit<F> {
+    fut: Pin<Box<F>>,
+    left: u32,
+}
+
+impl<F: Future> Future for PollLimit<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Poll::Ready(out) = self.fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        self.left -= 1;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// `fut`, given up after `polls + 1` polls (see [`PollLimit`]).
+pub fn limit<F: Future>(fut: F, polls: u32) -> PollLimit<F> {
+    PollLimit {
+        fut: Box::pin(fut),
+        left: polls,
     }
 }
