@@ -145,8 +145,10 @@ impl Semaphore {
     /// waiting the semaphore is then unchanged; with waiters, the permits they were waiting
     /// for are handed to them first, and the rest is refused whole (none of it is added, even
     /// the part that would have fitted); the message says how many went to waiters and how
-    /// many were refused. The same check applies when a permit is dropped into a semaphore that
-    /// `add_permits` has filled up meanwhile.
+    /// many were refused. A permit dropped into a semaphore that `add_permits` has filled up
+    /// meanwhile panics too (see [`SemaphorePermit`]); while that drop has not taken its
+    /// permits back out, `add_permits` counts them and may refuse permits that would fit once
+    /// it has.
     ///
     /// # Examples
     ///
@@ -786,7 +788,7 @@ fn merge_too_large(held: usize, added: usize) -> ! {
 #[inline]
 #[track_caller]
 fn release_held(sem: &Semaphore, n: usize) {
-    if let Err(refused) = sem.raw.release(n) {
+    if let Err(refused) = sem.raw.return_held(n) {
         overflow_unless_unwinding(n, refused);
     }
 }
@@ -969,6 +971,11 @@ wait_future!(AcquireOwned [] [] -> Result<OwnedSemaphorePermit, AcquireError>);
 /// [`add_permits`](Semaphore::add_permits) has filled it up to [`Semaphore::MAX_PERMITS`]
 /// meanwhile. A permit dropped while its thread is already unwinding from another panic does
 /// not panic again (that would abort the process): the permits that do not fit are dropped.
+///
+/// The drop returns its permits with one atomic addition and checks the count after it, so
+/// until such a drop has taken its permits back out, other threads may see the count past
+/// the limit; if acquires take it back within the limit first, the drop keeps its permits in
+/// and does not panic.
 ///
 /// # Examples
 ///

@@ -347,3 +347,30 @@ fn semaphore_two_releases_wake_two_waiters() {
         assert_eq!(sem.available_permits(), 0);
     });
 }
+
+/// Two permits returned with one addition each while a task queues for one and a
+/// `try_acquire` races them: a return that finds the task queued lands in the word only to be
+/// handed on under the queue's lock, and nobody takes it from there first. The task gets its
+/// permit, the `try_acquire` one only if it came before the task queued, and both permits are
+/// accounted for at the end. Preemption bound: 2.
+#[test]
+fn semaphore_returns_landing_while_a_task_queues_are_handed_on() {
+    model(|| {
+        let sem = Arc::new(Semaphore::new(2));
+        let p1 = sem.try_acquire_owned().unwrap();
+        let p2 = sem.try_acquire_owned().unwrap();
+        let waiter = {
+            let sem = sem.clone();
+            // Kept for good, so that its own return cannot hide a lost one.
+            thread::spawn(move || block_on(sem.acquire()).unwrap().forget())
+        };
+        let returner = thread::spawn(move || drop(p1));
+        drop(p2);
+        if let Ok(p) = sem.try_acquire() {
+            drop(p);
+        }
+        returner.join().unwrap();
+        waiter.join().unwrap();
+        assert_eq!(sem.available_permits(), 1);
+    });
+}

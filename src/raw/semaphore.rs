@@ -6,7 +6,7 @@
 //! |------|----------|---------------------------------------------------------------------|
 //! | 0    | `CLOSED` | the semaphore is closed; every wait fails                           |
 //! | 1    | `PARKED` | the queue is not empty; set and cleared only under the queue's lock |
-//! | 2..  | permits  | available permits, at most [`MAX_PERMITS`]                          |
+//! | 2..  | permits  | available permits, at most [`MAX_PERMITS`] (but see "Returns")      |
 //!
 //! # Fairness: first in, first out
 //!
@@ -15,19 +15,43 @@
 //! data. From then on every returned permit goes to the queue first, under the queue's lock:
 //! the first waiter's lack is filled, and once it has everything it is woken already owning its
 //! permits; what is left goes to the next one. Only permits left over when the queue is empty
-//! reach the state word. So while anyone waits the word holds no permits, and `try_acquire`, or
-//! a later `acquire_many(3)` behind a queued `acquire_many(5)`, cannot take any.
+//! reach the state word for good. While `PARKED` is set nobody takes permits from the word
+//! (see "Returns"), so `try_acquire`, or a later `acquire_many(3)` behind a queued
+//! `acquire_many(5)`, cannot take any.
 //!
 //! Only the first waiter ever holds part of what it asked for (permits reach a waiter only when
 //! every waiter before it is served), so partial holdings cannot deadlock. A waiter that goes
 //! away returns what it holds to the queue under the same lock, and a woken waiter that goes
 //! away returns the permits it was given like any holder.
 //!
+//! # Returns
+//!
+//! A permit guard gives its permits back with one `fetch_add`, not a compare-and-swap: under
+//! contention a load followed by a compare-and-swap moves the word's cache line twice. The
+//! addition is checked after the fact, and in two cases settled under the queue's lock:
+//!
+//! - `PARKED` was set: the permits belong to the waiters. Whoever holds the queue's lock to
+//!   hand out permits first takes every permit out of the word (one compare-and-swap) and
+//!   hands them on with its own. The returner takes the lock for that, unless a holder of the
+//!   lock has done it by then. Until then nobody takes them: `try_acquire`, a queueing
+//!   acquire's check and `forget` take nothing while `PARKED` is set and the semaphore is
+//!   open (once it is closed nobody is handed any, and the permits are free again).
+//! - The count passed [`MAX_PERMITS`]: the returner takes its permits back out under the
+//!   lock (unless acquires took the count back down meanwhile) and its drop panics, as a
+//!   compare-and-swap that refused them would have made it. The word's bits above
+//!   `MAX_PERMITS` are the room for this: the count exceeds the limit only by returns not yet
+//!   settled, each of at most [`FAST_RETURN_MAX`] permits (larger ones use the
+//!   compare-and-swap), so it would take 2^24 threads returning at once to fill them.
+//!
+//! `add_permits`, and permits given back by a wait that ends without them, still use the
+//! compare-and-swap, which refuses what does not fit before changing anything.
+//!
 //! # Why no wake-up is lost
 //!
-//! A waiter sets `PARKED` and links its node in one critical section. A release adds permits
-//! with a compare-and-swap that fails when `PARKED` is set, and then hands them out under the
-//! queue's lock instead.
+//! A waiter sets `PARKED` and links its node in one critical section. `add_permits` adds
+//! permits with a compare-and-swap that fails when `PARKED` is set, and then hands them out
+//! under the queue's lock instead; a guard's return that finds `PARKED` set takes that lock
+//! after its addition (see "Returns").
 
 use core::pin::Pin;
 use core::task::Poll;
@@ -43,6 +67,10 @@ const SHIFT: u32 = 2;
 /// The largest number of permits a semaphore can hold.
 pub(crate) const MAX_PERMITS: usize = usize::MAX >> 3;
 
+/// The most permits a guard returns with an unchecked addition (see "Returns"): 2^37 on 64-bit
+/// targets, 31 on 32-bit ones.
+const FAST_RETURN_MAX: usize = MAX_PERMITS >> 24;
+
 /// Token: the waiter was given every permit it asked for.
 const GRANTED: usize = 0;
 /// Token: the semaphore closed; the node's data is what the waiter still lacked.
@@ -51,6 +79,13 @@ const CLOSING: usize = 1;
 #[inline]
 const fn permits(state: usize) -> usize {
     state >> SHIFT
+}
+
+/// Whether the permits in the word belong to the waiters (see "Returns"): someone waits and
+/// the semaphore is open. Once it is closed, nobody is handed any.
+#[inline]
+const fn owed_to_waiters(state: usize) -> bool {
+    state & (PARKED | CLOSED) == PARKED
 }
 
 /// Why a `try_acquire` failed.
@@ -123,7 +158,12 @@ impl RawSemaphore {
 
     #[inline]
     pub(crate) fn available(&self) -> usize {
-        permits(self.state.load(Ordering::Acquire))
+        let s = self.state.load(Ordering::Acquire);
+        if owed_to_waiters(s) {
+            0
+        } else {
+            permits(s).min(MAX_PERMITS)
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -170,7 +210,8 @@ impl RawSemaphore {
             if s & PARKED != 0 {
                 return self.release_slow(n);
             }
-            if n > MAX_PERMITS - permits(s) {
+            // Saturating: a return being settled may have taken the count past the limit.
+            if n > MAX_PERMITS.saturating_sub(permits(s)) {
                 return Err(Overflow(n));
             }
             match self.state.compare_exchange_weak(
@@ -185,7 +226,65 @@ impl RawSemaphore {
         }
     }
 
-    /// Out of line, so that the release a permit's drop inlines stays one atomic and a test.
+    /// Returns `n` permits that a guard held: one `fetch_add` when nobody waits and the count
+    /// stays within [`MAX_PERMITS`], settled under the queue's lock otherwise (see "Returns").
+    /// Fails, having taken its permits back out, if they did not fit.
+    #[inline]
+    pub(crate) fn return_held(&self, n: usize) -> Result<(), Overflow> {
+        // One test for both: zero returns nothing, and large returns take the checked way.
+        if n.wrapping_sub(1) >= FAST_RETURN_MAX {
+            return if n == 0 {
+                Ok(())
+            } else {
+                self.release_large(n)
+            };
+        }
+        let prev = self.state.fetch_add(n << SHIFT, Ordering::Release);
+        // No overflow: the count is below 2^62 (see "Returns") and `n` below 2^38.
+        let over = permits(prev) + n > MAX_PERMITS;
+        if prev & PARKED == 0 && !over {
+            return Ok(());
+        }
+        self.settle(n, over)
+    }
+
+    /// [`release`](Self::release), out of line: a guard of that many permits is rare.
+    #[cold]
+    #[inline(never)]
+    fn release_large(&self, n: usize) -> Result<(), Overflow> {
+        self.release(n)
+    }
+
+    /// The rest of [`return_held`](Self::return_held) when it found `PARKED` set or passed
+    /// the limit (`over`): its `n` permits are in the word.
+    #[cold]
+    #[inline(never)]
+    fn settle(&self, n: usize, over: bool) -> Result<(), Overflow> {
+        let mut queue = self.queue.lock();
+        // Hands the permits in the word to the waiters, ours among them unless a holder of
+        // the lock already did. With nothing of its own it refuses nothing.
+        let handed = self.release_locked(&mut queue, 0);
+        debug_assert_eq!(handed, Ok(()));
+        if !over {
+            return Ok(());
+        }
+        let mut s = self.state.load(Ordering::Relaxed);
+        // Over the limit: take ours back out. Returns that pushed it further settle theirs.
+        while permits(s) > MAX_PERMITS {
+            match self.state.compare_exchange_weak(
+                s,
+                s - (n << SHIFT),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Err(Overflow(n)),
+                Err(actual) => s = actual,
+            }
+        }
+        Ok(())
+    }
+
+    /// Out of line, so that `release` inlined stays one compare-and-swap loop.
     #[cold]
     #[inline(never)]
     fn release_slow(&self, n: usize) -> Result<(), Overflow> {
@@ -193,10 +292,69 @@ impl RawSemaphore {
         self.release_locked(&mut queue, n)
     }
 
-    /// Hands `n` permits to the waiters in order, then adds what is left to the word and
-    /// clears `PARKED` if nobody is left. Under the queue's lock. Once the semaphore is closed
-    /// nobody is handed any: the waiters `close` has not reached yet fail like the others.
-    fn release_locked(&self, queue: &mut Locked<'_>, mut n: usize) -> Result<(), Overflow> {
+    /// Hands `n` permits to the waiters in order, with any that guards returned to the word
+    /// while someone waited (see "Returns"), then adds what is left to the word and clears
+    /// `PARKED` if nobody is left. Under the queue's lock. Only the caller's `n` can be
+    /// refused: returned permits stay in the word, past the limit if need be, for their
+    /// returners to settle. Once the semaphore is closed nobody is handed any: the waiters
+    /// `close` has not reached yet fail like the others.
+    fn release_locked(&self, queue: &mut Locked<'_>, n: usize) -> Result<(), Overflow> {
+        // The caller's permits, and returned ones taken out of the word: both in hand.
+        let (mut ours, mut theirs) = (n, 0);
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            // Taken out at once, not at the end: handing out can release the lock for a
+            // moment (a full batch of wake-ups), and another holder must not count them too.
+            if owed_to_waiters(s) && permits(s) != 0 {
+                match self.state.compare_exchange_weak(
+                    s,
+                    s & (CLOSED | PARKED),
+                    Ordering::Acquire,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => theirs += permits(s),
+                    Err(actual) => {
+                        s = actual;
+                        continue;
+                    }
+                }
+            }
+            // Theirs first: they were returned before the caller's.
+            if theirs != 0 {
+                theirs = self.hand_out(queue, theirs);
+            }
+            if ours != 0 {
+                ours = self.hand_out(queue, ours);
+            }
+            // Afresh: a full batch of wake-ups released the lock for a moment.
+            s = self.state.load(Ordering::Acquire);
+            let mut next = s;
+            if queue.is_empty() {
+                next &= !PARKED;
+            }
+            next += theirs << SHIFT;
+            let fits = ours <= MAX_PERMITS.saturating_sub(permits(next));
+            if fits {
+                next += ours << SHIFT;
+            }
+            let result = if fits { Ok(()) } else { Err(Overflow(ours)) };
+            // Nothing to change. Permits returned meanwhile are settled by their returners,
+            // who found `PARKED` set and take the lock after us.
+            if next == s {
+                return result;
+            }
+            match self
+                .state
+                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return result,
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// Hands `n` permits to the waiters in order; returns what is left. Stops at a `close`.
+    fn hand_out(&self, queue: &mut Locked<'_>, mut n: usize) -> usize {
         while n > 0 {
             queue.make_room();
             // Read after every batch: a `close` that ran between two of them has failed the
@@ -213,35 +371,18 @@ impl RawSemaphore {
                 queue.pop_front(GRANTED);
             }
         }
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
-            let mut next = s;
-            if queue.is_empty() {
-                next &= !PARKED;
-            }
-            let fits = n <= MAX_PERMITS - permits(s);
-            if fits {
-                next += n << SHIFT;
-            }
-            if next == s {
-                return if fits { Ok(()) } else { Err(Overflow(n)) };
-            }
-            match self
-                .state
-                .compare_exchange_weak(s, next, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) if fits => return Ok(()),
-                Ok(_) => return Err(Overflow(n)),
-                Err(actual) => s = actual,
-            }
-        }
+        n
     }
 
     /// Takes up to `n` free permits out of the count; returns how many.
     pub(crate) fn forget(&self, n: usize) -> usize {
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
-            let take = permits(s).min(n);
+            let take = if owed_to_waiters(s) {
+                0
+            } else {
+                permits(s).min(n)
+            };
             if take == 0 {
                 return 0;
             }
@@ -334,16 +475,20 @@ impl<'a> Protocol<'a> for AcquireWait<'a> {
             if s & CLOSED != 0 {
                 return Check::Done(Err(Closed));
             }
-            // With anyone queued the word holds no permits: this takes none then.
-            let take = permits(s).min(self.need);
+            // With anyone queued, permits in the word are theirs (see "Returns").
+            let take = if owed_to_waiters(s) {
+                0
+            } else {
+                permits(s).min(self.need)
+            };
             let done = take == self.need && s & PARKED == 0;
             let next = if done {
                 s - (take << SHIFT)
             } else {
                 (s - (take << SHIFT)) | PARKED
             };
-            // Nothing to change (marked already, with nothing to take) needs no exchange:
-            // while `PARKED` is set only a holder of the lock (us) adds permits to the word. A
+            // Nothing to change (marked already, taking nothing) needs no exchange: what is
+            // returned meanwhile is settled by its returner under this lock, after us. A
             // `close` that lands meanwhile finds `PARKED` and fails us once we unlock.
             if next != s {
                 if let Err(actual) =
