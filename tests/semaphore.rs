@@ -614,8 +614,10 @@ fn weighted_waiters_are_served_in_arrival_order() {
 }
 
 /// Regression: returning permits past `MAX_PERMITS` added, then subtracted, then panicked,
-/// and an `add_permits` racing in that window succeeded against a wrapped count. Now the
-/// check comes first, the panic changes nothing, and the count never leaves its range.
+/// and an `add_permits` racing in that window succeeded against a wrapped count. A return
+/// still adds first (one atomic addition), but the count has room above the limit, so
+/// nothing wraps: an `add_permits` in that window finds no room, the return takes its
+/// permits back out, and the count seen never leaves its range.
 #[test]
 fn overflowing_returns_racing_add_permits_keep_the_count_whole() {
     let quiet = std::panic::take_hook();

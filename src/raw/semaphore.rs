@@ -28,20 +28,20 @@
 //!
 //! A permit guard gives its permits back with one `fetch_add`, not a compare-and-swap: under
 //! contention a load followed by a compare-and-swap moves the word's cache line twice. The
-//! addition is checked after the fact, and in two cases settled under the queue's lock:
+//! addition is checked after the fact, and two cases are settled after it:
 //!
 //! - `PARKED` was set: the permits belong to the waiters. Whoever holds the queue's lock to
 //!   hand out permits first takes every permit out of the word (one compare-and-swap) and
-//!   hands them on with its own. The returner takes the lock for that, unless a holder of the
-//!   lock has done it by then. Until then nobody takes them: `try_acquire`, a queueing
+//!   hands them on with its own. The returner takes the lock to do so (finding nothing if a
+//!   holder of the lock did it first). Until then nobody takes them: `try_acquire`, a queueing
 //!   acquire's check and `forget` take nothing while `PARKED` is set and the semaphore is
 //!   open (once it is closed nobody is handed any, and the permits are free again).
-//! - The count passed [`MAX_PERMITS`]: the returner takes its permits back out under the
-//!   lock (unless acquires took the count back down meanwhile) and its drop panics, as a
-//!   compare-and-swap that refused them would have made it. The word's bits above
-//!   `MAX_PERMITS` are the room for this: the count exceeds the limit only by returns not yet
-//!   settled, each of at most [`FAST_RETURN_MAX`] permits (larger ones use the
-//!   compare-and-swap), so it would take 2^24 threads returning at once to fill them.
+//! - The count passed [`MAX_PERMITS`]: the returner takes its permits back out (unless
+//!   acquires took the count back down meanwhile) and its drop panics, as a compare-and-swap
+//!   that refused them would have made it. The word's bits above `MAX_PERMITS` are the
+//!   room for this: the count exceeds the limit only by returns not yet settled, each of at
+//!   most [`FAST_RETURN_MAX`] permits (larger ones use the compare-and-swap), so it would
+//!   take 2^24 threads returning at once to fill them.
 //!
 //! `add_permits`, and permits given back by a wait that ends without them, still use the
 //! compare-and-swap, which refuses what does not fit before changing anything.
@@ -241,11 +241,10 @@ impl RawSemaphore {
         }
         let prev = self.state.fetch_add(n << SHIFT, Ordering::Release);
         // No overflow: the count is below 2^62 (see "Returns") and `n` below 2^38.
-        let over = permits(prev) + n > MAX_PERMITS;
-        if prev & PARKED == 0 && !over {
+        if prev & PARKED == 0 && permits(prev) + n <= MAX_PERMITS {
             return Ok(());
         }
-        self.settle(n, over)
+        self.settle(n, prev)
     }
 
     /// [`release`](Self::release), out of line: a guard of that many permits is rare.
@@ -255,21 +254,26 @@ impl RawSemaphore {
         self.release(n)
     }
 
-    /// The rest of [`return_held`](Self::return_held) when it found `PARKED` set or passed
-    /// the limit (`over`): its `n` permits are in the word.
+    /// The rest of [`return_held`](Self::return_held) when the word it added its `n` permits
+    /// to, `prev`, had `PARKED` set or the count went past the limit.
     #[cold]
     #[inline(never)]
-    fn settle(&self, n: usize, over: bool) -> Result<(), Overflow> {
-        let mut queue = self.queue.lock();
-        // Hands the permits in the word to the waiters, ours among them unless a holder of
-        // the lock already did. With nothing of its own it refuses nothing.
-        let handed = self.release_locked(&mut queue, 0);
-        debug_assert_eq!(handed, Ok(()));
-        if !over {
+    fn settle(&self, n: usize, prev: usize) -> Result<(), Overflow> {
+        if prev & PARKED != 0 {
+            // Someone queued, so the queue exists: locking it allocates nothing.
+            let mut queue = self.queue.lock();
+            // Hands the permits in the word to the waiters, ours among them unless a holder
+            // of the lock already did. With nothing of its own it refuses nothing.
+            let handed = self.release_locked(&mut queue, 0);
+            debug_assert_eq!(handed, Ok(()));
+        }
+        if permits(prev) + n <= MAX_PERMITS {
             return Ok(());
         }
+        // Over the limit: take ours back out, unless acquires took the count back within it.
+        // Returns that pushed it further settle theirs. An exchange, as `release_locked`
+        // takes permits out of the word, so the two never count the same permit.
         let mut s = self.state.load(Ordering::Relaxed);
-        // Over the limit: take ours back out. Returns that pushed it further settle theirs.
         while permits(s) > MAX_PERMITS {
             match self.state.compare_exchange_weak(
                 s,
