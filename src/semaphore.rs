@@ -973,9 +973,9 @@ wait_future!(AcquireOwned [] [] -> Result<OwnedSemaphorePermit, AcquireError>);
 /// not panic again (that would abort the process): the permits that do not fit are dropped.
 ///
 /// The drop returns its permits with one atomic addition and checks the count after it, so
-/// until such a drop has taken its permits back out, other threads may see the count past
-/// the limit; if acquires take it back within the limit first, the drop keeps its permits in
-/// and does not panic.
+/// until such a drop has taken its permits back out, other threads can acquire them; if
+/// acquires bring the count back within the limit first, the drop leaves its permits in and
+/// does not panic.
 ///
 /// # Examples
 ///
