@@ -24,19 +24,11 @@ use std::task::{Poll, Wake, Waker};
 use std::thread;
 use std::time::Duration;
 
-use common::{limit, no_deadlock, spawn, stress_scale, yield_once, Permit, Rng, Task};
+use common::{limit, no_deadlock, runtime, spawn, stress_scale, yield_once, Permit, Rng, Task};
 use unisync::{
     AcquireTimeoutError, Mutex, OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard, RwLock,
     RwLockUpgradableReadGuard, RwLockWriteGuard, Semaphore,
 };
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Polls `task` for as long as it is woken, and returns its output; fails if it stays pending
 /// without having been woken, which under an executor would be a hang.

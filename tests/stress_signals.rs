@@ -24,19 +24,11 @@ use std::task::Poll;
 use std::thread;
 use std::time::Duration;
 
-use common::{no_deadlock, spawn, stress_scale, wait_until, Rng, HANG};
+use common::{no_deadlock, runtime, spawn, stress_scale, wait_until, Rng, HANG};
 use unisync::{
     Barrier, BarrierTimeoutError, BarrierWaitResult, Condvar, Event, Mutex, ShutdownSignal,
     WaitGroup,
 };
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Checks that one generation's indices are `0..parties`, each once.
 #[track_caller]
@@ -496,14 +488,18 @@ fn condvar_notifications_survive_waits_cancelled_at_random_points() {
                 }
             })
         };
+        // What each waiter that gives up at random takes along.
+        let bounded = || {
+            (
+                queue.clone(),
+                cv.clone(),
+                consumed.clone(),
+                stop_bounded.clone(),
+            )
+        };
         let bounded_tasks: Vec<_> = (0..2)
             .map(|t| {
-                let (queue, cv, consumed, stop) = (
-                    queue.clone(),
-                    cv.clone(),
-                    consumed.clone(),
-                    stop_bounded.clone(),
-                );
+                let (queue, cv, consumed, stop) = bounded();
                 rt.spawn(async move {
                     let mut rng = Rng::new(0xC0DE_0000 ^ (t + 1));
                     while !stop.load(SeqCst) {
@@ -517,12 +513,7 @@ fn condvar_notifications_survive_waits_cancelled_at_random_points() {
             })
             .collect();
         let bounded_smol = {
-            let (queue, cv, consumed, stop) = (
-                queue.clone(),
-                cv.clone(),
-                consumed.clone(),
-                stop_bounded.clone(),
-            );
+            let (queue, cv, consumed, stop) = bounded();
             thread::spawn(move || {
                 let mut rng = Rng::new(0x5EED_5EED);
                 smol::block_on(async move {
@@ -542,12 +533,7 @@ fn condvar_notifications_survive_waits_cancelled_at_random_points() {
             })
         };
         let bounded_thread = {
-            let (queue, cv, consumed, stop) = (
-                queue.clone(),
-                cv.clone(),
-                consumed.clone(),
-                stop_bounded.clone(),
-            );
+            let (queue, cv, consumed, stop) = bounded();
             thread::spawn(move || {
                 let mut rng = Rng::new(0x7173_7173);
                 while !stop.load(SeqCst) {

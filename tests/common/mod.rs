@@ -5,7 +5,8 @@
 //! scale.
 //!
 //! Each test file includes it with `mod common;`; whatever a file does not use is allowed to go
-//! unused. It needs nothing from tokio or loom, so the loom models (`--cfg loom`) include it too.
+//! unused. It needs nothing from loom, and from tokio only in [`runtime`], which the loom
+//! builds (`--cfg loom`, without tokio) leave out; so the loom models include it too.
 #![allow(dead_code, unused_macros)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -948,4 +949,14 @@ pub fn limit<F: Future>(fut: F, polls: u32) -> PollLimit<F> {
         fut: Box::pin(fut),
         left: polls,
     }
+}
+
+/// A tokio runtime with two workers and its timers, for tests that mix tasks with threads.
+#[cfg(not(loom))]
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
