@@ -374,3 +374,29 @@ fn semaphore_returns_landing_while_a_task_queues_are_handed_on() {
         assert_eq!(sem.available_permits(), 1);
     });
 }
+
+/// A permit returned while a task is queued for it is the task's, even in the moment it sits
+/// in the count before its returner hands it on: a later acquire queues behind the task, and
+/// `try_acquire` and `forget_permits` racing the return find no free permit. The task gets it,
+/// then the later acquire. Preemption bound: 2.
+#[test]
+fn semaphore_permit_returned_to_a_queued_task_is_never_free() {
+    model(|| {
+        let sem = Arc::new(Semaphore::new(1));
+        let p = sem.try_acquire_owned().unwrap();
+        let mut queued = Box::pin(sem.acquire());
+        assert!(poll_once(&mut queued).is_pending());
+        let returner = thread::spawn(move || drop(p));
+        let mut later = Box::pin(sem.acquire());
+        assert!(
+            poll_once(&mut later).is_pending(),
+            "a later acquire took the queued task's permit"
+        );
+        assert!(sem.try_acquire().is_err(), "try_acquire took it");
+        assert_eq!(sem.forget_permits(1), 0, "forget_permits took it");
+        returner.join().unwrap();
+        drop(block_on(queued).unwrap());
+        drop(block_on(later).unwrap());
+        assert_eq!(sem.available_permits(), 1);
+    });
+}
