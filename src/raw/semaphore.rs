@@ -227,8 +227,8 @@ impl RawSemaphore {
     }
 
     /// Returns `n` permits that a guard held: one `fetch_add` when nobody waits and the count
-    /// stays within [`MAX_PERMITS`], settled under the queue's lock otherwise (see "Returns").
-    /// Fails, having taken its permits back out, if they did not fit.
+    /// stays within [`MAX_PERMITS`], settled after it otherwise (see "Returns"). Fails, having
+    /// taken its permits back out, if they did not fit.
     #[inline]
     pub(crate) fn return_held(&self, n: usize) -> Result<(), Overflow> {
         // One test for both: zero returns nothing, and large returns take the checked way.
@@ -267,12 +267,11 @@ impl RawSemaphore {
             let handed = self.release_locked(&mut queue, 0);
             debug_assert_eq!(handed, Ok(()));
         }
-        if permits(prev) + n <= MAX_PERMITS {
-            return Ok(());
-        }
-        // Over the limit: take ours back out, unless acquires took the count back within it.
-        // Returns that pushed it further settle theirs. An exchange, as `release_locked`
-        // takes permits out of the word, so the two never count the same permit.
+        // Read afresh, not judged by `prev`: what a holder of the lock handed back into the
+        // word may have taken it past the limit even if ours alone fitted. Over it, take ours
+        // back out, unless acquires took the count back within it; returns that pushed it
+        // further settle theirs. An exchange, as `release_locked` takes permits out of the
+        // word, so the two never count the same permit.
         let mut s = self.state.load(Ordering::Relaxed);
         while permits(s) > MAX_PERMITS {
             match self.state.compare_exchange_weak(
