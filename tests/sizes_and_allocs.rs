@@ -413,7 +413,8 @@ fn a_million_children_made_and_dropped_cost_one_block_each_and_leave_nothing() {
         if parked {
             assert_pending!(c, wait);
         }
-        let cycles = if cfg!(miri) { 1_000 } else { 1_000_000 };
+        // Under Miri a hundred: the counts are exact, so one block per child shows as well.
+        let cycles = if cfg!(miri) { 100 } else { 1_000_000 };
         child_cycles(&root, cycles, "plain", |root| {
             let child = root.child();
             drop(child);
