@@ -41,16 +41,15 @@ mod common;
 
 use std::cell::Cell;
 use std::future::Future;
-use std::pin::{pin, Pin};
+use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::task::{Context, Poll};
 
 use futures::executor::LocalPool;
 use futures::poll;
 use futures::task::LocalSpawnExt;
 
-use common::Meeting;
+use common::{yield_now, Meeting};
 
 /// Tasks in the lock and permit workloads.
 const TASKS: usize = 64;
@@ -102,26 +101,6 @@ const PAIRS: &[(&str, &[&str])] = &[
         &["unisync", "async-std", "tokio-notify"],
     ),
 ];
-
-/// Returns `Pending` once, waking itself: the task goes to the back of the run queue.
-struct YieldNow(bool);
-
-impl Future for YieldNow {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            return Poll::Ready(());
-        }
-        self.0 = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
-
-fn yield_now() -> YieldNow {
-    YieldNow(false)
-}
 
 /// The counted part: `start`, then the pool until every task has finished.
 #[inline(never)]

@@ -5,6 +5,9 @@
 //!   the future before polling it.
 //! - `mutex/contended-{tokio,smol}/<workers>`: 64 tasks each lock, increment and unlock 100
 //!   times on an executor with that many worker threads.
+//! - `mutex/held-across-yield-{tokio,smol}/<workers>`: the same, each task yielding to the
+//!   executor once while it holds the lock (as one awaiting I/O under a guard does): a spin
+//!   cannot outlast such a holder, so nearly every lock call queues.
 //! - `mutex/blocking`: 2 × cores threads each lock, increment and unlock 1000 times from
 //!   plain threads, against blocking mutexes; `mutex/blocking-long`: 200,000 times each, so
 //!   that starting the threads is a small part of the time.
@@ -18,8 +21,8 @@ mod common;
 use std::sync::Arc;
 
 use common::{
-    config, cores, poll_once, run_threads, uncontended_name, worker_counts, Exec, LONG_THREAD_OPS,
-    OPS, TASKS, THREAD_OPS,
+    config, cores, poll_once, run_threads, uncontended_name, worker_counts, yield_now, Exec,
+    LONG_THREAD_OPS, OPS, TASKS, THREAD_OPS,
 };
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
@@ -49,8 +52,14 @@ fn uncontended<const MOVED: bool>(c: &mut Criterion) {
     group.finish();
 }
 
-fn contended_on(c: &mut Criterion, kind: &str) {
-    let name = format!("mutex/contended-{kind}");
+/// The contended groups: `HELD` makes each task yield to its executor while it holds the lock,
+/// as a task that awaits I/O under a guard does.
+fn contended_on<const HELD: bool>(c: &mut Criterion, kind: &str) {
+    let name = if HELD {
+        format!("mutex/held-across-yield-{kind}")
+    } else {
+        format!("mutex/contended-{kind}")
+    };
     let mut group = c.benchmark_group(&name);
     group.throughput(Throughput::Elements((TASKS * OPS) as u64));
     for workers in worker_counts(&name) {
@@ -61,7 +70,11 @@ fn contended_on(c: &mut Criterion, kind: &str) {
             b.iter(|| {
                 exec.run(&m, |_, m| async move {
                     for _ in 0..OPS {
-                        *m.lock().await += 1;
+                        let mut guard = m.lock().await;
+                        if HELD {
+                            yield_now().await;
+                        }
+                        *guard += 1;
                     }
                 })
             })
@@ -71,7 +84,11 @@ fn contended_on(c: &mut Criterion, kind: &str) {
             b.iter(|| {
                 exec.run(&m, |_, m| async move {
                     for _ in 0..OPS {
-                        *m.lock().await += 1;
+                        let mut guard = m.lock().await;
+                        if HELD {
+                            yield_now().await;
+                        }
+                        *guard += 1;
                     }
                 })
             })
@@ -81,7 +98,11 @@ fn contended_on(c: &mut Criterion, kind: &str) {
             b.iter(|| {
                 exec.run(&m, |_, m| async move {
                     for _ in 0..OPS {
-                        *m.lock().await += 1;
+                        let mut guard = m.lock().await;
+                        if HELD {
+                            yield_now().await;
+                        }
+                        *guard += 1;
                     }
                 })
             })
@@ -91,7 +112,11 @@ fn contended_on(c: &mut Criterion, kind: &str) {
             b.iter(|| {
                 exec.run(&m, |_, m| async move {
                     for _ in 0..OPS {
-                        *m.lock().await += 1;
+                        let mut guard = m.lock().await;
+                        if HELD {
+                            yield_now().await;
+                        }
+                        *guard += 1;
                     }
                 })
             })
@@ -101,7 +126,11 @@ fn contended_on(c: &mut Criterion, kind: &str) {
             b.iter(|| {
                 exec.run(&m, |_, m| async move {
                     for _ in 0..OPS {
-                        *m.lock().await += 1;
+                        let mut guard = m.lock().await;
+                        if HELD {
+                            yield_now().await;
+                        }
+                        *guard += 1;
                     }
                 })
             })
@@ -111,8 +140,13 @@ fn contended_on(c: &mut Criterion, kind: &str) {
 }
 
 fn contended(c: &mut Criterion) {
-    contended_on(c, "tokio");
-    contended_on(c, "smol");
+    contended_on::<false>(c, "tokio");
+    contended_on::<false>(c, "smol");
+}
+
+fn held_across_yield(c: &mut Criterion) {
+    contended_on::<true>(c, "tokio");
+    contended_on::<true>(c, "smol");
 }
 
 fn blocking_with(c: &mut Criterion, name: &str, ops: usize) {
@@ -167,6 +201,7 @@ fn diagnostics(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = uncontended::<false>, uncontended::<true>, contended, blocking, diagnostics
+    targets = uncontended::<false>, uncontended::<true>, contended, held_across_yield, blocking,
+        diagnostics
 }
 criterion_main!(benches);

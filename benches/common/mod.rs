@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -194,6 +196,28 @@ pub fn uncontended_name<const MOVED: bool>(name: &str) -> String {
     } else {
         name.to_owned()
     }
+}
+
+/// Returns `Pending` once, waking itself: the task goes to the back of its executor's run
+/// queue. The same on every executor, unlike each runtime's own `yield_now`.
+pub struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// Yields once to the executor (see [`YieldNow`]).
+pub fn yield_now() -> YieldNow {
+    YieldNow(false)
 }
 
 /// The state of a barrier built from a mutex and a condvar, for the condvar workloads: the
