@@ -8,8 +8,9 @@
 //! grown between two identical rounds (a leaked listener, a lost permit or a child signal
 //! left registered would show up as growth or a hang).
 //!
-//! `UNISYNC_CHURN_OPS` sets the operations per round (default 40,000; CI runs it in release
-//! mode; set it to 1000000 or more locally for a longer soak).
+//! `UNISYNC_CHURN_OPS` sets the operations per round (default 40,000; CI runs 1,000,000, in a
+//! debug build so that the crate's debug assertions check it; set it higher, or run it with
+//! `--release`, for a longer soak).
 
 mod common;
 
