@@ -60,6 +60,18 @@ fn contended_on<const HELD: bool>(c: &mut Criterion, kind: &str) {
     } else {
         format!("mutex/contended-{kind}")
     };
+    // One task's work, the same for every contender (their guards are different types).
+    macro_rules! lock_ops {
+        ($m:ident) => {
+            for _ in 0..OPS {
+                let mut guard = $m.lock().await;
+                if HELD {
+                    yield_now().await;
+                }
+                *guard += 1;
+            }
+        };
+    }
     let mut group = c.benchmark_group(&name);
     group.throughput(Throughput::Elements((TASKS * OPS) as u64));
     for workers in worker_counts(&name) {
@@ -67,73 +79,23 @@ fn contended_on<const HELD: bool>(c: &mut Criterion, kind: &str) {
 
         let m = Arc::new(unisync::Mutex::new(0u64));
         group.bench_function(BenchmarkId::new("unisync", workers), |b| {
-            b.iter(|| {
-                exec.run(&m, |_, m| async move {
-                    for _ in 0..OPS {
-                        let mut guard = m.lock().await;
-                        if HELD {
-                            yield_now().await;
-                        }
-                        *guard += 1;
-                    }
-                })
-            })
+            b.iter(|| exec.run(&m, |_, m| async move { lock_ops!(m) }))
         });
         let m = Arc::new(tokio::sync::Mutex::new(0u64));
         group.bench_function(BenchmarkId::new("tokio", workers), |b| {
-            b.iter(|| {
-                exec.run(&m, |_, m| async move {
-                    for _ in 0..OPS {
-                        let mut guard = m.lock().await;
-                        if HELD {
-                            yield_now().await;
-                        }
-                        *guard += 1;
-                    }
-                })
-            })
+            b.iter(|| exec.run(&m, |_, m| async move { lock_ops!(m) }))
         });
         let m = Arc::new(async_lock::Mutex::new(0u64));
         group.bench_function(BenchmarkId::new("async-lock", workers), |b| {
-            b.iter(|| {
-                exec.run(&m, |_, m| async move {
-                    for _ in 0..OPS {
-                        let mut guard = m.lock().await;
-                        if HELD {
-                            yield_now().await;
-                        }
-                        *guard += 1;
-                    }
-                })
-            })
+            b.iter(|| exec.run(&m, |_, m| async move { lock_ops!(m) }))
         });
         let m = Arc::new(futures::lock::Mutex::new(0u64));
         group.bench_function(BenchmarkId::new("futures", workers), |b| {
-            b.iter(|| {
-                exec.run(&m, |_, m| async move {
-                    for _ in 0..OPS {
-                        let mut guard = m.lock().await;
-                        if HELD {
-                            yield_now().await;
-                        }
-                        *guard += 1;
-                    }
-                })
-            })
+            b.iter(|| exec.run(&m, |_, m| async move { lock_ops!(m) }))
         });
         let m = Arc::new(futures_intrusive::sync::Mutex::new(0u64, false));
         group.bench_function(BenchmarkId::new("futures-intrusive", workers), |b| {
-            b.iter(|| {
-                exec.run(&m, |_, m| async move {
-                    for _ in 0..OPS {
-                        let mut guard = m.lock().await;
-                        if HELD {
-                            yield_now().await;
-                        }
-                        *guard += 1;
-                    }
-                })
-            })
+            b.iter(|| exec.run(&m, |_, m| async move { lock_ops!(m) }))
         });
     }
     group.finish();
