@@ -37,14 +37,15 @@ use crate::sync::const_fn;
 /// runs, one locker or several in turn), and nobody who queued after it gets the lock before
 /// it.
 ///
-/// A task that finds the lock taken spins briefly (four short rounds, trying again after
-/// each) before it queues: a holder on another thread usually lets go within that time, and
-/// parking and waking a task costs far more. A spinning task is a barger, so the rules above
-/// hold for it: it cannot take a lock that is being handed to an overtaken waiter. While
-/// others are queued, a task spins only as long as such spins have been taking the lock on
-/// its thread (at least one in two; without the `std` feature, never), so on a
-/// single-threaded executor, or behind a lock held across an `.await`, its tasks soon queue
-/// at once and the spin costs only the first contender.
+/// A task that finds the lock taken spins briefly before it queues, trying again whenever
+/// the lock looks free: for up to 8 µs as long as such spins have been taking the lock on its
+/// thread (at least one in two), and otherwise only while nobody is queued, and for a fraction
+/// of a microsecond. A holder on another thread usually lets go within that time, and parking
+/// and waking a task costs about as much or more. A spinning task is a barger, so the rules
+/// above hold for it: it cannot take a lock that is being handed to an overtaken waiter. On a
+/// single-threaded executor, or behind a lock held across an `.await`, spins fail, so its
+/// tasks soon queue at once and the spin costs only the first contender. Without the `std`
+/// feature a task spins only the short way, and only while nobody is queued.
 ///
 /// # Panics and poisoning
 ///

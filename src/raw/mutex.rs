@@ -25,10 +25,10 @@
 //! the waiter queued behind it, which might then be scheduled first and take the lock ahead
 //! of the older one.
 //!
-//! Before it first queues, a task that finds the lock taken spins a few rounds, retrying (see
-//! `wait::MUTEX_SPIN_ROUNDS`; an rwlock's gate only while `PARKED` is clear): barging, which
-//! the rule allows until a waiter has been overtaken, and then the lock is handed over, so
-//! that no spinning task can take it.
+//! Before it first queues, a task that finds the lock taken spins up to a few microseconds,
+//! retrying (see `wait::MUTEX_SPIN_TIME`; for an rwlock's gate a few rounds, only while
+//! `PARKED` is clear): barging, which the rule allows until a waiter has been overtaken, and
+//! then the lock is handed over, so that no spinning task can take it.
 //!
 //! A woken waiter that finds the lock taken goes back to the *front* of the queue, marked
 //! as overtaken. The unlock that finds such a waiter first in line does not clear `LOCKED`: it
@@ -52,7 +52,7 @@ use core::task::Poll;
 
 use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
 use crate::raw::wait::{
-    cancel, poll_wait, Check, Protocol, Strategy, MUTEX_SPIN_ROUNDS, TASK_SPIN_ROUNDS,
+    cancel, poll_wait, Check, Protocol, Strategy, TaskSpinFor, MUTEX_SPIN_ROUNDS, TASK_SPIN_ROUNDS,
 };
 use crate::sync::{const_fn, Accesses, AtomicUsize, Ordering};
 
@@ -247,7 +247,7 @@ const WAITER_SLOW: usize = 1 << 1;
 const _: () = assert!(WAITER_OVERTAKEN | WAITER_SLOW == (1 << LockWaiter::BITS) - 1);
 
 /// Whether the mutex spins of this thread's tasks have been paying off lately: a task spins
-/// for a mutex that others are queued for only while they have.
+/// for its full time only while they have.
 ///
 /// A spin can only pay off while the holder runs on another thread. On a single-threaded
 /// executor, or behind a lock held across an `.await`, every such spin is wasted: with every
@@ -255,7 +255,8 @@ const _: () = assert!(WAITER_OVERTAKEN | WAITER_SLOW == (1 << LockWaiter::BITS) 
 /// times each took 4.4–4.8 ms instead of 1.8–2.5 (`benches/instructions.rs`, workload
 /// `mutex`, timed whole). A spin that takes the lock earns one credit, up to `MAX`; one that
 /// fails costs one, so spins go on while at least half of them succeed. With no credit left
-/// a task still spins when nobody is queued, and a success then earns credit back.
+/// a task still spins when nobody is queued, but only `MUTEX_SPIN_ROUNDS` rounds (a fraction
+/// of a microsecond), and a success then earns credit back.
 #[cfg(all(feature = "std", not(loom)))]
 mod spin_credit {
     use core::cell::Cell;
@@ -297,9 +298,9 @@ mod spin_credit {
 /// How a task that finds the lock taken spins before it queues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TaskSpin {
-    /// A lock call (`Mutex`, `ReentrantMutex`, a multi-lock): `MUTEX_SPIN_ROUNDS`, whether or
-    /// not others are queued, unless spins for a queued mutex have been failing on this
-    /// thread (`spin_credit`).
+    /// A lock call (`Mutex`, `ReentrantMutex`, a multi-lock): `MUTEX_SPIN_TIME`, whether or
+    /// not others are queued, unless spins have been failing on this thread (`spin_credit`);
+    /// then `MUTEX_SPIN_ROUNDS` while nobody is queued, and no spin while others are.
     Eager,
     /// `TASK_SPIN_ROUNDS`, and only while nobody is queued: an rwlock's gate, whose holder may
     /// be a writer waiting for readers to leave or an upgradable reader, and a condvar
@@ -351,13 +352,19 @@ impl<'a> Protocol<'a> for LockWait<'a> {
         true
     }
 
-    fn task_spin_rounds(&self) -> u32 {
+    fn task_spin(&self) -> TaskSpinFor {
         let alone = self.raw.state.load(Ordering::Relaxed) & PARKED == 0;
         match self.spin {
-            TaskSpin::Eager if alone || spin_credit::has() => MUTEX_SPIN_ROUNDS,
-            TaskSpin::Alone if alone => TASK_SPIN_ROUNDS,
-            _ => 0,
+            TaskSpin::Eager if spin_credit::has() => TaskSpinFor::Time,
+            TaskSpin::Eager if alone => TaskSpinFor::Rounds(MUTEX_SPIN_ROUNDS),
+            TaskSpin::Alone if alone => TaskSpinFor::Rounds(TASK_SPIN_ROUNDS),
+            _ => TaskSpinFor::Rounds(0),
         }
+    }
+
+    #[inline]
+    fn looks_free(&self) -> bool {
+        self.raw.state.load(Ordering::Relaxed) & LOCKED == 0
     }
 
     fn task_spun(&mut self, took: bool) {

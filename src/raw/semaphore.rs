@@ -57,7 +57,9 @@ use core::pin::Pin;
 use core::task::Poll;
 
 use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
-use crate::raw::wait::{cancel, poll_wait, Check, Protocol, Strategy, TASK_SPIN_ROUNDS};
+use crate::raw::wait::{
+    cancel, poll_wait, Check, Protocol, Strategy, TaskSpinFor, TASK_SPIN_ROUNDS,
+};
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
 const CLOSED: usize = 1;
@@ -455,12 +457,12 @@ impl<'a> Protocol<'a> for AcquireWait<'a> {
     }
 
     #[inline]
-    fn task_spin_rounds(&self) -> u32 {
+    fn task_spin(&self) -> TaskSpinFor {
         // Only while nobody is queued (permits go to them first) and the semaphore is open.
         if self.raw.state.load(Ordering::Relaxed) & (PARKED | CLOSED) == 0 {
-            TASK_SPIN_ROUNDS
+            TaskSpinFor::Rounds(TASK_SPIN_ROUNDS)
         } else {
-            0
+            TaskSpinFor::Rounds(0)
         }
     }
 

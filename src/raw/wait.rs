@@ -50,8 +50,8 @@ use std::time::{Duration, Instant};
 /// How a wait parks: by registering a waker, or by blocking the thread.
 pub(crate) trait Strategy {
     /// Whether this strategy blocks a thread. A thread retries briefly before it parks (see
-    /// [`SPINS`]); a task only spins a few rounds (see [`TASK_SPIN_ROUNDS`] and
-    /// [`MUTEX_SPIN_ROUNDS`]): longer would hold up its executor.
+    /// [`SPINS`]); a task only spins a few rounds or microseconds (see [`TASK_SPIN_ROUNDS`]
+    /// and [`MUTEX_SPIN_TIME`]): longer would hold up its executor.
     fn is_blocking(&self) -> bool;
 
     /// Whether a blocking wait's deadline has passed. Its retries before parking stop then:
@@ -274,17 +274,23 @@ pub(crate) trait Protocol<'q> {
         false
     }
 
-    /// How many rounds a task should spin, retrying [`attempt`](Self::attempt), before it
-    /// first queues; 0 for none. Worth it only for locks and permits, whose holder is most
-    /// likely running and about to let go: [`TASK_SPIN_ROUNDS`] while the state word says that
-    /// nobody is queued, or [`MUTEX_SPIN_ROUNDS`] for a mutex, queued waiters or not while its
-    /// thread's spins have been paying off.
-    fn task_spin_rounds(&self) -> u32 {
-        0
+    /// How long a task should spin, retrying [`attempt`](Self::attempt), before it first
+    /// queues. Worth it only for locks and permits, whose holder is most likely running and
+    /// about to let go: [`TASK_SPIN_ROUNDS`] while the state word says that nobody is queued,
+    /// or, for a mutex, [`MUTEX_SPIN_TIME`], queued waiters or not, while its thread's spins
+    /// have been paying off.
+    fn task_spin(&self) -> TaskSpinFor {
+        TaskSpinFor::Rounds(0)
     }
 
-    /// After a task's spin of [`task_spin_rounds`](Self::task_spin_rounds) rounds (more than
-    /// 0): whether it took what it waits for.
+    /// For a [timed](TaskSpinFor::Time) spin: whether [`attempt`](Self::attempt) may succeed,
+    /// from a load that writes nothing, so that a spinning task leaves the state word's cache
+    /// line with its holder until it is worth a try.
+    fn looks_free(&self) -> bool {
+        true
+    }
+
+    /// After a task's spin (one that was not `Rounds(0)`): whether it took what it waits for.
     fn task_spun(&mut self, _took: bool) {}
 
     /// For a queued wait polled again before its wake-up has come: whether the release it
@@ -375,9 +381,14 @@ where
                     true if p.spins() => spin(|| p.attempt(), || strategy.past_deadline()),
                     true => None,
                     false => {
-                        let rounds = p.task_spin_rounds();
-                        let out = spin_briefly(rounds, || p.attempt());
-                        if rounds > 0 {
+                        let spin = p.task_spin();
+                        let out = match spin {
+                            TaskSpinFor::Rounds(rounds) => spin_briefly(rounds, || p.attempt()),
+                            TaskSpinFor::Time => {
+                                spin_timed(|| if p.looks_free() { p.attempt() } else { None })
+                            }
+                        };
+                        if spin != TaskSpinFor::Rounds(0) {
                             #[cfg(all(test, not(loom)))]
                             crate::raw::queue::stats::task_spun();
                             p.task_spun(out.is_some());
@@ -651,23 +662,108 @@ fn spin<T>(
 /// µs with it.
 pub(crate) const TASK_SPIN_ROUNDS: u32 = if cfg!(loom) { 0 } else { 3 };
 
-/// How many rounds a task that wants a mutex spins before it first queues (2 to 16
-/// `spin_loop` hints, 30 in all, an attempt after each): while nobody is queued, and while
-/// others are, as long as such spins have been taking the lock on this thread (the mutex's
-/// `spin_credit`).
+/// How long a task spins before it first queues, retrying after each round of `spin_loop`
+/// hints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TaskSpinFor {
+    /// The `r`th round of `2^r` hints, for `r` up to this (none for 0).
+    Rounds(u32),
+    /// Rounds of up to [`TIMED_SPIN_HINTS`] hints until [`MUTEX_SPIN_TIME`] has passed,
+    /// retrying only when [`Protocol::looks_free`]; [`MUTEX_SPIN_ROUNDS`] rounds where there is
+    /// no clock to read.
+    Time,
+}
+
+/// How long a task that wants a mutex spins before it first queues: while nobody is queued,
+/// and while others are, as long as such spins have been taking the lock on this thread (the
+/// mutex's `spin_credit`).
 ///
 /// An unlock frees the lock for whoever gets there first and wakes one queued waiter, and
 /// until that waiter has run it wakes nobody else (the mutex's fairness rule). A running task
 /// that queued as soon as anyone else was then lost the lock to that woken waiter and had to
 /// be woken again itself: on smol, whose wake-ups go to whichever worker is idle, 64 tasks
 /// taking a mutex 100 times each on 2 workers parked 20–23 times per 1,000 locks, and 0.5–1.5
-/// times with this spin (170 µs an iteration against 92–123). The rwlock's writers and a
-/// condvar waiter's relock keep [`TASK_SPIN_ROUNDS`]: a writer often holds the gate while it
-/// waits for readers to leave, which no spin outlasts (spinning there too made the read-heavy
-/// groups 5 % slower), and a `notify_all` sends every waiter to the mutex at once (the
-/// condvar benches, bimodal with and without the spin, showed no gain from it). What a spin
-/// that fails costs the task's thread: 30 hints, 0.75 µs on the machine the benches name.
+/// times with a spin (170 µs an iteration against 92–123).
+///
+/// The spin is bounded by time, not by a count of hints, because what it has to outlast is a
+/// holder's run of lock calls on another worker, and a `spin_loop` hint's length varies more
+/// than tenfold between processors (25 ns on the AMD machine of BENCHMARKS.md, 7 ns on the
+/// Intel one). On the Intel machine, 30 hints (0.2 µs) left the contended mutex on smol at
+/// 1.5–2.4 times futures-intrusive's time; spins of 6, 8 and 16 µs all put it at 0.43–0.85.
+/// That is about what parking a task and waking it again through its executor costs, which a
+/// spin must not exceed by much: a spin that fails holds the task's worker thread for all of
+/// it, so spinning stops while spins fail on this thread (the credit), and a spin while
+/// nobody is queued and the credit is spent is [`MUTEX_SPIN_ROUNDS`] rounds.
+#[cfg_attr(
+    not(all(
+        feature = "std",
+        not(loom),
+        not(all(target_family = "wasm", target_os = "unknown"))
+    )),
+    allow(dead_code)
+)]
+pub(crate) const MUTEX_SPIN_TIME: core::time::Duration = core::time::Duration::from_micros(8);
+
+/// The most hints between two looks at the state word in a timed spin: a look costs a load
+/// and a read of the clock, and the lock may be free again within a few dozen hints.
+#[cfg_attr(
+    not(all(
+        feature = "std",
+        not(loom),
+        not(all(target_family = "wasm", target_os = "unknown"))
+    )),
+    allow(dead_code)
+)]
+const TIMED_SPIN_HINTS: u32 = 32;
+
+/// How many rounds a task spins for a mutex (2 to 16 `spin_loop` hints, 30 in all, an attempt
+/// after each) where it cannot spin for [`MUTEX_SPIN_TIME`]: without the `std` feature or a
+/// clock, and, with no spin credit left on its thread, while nobody is queued (where a
+/// success earns the credit back). The rwlock's writers and a condvar waiter's relock keep
+/// [`TASK_SPIN_ROUNDS`]: a writer often holds the gate while it waits for readers to leave,
+/// which no spin outlasts (spinning there too made the read-heavy groups 5 % slower), and a
+/// `notify_all` sends every waiter to the mutex at once (the condvar benches, bimodal with
+/// and without the spin, showed no gain from it).
 pub(crate) const MUTEX_SPIN_ROUNDS: u32 = if cfg!(loom) { 0 } else { 4 };
+
+/// Retries `attempt` for up to [`MUTEX_SPIN_TIME`], after rounds of 2, 4, … hints, then
+/// [`TIMED_SPIN_HINTS`] at a time.
+#[cfg(all(
+    feature = "std",
+    not(loom),
+    not(all(target_family = "wasm", target_os = "unknown"))
+))]
+#[inline]
+fn spin_timed<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
+    // The clock is read only once the first round has failed: a lock freed within it (the
+    // common case) costs no clock read.
+    let mut start = None;
+    let mut hints = 2;
+    loop {
+        for _ in 0..hints {
+            core::hint::spin_loop();
+        }
+        if let Some(out) = attempt() {
+            return Some(out);
+        }
+        let start = *start.get_or_insert_with(Instant::now);
+        if start.elapsed() >= MUTEX_SPIN_TIME {
+            return None;
+        }
+        hints = (hints * 2).min(TIMED_SPIN_HINTS);
+    }
+}
+
+/// Without a clock (no `std`, loom, or WebAssembly without an OS), a count of hints.
+#[cfg(not(all(
+    feature = "std",
+    not(loom),
+    not(all(target_family = "wasm", target_os = "unknown"))
+)))]
+#[inline]
+fn spin_timed<T>(attempt: impl FnMut() -> Option<T>) -> Option<T> {
+    spin_briefly(MUTEX_SPIN_ROUNDS, attempt)
+}
 
 /// Retries `attempt` after each of `rounds` rounds of busy spinning, the `r`th of `2^r` hints.
 #[inline]
