@@ -813,6 +813,7 @@ pub(crate) mod stats {
         static RETRIES: Cell<usize> = const { Cell::new(0) };
         static CLOCK_READS: Cell<usize> = const { Cell::new(0) };
         static TASK_SPINS: Cell<usize> = const { Cell::new(0) };
+        static TIMED_TASK_SPINS: Cell<usize> = const { Cell::new(0) };
     }
 
     pub(super) fn locked() {
@@ -845,15 +846,24 @@ pub(crate) mod stats {
         RETRIES.with(Cell::get)
     }
 
-    /// Counts one spin of a task before it queues.
-    pub(crate) fn task_spun() {
+    /// Counts one spin of a task before it queues; `timed`: one bounded by time.
+    pub(crate) fn task_spun(timed: bool) {
         TASK_SPINS.with(|c| c.set(c.get() + 1));
+        if timed {
+            TIMED_TASK_SPINS.with(|c| c.set(c.get() + 1));
+        }
     }
 
     /// How many times tasks on this thread have spun before queueing.
     #[cfg(feature = "std")]
     pub(crate) fn task_spins() -> usize {
         TASK_SPINS.with(Cell::get)
+    }
+
+    /// How many of [`task_spins`] were bounded by time (a mutex's spin with credit left).
+    #[cfg(feature = "std")]
+    pub(crate) fn timed_task_spins() -> usize {
+        TIMED_TASK_SPINS.with(Cell::get)
     }
 
     /// Counts one reading of the clock that fixes a blocking wait's deadline.

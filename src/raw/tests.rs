@@ -439,6 +439,7 @@ fn a_task_stops_spinning_for_a_queued_mutex_once_its_spins_keep_failing() {
         let m = Mutex::new(0);
         let held = m.try_lock().unwrap();
         let mut waits: alloc::vec::Vec<_> = (0..40).map(|_| Box::pin(m.lock())).collect();
+        let timed_before = stats::timed_task_spins();
         let spun: alloc::vec::Vec<usize> = waits
             .iter_mut()
             .map(|wait| {
@@ -448,6 +449,12 @@ fn a_task_stops_spinning_for_a_queued_mutex_once_its_spins_keep_failing() {
             })
             .collect();
         assert_eq!(spun[0], 1, "the first finds nobody queued and spins");
+        let timed = stats::timed_task_spins() - timed_before;
+        assert_eq!(
+            timed,
+            spun.iter().sum::<usize>(),
+            "with credit left, every spin is the timed one"
+        );
         assert_eq!(
             spun[1], 1,
             "a fresh thread's task spins though others are queued"
@@ -461,6 +468,21 @@ fn a_task_stops_spinning_for_a_queued_mutex_once_its_spins_keep_failing() {
         for wait in &mut waits {
             assert!(poll(wait.as_mut(), &waker).is_ready());
         }
+        drop(waits);
+        // With the credit spent, a task still spins (the short way) while nobody is queued,
+        // so that a success can earn the credit back.
+        let held = m.try_lock().unwrap();
+        let mut alone = Box::pin(m.lock());
+        let (before, timed_before) = (stats::task_spins(), stats::timed_task_spins());
+        assert!(poll(alone.as_mut(), &waker).is_pending());
+        assert_eq!(stats::task_spins() - before, 1, "nobody queued: it spins");
+        assert_eq!(
+            stats::timed_task_spins(),
+            timed_before,
+            "without credit, the short way"
+        );
+        drop(held);
+        assert!(poll(alone.as_mut(), &waker).is_ready());
     })
     .join()
     .unwrap();

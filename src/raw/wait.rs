@@ -390,7 +390,7 @@ where
                         };
                         if spin != TaskSpinFor::Rounds(0) {
                             #[cfg(all(test, not(loom)))]
-                            crate::raw::queue::stats::task_spun();
+                            crate::raw::queue::stats::task_spun(spin == TaskSpinFor::Time);
                             p.task_spun(out.is_some());
                         }
                         out
@@ -687,13 +687,14 @@ pub(crate) enum TaskSpinFor {
 ///
 /// The spin is bounded by time, not by a count of hints, because what it has to outlast is a
 /// holder's run of lock calls on another worker, and a `spin_loop` hint's length varies more
-/// than tenfold between processors (25 ns on the AMD machine of BENCHMARKS.md, 7 ns on the
-/// Intel one). On the Intel machine, 30 hints (0.2 µs) left the contended mutex on smol at
-/// 1.5–2.4 times futures-intrusive's time; spins of 6, 8 and 16 µs all put it at 0.43–0.85.
-/// That is about what parking a task and waking it again through its executor costs, which a
-/// spin must not exceed by much: a spin that fails holds the task's worker thread for all of
-/// it, so spinning stops while spins fail on this thread (the credit), and a spin while
-/// nobody is queued and the credit is spent is [`MUTEX_SPIN_ROUNDS`] rounds.
+/// than threefold between the two machines of BENCHMARKS.md (25 ns on the AMD one, 7 ns on the
+/// Intel one), and more between others. On the Intel machine, 30 hints (0.2 µs) left the
+/// contended mutex on smol at 1.5–2.4 times futures-intrusive's time in most runs; spins of
+/// 6, 8 and 16 µs put it at 0.43–0.85, 16 µs no better than 8. The bound is kept
+/// near the low end of that because a spin that fails holds the task's worker thread for all
+/// of it: spinning stops while spins fail on this thread (the credit), and a spin while
+/// nobody is queued and the credit is spent is [`MUTEX_SPIN_ROUNDS`] rounds. Where nearly
+/// every spin fails (a lock held across a yield) the time was level with the 30 hints'.
 #[cfg_attr(
     not(all(
         feature = "std",
