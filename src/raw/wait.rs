@@ -668,9 +668,8 @@ pub(crate) const TASK_SPIN_ROUNDS: u32 = if cfg!(loom) { 0 } else { 3 };
 pub(crate) enum TaskSpinFor {
     /// The `r`th round of `2^r` hints, for `r` up to this (none for 0).
     Rounds(u32),
-    /// Rounds of up to [`TIMED_SPIN_HINTS`] hints until [`MUTEX_SPIN_TIME`] has passed,
-    /// retrying only when [`Protocol::looks_free`]; [`MUTEX_SPIN_ROUNDS`] rounds where there is
-    /// no clock to read.
+    /// Rounds of up to 32 hints until [`MUTEX_SPIN_TIME`] has passed, retrying only when
+    /// [`Protocol::looks_free`]; [`MUTEX_SPIN_ROUNDS`] rounds where there is no clock to read.
     Time,
 }
 
@@ -705,18 +704,6 @@ pub(crate) enum TaskSpinFor {
 )]
 pub(crate) const MUTEX_SPIN_TIME: core::time::Duration = core::time::Duration::from_micros(8);
 
-/// The most hints between two looks at the state word in a timed spin: a look costs a load
-/// and a read of the clock, and the lock may be free again within a few dozen hints.
-#[cfg_attr(
-    not(all(
-        feature = "std",
-        not(loom),
-        not(all(target_family = "wasm", target_os = "unknown"))
-    )),
-    allow(dead_code)
-)]
-const TIMED_SPIN_HINTS: u32 = 32;
-
 /// How many rounds a task spins for a mutex (2 to 16 `spin_loop` hints, 30 in all, an attempt
 /// after each) where it cannot spin for [`MUTEX_SPIN_TIME`]: without the `std` feature or a
 /// clock, and, with no spin credit left on its thread, while nobody is queued (where a
@@ -728,7 +715,7 @@ const TIMED_SPIN_HINTS: u32 = 32;
 pub(crate) const MUTEX_SPIN_ROUNDS: u32 = if cfg!(loom) { 0 } else { 4 };
 
 /// Retries `attempt` for up to [`MUTEX_SPIN_TIME`], after rounds of 2, 4, … hints, then
-/// [`TIMED_SPIN_HINTS`] at a time.
+/// `MAX_HINTS` at a time.
 #[cfg(all(
     feature = "std",
     not(loom),
@@ -736,6 +723,9 @@ pub(crate) const MUTEX_SPIN_ROUNDS: u32 = if cfg!(loom) { 0 } else { 4 };
 ))]
 #[inline]
 fn spin_timed<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
+    // A look costs a load and a read of the clock, and the lock may be free again within a
+    // few dozen hints.
+    const MAX_HINTS: u32 = 32;
     // The clock is read only once the first round has failed: a lock freed within it (the
     // common case) costs no clock read.
     let mut start = None;
@@ -751,7 +741,7 @@ fn spin_timed<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
         if start.elapsed() >= MUTEX_SPIN_TIME {
             return None;
         }
-        hints = (hints * 2).min(TIMED_SPIN_HINTS);
+        hints = (hints * 2).min(MAX_HINTS);
     }
 }
 
