@@ -39,8 +39,8 @@ use crate::sync::const_fn;
 ///
 /// A task that finds the lock taken spins briefly before it queues, trying again whenever
 /// the lock looks free: for up to 8 µs as long as such spins have been taking the lock on its
-/// thread (at least one in two), and otherwise only while nobody is queued, and for a fraction
-/// of a microsecond. A holder on another thread usually lets go within that time, and parking
+/// thread (at least one in two), and otherwise for a fraction of a microsecond, only while
+/// nobody is queued. A holder on another thread usually lets go within that time, and parking
 /// and waking a task costs about as much or more. A spinning task is a barger, so the rules
 /// above hold for it: it cannot take a lock that is being handed to an overtaken waiter. On a
 /// single-threaded executor, or behind a lock held across an `.await`, spins fail, so its
