@@ -379,9 +379,11 @@ impl fmt::Debug for Barrier {
 /// # Examples
 ///
 /// ```
+/// # futures::executor::block_on(async {
 /// let barrier = unisync::Barrier::new(1);
-/// let result = barrier.wait_blocking().unwrap();
+/// let result = barrier.wait().await.unwrap();
 /// assert!(result.is_leader());
+/// # });
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BarrierWaitResult {
@@ -397,8 +399,10 @@ impl BarrierWaitResult {
     /// # Examples
     ///
     /// ```
+    /// # futures::executor::block_on(async {
     /// let barrier = unisync::Barrier::new(1);
-    /// assert!(barrier.wait_blocking().unwrap().is_leader());
+    /// assert!(barrier.wait().await.unwrap().is_leader());
+    /// # });
     /// ```
     pub fn is_leader(&self) -> bool {
         self.index == 0
@@ -411,8 +415,10 @@ impl BarrierWaitResult {
     /// # Examples
     ///
     /// ```
+    /// # futures::executor::block_on(async {
     /// let barrier = unisync::Barrier::new(1);
-    /// assert_eq!(barrier.wait_blocking().unwrap().index(), 0);
+    /// assert_eq!(barrier.wait().await.unwrap().index(), 0);
+    /// # });
     /// ```
     pub fn index(&self) -> usize {
         self.index
@@ -525,6 +531,7 @@ impl std::error::Error for BarrierError {}
 /// # Examples
 ///
 /// ```
+/// # #[cfg(feature = "std")] {
 /// use std::time::Duration;
 /// use unisync::{Barrier, BarrierTimeoutError};
 ///
@@ -532,6 +539,7 @@ impl std::error::Error for BarrierError {}
 /// barrier.abort();
 /// let err = barrier.wait_blocking_timeout(Duration::from_millis(1)).unwrap_err();
 /// assert_eq!(err, BarrierTimeoutError::Broken);
+/// # }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BarrierTimeoutError {

@@ -49,6 +49,7 @@ use crate::sync::const_fn;
 /// # Examples
 ///
 /// ```
+/// # #[cfg(feature = "std")] {
 /// use std::sync::Arc;
 /// use unisync::{Condvar, Mutex};
 ///
@@ -68,6 +69,7 @@ use crate::sync::const_fn;
 /// # drop(guard);
 /// # handle.join().unwrap();
 /// # });
+/// # }
 /// ```
 pub struct Condvar {
     raw: RawCondvar,
@@ -131,6 +133,7 @@ impl Condvar {
     /// # Examples
     ///
     /// ```
+    /// # #[cfg(feature = "std")] {
     /// use std::sync::Arc;
     /// use unisync::{Condvar, Mutex};
     ///
@@ -150,6 +153,7 @@ impl Condvar {
     /// }
     /// assert_eq!(*guard, 7);
     /// # });
+    /// # }
     /// ```
     #[track_caller]
     pub fn wait<G: CondvarGuard>(&self, guard: G) -> CondvarWait<'_, G> {
@@ -179,6 +183,7 @@ impl Condvar {
     /// # Examples
     ///
     /// ```
+    /// # #[cfg(feature = "std")] {
     /// use std::sync::Arc;
     /// use unisync::{Condvar, Mutex};
     ///
@@ -195,6 +200,7 @@ impl Condvar {
     /// let mut guard = cv.wait_while(items.lock().await, |items| items.is_empty()).await;
     /// assert_eq!(guard.pop(), Some(1));
     /// # });
+    /// # }
     /// ```
     #[track_caller]
     pub fn wait_while<G, F>(&self, guard: G, condition: F) -> WaitWhile<'_, G, F>
@@ -218,6 +224,7 @@ impl Condvar {
     /// # Examples
     ///
     /// ```
+    /// # #[cfg(feature = "std")] {
     /// use std::sync::Arc;
     /// use unisync::{Condvar, Mutex};
     ///
@@ -232,6 +239,7 @@ impl Condvar {
     /// *done.lock_blocking() = true;
     /// cv.notify_one();
     /// waiter.join().unwrap();
+    /// # }
     /// ```
     #[inline]
     pub fn notify_one(&self) {
@@ -250,6 +258,7 @@ impl Condvar {
     /// # Examples
     ///
     /// ```
+    /// # #[cfg(feature = "std")] {
     /// use std::sync::Arc;
     /// use unisync::{Condvar, Mutex};
     ///
@@ -276,6 +285,7 @@ impl Condvar {
     ///     w.join().unwrap();
     /// }
     /// assert_eq!(*jobs.lock_blocking(), 0);
+    /// # }
     /// ```
     #[inline]
     pub fn notify_many(&self, n: usize) {
@@ -287,6 +297,7 @@ impl Condvar {
     /// # Examples
     ///
     /// ```
+    /// # #[cfg(feature = "std")] {
     /// use std::sync::Arc;
     /// use unisync::{Condvar, Mutex};
     ///
@@ -307,6 +318,7 @@ impl Condvar {
     /// for w in waiters {
     ///     w.join().unwrap();
     /// }
+    /// # }
     /// ```
     #[inline]
     pub fn notify_all(&self) {
@@ -562,6 +574,7 @@ impl fmt::Debug for Condvar {
 /// # Examples
 ///
 /// ```
+/// # #[cfg(feature = "std")] {
 /// use std::time::Duration;
 /// use unisync::{Condvar, Mutex, WaitTimeoutResult};
 ///
@@ -569,6 +582,7 @@ impl fmt::Debug for Condvar {
 /// let cv = Condvar::new();
 /// let result: WaitTimeoutResult = cv.wait_blocking_timeout(mutex.lock_blocking(), Duration::ZERO).1;
 /// assert!(result.timed_out());
+/// # }
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WaitTimeoutResult(bool);
@@ -579,6 +593,7 @@ impl WaitTimeoutResult {
     /// # Examples
     ///
     /// ```
+    /// # #[cfg(feature = "std")] {
     /// use std::time::Duration;
     /// use unisync::{Condvar, Mutex};
     ///
@@ -588,6 +603,7 @@ impl WaitTimeoutResult {
     /// let (_guard, result) =
     ///     cv.wait_while_blocking_timeout(mutex.lock_blocking(), Duration::ZERO, |v| !*v);
     /// assert!(!result.timed_out());
+    /// # }
     /// ```
     pub fn timed_out(&self) -> bool {
         self.0
@@ -628,6 +644,7 @@ mod sealed {
 /// # Examples
 ///
 /// ```
+/// # #[cfg(feature = "std")] {
 /// use unisync::{Condvar, CondvarGuard, Mutex};
 ///
 /// fn wake_when_positive<G: CondvarGuard<Target = i32>>(cv: &Condvar, guard: G) -> G {
@@ -636,6 +653,7 @@ mod sealed {
 ///
 /// let (value, cv) = (Mutex::new(1), Condvar::new());
 /// assert_eq!(*wake_when_positive(&cv, value.lock_blocking()), 1);
+/// # }
 /// ```
 pub trait CondvarGuard: sealed::Sealed {}
 
@@ -830,6 +848,7 @@ pin_project! {
     /// # Examples
     ///
     /// ```
+    /// # #[cfg(feature = "std")] {
     /// use std::sync::Arc;
     /// use unisync::{futures::CondvarWait, Condvar, Mutex, MutexGuard};
     ///
@@ -846,6 +865,7 @@ pin_project! {
     ///     guard = wait.await;
     /// }
     /// # });
+    /// # }
     /// ```
     #[must_use = "futures do nothing unless awaited or polled"]
     #[project(!Unpin)]

@@ -53,6 +53,7 @@ use crate::sync::const_fn;
 /// # Examples
 ///
 /// ```
+/// # #[cfg(feature = "std")] {
 /// use std::sync::Arc;
 /// use unisync::Event;
 ///
@@ -66,6 +67,7 @@ use crate::sync::const_fn;
 /// ready.wait().await; // already set: completes at once
 /// # });
 /// worker.join().unwrap();
+/// # }
 /// ```
 pub struct Event {
     raw: RawFlag,

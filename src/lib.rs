@@ -126,6 +126,7 @@
 //! And with a plain thread, through the blocking forms:
 //!
 //! ```rust
+//! # #[cfg(feature = "std")] {
 //! use std::time::Duration;
 //! use unisync::ShutdownSignal;
 //!
@@ -141,6 +142,7 @@
 //! shutdown.trigger();
 //! assert!(shutdown.drained_blocking_timeout(Duration::from_secs(5)));
 //! worker.join().unwrap();
+//! # }
 //! ```
 //!
 //! # Timeouts and cancellation
@@ -734,7 +736,8 @@ pub struct RwLockCompileFailTests;
 #[cfg(doctest)]
 pub struct CompileFailTests;
 
-/// The code blocks of `README.md`, compiled and run as doctests.
-#[cfg(doctest)]
+/// The code blocks of `README.md`, compiled and run as doctests (several use the blocking
+/// forms, which need `std`).
+#[cfg(all(doctest, feature = "std"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -1324,6 +1324,7 @@ impl std::error::Error for TryAcquireError {}
 /// # Examples
 ///
 /// ```
+/// # #[cfg(feature = "std")] {
 /// use std::time::Duration;
 /// use unisync::{AcquireTimeoutError, Semaphore};
 ///
@@ -1331,6 +1332,7 @@ impl std::error::Error for TryAcquireError {}
 /// sem.close();
 /// let err = sem.acquire_blocking_timeout(Duration::from_millis(1)).unwrap_err();
 /// assert_eq!(err, AcquireTimeoutError::Closed);
+/// # }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AcquireTimeoutError {

@@ -35,6 +35,7 @@ use crate::raw::wait::Strategy;
 /// # Examples
 ///
 /// ```
+/// # #[cfg(feature = "std")] {
 /// use unisync::WaitGroup;
 ///
 /// let group = WaitGroup::new();
@@ -47,6 +48,7 @@ use crate::raw::wait::Strategy;
 /// }
 /// group.wait_blocking();
 /// assert_eq!(group.count(), 0);
+/// # }
 /// ```
 #[derive(Clone)]
 pub struct WaitGroup {

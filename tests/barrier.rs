@@ -1,5 +1,7 @@
 //! Tests of `Barrier`: trips, leaders and indices, reuse, abort and reset, withdrawal,
 //! cancellation and mixed tasks and threads.
+// Uses the blocking forms, which need the `std` feature.
+#![cfg(feature = "std")]
 
 mod common;
 

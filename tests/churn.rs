@@ -11,6 +11,8 @@
 //! `UNISYNC_CHURN_OPS` sets the operations per round (default 40,000; CI runs 1,000,000, in a
 //! debug build so that the crate's debug assertions check it; set it higher, or run it with
 //! `--release`, for a longer soak).
+// Uses the blocking forms, which need the `std` feature.
+#![cfg(feature = "std")]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! Tests of `Condvar`: poll-level protocol tests, cancellation, blocking waits, and tasks and
 //! threads sharing one condvar.
+// Uses the blocking forms, which need the `std` feature.
+#![cfg(feature = "std")]
 
 mod common;
 

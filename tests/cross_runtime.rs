@@ -1,5 +1,7 @@
 //! One `Semaphore` and one `Mutex` shared at the same time by tokio tasks, async-std tasks,
 //! smol tasks and plain threads.
+// Uses the blocking forms, which need the `std` feature.
+#![cfg(feature = "std")]
 
 mod common;
 

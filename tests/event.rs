@@ -1,5 +1,7 @@
 //! Tests of `Event`: poll-level wake-ups, the set/clear race, timeouts, many waiters,
 //! cancellation and mixed executors.
+// Uses the blocking forms, which need the `std` feature.
+#![cfg(feature = "std")]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! `lock_all` and its forms: guards in the caller's order, all or nothing on cancellation,
 //! timeout and failed `try`, duplicate members, and opposite naming orders under load that
 //! must never deadlock.
+// Uses the blocking forms, which need the `std` feature.
+#![cfg(feature = "std")]
 
 mod common;
 

@@ -1,4 +1,6 @@
 //! Poll-level tests of `Mutex`: the wait protocol, guards, `?Sized` values, panics, fairness.
+// Uses the blocking forms, which need the `std` feature.
+#![cfg(feature = "std")]
 
 mod common;
 

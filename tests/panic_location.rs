@@ -1,5 +1,7 @@
 //! Every documented panic of a public function is reported at the caller's line, not inside
 //! the crate (the functions carry `#[track_caller]`, and so does whatever they delegate to).
+// Uses the blocking forms, which need the `std` feature.
+#![cfg(feature = "std")]
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex as StdMutex};

@@ -1,5 +1,7 @@
 //! A panic while holding a guard releases it, and the primitive stays usable: no poisoning,
 //! the next holder sees the value as the panicking code left it, and a queued waiter is woken.
+// Uses the blocking forms, which need the `std` feature.
+#![cfg(feature = "std")]
 
 mod common;
 

@@ -2,6 +2,8 @@
 //! unlock or a downgrade: the rest of the step still runs (locks taken are released, the
 //! diagnostics forget the wait), the lock stays usable and no wake-up is lost. Every test runs its body under a deadlock guard, so a hang
 //! shows as a failure.
+// Uses the blocking forms, which need the `std` feature.
+#![cfg(feature = "std")]
 
 mod common;
 

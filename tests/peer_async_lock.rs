@@ -3,6 +3,8 @@
 //!
 //! async-lock's `*_arc` methods are unisync's `*_owned` ones, and its `set_size` has no
 //! counterpart here: growing is `add_permits`, shrinking is forgetting a held permit.
+// Uses the blocking forms, which need the `std` feature.
+#![cfg(feature = "std")]
 
 mod common;
 

@@ -18,6 +18,8 @@
 //! poll), `WaitQueue::close`, and whatever relies on a `wake` with nobody waiting being stored
 //! for a later waiter (a `Condvar` notification with nobody waiting is lost, as documented).
 //! No assertion depends on wall-clock time.
+// Uses the blocking forms, which need the `std` feature.
+#![cfg(feature = "std")]
 
 mod common;
 

@@ -7,6 +7,8 @@
 //! `wait_for(pred)` is `wait_while(!pred)`. Where Python sleeps to let threads settle, these
 //! tests wait for a state they can observe (a counter, `n_waiting`), with a generous deadline
 //! that only catches hangs.
+// Uses the blocking forms, which need the `std` feature.
+#![cfg(feature = "std")]
 
 mod common;
 

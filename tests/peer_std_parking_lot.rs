@@ -19,6 +19,8 @@
 //! Where the originals sleep to let threads settle, these tests wait for a state they can
 //! observe, with a deadline ([`common::HANG`]) that only catches hangs; no test bounds how long
 //! anything takes.
+// Uses the blocking forms, which need the `std` feature.
+#![cfg(feature = "std")]
 
 mod common;
 

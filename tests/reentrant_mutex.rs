@@ -1,5 +1,7 @@
 //! `ReentrantMutex`: reentrancy depth, release by the outermost guard only, other threads
 //! waiting, timeouts and `try_lock`, and exclusion under contention.
+// Uses the blocking forms, which need the `std` feature.
+#![cfg(feature = "std")]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! Tests for `RwLock`: exclusion, try/upgrade/downgrade semantics, timeouts, cancellation and
 //! fairness.
+// Uses the blocking forms, which need the `std` feature.
+#![cfg(feature = "std")]
 
 mod common;
 

@@ -1,4 +1,6 @@
 //! Poll-level tests of `Semaphore`: permits, errors, closing, limits and weighted fairness.
+// Uses the blocking forms, which need the `std` feature.
+#![cfg(feature = "std")]
 
 mod common;
 

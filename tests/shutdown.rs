@@ -2,6 +2,8 @@
 //! tree of children (ported from the ideas of tokio-util's `CancellationToken` tests), drop
 //! orders, draining, timeouts, deep chains on a small stack, panics, and one signal shared by
 //! tokio tasks, smol tasks and plain threads.
+// Uses the blocking forms, which need the `std` feature.
+#![cfg(feature = "std")]
 
 mod common;
 

@@ -1,4 +1,6 @@
 //! Sizes of the primitives and the heap allocations of their paths, counted per thread.
+// Uses the blocking forms, which need the `std` feature.
+#![cfg(feature = "std")]
 
 mod common;
 

@@ -14,6 +14,8 @@
 //!
 //! `UNISYNC_STRESS_SCALE` multiplies the rounds of every storm (default 1; tests/stress_signals.rs
 //! reads it too; set it to 20 or more in release mode for a longer soak).
+// Uses the blocking forms, which need the `std` feature.
+#![cfg(feature = "std")]
 
 mod common;
 

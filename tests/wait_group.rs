@@ -1,6 +1,8 @@
 //! Tests of `WaitGroup`: poll-level wake-ups, reuse after zero, the "zero at some moment"
 //! rule, timeouts, tokens dropped by panics, and tokens held by tokio tasks, smol tasks and
 //! plain threads at once.
+// Uses the blocking forms, which need the `std` feature.
+#![cfg(feature = "std")]
 
 mod common;
 
