@@ -213,7 +213,12 @@
 //!   waiters) is still woken, but the release goes no further: waiters behind that batch are
 //!   not woken, and what it was handing out to them (the permits of an `add_permits`, say) is
 //!   lost. A second waker of that batch that panics aborts the process. With `std`, every
-//!   waiter is woken and the first panic is resumed afterwards.
+//!   waiter is woken and the first panic is resumed afterwards. Nor can the crate tell,
+//!   without `std`, that a thread is unwinding: a semaphore permit dropped during a panic
+//!   into a semaphore that [`Semaphore::add_permits`] has filled to
+//!   [`Semaphore::MAX_PERMITS`] panics again, which aborts, where with `std` its permits
+//!   that do not fit are dropped. And a [`ShutdownSignal`]'s trigger fires a chain of
+//!   children recursively, so its stack grows with the chain's depth (see "Stack" there).
 //! - `diagnostics` (off; implies `std`): records where and since when each [`Mutex`], each
 //!   [`RwLock`]'s writer and each [`ReentrantMutex`] is held (`Mutex::holder`, shown by
 //!   `Debug`), reports waits that

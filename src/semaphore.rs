@@ -53,7 +53,8 @@ use crate::sync::const_fn;
 /// the semaphore closed) holding permits it had collected (a weighted wait served in part, or
 /// a wait served but not polled since) when they no longer fit: permits are never lost
 /// silently, except while the thread is already unwinding from another panic (a second
-/// panic would abort the process).
+/// panic would abort the process). Telling that a thread is unwinding needs the `std`
+/// feature: without it such a drop panics again, which aborts.
 ///
 /// # Leaks
 ///
@@ -971,6 +972,8 @@ wait_future!(AcquireOwned [] [] -> Result<OwnedSemaphorePermit, AcquireError>);
 /// [`add_permits`](Semaphore::add_permits) has filled it up to [`Semaphore::MAX_PERMITS`]
 /// meanwhile. A permit dropped while its thread is already unwinding from another panic does
 /// not panic again (that would abort the process): the permits that do not fit are dropped.
+/// Without the `std` feature the crate cannot tell that a thread is unwinding, and such a
+/// drop panics again, which aborts.
 ///
 /// The drop returns its permits with one atomic addition and checks the count after it, so
 /// until such a drop has taken its permits back out, other threads can acquire them; if
@@ -1109,7 +1112,8 @@ impl fmt::Debug for SemaphorePermit<'_> {
 /// # Panics
 ///
 /// As for [`SemaphorePermit`]: dropping it panics if the semaphore is full to
-/// [`Semaphore::MAX_PERMITS`], unless its thread is already unwinding.
+/// [`Semaphore::MAX_PERMITS`], unless its thread is already unwinding (which only the `std`
+/// feature can tell).
 ///
 /// # Examples
 ///

@@ -69,6 +69,14 @@ use crate::wait_group::{too_many, DrainKind, DrainRef, TriggerKind};
 /// a [`trigger`](ShutdownSignal::trigger) that reaches children lists the ones still to fire
 /// in a short-lived allocation on the firing thread.
 ///
+/// # Stack
+///
+/// With the `std` feature a trigger fires a chain of children (each made from the one
+/// before) one after the other, so its depth costs no stack. Without `std` there is no
+/// per-thread list to queue them on, and a trigger fires each child from inside its
+/// parent's firing: the stack it needs grows with the depth of the chain. Trees as wide as
+/// you like are fine either way, and so is dropping a deep chain.
+///
 /// # Examples
 ///
 /// ```

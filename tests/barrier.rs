@@ -1,7 +1,7 @@
 //! Tests of `Barrier`: trips, leaders and indices, reuse, abort and reset, withdrawal,
 //! cancellation and mixed tasks and threads.
-// Uses the blocking forms, which need the `std` feature.
-#![cfg(feature = "std")]
+// The tests that use the blocking forms need the `std` feature.
+#![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
 
 mod common;
 
@@ -257,6 +257,7 @@ fn dropped_released_future_takes_no_index_so_a_returning_party_leads() {
     assert!(poll_once(&mut e).is_ready());
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn abort_wakes_waiters_with_errors_and_later_waits_fail_until_reset() {
     let barrier = Barrier::new(3);
@@ -345,6 +346,7 @@ fn reset_keeps_results_of_a_generation_that_tripped() {
     check_generation(&[a, b], 2);
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn blocking_timeout_withdraws_without_breaking() {
     let barrier = Arc::new(Barrier::new(2));
@@ -363,6 +365,7 @@ fn blocking_timeout_withdraws_without_breaking() {
     check_generation(&[mine, theirs], 2);
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn errors_have_messages() {
     let barrier = Barrier::new(2);
@@ -376,6 +379,7 @@ fn errors_have_messages() {
     assert!(err.to_string().contains("timed out"));
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn barrier_error_debug_is_readable() {
     let barrier = Barrier::new(2);
@@ -398,6 +402,7 @@ fn barrier_error_debug_is_readable() {
     miri,
     ignore = "starts a tokio runtime (I/O driver, worker threads), far too slow under miri"
 )]
+#[cfg(feature = "std")]
 #[test]
 fn reused_over_many_generations_by_tasks_and_threads() {
     const PARTIES: usize = 6;
@@ -543,6 +548,7 @@ fn cancellation_sweep_leaves_barrier_whole() {
     }
 }
 
+#[cfg(feature = "std")]
 #[cfg_attr(miri, ignore = "200 rounds of racing threads take minutes under miri")]
 #[test]
 fn last_arrival_racing_withdrawal_trips_at_most_once() {
@@ -568,6 +574,7 @@ fn last_arrival_racing_withdrawal_trips_at_most_once() {
     miri,
     ignore = "starts tokio, smol and async-std runtimes (I/O drivers, worker threads), far too slow under miri"
 )]
+#[cfg(feature = "std")]
 #[test]
 fn smol_async_std_tokio_and_threads_share_one_barrier() {
     let barrier = Arc::new(Barrier::new(4));
@@ -788,6 +795,7 @@ fn rng(seed: &mut u64) -> u64 {
     *seed
 }
 
+#[cfg(feature = "std")]
 /// `count` threads, each waiting `rounds` times with a random timeout of 0 to 2 ms.
 fn timed_parties(
     barrier: &Arc<Barrier>,
@@ -809,6 +817,7 @@ fn timed_parties(
         .collect()
 }
 
+#[cfg(feature = "std")]
 /// After the chaos: one generation of threads trips the barrier as a fresh one would.
 fn clean_round(barrier: &Arc<Barrier>, run: u64) {
     let parties: Vec<_> = (0..barrier.parties())
@@ -829,6 +838,7 @@ fn clean_round(barrier: &Arc<Barrier>, run: u64) {
     miri,
     ignore = "starts tokio runtimes and times out thousands of waits, far too slow under miri"
 )]
+#[cfg(feature = "std")]
 #[test]
 fn chaos_with_timeouts_then_a_clean_round() {
     common::no_deadlock(|| {
@@ -870,6 +880,7 @@ fn chaos_with_timeouts_then_a_clean_round() {
     miri,
     ignore = "times out thousands of waits on racing threads, far too slow under miri"
 )]
+#[cfg(feature = "std")]
 #[test]
 fn chaos_with_abort_and_reset_then_a_clean_round() {
     use std::sync::atomic::AtomicBool;
@@ -993,6 +1004,7 @@ fn a_release_does_not_wake_again_the_waiters_that_queue_again_during_it() {
     miri,
     ignore = "orders by the clock, which miri's weak memory does not tie to what a thread sees"
 )]
+#[cfg(feature = "std")]
 fn a_timed_wait_sees_an_abort_or_reset_that_came_before_its_deadline() {
     let breaks: [fn(&Barrier); 2] = [Barrier::abort, Barrier::reset];
     for break_it in breaks {

@@ -1,7 +1,7 @@
 //! Tests of `Condvar`: poll-level protocol tests, cancellation, blocking waits, and tasks and
 //! threads sharing one condvar.
-// Uses the blocking forms, which need the `std` feature.
-#![cfg(feature = "std")]
+// The tests that use the blocking forms need the `std` feature.
+#![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
 
 mod common;
 
@@ -288,6 +288,7 @@ fn wrong_mutex_panics() {
     drop(cv.wait(b.try_lock().unwrap()));
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn wrong_mutex_panic_unlocks_the_guard() {
     let (a, b, cv) = (Mutex::new(()), Mutex::new(()), Condvar::new());
@@ -303,6 +304,7 @@ fn wrong_mutex_panic_unlocks_the_guard() {
     drop(g);
 }
 
+#[cfg(feature = "std")]
 /// Every wait checks the binding, `wait_while` and its twins even when the condition needs
 /// no wait: the guard of another mutex panics (and is unlocked), whatever the condition says.
 #[test]
@@ -358,6 +360,7 @@ fn wait_while_waits_again_while_condition_holds() {
     assert_eq!(*ready(w.poll()), 2);
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn wait_blocking_timeout_times_out_and_relocks() {
     let (m, cv) = (Mutex::new(5), Condvar::new());
@@ -373,6 +376,7 @@ fn wait_blocking_timeout_times_out_and_relocks() {
     assert_eq!(w.woken(), 1);
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn wait_while_blocking_timeout_times_out_and_reports_it() {
     let (m, cv) = (Mutex::new(false), Condvar::new());
@@ -383,6 +387,7 @@ fn wait_while_blocking_timeout_times_out_and_reports_it() {
     assert!(m.is_locked());
 }
 
+#[cfg(feature = "std")]
 /// When the time runs out the condition is checked once more, with the mutex locked again:
 /// a condition that became false while the waiter was parked, without a notification, is
 /// no timeout.
@@ -413,6 +418,7 @@ fn wait_while_blocking_timeout_checks_the_condition_once_more_at_the_deadline() 
     panic!("the setter never got the mutex while the waiter was parked");
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn wait_while_blocking_timeout_notified_in_time() {
     let pair = Arc::new((Mutex::new(false), Condvar::new()));
@@ -527,6 +533,7 @@ fn cancellation_sweep() {
     miri,
     ignore = "starts a tokio runtime (I/O driver, worker threads), far too slow under miri"
 )]
+#[cfg(feature = "std")]
 #[test]
 fn threads_and_tasks_share_one_condvar() {
     const ROUNDS: u32 = 200;
@@ -590,6 +597,7 @@ fn threads_and_tasks_share_one_condvar() {
     miri,
     ignore = "starts tokio, smol and async-std executors, far too slow under miri"
 )]
+#[cfg(feature = "std")]
 #[test]
 fn smol_async_std_tokio_and_a_thread_take_turns() {
     const PARTIES: usize = 4;
@@ -647,6 +655,7 @@ fn smol_async_std_tokio_and_a_thread_take_turns() {
     assert_eq!(guard.1, expected, "turns taken out of order or twice");
 }
 
+#[cfg(feature = "std")]
 /// Holds a `notify_all` of 40 waiters between its first two wake-up batches (its first
 /// waiter has seen its notification), queues a late waiter and sends `notify`. Every waiter
 /// then waits "right now": the late one is woken at once, by the newer call, and every old
@@ -701,6 +710,7 @@ fn assert_each_notified<W: Future + Unpin>(waits: &mut [W], by: &str) {
     }
 }
 
+#[cfg(feature = "std")]
 /// `notify_all` "wakes every task and thread that waits right now", even while an older
 /// `notify_all` is still waking its batches: the waiter that queued meanwhile is woken by the
 /// newer call, and not left for every later one to skip.
@@ -711,6 +721,7 @@ fn notify_all_wakes_every_waiter_while_an_older_notify_all_is_still_waking() {
     late_waiter_while_an_older_notify_all_is_still_waking(&MUTEX, &CONDVAR, Condvar::notify_all);
 }
 
+#[cfg(feature = "std")]
 /// `notify_one`: "Each call wakes one more waiter", also while an older `notify_all` is still
 /// waking its batches: it must not take a waiter that call owes a wake-up, leaving the late
 /// waiter asleep.
@@ -721,6 +732,7 @@ fn notify_one_during_an_older_notify_all_does_not_strand_a_new_waiter() {
     late_waiter_while_an_older_notify_all_is_still_waking(&MUTEX, &CONDVAR, Condvar::notify_one);
 }
 
+#[cfg(feature = "std")]
 /// The same with `notify_many(1)`, "the same as `n` calls of `notify_one`".
 #[test]
 fn notify_many_during_an_older_notify_all_does_not_strand_a_new_waiter() {
@@ -731,6 +743,7 @@ fn notify_many_during_an_older_notify_all_does_not_strand_a_new_waiter() {
     });
 }
 
+#[cfg(feature = "std")]
 /// A `notify_one` (or `notify_many`) that is waking the waiters an older `notify_all` owes
 /// releases the lock between batches; a newer `notify_all` that starts then owes its own
 /// waiters a wake-up, and the `notify_one` must skip those too, so that its wake-up goes to
@@ -788,6 +801,7 @@ fn notify_while_a_newer_notify_all_starts_between_its_batches(
     assert!(late_waker.poll(&mut late).is_ready());
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn notify_one_skips_the_waiters_a_newer_notify_all_owes() {
     static MUTEX: Mutex<()> = Mutex::new(());
@@ -799,6 +813,7 @@ fn notify_one_skips_the_waiters_a_newer_notify_all_owes() {
     );
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn notify_many_skips_the_waiters_a_newer_notify_all_owes() {
     static MUTEX: Mutex<()> = Mutex::new(());
@@ -816,6 +831,7 @@ fn notify_many_skips_the_waiters_a_newer_notify_all_owes() {
     miri,
     ignore = "orders by the clock, which miri's weak memory does not tie to what a thread sees"
 )]
+#[cfg(feature = "std")]
 fn a_timed_wait_counts_a_notify_all_that_began_before_its_deadline() {
     common::timed_wait_counts_a_release_before_its_deadline(|| {
         let pair = Arc::new((Mutex::new(()), Condvar::new()));

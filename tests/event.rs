@@ -1,7 +1,7 @@
 //! Tests of `Event`: poll-level wake-ups, the set/clear race, timeouts, many waiters,
 //! cancellation and mixed executors.
-// Uses the blocking forms, which need the `std` feature.
-#![cfg(feature = "std")]
+// The tests that use the blocking forms need the `std` feature.
+#![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
 
 mod common;
 
@@ -99,6 +99,7 @@ fn unpolled_future_starts_waiting_at_first_poll() {
     assert!(poll_once(&mut wait).is_pending());
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn blocking_timeout_returns_false_then_true() {
     let event = Event::new();
@@ -108,6 +109,7 @@ fn blocking_timeout_returns_false_then_true() {
     event.wait_blocking();
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn blocking_timeout_returns_true_when_set_by_another_thread() {
     let event = Arc::new(Event::new());
@@ -180,6 +182,7 @@ fn dropped_waiter_does_not_keep_others_from_waking() {
     miri,
     ignore = "starts tokio, smol and async-std runtimes (I/O drivers, worker threads), far too slow under miri"
 )]
+#[cfg(feature = "std")]
 #[test]
 fn threads_tokio_smol_and_async_std_share_one_event() {
     let event = Arc::new(Event::new());
@@ -298,6 +301,7 @@ fn an_older_set_still_waking_does_not_end_a_wait_started_after_a_later_clear() {
     miri,
     ignore = "orders by the clock, which miri's weak memory does not tie to what a thread sees"
 )]
+#[cfg(feature = "std")]
 fn timed_blocking_wait_sees_a_set_that_came_before_its_deadline() {
     common::timed_wait_counts_a_release_before_its_deadline(|| {
         let event = Arc::new(Event::new());
@@ -323,6 +327,7 @@ fn timed_blocking_wait_sees_a_set_that_came_before_its_deadline() {
     miri,
     ignore = "200 rounds of four threads each take minutes under miri"
 )]
+#[cfg(feature = "std")]
 #[test]
 fn pulse_rounds_with_tasks_and_threads() {
     common::no_deadlock(|| {

@@ -1,8 +1,8 @@
 //! `lock_all` and its forms: guards in the caller's order, all or nothing on cancellation,
 //! timeout and failed `try`, duplicate members, and opposite naming orders under load that
 //! must never deadlock.
-// Uses the blocking forms, which need the `std` feature.
-#![cfg(feature = "std")]
+// The tests that use the blocking forms need the `std` feature.
+#![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
 
 mod common;
 
@@ -21,9 +21,9 @@ use common::{
 };
 use futures::future::FusedFuture;
 use unisync::futures::LockAll;
-use unisync::{
-    lock_all, lock_all_blocking, lock_all_blocking_timeout, try_lock_all, Mutex, MutexGuard,
-};
+use unisync::{lock_all, try_lock_all, Mutex, MutexGuard};
+#[cfg(feature = "std")]
+use unisync::{lock_all_blocking, lock_all_blocking_timeout};
 
 /// The members of `ms` in the order every multi-lock takes them (by address; the mutexes are
 /// all of one type, so comparing the mutexes compares their locks).
@@ -37,6 +37,7 @@ fn all_free<T>(ms: &[&Mutex<T>]) -> bool {
     ms.iter().all(|m| !m.is_locked())
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn guards_come_back_in_the_callers_order() {
     let (n, s, v) = (
@@ -62,6 +63,7 @@ fn guards_come_back_in_the_callers_order() {
     assert_eq!(*gv, [3]);
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn arrays_slices_and_six_tuples_keep_the_callers_order() {
     let ms: Vec<Mutex<usize>> = (0..6).map(Mutex::new).collect();
@@ -87,6 +89,7 @@ fn arrays_slices_and_six_tuples_keep_the_callers_order() {
     assert!(ms.iter().all(|m| !m.is_locked()));
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn empty_sets_lock_nothing() {
     let none: [&Mutex<u8>; 0] = [];
@@ -222,6 +225,7 @@ fn try_lock_all_is_all_or_nothing() {
     assert!(all_free(&refs));
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn lock_all_blocking_timeout_releases_everything_it_took() {
     let ms = [
@@ -243,6 +247,7 @@ fn lock_all_blocking_timeout_releases_everything_it_took() {
     assert!(ms.iter().all(|m| !m.is_locked()));
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn lock_all_blocking_waits_until_the_last_member_is_released() {
     let (a, b) = (Mutex::new(1), Mutex::new(2));
@@ -266,6 +271,7 @@ fn panic_message(f: impl FnOnce()) -> String {
     }
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn the_same_mutex_twice_panics_and_locks_nothing() {
     let (a, b) = (Mutex::new(0), Mutex::new(1));
@@ -373,11 +379,13 @@ impl Pair {
         self.bump(&mut ga, &mut gb);
     }
 
+    #[cfg(feature = "std")]
     fn ab_blocking(&self) {
         let (mut ga, mut gb) = lock_all_blocking((&self.a, &self.b));
         self.bump(&mut ga, &mut gb);
     }
 
+    #[cfg(feature = "std")]
     fn ba_blocking(&self) {
         let (mut gb, mut ga) = lock_all_blocking((&self.b, &self.a));
         self.bump(&mut ga, &mut gb);
@@ -391,6 +399,7 @@ impl Pair {
         }
     }
 
+    #[cfg(feature = "std")]
     fn ab_timeout(&self) {
         let timeout = Duration::from_micros(50);
         if let Some((mut ga, mut gb)) = lock_all_blocking_timeout((&self.a, &self.b), timeout) {
@@ -405,6 +414,7 @@ impl Pair {
     }
 }
 
+#[cfg(feature = "std")]
 /// Acceptance: tokio tasks and plain threads take `{a, b}` and `{b, a}` 100,000 times each,
 /// beside threads whose multi-locks time out or are cancelled, and nobody deadlocks. The
 /// watchdog's 120 s is the only time bound: the work takes a few seconds.
@@ -480,6 +490,7 @@ fn opposite_orders_never_deadlock_across_tasks_and_threads() {
     pair.check();
 }
 
+#[cfg(feature = "std")]
 /// The same without tokio, small enough for miri: threads and `block_on` tasks, both orders,
 /// with cancelled and timed-out multi-locks beside them.
 #[test]
@@ -512,6 +523,7 @@ fn opposite_orders_on_threads_and_block_on_finish() {
     pair.check();
 }
 
+#[cfg(feature = "std")]
 /// Many mutexes, many overlapping sets named in different orders, across threads.
 #[test]
 fn overlapping_sets_of_many_mutexes_finish() {

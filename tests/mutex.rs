@@ -1,6 +1,6 @@
 //! Poll-level tests of `Mutex`: the wait protocol, guards, `?Sized` values, panics, fairness.
-// Uses the blocking forms, which need the `std` feature.
-#![cfg(feature = "std")]
+// The tests that use the blocking forms need the `std` feature.
+#![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
 
 mod common;
 
@@ -134,6 +134,7 @@ async fn owned_guard_moves_into_spawned_task() {
     miri,
     ignore = "thousands of contended blocking locks across threads take minutes under miri"
 )]
+#[cfg(feature = "std")]
 #[test]
 fn lock_blocking_from_threads_counts_every_increment() {
     let m = Arc::new(Mutex::new(0usize));
@@ -154,6 +155,7 @@ fn lock_blocking_from_threads_counts_every_increment() {
     assert!(!m.is_locked());
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn lock_blocking_waits_for_a_task_holder() {
     let m = Arc::new(Mutex::new(0));
@@ -175,6 +177,7 @@ fn lock_blocking_waits_for_a_task_holder() {
     assert_eq!(*m.try_lock().unwrap(), 1);
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn lock_blocking_timeout_is_none_while_held_some_after_release() {
     let m = Mutex::new(5);
@@ -191,6 +194,7 @@ fn lock_blocking_timeout_is_none_while_held_some_after_release() {
     assert!(m.try_lock().is_some());
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn lock_blocking_timeout_gets_a_lock_released_by_another_thread() {
     let m = Arc::new(Mutex::new(0));
@@ -205,6 +209,7 @@ fn lock_blocking_timeout_gets_a_lock_released_by_another_thread() {
     t.join().unwrap();
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn timed_out_blocking_waiter_does_not_swallow_a_wake_up() {
     let m = Arc::new(Mutex::new(()));
@@ -218,6 +223,7 @@ fn timed_out_blocking_waiter_does_not_swallow_a_wake_up() {
     drop(assert_ready!(c, fut));
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn lock_blocking_timeout_huge_timeout_does_not_overflow() {
     let m = Mutex::new(());
@@ -323,6 +329,7 @@ fn unsized_dyn_debug() {
     assert!(!m.is_locked());
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn panic_while_holding_releases_and_does_not_poison() {
     let m = Mutex::new(0);
@@ -453,6 +460,7 @@ fn waiter_is_not_starved_by_a_stream_of_lockers() {
     );
 }
 
+#[cfg(feature = "std")]
 /// A waiting task is not starved by threads that lock and unlock in a tight loop.
 #[test]
 fn waiter_is_not_starved_by_barging_threads() {
@@ -659,6 +667,7 @@ fn dropped_woken_waiter_passes_its_turn_on_even_behind_a_barger() {
     assert!(m.try_lock().is_some());
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn lock_owned_blocking_waits_for_a_holder_on_another_thread() {
     let m = Arc::new(Mutex::new(0));
@@ -681,6 +690,7 @@ fn lock_owned_blocking_waits_for_a_holder_on_another_thread() {
     assert_eq!(Arc::strong_count(&m), 1, "no guard's `Arc` left behind");
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn lock_owned_blocking_timeout_times_out_while_held_and_gets_a_released_lock() {
     let m = Arc::new(Mutex::new(0));

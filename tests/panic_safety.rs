@@ -1,7 +1,7 @@
 //! A panic while holding a guard releases it, and the primitive stays usable: no poisoning,
 //! the next holder sees the value as the panicking code left it, and a queued waiter is woken.
-// Uses the blocking forms, which need the `std` feature.
-#![cfg(feature = "std")]
+// The tests that use the blocking forms need the `std` feature.
+#![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
 
 mod common;
 
@@ -241,6 +241,7 @@ fn panic_in_wait_while_condition_after_a_wake_up_unlocks_the_mutex() {
     assert_eq!(*m.try_lock().unwrap(), 1);
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn panicking_thread_releases_a_blocking_lock() {
     let m = Arc::new(Mutex::new(0));
@@ -496,6 +497,8 @@ fn set_with_a_panicking_waker(n: usize, bad: usize) {
 
 /// The panicking waker in the middle of a release that takes several batches (of 32).
 #[test]
+// Without `std` the panic is not caught: see `tests/panicking_wakers_no_std.rs`.
+#[cfg(feature = "std")]
 fn a_panicking_waker_leaves_no_waiter_asleep() {
     set_with_a_panicking_waker(100, 40);
 }
@@ -503,12 +506,15 @@ fn a_panicking_waker_leaves_no_waiter_asleep() {
 /// The panicking waker last in a full batch that is not the release's last, and last of the
 /// release's last batch, and the only waiter.
 #[test]
+// Without `std` the panic is not caught: see `tests/panicking_wakers_no_std.rs`.
+#[cfg(feature = "std")]
 fn a_panicking_waker_at_the_end_of_a_batch_leaves_the_lock_balanced() {
     set_with_a_panicking_waker(100, 31);
     set_with_a_panicking_waker(100, 99);
     set_with_a_panicking_waker(1, 0);
 }
 
+#[cfg(feature = "std")]
 /// A mutex unlock that wakes a waiter whose waker panics: the panic reaches the unlocker,
 /// the lock is free, and the woken waiter still gets it.
 #[test]

@@ -1,7 +1,7 @@
 //! Tests for `RwLock`: exclusion, try/upgrade/downgrade semantics, timeouts, cancellation and
 //! fairness.
-// Uses the blocking forms, which need the `std` feature.
-#![cfg(feature = "std")]
+// The tests that use the blocking forms need the `std` feature.
+#![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
 
 mod common;
 
@@ -173,6 +173,7 @@ fn downgrade_lets_queued_readers_in_without_a_writer_between() {
     assert_free(&lock);
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn blocking_twins_and_upgrade_blocking() {
     let lock = Arc::new(RwLock::new(0));
@@ -194,6 +195,7 @@ fn blocking_twins_and_upgrade_blocking() {
     assert_free(&lock);
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn timeouts_leave_nothing_behind() {
     let lock = RwLock::new(());
@@ -219,6 +221,7 @@ fn timeouts_leave_nothing_behind() {
     assert!(lock.write_blocking_timeout(t).is_some());
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn timed_out_reader_wakes_nobody_wrongly_and_writer_proceeds() {
     let lock = Arc::new(RwLock::new(0));
@@ -424,6 +427,7 @@ fn waiting_writer_is_not_starved_by_readers() {
     }
 }
 
+#[cfg(feature = "std")]
 /// Same bound with threads, on a busy machine: readers take and release the lock in a loop
 /// while a thread beside them burns a core. Once the writer has announced itself, which it
 /// does on its first try, only the readers already inside finish before it: no read section
@@ -579,6 +583,7 @@ async fn mixed_task(lock: Arc<RwLock<u64>>, state: Arc<AtomicIsize>, id: usize, 
     }
 }
 
+#[cfg(feature = "std")]
 fn thread_worker(lock: Arc<RwLock<u64>>, state: Arc<AtomicIsize>, id: usize, rounds: usize) {
     for i in 0..rounds {
         if (id + i) % 3 == 0 {
@@ -599,6 +604,7 @@ fn thread_worker(lock: Arc<RwLock<u64>>, state: Arc<AtomicIsize>, id: usize, rou
     miri,
     ignore = "starts a tokio runtime (I/O driver, worker threads), far too slow under miri"
 )]
+#[cfg(feature = "std")]
 #[test]
 fn exclusion_tokio_multi_thread_and_threads() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -632,6 +638,7 @@ fn exclusion_tokio_multi_thread_and_threads() {
     miri,
     ignore = "starts smol and async-std runtimes (I/O drivers, worker threads), far too slow under miri"
 )]
+#[cfg(feature = "std")]
 #[test]
 fn smol_async_std_and_threads_share_one_lock() {
     let lock = Arc::new(RwLock::new(0u64));
@@ -757,6 +764,7 @@ fn let_in_reader_dropped_before_entering_wakes_the_waiting_writer() {
     assert!(lock.try_write().is_some());
 }
 
+#[cfg(feature = "std")]
 /// A timed-out upgrade keeps the upgradable lock, lets in the readers that queued behind it,
 /// and a later upgrade still works.
 #[test]
@@ -792,6 +800,7 @@ fn upgrade_blocking_timeout_gives_the_upgradable_guard_back() {
     assert!(lock.try_write().is_some());
 }
 
+#[cfg(feature = "std")]
 /// Regression: a writer that found readers let in by the previous write (but not yet
 /// running) only marked that it wanted the lock, and new readers kept entering past it; under
 /// load, the released readers were not scheduled and the stream never ended. A writer now
@@ -889,6 +898,7 @@ fn writer_blocks_new_readers_once_the_let_in_readers_ran() {
     assert_free(&lock);
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn owned_blocking_forms_wait_for_a_holder_on_another_thread() {
     let lock = Arc::new(RwLock::new(0));
@@ -932,6 +942,7 @@ fn owned_blocking_forms_wait_for_a_holder_on_another_thread() {
     assert_eq!(Arc::strong_count(&lock), 1, "no guard's `Arc` left behind");
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn owned_blocking_timeouts_time_out_while_held_and_get_released_locks() {
     let lock = Arc::new(RwLock::new(0));
@@ -1294,6 +1305,7 @@ impl Drop for DropHook {
     }
 }
 
+#[cfg(feature = "std")]
 /// "When a writer releases the lock, every reader that queued behind it is let in at once,
 /// before the next writer": also a queued reader polled while the unlock is still letting in
 /// earlier batches, which enters by itself. It takes its read lock before it leaves the queue:
@@ -1639,6 +1651,7 @@ fn downgrades_take_their_read_lock_even_at_the_limit() {
     miri,
     ignore = "starts a tokio runtime (I/O driver, worker threads), far too slow under miri"
 )]
+#[cfg(feature = "std")]
 fn limited_readers_never_exceed_the_limit_across_tasks_and_threads() {
     const LIMIT: usize = 3;
     let lock = Arc::new(RwLock::with_max_readers(0u64, LIMIT));
@@ -1807,6 +1820,7 @@ fn a_limited_write_release_that_leaves_no_room_lets_the_next_writer_go_first() {
     miri,
     ignore = "orders by the clock, which miri's weak memory does not tie to what a thread sees"
 )]
+#[cfg(feature = "std")]
 fn timed_blocking_read_sees_a_write_release_that_came_before_its_deadline() {
     for max_readers in [RwLock::<()>::MAX_READERS, 1000] {
         common::timed_wait_counts_a_release_before_its_deadline(|| {

@@ -1,6 +1,6 @@
 //! Poll-level tests of `Semaphore`: permits, errors, closing, limits and weighted fairness.
-// Uses the blocking forms, which need the `std` feature.
-#![cfg(feature = "std")]
+// The tests that use the blocking forms need the `std` feature.
+#![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
 
 mod common;
 
@@ -98,6 +98,7 @@ fn try_acquire_errors() {
     );
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn error_messages_and_error_trait() {
     fn as_error<E: std::error::Error + Send + Sync + 'static>(e: E) -> Box<dyn std::error::Error> {
@@ -160,6 +161,7 @@ fn close_wakes_every_async_waiter_including_the_first() {
     assert!(assert_ready!(c).is_err());
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn close_wakes_blocking_waiters() {
     let sem = Arc::new(Semaphore::new(0));
@@ -340,6 +342,7 @@ fn merge_up_to_max_permits_and_split_off_everything() {
     assert_eq!(sem.available_permits(), max);
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn acquire_many_zero_is_ready_at_once() {
     let sem = Semaphore::new(0);
@@ -391,6 +394,7 @@ fn acquire_many_above_max_permits_panics() {
     let _fut = sem.acquire_many(Semaphore::MAX_PERMITS + 1);
 }
 
+#[cfg(feature = "std")]
 #[test]
 #[should_panic(expected = "MAX_PERMITS")]
 fn acquire_many_blocking_above_max_permits_panics() {
@@ -425,6 +429,7 @@ fn add_permits_overflow_leaves_the_count_unchanged() {
     assert!(!sem.is_closed());
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn acquire_blocking_timeout_distinguishes_timeout_from_closed() {
     let sem = Semaphore::new(1);
@@ -452,6 +457,7 @@ fn acquire_blocking_timeout_distinguishes_timeout_from_closed() {
     assert!(sem.acquire_blocking().is_err());
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn acquire_blocking_gets_permits_released_by_another_thread() {
     let sem = Arc::new(Semaphore::new(2));
@@ -685,6 +691,8 @@ fn dropping_a_permit_into_a_full_semaphore_changes_nothing() {
 /// panicked again, which aborts the process. It now keeps to the rule the waits follow: the
 /// permits that do not fit are dropped and the first panic reaches the caller.
 #[test]
+// Without `std` the crate cannot tell that the thread is unwinding: the drop aborts.
+#[cfg(feature = "std")]
 fn a_permit_dropped_while_unwinding_into_a_full_semaphore_does_not_panic_again() {
     let sem = Semaphore::new(Semaphore::MAX_PERMITS);
     let owned = Arc::new(Semaphore::new(Semaphore::MAX_PERMITS));
@@ -811,6 +819,7 @@ fn try_acquire_many_owned_above_max_permits_panics() {
     let _ = sem.try_acquire_many_owned(Semaphore::MAX_PERMITS + 1);
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn acquire_owned_blocking_waits_for_a_permit_released_on_another_thread() {
     let sem = Arc::new(Semaphore::new(1));
@@ -829,6 +838,7 @@ fn acquire_owned_blocking_waits_for_a_permit_released_on_another_thread() {
     assert_eq!(Arc::strong_count(&sem), 1);
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn acquire_many_owned_blocking_waits_for_enough_permits() {
     let sem = Arc::new(Semaphore::new(3));
@@ -843,6 +853,7 @@ fn acquire_many_owned_blocking_waits_for_enough_permits() {
     assert_eq!(Arc::strong_count(&sem), 1);
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn acquire_owned_blocking_fails_when_closed_while_waiting() {
     let sem = Arc::new(Semaphore::new(0));
@@ -852,6 +863,7 @@ fn acquire_owned_blocking_fails_when_closed_while_waiting() {
     assert_eq!(Arc::strong_count(&sem), 1, "failed waits keep no `Arc`");
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn owned_blocking_timeouts_time_out_while_held_and_get_released_permits() {
     let sem = Arc::new(Semaphore::new(2));
@@ -901,6 +913,7 @@ fn owned_blocking_timeouts_time_out_while_held_and_get_released_permits() {
     assert_eq!(Arc::strong_count(&sem), 1);
 }
 
+#[cfg(feature = "std")]
 /// Every `_owned` method borrows the `Arc`: the caller keeps it, and each permit holds one
 /// clone of it for as long as it lives.
 #[test]
@@ -984,6 +997,7 @@ fn forget_permits_takes_nothing_while_a_waiter_is_queued() {
     assert_eq!(sem.available_permits(), 1);
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn acquire_error_debug_is_readable() {
     let sem = Arc::new(Semaphore::new(0));
@@ -1141,6 +1155,7 @@ fn an_acquire_served_before_close_but_polled_after_it_fails_and_gives_its_permit
     miri,
     ignore = "orders by the clock, which miri's weak memory does not tie to what a thread sees"
 )]
+#[cfg(feature = "std")]
 fn timed_blocking_acquire_sees_a_close_that_came_before_its_deadline() {
     common::timed_wait_counts_a_release_before_its_deadline(|| {
         let sem = Arc::new(Semaphore::new(0));

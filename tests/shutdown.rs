@@ -2,8 +2,8 @@
 //! tree of children (ported from the ideas of tokio-util's `CancellationToken` tests), drop
 //! orders, draining, timeouts, deep chains on a small stack, panics, and one signal shared by
 //! tokio tasks, smol tasks and plain threads.
-// Uses the blocking forms, which need the `std` feature.
-#![cfg(feature = "std")]
+// The tests that use the blocking forms need the `std` feature.
+#![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
 
 mod common;
 
@@ -152,6 +152,7 @@ fn wait_owned_outlives_the_handle_it_came_from() {
     waiter.join().unwrap();
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn blocking_timeout_returns_false_then_true() {
     let signal = ShutdownSignal::new();
@@ -164,6 +165,7 @@ fn blocking_timeout_returns_false_then_true() {
     signal.wait_blocking();
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn blocking_wait_returns_when_another_thread_triggers() {
     let signal = ShutdownSignal::new();
@@ -809,6 +811,7 @@ fn a_child_drains_on_its_own() {
     assert!(root.drained().now_or_never().is_some());
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn a_task_tracked_after_the_trigger_counts_until_dropped() {
     let signal = ShutdownSignal::new();
@@ -845,6 +848,7 @@ fn a_zero_after_the_drain_started_completes_it_even_if_a_guard_comes_back() {
     assert_ready!(counter, late);
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn drained_blocking_timeout_is_false_while_a_guard_is_alive() {
     let signal = ShutdownSignal::new();
@@ -863,6 +867,7 @@ fn drained_blocking_timeout_is_false_while_a_guard_is_alive() {
     signal.drained_blocking();
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn drained_blocking_returns_once_another_thread_drops_the_guard() {
     let signal = ShutdownSignal::new();
@@ -882,6 +887,7 @@ fn drained_blocking_returns_once_another_thread_drops_the_guard() {
     assert!(drained);
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn a_guard_dropped_by_a_panic_completes() {
     let signal = ShutdownSignal::new();
@@ -953,6 +959,8 @@ fn chain(root: &ShutdownSignal, depth: usize, keep: bool) -> Vec<ShutdownSignal>
 }
 
 #[test]
+// Without `std` a chain fires recursively, as deep as it is.
+#[cfg(feature = "std")]
 fn deep_chain_without_intermediate_handles_fires_and_drops_iteratively() {
     on_small_stack(|| {
         warm_up_this_thread();
@@ -997,6 +1005,7 @@ fn deep_chain_without_intermediate_handles_fires_and_drops_iteratively() {
     miri,
     ignore = "races a track over a long chain; far too slow under miri"
 )]
+#[cfg(feature = "std")]
 fn a_task_counted_under_a_leaf_is_counted_under_the_root() {
     let root = ShutdownSignal::new();
     assert!(root.trigger());
@@ -1028,6 +1037,8 @@ fn a_task_counted_under_a_leaf_is_counted_under_the_root() {
 }
 
 #[test]
+// Without `std` a chain fires recursively, as deep as it is.
+#[cfg(feature = "std")]
 fn deep_chain_with_every_handle_kept_fires_and_drops_in_either_order() {
     on_small_stack(|| {
         warm_up_this_thread();
@@ -1061,6 +1072,8 @@ fn deep_chain_with_every_handle_kept_fires_and_drops_in_either_order() {
 }
 
 #[test]
+// Without `std` a chain fires recursively, as deep as it is.
+#[cfg(feature = "std")]
 fn deep_chain_fired_from_the_middle_fires_only_below() {
     on_small_stack(|| {
         let root = ShutdownSignal::new();
@@ -1076,6 +1089,8 @@ fn deep_chain_fired_from_the_middle_fires_only_below() {
 }
 
 #[test]
+// Without `std` a chain fires recursively, as deep as it is.
+#[cfg(feature = "std")]
 fn deep_chain_guard_at_the_leaf_holds_up_the_root_drain() {
     on_small_stack(|| {
         let root = ShutdownSignal::new();
@@ -1099,6 +1114,7 @@ fn deep_chain_guard_at_the_leaf_holds_up_the_root_drain() {
 // Threads racing
 // ---------------------------------------------------------------------------------------------
 
+#[cfg(feature = "std")]
 #[test]
 fn children_made_and_dropped_while_the_parent_fires_all_end_triggered() {
     let rounds = if cfg!(miri) { 4 } else { 200 };
@@ -1149,6 +1165,7 @@ fn children_made_and_dropped_while_the_parent_fires_all_end_triggered() {
     }
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn threads_waiting_on_children_all_return_after_the_root_fires() {
     let threads = if cfg!(miri) { 3 } else { 8 };
@@ -1204,6 +1221,7 @@ impl Worker {
     miri,
     ignore = "starts tokio and smol runtimes (I/O drivers, worker threads), far too slow under miri"
 )]
+#[cfg(feature = "std")]
 #[test]
 fn tokio_smol_and_threads_wait_on_one_signal_and_one_group() {
     const PER_KIND: usize = 4;
@@ -1697,6 +1715,7 @@ fn a_drain_polled_while_an_ancestor_firing_is_on_its_way_sees_it() {
     miri,
     ignore = "orders by the clock, which miri's weak memory does not tie to what a thread sees"
 )]
+#[cfg(feature = "std")]
 fn a_timed_blocking_wait_sees_a_firing_that_came_before_its_deadline() {
     common::timed_wait_counts_a_release_before_its_deadline(|| {
         let signal = ShutdownSignal::new();
@@ -1718,6 +1737,7 @@ fn a_timed_blocking_wait_sees_a_firing_that_came_before_its_deadline() {
     miri,
     ignore = "orders by the clock, which miri's weak memory does not tie to what a thread sees"
 )]
+#[cfg(feature = "std")]
 fn a_timed_wait_on_a_child_sees_an_ancestor_firing_before_its_deadline() {
     let waits: [fn(&ShutdownSignal, Duration) -> bool; 2] = [
         ShutdownSignal::wait_blocking_timeout,
@@ -1738,6 +1758,7 @@ fn a_timed_wait_on_a_child_sees_an_ancestor_firing_before_its_deadline() {
     }
 }
 
+#[cfg(feature = "std")]
 /// A wait group's last token dropped behind a full batch of task waits, and with `new_work` a
 /// token made right after.
 fn wait_group_zero(new_work: bool) -> (common::BehindABatch, common::AfterRelease) {
@@ -1760,6 +1781,7 @@ fn wait_group_zero(new_work: bool) -> (common::BehindABatch, common::AfterReleas
     (batch, after)
 }
 
+#[cfg(feature = "std")]
 /// A signal fired with nothing tracked behind a full batch of drain waits, and with
 /// `new_work` a task tracked right after.
 fn drained_firing(new_work: bool) -> (common::BehindABatch, common::AfterRelease) {
@@ -1787,6 +1809,7 @@ fn drained_firing(new_work: bool) -> (common::BehindABatch, common::AfterRelease
     miri,
     ignore = "orders by the clock, which miri's weak memory does not tie to what a thread sees"
 )]
+#[cfg(feature = "std")]
 fn timed_drains_see_a_zero_that_came_before_their_deadline() {
     common::timed_wait_counts_a_release_then(|| wait_group_zero(false));
     common::timed_wait_counts_a_release_then(|| drained_firing(false));
@@ -1799,6 +1822,7 @@ fn timed_drains_see_a_zero_that_came_before_their_deadline() {
     miri,
     ignore = "orders by the clock, which miri's weak memory does not tie to what a thread sees"
 )]
+#[cfg(feature = "std")]
 fn timed_drains_see_a_zero_that_came_before_their_deadline_though_new_work_followed() {
     common::timed_wait_counts_a_release_then(|| wait_group_zero(true));
     common::timed_wait_counts_a_release_then(|| drained_firing(true));

@@ -1,8 +1,8 @@
 //! Tests of `WaitGroup`: poll-level wake-ups, reuse after zero, the "zero at some moment"
 //! rule, timeouts, tokens dropped by panics, and tokens held by tokio tasks, smol tasks and
 //! plain threads at once.
-// Uses the blocking forms, which need the `std` feature.
-#![cfg(feature = "std")]
+// The tests that use the blocking forms need the `std` feature.
+#![cfg_attr(not(feature = "std"), allow(unused_imports, dead_code))]
 
 mod common;
 
@@ -33,6 +33,7 @@ fn handles_tokens_and_futures_are_send_sync() {
     send_static::<WaitGroupToken>();
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn new_group_is_at_zero_and_its_wait_is_ready_at_once() {
     let group = WaitGroup::new();
@@ -190,6 +191,7 @@ fn repolling_with_a_new_waker_moves_the_wake_up() {
     assert_ready!(new, wait);
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn blocking_timeout_returns_false_then_true() {
     let group = WaitGroup::new();
@@ -203,6 +205,7 @@ fn blocking_timeout_returns_false_then_true() {
     assert!(group.wait_blocking_timeout(Duration::ZERO));
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn blocking_wait_returns_once_another_thread_drops_the_token() {
     let group = WaitGroup::new();
@@ -215,6 +218,7 @@ fn blocking_wait_returns_once_another_thread_drops_the_token() {
     assert!(done, "the timed wait saw the zero");
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn blocking_wait_returns_after_every_thread_is_done() {
     let threads = if cfg!(miri) { 3 } else { 8 };
@@ -239,6 +243,7 @@ fn blocking_wait_returns_after_every_thread_is_done() {
     }
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn a_token_dropped_by_a_panicking_thread_completes() {
     let group = WaitGroup::new();
@@ -296,6 +301,7 @@ fn debug_shows_the_count() {
 // The limit leaves room for any real program's tokens, below the top of the word.
 const _: () = assert!(WaitGroup::MAX_TOKENS >= (1 << 29) - 1 && WaitGroup::MAX_TOKENS < usize::MAX);
 
+#[cfg(feature = "std")]
 #[test]
 fn many_threads_racing_tokens_and_waits_never_strand_a_waiter() {
     // Rounds of: workers take and drop tokens while waiters wait; the round's last tokens go
@@ -339,6 +345,7 @@ fn many_threads_racing_tokens_and_waits_never_strand_a_waiter() {
     miri,
     ignore = "starts tokio and smol runtimes (I/O drivers, worker threads), far too slow under miri"
 )]
+#[cfg(feature = "std")]
 #[test]
 fn tokens_held_by_tokio_smol_and_threads_complete_one_wait() {
     const PER_KIND: usize = 4;
