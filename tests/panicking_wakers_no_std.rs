@@ -57,6 +57,16 @@ fn poll<F: Future + ?Sized>(fut: Pin<&mut F>, probe: &Arc<Probe>) -> Poll<F::Out
     fut.poll(&mut Context::from_waker(&waker))
 }
 
+/// Two waits made by `wait`, each polled once (and left queued): the first with a waker that
+/// panics when woken, the second with one that does not.
+fn two_queued<F: Future>(wait: impl Fn() -> F) -> [(Pin<Box<F>>, Arc<Probe>); 2] {
+    [true, false].map(|panics| {
+        let (mut fut, probe) = (Box::pin(wait()), Probe::new(panics));
+        assert!(poll(fut.as_mut(), &probe).is_pending());
+        (fut, probe)
+    })
+}
+
 /// Runs `f`, which must panic with the probe's message (and nothing else).
 fn panics_from_a_waker(f: impl FnOnce()) {
     let payload =
@@ -112,11 +122,7 @@ fn an_unlock_whose_waker_panics_still_hands_over_the_lock() {
     no_deadlock(|| {
         let mutex = Mutex::new(0);
         let guard = mutex.try_lock().unwrap();
-        let (panicking, next) = (Probe::new(true), Probe::new(false));
-        let mut first = Box::pin(mutex.lock());
-        let mut second = Box::pin(mutex.lock());
-        assert!(poll(first.as_mut(), &panicking).is_pending());
-        assert!(poll(second.as_mut(), &next).is_pending());
+        let [(mut first, panicking), (mut second, next)] = two_queued(|| mutex.lock());
 
         panics_from_a_waker(|| drop(guard));
         assert_eq!(panicking.wakes(), 1);
@@ -144,11 +150,7 @@ fn a_release_whose_waker_panics_loses_no_permit() {
     no_deadlock(|| {
         let sem = Semaphore::new(2);
         let held = sem.try_acquire_many(2).unwrap();
-        let (panicking, next) = (Probe::new(true), Probe::new(false));
-        let mut first = Box::pin(sem.acquire());
-        let mut second = Box::pin(sem.acquire());
-        assert!(poll(first.as_mut(), &panicking).is_pending());
-        assert!(poll(second.as_mut(), &next).is_pending());
+        let [(mut first, panicking), (mut second, next)] = two_queued(|| sem.acquire());
 
         // Both queued waits are served by one release of two permits; the first waker panics.
         panics_from_a_waker(|| drop(held));
