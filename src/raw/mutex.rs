@@ -353,11 +353,12 @@ impl<'a> Protocol<'a> for LockWait<'a> {
     }
 
     fn task_spin(&self) -> TaskSpinFor {
-        let alone = self.raw.state.load(Ordering::Relaxed) & PARKED == 0;
+        // Loaded only where the credit does not decide.
+        let alone = || self.raw.state.load(Ordering::Relaxed) & PARKED == 0;
         match self.spin {
             TaskSpin::Eager if spin_credit::has() => TaskSpinFor::Time,
-            TaskSpin::Eager if alone => TaskSpinFor::Rounds(MUTEX_SPIN_ROUNDS),
-            TaskSpin::Alone if alone => TaskSpinFor::Rounds(TASK_SPIN_ROUNDS),
+            TaskSpin::Eager if alone() => TaskSpinFor::Rounds(MUTEX_SPIN_ROUNDS),
+            TaskSpin::Alone if alone() => TaskSpinFor::Rounds(TASK_SPIN_ROUNDS),
             _ => TaskSpinFor::Rounds(0),
         }
     }
