@@ -37,9 +37,12 @@ use crate::sync::const_fn;
 /// The other side of that rule: a waiter asking for more permits than will ever be free at
 /// once waits for ever, and every waiter behind it too.
 ///
-/// A task that finds too few permits while nobody is queued spins briefly (three short
-/// rounds, trying again after each) before it queues, as a [`Mutex`](crate::Mutex) waiter
-/// does; once anyone is queued, tasks queue at once.
+/// A task that finds too few permits while nobody is queued spins before it queues, trying
+/// again whenever enough look free: for up to a few microseconds while such spins have been
+/// paying off on its thread (its holders run on other threads and let go soon), otherwise for
+/// a few short rounds, as a [`Mutex`](crate::Mutex) waiter does. It stops as soon as anyone
+/// queues, and once anyone is queued, tasks queue at once. With permits held across an
+/// `.await`, spins fail and soon shrink to the short rounds.
 ///
 /// # Limits
 ///

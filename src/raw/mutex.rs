@@ -26,7 +26,7 @@
 //! of the older one.
 //!
 //! Before it first queues, a task that finds the lock taken spins up to a few microseconds,
-//! retrying (see `wait::MUTEX_SPIN_TIME`; for an rwlock's gate a few rounds, only while
+//! retrying (see `wait::TASK_SPIN_TIME`; for an rwlock's gate a few rounds, only while
 //! `PARKED` is clear): barging, which the rule allows until a waiter has been overtaken, and
 //! then the lock is handed over, so that no spinning task can take it.
 //!
@@ -52,7 +52,8 @@ use core::task::Poll;
 
 use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
 use crate::raw::wait::{
-    cancel, poll_wait, Check, Protocol, Strategy, TaskSpinFor, MUTEX_SPIN_ROUNDS, TASK_SPIN_ROUNDS,
+    cancel, poll_wait, spin_credit, Check, Look, Protocol, Strategy, TaskSpinFor,
+    MUTEX_SPIN_ROUNDS, TASK_SPIN_ROUNDS,
 };
 use crate::sync::{const_fn, Accesses, AtomicUsize, Ordering};
 
@@ -246,59 +247,10 @@ const WAITER_OVERTAKEN: usize = 1;
 const WAITER_SLOW: usize = 1 << 1;
 const _: () = assert!(WAITER_OVERTAKEN | WAITER_SLOW == (1 << LockWaiter::BITS) - 1);
 
-/// Whether the mutex spins of this thread's tasks have been paying off lately: a task spins
-/// for its full time only while they have.
-///
-/// A spin can only pay off while the holder runs on another thread. On a single-threaded
-/// executor, or behind a lock held across an `.await`, every such spin is wasted: with every
-/// waiter spinning, a run of 64 tasks on one thread taking a lock held across a yield 100
-/// times each took 4.4–4.8 ms instead of 1.8–2.5 (`benches/instructions.rs`, workload
-/// `mutex`, timed whole). A spin that takes the lock earns one credit, up to `MAX`; one that
-/// fails costs one, so spins go on while at least half of them succeed. With no credit left
-/// a task still spins when nobody is queued, but only `MUTEX_SPIN_ROUNDS` rounds (a fraction
-/// of a microsecond), and a success then earns credit back.
-#[cfg(all(feature = "std", not(loom)))]
-mod spin_credit {
-    use core::cell::Cell;
-
-    const MAX: u8 = 16;
-
-    std::thread_local! {
-        static CREDIT: Cell<u8> = const { Cell::new(MAX / 2) };
-    }
-
-    /// Whether this thread's tasks may spin for a mutex that others are queued for.
-    pub(super) fn has() -> bool {
-        // Not while the thread's locals are being destroyed.
-        CREDIT.try_with(|c| c.get() > 0).unwrap_or(false)
-    }
-
-    pub(super) fn record(took: bool) {
-        let _ = CREDIT.try_with(|c| {
-            let v = c.get();
-            c.set(if took {
-                (v + 1).min(MAX)
-            } else {
-                v.saturating_sub(1)
-            });
-        });
-    }
-}
-
-/// Without threads of its own to keep a credit for, a task spins only while nobody is queued.
-#[cfg(not(all(feature = "std", not(loom))))]
-mod spin_credit {
-    pub(super) fn has() -> bool {
-        false
-    }
-
-    pub(super) fn record(_took: bool) {}
-}
-
 /// How a task that finds the lock taken spins before it queues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TaskSpin {
-    /// A lock call (`Mutex`, `ReentrantMutex`, a multi-lock): `MUTEX_SPIN_TIME`, whether or
+    /// A lock call (`Mutex`, `ReentrantMutex`, a multi-lock): `TASK_SPIN_TIME`, whether or
     /// not others are queued, unless spins have been failing on this thread (`spin_credit`);
     /// then `MUTEX_SPIN_ROUNDS` while nobody is queued, and no spin while others are.
     Eager,
@@ -364,8 +316,12 @@ impl<'a> Protocol<'a> for LockWait<'a> {
     }
 
     #[inline]
-    fn looks_free(&self) -> bool {
-        self.raw.state.load(Ordering::Relaxed) & LOCKED == 0
+    fn look(&self) -> Look {
+        if self.raw.state.load(Ordering::Relaxed) & LOCKED == 0 {
+            Look::Free
+        } else {
+            Look::Taken
+        }
     }
 
     fn task_spun(&mut self, took: bool) {

@@ -58,7 +58,7 @@ use core::task::Poll;
 
 use crate::raw::queue::{Locked, Node, WaitQueue, Wakeup};
 use crate::raw::wait::{
-    cancel, poll_wait, Check, Protocol, Strategy, TaskSpinFor, TASK_SPIN_ROUNDS,
+    cancel, poll_wait, spin_credit, Check, Look, Protocol, Strategy, TaskSpinFor, TASK_SPIN_ROUNDS,
 };
 use crate::sync::{const_fn, AtomicUsize, Ordering};
 
@@ -459,11 +459,33 @@ impl<'a> Protocol<'a> for AcquireWait<'a> {
     #[inline]
     fn task_spin(&self) -> TaskSpinFor {
         // Only while nobody is queued (permits go to them first) and the semaphore is open.
-        if self.raw.state.load(Ordering::Relaxed) & (PARKED | CLOSED) == 0 {
-            TaskSpinFor::Rounds(TASK_SPIN_ROUNDS)
-        } else {
+        if self.raw.state.load(Ordering::Relaxed) & (PARKED | CLOSED) != 0 {
             TaskSpinFor::Rounds(0)
+        } else if spin_credit::has() {
+            TaskSpinFor::Time
+        } else {
+            TaskSpinFor::Rounds(TASK_SPIN_ROUNDS)
         }
+    }
+
+    #[inline]
+    fn look(&self) -> Look {
+        let s = self.raw.state.load(Ordering::Relaxed);
+        if s & CLOSED != 0 {
+            // The attempt fails the wait at once.
+            Look::Free
+        } else if s & PARKED != 0 {
+            // Somebody queued: the permits go to the queue first.
+            Look::Stop
+        } else if permits(s) >= self.need {
+            Look::Free
+        } else {
+            Look::Taken
+        }
+    }
+
+    fn task_spun(&mut self, took: bool) {
+        spin_credit::record(took);
     }
 
     fn released(&mut self) -> bool {

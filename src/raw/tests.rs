@@ -488,6 +488,61 @@ fn a_task_stops_spinning_for_a_queued_mutex_once_its_spins_keep_failing() {
     .unwrap();
 }
 
+/// A task that finds too few permits spins for a time only while nobody is queued and its
+/// thread's spins have been paying off; behind permits that never come back it soon spins
+/// only the short way, and a success earns the credit back.
+#[cfg(feature = "std")]
+#[test]
+fn a_semaphore_task_spins_for_a_time_only_alone_and_with_credit() {
+    // On a thread of its own: the credit is kept per thread.
+    std::thread::spawn(|| {
+        let (waker, _probe) = checking_waker();
+        let s = Semaphore::new(2);
+        let held = s.try_acquire_many(2).unwrap();
+        let spins = || (stats::task_spins(), stats::timed_task_spins());
+        let spun_since =
+            |(n, t): (usize, usize)| (stats::task_spins() - n, stats::timed_task_spins() - t);
+
+        let before = spins();
+        let mut first = Box::pin(s.acquire());
+        assert!(poll(first.as_mut(), &waker).is_pending());
+        assert_eq!(
+            spun_since(before),
+            (1, 1),
+            "alone, with credit: the timed spin"
+        );
+        let before = spins();
+        let mut second = Box::pin(s.acquire());
+        assert!(poll(second.as_mut(), &waker).is_pending());
+        assert_eq!(spun_since(before), (0, 0), "someone is queued: no spin");
+        drop((first, second));
+
+        // Alone each time, and each timed spin fails: the credit runs out.
+        let before = spins();
+        for _ in 0..40 {
+            let mut wait = Box::pin(s.acquire_many(2));
+            assert!(poll(wait.as_mut(), &waker).is_pending());
+        }
+        let (all, timed) = spun_since(before);
+        assert_eq!(all, 40, "alone: every wait spins");
+        assert!(timed < 20, "timed spins went on failing: {timed} of 40");
+        let before = spins();
+        let mut wait = Box::pin(s.acquire());
+        assert!(poll(wait.as_mut(), &waker).is_pending());
+        assert_eq!(spun_since(before), (1, 0), "without credit, the short way");
+        drop(wait);
+
+        drop(held);
+        assert_eq!(
+            s.available_permits(),
+            2,
+            "no permit was lost to the cancelled waits"
+        );
+    })
+    .join()
+    .unwrap();
+}
+
 /// A blocking wait out of time stops retrying: on busy cores each retry's yield may cost a
 /// time slice, so a zero timeout makes no retry at all, while a wait with time left still
 /// retries before it parks.

@@ -51,7 +51,7 @@ use std::time::{Duration, Instant};
 pub(crate) trait Strategy {
     /// Whether this strategy blocks a thread. A thread retries briefly before it parks (see
     /// [`SPINS`]); a task only spins a few rounds or microseconds (see [`TASK_SPIN_ROUNDS`]
-    /// and [`MUTEX_SPIN_TIME`]): longer would hold up its executor.
+    /// and [`TASK_SPIN_TIME`]): longer would hold up its executor.
     fn is_blocking(&self) -> bool;
 
     /// Whether a blocking wait's deadline has passed. Its retries before parking stop then:
@@ -276,18 +276,19 @@ pub(crate) trait Protocol<'q> {
 
     /// How long a task should spin, retrying [`attempt`](Self::attempt), before it first
     /// queues. Worth it only for locks and permits, whose holder is most likely running and
-    /// about to let go: [`TASK_SPIN_ROUNDS`] while the state word says that nobody is queued,
-    /// or, for a mutex, [`MUTEX_SPIN_TIME`], queued waiters or not, while its thread's spins
-    /// have been paying off.
+    /// about to let go: [`TASK_SPIN_TIME`] while its thread's spins have been paying off (see
+    /// [`spin_credit`]), for a mutex whether or not others are queued, for a semaphore only
+    /// while nobody is; otherwise [`TASK_SPIN_ROUNDS`] while nobody is queued.
     fn task_spin(&self) -> TaskSpinFor {
         TaskSpinFor::Rounds(0)
     }
 
     /// For a [timed](TaskSpinFor::Time) spin: whether [`attempt`](Self::attempt) may succeed,
     /// from a load that writes nothing, so that a spinning task leaves the state word's cache
-    /// line with its holder until it is worth a try.
-    fn looks_free(&self) -> bool {
-        true
+    /// line with its holder until it is worth a try; or that the spin should stop (a
+    /// semaphore's waiter once someone has queued, as the permits then go to the queue).
+    fn look(&self) -> Look {
+        Look::Free
     }
 
     /// After a task's spin (one that was not `Rounds(0)`): whether it took what it waits for.
@@ -384,9 +385,11 @@ where
                         let spin = p.task_spin();
                         let out = match spin {
                             TaskSpinFor::Rounds(rounds) => spin_briefly(rounds, || p.attempt()),
-                            TaskSpinFor::Time => {
-                                spin_timed(|| if p.looks_free() { p.attempt() } else { None })
-                            }
+                            TaskSpinFor::Time => spin_timed(|| match p.look() {
+                                Look::Free => Ok(p.attempt()),
+                                Look::Taken => Ok(None),
+                                Look::Stop => Err(()),
+                            }),
                         };
                         if spin != TaskSpinFor::Rounds(0) {
                             #[cfg(all(test, not(loom)))]
@@ -668,14 +671,78 @@ pub(crate) const TASK_SPIN_ROUNDS: u32 = if cfg!(loom) { 0 } else { 3 };
 pub(crate) enum TaskSpinFor {
     /// The `r`th round of `2^r` hints, for `r` up to this (none for 0).
     Rounds(u32),
-    /// Rounds of up to 32 hints until [`MUTEX_SPIN_TIME`] has passed, retrying only when
-    /// [`Protocol::looks_free`]; [`MUTEX_SPIN_ROUNDS`] rounds where there is no clock to read.
+    /// Rounds of up to 32 hints until [`TASK_SPIN_TIME`] has passed, retrying only when
+    /// [`Protocol::look`] says so; [`MUTEX_SPIN_ROUNDS`] rounds where there is no clock to
+    /// read.
     Time,
 }
 
-/// How long a task that wants a mutex spins before it first queues: while nobody is queued,
-/// and while others are, as long as such spins have been taking the lock on this thread (the
-/// mutex's `spin_credit`).
+/// What a timed spin makes of one look at the state word (see [`Protocol::look`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Look {
+    /// Worth an attempt.
+    Free,
+    /// Not yet: spin on.
+    Taken,
+    /// No attempt can succeed before the task would be woken anyway: queue now.
+    Stop,
+}
+
+/// Whether the timed spins of this thread's tasks have been paying off lately: a task spins
+/// for [`TASK_SPIN_TIME`] only while they have.
+///
+/// A spin can only pay off while the holder runs on another thread. On a single-threaded
+/// executor, or behind a lock or permits held across an `.await`, every such spin is wasted:
+/// with every waiter spinning, a run of 64 tasks on one thread taking a mutex held across a
+/// yield 100 times each took 4.4–4.8 ms instead of 1.8–2.5 (`benches/instructions.rs`,
+/// workload `mutex`, timed whole). A spin that takes what it waits for earns one credit, up
+/// to `MAX`; one that fails costs one, so spins go on while at least half of them succeed.
+/// With no credit left a task still spins a few rounds when nobody is queued (a fraction of a
+/// microsecond), and a success then earns credit back. Mutex and semaphore spins share the
+/// credit: what it measures is whether the thread's holders run elsewhere.
+#[cfg(all(feature = "std", not(loom)))]
+pub(crate) mod spin_credit {
+    use core::cell::Cell;
+
+    const MAX: u8 = 16;
+
+    std::thread_local! {
+        static CREDIT: Cell<u8> = const { Cell::new(MAX / 2) };
+    }
+
+    /// Whether this thread's tasks may spin for [`TASK_SPIN_TIME`](super::TASK_SPIN_TIME).
+    pub(crate) fn has() -> bool {
+        // Not while the thread's locals are being destroyed.
+        CREDIT.try_with(|c| c.get() > 0).unwrap_or(false)
+    }
+
+    /// Records how a timed spin, or a short one without credit, ended.
+    pub(crate) fn record(took: bool) {
+        let _ = CREDIT.try_with(|c| {
+            let v = c.get();
+            c.set(if took {
+                (v + 1).min(MAX)
+            } else {
+                v.saturating_sub(1)
+            });
+        });
+    }
+}
+
+/// Without threads of its own to keep a credit for, a task never spins for a time.
+#[cfg(not(all(feature = "std", not(loom))))]
+pub(crate) mod spin_credit {
+    pub(crate) fn has() -> bool {
+        false
+    }
+
+    pub(crate) fn record(_took: bool) {}
+}
+
+/// How long a task that wants a mutex or permits spins before it first queues, as long as such
+/// spins have been paying off on its thread ([`spin_credit`]): for a mutex whether or not
+/// others are queued, for a semaphore only while nobody is (queued waiters get the permits
+/// first, so the spin stops as soon as one queues).
 ///
 /// An unlock frees the lock for whoever gets there first and wakes one queued waiter, and
 /// until that waiter has run it wakes nobody else (the mutex's fairness rule). A running task
@@ -694,6 +761,13 @@ pub(crate) enum TaskSpinFor {
 /// of it: spinning stops while spins fail on this thread (the credit), and a spin while
 /// nobody is queued and the credit is spent is [`MUTEX_SPIN_ROUNDS`] rounds. Where nearly
 /// every spin fails (a lock held across a yield) the time was level with the 30 hints'.
+///
+/// A semaphore waiter spun three short rounds (14 hints) until the same bound was given to
+/// it: on the Intel machine, with as many permits as workers and every other task asking for
+/// two, one task that queued sent every later acquire into the queue behind it (strict
+/// order), and with the short spin most of a run went that way; with the timed spin,
+/// `semaphore/mixed-tokio/2` took 0.8–1.1 ms instead of 2.8–5.8, and `mixed-smol/2` 1.6–2.0
+/// ms instead of 1.9–10 (BENCHMARKS.md, "Permits spun for by time").
 #[cfg_attr(
     not(all(
         feature = "std",
@@ -702,10 +776,10 @@ pub(crate) enum TaskSpinFor {
     )),
     allow(dead_code)
 )]
-pub(crate) const MUTEX_SPIN_TIME: core::time::Duration = core::time::Duration::from_micros(8);
+pub(crate) const TASK_SPIN_TIME: core::time::Duration = core::time::Duration::from_micros(8);
 
 /// How many rounds a task spins for a mutex (2 to 16 `spin_loop` hints, 30 in all, an attempt
-/// after each) where it cannot spin for [`MUTEX_SPIN_TIME`]: without the `std` feature or a
+/// after each) where it cannot spin for [`TASK_SPIN_TIME`]: without the `std` feature or a
 /// clock, and, with no spin credit left on its thread, while nobody is queued (where a
 /// success earns the credit back). The rwlock's writers and a condvar waiter's relock keep
 /// [`TASK_SPIN_ROUNDS`]: a writer often holds the gate while it waits for readers to leave,
@@ -714,15 +788,15 @@ pub(crate) const MUTEX_SPIN_TIME: core::time::Duration = core::time::Duration::f
 /// and without the spin, showed no gain from it).
 pub(crate) const MUTEX_SPIN_ROUNDS: u32 = if cfg!(loom) { 0 } else { 4 };
 
-/// Retries `attempt` for up to [`MUTEX_SPIN_TIME`], after rounds of 2, 4, … hints, then
-/// `MAX_HINTS` at a time.
+/// Runs `step` (an attempt, a look that skips it, or `Err` to give up) for up to
+/// [`TASK_SPIN_TIME`], after rounds of 2, 4, … hints, then `MAX_HINTS` at a time.
 #[cfg(all(
     feature = "std",
     not(loom),
     not(all(target_family = "wasm", target_os = "unknown"))
 ))]
 #[inline]
-fn spin_timed<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
+fn spin_timed<T>(mut step: impl FnMut() -> Result<Option<T>, ()>) -> Option<T> {
     // A look costs a load and a read of the clock, and the lock may be free again within a
     // few dozen hints.
     const MAX_HINTS: u32 = 32;
@@ -734,26 +808,50 @@ fn spin_timed<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
         for _ in 0..hints {
             core::hint::spin_loop();
         }
-        if let Some(out) = attempt() {
-            return Some(out);
+        match step() {
+            Ok(Some(out)) => return Some(out),
+            Ok(None) => {}
+            Err(()) => return None,
         }
         let start = *start.get_or_insert_with(Instant::now);
-        if start.elapsed() >= MUTEX_SPIN_TIME {
+        if start.elapsed() >= TASK_SPIN_TIME {
             return None;
         }
         hints = (hints * 2).min(MAX_HINTS);
     }
 }
 
-/// Without a clock (no `std`, loom, or WebAssembly without an OS), a count of hints.
+/// Without a clock (no `std`, loom, or WebAssembly without an OS), [`MUTEX_SPIN_ROUNDS`]
+/// rounds.
 #[cfg(not(all(
     feature = "std",
     not(loom),
     not(all(target_family = "wasm", target_os = "unknown"))
 )))]
 #[inline]
-fn spin_timed<T>(attempt: impl FnMut() -> Option<T>) -> Option<T> {
-    spin_briefly(MUTEX_SPIN_ROUNDS, attempt)
+fn spin_timed<T>(step: impl FnMut() -> Result<Option<T>, ()>) -> Option<T> {
+    spin_rounds(MUTEX_SPIN_ROUNDS, step)
+}
+
+/// [`spin_timed`] without a clock: `rounds` rounds, the `r`th of `2^r` hints.
+#[cfg(not(all(
+    feature = "std",
+    not(loom),
+    not(all(target_family = "wasm", target_os = "unknown"))
+)))]
+#[inline]
+fn spin_rounds<T>(rounds: u32, mut step: impl FnMut() -> Result<Option<T>, ()>) -> Option<T> {
+    for round in 1..=rounds {
+        for _ in 0..1u32 << round {
+            core::hint::spin_loop();
+        }
+        match step() {
+            Ok(Some(out)) => return Some(out),
+            Ok(None) => {}
+            Err(()) => return None,
+        }
+    }
+    None
 }
 
 /// Retries `attempt` after each of `rounds` rounds of busy spinning, the `r`th of `2^r` hints.
