@@ -490,7 +490,7 @@ fn a_task_stops_spinning_for_a_queued_mutex_once_its_spins_keep_failing() {
 
 /// A task that finds too few permits spins for a time only while nobody is queued and its
 /// thread's spins have been paying off; behind permits that never come back it soon spins
-/// only the short way, and a success earns the credit back.
+/// only the short way.
 #[cfg(feature = "std")]
 #[test]
 fn a_semaphore_task_spins_for_a_time_only_alone_and_with_credit() {

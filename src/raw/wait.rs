@@ -384,7 +384,7 @@ where
                     false => {
                         let spin = p.task_spin();
                         let out = match spin {
-                            TaskSpinFor::Rounds(rounds) => spin_briefly(rounds, || p.attempt()),
+                            TaskSpinFor::Rounds(rounds) => spin_briefly(rounds, || Ok(p.attempt())),
                             TaskSpinFor::Time => spin_timed(|| match p.look() {
                                 Look::Free => Ok(p.attempt()),
                                 Look::Taken => Ok(None),
@@ -830,17 +830,13 @@ fn spin_timed<T>(mut step: impl FnMut() -> Result<Option<T>, ()>) -> Option<T> {
 )))]
 #[inline]
 fn spin_timed<T>(step: impl FnMut() -> Result<Option<T>, ()>) -> Option<T> {
-    spin_rounds(MUTEX_SPIN_ROUNDS, step)
+    spin_briefly(MUTEX_SPIN_ROUNDS, step)
 }
 
-/// [`spin_timed`] without a clock: `rounds` rounds, the `r`th of `2^r` hints.
-#[cfg(not(all(
-    feature = "std",
-    not(loom),
-    not(all(target_family = "wasm", target_os = "unknown"))
-)))]
+/// Runs `step` (as for [`spin_timed`]) after each of `rounds` rounds of busy spinning, the
+/// `r`th of `2^r` hints.
 #[inline]
-fn spin_rounds<T>(rounds: u32, mut step: impl FnMut() -> Result<Option<T>, ()>) -> Option<T> {
+fn spin_briefly<T>(rounds: u32, mut step: impl FnMut() -> Result<Option<T>, ()>) -> Option<T> {
     for round in 1..=rounds {
         for _ in 0..1u32 << round {
             core::hint::spin_loop();
@@ -849,20 +845,6 @@ fn spin_rounds<T>(rounds: u32, mut step: impl FnMut() -> Result<Option<T>, ()>) 
             Ok(Some(out)) => return Some(out),
             Ok(None) => {}
             Err(()) => return None,
-        }
-    }
-    None
-}
-
-/// Retries `attempt` after each of `rounds` rounds of busy spinning, the `r`th of `2^r` hints.
-#[inline]
-fn spin_briefly<T>(rounds: u32, mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
-    for round in 1..=rounds {
-        for _ in 0..1u32 << round {
-            core::hint::spin_loop();
-        }
-        if let Some(out) = attempt() {
-            return Some(out);
         }
     }
     None
