@@ -37,8 +37,8 @@
 //!    on a 2-core machine: about 45 s on a 2.0 GHz Xeon (1,500 cases took 13 s there).
 //!
 //! Under Miri the default drops to [`MIRI_CASES`] (`UNISYNC_EXPLORER_CASES` still overrides it,
-//! `PROPTEST_CASES` does not), of at most [`MIRI_MAX_STEPS`] steps. Failures are not persisted to a regressions file; the minimal
-//! failing sequence is printed instead.
+//! `PROPTEST_CASES` does not), of at most [`MIRI_MAX_STEPS`] steps. Failures are not persisted
+//! to a regressions file; the minimal failing sequence is printed instead.
 //!
 //! For a long soak, run a release build with many cases:
 //!
