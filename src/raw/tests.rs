@@ -426,6 +426,24 @@ fn repoll_with_the_same_waker_keeps_it_and_a_new_waker_replaces_it() {
     assert!(poll(fut.as_mut(), &second).is_ready());
 }
 
+/// Runs `test` on a thread of its own, whose spin credit is fresh (it is kept per thread).
+#[cfg(feature = "std")]
+fn on_fresh_thread(test: impl FnOnce() + Send + 'static) {
+    std::thread::spawn(test).join().unwrap();
+}
+
+/// This thread's task spins so far: all of them, and the timed ones.
+#[cfg(feature = "std")]
+fn spins() -> (usize, usize) {
+    (stats::task_spins(), stats::timed_task_spins())
+}
+
+/// This thread's task spins since `before` (from [`spins`]): all of them, and the timed ones.
+#[cfg(feature = "std")]
+fn spun_since((all, timed): (usize, usize)) -> (usize, usize) {
+    (stats::task_spins() - all, stats::timed_task_spins() - timed)
+}
+
 /// A task spins for a mutex that others are queued for only while such spins have been
 /// paying off on its thread: behind a holder that does not run (here it never will), the
 /// thread's tasks soon queue at once, as they would for a lock held across an `.await` on a
@@ -433,23 +451,22 @@ fn repoll_with_the_same_waker_keeps_it_and_a_new_waker_replaces_it() {
 #[cfg(feature = "std")]
 #[test]
 fn a_task_stops_spinning_for_a_queued_mutex_once_its_spins_keep_failing() {
-    // On a thread of its own: the credit is kept per thread.
-    std::thread::spawn(|| {
+    on_fresh_thread(|| {
         let (waker, _probe) = checking_waker();
         let m = Mutex::new(0);
         let held = m.try_lock().unwrap();
         let mut waits: alloc::vec::Vec<_> = (0..40).map(|_| Box::pin(m.lock())).collect();
-        let timed_before = stats::timed_task_spins();
+        let all_before = spins();
         let spun: alloc::vec::Vec<usize> = waits
             .iter_mut()
             .map(|wait| {
-                let before = stats::task_spins();
+                let before = spins();
                 assert!(poll(wait.as_mut(), &waker).is_pending());
-                stats::task_spins() - before
+                spun_since(before).0
             })
             .collect();
         assert_eq!(spun[0], 1, "the first finds nobody queued and spins");
-        let timed = stats::timed_task_spins() - timed_before;
+        let timed = spun_since(all_before).1;
         assert_eq!(
             timed,
             spun.iter().sum::<usize>(),
@@ -473,19 +490,14 @@ fn a_task_stops_spinning_for_a_queued_mutex_once_its_spins_keep_failing() {
         // so that a success can earn the credit back.
         let held = m.try_lock().unwrap();
         let mut alone = Box::pin(m.lock());
-        let (before, timed_before) = (stats::task_spins(), stats::timed_task_spins());
+        let before = spins();
         assert!(poll(alone.as_mut(), &waker).is_pending());
-        assert_eq!(stats::task_spins() - before, 1, "nobody queued: it spins");
-        assert_eq!(
-            stats::timed_task_spins(),
-            timed_before,
-            "without credit, the short way"
-        );
+        let (all, timed) = spun_since(before);
+        assert_eq!(all, 1, "nobody queued: it spins");
+        assert_eq!(timed, 0, "without credit, the short way");
         drop(held);
         assert!(poll(alone.as_mut(), &waker).is_ready());
-    })
-    .join()
-    .unwrap();
+    });
 }
 
 /// A task that finds too few permits spins for a time only while nobody is queued and its
@@ -494,14 +506,10 @@ fn a_task_stops_spinning_for_a_queued_mutex_once_its_spins_keep_failing() {
 #[cfg(feature = "std")]
 #[test]
 fn a_semaphore_task_spins_for_a_time_only_alone_and_with_credit() {
-    // On a thread of its own: the credit is kept per thread.
-    std::thread::spawn(|| {
+    on_fresh_thread(|| {
         let (waker, _probe) = checking_waker();
         let s = Semaphore::new(2);
         let held = s.try_acquire_many(2).unwrap();
-        let spins = || (stats::task_spins(), stats::timed_task_spins());
-        let spun_since =
-            |(n, t): (usize, usize)| (stats::task_spins() - n, stats::timed_task_spins() - t);
 
         let before = spins();
         let mut first = Box::pin(s.acquire());
@@ -538,9 +546,7 @@ fn a_semaphore_task_spins_for_a_time_only_alone_and_with_credit() {
             2,
             "no permit was lost to the cancelled waits"
         );
-    })
-    .join()
-    .unwrap();
+    });
 }
 
 /// A blocking wait out of time stops retrying: on busy cores each retry's yield may cost a
