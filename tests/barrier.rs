@@ -1037,3 +1037,118 @@ fn wait_polled_after_completion_panics() {
     assert!(poll_once(&mut wait).is_ready());
     let _ = poll_once(&mut wait);
 }
+
+/// A trip held in its first batch of wake-ups: see [`trip_held_in_first_batch`].
+#[cfg(feature = "std")]
+struct HeldTrip {
+    /// The 39 task parties; the first was polled with `stall`'s waker.
+    parties: Vec<common::Task<unisync::futures::BarrierWait<'static>>>,
+    stall: Arc<common::Stall>,
+    /// The fortieth party, a thread, whose arrival tripped the generation.
+    tripper: std::thread::JoinHandle<Result<BarrierWaitResult, BarrierError>>,
+}
+
+/// Forty parties, the last a thread whose arrival trips the generation; the first party's
+/// waker holds that thread inside the trip's first batch of wake-ups.
+#[cfg(feature = "std")]
+fn trip_held_in_first_batch(barrier: &'static Barrier) -> HeldTrip {
+    let stall = common::Stall::new();
+    let mut parties: Vec<_> = (0..39).map(|_| common::spawn(barrier.wait())).collect();
+    assert!(parties[0].poll_with(&stall.waker()).is_pending());
+    for party in &mut parties[1..] {
+        party.assert_pending();
+    }
+    let tripper = std::thread::spawn(move || barrier.wait_blocking());
+    stall.wait_until_entered();
+    HeldTrip {
+        parties,
+        stall,
+        tripper,
+    }
+}
+
+/// While a trip is still waking its parties, those that collect early come back with fresh
+/// ones and fill the next generation: the rest of the old trip's wake-ups must not release
+/// them, and the next generation trips once the old one's last party has collected.
+#[test]
+#[cfg(feature = "std")]
+fn the_next_generation_waits_while_a_trip_still_wakes() {
+    static BARRIER: Barrier = Barrier::new(40);
+    let mut held = trip_held_in_first_batch(&BARRIER);
+    // A poll sees the trip whether or not its party was woken yet.
+    let mut first: Vec<_> = held.parties[1..]
+        .iter_mut()
+        .map(|party| party.assert_ready().unwrap())
+        .collect();
+    let mut next: Vec<_> = (0..40).map(|_| common::spawn(BARRIER.wait())).collect();
+    for party in &mut next {
+        party.assert_pending();
+    }
+    held.stall.go_on();
+    first.push(held.tripper.join().unwrap().unwrap());
+    for party in &mut next {
+        party.assert_pending();
+    }
+    first.push(held.parties[0].assert_ready().unwrap());
+    assert_eq!(first.len(), 40);
+    check_generation(&first, 40);
+    let second: Vec<_> = next
+        .iter_mut()
+        .map(|party| party.assert_ready().unwrap())
+        .collect();
+    check_generation(&second, 40);
+    assert_eq!(BARRIER.n_waiting(), 0);
+}
+
+/// An `abort` while a trip is still waking its parties fails newcomers, but every party of
+/// the tripped generation still collects its result; a `reset` then makes the barrier whole.
+#[test]
+#[cfg(feature = "std")]
+fn an_abort_while_a_trip_still_wakes_spares_the_tripped_generation() {
+    static BARRIER: Barrier = Barrier::new(40);
+    let mut held = trip_held_in_first_batch(&BARRIER);
+    BARRIER.abort();
+    assert!(common::spawn(BARRIER.wait()).assert_ready().is_err());
+    let mut results: Vec<_> = held.parties[20..]
+        .iter_mut()
+        .map(|party| party.assert_ready().unwrap())
+        .collect();
+    held.stall.go_on();
+    results.push(held.tripper.join().unwrap().unwrap());
+    results.extend(
+        held.parties[..20]
+            .iter_mut()
+            .map(|p| p.assert_ready().unwrap()),
+    );
+    check_generation(&results, 40);
+    assert!(BARRIER.is_broken());
+    BARRIER.reset();
+    assert!(!BARRIER.is_broken());
+    assert_eq!(BARRIER.n_waiting(), 0);
+}
+
+/// A `reset` while a trip is still waking its parties fails the party already waiting in the
+/// next generation and leaves the tripped generation's results alone; a party arriving after
+/// the reset waits in the fresh generation, and its withdrawal is counted.
+#[test]
+#[cfg(feature = "std")]
+fn a_reset_while_a_trip_still_wakes_fails_only_the_next_generation() {
+    static BARRIER: Barrier = Barrier::new(40);
+    let mut held = trip_held_in_first_batch(&BARRIER);
+    let mut early = common::spawn(BARRIER.wait());
+    early.assert_pending();
+    BARRIER.reset();
+    assert!(early.assert_ready().is_err());
+    let mut late = common::spawn(BARRIER.wait());
+    late.assert_pending();
+    assert_eq!(BARRIER.n_waiting(), 1);
+    held.stall.go_on();
+    let mut results = vec![held.tripper.join().unwrap().unwrap()];
+    results.extend(held.parties.iter_mut().map(|p| p.assert_ready().unwrap()));
+    check_generation(&results, 40);
+    late.assert_pending();
+    assert_eq!(BARRIER.n_waiting(), 1);
+    drop(late);
+    assert_eq!(BARRIER.n_waiting(), 0);
+    assert!(!BARRIER.is_broken());
+}
