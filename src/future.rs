@@ -102,7 +102,12 @@ impl<W: WaitKind> Shell<W> {
         let this = self.project();
         let source = this.source.as_ref().expect(POLLED_AFTER_COMPLETION);
         let ready = ready!(this.kind.poll(this.node.as_ref(), source, strategy));
-        let source = this.source.take().expect("checked above");
+        let source = this.source.take();
+        // SAFETY: `source` was `Some` above, and `kind.poll` was lent only a shared reference
+        // to what it holds, so nothing has taken it since. Without this, the check is made
+        // again after a slow poll could have run, and the fast path reloads the word it has
+        // just stored to make it.
+        let source = unsafe { source.unwrap_unchecked() };
         Poll::Ready(this.kind.finish(ready, source))
     }
 
