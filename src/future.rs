@@ -104,9 +104,9 @@ impl<W: WaitKind> Shell<W> {
         let ready = ready!(this.kind.poll(this.node.as_ref(), source, strategy));
         let source = this.source.take();
         // SAFETY: `source` was `Some` above, and `kind.poll` was lent only a shared reference
-        // to what it holds, so nothing has taken it since. Without this, the check is made
-        // again after a slow poll could have run, and the fast path reloads the word it has
-        // just stored to make it.
+        // to what it holds, so nothing has taken it since. A second check would also follow
+        // the out-of-line slow path, so the inlined fast path would read back the word it has
+        // just stored.
         let source = unsafe { source.unwrap_unchecked() };
         Poll::Ready(this.kind.finish(ready, source))
     }
