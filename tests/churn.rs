@@ -16,7 +16,10 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{
+    AtomicBool, AtomicUsize,
+    Ordering::{Relaxed, SeqCst},
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,6 +52,9 @@ struct Shared {
     /// Shutdown waits that completed, and whether one did on a signal that had not fired.
     fired: AtomicUsize,
     premature: AtomicBool,
+    /// Operations started, for the watchdog: a hang is a stretch without one, however long
+    /// the whole run is.
+    started: AtomicUsize,
 }
 
 impl Shared {
@@ -71,6 +77,7 @@ async fn yield_now() {
 }
 
 async fn async_op(s: &Shared, rng: &mut Rng) {
+    s.started.fetch_add(1, Relaxed);
     let cancel = rng.below(4) == 0;
     let polls = rng.below(4) as u32;
     match rng.below(6) {
@@ -166,6 +173,7 @@ async fn async_op(s: &Shared, rng: &mut Rng) {
 }
 
 fn blocking_op(s: &Shared, rng: &mut Rng) {
+    s.started.fetch_add(1, Relaxed);
     let timeout = Duration::from_micros(rng.below(200));
     match rng.below(5) {
         0 => {
@@ -336,22 +344,6 @@ fn churn_across_runtimes_and_threads() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(40_000);
-    // A lost wake-up shows up as a hang: fail loudly instead of stalling the suite.
-    let finished = Arc::new(AtomicBool::new(false));
-    let watchdog = {
-        let finished = finished.clone();
-        std::thread::spawn(move || {
-            let limit = Duration::from_secs(300);
-            let start = std::time::Instant::now();
-            while !finished.load(SeqCst) {
-                if start.elapsed() > limit {
-                    eprintln!("churn did not finish in {limit:?}: a waiter was never woken");
-                    std::process::abort();
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        })
-    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -371,7 +363,31 @@ fn churn_across_runtimes_and_threads() {
         generation: std::sync::Mutex::new(ShutdownSignal::new()),
         fired: AtomicUsize::new(0),
         premature: AtomicBool::new(false),
+        started: AtomicUsize::new(0),
     });
+    // A lost wake-up shows up as a hang: fail loudly instead of stalling the suite. Every
+    // operation is bounded, so a stretch without a new one is a hang whatever `ops` is.
+    let finished = Arc::new(AtomicBool::new(false));
+    let watchdog = {
+        let (finished, shared) = (finished.clone(), shared.clone());
+        std::thread::spawn(move || {
+            let limit = Duration::from_secs(120);
+            let (mut seen, mut since) = (0, std::time::Instant::now());
+            while !finished.load(SeqCst) {
+                let now = shared.started.load(Relaxed);
+                if now != seen {
+                    (seen, since) = (now, std::time::Instant::now());
+                } else if since.elapsed() > limit {
+                    eprintln!(
+                        "churn started no operation for {limit:?} after {seen}: a waiter was \
+                         never woken"
+                    );
+                    std::process::abort();
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
     *shared.generation.lock().unwrap() = shared.root.child();
 
     // Warm-up round: runtimes, thread pools and the events' lists allocate what they keep.

@@ -10,10 +10,13 @@
 //!
 //! The storms keep their own books beside the primitive (permits held, readers, writers) and
 //! check them at every step; at the end every permit and every lock is back. A lost wake-up
-//! shows up as a hang, which `common::no_deadlock` turns into a failure.
+//! shows up as a hang, which `common::no_deadlock` turns into a failure; in the storms,
+//! `common::no_stall` does, once they make no step for a minute, so a storm may run as long as
+//! its scale asks.
 //!
 //! `UNISYNC_STRESS_SCALE` multiplies the rounds of every storm (default 1; tests/stress_signals.rs
-//! reads it too; set it to 20 or more in release mode for a longer soak).
+//! reads it too; set it to 20 or more in release mode for a longer soak: 400 runs each
+//! storm for minutes).
 // Uses the blocking forms, which need the `std` feature.
 #![cfg(feature = "std")]
 
@@ -26,7 +29,10 @@ use std::task::{Poll, Wake, Waker};
 use std::thread;
 use std::time::Duration;
 
-use common::{limit, no_deadlock, runtime, spawn, stress_scale, yield_once, Permit, Rng, Task};
+use common::{
+    limit, no_deadlock, no_stall, runtime, spawn, stress_scale, yield_once, Permit, Progress, Rng,
+    Task,
+};
 use unisync::{
     AcquireTimeoutError, Mutex, OwnedRwLockUpgradableReadGuard, OwnedRwLockWriteGuard, RwLock,
     RwLockUpgradableReadGuard, RwLockWriteGuard, Semaphore,
@@ -74,14 +80,14 @@ impl Room {
 /// holds a permit the semaphore does not have, and every permit is back at the end.
 #[test]
 fn weighted_acquires_race_add_forget_split_and_merge() {
-    no_deadlock(|| {
+    no_stall(|progress| {
         for seed in 1..=3 {
-            sem_storm(seed);
+            sem_storm(seed, &progress);
         }
     });
 }
 
-fn sem_storm(seed: u64) {
+fn sem_storm(seed: u64, progress: &Progress) {
     let ops = 1500 * stress_scale();
     let sem = Arc::new(Semaphore::new(SEM_PERMITS));
     let room = Arc::new(Room(AtomicIsize::new(SEM_PERMITS as isize)));
@@ -89,10 +95,11 @@ fn sem_storm(seed: u64) {
     let rt = runtime();
     let tasks: Vec<_> = (0..6)
         .map(|t| {
-            let (sem, room) = (sem.clone(), room.clone());
+            let (sem, room, progress) = (sem.clone(), room.clone(), progress.clone());
             rt.spawn(async move {
                 let mut rng = Rng::new(seed * 7919 + t);
                 for _ in 0..ops {
+                    progress.step();
                     let n = 1 + rng.below(SEM_PERMITS as u64) as usize;
                     let tiny = Duration::from_micros(rng.below(300));
                     let permit = match rng.below(4) {
@@ -125,10 +132,11 @@ fn sem_storm(seed: u64) {
         .collect();
     let threads: Vec<_> = (0..2)
         .map(|t| {
-            let (sem, room) = (sem.clone(), room.clone());
+            let (sem, room, progress) = (sem.clone(), room.clone(), progress.clone());
             thread::spawn(move || {
                 let mut rng = Rng::new(seed * 104_729 + t);
                 for _ in 0..ops {
+                    progress.step();
                     let n = 1 + rng.below(SEM_PERMITS as u64) as usize;
                     let timeout = Duration::from_micros(rng.below(200));
                     let permit = if rng.below(2) == 0 {
@@ -193,8 +201,9 @@ fn sem_storm(seed: u64) {
 /// permits after the close. Every wait ends, and every permit is back in the count.
 #[test]
 fn close_amid_weighted_waiters_of_every_kind_loses_no_permit() {
-    no_deadlock(|| {
+    no_stall(|progress| {
         for round in 0..40 * stress_scale() as u64 {
+            progress.step();
             const PERMITS: usize = 4;
             let sem = Arc::new(Semaphore::new(PERMITS));
             let held = sem.try_acquire_many_owned(3).unwrap();
@@ -262,9 +271,8 @@ fn close_amid_weighted_waiters_of_every_kind_loses_no_permit() {
 /// sees the close and ends, and every permit is back.
 #[test]
 fn close_ends_weighted_acquire_loops_on_smol_async_std_and_threads() {
-    no_deadlock(|| {
+    no_stall(|acquired| {
         let sem = Arc::new(Semaphore::new(3));
-        let acquired = Arc::new(AtomicUsize::new(0));
         let mut workers = Vec::new();
         for t in 0..2 {
             let (sem, acquired) = (sem.clone(), acquired.clone());
@@ -275,7 +283,7 @@ fn close_ends_weighted_acquire_loops_on_smol_async_std_and_threads() {
                         let n = 1 + rng.below(3) as usize;
                         match limit(sem.acquire_many(n), rng.below(5) as u32).await {
                             Some(Ok(permit)) => {
-                                acquired.fetch_add(1, SeqCst);
+                                acquired.step();
                                 yield_once().await;
                                 drop(permit);
                             }
@@ -292,7 +300,7 @@ fn close_ends_weighted_acquire_loops_on_smol_async_std_and_threads() {
                 async_std::task::block_on(async {
                     let mut rng = Rng::new(t + 50);
                     while let Ok(permit) = sem.acquire_many_owned(1 + rng.below(3) as usize).await {
-                        acquired.fetch_add(1, SeqCst);
+                        acquired.step();
                         async_std::task::yield_now().await;
                         drop(permit);
                     }
@@ -304,15 +312,13 @@ fn close_ends_weighted_acquire_loops_on_smol_async_std_and_threads() {
             workers.push(thread::spawn(move || {
                 let mut rng = Rng::new(t + 500);
                 while let Ok(permit) = sem.acquire_many_blocking(1 + rng.below(3) as usize) {
-                    acquired.fetch_add(1, SeqCst);
+                    acquired.step();
                     drop(permit);
                 }
             }));
         }
         let target = 600 * stress_scale();
-        common::wait_until("the workers to get going", || {
-            acquired.load(SeqCst) >= target
-        });
+        acquired.wait_for("the workers to get going", target);
         sem.close();
         for w in workers {
             w.join().unwrap();
@@ -633,7 +639,7 @@ fn rw_thread_step(lock: &RwLock<u64>, books: &RwBooks, rng: &mut Rng) {
 
 /// Eight tokio tasks and two threads take [`rw_task_step`]s and [`rw_thread_step`]s on one
 /// lock. The books hold at every step, no write is lost, and the lock is free at the end.
-fn rw_storm(max_readers: Option<usize>, seed: u64) {
+fn rw_storm(max_readers: Option<usize>, seed: u64, progress: &Progress) {
     let ops = 1200 * stress_scale();
     let lock = Arc::new(match max_readers {
         Some(max) => RwLock::with_max_readers(0u64, max),
@@ -643,10 +649,11 @@ fn rw_storm(max_readers: Option<usize>, seed: u64) {
     let rt = runtime();
     let tasks: Vec<_> = (0..8)
         .map(|t| {
-            let (lock, books) = (lock.clone(), books.clone());
+            let (lock, books, progress) = (lock.clone(), books.clone(), progress.clone());
             rt.spawn(async move {
                 let mut rng = Rng::new(seed * 1000 + t);
                 for _ in 0..ops {
+                    progress.step();
                     rw_task_step(&lock, &books, &mut rng).await;
                 }
             })
@@ -654,10 +661,11 @@ fn rw_storm(max_readers: Option<usize>, seed: u64) {
         .collect();
     let threads: Vec<_> = (0..2)
         .map(|t| {
-            let (lock, books) = (lock.clone(), books.clone());
+            let (lock, books, progress) = (lock.clone(), books.clone(), progress.clone());
             thread::spawn(move || {
                 let mut rng = Rng::new(seed * 5000 + t);
                 for _ in 0..ops {
+                    progress.step();
                     rw_thread_step(&lock, &books, &mut rng);
                 }
             })
@@ -691,18 +699,18 @@ fn rw_storm(max_readers: Option<usize>, seed: u64) {
 
 #[test]
 fn rwlock_storm_with_upgrades_cancellation_and_timed_blocking_waits() {
-    no_deadlock(|| {
+    no_stall(|progress| {
         for seed in 1..=2 {
-            rw_storm(None, seed);
+            rw_storm(None, seed, &progress);
         }
     });
 }
 
 #[test]
 fn rwlock_storm_on_locks_with_a_reader_limit() {
-    no_deadlock(|| {
+    no_stall(|progress| {
         for (seed, max) in [(1, 1), (2, 2), (3, 3)] {
-            rw_storm(Some(max), seed);
+            rw_storm(Some(max), seed, &progress);
         }
     });
 }

@@ -11,10 +11,12 @@
 //! blocking wait is tried with a zero and an endless timeout.
 //!
 //! Nothing here asserts on how long anything took. A lost wake-up shows up as a hang, which
-//! `common::no_deadlock` turns into a failure.
+//! `common::no_deadlock` turns into a failure; in the storms, `common::no_stall` does, once
+//! they make no step for a minute, so a storm may run as long as its scale asks.
 //!
 //! `UNISYNC_STRESS_SCALE` multiplies the rounds of every storm (default 1; tests/stress_locks.rs
-//! reads it too; set it to 20 or more in release mode for a longer soak).
+//! reads it too; set it to 20 or more in release mode for a longer soak: 400 runs each
+//! storm for minutes).
 // Uses the blocking forms, which need the `std` feature.
 #![cfg(feature = "std")]
 
@@ -26,7 +28,7 @@ use std::task::Poll;
 use std::thread;
 use std::time::Duration;
 
-use common::{no_deadlock, runtime, spawn, stress_scale, wait_until, Rng, HANG};
+use common::{no_deadlock, no_stall, runtime, spawn, stress_scale, wait_until, Rng, HANG};
 use unisync::{
     Barrier, BarrierTimeoutError, BarrierWaitResult, Condvar, Event, Mutex, ShutdownSignal,
     WaitGroup,
@@ -65,8 +67,9 @@ fn check_every_generation(per_party: &[Vec<usize>], rounds: usize, parties: usiz
 fn barrier_abort_reset_chaos_keeps_every_generation_a_permutation() {
     const ROUNDS: usize = 120;
     const PARTIES: usize = 6;
-    no_deadlock(|| {
+    no_stall(|progress| {
         for run in 0..3 * stress_scale() as u64 {
+            progress.step();
             let barrier = Arc::new(Barrier::new(PARTIES));
             let rt = runtime();
             let tokio_parties: Vec<_> = (0..2)
@@ -233,8 +236,9 @@ fn barrier_timed_threads_and_tasks_moving_waits_keep_generations_whole() {
 #[test]
 fn barrier_waits_cancelled_at_random_keep_indices_dense() {
     const PARTIES: usize = 4;
-    no_deadlock(|| {
+    no_stall(|progress| {
         for run in 0..4 * stress_scale() as u64 {
+            progress.step();
             let barrier = Arc::new(Barrier::new(PARTIES));
             // Results by index; the last slot counts indices out of range.
             let by_index: Arc<Vec<AtomicUsize>> =
@@ -447,7 +451,7 @@ struct Queue {
 /// were one lost, the round's items would stay queued while the other consumers sleep.
 #[test]
 fn condvar_notifications_survive_waits_cancelled_at_random_points() {
-    no_deadlock(|| {
+    no_stall(|progress| {
         let queue = Arc::new(Mutex::new(Queue {
             items: 0,
             stop: false,
@@ -551,6 +555,7 @@ fn condvar_notifications_survive_waits_cancelled_at_random_points() {
         let mut rng = Rng::new(42);
         let mut queued = 0;
         for round in 0..400 * stress_scale() {
+            progress.step();
             let k = 1 + rng.below(3) as usize;
             queue.lock_blocking().items += k;
             queued += k;
@@ -787,7 +792,7 @@ fn condvar_notify_many_past_a_batch_with_drops_keeps_the_count() {
 /// the time the thread runs (its timeout is far longer than the test).
 #[test]
 fn event_pulses_end_timed_blocking_waits_with_true() {
-    no_deadlock(|| {
+    no_stall(|progress| {
         let event = Arc::new(Event::new());
         let stop = Arc::new(AtomicBool::new(false));
         let pulser = {
@@ -815,13 +820,14 @@ fn event_pulses_end_timed_blocking_waits_with_true() {
             .collect();
         let threads: Vec<_> = (0..3)
             .map(|_| {
-                let event = event.clone();
+                let (event, progress) = (event.clone(), progress.clone());
                 thread::spawn(move || {
                     for i in 0..300 * stress_scale() {
                         assert!(
                             event.wait_blocking_timeout(HANG),
                             "timed wait {i} returned false though pulses kept coming"
                         );
+                        progress.step();
                     }
                 })
             })
@@ -846,7 +852,7 @@ fn event_pulses_end_timed_blocking_waits_with_true() {
 #[test]
 fn wait_group_zeros_end_queued_waits_while_work_keeps_coming() {
     const CHURNERS: usize = 3;
-    no_deadlock(|| {
+    no_stall(|progress| {
         let waits = 150 * stress_scale();
         let group = WaitGroup::new();
         let stop = Arc::new(AtomicBool::new(false));
@@ -878,7 +884,7 @@ fn wait_group_zeros_end_queued_waits_while_work_keeps_coming() {
         let rt = runtime();
         let tasks: Vec<_> = (0..3)
             .map(|t| {
-                let group = group.clone();
+                let (group, progress) = (group.clone(), progress.clone());
                 rt.spawn(async move {
                     let mut rng = Rng::new(0xBA5E ^ (t + 1));
                     let mut done = 0;
@@ -889,10 +895,12 @@ fn wait_group_zeros_end_queued_waits_while_work_keeps_coming() {
                         if t == 0 {
                             group.wait().await;
                             done += 1;
+                            progress.step();
                         } else {
                             let timeout = Duration::from_micros(rng.below(100));
                             if tokio::time::timeout(timeout, group.wait()).await.is_ok() {
                                 done += 1;
+                                progress.step();
                             }
                         }
                     }
@@ -901,7 +909,7 @@ fn wait_group_zeros_end_queued_waits_while_work_keeps_coming() {
             .collect();
         let threads: Vec<_> = (0..2)
             .map(|t| {
-                let group = group.clone();
+                let (group, progress) = (group.clone(), progress.clone());
                 thread::spawn(move || {
                     let mut done = 0;
                     while done < waits {
@@ -911,8 +919,10 @@ fn wait_group_zeros_end_queued_waits_while_work_keeps_coming() {
                         if t == 0 {
                             group.wait_blocking();
                             done += 1;
+                            progress.step();
                         } else if group.wait_blocking_timeout(Duration::from_micros(50)) {
                             done += 1;
+                            progress.step();
                         }
                     }
                 })
@@ -942,8 +952,9 @@ fn wait_group_zeros_end_queued_waits_while_work_keeps_coming() {
 /// is alive, and all of them end once the last is gone.
 #[test]
 fn shutdown_drains_end_only_once_the_last_guard_is_gone() {
-    no_deadlock(|| {
+    no_stall(|progress| {
         for run in 0..20 * stress_scale() as u64 {
+            progress.step();
             let root = ShutdownSignal::new();
             let sub = root.child();
             let leaves: Vec<_> = (0..4).map(|_| sub.child()).collect();
@@ -1029,8 +1040,9 @@ fn shutdown_drains_end_only_once_the_last_guard_is_gone() {
 /// tree has fired and its waits are over.
 #[test]
 fn concurrent_triggers_report_true_at_most_once_per_signal() {
-    no_deadlock(|| {
+    no_stall(|progress| {
         for _ in 0..300 * stress_scale() {
+            progress.step();
             let root = ShutdownSignal::new();
             let mid = root.child();
             let leaf = mid.child();

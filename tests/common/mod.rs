@@ -303,8 +303,61 @@ pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 /// Runs `f` on a thread of its own and fails if it has not finished within [`HANG`] (a deadlock
 /// guard only, never a performance bound); a panic in `f` is passed on.
 pub fn no_deadlock(f: impl FnOnce() + Send + 'static) {
-    let worker = thread::spawn(f);
-    wait_until("the guarded work to finish (deadlock?)", || {
+    no_stall(move |_| f());
+}
+
+/// Steps that a long test has finished, shared by its threads and tasks: the deadlock guard of
+/// [`no_stall`] and [`Progress::wait_for`] measure [`HANG`] from the last step, so the work may
+/// grow with the stress scale without growing the time a hang takes to show.
+#[derive(Clone, Debug, Default)]
+pub struct Progress(Arc<AtomicUsize>);
+
+impl Progress {
+    /// Records one finished step.
+    pub fn step(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The steps finished so far.
+    pub fn steps(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `target` steps are done; panics, naming `what`, if none is made for
+    /// [`HANG`].
+    pub fn wait_for(&self, what: &str, target: usize) {
+        self.watch(what, || self.steps() >= target);
+    }
+
+    /// Waits until `done` holds, checking every millisecond; panics, naming `what`, once no
+    /// step has been made for [`HANG`].
+    fn watch(&self, what: &str, mut done: impl FnMut() -> bool) {
+        let mut seen = self.steps();
+        let mut since = Instant::now();
+        while !done() {
+            let now = self.steps();
+            if now != seen {
+                (seen, since) = (now, Instant::now());
+            }
+            assert!(
+                since.elapsed() < HANG,
+                "hung waiting for {what}: no step for {HANG:?}, {seen} steps done"
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// [`no_deadlock`] for work that grows with the stress scale: `f` is handed a [`Progress`] to
+/// step as it goes, and fails only if it makes no step for [`HANG`], however long the whole
+/// takes.
+pub fn no_stall(f: impl FnOnce(Progress) + Send + 'static) {
+    let progress = Progress::default();
+    let worker = {
+        let progress = progress.clone();
+        thread::spawn(move || f(progress))
+    };
+    progress.watch("the guarded work to finish (deadlock?)", || {
         worker.is_finished()
     });
     if let Err(panic) = worker.join() {
