@@ -15,8 +15,8 @@
 //! its scale asks.
 //!
 //! `UNISYNC_STRESS_SCALE` multiplies the rounds of every storm (default 1; tests/stress_signals.rs
-//! reads it too; set it to 20 or more in release mode for a longer soak: 400 runs each
-//! storm for minutes).
+//! reads it too; set it to 20 or more in release mode for a longer soak; at 400 some
+//! storms run for minutes).
 // Uses the blocking forms, which need the `std` feature.
 #![cfg(feature = "std")]
 
