@@ -16,14 +16,11 @@
 
 mod common;
 
-use std::sync::atomic::{
-    AtomicBool, AtomicUsize,
-    Ordering::{Relaxed, SeqCst},
-};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{limit, live_allocs, Rng};
+use common::{limit, live_allocs, no_stall, Progress, Rng};
 use unisync::{Event, Mutex, RwLock, Semaphore, ShutdownSignal, WaitGroup};
 
 // Counts the live heap allocations of the whole process (`live_allocs`).
@@ -52,9 +49,9 @@ struct Shared {
     /// Shutdown waits that completed, and whether one did on a signal that had not fired.
     fired: AtomicUsize,
     premature: AtomicBool,
-    /// Operations started, for the watchdog: a hang is a stretch without one, however long
-    /// the whole run is.
-    started: AtomicUsize,
+    /// Operations started, for the deadlock guard: a hang is a stretch without one, however
+    /// long the whole run is.
+    progress: Progress,
 }
 
 impl Shared {
@@ -77,7 +74,7 @@ async fn yield_now() {
 }
 
 async fn async_op(s: &Shared, rng: &mut Rng) {
-    s.started.fetch_add(1, Relaxed);
+    s.progress.step();
     let cancel = rng.below(4) == 0;
     let polls = rng.below(4) as u32;
     match rng.below(6) {
@@ -173,7 +170,7 @@ async fn async_op(s: &Shared, rng: &mut Rng) {
 }
 
 fn blocking_op(s: &Shared, rng: &mut Rng) {
-    s.started.fetch_add(1, Relaxed);
+    s.progress.step();
     let timeout = Duration::from_micros(rng.below(200));
     match rng.below(5) {
         0 => {
@@ -340,65 +337,43 @@ fn round(shared: &Arc<Shared>, ops: usize, seed: u64, rt: &tokio::runtime::Runti
 
 #[test]
 fn churn_across_runtimes_and_threads() {
-    let ops: usize = std::env::var("UNISYNC_CHURN_OPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(40_000);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let shared = Arc::new(Shared {
-        mutex: Mutex::new(0),
-        sem: Semaphore::new(PERMITS),
-        rw: RwLock::new(0),
-        event: Event::new(),
-        mutex_done: AtomicUsize::new(0),
-        rw_done: AtomicUsize::new(0),
-        holders: AtomicUsize::new(0),
-        over: AtomicBool::new(false),
-        group: WaitGroup::new(),
-        root: ShutdownSignal::new(),
-        generation: std::sync::Mutex::new(ShutdownSignal::new()),
-        fired: AtomicUsize::new(0),
-        premature: AtomicBool::new(false),
-        started: AtomicUsize::new(0),
-    });
-    // A lost wake-up shows up as a hang: fail loudly instead of stalling the suite. Every
-    // operation is bounded, so a stretch without a new one is a hang whatever `ops` is.
-    let finished = Arc::new(AtomicBool::new(false));
-    let watchdog = {
-        let (finished, shared) = (finished.clone(), shared.clone());
-        std::thread::spawn(move || {
-            let limit = Duration::from_secs(120);
-            let (mut seen, mut since) = (0, std::time::Instant::now());
-            while !finished.load(SeqCst) {
-                let now = shared.started.load(Relaxed);
-                if now != seen {
-                    (seen, since) = (now, std::time::Instant::now());
-                } else if since.elapsed() > limit {
-                    eprintln!(
-                        "churn started no operation for {limit:?} after {seen}: a waiter was \
-                         never woken"
-                    );
-                    std::process::abort();
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        })
-    };
-    *shared.generation.lock().unwrap() = shared.root.child();
+    // A lost wake-up shows up as a hang: every operation is bounded, so a stretch without a
+    // new one fails the test whatever `ops` is.
+    no_stall(|progress| {
+        let ops: usize = std::env::var("UNISYNC_CHURN_OPS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(40_000);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let shared = Arc::new(Shared {
+            mutex: Mutex::new(0),
+            sem: Semaphore::new(PERMITS),
+            rw: RwLock::new(0),
+            event: Event::new(),
+            mutex_done: AtomicUsize::new(0),
+            rw_done: AtomicUsize::new(0),
+            holders: AtomicUsize::new(0),
+            over: AtomicBool::new(false),
+            group: WaitGroup::new(),
+            root: ShutdownSignal::new(),
+            generation: std::sync::Mutex::new(ShutdownSignal::new()),
+            fired: AtomicUsize::new(0),
+            premature: AtomicBool::new(false),
+            progress,
+        });
+        *shared.generation.lock().unwrap() = shared.root.child();
 
-    // Warm-up round: runtimes, thread pools and the events' lists allocate what they keep.
-    round(&shared, ops / 4, 1, &rt);
-    let before = live_allocs();
-    round(&shared, ops, 2, &rt);
-    round(&shared, ops, 3, &rt);
-    let after = live_allocs();
-    finished.store(true, SeqCst);
-    watchdog.join().unwrap();
-    println!(
+        // Warm-up round: runtimes, thread pools and the events' lists allocate what they keep.
+        round(&shared, ops / 4, 1, &rt);
+        let before = live_allocs();
+        round(&shared, ops, 2, &rt);
+        round(&shared, ops, 3, &rt);
+        let after = live_allocs();
+        println!(
         "churn: {ops} operations per round, mutex {} / rwlock {} increments, {} shutdown waits \
          completed, live allocations {before} -> {after}",
         shared.mutex_done.load(SeqCst),
@@ -406,39 +381,40 @@ fn churn_across_runtimes_and_threads() {
         shared.fired.load(SeqCst)
     );
 
-    let s = &*shared;
-    assert!(!s.over.load(SeqCst), "more semaphore holders than permits");
-    assert_eq!(s.sem.available_permits(), PERMITS, "a permit was lost");
-    assert_eq!(
-        *s.mutex.try_lock().expect("mutex left locked"),
-        s.mutex_done.load(SeqCst) as u64
-    );
-    assert_eq!(
-        *s.rw.try_write().expect("rwlock left locked"),
-        s.rw_done.load(SeqCst) as u64
-    );
-    // The event is usable: setting it completes a wait at once.
-    s.event.set();
-    assert!(s.event.wait_blocking_timeout(Duration::from_secs(5)));
-    assert!(
-        !s.premature.load(SeqCst),
-        "a shutdown wait completed before its signal fired"
-    );
-    assert_eq!(s.group.count(), 0, "a wait group token was lost");
-    assert!(s.group.wait_blocking_timeout(Duration::from_secs(5)));
-    assert_eq!(s.root.tracked(), 0, "a drain guard was lost");
-    assert!(!s.root.is_triggered(), "a child's trigger reached the root");
-    // The tree still works: the root's trigger reaches the current generation and its
-    // children, and everything drains.
-    let generation = s.generation();
-    let child = generation.child();
-    s.root.trigger();
-    assert!(generation.is_triggered() && child.is_triggered());
-    assert!(s.root.drained_blocking_timeout(Duration::from_secs(5)));
-    // Runtimes keep small caches; a leak per cancelled wait would be thousands.
-    let growth = after - before;
-    assert!(
-        growth < 256,
-        "live allocations grew by {growth} over two rounds of {ops} operations"
-    );
+        let s = &*shared;
+        assert!(!s.over.load(SeqCst), "more semaphore holders than permits");
+        assert_eq!(s.sem.available_permits(), PERMITS, "a permit was lost");
+        assert_eq!(
+            *s.mutex.try_lock().expect("mutex left locked"),
+            s.mutex_done.load(SeqCst) as u64
+        );
+        assert_eq!(
+            *s.rw.try_write().expect("rwlock left locked"),
+            s.rw_done.load(SeqCst) as u64
+        );
+        // The event is usable: setting it completes a wait at once.
+        s.event.set();
+        assert!(s.event.wait_blocking_timeout(Duration::from_secs(5)));
+        assert!(
+            !s.premature.load(SeqCst),
+            "a shutdown wait completed before its signal fired"
+        );
+        assert_eq!(s.group.count(), 0, "a wait group token was lost");
+        assert!(s.group.wait_blocking_timeout(Duration::from_secs(5)));
+        assert_eq!(s.root.tracked(), 0, "a drain guard was lost");
+        assert!(!s.root.is_triggered(), "a child's trigger reached the root");
+        // The tree still works: the root's trigger reaches the current generation and its
+        // children, and everything drains.
+        let generation = s.generation();
+        let child = generation.child();
+        s.root.trigger();
+        assert!(generation.is_triggered() && child.is_triggered());
+        assert!(s.root.drained_blocking_timeout(Duration::from_secs(5)));
+        // Runtimes keep small caches; a leak per cancelled wait would be thousands.
+        let growth = after - before;
+        assert!(
+            growth < 256,
+            "live allocations grew by {growth} over two rounds of {ops} operations"
+        );
+    });
 }
