@@ -43,13 +43,14 @@
 //! the releaser that dequeues it), the woken waiter learns of its wake-up from its own node
 //! without the lock, and permits (or a lock, for a waiter that was overtaken once) are handed
 //! to the woken waiter directly rather than raced for. Measured against the same crate on
-//! `event-listener` (2 workers, see `BENCHMARKS.md` in the crate's package): a contended
-//! mutex takes 0.23–0.70 of the time (part of it from a brief spin before a task first
-//! queues) and waking 10,000 event waiters 0.66–0.89, with no allocation per wait where
-//! there was one; counted with callgrind where every operation waits, a wait takes 0.60–0.70
-//! of the instructions it took there (an event's waiters, 0.95). On a 16-core machine, at 4,
-//! 8 and 16 workers, the contended mutex took 0.18–0.83 of the time and the event's wake-up
-//! 0.47–0.76.
+//! `event-listener` (2 workers, the latest full run in `BENCHMARKS.md` in the crate's
+//! package), every workload is level or faster: a contended mutex takes 0.24 (smol) and 0.33
+//! (tokio) of the time (part of it from a brief spin before a task first queues), a
+//! semaphore with mixed requests 0.28–0.74 and waking 10,000 event waiters 0.83, with no
+//! allocation per wait where there was one; counted with callgrind where every operation
+//! waits, a wait takes 0.60–0.70 of the instructions it took there (an event's waiters,
+//! 0.95). On a 16-core machine, at 4, 8 and 16 workers (an earlier build), the contended
+//! mutex took 0.18–0.83 of the time and the event's wake-up 0.47–0.76.
 //!
 //! # Graceful shutdown
 //!
