@@ -374,12 +374,12 @@ fn churn_across_runtimes_and_threads() {
         round(&shared, ops, 3, &rt);
         let after = live_allocs();
         println!(
-        "churn: {ops} operations per round, mutex {} / rwlock {} increments, {} shutdown waits \
-         completed, live allocations {before} -> {after}",
-        shared.mutex_done.load(SeqCst),
-        shared.rw_done.load(SeqCst),
-        shared.fired.load(SeqCst)
-    );
+            "churn: {ops} operations per round, mutex {} / rwlock {} increments, {} shutdown \
+             waits completed, live allocations {before} -> {after}",
+            shared.mutex_done.load(SeqCst),
+            shared.rw_done.load(SeqCst),
+            shared.fired.load(SeqCst)
+        );
 
         let s = &*shared;
         assert!(!s.over.load(SeqCst), "more semaphore holders than permits");

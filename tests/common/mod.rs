@@ -292,12 +292,9 @@ where
 }
 
 /// Waits until `done` holds, checking every millisecond; panics, naming `what`, after [`HANG`].
-pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + HANG;
-    while !done() {
-        assert!(Instant::now() < deadline, "hung waiting for {what}");
-        thread::sleep(Duration::from_millis(1));
-    }
+pub fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    // A progress nobody steps: the guard of `Progress::watch`, counted from the start.
+    Progress::default().watch(what, done);
 }
 
 /// Runs `f` on a thread of its own and fails if it has not finished within [`HANG`] (a deadlock
@@ -341,7 +338,7 @@ impl Progress {
             }
             assert!(
                 since.elapsed() < HANG,
-                "hung waiting for {what}: no step for {HANG:?}, {seen} steps done"
+                "hung waiting for {what}: no step for {HANG:?} ({seen} steps done)"
             );
             thread::sleep(Duration::from_millis(1));
         }
