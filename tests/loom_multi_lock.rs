@@ -4,7 +4,7 @@
 //! Run with:
 //!
 //! ```text
-//! LOOM_MAX_PREEMPTIONS=2 RUSTFLAGS="--cfg loom" \
+//! LOOM_MAX_PREEMPTIONS=3 RUSTFLAGS="--cfg loom" \
 //!     cargo test --release --target-dir target/loom --test loom_multi_lock
 //! ```
 //!
@@ -39,7 +39,7 @@ fn pair() -> (Arc<Mutex<usize>>, Arc<Mutex<usize>>) {
 /// pass on the wake-up (or the lock handed over) it may have received for the second: a task
 /// queued behind it on the second, which then wants the first, must get both.
 ///
-/// Three threads (the dropper, the releaser, the waiter); preemption bound 2.
+/// Three threads (the dropper, the releaser, the waiter); preemption bound 3.
 #[test]
 fn dropped_while_waiting_on_its_second_lock_releases_the_first_and_passes_the_wake_up_on() {
     model(|| {
@@ -70,7 +70,7 @@ fn dropped_while_waiting_on_its_second_lock_releases_the_first_and_passes_the_wa
 /// A blocking thread locks `(a, b)` while a task locks `(b, a)`: both finish, each sees the
 /// two values equal (nobody else was inside), and the guards come back in naming order.
 ///
-/// Two threads; preemption bound 2.
+/// Two threads; preemption bound 3.
 #[test]
 fn opposite_naming_orders_both_finish() {
     model(|| {
@@ -100,7 +100,7 @@ fn opposite_naming_orders_both_finish() {
 /// timed park may time out at any point: whenever it does, the timed lock must have given
 /// back what it took, so the other finishes and both mutexes end up free.
 ///
-/// Two threads; preemption bound 2.
+/// Two threads; preemption bound 3.
 #[test]
 fn a_timed_out_multi_lock_gives_everything_back() {
     model(|| {

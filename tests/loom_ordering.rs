@@ -5,7 +5,7 @@
 //! Run with:
 //!
 //! ```text
-//! LOOM_MAX_PREEMPTIONS=2 RUSTFLAGS="--cfg loom" \
+//! LOOM_MAX_PREEMPTIONS=3 RUSTFLAGS="--cfg loom" \
 //!     cargo test --release --target-dir target/loom --test loom_ordering
 //! ```
 //!

@@ -7,10 +7,11 @@
 //! that goes away after it was handed a signal passes it on. So signals are conserved: every
 //! signal sent is, at the end, either taken by a waiter or still in the count.
 //!
-//! Run with (every model is bounded by `LOOM_MAX_PREEMPTIONS`, 2 unless set):
+//! Run with (every model is bounded by `LOOM_MAX_PREEMPTIONS`, 2 unless set; CI sets 4, which
+//! takes about a minute on two cores, where every other target's models are run at 2 or 3):
 //!
 //! ```text
-//! LOOM_MAX_PREEMPTIONS=2 RUSTFLAGS="--cfg loom" \
+//! LOOM_MAX_PREEMPTIONS=4 RUSTFLAGS="--cfg loom" \
 //!     cargo test --lib --release --target-dir target/loom
 //! ```
 
