@@ -7,8 +7,8 @@
 //! that goes away after it was handed a signal passes it on. So signals are conserved: every
 //! signal sent is, at the end, either taken by a waiter or still in the count.
 //!
-//! Run with (every model is bounded by `LOOM_MAX_PREEMPTIONS`, 2 unless set; CI sets 4, which
-//! takes about a minute on two cores, where every other target's models are run at 2 or 3):
+//! Run with (every model is bounded by `LOOM_MAX_PREEMPTIONS`, 2 unless set; CI sets 4, about
+//! a minute on two cores, and runs the other targets' models at 2 or 3):
 //!
 //! ```text
 //! LOOM_MAX_PREEMPTIONS=4 RUSTFLAGS="--cfg loom" \
