@@ -20,7 +20,7 @@ use unisync::{Condvar, Mutex};
 /// A notifier that sets the flag and notifies while a waiter releases the mutex to wait: the
 /// waiter always sees the flag or gets the notification (a lost wake-up is a loom deadlock).
 ///
-/// Bound: 2 threads, explored with `LOOM_MAX_PREEMPTIONS=3`.
+/// Bound: 2 threads.
 #[test]
 fn notify_one_racing_a_wait_is_not_lost() {
     model(|| {
@@ -46,7 +46,7 @@ fn notify_one_racing_a_wait_is_not_lost() {
 
 /// The same race with the notification sent while the mutex is held, through `wait_while`.
 ///
-/// Bound: 2 threads, explored with `LOOM_MAX_PREEMPTIONS=3`.
+/// Bound: 2 threads.
 #[test]
 fn notify_one_under_the_lock_racing_wait_while_is_not_lost() {
     model(|| {
@@ -73,7 +73,7 @@ fn notify_one_under_the_lock_racing_wait_while_is_not_lost() {
 /// may reach it; waiter B must still finish (it gets the passed-on notification, or it saw the
 /// flag before waiting).
 ///
-/// Bound: 3 threads (A's owner, B, the notifier), explored with `LOOM_MAX_PREEMPTIONS=3`.
+/// Bound: 3 threads (A's owner, B, the notifier).
 #[test]
 fn dropped_notified_wait_passes_the_notification_on() {
     model(|| dropped_wait_beside_a_notifier(Condvar::notify_one, true));
@@ -83,7 +83,7 @@ fn dropped_notified_wait_passes_the_notification_on() {
 /// finishes in every interleaving, woken by the `notify_all` itself or seeing the flag before
 /// it waits.
 ///
-/// Bound: 3 threads (A's owner, B, the notifier), explored with `LOOM_MAX_PREEMPTIONS=3`.
+/// Bound: 3 threads (A's owner, B, the notifier).
 #[test]
 fn dropped_wait_woken_by_notify_all_leaves_the_others_woken() {
     model(|| dropped_wait_beside_a_notifier(Condvar::notify_all, false));
@@ -136,7 +136,7 @@ fn dropped_wait_beside_a_notifier(notify: fn(&Condvar), for_one: bool) {
 /// The blocking path: a thread waiting with `wait_while_blocking` and a thread that sets the
 /// condition and calls `notify_one`; the waiter always wakes and sees the condition.
 ///
-/// Bound: 2 threads, explored with `LOOM_MAX_PREEMPTIONS=3`.
+/// Bound: 2 threads.
 #[test]
 fn notify_one_racing_a_blocking_wait_is_not_lost() {
     model(|| {
@@ -161,7 +161,7 @@ fn notify_one_racing_a_blocking_wait_is_not_lost() {
 /// under loom releases and retakes the queue's lock between the two wake-ups (a batch is one
 /// there). Neither worker may be left waiting: each sees a job before it waits, or is woken.
 ///
-/// Bound: 3 threads (two workers, the notifier), explored with `LOOM_MAX_PREEMPTIONS=3`.
+/// Bound: 3 threads (two workers, the notifier).
 #[test]
 fn notify_many_racing_two_waits_wakes_both() {
     model(|| {

@@ -39,7 +39,7 @@ fn pair() -> (Arc<Mutex<usize>>, Arc<Mutex<usize>>) {
 /// pass on the wake-up (or the lock handed over) it may have received for the second: a task
 /// queued behind it on the second, which then wants the first, must get both.
 ///
-/// Three threads (the dropper, the releaser, the waiter); preemption bound 3.
+/// Three threads (the dropper, the releaser, the waiter).
 #[test]
 fn dropped_while_waiting_on_its_second_lock_releases_the_first_and_passes_the_wake_up_on() {
     model(|| {
@@ -70,7 +70,7 @@ fn dropped_while_waiting_on_its_second_lock_releases_the_first_and_passes_the_wa
 /// A blocking thread locks `(a, b)` while a task locks `(b, a)`: both finish, each sees the
 /// two values equal (nobody else was inside), and the guards come back in naming order.
 ///
-/// Two threads; preemption bound 3.
+/// Two threads.
 #[test]
 fn opposite_naming_orders_both_finish() {
     model(|| {
@@ -100,7 +100,7 @@ fn opposite_naming_orders_both_finish() {
 /// timed park may time out at any point: whenever it does, the timed lock must have given
 /// back what it took, so the other finishes and both mutexes end up free.
 ///
-/// Two threads; preemption bound 3.
+/// Two threads.
 #[test]
 fn a_timed_out_multi_lock_gives_everything_back() {
     model(|| {

@@ -36,7 +36,7 @@ fn read(cell: &UnsafeCell<usize>) -> usize {
 /// Two threads each lock twice (nested), write at both depths, and drop the guards in
 /// opposite orders; the lock passes between them only when a thread's last guard goes.
 ///
-/// Two threads; preemption bound 3.
+/// Two threads.
 #[test]
 fn owner_and_count_pass_between_threads() {
     model(|| {
@@ -71,7 +71,7 @@ fn owner_and_count_pass_between_threads() {
 /// the lock and its count are as they should be afterwards, and the other thread's nested
 /// locks are unaffected.
 ///
-/// Two threads; preemption bound 3.
+/// Two threads.
 #[test]
 fn a_timed_out_lock_leaves_owner_and_count_alone() {
     model(|| {
