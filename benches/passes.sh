@@ -21,6 +21,10 @@ bin=${BIN:+$(realpath "$BIN")}
 cd "$(dirname "$0")/.."
 bench=$1 id=$2 rounds=$3
 shift 3
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || {
+    echo "ROUNDS must be a whole number of rounds, 1 or more; got '$rounds'" >&2
+    exit 2
+}
 names=("$@")
 n=${#names[@]}
 
