@@ -31,6 +31,13 @@
 //! by parking; the blocking methods are not a second implementation. Uncontended paths are
 //! one atomic operation and never touch the queue.
 //!
+//! A thread that cannot have a lock, permits or a barrier's release at once tries again up to
+//! 16 times, yielding its time slice in between, before it queues and parks: waking a parked
+//! thread costs far more than most critical sections last. A task may spin briefly before it
+//! queues (each type's `Fairness` section says when). The order that those sections promise
+//! counts from the moment a wait queues; until then a waiter is one more caller, and callers
+//! that are running may get in first.
+//!
 //! ## Why our own queue
 //!
 //! The queue's lock guards only a few pointer updates, and nothing else runs under it: no

@@ -45,7 +45,9 @@ use crate::sync::const_fn;
 /// above hold for it: it cannot take a lock that is being handed to an overtaken waiter. On a
 /// single-threaded executor, or behind a lock held across an `.await`, spins fail, so its
 /// tasks soon queue at once and the spin costs only the first contender. Without the `std`
-/// feature a task spins only the short way, and only while nobody is queued.
+/// feature a task spins only the short way, and only while nobody is queued. A thread in
+/// [`lock_blocking`](Mutex::lock_blocking) tries again up to 16 times, yielding its time
+/// slice in between, before it queues, and is a barger meanwhile too.
 ///
 /// # Panics and poisoning
 ///
