@@ -470,6 +470,7 @@ pub fn lock_all_blocking<S: LockSet>(set: S) -> S::Guards {
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 #[track_caller]
+#[must_use = "if unused the locks are released at once"]
 pub fn lock_all_blocking_timeout<S: LockSet>(
     set: S,
     timeout: core::time::Duration,

@@ -259,6 +259,7 @@ impl<T: ?Sized> Mutex<T> {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[cfg_attr(feature = "diagnostics", track_caller)]
+    #[must_use = "if unused the lock is released at once"]
     pub fn lock_blocking_timeout(
         &self,
         timeout: core::time::Duration,
@@ -351,6 +352,7 @@ impl<T: ?Sized> Mutex<T> {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[cfg_attr(feature = "diagnostics", track_caller)]
+    #[must_use = "if unused the lock is released at once"]
     pub fn lock_owned_blocking_timeout(
         self: &Arc<Self>,
         timeout: core::time::Duration,

@@ -219,6 +219,7 @@ impl<T: ?Sized> ReentrantMutex<T> {
     /// ```
     #[doc(alias = "try_lock_for")]
     #[cfg_attr(feature = "diagnostics", track_caller)]
+    #[must_use = "if unused the lock is released at once"]
     pub fn lock_blocking_timeout(
         &self,
         timeout: core::time::Duration,

@@ -1073,6 +1073,7 @@ impl<'a> SemaphorePermit<'a> {
     /// drop(part);
     /// assert_eq!(sem.available_permits(), 1);
     /// ```
+    #[must_use = "if unused the split-off permits are released at once"]
     pub fn split(&mut self, n: usize) -> Option<SemaphorePermit<'a>> {
         self.permits = self.permits.checked_sub(n)?;
         Some(SemaphorePermit {
@@ -1216,6 +1217,7 @@ impl OwnedSemaphorePermit {
     /// drop(part);
     /// assert_eq!(sem.available_permits(), 1);
     /// ```
+    #[must_use = "if unused the split-off permits are released at once"]
     pub fn split(&mut self, n: usize) -> Option<OwnedSemaphorePermit> {
         self.permits = self.permits.checked_sub(n)?;
         Some(OwnedSemaphorePermit {

@@ -384,6 +384,7 @@ impl ShutdownSignal {
     /// assert!(server.child().is_triggered());
     /// ```
     #[doc(alias = "child_token")]
+    #[must_use = "a child that is dropped at once is unregistered and never seen again"]
     pub fn child(&self) -> ShutdownSignal {
         self.inner.users.fetch_add(1, Ordering::Relaxed);
         let child = Arc::new(Inner::new(Some(self.inner.clone())));

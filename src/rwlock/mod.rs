@@ -377,6 +377,7 @@ impl<T: ?Sized> RwLock<T> {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[cfg_attr(feature = "diagnostics", track_caller)]
+    #[must_use = "if unused the lock is released at once"]
     pub fn read_blocking_timeout(
         &self,
         timeout: core::time::Duration,
@@ -476,6 +477,7 @@ impl<T: ?Sized> RwLock<T> {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[cfg_attr(feature = "diagnostics", track_caller)]
+    #[must_use = "if unused the lock is released at once"]
     pub fn read_owned_blocking_timeout(
         self: &Arc<Self>,
         timeout: core::time::Duration,
@@ -620,6 +622,7 @@ impl<T: ?Sized> RwLock<T> {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[cfg_attr(feature = "diagnostics", track_caller)]
+    #[must_use = "if unused the lock is released at once"]
     pub fn write_blocking_timeout(
         &self,
         timeout: core::time::Duration,
@@ -705,6 +708,7 @@ impl<T: ?Sized> RwLock<T> {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[cfg_attr(feature = "diagnostics", track_caller)]
+    #[must_use = "if unused the lock is released at once"]
     pub fn write_owned_blocking_timeout(
         self: &Arc<Self>,
         timeout: core::time::Duration,
@@ -842,6 +846,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[must_use = "if unused the lock is released at once"]
     pub fn upgradable_read_blocking_timeout(
         &self,
         timeout: core::time::Duration,
@@ -926,6 +931,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[must_use = "if unused the lock is released at once"]
     pub fn upgradable_read_owned_blocking_timeout(
         self: &Arc<Self>,
         timeout: core::time::Duration,
