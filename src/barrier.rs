@@ -503,7 +503,7 @@ wait_future!(BarrierWait ['a] ['a] -> Result<BarrierWaitResult, BarrierError>);
 /// );
 /// # });
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BarrierError(());
 
 /// One text for both errors: Python's `BrokenBarrierError` likewise covers abort and reset.
@@ -528,6 +528,9 @@ impl std::error::Error for BarrierError {}
 
 /// The error of [`Barrier::wait_blocking_timeout`]: out of time, or broken.
 ///
+/// A [`BarrierError`] converts into [`BarrierTimeoutError::Broken`], so `?` passes one on
+/// from a function that returns this error.
+///
 /// # Examples
 ///
 /// ```
@@ -539,14 +542,22 @@ impl std::error::Error for BarrierError {}
 /// barrier.abort();
 /// let err = barrier.wait_blocking_timeout(Duration::from_millis(1)).unwrap_err();
 /// assert_eq!(err, BarrierTimeoutError::Broken);
+/// let err = barrier.wait_blocking().unwrap_err();
+/// assert_eq!(BarrierTimeoutError::from(err), BarrierTimeoutError::Broken);
 /// # }
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BarrierTimeoutError {
     /// The barrier did not trip before the timeout; this party withdrew.
     Timeout,
     /// The barrier was broken or reset before it tripped.
     Broken,
+}
+
+impl From<BarrierError> for BarrierTimeoutError {
+    fn from(BarrierError(()): BarrierError) -> Self {
+        BarrierTimeoutError::Broken
+    }
 }
 
 impl fmt::Display for BarrierTimeoutError {

@@ -1269,7 +1269,7 @@ impl fmt::Debug for OwnedSemaphorePermit {
 /// assert_eq!(err.to_string(), "semaphore closed");
 /// # });
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AcquireError(());
 
 impl fmt::Debug for AcquireError {
@@ -1290,15 +1290,21 @@ impl std::error::Error for AcquireError {}
 
 /// The error of a `try_acquire*` call.
 ///
+/// An [`AcquireError`] converts into [`TryAcquireError::Closed`], so `?` passes one on from
+/// a function that returns this error.
+///
 /// # Examples
 ///
 /// ```
-/// use unisync::{Semaphore, TryAcquireError};
+/// use unisync::{AcquireError, Semaphore, TryAcquireError};
 ///
 /// let sem = Semaphore::new(0);
 /// assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
+/// sem.close();
+/// let closed: AcquireError = futures::executor::block_on(sem.acquire()).unwrap_err();
+/// assert_eq!(TryAcquireError::from(closed), TryAcquireError::Closed);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TryAcquireError {
     /// The semaphore was closed.
     Closed,
@@ -1312,6 +1318,12 @@ impl From<TryFail> for TryAcquireError {
             TryFail::Closed => TryAcquireError::Closed,
             TryFail::NoPermits => TryAcquireError::NoPermits,
         }
+    }
+}
+
+impl From<AcquireError> for TryAcquireError {
+    fn from(AcquireError(()): AcquireError) -> Self {
+        TryAcquireError::Closed
     }
 }
 
@@ -1330,6 +1342,9 @@ impl std::error::Error for TryAcquireError {}
 
 /// The error of a `*_blocking_timeout` acquire: out of time, or closed.
 ///
+/// An [`AcquireError`] converts into [`AcquireTimeoutError::Closed`], so `?` passes one on
+/// from a function that returns this error.
+///
 /// # Examples
 ///
 /// ```
@@ -1341,14 +1356,22 @@ impl std::error::Error for TryAcquireError {}
 /// sem.close();
 /// let err = sem.acquire_blocking_timeout(Duration::from_millis(1)).unwrap_err();
 /// assert_eq!(err, AcquireTimeoutError::Closed);
+/// let err = sem.acquire_blocking().unwrap_err();
+/// assert_eq!(AcquireTimeoutError::from(err), AcquireTimeoutError::Closed);
 /// # }
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AcquireTimeoutError {
     /// The permits did not become available before the timeout.
     Timeout,
     /// The semaphore was closed.
     Closed,
+}
+
+impl From<AcquireError> for AcquireTimeoutError {
+    fn from(AcquireError(()): AcquireError) -> Self {
+        AcquireTimeoutError::Closed
+    }
 }
 
 impl fmt::Display for AcquireTimeoutError {
