@@ -190,6 +190,7 @@ impl Barrier {
     /// barrier.reset();
     /// assert!(!barrier.is_broken());
     /// ```
+    #[doc(alias = "broken")]
     pub fn is_broken(&self) -> bool {
         self.raw.is_broken()
     }

@@ -202,6 +202,7 @@ impl Condvar {
     /// # });
     /// # }
     /// ```
+    #[doc(alias = "wait_for")]
     #[track_caller]
     pub fn wait_while<G, F>(&self, guard: G, condition: F) -> WaitWhile<'_, G, F>
     where
@@ -287,6 +288,7 @@ impl Condvar {
     /// assert_eq!(*jobs.lock_blocking(), 0);
     /// # }
     /// ```
+    #[doc(alias = "notify_n")]
     #[inline]
     pub fn notify_many(&self, n: usize) {
         self.raw.notify_many(n);

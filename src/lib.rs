@@ -195,6 +195,40 @@
 //! Loom models check each of these (`tests/loom_ordering.rs`, and the locks' models, in which
 //! every lock records its holders' accesses where loom can see them).
 //!
+//! # Coming from other crates
+//!
+//! Most names match tokio's, and the docs answer to the peers' names in search
+//! (`blocking_lock`, `lock_arc`, `try_lock_for`, `wait_for`, `cancelled`, ...). What differs
+//! on purpose:
+//!
+//! - **tokio**: `try_lock`, `try_read` and `try_write` return an `Option`; permit counts are
+//!   `usize`. [`Event`] stays set: a one-off pulse like `Notify::notify_waiters` is `set`
+//!   then `clear`, and a `notify_one` that stores a permit for a later waiter has no
+//!   counterpart ([`Condvar::notify_one`] wakes only who waits). [`Barrier::wait`] returns a
+//!   `Result`, since a barrier can be aborted, and [`Barrier::new`]`(0)` panics.
+//!   `CancellationToken` and `TaskTracker` are [`ShutdownSignal`] (`cancel` is `trigger`,
+//!   `child_token` is `child`, and `track` plus `drained` do the tracker's part).
+//! - **async-lock**: `*_arc` methods are `*_owned`. A semaphore's acquire fails once it is
+//!   [`close`](Semaphore::close)d, so it returns a `Result`. In place of `set_size`,
+//!   [`add_permits`] grows a semaphore, and [`forget_permits`] or forgetting permits as they
+//!   come back shrinks it. Futures are `!Unpin`: `pin!` one before polling it by hand or in
+//!   a `select!` loop.
+//! - **std and `parking_lot`**: nothing is poisoned, so `lock_blocking` returns the guard
+//!   itself. Timeouts are `Duration`s, not `Instant`s; a condvar's notify methods return
+//!   nothing; there is no `read_recursive` (see [`RwLock`]'s "Re-entrancy").
+//! - **Python's `threading`**: `Event.wait(timeout)` is [`Event::wait_blocking_timeout`],
+//!   `Condition.wait_for(pred)` is [`Condvar::wait_while`] with the predicate negated and
+//!   `notify(n)` is [`Condvar::notify_many`]. A semaphore's permit goes back when it is
+//!   dropped, so nobody releases what they did not take (as with `BoundedSemaphore`);
+//!   [`add_permits`] is `release` for permits nobody held. A barrier's timeout withdraws the
+//!   party without breaking the barrier, and there is no `action`: the leader
+//!   ([`BarrierWaitResult::is_leader`]) runs it. `RLock` is [`ReentrantMutex`].
+//! - **Go**: a [`WaitGroup`]'s `Add` and `Done` are a [`WaitGroupToken`] made and dropped;
+//!   cloning the group shares its count.
+//!
+//! [`add_permits`]: Semaphore::add_permits
+//! [`forget_permits`]: Semaphore::forget_permits
+//!
 //! # What we are not
 //!
 //! - A `_blocking` method called from inside an async task parks the executor's worker thread;

@@ -256,6 +256,7 @@ impl<T: ?Sized> Mutex<T> {
     /// drop(guard);
     /// assert!(mutex.lock_blocking_timeout(Duration::from_millis(10)).is_some());
     /// ```
+    #[doc(alias = "try_lock_for")]
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[cfg_attr(feature = "diagnostics", track_caller)]
@@ -398,6 +399,7 @@ impl<T: ?Sized> Mutex<T> {
     /// drop(guard);
     /// assert!(!mutex.is_locked());
     /// ```
+    #[doc(alias = "locked")]
     pub fn is_locked(&self) -> bool {
         self.raw.is_locked()
     }

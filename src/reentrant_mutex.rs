@@ -276,6 +276,7 @@ impl<T: ?Sized> ReentrantMutex<T> {
     /// drop(guard);
     /// assert!(!mutex.is_locked());
     /// ```
+    #[doc(alias = "locked")]
     pub fn is_locked(&self) -> bool {
         self.raw.is_locked()
     }

@@ -161,6 +161,7 @@ impl Semaphore {
     /// sem.add_permits(2);
     /// assert_eq!(sem.available_permits(), 2);
     /// ```
+    #[doc(alias = "release")]
     #[track_caller]
     pub fn add_permits(&self, n: usize) {
         if let Err(refused) = self.raw.release(n) {

@@ -374,6 +374,7 @@ impl<T: ?Sized> RwLock<T> {
     /// drop(writer);
     /// assert!(lock.read_blocking_timeout(Duration::from_millis(10)).is_some());
     /// ```
+    #[doc(alias = "try_read_for")]
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[cfg_attr(feature = "diagnostics", track_caller)]
@@ -619,6 +620,7 @@ impl<T: ?Sized> RwLock<T> {
     /// drop(writer);
     /// assert!(lock.write_blocking_timeout(Duration::from_millis(10)).is_some());
     /// ```
+    #[doc(alias = "try_write_for")]
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[cfg_attr(feature = "diagnostics", track_caller)]
