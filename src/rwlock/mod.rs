@@ -57,8 +57,8 @@ pub use guards::{
 /// count from the moment the wait queues. An async read queues at its first poll that cannot
 /// get in and a write after a brief spin, as a [`Mutex`](crate::Mutex) task does; a
 /// `_blocking` wait first tries again up to 16 times, yielding its thread in between, and
-/// writers that are running may take the lock meanwhile (see [Design](crate#design)). A lock with
-/// a reader limit does not keep that second bound: a writer's release that leaves no room
+/// writers that are running may take the lock meanwhile (see [Design](crate#design)). A lock
+/// with a reader limit does not keep the second bound: a writer's release that leaves no room
 /// (one that downgrades while the lock is full, or is cancelled while readers fill it) lets
 /// no queued reader in, and the next writer goes first, so a queued reader can wait behind
 /// any number of such writers. Writers and upgradable readers queue among themselves like
