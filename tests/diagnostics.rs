@@ -217,6 +217,41 @@ fn held_for_grows_while_held_and_the_record_goes_with_the_guard() {
     assert!(m.holder().is_none());
 }
 
+/// Regression: a lock taken on one thread and read on another had an `acquired_at` up to
+/// 450 ns after an `Instant::now()` read right after it (in an optimized build), since the
+/// cores' time-stamp counters need not agree and a counter read is not ordered with loads.
+#[test]
+fn acquired_at_read_on_another_thread_is_never_after_the_readers_clock() {
+    let m = Arc::new(Mutex::new(()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let locker = {
+        let (m, stop) = (m.clone(), stop.clone());
+        thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                drop(m.try_lock());
+            }
+        })
+    };
+    let (mut reads, mut later) = (0, Vec::new());
+    while reads < 1_000_000 {
+        if let Some(holder) = m.holder() {
+            let (at, now) = (holder.acquired_at(), Instant::now());
+            reads += 1;
+            if at > now {
+                later.push(at - now);
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    locker.join().unwrap();
+    assert!(
+        later.is_empty(),
+        "{} of {reads} holders taken after the clock read that followed them, by up to {:?}",
+        later.len(),
+        later.iter().max()
+    );
+}
+
 #[test]
 fn mapped_guards_keep_the_record_until_they_drop() {
     let m = Arc::new(Mutex::new((1, 2)));

@@ -35,9 +35,12 @@ const BY_TASK: usize = 1 << (usize::BITS - 1);
 /// x86-64 a stamp is the CPU's time-stamp counter instead (10 ns there): it runs at a
 /// constant rate on every x86-64 CPU of the last fifteen years. It is turned into an
 /// `Instant` only when someone reads the record, by scaling it with the rate measured from
-/// the first stamp until then, so the error of a holder's time is that of two clock reads
-/// taken side by side, never more. Elsewhere (and under Miri) a stamp is nanoseconds since a
-/// base `Instant`.
+/// the first stamp until then, so a holder's time is off by about as much as two clock reads
+/// taken side by side. It is never later than the moment it is read: without that bound, a
+/// stamp taken on another core just before it was read came out up to 450 ns after the
+/// reader's clock (a 2-vCPU virtual machine, optimized build), since two cores' counters need
+/// not agree exactly and a counter read is not ordered with the loads around it. Elsewhere
+/// (and under Miri) a stamp is nanoseconds since a base `Instant`.
 mod clock {
     use std::sync::OnceLock;
     use std::time::{Duration, Instant};
@@ -82,7 +85,7 @@ mod clock {
         counter()
     }
 
-    /// The instant a stamp was taken.
+    /// The instant a stamp was taken, at the latest now.
     pub(super) fn instant(stamp: u64) -> Instant {
         let base = base();
         let (now_stamp, now) = (counter(), Instant::now());
@@ -92,7 +95,11 @@ mod clock {
             return base.instant;
         }
         let since = u128::from(stamp.saturating_sub(base.stamp)) * nanos / ticks;
-        base.instant + Duration::from_nanos(u64::try_from(since).unwrap_or(u64::MAX))
+        let since = Duration::from_nanos(u64::try_from(since).unwrap_or(u64::MAX));
+        // A stamp was taken before it was read, whatever the counters say.
+        base.instant
+            .checked_add(since)
+            .map_or(now, |at| at.min(now))
     }
 }
 
