@@ -211,8 +211,7 @@
 //! - **async-lock**: `*_arc` methods are `*_owned`. A semaphore's acquire fails once it is
 //!   [`close`](Semaphore::close)d, so it returns a `Result`. In place of `set_size`,
 //!   [`add_permits`] grows a semaphore, and [`forget_permits`] or forgetting permits as they
-//!   come back shrinks it. Futures are `!Unpin`: `pin!` one before polling it by hand or in
-//!   a `select!` loop.
+//!   come back shrinks it.
 //! - **std and `parking_lot`**: nothing is poisoned, so `lock_blocking` returns the guard
 //!   itself. Timeouts are `Duration`s, not `Instant`s; a condvar's notify methods return
 //!   nothing; there is no `read_recursive` (see [`RwLock`]'s "Re-entrancy").
@@ -225,6 +224,9 @@
 //!   ([`BarrierWaitResult::is_leader`]) runs it. `RLock` is [`ReentrantMutex`].
 //! - **Go**: a [`WaitGroup`]'s `Add` and `Done` are a [`WaitGroupToken`] made and dropped;
 //!   cloning the group shares its count.
+//!
+//! Every future in [`futures`] is `!Unpin` (its place in the wait queue lives inside it): `pin!` one
+//! before polling it by hand or in a `select!` loop.
 //!
 //! [`add_permits`]: Semaphore::add_permits
 //! [`forget_permits`]: Semaphore::forget_permits
