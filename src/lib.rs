@@ -225,8 +225,8 @@
 //! - **Go**: a [`WaitGroup`]'s `Add` and `Done` are a [`WaitGroupToken`] made and dropped;
 //!   cloning the group shares its count.
 //!
-//! Every future in [`futures`] is `!Unpin` (its place in the wait queue lives inside it): `pin!` one
-//! before polling it by hand or in a `select!` loop.
+//! Every future in [`futures`] is `!Unpin` (its place in the wait queue lives inside it):
+//! `pin!` one before polling it by hand or in a `select!` loop.
 //!
 //! [`add_permits`]: Semaphore::add_permits
 //! [`forget_permits`]: Semaphore::forget_permits
