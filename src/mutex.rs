@@ -193,7 +193,7 @@ impl<T: ?Sized> Mutex<T> {
     #[must_use = "if unused the lock is released at once"]
     #[cfg_attr(feature = "diagnostics", track_caller)]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        if self.raw.try_lock() {
+        if self.raw.try_lock_looking() {
             self.holder.record(diag::caller(), false);
             Some(MutexGuard { mutex: self })
         } else {
@@ -378,7 +378,7 @@ impl<T: ?Sized> Mutex<T> {
     #[cfg_attr(feature = "diagnostics", track_caller)]
     #[doc(alias = "try_lock_arc")]
     pub fn try_lock_owned(self: &Arc<Self>) -> Option<OwnedMutexGuard<T>> {
-        if self.raw.try_lock() {
+        if self.raw.try_lock_looking() {
             self.holder.record(diag::caller(), false);
             Some(OwnedMutexGuard {
                 mutex: self.clone(),
@@ -481,7 +481,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
         #[cfg(feature = "diagnostics")]
         let holder = self.holder();
         // Not `try_lock`, which would record this line as the holder's site.
-        if self.raw.try_lock() {
+        if self.raw.try_lock_looking() {
             // SAFETY: we just took the lock; the guard releases it.
             let guard = unsafe { self.make_guard_unchecked() };
             d.field("data", &&*guard);

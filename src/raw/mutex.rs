@@ -121,6 +121,14 @@ impl RawMutex {
         }
     }
 
+    /// Takes the lock if it is free, reading the state first: a caller that may try a held
+    /// lock again and again (`Mutex::try_lock` in a loop) then only reads the cache line while
+    /// it fails, where a compare-and-swap would take it from the holder's core each time.
+    #[inline]
+    pub(crate) fn try_lock_looking(&self) -> bool {
+        !self.is_locked() && self.try_lock()
+    }
+
     /// Takes the lock if it is free, for the waiter that `WOKEN` stands for, clearing it.
     #[inline]
     fn try_lock_woken(&self) -> bool {

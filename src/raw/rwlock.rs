@@ -277,7 +277,7 @@ impl RawRwLock {
     /// Takes the upgradable lock if no writer or upgradable reader exists.
     #[inline]
     pub(crate) fn try_upgradable_read(&self) -> bool {
-        let taken = self.gate.try_lock();
+        let taken = self.gate.try_lock_looking();
         if taken {
             self.accesses.shared();
         }
@@ -299,7 +299,9 @@ impl RawRwLock {
     /// Takes the write lock if nobody holds any lock.
     #[inline]
     pub(crate) fn try_write(&self) -> bool {
-        if !self.gate.try_lock() {
+        // Readers inside fail it as surely as a held `gate` does; looking first keeps a failed
+        // try from taking `gate`, which would make writers and upgrades meanwhile wait.
+        if readers(self.state.load(Ordering::Relaxed)) != 0 || !self.gate.try_lock_looking() {
             return false;
         }
         // SAFETY: we hold `gate`, which makes this the upgradable lock.
