@@ -11,6 +11,9 @@
 //! - `mutex/blocking`: 2 × cores threads each lock, increment and unlock 1000 times from
 //!   plain threads, against blocking mutexes; `mutex/blocking-long`: 200,000 times each, so
 //!   that starting the threads is a small part of the time.
+//! - `mutex/try-lock-held`: a `try_lock` that fails because this thread holds the lock, as in
+//!   a loop that tries a busy lock and does other work meanwhile; against the blocking locks
+//!   too, whose `try_lock` is the same call.
 //! - `mutex/diagnostics`: uncontended `lock` (polled in place), `try_lock` and `lock_blocking`
 //!   of unisync alone, each row labelled `diagnostics-on` or `diagnostics-off` by how the bench
 //!   was built. Run `cargo bench --bench mutex -- mutex/diagnostics` with and without
@@ -49,6 +52,29 @@ fn uncontended<const MOVED: bool>(c: &mut Criterion) {
     group.bench_function("futures-intrusive", |b| {
         b.iter(|| *poll_once::<MOVED, _>(m.lock()) += 1)
     });
+    group.finish();
+}
+
+fn try_lock_held(c: &mut Criterion) {
+    let mut group = c.benchmark_group("mutex/try-lock-held");
+    let m = unisync::Mutex::new(0u64);
+    let _held = m.try_lock().unwrap();
+    group.bench_function("unisync", |b| b.iter(|| m.try_lock().is_none()));
+    let m = tokio::sync::Mutex::new(0u64);
+    let _held = m.try_lock().unwrap();
+    group.bench_function("tokio", |b| b.iter(|| m.try_lock().is_err()));
+    let m = async_lock::Mutex::new(0u64);
+    let _held = m.try_lock().unwrap();
+    group.bench_function("async-lock", |b| b.iter(|| m.try_lock().is_none()));
+    let m = futures::lock::Mutex::new(0u64);
+    let _held = m.try_lock().unwrap();
+    group.bench_function("futures", |b| b.iter(|| m.try_lock().is_none()));
+    let m = parking_lot::Mutex::new(0u64);
+    let _held = m.try_lock().unwrap();
+    group.bench_function("parking_lot", |b| b.iter(|| m.try_lock().is_none()));
+    let m = std::sync::Mutex::new(0u64);
+    let _held = m.try_lock().unwrap();
+    group.bench_function("std", |b| b.iter(|| m.try_lock().is_err()));
     group.finish();
 }
 
@@ -163,7 +189,7 @@ fn diagnostics(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = uncontended::<false>, uncontended::<true>, contended, held_across_yield, blocking,
-        diagnostics
+    targets = uncontended::<false>, uncontended::<true>, try_lock_held, contended,
+        held_across_yield, blocking, diagnostics
 }
 criterion_main!(benches);

@@ -4,6 +4,8 @@
 //!   once where it was created, no runtime (`-moved`: moved into `FutureExt::now_or_never`
 //!   first). The blocking `std` and `parking_lot` locks are not async and are left
 //!   out; futures-intrusive has no RwLock.
+//! - `rwlock/try-write-read-held`: a `try_write` that fails because this thread holds a read
+//!   lock; against the blocking locks too, whose `try_write` is the same call.
 //! - `rwlock/read-heavy-{tokio,smol}/<workers>`: 64 tasks each do 100 operations, one in 20 a
 //!   write (increment) and the rest reads, on an executor with that many worker threads.
 //!   Task `i` writes at operations `op` with `(i + op) % 20 == 0`, so the writes are spread
@@ -41,6 +43,26 @@ fn uncontended_read<const MOVED: bool>(c: &mut Criterion) {
     group.bench_function("async-lock", |b| {
         b.iter(|| *poll_once::<MOVED, _>(l.read()))
     });
+    group.finish();
+}
+
+fn try_write_read_held(c: &mut Criterion) {
+    let mut group = c.benchmark_group("rwlock/try-write-read-held");
+    let l = unisync::RwLock::new(0u64);
+    let _held = l.try_read().unwrap();
+    group.bench_function("unisync", |b| b.iter(|| l.try_write().is_none()));
+    let l = tokio::sync::RwLock::new(0u64);
+    let _held = l.try_read().unwrap();
+    group.bench_function("tokio", |b| b.iter(|| l.try_write().is_err()));
+    let l = async_lock::RwLock::new(0u64);
+    let _held = l.try_read().unwrap();
+    group.bench_function("async-lock", |b| b.iter(|| l.try_write().is_none()));
+    let l = parking_lot::RwLock::new(0u64);
+    let _held = l.try_read().unwrap();
+    group.bench_function("parking_lot", |b| b.iter(|| l.try_write().is_none()));
+    let l = std::sync::RwLock::new(0u64);
+    let _held = l.try_read().unwrap();
+    group.bench_function("std", |b| b.iter(|| l.try_write().is_err()));
     group.finish();
 }
 
@@ -255,6 +277,6 @@ fn blocking(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = uncontended_read::<false>, uncontended_read::<true>, uncontended_write::<false>, uncontended_write::<true>, read_heavy, write_heavy, blocking, diagnostics
+    targets = uncontended_read::<false>, uncontended_read::<true>, uncontended_write::<false>, uncontended_write::<true>, try_write_read_held, read_heavy, write_heavy, blocking, diagnostics
 }
 criterion_main!(benches);
