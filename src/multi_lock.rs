@@ -374,7 +374,7 @@ pub fn try_lock_all<S: LockSet>(set: S) -> Option<S::Guards> {
     assert_distinct(&set);
     let site = diag::caller();
     for i in 0..set.len() {
-        if !raw(&set, i).try_lock() {
+        if !raw(&set, i).try_lock_looking() {
             // Every member taken, even if an unlock wakes a waker that panics.
             each_finally(0..i, |j| {
                 target(&set, j).clear();

@@ -255,7 +255,7 @@ impl<T: ?Sized> ReentrantMutex<T> {
         if self.raw.try_reenter() {
             return Some(ReentrantMutexGuard::new(self));
         }
-        if !self.raw.mutex().try_lock() {
+        if !self.raw.mutex().try_lock_looking() {
             return None;
         }
         // SAFETY: we have just taken the raw mutex, for this one guard.

@@ -104,7 +104,7 @@ impl RawReentrantMutex {
         if self.try_reenter() {
             return true;
         }
-        if !self.mutex.try_lock() {
+        if !self.mutex.try_lock_looking() {
             return false;
         }
         // SAFETY: we have just taken `mutex`.
