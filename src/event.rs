@@ -1,7 +1,9 @@
 //! A set/clear signal many tasks and threads can wait on: [`Event`] and its future.
 
+use alloc::sync::Arc;
 use core::fmt;
 use core::marker::PhantomData;
+use core::ops::Deref;
 use core::pin::Pin;
 use core::task::Poll;
 
@@ -170,6 +172,33 @@ impl Event {
         }
     }
 
+    /// Like [`wait`](Event::wait), for an event behind an `Arc`: the future holds a reference
+    /// of its own, so it borrows nothing and is `'static`, to keep in a struct or move into a
+    /// spawned task.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`wait`](Event::wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::Event;
+    ///
+    /// let ready = Arc::new(Event::new());
+    /// let wait = ready.wait_owned(); // 'static: `ready` may go out of scope
+    /// ready.set();
+    /// futures::executor::block_on(wait);
+    /// ```
+    #[inline]
+    #[doc(alias = "notified_owned")]
+    pub fn wait_owned(self: &Arc<Self>) -> EventWaitOwned {
+        EventWaitOwned {
+            shell: Shell::new(self.clone(), EventKind(FlagWaiter::new(), PhantomData)),
+        }
+    }
+
     /// Parks the current thread until the event is set.
     ///
     /// # Blocking
@@ -232,28 +261,23 @@ impl Default for Event {
     }
 }
 
-/// The event wait.
-pub(crate) struct EventKind<'a>(FlagWaiter, PhantomData<&'a Event>);
+/// The event wait, borrowing the event (`&Event`) or owning a reference to it (`Arc<Event>`).
+pub(crate) struct EventKind<R>(FlagWaiter, PhantomData<fn() -> R>);
 
-impl<'a> WaitKind for EventKind<'a> {
-    type Source = &'a Event;
+impl<R: Deref<Target = Event>> WaitKind for EventKind<R> {
+    type Source = R;
     type Ready = ();
     type Output = ();
 
     #[inline(always)]
-    fn poll<S: Strategy>(
-        &mut self,
-        node: Pin<&Node>,
-        event: &&'a Event,
-        strategy: &mut S,
-    ) -> Poll<()> {
+    fn poll<S: Strategy>(&mut self, node: Pin<&Node>, event: &R, strategy: &mut S) -> Poll<()> {
         self.0.poll_wait(node, &event.raw, strategy)
     }
 
     #[inline(always)]
-    fn finish(&mut self, (): (), _event: &'a Event) {}
+    fn finish(&mut self, (): (), _event: R) {}
 
-    fn cancel(&mut self, node: Pin<&Node>, event: &&'a Event) {
+    fn cancel(&mut self, node: Pin<&Node>, event: &R) {
         self.0.cancel(node, &event.raw);
     }
 }
@@ -281,8 +305,37 @@ pin_project! {
     #[project(!Unpin)]
     pub struct EventWait<'a> {
         #[pin]
-        shell: Shell<EventKind<'a>>,
+        shell: Shell<EventKind<&'a Event>>,
     }
 }
 
 wait_future!(EventWait ['a] ['a] -> ());
+
+pin_project! {
+    /// The future returned by [`Event::wait_owned`].
+    ///
+    /// `!Unpin`, like [`EventWait`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use unisync::{futures::EventWaitOwned, Event};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let event = Arc::new(Event::new());
+    /// let wait: EventWaitOwned = event.wait_owned();
+    /// let boxed = Box::pin(wait); // stored in a struct, say
+    /// event.set();
+    /// boxed.await;
+    /// # });
+    /// ```
+    #[must_use = "futures do nothing unless awaited or polled"]
+    #[project(!Unpin)]
+    pub struct EventWaitOwned {
+        #[pin]
+        shell: Shell<EventKind<Arc<Event>>>,
+    }
+}
+
+wait_future!(EventWaitOwned [] [] -> ());

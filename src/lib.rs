@@ -408,7 +408,7 @@ pub use wait_group::{WaitGroup, WaitGroupToken};
 pub mod futures {
     pub use crate::barrier::BarrierWait;
     pub use crate::condvar::{CondvarWait, WaitWhile};
-    pub use crate::event::EventWait;
+    pub use crate::event::{EventWait, EventWaitOwned};
     pub use crate::multi_lock::LockAll;
     pub use crate::mutex::{Lock, LockOwned};
     pub use crate::rwlock::{
@@ -416,8 +416,8 @@ pub mod futures {
         WriteOwned,
     };
     pub use crate::semaphore::{Acquire, AcquireOwned};
-    pub use crate::shutdown::{Drained, ShutdownWait, ShutdownWaitOwned};
-    pub use crate::wait_group::WaitGroupWait;
+    pub use crate::shutdown::{Drained, DrainedOwned, ShutdownWait, ShutdownWaitOwned};
+    pub use crate::wait_group::{WaitGroupWait, WaitGroupWaitOwned};
 }
 
 /// Compile-time checks that every public type is `Send`/`Sync` exactly when it should be.
@@ -509,6 +509,7 @@ mod assert_traits {
         send::<CondvarWait<'_, MutexGuard<'_, core::cell::Cell<u8>>>>();
         send_sync::<Event>();
         send_sync::<EventWait<'_>>();
+        send_sync::<EventWaitOwned>();
         send_sync::<Barrier>();
         send_sync::<BarrierWait<'_>>();
         send_sync::<BarrierWaitResult>();
@@ -517,11 +518,13 @@ mod assert_traits {
         send_sync::<WaitGroup>();
         send_sync::<WaitGroupToken>();
         send_sync::<WaitGroupWait<'_>>();
+        send_sync::<WaitGroupWaitOwned>();
         send_sync::<ShutdownSignal>();
         send_sync::<DrainGuard>();
         send_sync::<ShutdownWait<'_>>();
         send_sync::<ShutdownWaitOwned>();
         send_sync::<Drained<'_>>();
+        send_sync::<DrainedOwned>();
         #[cfg(feature = "diagnostics")]
         {
             use crate::diagnostics::*;

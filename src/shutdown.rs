@@ -653,6 +653,29 @@ impl ShutdownSignal {
         }
     }
 
+    /// Like [`drained`](ShutdownSignal::drained), but the future holds a handle of its own, so
+    /// it borrows nothing and is `'static`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`drained`](ShutdownSignal::drained).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let shutdown = unisync::ShutdownSignal::new();
+    /// let guard = shutdown.track();
+    /// let drained = shutdown.drained_owned(); // 'static
+    /// shutdown.trigger();
+    /// drop(guard);
+    /// futures::executor::block_on(drained);
+    /// ```
+    pub fn drained_owned(&self) -> DrainedOwned {
+        DrainedOwned {
+            shell: Shell::new(self.clone(), DrainKind::new()),
+        }
+    }
+
     /// Parks the current thread until the signal has fired and no task is tracked under it.
     ///
     /// # Blocking
@@ -956,6 +979,31 @@ pin_project! {
 }
 
 wait_future!(Drained ['a] ['a] -> ());
+
+pin_project! {
+    /// The future returned by [`ShutdownSignal::drained_owned`].
+    ///
+    /// `!Unpin`, like [`Drained`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::{futures::DrainedOwned, ShutdownSignal};
+    ///
+    /// let shutdown = ShutdownSignal::new();
+    /// shutdown.trigger();
+    /// let drained: DrainedOwned = shutdown.drained_owned();
+    /// futures::executor::block_on(drained); // nothing tracked
+    /// ```
+    #[must_use = "futures do nothing unless awaited or polled"]
+    #[project(!Unpin)]
+    pub struct DrainedOwned {
+        #[pin]
+        shell: Shell<DrainKind<ShutdownSignal>>,
+    }
+}
+
+wait_future!(DrainedOwned [] [] -> ());
 
 #[cfg(all(test, not(loom)))]
 mod tests {

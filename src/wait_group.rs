@@ -158,6 +158,28 @@ impl WaitGroup {
         }
     }
 
+    /// Like [`wait`](WaitGroup::wait), but the future holds a handle of its own, so it borrows
+    /// nothing and is `'static`, to keep in a struct or move into a spawned task.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`wait`](WaitGroup::wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let group = unisync::WaitGroup::new();
+    /// let token = group.token();
+    /// let all_done = group.wait_owned(); // 'static
+    /// drop(token);
+    /// futures::executor::block_on(all_done);
+    /// ```
+    pub fn wait_owned(&self) -> WaitGroupWaitOwned {
+        WaitGroupWaitOwned {
+            shell: Shell::new(self.clone(), DrainKind::new()),
+        }
+    }
+
     /// Parks the current thread until no token is outstanding.
     ///
     /// # Blocking
@@ -309,6 +331,13 @@ impl DrainRef for &WaitGroup {
     }
 }
 
+impl DrainRef for WaitGroup {
+    #[inline]
+    fn drain(&self) -> &RawDrain {
+        &self.raw
+    }
+}
+
 /// A wait for a [`RawDrain`]'s trigger and zero count (one word, zero when new: see `Shell`).
 pub(crate) struct DrainKind<R> {
     _zero: usize,
@@ -435,6 +464,31 @@ pin_project! {
 }
 
 wait_future!(WaitGroupWait ['a] ['a] -> ());
+
+pin_project! {
+    /// The future returned by [`WaitGroup::wait_owned`].
+    ///
+    /// `!Unpin`, like [`WaitGroupWait`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use unisync::{futures::WaitGroupWaitOwned, WaitGroup};
+    ///
+    /// let group = WaitGroup::new();
+    /// let wait: WaitGroupWaitOwned = group.wait_owned();
+    /// drop(group); // the future keeps the count alive
+    /// futures::executor::block_on(wait); // nothing outstanding
+    /// ```
+    #[must_use = "futures do nothing unless awaited or polled"]
+    #[project(!Unpin)]
+    pub struct WaitGroupWaitOwned {
+        #[pin]
+        shell: Shell<DrainKind<WaitGroup>>,
+    }
+}
+
+wait_future!(WaitGroupWaitOwned [] [] -> ());
 
 #[cfg(all(test, not(loom)))]
 mod tests {

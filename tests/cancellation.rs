@@ -103,6 +103,10 @@ const CASES: &[Case] = &[
         run: event_wait,
     },
     Case {
+        name: "Event::wait_owned",
+        run: event_wait_owned,
+    },
+    Case {
         name: "Condvar::wait(MutexGuard)",
         run: condvar_wait,
     },
@@ -127,6 +131,10 @@ const CASES: &[Case] = &[
         run: wait_group_wait,
     },
     Case {
+        name: "WaitGroup::wait_owned",
+        run: wait_group_wait_owned,
+    },
+    Case {
         name: "ShutdownSignal::wait",
         run: shutdown_wait,
     },
@@ -137,6 +145,10 @@ const CASES: &[Case] = &[
     Case {
         name: "ShutdownSignal::drained",
         run: shutdown_drained,
+    },
+    Case {
+        name: "ShutdownSignal::drained_owned",
+        run: shutdown_drained_owned,
     },
 ];
 
@@ -164,15 +176,18 @@ fn every_async_wait_is_in_the_harness() {
             "RwLockUpgradableReadGuard::upgrade",
             "OwnedRwLockUpgradableReadGuard::upgrade",
             "Event::wait",
+            "Event::wait_owned",
             "Condvar::wait(MutexGuard)",
             "Condvar::wait(OwnedMutexGuard)",
             "Condvar::wait_while(MutexGuard)",
             "Condvar::wait_while(OwnedMutexGuard)",
             "Barrier::wait",
             "WaitGroup::wait",
+            "WaitGroup::wait_owned",
             "ShutdownSignal::wait",
             "ShutdownSignal::wait_owned",
             "ShutdownSignal::drained",
+            "ShutdownSignal::drained_owned",
         ]
     );
 }
@@ -600,8 +615,8 @@ fn rwlock_upgrade_owned(k: usize, r: usize) {
 
 /// The event is set and cleared at once at a varying step, then set for good once the future
 /// under test is gone: the other waiter must still see that set.
-fn event_wait(k: usize, r: usize) {
-    let event = Event::new();
+fn event_case(k: usize, r: usize, owned: bool) {
+    let event = Arc::new(Event::new());
     let releases: Vec<Box<dyn FnOnce()>> = vec![
         Box::new(|| {
             event.set();
@@ -613,12 +628,24 @@ fn event_wait(k: usize, r: usize) {
         k,
         r,
         Scenario {
-            fut: Box::pin(event.wait()),
+            fut: if owned {
+                Box::pin(event.wait_owned()) as Pin<Box<dyn Future<Output = ()> + '_>>
+            } else {
+                Box::pin(event.wait())
+            },
             second: Box::pin(event.wait()),
             releases,
             whole: Box::new(|| event.is_set() && event.wait().now_or_never().is_some()),
         },
     );
+}
+
+fn event_wait(k: usize, r: usize) {
+    event_case(k, r, false);
+}
+
+fn event_wait_owned(k: usize, r: usize) {
+    event_case(k, r, true);
 }
 
 /// Condvar scenario: the future under test waits first, a second waiter (always a plain
@@ -810,7 +837,7 @@ fn barrier_wait(k: usize, r: usize) {
 /// count touches zero, which completes every wait queued by then); then the new one goes. A
 /// dropped wait must leave the count as the live tokens say, and the other waiter must
 /// complete.
-fn wait_group_wait(k: usize, r: usize) {
+fn wait_group_case(k: usize, r: usize, owned: bool) {
     let group = WaitGroup::new();
     let (first, second) = (group.token(), group.token());
     let again = Rc::new(RefCell::new(None));
@@ -828,12 +855,24 @@ fn wait_group_wait(k: usize, r: usize) {
         k,
         r,
         Scenario {
-            fut: Box::pin(group.wait()),
+            fut: if owned {
+                Box::pin(group.wait_owned()) as Pin<Box<dyn Future<Output = ()> + '_>>
+            } else {
+                Box::pin(group.wait())
+            },
             second: Box::pin(group.wait()),
             releases,
             whole: Box::new(|| group.count() == 0 && group.wait().now_or_never().is_some()),
         },
     );
+}
+
+fn wait_group_wait(k: usize, r: usize) {
+    wait_group_case(k, r, false);
+}
+
+fn wait_group_wait_owned(k: usize, r: usize) {
+    wait_group_case(k, r, true);
 }
 
 /// A signal with a child: the child is triggered alone first (which must not reach the
@@ -882,7 +921,7 @@ fn shutdown_wait_owned(k: usize, r: usize) {
 /// then the guard goes and a new one is tracked at once (the count touches zero); then the
 /// new one goes. The second waiter drains the child, which the new guard (tracked on the
 /// signal itself) does not hold up.
-fn shutdown_drained(k: usize, r: usize) {
+fn shutdown_drained_case(k: usize, r: usize, owned: bool) {
     let signal = ShutdownSignal::new();
     let child = signal.child();
     let guard = child.track();
@@ -901,7 +940,11 @@ fn shutdown_drained(k: usize, r: usize) {
         k,
         r,
         Scenario {
-            fut: Box::pin(signal.drained()),
+            fut: if owned {
+                Box::pin(signal.drained_owned()) as Pin<Box<dyn Future<Output = ()> + '_>>
+            } else {
+                Box::pin(signal.drained())
+            },
             second: Box::pin(child.drained()),
             releases,
             whole: Box::new(|| {
@@ -912,4 +955,12 @@ fn shutdown_drained(k: usize, r: usize) {
             }),
         },
     );
+}
+
+fn shutdown_drained(k: usize, r: usize) {
+    shutdown_drained_case(k, r, false);
+}
+
+fn shutdown_drained_owned(k: usize, r: usize) {
+    shutdown_drained_case(k, r, true);
 }

@@ -389,3 +389,35 @@ fn a_wait_polled_after_a_set_and_clear_that_have_not_reached_it_completes() {
         assert!(poll_once(wait).is_ready());
     }
 }
+
+/// An owned wait keeps its event alive and behaves as a borrowed one: it is `'static`, sees a
+/// set that a clear undoes at once, and goes into a spawned task without a clone of the `Arc`
+/// in the task's body.
+#[test]
+fn owned_wait_outlives_its_handle_and_sees_a_pulse() {
+    fn send_static<T: Send + Sync + 'static>(_: &T) {}
+    let event = Arc::new(Event::new());
+    let counter = Counter::new();
+    let mut wait = Box::pin(event.wait_owned());
+    send_static(&wait);
+    assert!(counter.poll(&mut wait).is_pending());
+    assert_eq!(Arc::strong_count(&event), 2, "the future holds a reference");
+    event.set();
+    event.clear();
+    assert_eq!(counter.count(), 1);
+    assert!(counter.poll(&mut wait).is_ready());
+    drop(wait);
+    assert_eq!(Arc::strong_count(&event), 1, "and lets it go");
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let tasks: Vec<_> = (0..4).map(|_| rt.spawn(event.wait_owned())).collect();
+    event.set();
+    rt.block_on(async {
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+}

@@ -1871,3 +1871,25 @@ fn a_child_trigger_after_an_ancestor_fired_reports_it_had_fired() {
         "the child counted as fired, yet its trigger says it fired it"
     );
 }
+
+/// An owned drain needs no signal handle: it is `'static`, waits for the trigger and every
+/// guard as `drained` does, and keeps the signal alive after the handle is gone.
+#[test]
+fn owned_drain_waits_for_trigger_and_guards_without_a_handle() {
+    fn send_static<T: Send + Sync + 'static>(_: &T) {}
+    let signal = ShutdownSignal::new();
+    let guard = signal.track();
+    let counter = Counter::new();
+    let mut drained = Box::pin(signal.drained_owned());
+    send_static(&drained);
+    assert_pending!(counter, drained);
+    let trigger = guard.signal().clone();
+    drop(signal);
+    assert!(trigger.trigger());
+    assert_pending!(counter, drained);
+    let seen = counter.count();
+    drop(guard);
+    assert!(counter.count() > seen, "the last guard woke the drain wait");
+    assert_ready!(counter, drained);
+    assert!(drained.is_terminated());
+}

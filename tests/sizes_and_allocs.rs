@@ -12,8 +12,8 @@ use std::time::Duration;
 use common::{allocs, assert_pending, assert_ready, net_bytes, Counter};
 use futures::FutureExt as _;
 use unisync::futures::{
-    Acquire, BarrierWait, Drained, EventWait, Lock, Read, ShutdownWait, ShutdownWaitOwned,
-    UpgradableRead, WaitGroupWait, Write,
+    Acquire, BarrierWait, Drained, DrainedOwned, EventWait, EventWaitOwned, Lock, Read,
+    ShutdownWait, ShutdownWaitOwned, UpgradableRead, WaitGroupWait, WaitGroupWaitOwned, Write,
 };
 use unisync::{
     Barrier, Condvar, DrainGuard, Event, Mutex, RwLock, Semaphore, ShutdownSignal, WaitGroup,
@@ -51,11 +51,14 @@ fn futures_hold_their_queue_node_and_stay_small() {
         ("Write", size_of::<Write<'_, u64>>()),
         ("UpgradableRead", size_of::<UpgradableRead<'_, u64>>()),
         ("EventWait", size_of::<EventWait<'_>>()),
+        ("EventWaitOwned", size_of::<EventWaitOwned>()),
         ("BarrierWait", size_of::<BarrierWait<'_>>()),
         ("WaitGroupWait", size_of::<WaitGroupWait<'_>>()),
+        ("WaitGroupWaitOwned", size_of::<WaitGroupWaitOwned>()),
         ("ShutdownWait", size_of::<ShutdownWait<'_>>()),
         ("ShutdownWaitOwned", size_of::<ShutdownWaitOwned>()),
         ("Drained", size_of::<Drained<'_>>()),
+        ("DrainedOwned", size_of::<DrainedOwned>()),
     ];
     for (name, size) in sizes {
         assert!(size <= limit, "`{name}` is {size} bytes");

@@ -531,3 +531,21 @@ fn a_wait_that_saw_the_zero_completes_though_a_token_comes_as_it_leaves_the_queu
         "the wait saw the zero, yet waits on for the token made after it"
     );
 }
+
+/// An owned wait needs no group handle: it is `'static`, keeps the count alive after every
+/// handle is gone, and completes when the last token goes.
+#[test]
+fn owned_wait_outlives_every_handle() {
+    fn send_static<T: Send + Sync + 'static>(_: &T) {}
+    let group = WaitGroup::new();
+    let token = group.token();
+    let counter = Counter::new();
+    let mut wait = Box::pin(group.wait_owned());
+    send_static(&wait);
+    drop(group);
+    assert_pending!(counter, wait);
+    drop(token);
+    assert_eq!(counter.count(), 1);
+    assert_ready!(counter, wait);
+    assert!(wait.is_terminated());
+}
